@@ -1,0 +1,376 @@
+#include "bus/broker.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <unordered_set>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/retained_store.h"
+#include "bus/topic_filter.h"
+#include "bus/wire.h"
+#include "bus/zap_handler.h"
+
+namespace hub {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Messages taken from one socket before the others get a turn.
+constexpr int kBatch = 256;
+// How long a snapshot request waits for its sync subscription to show up on the XPUB.
+constexpr auto kSyncWait = std::chrono::seconds(5);
+constexpr size_t kMaxSyncTokens = 4096;
+
+// Counts a rejection and logs it at 1, 2, 4, 8, ... occurrences so a flood of bad
+// frames cannot flood the log, yet every kind of rejection shows up.
+void count_rejection(std::atomic<uint64_t>& counter, const std::string& what) {
+  const uint64_t n = ++counter;
+  if ((n & (n - 1)) == 0) spdlog::warn("bus: rejected a publish ({} so far): {}", n, what);
+}
+
+struct PendingSnapshot {
+  zmq::message_t routing_id;
+  std::string token;
+  TopicFilter filter;
+  Clock::time_point deadline;
+};
+
+}  // namespace
+
+class Broker::Impl {
+ public:
+  Impl(zmq::context_t& ctx, BrokerOptions options, const CredentialStore& credentials)
+      : options_(std::move(options)),
+        zap_(ctx, credentials),
+        ingest_(ctx, zmq::socket_type::router),
+        internal_(ctx, zmq::socket_type::router),
+        events_(ctx, zmq::socket_type::xpub),
+        replay_(ctx, zmq::socket_type::router),
+        retained_(options_.max_retained),
+        stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+  ~Impl() {
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+  }
+
+  Status bind() {
+    if (stop_fd_ < 0) return Status::error("bus: eventfd failed");
+    for (zmq::socket_t* s : {&ingest_, &events_, &replay_}) {
+      s->set(zmq::sockopt::plain_server, 1);
+      s->set(zmq::sockopt::zap_domain, kZapDomain);
+    }
+    for (zmq::socket_t* s : {&ingest_, &internal_, &replay_}) {
+      s->set(zmq::sockopt::router_mandatory, 1);
+      s->set(zmq::sockopt::linger, 0);
+    }
+    events_.set(zmq::sockopt::sndhwm, options_.subscriber_hwm);
+    events_.set(zmq::sockopt::xpub_verbose, 1);
+    events_.set(zmq::sockopt::linger, static_cast<int>(options_.drain_timeout.count()));
+    const std::array<std::pair<zmq::socket_t*, const std::string*>, 4> binds = {{
+        {&ingest_, &options_.ingest_endpoint},
+        {&internal_, &options_.internal_endpoint},
+        {&events_, &options_.events_endpoint},
+        {&replay_, &options_.replay_endpoint},
+    }};
+    for (const auto& [socket, endpoint] : binds) {
+      try {
+        socket->bind(*endpoint);
+      } catch (const zmq::error_t& e) {
+        return Status::error("bus: cannot bind " + *endpoint + ": " + e.what());
+      }
+    }
+    return Status::ok();
+  }
+
+  void run() {
+    bool stopping = false;
+    while (!stopping) {
+      std::array<zmq::pollitem_t, 6> items = {{
+          {ingest_.handle(), 0, ZMQ_POLLIN, 0},
+          {internal_.handle(), 0, ZMQ_POLLIN, 0},
+          {events_.handle(), 0, ZMQ_POLLIN, 0},
+          {replay_.handle(), 0, ZMQ_POLLIN, 0},
+          {zap_.socket().handle(), 0, ZMQ_POLLIN, 0},
+          {nullptr, stop_fd_, ZMQ_POLLIN, 0},
+      }};
+      zmq::poll(items.data(), items.size(), next_deadline());
+      if (items[0].revents) take_publishes(ingest_, false);
+      if (items[1].revents) take_publishes(internal_, true);
+      if (items[2].revents) take_subscriptions();
+      if (items[3].revents) take_snapshot_requests();
+      if (items[4].revents) counters_.auth_failures += zap_.serve_pending();
+      expire_snapshots();
+      stopping = items[5].revents != 0;
+    }
+    drain();
+  }
+
+  void stop() {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof one);
+  }
+
+  const BrokerCounters& counters() const { return counters_; }
+  uint64_t last_seq() const { return last_seq_.load(std::memory_order_relaxed); }
+
+ private:
+  // Takes in everything publishers queued before stop(), then closes the sockets; the
+  // XPUB's linger bounds the wait for subscribers to receive what is in flight.
+  void drain() {
+    while (take_publishes(internal_, true) + take_publishes(ingest_, false) > 0) {
+    }
+    ingest_.close();
+    internal_.close();
+    replay_.close();
+    events_.close();
+  }
+
+  std::chrono::milliseconds next_deadline() const {
+    if (pending_.empty()) return std::chrono::milliseconds(-1);
+    const auto left = pending_.front().deadline - Clock::now();
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(left) +
+                        std::chrono::milliseconds(1));
+  }
+
+  // Receives the rest of a multipart message into parts_; returns the part count.
+  size_t receive_parts(zmq::socket_t& socket, bool more) {
+    size_t n = 0;
+    while (more) {
+      zmq::message_t& dst = n < parts_.size() ? parts_[n] : overflow_;
+      (void)socket.recv(dst);
+      more = dst.more();
+      ++n;
+    }
+    return n;
+  }
+
+  int take_publishes(zmq::socket_t& router, bool internal) {
+    int taken = 0;
+    for (; taken < kBatch; ++taken) {
+      if (!router.recv(routing_id_, zmq::recv_flags::dontwait)) break;
+      const size_t n = receive_parts(router, routing_id_.more());
+      handle_publish(router, internal, n);
+    }
+    return taken;
+  }
+
+  void handle_publish(zmq::socket_t& router, bool internal, size_t parts) {
+    if (parts != 3) {
+      count_rejection(counters_.malformed, "expected 3 frames [topic][header][payload], got " +
+                                               std::to_string(parts));
+      return;
+    }
+    const auto header = wire::decode_publish_header(parts_[1].to_string_view());
+    if (!header) {
+      count_rejection(counters_.malformed, "the publish header is malformed or of an unknown "
+                                           "version");
+      return;
+    }
+    const char* source = internal ? kHubIdentity : zmq_msg_gets(parts_[0].handle(), "User-Id");
+    if (source == nullptr) {
+      count_rejection(counters_.malformed, "the publisher is not authenticated");
+      return;
+    }
+    const std::string_view topic = parts_[0].to_string_view();
+    if (auto problem = wire::topic_problem(topic)) {
+      count_rejection(counters_.malformed, std::string(source) + ": " + *problem);
+      return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
+    }
+    if (parts_[2].size() > options_.max_payload) {
+      const std::string why = "the payload of " + std::to_string(parts_[2].size()) +
+                              " bytes exceeds the limit of " +
+                              std::to_string(options_.max_payload);
+      count_rejection(counters_.too_large, std::string(source) + ": " + why);
+      return acknowledge(router, *header, wire::AckStatus::kTooLarge, 0, why);
+    }
+
+    wire::EventHeader stamp;
+    stamp.flags = header->flags & wire::kFlagRetain;
+    stamp.seq = last_seq_.load(std::memory_order_relaxed) + 1;
+    stamp.time_ns = wire::now_ns();
+    stamp.source = source;
+    stamp.content_type = header->content_type;
+    zmq::message_t stamped(wire::event_header_size(stamp));
+    wire::encode_to(stamp, static_cast<char*>(stamped.data()));
+    last_seq_.store(stamp.seq, std::memory_order_relaxed);
+    ++counters_.events;
+    counters_.payload_bytes += parts_[2].size();
+
+    if ((header->flags & wire::kFlagRetain) &&
+        !retained_.keep(parts_[0], stamped, parts_[2], stamp.seq)) {
+      count_rejection(counters_.retained_refused,
+                      "the retained store is full (" + std::to_string(options_.max_retained) +
+                          " topics); " + std::string(topic) + " was delivered, not retained");
+    }
+    // Copy what the ack needs before the sends move the frames out.
+    const wire::PublishHeader ack_for{header->flags, header->request_id, {}};
+    events_.send(parts_[0], zmq::send_flags::sndmore);
+    events_.send(stamped, zmq::send_flags::sndmore);
+    events_.send(parts_[2], zmq::send_flags::none);
+    acknowledge(router, ack_for, wire::AckStatus::kAccepted, stamp.seq, {});
+  }
+
+  void acknowledge(zmq::socket_t& router, const wire::PublishHeader& header,
+                   wire::AckStatus status, uint64_t seq, std::string_view reason) {
+    if (!(header.flags & wire::kFlagConfirm)) return;
+    wire::encode(wire::Ack{status, header.request_id, seq}, ack_buf_);
+    try {
+      if (router.send(routing_id_, zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+          router.send(zmq::buffer(ack_buf_), zmq::send_flags::sndmore) &&
+          router.send(zmq::buffer(reason), zmq::send_flags::none)) {
+        return;
+      }
+    } catch (const zmq::error_t&) {
+      // EHOSTUNREACH: the publisher left before its ack.
+    }
+    ++counters_.acks_undeliverable;
+  }
+
+  // XPUB hands up subscription messages; the only ones the broker acts on are sync
+  // subscriptions of clients joining with a snapshot.
+  void take_subscriptions() {
+    zmq::message_t msg;
+    for (int i = 0; i < kBatch && events_.recv(msg, zmq::recv_flags::dontwait); ++i) {
+      const std::string_view body = msg.to_string_view();
+      if (body.empty() || body[0] != 1) continue;
+      const std::string_view prefix = body.substr(1);
+      if (prefix.substr(0, wire::kSyncPrefix.size()) != wire::kSyncPrefix) continue;
+      const std::string token(prefix.substr(wire::kSyncPrefix.size()));
+      auto waiting = std::find_if(pending_.begin(), pending_.end(),
+                                  [&](const PendingSnapshot& p) { return p.token == token; });
+      if (waiting != pending_.end()) {
+        answer_snapshot(waiting->routing_id, waiting->filter);
+        pending_.erase(waiting);
+      } else {
+        remember_sync_token(token);
+      }
+    }
+  }
+
+  void remember_sync_token(const std::string& token) {
+    if (sync_order_.size() >= kMaxSyncTokens) {
+      sync_seen_.erase(sync_order_.front());
+      sync_order_.pop_front();
+    }
+    if (sync_seen_.insert(token).second) sync_order_.push_back(token);
+  }
+
+  void take_snapshot_requests() {
+    for (int i = 0; i < kBatch; ++i) {
+      zmq::message_t routing_id;
+      if (!replay_.recv(routing_id, zmq::recv_flags::dontwait)) return;
+      std::vector<std::string> frames;
+      bool more = routing_id.more();
+      while (more) {
+        zmq::message_t part;
+        (void)replay_.recv(part);
+        more = part.more();
+        frames.push_back(part.to_string());
+      }
+      if (frames.size() < 2 || frames[0] != wire::kSnapshotRequest) {
+        reply_error(routing_id, "expected [\"retained\"][token][pattern]*");
+        continue;
+      }
+      auto filter = TopicFilter::parse({frames.begin() + 2, frames.end()});
+      if (!filter) {
+        reply_error(routing_id, filter.error());
+        continue;
+      }
+      const std::string& token = frames[1];
+      if (sync_seen_.erase(token) != 0) {
+        sync_order_.erase(std::find(sync_order_.begin(), sync_order_.end(), token));
+        answer_snapshot(routing_id, *filter);
+      } else {
+        pending_.push_back({std::move(routing_id), token, std::move(*filter),
+                            Clock::now() + kSyncWait});
+      }
+    }
+  }
+
+  void expire_snapshots() {
+    const auto now = Clock::now();
+    while (!pending_.empty() && pending_.front().deadline <= now) {
+      reply_error(pending_.front().routing_id,
+                  "the sync subscription did not arrive on the events socket in time");
+      pending_.pop_front();
+    }
+  }
+
+  // [ok][last_seq] then [topic][header][payload] per retained event, in sequence order.
+  void answer_snapshot(zmq::message_t& routing_id, const TopicFilter& filter) {
+    std::vector<zmq::message_t> reply;
+    reply.emplace_back(wire::kReplyOk.data(), wire::kReplyOk.size());
+    char seq[8];
+    wire::put_u64(seq, last_seq());
+    reply.emplace_back(seq, sizeof seq);
+    retained_.append_matching(filter, reply);
+    ++counters_.snapshots;
+    send_reply(routing_id, reply);
+  }
+
+  void reply_error(zmq::message_t& routing_id, const std::string& why) {
+    std::vector<zmq::message_t> reply;
+    reply.emplace_back(wire::kReplyError.data(), wire::kReplyError.size());
+    reply.emplace_back(why.data(), why.size());
+    send_reply(routing_id, reply);
+  }
+
+  void send_reply(zmq::message_t& routing_id, std::vector<zmq::message_t>& frames) {
+    try {
+      if (!replay_.send(routing_id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+      for (size_t i = 0; i < frames.size(); ++i) {
+        replay_.send(frames[i],
+                     i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    } catch (const zmq::error_t&) {
+      // The client left before its answer.
+    }
+  }
+
+  BrokerOptions options_;
+  ZapHandler zap_;
+  zmq::socket_t ingest_, internal_, events_, replay_;
+  RetainedStore retained_;
+  int stop_fd_;
+  BrokerCounters counters_;
+  std::atomic<uint64_t> last_seq_{0};  // written by the broker thread only
+
+  // Receive buffers reused across publishes.
+  zmq::message_t routing_id_;
+  std::array<zmq::message_t, 3> parts_;
+  zmq::message_t overflow_;
+  std::string ack_buf_;
+
+  std::deque<PendingSnapshot> pending_;  // ordered by deadline
+  std::unordered_set<std::string> sync_seen_;
+  std::deque<std::string> sync_order_;  // eviction order of sync_seen_
+};
+
+Result<std::unique_ptr<Broker>> Broker::bind(zmq::context_t& ctx, BrokerOptions options,
+                                             const CredentialStore& credentials) {
+  std::unique_ptr<Impl> impl;
+  try {
+    impl = std::make_unique<Impl>(ctx, std::move(options), credentials);
+  } catch (const zmq::error_t& e) {
+    return Status::error(std::string("bus: cannot set up the broker: ") + e.what());
+  }
+  if (Status s = impl->bind(); !s) return s;
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Broker::~Broker() = default;
+void Broker::run() { impl_->run(); }
+void Broker::stop() { impl_->stop(); }
+const BrokerCounters& Broker::counters() const { return impl_->counters(); }
+uint64_t Broker::last_seq() const { return impl_->last_seq(); }
+
+}  // namespace hub

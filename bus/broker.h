@@ -1,0 +1,74 @@
+// The bus broker: takes publishes on ROUTER sockets (publishers connect DEALERs, which
+// queue or block at their high-water mark instead of dropping), stamps each event with a
+// global sequence number, the time and the authenticated source, and fans it out on an
+// XPUB socket. Payloads are forwarded without copying or parsing. It also answers
+// retained-event snapshots and is the ZAP handler for its own sockets.
+//
+// One thread only: bind() on any thread, then run() on exactly one thread; stop() and
+// counters() are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "bus/credentials.h"
+#include "bus/status.h"
+
+namespace hub {
+
+struct BrokerOptions {
+  std::string ingest_endpoint;  // authenticated publishers (PLAIN, checked by ZAP)
+  std::string events_endpoint;  // subscribers (PLAIN, checked by ZAP)
+  std::string replay_endpoint;  // retained snapshots (PLAIN, checked by ZAP)
+  // In-process publishers; every event from here is stamped with source "Hub".
+  std::string internal_endpoint = "inproc://hub.internal";
+  int subscriber_hwm = 10000;       // events queued per subscriber before it misses some
+  size_t max_payload = 1 << 20;     // larger payloads are refused
+  size_t max_retained = 1000;       // topics whose last retained event is kept
+  std::chrono::milliseconds drain_timeout{2000};  // bound on flushing subscribers at stop
+};
+
+// Monotonic counters, readable while the broker runs.
+struct BrokerCounters {
+  std::atomic<uint64_t> events{0};           // stamped and fanned out
+  std::atomic<uint64_t> payload_bytes{0};
+  std::atomic<uint64_t> malformed{0};        // wrong frame count, bad header, bad topic
+  std::atomic<uint64_t> too_large{0};
+  std::atomic<uint64_t> acks_undeliverable{0};
+  std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> snapshots{0};
+  std::atomic<uint64_t> retained_refused{0};  // retain asked for, store full
+};
+
+class Broker {
+ public:
+  // Binds every endpoint in `ctx` and becomes the context's ZAP handler. Fails naming
+  // the endpoint that could not be bound. `credentials` must outlive the broker.
+  static Result<std::unique_ptr<Broker>> bind(zmq::context_t& ctx, BrokerOptions options,
+                                              const CredentialStore& credentials);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Serves until stop() is called, then takes in what publishers have already queued,
+  // fans it out, and closes its sockets, waiting at most drain_timeout for subscribers.
+  void run();
+  // Asks run() to return. Idempotent; safe from any thread, including signal-free ones.
+  void stop();
+
+  const BrokerCounters& counters() const;
+  // The last sequence number assigned (0 before the first event).
+  uint64_t last_seq() const;
+
+ private:
+  class Impl;
+  explicit Broker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hub

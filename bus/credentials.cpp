@@ -1,0 +1,102 @@
+#include "bus/credentials.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace hub {
+namespace fs = std::filesystem;
+
+std::string random_secret() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
+Result<Credential> read_credential_file(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    return Status::error("credential " + file.string() + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::error("credential " + file.string() +
+                         ": readable or writable by group or others; run: chmod 600 " +
+                         file.string());
+  }
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return Status::error("credential " + file.string() + ": cannot be read");
+  }
+  const size_t colon = line.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
+    return Status::error("credential " + file.string() +
+                         ":1: expected one line IDENTITY:SECRET");
+  }
+  return Credential{line.substr(0, colon), line.substr(colon + 1)};
+}
+
+Result<Credential> load_or_create_credential(const fs::path& file, const std::string& identity) {
+  if (!fs::exists(file)) {
+    const Credential fresh{identity, random_secret()};
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Status::error("credential " + file.string() + ": " + std::strerror(errno));
+    }
+    const std::string line = fresh.identity + ":" + fresh.secret + "\n";
+    const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (!written) return Status::error("credential " + file.string() + ": short write");
+  }
+  auto credential = read_credential_file(file);
+  if (credential && credential->identity != identity) {
+    return Status::error("credential " + file.string() + ":1: expected identity '" + identity +
+                         "', found '" + credential->identity + "'");
+  }
+  return credential;
+}
+
+void set_plain_credential(zmq::socket_t& socket, const Credential& credential) {
+  socket.set(zmq::sockopt::plain_username, credential.identity);
+  socket.set(zmq::sockopt::plain_password, credential.secret);
+}
+
+void CredentialStore::add(const Credential& credential) {
+  std::lock_guard lock(mu_);
+  secrets_[credential.identity] = credential.secret;
+}
+
+void CredentialStore::remove(const std::string& identity) {
+  std::lock_guard lock(mu_);
+  secrets_.erase(identity);
+}
+
+bool CredentialStore::verify(const std::string& identity, const std::string& secret) const {
+  std::lock_guard lock(mu_);
+  const auto it = secrets_.find(identity);
+  if (it == secrets_.end() || it->second.size() != secret.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < secret.size(); ++i) {
+    diff |= static_cast<unsigned char>(it->second[i] ^ secret[i]);
+  }
+  return diff == 0;
+}
+
+}  // namespace hub

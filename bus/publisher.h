@@ -1,0 +1,66 @@
+// Publishing to the bus. A Publisher owns one DEALER connected to the broker's ingest
+// socket. DEALER queues while the broker is busy or not yet reachable and blocks the
+// caller at its high-water mark, so nothing is dropped on the way in. Move-only; one
+// thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "bus/credentials.h"
+#include "bus/status.h"
+#include "bus/wire.h"
+
+namespace hub {
+
+struct PublisherOptions {
+  int send_hwm = 1000;                             // events queued before publish() blocks
+  std::chrono::milliseconds send_timeout{10000};   // publish() gives up after blocking this long
+  std::chrono::milliseconds linger{5000};          // close() waits this long to hand over the queue
+};
+
+struct PublishOptions {
+  std::string_view content_type = wire::kDefaultContentType;
+  bool retain = false;  // keep as the topic's last value for subscribers that join later
+};
+
+class Publisher {
+ public:
+  // Connects to `endpoint`, presenting `credential` with PLAIN when given (in-process
+  // endpoints need none). Connection is asynchronous: publishing right away is fine.
+  static Result<Publisher> connect(zmq::context_t& ctx, const std::string& endpoint,
+                                   const std::optional<Credential>& credential,
+                                   PublisherOptions options = {});
+
+  Publisher(Publisher&&) noexcept = default;
+  Publisher& operator=(Publisher&&) noexcept = default;
+
+  // Queues one event. Fails on an invalid topic or content type, or when the queue stays
+  // full for send_timeout (the broker is gone or stuck); the event is then not sent.
+  Status publish(std::string_view topic, std::string_view payload, PublishOptions options = {});
+
+  // Publishes and waits for the broker's answer. Returns the sequence number the broker
+  // assigned, or why it refused the event or did not answer within `timeout`.
+  Result<uint64_t> publish_confirmed(std::string_view topic, std::string_view payload,
+                                     std::chrono::milliseconds timeout,
+                                     PublishOptions options = {});
+
+  // Hands queued events to the broker (bounded by linger) and closes. Idempotent.
+  void close();
+
+ private:
+  explicit Publisher(zmq::socket_t socket) : socket_(std::move(socket)) {}
+  Status send(std::string_view topic, std::string_view payload, uint8_t flags,
+              uint64_t request_id, std::string_view content_type);
+
+  zmq::socket_t socket_;
+  uint64_t next_request_id_ = 1;
+  std::string header_buf_;
+};
+
+}  // namespace hub

@@ -1,0 +1,155 @@
+#include "bus/subscriber.h"
+
+#include "bus/bus_paths.h"
+
+namespace hub {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+}
+
+// Reads the rest of a multipart message; false when it does not have exactly `count`
+// frames (the extra frames are consumed).
+bool receive_frames(zmq::socket_t& socket, zmq::message_t* frames, size_t count) {
+  size_t n = 0;
+  bool more = true;
+  zmq::message_t extra;
+  while (more) {
+    zmq::message_t& dst = n < count ? frames[n] : extra;
+    (void)socket.recv(dst);
+    more = dst.more();
+    ++n;
+  }
+  return n == count;
+}
+
+}  // namespace
+
+Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& credential,
+                                    SubscriberOptions options) {
+  auto filter = TopicFilter::parse(options.patterns);
+  if (!filter) return filter.status();
+  if (Status s = probe_endpoint(options.events_endpoint); !s) {
+    return Status::error("no hub is running: " + s.message());
+  }
+  const std::string token = random_secret().substr(0, 16);
+  try {
+    zmq::socket_t socket(ctx, zmq::socket_type::sub);
+    socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
+    socket.set(zmq::sockopt::linger, 0);
+    set_plain_credential(socket, credential);
+    for (const auto& prefix : filter->zmq_prefixes()) socket.set(zmq::sockopt::subscribe, prefix);
+    if (options.retained) {
+      socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
+    }
+    socket.connect(options.events_endpoint);
+    const bool retained = options.retained;
+    Subscriber sub(std::move(socket), std::move(*filter), std::move(options));
+    if (retained) {
+      if (Status s = sub.join_with_snapshot(ctx, credential, token); !s) return s;
+    }
+    return sub;
+  } catch (const zmq::error_t& e) {
+    return Status::error("bus: cannot subscribe at " + options.events_endpoint + ": " + e.what());
+  }
+}
+
+Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
+                                      const std::string& token) {
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  set_plain_credential(dealer, credential);
+  dealer.connect(options_.replay_endpoint);
+  dealer.send(zmq::buffer(wire::kSnapshotRequest), zmq::send_flags::sndmore);
+  dealer.send(zmq::buffer(token),
+              filter_.patterns().empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+  const auto& patterns = filter_.patterns();
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    dealer.send(zmq::buffer(patterns[i]),
+                i + 1 < patterns.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  if (zmq::poll(&item, 1, options_.connect_timeout) == 0) {
+    return Status::error("no answer from the hub at " + options_.replay_endpoint + " within " +
+                         std::to_string(options_.connect_timeout.count()) +
+                         " ms (wrong credential, or hubd is stuck)");
+  }
+  std::vector<zmq::message_t> frames;
+  bool more = true;
+  while (more) {
+    (void)dealer.recv(frames.emplace_back());
+    more = frames.back().more();
+  }
+  if (frames.size() >= 2 && frames[0].to_string_view() == wire::kReplyError) {
+    return Status::error("the hub refused the snapshot: " + frames[1].to_string());
+  }
+  if (frames.size() < 2 || frames[0].to_string_view() != wire::kReplyOk ||
+      frames[1].size() != 8 || (frames.size() - 2) % 3 != 0) {
+    return Status::error("the hub sent a malformed snapshot reply");
+  }
+  join_seq_ = wire::get_u64(static_cast<const char*>(frames[1].data()));
+  last_seq_ = join_seq_;
+  for (size_t i = 2; i < frames.size(); i += 3) {
+    const auto header = wire::decode_event_header(frames[i + 1].to_string_view());
+    if (!header) {
+      ++malformed_;
+      continue;
+    }
+    Event event{std::move(frames[i]), std::move(frames[i + 1]), std::move(frames[i + 2]),
+                header->seq};
+    snapshot_.push_back(std::move(event));
+  }
+  socket_.set(zmq::sockopt::unsubscribe, std::string(wire::kSyncPrefix) + token);
+  return Status::ok();
+}
+
+std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
+  if (!snapshot_.empty()) {
+    Event event = std::move(snapshot_.front());
+    snapshot_.pop_front();
+    return event;
+  }
+  return receive(timeout);
+}
+
+std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
+  const bool forever = timeout.count() < 0;
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    const auto wait = forever ? std::chrono::milliseconds(-1) : left_until(deadline);
+    if (zmq::poll(&item, 1, wait) == 0) {
+      if (!forever && Clock::now() >= deadline) return std::nullopt;
+      continue;
+    }
+    zmq::message_t parts[3];
+    if (!receive_frames(socket_, parts, 3)) {
+      ++malformed_;
+      continue;
+    }
+    Event event{std::move(parts[0]), std::move(parts[1]), std::move(parts[2]), 0};
+    const auto header = wire::decode_event_header(event.header_frame.to_string_view());
+    if (!header) {
+      ++malformed_;
+      continue;
+    }
+    event.seq = header->seq;
+    if (!joined_) {
+      if (event.seq <= join_seq_) continue;  // the snapshot already covers this moment
+      joined_ = true;
+    }
+    if (!filter_.matches(event.topic())) continue;
+    if (filter_.matches_all() && last_seq_ != 0 && event.seq > last_seq_ + 1 && options_.on_gap) {
+      options_.on_gap(last_seq_ + 1, event.seq - 1);
+    }
+    last_seq_ = event.seq;
+    return event;
+  }
+}
+
+}  // namespace hub

@@ -1,0 +1,279 @@
+#include "bus/text.h"
+
+#include <ctime>
+
+namespace hub {
+namespace {
+
+// Length of the UTF-8 sequence starting at s[i], or 0 if it is not well formed
+// (overlong forms, surrogates and code points above U+10FFFF are rejected).
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  }
+  return n;
+}
+
+// A recursive-descent JSON checker. Depth is bounded so hostile input cannot
+// exhaust the stack.
+class JsonChecker {
+ public:
+  explicit JsonChecker(std::string_view s) : s_(s) {}
+
+  bool document() {
+    skip_ws();
+    if (!value(0)) return false;
+    skip_ws();
+    return pos_ == s_.size();
+  }
+
+ private:
+  static constexpr int kMaxDepth = 256;
+
+  bool at_end() const { return pos_ >= s_.size(); }
+  char peek() const { return s_[pos_]; }
+
+  void skip_ws() {
+    while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')) {
+      ++pos_;
+    }
+  }
+
+  bool literal(std::string_view word) {
+    if (s_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  bool value(int depth) {
+    if (at_end() || depth > kMaxDepth) return false;
+    switch (peek()) {
+      case '{': return object(depth);
+      case '[': return array(depth);
+      case '"': return string();
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return number();
+    }
+  }
+
+  bool object(int depth) {
+    ++pos_;  // '{'
+    skip_ws();
+    if (!at_end() && peek() == '}') return ++pos_, true;
+    for (;;) {
+      skip_ws();
+      if (at_end() || peek() != '"' || !string()) return false;
+      skip_ws();
+      if (at_end() || peek() != ':') return false;
+      ++pos_;
+      skip_ws();
+      if (!value(depth + 1)) return false;
+      skip_ws();
+      if (at_end()) return false;
+      if (peek() == '}') return ++pos_, true;
+      if (peek() != ',') return false;
+      ++pos_;
+    }
+  }
+
+  bool array(int depth) {
+    ++pos_;  // '['
+    skip_ws();
+    if (!at_end() && peek() == ']') return ++pos_, true;
+    for (;;) {
+      skip_ws();
+      if (!value(depth + 1)) return false;
+      skip_ws();
+      if (at_end()) return false;
+      if (peek() == ']') return ++pos_, true;
+      if (peek() != ',') return false;
+      ++pos_;
+    }
+  }
+
+  static bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+
+  bool string() {
+    ++pos_;  // '"'
+    while (!at_end()) {
+      const unsigned char c = static_cast<unsigned char>(peek());
+      if (c == '"') return ++pos_, true;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        ++pos_;
+        if (at_end()) return false;
+        const char e = peek();
+        if (e == 'u') {
+          for (int k = 1; k <= 4; ++k) {
+            if (pos_ + k >= s_.size() || !is_hex(s_[pos_ + k])) return false;
+          }
+          pos_ += 5;
+          continue;
+        }
+        if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) return false;
+        ++pos_;
+        continue;
+      }
+      const size_t n = utf8_sequence_length(s_, pos_);
+      if (n == 0) return false;
+      pos_ += n;
+    }
+    return false;
+  }
+
+  bool digits() {
+    const size_t start = pos_;
+    while (!at_end() && peek() >= '0' && peek() <= '9') ++pos_;
+    return pos_ > start;
+  }
+
+  bool number() {
+    if (!at_end() && peek() == '-') ++pos_;
+    if (at_end()) return false;
+    if (peek() == '0') {
+      ++pos_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (!at_end() && peek() == '.') {
+      ++pos_;
+      if (!digits()) return false;
+    }
+    if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+      ++pos_;
+      if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void append_hex_escape(std::string& out, const char* prefix, unsigned char c) {
+  out += prefix;
+  out += kHex[c >> 4];
+  out += kHex[c & 0xf];
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool is_valid_json(std::string_view s) { return JsonChecker(s).document(); }
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          append_hex_escape(out, "\\u00", c);
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void append_printable(std::string& out, std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      append_hex_escape(out, "\\x", c);
+    } else {
+      const size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        append_hex_escape(out, "\\x", c);
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+        continue;
+      }
+    }
+    ++i;
+  }
+}
+
+void append_base64(std::string& out, std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  const auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
+    for (int shift = 18; shift >= 0; shift -= 6) out += kAlphabet[(v >> shift) & 0x3f];
+  }
+  const size_t rest = bytes.size() - i;
+  if (rest == 0) return;
+  const uint32_t v = at(i) << 16 | (rest == 2 ? at(i + 1) << 8 : 0);
+  out += kAlphabet[(v >> 18) & 0x3f];
+  out += kAlphabet[(v >> 12) & 0x3f];
+  out += rest == 2 ? kAlphabet[(v >> 6) & 0x3f] : '=';
+  out += '=';
+}
+
+std::string format_utc_time(uint64_t time_ns) {
+  const time_t seconds = static_cast<time_t>(time_ns / 1'000'000'000);
+  const unsigned micros = static_cast<unsigned>((time_ns % 1'000'000'000) / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out(buf, n);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06uZ", micros);
+  out += frac;
+  return out;
+}
+
+}  // namespace hub

@@ -1,0 +1,29 @@
+// Small text helpers shared by the bus and its clients: UTF-8 and JSON checks, JSON
+// string escaping, printable rendering of opaque bytes. Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace hub {
+
+bool is_valid_utf8(std::string_view s);
+
+// True when `s` is exactly one JSON value (RFC 8259), surrounding whitespace allowed.
+bool is_valid_json(std::string_view s);
+
+// Appends `s` as a quoted JSON string. REQUIRES: is_valid_utf8(s).
+void append_json_string(std::string& out, std::string_view s);
+
+// Appends `s` so that it stays on one terminal line: valid UTF-8 is kept, control
+// characters become \n, \t, \r or \xNN, backslash becomes \\, invalid bytes \xNN.
+void append_printable(std::string& out, std::string_view s);
+
+// Appends standard base64 (RFC 4648, with padding).
+void append_base64(std::string& out, std::string_view bytes);
+
+// "2026-11-21T07:18:00.123456Z" for nanoseconds since the Unix epoch.
+std::string format_utc_time(uint64_t time_ns);
+
+}  // namespace hub

@@ -1,0 +1,97 @@
+// The bus wire format (docs/PROTOCOL.md is the normative text; keep both in step).
+//
+// A publish is three ZeroMQ frames sent from a DEALER to the broker's ingest ROUTER:
+//   [topic "MODULE/EVENT"] [PublishHeader] [payload]
+// An event is three frames fanned out from the broker's XPUB:
+//   [topic "MODULE/EVENT"] [EventHeader] [payload]
+// An ack (only for publishes that ask for one) is two frames back to the DEALER:
+//   [Ack] [reason, UTF-8, empty when accepted]
+// All integers are big-endian. The payload is opaque and forwarded untouched.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hub::wire {
+
+inline constexpr uint8_t kVersion = 1;
+
+// Publish flags (PublishHeader::flags).
+inline constexpr uint8_t kFlagConfirm = 0x01;  // broker answers with an Ack
+inline constexpr uint8_t kFlagRetain = 0x02;   // broker keeps it as the topic's last value
+inline constexpr uint8_t kKnownPublishFlags = kFlagConfirm | kFlagRetain;
+
+inline constexpr size_t kPublishHeaderFixed = 12;
+inline constexpr size_t kEventHeaderFixed = 20;
+inline constexpr size_t kAckSize = 24;
+inline constexpr size_t kMaxTopicLength = 255;
+inline constexpr std::string_view kDefaultContentType = "application/json";
+
+// Retained snapshots (see docs/PROTOCOL.md, "Joining with retained events"). A client
+// subscribes its SUB to kSyncPrefix + TOKEN, then sends [kSnapshotRequest][TOKEN][pattern]*
+// to the replay socket; the broker answers once it has seen that subscription, so every
+// event after the snapshot's last_seq reaches the SUB.
+inline constexpr std::string_view kSyncPrefix{"\0sync/", 6};
+inline constexpr std::string_view kSnapshotRequest = "retained";
+inline constexpr std::string_view kReplyOk = "ok";
+inline constexpr std::string_view kReplyError = "error";
+
+void put_u64(char* p, uint64_t v);
+uint64_t get_u64(const char* p);
+
+struct PublishHeader {
+  uint8_t flags = 0;
+  uint64_t request_id = 0;  // echoed in the Ack; meaningful only with kFlagConfirm
+  std::string_view content_type;
+};
+
+struct EventHeader {
+  uint8_t flags = 0;  // kFlagRetain when the publisher asked to retain it
+  uint64_t seq = 0;   // global, starts at 1, strictly increasing
+  uint64_t time_ns = 0;  // broker's clock, nanoseconds since the Unix epoch (UTC)
+  std::string_view source;  // authenticated identity of the publisher
+  std::string_view content_type;
+};
+
+enum class AckStatus : uint8_t {
+  kAccepted = 0,
+  kMalformed = 1,
+  kForbidden = 2,
+  kTooLarge = 3,
+};
+
+struct Ack {
+  AckStatus status = AckStatus::kAccepted;
+  uint64_t request_id = 0;
+  uint64_t seq = 0;  // the assigned sequence number when accepted, else 0
+};
+
+// Encoders write into `out` (replacing its contents) so callers can reuse buffers.
+// Content type and source longer than 255 bytes are a programming error (asserted).
+void encode(const PublishHeader& header, std::string& out);
+void encode(const EventHeader& header, std::string& out);
+// Writes the EventHeader into `dst`, which must hold event_header_size(header) bytes.
+void encode_to(const EventHeader& header, char* dst);
+size_t event_header_size(const EventHeader& header);
+void encode(const Ack& ack, std::string& out);
+
+// Decoders return nullopt when the bytes are not a well-formed header of this version:
+// wrong size, unknown version, unknown flags, lengths that do not add up. The string
+// views point into `bytes`.
+std::optional<PublishHeader> decode_publish_header(std::string_view bytes);
+std::optional<EventHeader> decode_event_header(std::string_view bytes);
+std::optional<Ack> decode_ack(std::string_view bytes);
+
+// Why a topic is not acceptable, or nullopt when it is. A topic is MODULE/EVENT: two
+// non-empty levels of at most 255 bytes in all, valid UTF-8, no NUL, no control
+// characters, no '+' or '#'.
+std::optional<std::string> topic_problem(std::string_view topic);
+
+// The part of a topic before the first '/', or the whole topic when there is none.
+std::string_view topic_module(std::string_view topic);
+
+uint64_t now_ns();
+
+}  // namespace hub::wire
