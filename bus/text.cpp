@@ -1,5 +1,6 @@
 #include "bus/text.h"
 
+#include <cstdio>
 #include <ctime>
 
 namespace hub {
@@ -260,6 +261,36 @@ void append_base64(std::string& out, std::string_view bytes) {
   out += kAlphabet[(v >> 12) & 0x3f];
   out += rest == 2 ? kAlphabet[(v >> 6) & 0x3f] : '=';
   out += '=';
+}
+
+void JsonObject::key(std::string_view k) {
+  if (body_.size() > 1) body_ += ',';
+  append_json_string(body_, k);
+  body_ += ':';
+}
+
+JsonObject& JsonObject::add(std::string_view k, std::string_view value) {
+  key(k);
+  append_json_string(body_, value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view k, int64_t value) {
+  key(k);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view k, bool value) {
+  key(k);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObject& JsonObject::add_raw(std::string_view k, std::string_view json) {
+  key(k);
+  body_ += json;
+  return *this;
 }
 
 std::string format_utc_time(uint64_t time_ns) {

@@ -23,6 +23,23 @@ void append_printable(std::string& out, std::string_view s);
 // Appends standard base64 (RFC 4648, with padding).
 void append_base64(std::string& out, std::string_view bytes);
 
+// Builds a flat JSON object: JsonObject().add("pid", 42).add("root", "/srv").str()
+// gives {"pid":42,"root":"/srv"}. Keys and string values must be valid UTF-8.
+class JsonObject {
+ public:
+  JsonObject& add(std::string_view key, std::string_view value);
+  JsonObject& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
+  JsonObject& add(std::string_view key, int64_t value);
+  JsonObject& add(std::string_view key, bool value);
+  // Adds already-encoded JSON as the value. REQUIRES: is_valid_json(json).
+  JsonObject& add_raw(std::string_view key, std::string_view json);
+  std::string str() const { return body_ + "}"; }
+
+ private:
+  void key(std::string_view k);
+  std::string body_ = "{";
+};
+
 // "2026-11-21T07:18:00.123456Z" for nanoseconds since the Unix epoch.
 std::string format_utc_time(uint64_t time_ns);
 

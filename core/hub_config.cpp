@@ -1,0 +1,70 @@
+#include "core/hub_config.h"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+#include "core/yaml_reader.h"
+
+namespace hub {
+namespace {
+
+bool is_level_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+void check_levels(YamlReader& reader, const YAML::Node& root, const std::vector<std::string>& levels) {
+  if (!root["levels"]) return;
+  if (levels.empty()) reader.problem(root["levels"], "levels", "expected at least one level");
+  std::set<std::string> seen;
+  for (const auto& level : levels) {
+    if (!is_level_name(level)) {
+      reader.problem(root["levels"], "levels",
+                     "'" + level + "' is not a level name (letters, digits, '_' and '-')");
+    } else if (!seen.insert(level).second) {
+      reader.problem(root["levels"], "levels", "'" + level + "' is listed twice");
+    }
+  }
+}
+
+}  // namespace
+
+Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
+  YamlReader reader(file.string());
+  const YAML::Node root = reader.load_file(file.string());
+  HubConfig config;
+  if (!reader.ok()) return reader.status();
+  if (root.IsNull()) return config;  // an empty file means all defaults
+  if (!reader.expect_map(root, "", {"levels", "log", "bus", "shutdown"})) return reader.status();
+
+  reader.read(root, "", "levels", config.levels);
+  check_levels(reader, root, config.levels);
+
+  if (const YAML::Node log = root["log"]; log && reader.expect_map(log, "log", {"level", "max_size", "keep"})) {
+    reader.read(log, "log", "level", config.log.level);
+    static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
+    if (log["level"] && kLevels.count(config.log.level) == 0) {
+      reader.problem(log["level"], "log.level",
+                     "expected trace, debug, info, warn or error, got '" + config.log.level + "'");
+    }
+    reader.read_size(log, "log", "max_size", config.log.max_size);
+    reader.read(log, "log", "keep", config.log.keep, 0, 100);
+  }
+  if (const YAML::Node bus = root["bus"];
+      bus && reader.expect_map(bus, "bus", {"subscriber_hwm", "max_payload", "max_retained"})) {
+    reader.read(bus, "bus", "subscriber_hwm", config.bus.subscriber_hwm, 1,
+                std::numeric_limits<int>::max());
+    reader.read_size(bus, "bus", "max_payload", config.bus.max_payload);
+    reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
+  }
+  if (const YAML::Node shutdown = root["shutdown"];
+      shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout"})) {
+    reader.read_duration(shutdown, "shutdown", "drain_timeout", config.shutdown.drain_timeout);
+  }
+  if (!reader.ok()) return reader.status();
+  return config;
+}
+
+}  // namespace hub

@@ -1,0 +1,40 @@
+// config/hub.yml: the Hub's runtime settings. Every field has its default here; the file
+// only needs what differs. See config/hub.yml for the documented example.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bus/status.h"
+
+namespace hub {
+
+struct HubConfig {
+  // Config levels, lowest precedence first.
+  std::vector<std::string> levels = {"system", "customer", "site"};
+
+  struct Log {
+    std::string level = "info";              // trace, debug, info, warn, error
+    uint64_t max_size = 10 * 1024 * 1024;    // hubd.log rotates at this size
+    int64_t keep = 3;                        // rotated files kept
+  } log;
+
+  struct Bus {
+    int64_t subscriber_hwm = 10000;    // events queued per subscriber before it misses some
+    uint64_t max_payload = 1 << 20;    // larger publishes are refused
+    int64_t max_retained = 1000;       // topics whose last retained event is kept
+  } bus;
+
+  struct Shutdown {
+    std::chrono::milliseconds drain_timeout{2000};  // bound on flushing the bus at exit
+  } shutdown;
+};
+
+// Reads `file`. Every problem (syntax, unknown key, wrong type, bad value) is reported
+// with file:line:column and the dotted key, all in one Status.
+Result<HubConfig> load_hub_config(const std::filesystem::path& file);
+
+}  // namespace hub

@@ -1,0 +1,170 @@
+#include "core/hubd.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/broker.h"
+#include "bus/bus_paths.h"
+#include "bus/credentials.h"
+#include "bus/publisher.h"
+#include "bus/text.h"
+#include "core/hub_config.h"
+#include "core/hub_logger.h"
+#include "core/instance_lock.h"
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr auto kHubEventTimeout = std::chrono::seconds(5);
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+int fail(int code, const std::string& message) {
+  if (spdlog::default_logger()->name() == "hubd") {
+    spdlog::error("{}", message);
+  } else {
+    std::cerr << "hubd: " << message << "\n";
+  }
+  return code;
+}
+
+// The running bus of one root: the broker on its own thread and the publisher that
+// hubd's components share to publish as Hub. Members are declared in the order they
+// must be torn down in reverse.
+class RunningBus {
+ public:
+  static Result<std::unique_ptr<RunningBus>> start(const BusPaths& paths, const HubConfig& config,
+                                                   const Credential& admin) {
+    auto bus = std::unique_ptr<RunningBus>(new RunningBus());
+    bus->credentials_.add(admin);
+    BrokerOptions options;
+    options.ingest_endpoint = ipc_endpoint(paths.ingest_socket);
+    options.events_endpoint = ipc_endpoint(paths.events_socket);
+    options.replay_endpoint = ipc_endpoint(paths.replay_socket);
+    options.subscriber_hwm = static_cast<int>(config.bus.subscriber_hwm);
+    options.max_payload = config.bus.max_payload;
+    options.max_retained = static_cast<size_t>(config.bus.max_retained);
+    options.drain_timeout = config.shutdown.drain_timeout;
+    const std::string internal = options.internal_endpoint;
+    auto broker = Broker::bind(bus->ctx_, std::move(options), bus->credentials_);
+    if (!broker) return broker.status();
+    bus->broker_ = std::move(*broker);
+    bus->thread_ = std::thread([b = bus->broker_.get()] { b->run(); });
+    auto publisher = Publisher::connect(bus->ctx_, internal, std::nullopt);
+    if (!publisher) return publisher.status();
+    bus->hub_publisher_.emplace(std::move(*publisher));
+    return bus;
+  }
+
+  ~RunningBus() { stop(); }
+
+  // Publishes as Hub and waits until the broker has stamped and fanned the event out.
+  Result<uint64_t> publish(std::string_view topic, const std::string& payload, bool retain) {
+    PublishOptions options;
+    options.retain = retain;
+    return hub_publisher_->publish_confirmed(
+        topic, payload, std::chrono::duration_cast<std::chrono::milliseconds>(kHubEventTimeout),
+        options);
+  }
+
+  // Drains and closes the bus. Idempotent.
+  void stop() {
+    if (hub_publisher_) hub_publisher_->close();
+    if (broker_) broker_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  RunningBus() : ctx_(1) {}
+
+  zmq::context_t ctx_;
+  CredentialStore credentials_;
+  std::unique_ptr<Broker> broker_;
+  std::thread thread_;
+  std::optional<Publisher> hub_publisher_;
+};
+
+const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "?"; }
+
+}  // namespace
+
+void block_stop_signals() {
+  sigset_t set = stop_signals();
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int run_hubd(const HubdOptions& options) {
+  const fs::path& root = options.root;
+  const fs::path config_file =
+      options.config_file.empty() ? root / "config/hub.yml" : options.config_file;
+  HubConfig config;
+  if (!options.config_file.empty() || fs::exists(config_file)) {
+    auto loaded = load_hub_config(config_file);
+    if (!loaded) return fail(kExitConfig, "invalid configuration:\n" + loaded.error());
+    config = std::move(*loaded);
+  }
+
+  const BusPaths paths = BusPaths::for_root(root);
+  for (const auto& [dir, mode] : {std::pair{paths.run_dir, 0750}, {root / "var/db/hub", 0750},
+                                  {root / "var/log/hub", 0755}}) {
+    if (Status s = make_private_dir(dir, static_cast<mode_t>(mode)); !s) {
+      return fail(kExitFailure, s.message());
+    }
+  }
+  auto lock = InstanceLock::acquire(paths.run_dir / "hubd.lock");
+  if (!lock) return fail(kExitAlreadyRunning, lock.error() + " (" + root.string() + ")");
+
+  auto logger = install_hub_logger(root / "var/log/hub/hubd.log", config.log);
+  if (!logger) return fail(kExitFailure, logger.error());
+  spdlog::info("hubd {} starting on {} (pid {})", HUB_VERSION, root.string(), ::getpid());
+
+  auto admin = load_or_create_credential(paths.admin_credential, kAdminIdentity);
+  if (!admin) return fail(kExitFailure, admin.error());
+
+  // The lock is ours, so any socket file still there was left by a hubd that is gone;
+  // binding replaces it.
+  auto bus = RunningBus::start(paths, config, *admin);
+  if (!bus) return fail(kExitFailure, bus.error());
+
+  const std::string started = JsonObject()
+                                  .add("pid", static_cast<int64_t>(::getpid()))
+                                  .add("version", HUB_VERSION)
+                                  .add("root", root.string())
+                                  .str();
+  auto seq = (*bus)->publish("Hub/startup", started, /*retain=*/true);
+  if (!seq) return fail(kExitFailure, "cannot publish Hub/startup: " + seq.error());
+  spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
+
+  const sigset_t set = stop_signals();
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("{} received: shutting down", signal_name(sig));
+
+  const std::string stopping = JsonObject()
+                                   .add("pid", static_cast<int64_t>(::getpid()))
+                                   .add("signal", signal_name(sig))
+                                   .str();
+  if (auto s = (*bus)->publish("Hub/shutdown", stopping, false); !s) {
+    spdlog::error("cannot publish Hub/shutdown: {}", s.error());
+  }
+  (*bus)->stop();
+  spdlog::info("hubd stopped");
+  return kExitOk;
+}
+
+}  // namespace hub

@@ -1,0 +1,32 @@
+// At most one hubd per root: an flock(2) on ROOT/var/run/hub/hubd.lock, held for the
+// life of the process. The kernel drops it when the process dies however it dies, so a
+// killed hubd never blocks the next start. Move-only RAII handle.
+#pragma once
+
+#include <filesystem>
+
+#include "bus/status.h"
+
+namespace hub {
+
+class InstanceLock {
+ public:
+  // Takes the lock and writes our pid into the file. Fails, naming the pid that holds
+  // it, when another process has it.
+  static Result<InstanceLock> acquire(const std::filesystem::path& file);
+
+  InstanceLock(InstanceLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  InstanceLock& operator=(InstanceLock&&) = delete;
+  InstanceLock(const InstanceLock&) = delete;
+  ~InstanceLock();
+
+ private:
+  explicit InstanceLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// Creates `dir` (and parents) if needed and sets its mode. Fails when it exists but is
+// owned by another user, so sockets are never placed where someone else controls them.
+Status make_private_dir(const std::filesystem::path& dir, mode_t mode);
+
+}  // namespace hub

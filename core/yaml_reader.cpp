@@ -1,0 +1,174 @@
+#include "core/yaml_reader.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace hub {
+namespace {
+
+std::string describe(const YAML::Node& node) {
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a map";
+  return "nothing";
+}
+
+// Splits "64KiB" into 64 and "KiB"; false when there is no leading number.
+bool split_number(const std::string& text, uint64_t& number, std::string& unit) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0 || i > 18) return false;
+  number = std::strtoull(text.substr(0, i).c_str(), nullptr, 10);
+  unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  return true;
+}
+
+}  // namespace
+
+std::string join_key(std::string_view path, std::string_view key) {
+  return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
+}
+
+YAML::Node YamlReader::load_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    problems_.push_back(file_ + ": cannot be read: " + std::strerror(errno));
+    return YAML::Node();
+  }
+  try {
+    return YAML::Load(in);
+  } catch (const YAML::ParserException& e) {
+    problems_.push_back(file_ + ":" + std::to_string(e.mark.line + 1) + ":" +
+                        std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
+    return YAML::Node();
+  }
+}
+
+void YamlReader::problem(const YAML::Node& at, std::string_view path, const std::string& what) {
+  std::string where = file_;
+  const YAML::Mark mark = at.Mark();
+  if (!mark.is_null()) {
+    where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  }
+  problems_.push_back(where + ": " + (path.empty() ? "" : std::string(path) + ": ") + what);
+}
+
+bool YamlReader::expect_map(const YAML::Node& node, std::string_view path,
+                            std::initializer_list<std::string_view> known) {
+  if (!node.IsMap()) {
+    problem(node, path, "expected a map, got " + describe(node));
+    return false;
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : describe(entry.first);
+    bool found = false;
+    std::string names;
+    for (std::string_view k : known) {
+      found = found || k == key;
+      names += (names.empty() ? "" : ", ") + std::string(k);
+    }
+    if (!found) problem(entry.first, join_key(path, key), "unknown key (expected one of: " + names + ")");
+  }
+  return true;
+}
+
+void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key,
+                      int64_t& out, int64_t min, int64_t max) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  const std::string name = join_key(path, key);
+  const std::string range = " from " + std::to_string(min) + " to " + std::to_string(max);
+  int64_t value = 0;
+  if (!node.IsScalar() || !YAML::convert<int64_t>::decode(node, value)) {
+    return problem(node, name, "expected an integer" + range + ", got " + describe(node));
+  }
+  if (value < min || value > max) {
+    return problem(node, name, "expected an integer" + range + ", got " + std::to_string(value));
+  }
+  out = value;
+}
+
+void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key,
+                      std::string& out) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  if (!node.IsScalar()) return problem(node, join_key(path, key), "expected a string, got " + describe(node));
+  out = node.Scalar();
+}
+
+void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key, bool& out) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  bool value = false;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return problem(node, join_key(path, key), "expected true or false, got " + describe(node));
+  }
+  out = value;
+}
+
+void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key,
+                      std::vector<std::string>& out) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  const std::string name = join_key(path, key);
+  if (!node.IsSequence()) return problem(node, name, "expected a list of strings, got " + describe(node));
+  std::vector<std::string> values;
+  for (size_t i = 0; i < node.size(); ++i) {
+    if (!node[i].IsScalar()) {
+      return problem(node[i], name + "[" + std::to_string(i) + "]",
+                     "expected a string, got " + describe(node[i]));
+    }
+    values.push_back(node[i].Scalar());
+  }
+  out = std::move(values);
+}
+
+void YamlReader::read_duration(const YAML::Node& map, std::string_view path, const char* key,
+                               std::chrono::milliseconds& out) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  const std::string expected = "expected a duration such as 500ms, 5s, 2m or 1h, got ";
+  uint64_t n = 0;
+  std::string unit;
+  if (!node.IsScalar() || !split_number(node.Scalar(), n, unit)) {
+    return problem(node, join_key(path, key), expected + describe(node));
+  }
+  uint64_t ms_per_unit = 0;
+  if (unit == "ms") ms_per_unit = 1;
+  if (unit == "s" || unit.empty()) ms_per_unit = 1000;
+  if (unit == "m") ms_per_unit = 60'000;
+  if (unit == "h") ms_per_unit = 3'600'000;
+  if (ms_per_unit == 0) return problem(node, join_key(path, key), expected + describe(node));
+  out = std::chrono::milliseconds(n * ms_per_unit);
+}
+
+void YamlReader::read_size(const YAML::Node& map, std::string_view path, const char* key,
+                           uint64_t& out) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  const std::string expected = "expected a size such as 65536, 64KiB or 10MiB, got ";
+  uint64_t n = 0;
+  std::string unit;
+  if (!node.IsScalar() || !split_number(node.Scalar(), n, unit)) {
+    return problem(node, join_key(path, key), expected + describe(node));
+  }
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  if (unit == "KiB") scale = uint64_t{1} << 10;
+  if (unit == "MiB") scale = uint64_t{1} << 20;
+  if (unit == "GiB") scale = uint64_t{1} << 30;
+  if (scale == 0) return problem(node, join_key(path, key), expected + describe(node));
+  out = n * scale;
+}
+
+Status YamlReader::status() const {
+  if (problems_.empty()) return Status::ok();
+  std::string all;
+  for (const auto& p : problems_) all += (all.empty() ? "" : "\n") + p;
+  return Status::error(all);
+}
+
+}  // namespace hub
