@@ -180,7 +180,9 @@ class Broker::Impl {
       return;
     }
     const std::string_view topic = parts_[0].to_string_view();
-    if (auto problem = wire::topic_problem(topic)) {
+    auto problem = wire::topic_problem(topic);
+    if (!problem) problem = wire::content_type_problem(header->content_type);
+    if (problem) {
       count_rejection(counters_.malformed, std::string(source) + ": " + *problem);
       return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
     }

@@ -23,8 +23,8 @@ Status Publisher::send(std::string_view topic, std::string_view payload, uint8_t
   if (auto problem = wire::topic_problem(topic)) {
     return Status::error("cannot publish '" + std::string(topic) + "': " + *problem);
   }
-  if (content_type.size() > 255) {
-    return Status::error("cannot publish: the content type is longer than 255 bytes");
+  if (auto problem = wire::content_type_problem(content_type)) {
+    return Status::error("cannot publish '" + std::string(topic) + "': " + *problem);
   }
   wire::encode(wire::PublishHeader{flags, request_id, content_type}, header_buf_);
   try {

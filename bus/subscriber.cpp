@@ -1,5 +1,7 @@
 #include "bus/subscriber.h"
 
+#include <cerrno>
+
 #include "bus/bus_paths.h"
 
 namespace hub {
@@ -123,7 +125,14 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
   for (;;) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     const auto wait = forever ? std::chrono::milliseconds(-1) : left_until(deadline);
-    if (zmq::poll(&item, 1, wait) == 0) {
+    int ready = 0;
+    try {
+      ready = zmq::poll(&item, 1, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return std::nullopt;  // let the caller look at its signal flag
+      throw;
+    }
+    if (ready == 0) {
       if (!forever && Clock::now() >= deadline) return std::nullopt;
       continue;
     }

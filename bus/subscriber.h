@@ -58,7 +58,7 @@ class Subscriber {
   Subscriber& operator=(Subscriber&&) noexcept = default;
 
   // The next matching event, in sequence order; nullopt when `timeout` passes first
-  // (a negative timeout waits for ever).
+  // (a negative timeout waits for ever), or early when a signal interrupts the wait.
   std::optional<Event> next(std::chrono::milliseconds timeout);
 
   // Frames that did not decode as an event (should stay 0 against a hub).

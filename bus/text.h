@@ -13,6 +13,10 @@ bool is_valid_utf8(std::string_view s);
 // True when `s` is exactly one JSON value (RFC 8259), surrounding whitespace allowed.
 bool is_valid_json(std::string_view s);
 
+// `json` without the whitespace between tokens, so it fits on one line.
+// REQUIRES: is_valid_json(json).
+std::string compact_json(std::string_view json);
+
 // Appends `s` as a quoted JSON string. REQUIRES: is_valid_utf8(s).
 void append_json_string(std::string& out, std::string_view s);
 

@@ -127,6 +127,14 @@ std::optional<std::string> topic_problem(std::string_view topic) {
   return std::nullopt;
 }
 
+std::optional<std::string> content_type_problem(std::string_view content_type) {
+  if (content_type.size() > 255) return "the content type is longer than 255 bytes";
+  for (char c : content_type) {
+    if (c < 0x20 || c > 0x7e) return "the content type is not printable ASCII";
+  }
+  return std::nullopt;
+}
+
 std::string_view topic_module(std::string_view topic) { return topic.substr(0, topic.find('/')); }
 
 uint64_t now_ns() {

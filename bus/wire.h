@@ -89,6 +89,10 @@ std::optional<Ack> decode_ack(std::string_view bytes);
 // characters, no '+' or '#'.
 std::optional<std::string> topic_problem(std::string_view topic);
 
+// Why a content type is not acceptable (empty is fine: it means unspecified), or nullopt.
+// A content type is printable ASCII, at most 255 bytes ("text/plain; charset=utf-8").
+std::optional<std::string> content_type_problem(std::string_view content_type);
+
 // The part of a topic before the first '/', or the whole topic when there is none.
 std::string_view topic_module(std::string_view topic);
 

@@ -163,6 +163,10 @@ int run_hubd(const HubdOptions& options) {
     spdlog::error("cannot publish Hub/shutdown: {}", s.error());
   }
   (*bus)->stop();
+  for (const auto& socket : {paths.ingest_socket, paths.events_socket, paths.replay_socket}) {
+    std::error_code ignored;
+    fs::remove(socket, ignored);
+  }
   spdlog::info("hubd stopped");
   return kExitOk;
 }

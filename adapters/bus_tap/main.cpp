@@ -1,0 +1,172 @@
+// bus-tap: tails the bus the way `mosquitto_sub -v -t '#'` tails a broker.
+#include <getopt.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/bus_paths.h"
+#include "bus/credentials.h"
+#include "bus/subscriber.h"
+#include "bus_tap/event_format.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitTimedOut = 3;
+
+constexpr const char* kUsage =
+    "usage: bus-tap [OPTIONS] [PATTERN...]\n"
+    "\n"
+    "Prints the events on the hub's bus, one line each: SEQ TIME SOURCE TOPIC PAYLOAD.\n"
+    "PATTERNs are MQTT-style: '+' matches one level, '#' the rest (default: '#').\n"
+    "It starts with the retained events of matching topics (such as Hub/startup), then\n"
+    "prints every later event as it happens.\n"
+    "\n"
+    "  -t, --topic PATTERN  a pattern, like a positional one (repeatable)\n"
+    "  -C, --count N        exit after N events\n"
+    "  -W, --timeout SEC    exit after SEC seconds\n"
+    "  -j, --json           one JSON object per line instead\n"
+    "  -R, --no-retained    only events published from now on\n"
+    "  -r, --root DIR       the hub's root (default: $HUB_ROOT, else the current directory)\n"
+    "  -c, --credential F   credential file (default: DIR/var/db/hub/admin.cred)\n"
+    "  -h, --help           print this help\n"
+    "\n"
+    "exit status: 0 done (count reached, timeout without -C, or interrupted), 1 error\n"
+    "(no hub running, no access), 2 usage, 3 timeout before -C events arrived\n";
+
+volatile sig_atomic_t g_interrupted = 0;
+void on_signal(int) { g_interrupted = 1; }
+
+struct TapOptions {
+  std::vector<std::string> patterns;
+  std::optional<long> count;
+  std::optional<double> timeout_seconds;
+  bool json = false;
+  bool retained = true;
+  std::filesystem::path root;
+  std::filesystem::path credential;
+};
+
+bool parse_number(const char* text, double& out) {
+  char* end = nullptr;
+  out = std::strtod(text, &end);
+  return end != text && *end == '\0' && out >= 0;
+}
+
+// Returns nullopt after printing why the command line is wrong.
+std::optional<TapOptions> parse_options(int argc, char** argv) {
+  const option long_options[] = {{"topic", required_argument, nullptr, 't'},
+                                 {"count", required_argument, nullptr, 'C'},
+                                 {"timeout", required_argument, nullptr, 'W'},
+                                 {"json", no_argument, nullptr, 'j'},
+                                 {"no-retained", no_argument, nullptr, 'R'},
+                                 {"root", required_argument, nullptr, 'r'},
+                                 {"credential", required_argument, nullptr, 'c'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {nullptr, 0, nullptr, 0}};
+  TapOptions o;
+  const char* env_root = std::getenv("HUB_ROOT");
+  o.root = env_root != nullptr ? env_root : ".";
+  double number = 0;
+  for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:h", long_options, nullptr)) != -1;) {
+    switch (c) {
+      case 't': o.patterns.emplace_back(optarg); break;
+      case 'C':
+        if (!parse_number(optarg, number) || number < 1 || number != static_cast<long>(number)) {
+          std::cerr << "bus-tap: -C expects a whole number of events, at least 1\n";
+          return std::nullopt;
+        }
+        o.count = static_cast<long>(number);
+        break;
+      case 'W':
+        if (!parse_number(optarg, number)) {
+          std::cerr << "bus-tap: -W expects a number of seconds\n";
+          return std::nullopt;
+        }
+        o.timeout_seconds = number;
+        break;
+      case 'j': o.json = true; break;
+      case 'R': o.retained = false; break;
+      case 'r': o.root = optarg; break;
+      case 'c': o.credential = optarg; break;
+      case 'h': std::cout << kUsage; std::exit(kExitOk);
+      default: std::cerr << kUsage; return std::nullopt;
+    }
+  }
+  for (int i = optind; i < argc; ++i) o.patterns.emplace_back(argv[i]);
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = parse_options(argc, argv);
+  if (!options) return kExitUsage;
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;  // no SA_RESTART: the wait returns and we stop
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const hub::BusPaths paths = hub::BusPaths::for_root(options->root);
+  const auto credential = hub::read_credential_file(
+      options->credential.empty() ? paths.admin_credential : options->credential);
+  if (!credential) {
+    std::cerr << "bus-tap: " << credential.error()
+              << "\n(is a hub running on " << options->root.string()
+              << "? pass --root DIR or set HUB_ROOT)\n";
+    return kExitFailure;
+  }
+
+  hub::SubscriberOptions sub_options;
+  sub_options.events_endpoint = hub::ipc_endpoint(paths.events_socket);
+  sub_options.replay_endpoint = hub::ipc_endpoint(paths.replay_socket);
+  sub_options.patterns = options->patterns;
+  sub_options.retained = options->retained;
+  sub_options.on_gap = [](uint64_t first, uint64_t last) {
+    std::fprintf(stderr, "bus-tap: missed events %llu..%llu (this tap fell behind)\n",
+                 static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
+  };
+  zmq::context_t ctx(1);
+  auto subscriber = hub::Subscriber::open(ctx, *credential, std::move(sub_options));
+  if (!subscriber) {
+    std::cerr << "bus-tap: " << subscriber.error() << "\n";
+    return kExitFailure;
+  }
+
+  using Clock = std::chrono::steady_clock;
+  const auto deadline =
+      options->timeout_seconds
+          ? std::optional(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(*options->timeout_seconds)))
+          : std::nullopt;
+  long printed = 0;
+  while (!g_interrupted && (!options->count || printed < *options->count)) {
+    auto wait = std::chrono::milliseconds(-1);
+    if (deadline) {
+      if (Clock::now() >= *deadline) break;
+      wait = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()) +
+             std::chrono::milliseconds(1);
+    }
+    auto event = subscriber->next(wait);
+    if (!event) continue;
+    const std::string line =
+        options->json ? hub::format_event_json(*event) : hub::format_event_line(*event);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    if (std::fflush(stdout) != 0) return kExitFailure;  // the reader went away
+    ++printed;
+  }
+  if (options->count && printed < *options->count && !g_interrupted) return kExitTimedOut;
+  return kExitOk;
+}
