@@ -1,0 +1,224 @@
+#include <catch2/catch.hpp>
+
+#include "support/bus_fixture.h"
+
+using namespace hub;
+using namespace std::chrono_literals;
+using hub::test::BusFixture;
+
+namespace {
+
+// Sends raw frames on a DEALER, as a buggy or hostile client would.
+class RawClient {
+ public:
+  RawClient(BusFixture& bus, const std::string& endpoint)
+      : socket_(bus.client_ctx, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    set_plain_credential(socket_, bus.admin);
+    socket_.connect(endpoint);
+  }
+  void send(const std::vector<std::string>& frames) {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      socket_.send(zmq::buffer(frames[i]),
+                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  std::vector<std::string> receive(std::chrono::milliseconds timeout) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    std::vector<std::string> frames;
+    if (zmq::poll(&item, 1, timeout) == 0) return frames;
+    bool more = true;
+    while (more) {
+      zmq::message_t part;
+      (void)socket_.recv(part);
+      more = part.more();
+      frames.push_back(part.to_string());
+    }
+    return frames;
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+std::string publish_header(uint8_t flags, uint64_t request_id) {
+  std::string header;
+  wire::encode(wire::PublishHeader{flags, request_id, "application/json"}, header);
+  return header;
+}
+
+}  // namespace
+
+TEST_CASE("several subscribers receive the same events in order with contiguous sequence numbers",
+          "[broker]") {
+  BusFixture bus;
+  std::vector<Subscriber> subscribers;
+  for (int i = 0; i < 3; ++i) subscribers.push_back(bus.subscribe());
+  auto publisher = bus.publisher();
+
+  constexpr int kEvents = 5000;
+  for (int i = 0; i < kEvents; ++i) {
+    REQUIRE(publisher.publish("Load/step", "{\"i\":" + std::to_string(i) + "}"));
+  }
+  for (auto& subscriber : subscribers) {
+    uint64_t first_seq = 0;
+    for (int i = 0; i < kEvents; ++i) {
+      auto event = subscriber.next(10s);
+      REQUIRE(event);
+      if (i == 0) first_seq = event->seq;
+      REQUIRE(event->seq == first_seq + static_cast<uint64_t>(i));
+      REQUIRE(event->topic() == "Load/step");
+      REQUIRE(event->payload() == "{\"i\":" + std::to_string(i) + "}");
+    }
+    CHECK(subscriber.malformed() == 0);
+  }
+  CHECK(bus.broker->counters().events == kEvents);
+}
+
+TEST_CASE("the broker stamps the authenticated source; publishers cannot choose it", "[broker]") {
+  BusFixture bus;
+  bus.credentials.add({"Timer", "timer-secret"});
+  auto subscriber = bus.subscribe({"Timer/#"});
+  auto timer = bus.publisher({"Timer", "timer-secret"});
+
+  const uint64_t before = wire::now_ns();
+  auto seq = timer.publish_confirmed("Timer/tick", "{}", 5s);
+  REQUIRE(seq);
+  auto event = subscriber.next(5s);
+  REQUIRE(event);
+  CHECK(event->seq == *seq);  // the confirmed publish returns the broker's sequence number
+  const auto header = event->header();
+  CHECK(header.source == "Timer");
+  CHECK(header.content_type == "application/json");
+  CHECK(header.time_ns >= before);
+  CHECK(header.time_ns <= wire::now_ns());
+}
+
+TEST_CASE("in-process publishers publish as Hub", "[broker]") {
+  BusFixture bus;
+  auto subscriber = bus.subscribe({"Hub/+"});
+  auto internal = Publisher::connect(bus.broker_ctx, "inproc://hub.internal", std::nullopt);
+  REQUIRE(internal);
+  REQUIRE(internal->publish_confirmed("Hub/startup", "{}", 5s));
+  auto event = subscriber.next(5s);
+  REQUIRE(event);
+  CHECK(event->header().source == "Hub");
+  internal->close();
+}
+
+TEST_CASE("subscriber patterns select topics MQTT-style", "[broker]") {
+  BusFixture bus;
+  auto ticks = bus.subscribe({"+/tick"});
+  auto publisher = bus.publisher();
+  for (const char* topic : {"Timer/tick", "Timer/tock", "Clock/tick", "Timer/ticks"}) {
+    REQUIRE(publisher.publish(topic, "{}"));
+  }
+  REQUIRE(publisher.publish_confirmed("Clock/tick", "{\"last\":true}", 5s));
+  std::vector<std::string> seen;
+  while (seen.size() < 3) {
+    auto event = ticks.next(5s);
+    REQUIRE(event);
+    seen.emplace_back(event->topic());
+  }
+  CHECK(seen == std::vector<std::string>{"Timer/tick", "Clock/tick", "Clock/tick"});
+}
+
+TEST_CASE("a late subscriber starts with the retained events, then every later event",
+          "[broker]") {
+  BusFixture bus;
+  auto publisher = bus.publisher();
+  PublishOptions retain;
+  retain.retain = true;
+  REQUIRE(publisher.publish_confirmed("Hub/startup", "{\"n\":1}", 5s, retain));
+  REQUIRE(publisher.publish_confirmed("Sensor/temp", "{\"c\":20}", 5s, retain));
+  REQUIRE(publisher.publish_confirmed("Sensor/temp", "{\"c\":21}", 5s, retain));  // replaces
+  REQUIRE(publisher.publish_confirmed("Sensor/noise", "{}", 5s));                  // not retained
+
+  auto subscriber = bus.subscribe({"Sensor/#"});
+  auto live = publisher.publish_confirmed("Sensor/temp", "{\"c\":22}", 5s);
+  REQUIRE(live);
+
+  auto first = subscriber.next(5s);
+  REQUIRE(first);
+  CHECK(first->topic() == "Sensor/temp");
+  CHECK(first->payload() == "{\"c\":21}");
+  CHECK((first->header().flags & wire::kFlagRetain) != 0);
+  auto second = subscriber.next(5s);
+  REQUIRE(second);
+  CHECK(second->seq == *live);
+  CHECK(second->payload() == "{\"c\":22}");
+}
+
+TEST_CASE("malformed publishes are dropped and counted; the broker keeps serving", "[broker]") {
+  BusFixture bus;
+  auto subscriber = bus.subscribe();
+  RawClient raw(bus, "ipc://" + (bus.dir.path() / "ingest.sock").string());
+
+  raw.send({"Only/two", "frames"});                                            // frame count
+  raw.send({"A/b", "not a header", "{}"});                                     // bad header
+  raw.send({"A/b", publish_header(0, 0), "{}", "extra"});                      // frame count
+  raw.send({"NoSlash", publish_header(wire::kFlagConfirm, 9), "{}"});          // bad topic
+  const auto ack_frames = raw.receive(5s);
+  REQUIRE(ack_frames.size() == 2);
+  const auto ack = wire::decode_ack(ack_frames[0]);
+  REQUIRE(ack);
+  CHECK(ack->status == wire::AckStatus::kMalformed);
+  CHECK(ack->request_id == 9);
+  CHECK_THAT(ack_frames[1], Catch::Contains("no '/'"));
+  CHECK(bus.broker->counters().malformed == 4);
+
+  auto publisher = bus.publisher();
+  auto seq = publisher.publish_confirmed("Good/event", "{}", 5s);
+  REQUIRE(seq);
+  auto event = subscriber.next(5s);
+  REQUIRE(event);
+  CHECK(event->topic() == "Good/event");  // nothing malformed reached the subscriber
+  CHECK(event->seq == *seq);
+}
+
+TEST_CASE("a payload over the limit is refused with the limit in the reason", "[broker]") {
+  BrokerOptions options;
+  options.max_payload = 1024;
+  BusFixture bus(options);
+  auto publisher = bus.publisher();
+  auto refused = publisher.publish_confirmed("Big/blob", std::string(1025, 'x'), 5s);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains("exceeds the limit of 1024"));
+  CHECK(publisher.publish_confirmed("Big/blob", std::string(1024, 'x'), 5s));
+  CHECK(bus.broker->counters().too_large == 1);
+}
+
+TEST_CASE("a peer with a wrong secret gets nothing through", "[broker][auth]") {
+  BusFixture bus;
+  const Credential impostor{"admin", "guess"};
+  auto refused = bus.try_subscribe({}, impostor);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains("no answer from the hub"));
+
+  auto watcher = bus.subscribe();
+  PublisherOptions no_linger;
+  no_linger.linger = 0ms;  // its queued event can never be delivered
+  auto intruder = bus.publisher(impostor, no_linger);
+  CHECK_FALSE(intruder.publish_confirmed("Hub/shutdown", "{}", 500ms));
+  auto publisher = bus.publisher();
+  auto seq = publisher.publish_confirmed("Real/event", "{}", 5s);
+  REQUIRE(seq);
+  auto event = watcher.next(5s);
+  REQUIRE(event);
+  CHECK(event->topic() == "Real/event");
+  CHECK(bus.broker->counters().auth_failures >= 2);
+  CHECK(bus.broker->counters().events == 1);
+  intruder.close();
+}
+
+TEST_CASE("invalid topics and content types are refused by the publisher before sending",
+          "[broker]") {
+  BusFixture bus;
+  auto publisher = bus.publisher();
+  auto bad_topic = publisher.publish("a/b/c", "{}");
+  REQUIRE_FALSE(bad_topic);
+  CHECK_THAT(bad_topic.message(), Catch::Contains("more than two levels"));
+  PublishOptions options;
+  options.content_type = "bad\ntype";
+  CHECK_FALSE(publisher.publish("A/b", "{}", options));
+}

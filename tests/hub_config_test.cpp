@@ -1,0 +1,77 @@
+#include <catch2/catch.hpp>
+
+#include "core/hub_config.h"
+#include "support/temp_dir.h"
+
+using namespace hub;
+using hub::test::TempDir;
+
+TEST_CASE("hub.yml settings override the defaults", "[config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml",
+                              "levels: [system, site]\n"
+                              "log:\n  level: debug\n  max_size: 2MiB\n  keep: 5\n"
+                              "bus:\n  subscriber_hwm: 500\n  max_payload: 64KiB\n"
+                              "shutdown:\n  drain_timeout: 750ms\n");
+  auto config = load_hub_config(file);
+  REQUIRE(config);
+  CHECK(config->levels == std::vector<std::string>{"system", "site"});
+  CHECK(config->log.level == "debug");
+  CHECK(config->log.max_size == 2 * 1024 * 1024);
+  CHECK(config->log.keep == 5);
+  CHECK(config->bus.subscriber_hwm == 500);
+  CHECK(config->bus.max_payload == 64 * 1024);
+  CHECK(config->bus.max_retained == HubConfig().bus.max_retained);  // untouched default
+  CHECK(config->shutdown.drain_timeout == std::chrono::milliseconds(750));
+}
+
+TEST_CASE("an empty hub.yml means every default", "[config]") {
+  TempDir dir;
+  auto config = load_hub_config(dir.write("hub.yml", "# nothing here\n"));
+  REQUIRE(config);
+  CHECK(config->levels == HubConfig().levels);
+}
+
+TEST_CASE("an unknown key is an error naming the file, line and key", "[config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml", "bus:\n  subscriber_hwm: 10\n  max_paylod: 5\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  CHECK_THAT(config.error(), Catch::Contains(file.string() + ":3:3: bus.max_paylod: unknown key"));
+  CHECK_THAT(config.error(), Catch::Contains("max_payload"));  // the keys it could have meant
+}
+
+TEST_CASE("a wrong type is an error saying what was expected", "[config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml",
+                              "levels: system\n"
+                              "bus:\n  subscriber_hwm: lots\n"
+                              "shutdown:\n  drain_timeout: soon\n"
+                              "log:\n  level: loud\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  const std::string& e = config.error();
+  CHECK_THAT(e, Catch::Contains(":1:9: levels: expected a list of strings, got 'system'"));
+  CHECK_THAT(e, Catch::Contains(":3:19: bus.subscriber_hwm: expected an integer from 1 to"));
+  CHECK_THAT(e, Catch::Contains(":5:18: shutdown.drain_timeout: expected a duration"));
+  CHECK_THAT(e, Catch::Contains(":7:10: log.level: expected trace, debug, info, warn or error"));
+}
+
+TEST_CASE("values out of range and bad level names are refused", "[config]") {
+  TempDir dir;
+  auto config = load_hub_config(
+      dir.write("hub.yml", "levels: [site, 'bad name', site]\nbus:\n  subscriber_hwm: 0\n"));
+  REQUIRE_FALSE(config);
+  CHECK_THAT(config.error(), Catch::Contains("'bad name' is not a level name"));
+  CHECK_THAT(config.error(), Catch::Contains("'site' is listed twice"));
+  CHECK_THAT(config.error(), Catch::Contains("got 0"));
+}
+
+TEST_CASE("broken YAML is an error with its position", "[config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml", "bus:\n  subscriber_hwm: [1, 2\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  CHECK_THAT(config.error(), Catch::StartsWith(file.string() + ":"));
+  CHECK_THAT(config.error(), Catch::Contains("not valid YAML"));
+}

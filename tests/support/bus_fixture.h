@@ -1,0 +1,69 @@
+// A real broker on ipc sockets in a temp dir, running on its own thread, plus helpers to
+// connect clients to it as the admin identity. Clients use their own ZeroMQ context, as
+// separate processes would.
+#pragma once
+
+#include <thread>
+
+#include "bus/broker.h"
+#include "bus/publisher.h"
+#include "bus/subscriber.h"
+#include "support/temp_dir.h"
+
+namespace hub::test {
+
+class BusFixture {
+ public:
+  explicit BusFixture(BrokerOptions options = {}) {
+    options.ingest_endpoint = "ipc://" + (dir.path() / "ingest.sock").string();
+    options.events_endpoint = "ipc://" + (dir.path() / "events.sock").string();
+    options.replay_endpoint = "ipc://" + (dir.path() / "replay.sock").string();
+    options_ = options;
+    credentials.add(admin);
+    auto bound = Broker::bind(broker_ctx, options, credentials);
+    if (!bound) throw std::runtime_error(bound.error());
+    broker = std::move(*bound);
+    thread_ = std::thread([this] { broker->run(); });
+  }
+  ~BusFixture() {
+    broker->stop();
+    thread_.join();
+  }
+
+  Publisher publisher(const Credential& who, PublisherOptions options = {}) {
+    auto p = Publisher::connect(client_ctx, options_.ingest_endpoint, who, options);
+    if (!p) throw std::runtime_error(p.error());
+    return std::move(*p);
+  }
+  Publisher publisher() { return publisher(admin); }
+
+  Result<Subscriber> try_subscribe(std::vector<std::string> patterns, const Credential& who,
+                                   bool retained = true) {
+    SubscriberOptions o;
+    o.events_endpoint = options_.events_endpoint;
+    o.replay_endpoint = options_.replay_endpoint;
+    o.patterns = std::move(patterns);
+    o.retained = retained;
+    o.connect_timeout = std::chrono::milliseconds(3000);
+    return Subscriber::open(client_ctx, who, std::move(o));
+  }
+  // Joined with a snapshot, so the subscription is active when this returns.
+  Subscriber subscribe(std::vector<std::string> patterns = {}) {
+    auto s = try_subscribe(std::move(patterns), admin);
+    if (!s) throw std::runtime_error(s.error());
+    return std::move(*s);
+  }
+
+  TempDir dir;
+  Credential admin{"admin", "correct-horse"};
+  CredentialStore credentials;
+  zmq::context_t broker_ctx{1};
+  std::unique_ptr<Broker> broker;
+  zmq::context_t client_ctx{1};
+
+ private:
+  BrokerOptions options_;
+  std::thread thread_;
+};
+
+}  // namespace hub::test

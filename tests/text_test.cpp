@@ -1,0 +1,53 @@
+#include <catch2/catch.hpp>
+
+#include "bus/text.h"
+
+using namespace hub;
+
+TEST_CASE("JSON is recognised exactly", "[text]") {
+  for (const char* good : {"{}", "[]", "0", "-1.5e+3", "\"a\\u00e9\\n\"", "true", "null",
+                           " {\"a\": [1, {\"b\": null}], \"c\": \"\xc3\xa9\"} ", "[[[[]]]]"}) {
+    INFO(good);
+    CHECK(is_valid_json(good));
+  }
+  for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "01", "1.", "\"unterminated", "tru",
+                          "{} {}", "'single'", "{\"a\" 1}", "\"tab\there\"", "\"\\x\"", "nan"}) {
+    INFO(bad);
+    CHECK_FALSE(is_valid_json(bad));
+  }
+  CHECK_FALSE(is_valid_json(std::string(100000, '[')));  // deep nesting is refused, not a crash
+}
+
+TEST_CASE("UTF-8 is validated strictly", "[text]") {
+  CHECK(is_valid_utf8("plain"));
+  CHECK(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  CHECK_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
+}
+
+TEST_CASE("text helpers keep one event on one line", "[text]") {
+  std::string printable;
+  append_printable(printable, std::string("a\nb\tc\\d\x01\xff\xc3\xa9", 11));
+  CHECK(printable == "a\\nb\\tc\\\\d\\x01\\xff\xc3\xa9");
+
+  CHECK(compact_json("{ \"a b\" : [ 1 ,\n 2 ],\n\"c\":\"x\\\" y\" }") ==
+        "{\"a b\":[1,2],\"c\":\"x\\\" y\"}");
+
+  std::string quoted;
+  append_json_string(quoted, "say \"hi\"\n\x01");
+  CHECK(quoted == "\"say \\\"hi\\\"\\n\\u0001\"");
+  CHECK(JsonObject().add("pid", int64_t{7}).add("ok", true).add("name", "x").str() ==
+        "{\"pid\":7,\"ok\":true,\"name\":\"x\"}");
+}
+
+TEST_CASE("base64 and UTC time render as standard text", "[text]") {
+  std::string b64;
+  append_base64(b64, "hub");
+  append_base64(b64, "hu");
+  append_base64(b64, "h");
+  CHECK(b64 == "aHViaHU=aA==");
+  CHECK(format_utc_time(0) == "1970-01-01T00:00:00.000000Z");
+  CHECK(format_utc_time(1'795'245'878'324'132'531) == "2026-11-21T07:24:38.324132Z");
+}
