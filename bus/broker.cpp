@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <deque>
 #include <unordered_set>
 #include <vector>
@@ -100,7 +101,12 @@ class Broker::Impl {
           {zap_.socket().handle(), 0, ZMQ_POLLIN, 0},
           {nullptr, stop_fd_, ZMQ_POLLIN, 0},
       }};
-      zmq::poll(items.data(), items.size(), next_deadline());
+      try {
+        zmq::poll(items.data(), items.size(), next_deadline());
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;  // a signal in a process that does not block them
+        throw;
+      }
       if (items[0].revents) take_publishes(ingest_, false);
       if (items[1].revents) take_publishes(internal_, true);
       if (items[2].revents) take_subscriptions();
@@ -135,9 +141,9 @@ class Broker::Impl {
   std::chrono::milliseconds next_deadline() const {
     if (pending_.empty()) return std::chrono::milliseconds(-1);
     const auto left = pending_.front().deadline - Clock::now();
-    return std::max(std::chrono::milliseconds(0),
-                    std::chrono::duration_cast<std::chrono::milliseconds>(left) +
-                        std::chrono::milliseconds(1));
+    return std::max(
+        std::chrono::milliseconds(0),
+        std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(1));
   }
 
   // Receives the rest of a multipart message into parts_; returns the part count.
@@ -164,14 +170,15 @@ class Broker::Impl {
 
   void handle_publish(zmq::socket_t& router, bool internal, size_t parts) {
     if (parts != 3) {
-      count_rejection(counters_.malformed, "expected 3 frames [topic][header][payload], got " +
-                                               std::to_string(parts));
+      count_rejection(counters_.malformed,
+                      "expected 3 frames [topic][header][payload], got " + std::to_string(parts));
       return;
     }
     const auto header = wire::decode_publish_header(parts_[1].to_string_view());
     if (!header) {
-      count_rejection(counters_.malformed, "the publish header is malformed or of an unknown "
-                                           "version");
+      count_rejection(counters_.malformed,
+                      "the publish header is malformed or of an unknown "
+                      "version");
       return;
     }
     const char* source = internal ? kHubIdentity : zmq_msg_gets(parts_[0].handle(), "User-Id");
@@ -188,8 +195,7 @@ class Broker::Impl {
     }
     if (parts_[2].size() > options_.max_payload) {
       const std::string why = "the payload of " + std::to_string(parts_[2].size()) +
-                              " bytes exceeds the limit of " +
-                              std::to_string(options_.max_payload);
+                              " bytes exceeds the limit of " + std::to_string(options_.max_payload);
       count_rejection(counters_.too_large, std::string(source) + ": " + why);
       return acknowledge(router, *header, wire::AckStatus::kTooLarge, 0, why);
     }
@@ -220,8 +226,8 @@ class Broker::Impl {
     acknowledge(router, ack_for, wire::AckStatus::kAccepted, stamp.seq, {});
   }
 
-  void acknowledge(zmq::socket_t& router, const wire::PublishHeader& header,
-                   wire::AckStatus status, uint64_t seq, std::string_view reason) {
+  void acknowledge(zmq::socket_t& router, const wire::PublishHeader& header, wire::AckStatus status,
+                   uint64_t seq, std::string_view reason) {
     if (!(header.flags & wire::kFlagConfirm)) return;
     wire::encode(wire::Ack{status, header.request_id, seq}, ack_buf_);
     try {
@@ -291,8 +297,8 @@ class Broker::Impl {
         sync_order_.erase(std::find(sync_order_.begin(), sync_order_.end(), token));
         answer_snapshot(routing_id, *filter);
       } else {
-        pending_.push_back({std::move(routing_id), token, std::move(*filter),
-                            Clock::now() + kSyncWait});
+        pending_.push_back(
+            {std::move(routing_id), token, std::move(*filter), Clock::now() + kSyncWait});
       }
     }
   }

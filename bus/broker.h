@@ -27,17 +27,17 @@ struct BrokerOptions {
   std::string replay_endpoint;  // retained snapshots (PLAIN, checked by ZAP)
   // In-process publishers; every event from here is stamped with source "Hub".
   std::string internal_endpoint = "inproc://hub.internal";
-  int subscriber_hwm = 10000;       // events queued per subscriber before it misses some
-  size_t max_payload = 1 << 20;     // larger payloads are refused
-  size_t max_retained = 1000;       // topics whose last retained event is kept
+  int subscriber_hwm = 10000;    // events queued per subscriber before it misses some
+  size_t max_payload = 1 << 20;  // larger payloads are refused
+  size_t max_retained = 1000;    // topics whose last retained event is kept
   std::chrono::milliseconds drain_timeout{2000};  // bound on flushing subscribers at stop
 };
 
 // Monotonic counters, readable while the broker runs.
 struct BrokerCounters {
-  std::atomic<uint64_t> events{0};           // stamped and fanned out
+  std::atomic<uint64_t> events{0};  // stamped and fanned out
   std::atomic<uint64_t> payload_bytes{0};
-  std::atomic<uint64_t> malformed{0};        // wrong frame count, bad header, bad topic
+  std::atomic<uint64_t> malformed{0};  // wrong frame count, bad header, bad topic
   std::atomic<uint64_t> too_large{0};
   std::atomic<uint64_t> acks_undeliverable{0};
   std::atomic<uint64_t> auth_failures{0};
@@ -57,6 +57,7 @@ class Broker {
 
   // Serves until stop() is called, then takes in what publishers have already queued,
   // fans it out, and closes its sockets, waiting at most drain_timeout for subscribers.
+  // Throws zmq::error_t only if ZeroMQ itself fails (out of memory, context closed).
   void run();
   // Asks run() to return. Idempotent; safe from any thread, including signal-free ones.
   void stop();

@@ -10,11 +10,11 @@
 namespace hub {
 
 struct BusPaths {
-  std::filesystem::path run_dir;          // ROOT/var/run/hub, mode 0750
-  std::filesystem::path ingest_socket;    // publishers connect a DEALER here
-  std::filesystem::path events_socket;    // subscribers connect a SUB here
-  std::filesystem::path replay_socket;    // retained-event snapshots (DEALER)
-  std::filesystem::path admin_credential; // ROOT/var/db/hub/admin.cred, mode 0600
+  std::filesystem::path run_dir;           // ROOT/var/run/hub, mode 0750
+  std::filesystem::path ingest_socket;     // publishers connect a DEALER here
+  std::filesystem::path events_socket;     // subscribers connect a SUB here
+  std::filesystem::path replay_socket;     // retained-event snapshots (DEALER)
+  std::filesystem::path admin_credential;  // ROOT/var/db/hub/admin.cred, mode 0600
 
   static BusPaths for_root(const std::filesystem::path& root);
 };

@@ -47,8 +47,7 @@ Result<Credential> read_credential_file(const fs::path& file) {
   }
   const size_t colon = line.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
-    return Status::error("credential " + file.string() +
-                         ":1: expected one line IDENTITY:SECRET");
+    return Status::error("credential " + file.string() + ":1: expected one line IDENTITY:SECRET");
   }
   return Credential{line.substr(0, colon), line.substr(colon + 1)};
 }

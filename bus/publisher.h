@@ -19,9 +19,9 @@
 namespace hub {
 
 struct PublisherOptions {
-  int send_hwm = 1000;                             // events queued before publish() blocks
-  std::chrono::milliseconds send_timeout{10000};   // publish() gives up after blocking this long
-  std::chrono::milliseconds linger{5000};          // close() waits this long to hand over the queue
+  int send_hwm = 1000;                            // events queued before publish() blocks
+  std::chrono::milliseconds send_timeout{10000};  // publish() gives up after blocking this long
+  std::chrono::milliseconds linger{5000};         // close() waits this long to hand over the queue
 };
 
 struct PublishOptions {
@@ -55,8 +55,8 @@ class Publisher {
 
  private:
   explicit Publisher(zmq::socket_t socket) : socket_(std::move(socket)) {}
-  Status send(std::string_view topic, std::string_view payload, uint8_t flags,
-              uint64_t request_id, std::string_view content_type);
+  Status send(std::string_view topic, std::string_view payload, uint8_t flags, uint64_t request_id,
+              std::string_view content_type);
 
   zmq::socket_t socket_;
   uint64_t next_request_id_ = 1;

@@ -18,8 +18,7 @@ bool RetainedStore::keep(const zmq::message_t& topic, zmq::message_t& header,
   return true;
 }
 
-void RetainedStore::append_matching(const TopicFilter& filter,
-                                    std::vector<zmq::message_t>& out) {
+void RetainedStore::append_matching(const TopicFilter& filter, std::vector<zmq::message_t>& out) {
   std::vector<std::pair<uint64_t, std::pair<const std::string, Entry>*>> hits;
   for (auto& entry : events_) {
     if (filter.matches(entry.first)) hits.emplace_back(entry.second.seq, &entry);

@@ -30,7 +30,7 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)), status_(Status::ok()) {}  // NOLINT: implicit
-  Result(Status status) : status_(std::move(status)) {                // NOLINT: implicit
+  Result(Status status) : status_(std::move(status)) {                  // NOLINT: implicit
     assert(!status_.is_ok());
   }
 

@@ -90,8 +90,8 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   if (frames.size() >= 2 && frames[0].to_string_view() == wire::kReplyError) {
     return Status::error("the hub refused the snapshot: " + frames[1].to_string());
   }
-  if (frames.size() < 2 || frames[0].to_string_view() != wire::kReplyOk ||
-      frames[1].size() != 8 || (frames.size() - 2) % 3 != 0) {
+  if (frames.size() < 2 || frames[0].to_string_view() != wire::kReplyOk || frames[1].size() != 8 ||
+      (frames.size() - 2) % 3 != 0) {
     return Status::error("the hub sent a malformed snapshot reply");
   }
   join_seq_ = wire::get_u64(static_cast<const char*>(frames[1].data()));

@@ -32,12 +32,14 @@ struct Event {
   std::string_view topic() const { return topic_frame.to_string_view(); }
   std::string_view payload() const { return payload_frame.to_string_view(); }
   // REQUIRES: the header frame was validated (every Event a Subscriber returns is).
-  wire::EventHeader header() const { return *wire::decode_event_header(header_frame.to_string_view()); }
+  wire::EventHeader header() const {
+    return *wire::decode_event_header(header_frame.to_string_view());
+  }
 };
 
 struct SubscriberOptions {
-  std::string events_endpoint;  // the broker's XPUB
-  std::string replay_endpoint;  // the broker's snapshot socket (used when retained)
+  std::string events_endpoint;        // the broker's XPUB
+  std::string replay_endpoint;        // the broker's snapshot socket (used when retained)
   std::vector<std::string> patterns;  // MQTT-style; empty means everything
   bool retained = true;               // start with the retained events of matching topics
   int receive_hwm = 10000;

@@ -32,7 +32,9 @@ void append_base64(std::string& out, std::string_view bytes);
 class JsonObject {
  public:
   JsonObject& add(std::string_view key, std::string_view value);
-  JsonObject& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
+  JsonObject& add(std::string_view key, const char* value) {
+    return add(key, std::string_view(value));
+  }
   JsonObject& add(std::string_view key, int64_t value);
   JsonObject& add(std::string_view key, bool value);
   // Adds already-encoded JSON as the value. REQUIRES: is_valid_json(json).

@@ -48,9 +48,9 @@ struct PublishHeader {
 };
 
 struct EventHeader {
-  uint8_t flags = 0;  // kFlagRetain when the publisher asked to retain it
-  uint64_t seq = 0;   // global, starts at 1, strictly increasing
-  uint64_t time_ns = 0;  // broker's clock, nanoseconds since the Unix epoch (UTC)
+  uint8_t flags = 0;        // kFlagRetain when the publisher asked to retain it
+  uint64_t seq = 0;         // global, starts at 1, strictly increasing
+  uint64_t time_ns = 0;     // broker's clock, nanoseconds since the Unix epoch (UTC)
   std::string_view source;  // authenticated identity of the publisher
   std::string_view content_type;
 };

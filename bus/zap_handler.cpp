@@ -42,9 +42,12 @@ uint64_t ZapHandler::serve_pending() {
       ++refused;
       refuse_log_once(identity, mechanism);
     }
-    const std::array<std::string, 6> reply = {
-        "1.0", frame(1), ok ? "200" : "400", ok ? "OK" : "unknown identity or wrong secret",
-        ok ? identity : "", ""};
+    const std::array<std::string, 6> reply = {"1.0",
+                                              frame(1),
+                                              ok ? "200" : "400",
+                                              ok ? "OK" : "unknown identity or wrong secret",
+                                              ok ? identity : "",
+                                              ""};
     for (size_t i = 0; i < reply.size(); ++i) {
       socket_.send(zmq::buffer(reply[i]),
                    i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);

@@ -15,7 +15,8 @@ bool is_level_name(const std::string& name) {
   });
 }
 
-void check_levels(YamlReader& reader, const YAML::Node& root, const std::vector<std::string>& levels) {
+void check_levels(YamlReader& reader, const YAML::Node& root,
+                  const std::vector<std::string>& levels) {
   if (!root["levels"]) return;
   if (levels.empty()) reader.problem(root["levels"], "levels", "expected at least one level");
   std::set<std::string> seen;
@@ -42,7 +43,8 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   reader.read(root, "", "levels", config.levels);
   check_levels(reader, root, config.levels);
 
-  if (const YAML::Node log = root["log"]; log && reader.expect_map(log, "log", {"level", "max_size", "keep"})) {
+  if (const YAML::Node log = root["log"];
+      log && reader.expect_map(log, "log", {"level", "max_size", "keep"})) {
     reader.read(log, "log", "level", config.log.level);
     static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
     if (log["level"] && kLevels.count(config.log.level) == 0) {

@@ -17,15 +17,15 @@ struct HubConfig {
   std::vector<std::string> levels = {"system", "customer", "site"};
 
   struct Log {
-    std::string level = "info";              // trace, debug, info, warn, error
-    uint64_t max_size = 10 * 1024 * 1024;    // hubd.log rotates at this size
-    int64_t keep = 3;                        // rotated files kept
+    std::string level = "info";            // trace, debug, info, warn, error
+    uint64_t max_size = 10 * 1024 * 1024;  // hubd.log rotates at this size
+    int64_t keep = 3;                      // rotated files kept
   } log;
 
   struct Bus {
-    int64_t subscriber_hwm = 10000;    // events queued per subscriber before it misses some
-    uint64_t max_payload = 1 << 20;    // larger publishes are refused
-    int64_t max_retained = 1000;       // topics whose last retained event is kept
+    int64_t subscriber_hwm = 10000;  // events queued per subscriber before it misses some
+    uint64_t max_payload = 1 << 20;  // larger publishes are refused
+    int64_t max_retained = 1000;     // topics whose last retained event is kept
   } bus;
 
   struct Shutdown {

@@ -13,6 +13,6 @@
 namespace hub {
 
 Result<std::shared_ptr<spdlog::logger>> install_hub_logger(const std::filesystem::path& log_file,
-                                                            const HubConfig::Log& settings);
+                                                           const HubConfig::Log& settings);
 
 }  // namespace hub

@@ -63,7 +63,15 @@ class RunningBus {
     auto broker = Broker::bind(bus->ctx_, std::move(options), bus->credentials_);
     if (!broker) return broker.status();
     bus->broker_ = std::move(*broker);
-    bus->thread_ = std::thread([b = bus->broker_.get()] { b->run(); });
+    bus->thread_ = std::thread([b = bus->broker_.get()] {
+      try {
+        b->run();
+      } catch (const std::exception& e) {
+        // Without a broker there is no hub: stop the way an operator would.
+        spdlog::critical("bus: the broker failed: {}; stopping", e.what());
+        ::kill(::getpid(), SIGTERM);
+      }
+    });
     auto publisher = Publisher::connect(bus->ctx_, internal, std::nullopt);
     if (!publisher) return publisher.status();
     bus->hub_publisher_.emplace(std::move(*publisher));
@@ -98,7 +106,9 @@ class RunningBus {
   std::optional<Publisher> hub_publisher_;
 };
 
-const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "?"; }
+const char* signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "?";
+}
 
 }  // namespace
 
@@ -120,7 +130,8 @@ int run_hubd(const HubdOptions& options) {
   }
 
   const BusPaths paths = BusPaths::for_root(root);
-  for (const auto& [dir, mode] : {std::pair{paths.run_dir, 0750}, {root / "var/db/hub", 0750},
+  for (const auto& [dir, mode] : {std::pair{paths.run_dir, 0750},
+                                  {root / "var/db/hub", 0750},
                                   {root / "var/log/hub", 0755}}) {
     if (Status s = make_private_dir(dir, static_cast<mode_t>(mode)); !s) {
       return fail(kExitFailure, s.message());

@@ -37,11 +37,21 @@ int main(int argc, char** argv) {
   options.root = env_root != nullptr ? env_root : ".";
   for (int c; (c = getopt_long(argc, argv, "", long_options, nullptr)) != -1;) {
     switch (c) {
-      case 'r': options.root = optarg; break;
-      case 'c': options.config_file = optarg; break;
-      case 'V': std::cout << "hubd " << HUB_VERSION << "\n"; return hub::kExitOk;
-      case 'h': std::cout << kUsage; return hub::kExitOk;
-      default: std::cerr << kUsage; return hub::kExitUsage;
+      case 'r':
+        options.root = optarg;
+        break;
+      case 'c':
+        options.config_file = optarg;
+        break;
+      case 'V':
+        std::cout << "hubd " << HUB_VERSION << "\n";
+        return hub::kExitOk;
+      case 'h':
+        std::cout << kUsage;
+        return hub::kExitOk;
+      default:
+        std::cerr << kUsage;
+        return hub::kExitUsage;
     }
   }
   if (optind < argc) {

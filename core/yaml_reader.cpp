@@ -70,13 +70,14 @@ bool YamlReader::expect_map(const YAML::Node& node, std::string_view path,
       found = found || k == key;
       names += (names.empty() ? "" : ", ") + std::string(k);
     }
-    if (!found) problem(entry.first, join_key(path, key), "unknown key (expected one of: " + names + ")");
+    if (!found)
+      problem(entry.first, join_key(path, key), "unknown key (expected one of: " + names + ")");
   }
   return true;
 }
 
-void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key,
-                      int64_t& out, int64_t min, int64_t max) {
+void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key, int64_t& out,
+                      int64_t min, int64_t max) {
   const YAML::Node node = map[key];
   if (!node) return;
   const std::string name = join_key(path, key);
@@ -95,7 +96,8 @@ void YamlReader::read(const YAML::Node& map, std::string_view path, const char* 
                       std::string& out) {
   const YAML::Node node = map[key];
   if (!node) return;
-  if (!node.IsScalar()) return problem(node, join_key(path, key), "expected a string, got " + describe(node));
+  if (!node.IsScalar())
+    return problem(node, join_key(path, key), "expected a string, got " + describe(node));
   out = node.Scalar();
 }
 
@@ -114,7 +116,8 @@ void YamlReader::read(const YAML::Node& map, std::string_view path, const char* 
   const YAML::Node node = map[key];
   if (!node) return;
   const std::string name = join_key(path, key);
-  if (!node.IsSequence()) return problem(node, name, "expected a list of strings, got " + describe(node));
+  if (!node.IsSequence())
+    return problem(node, name, "expected a list of strings, got " + describe(node));
   std::vector<std::string> values;
   for (size_t i = 0; i < node.size(); ++i) {
     if (!node[i].IsScalar()) {

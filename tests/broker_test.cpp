@@ -123,8 +123,7 @@ TEST_CASE("subscriber patterns select topics MQTT-style", "[broker]") {
   CHECK(seen == std::vector<std::string>{"Timer/tick", "Clock/tick", "Clock/tick"});
 }
 
-TEST_CASE("a late subscriber starts with the retained events, then every later event",
-          "[broker]") {
+TEST_CASE("a late subscriber starts with the retained events, then every later event", "[broker]") {
   BusFixture bus;
   auto publisher = bus.publisher();
   PublishOptions retain;
@@ -132,7 +131,7 @@ TEST_CASE("a late subscriber starts with the retained events, then every later e
   REQUIRE(publisher.publish_confirmed("Hub/startup", "{\"n\":1}", 5s, retain));
   REQUIRE(publisher.publish_confirmed("Sensor/temp", "{\"c\":20}", 5s, retain));
   REQUIRE(publisher.publish_confirmed("Sensor/temp", "{\"c\":21}", 5s, retain));  // replaces
-  REQUIRE(publisher.publish_confirmed("Sensor/noise", "{}", 5s));                  // not retained
+  REQUIRE(publisher.publish_confirmed("Sensor/noise", "{}", 5s));                 // not retained
 
   auto subscriber = bus.subscribe({"Sensor/#"});
   auto live = publisher.publish_confirmed("Sensor/temp", "{\"c\":22}", 5s);
@@ -154,10 +153,10 @@ TEST_CASE("malformed publishes are dropped and counted; the broker keeps serving
   auto subscriber = bus.subscribe();
   RawClient raw(bus, "ipc://" + (bus.dir.path() / "ingest.sock").string());
 
-  raw.send({"Only/two", "frames"});                                            // frame count
-  raw.send({"A/b", "not a header", "{}"});                                     // bad header
-  raw.send({"A/b", publish_header(0, 0), "{}", "extra"});                      // frame count
-  raw.send({"NoSlash", publish_header(wire::kFlagConfirm, 9), "{}"});          // bad topic
+  raw.send({"Only/two", "frames"});                                    // frame count
+  raw.send({"A/b", "not a header", "{}"});                             // bad header
+  raw.send({"A/b", publish_header(0, 0), "{}", "extra"});              // frame count
+  raw.send({"NoSlash", publish_header(wire::kFlagConfirm, 9), "{}"});  // bad topic
   const auto ack_frames = raw.receive(5s);
   REQUIRE(ack_frames.size() == 2);
   const auto ack = wire::decode_ack(ack_frames[0]);

@@ -19,12 +19,10 @@ Event make_event(uint64_t seq, std::string_view topic, std::string_view source,
 
 TEST_CASE("bus-tap prints seq, time, source, topic and payload on one line", "[bus-tap]") {
   const Event event = make_event(12, "Timer/tick", "Timer", "application/json", "{\"n\":\n1}");
-  CHECK(format_event_line(event) ==
-        "12 2026-11-21T07:24:38.324132Z Timer Timer/tick {\"n\":\\n1}");
+  CHECK(format_event_line(event) == "12 2026-11-21T07:24:38.324132Z Timer Timer/tick {\"n\":\\n1}");
 }
 
-TEST_CASE("bus-tap --json embeds JSON payloads and keeps others as text or base64",
-          "[bus-tap]") {
+TEST_CASE("bus-tap --json embeds JSON payloads and keeps others as text or base64", "[bus-tap]") {
   const Event json = make_event(1, "Hub/startup", "Hub", "application/json", "{ \"pid\": 4 }\n");
   CHECK(format_event_json(json) ==
         "{\"seq\":1,\"time\":\"2026-11-21T07:24:38.324132Z\",\"time_ns\":1795245878324132531,"

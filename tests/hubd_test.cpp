@@ -16,8 +16,8 @@ using namespace std::chrono_literals;
 namespace {
 
 std::unique_ptr<ChildProcess> start_hubd(const TempDir& root) {
-  auto hubd = std::make_unique<ChildProcess>(HUBD_PATH,
-                                             std::vector<std::string>{"--root", root.path()});
+  auto hubd =
+      std::make_unique<ChildProcess>(HUBD_PATH, std::vector<std::string>{"--root", root.path()});
   REQUIRE(hubd->wait_stderr("hub is up"));
   return hubd;
 }

@@ -10,8 +10,8 @@ TEST_CASE("JSON is recognised exactly", "[text]") {
     INFO(good);
     CHECK(is_valid_json(good));
   }
-  for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "01", "1.", "\"unterminated", "tru",
-                          "{} {}", "'single'", "{\"a\" 1}", "\"tab\there\"", "\"\\x\"", "nan"}) {
+  for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "01", "1.", "\"unterminated", "tru", "{} {}",
+                          "'single'", "{\"a\" 1}", "\"tab\there\"", "\"\\x\"", "nan"}) {
     INFO(bad);
     CHECK_FALSE(is_valid_json(bad));
   }

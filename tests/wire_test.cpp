@@ -6,9 +6,9 @@ using namespace hub;
 
 TEST_CASE("a publish header survives encoding and decoding", "[wire]") {
   std::string bytes;
-  wire::encode(wire::PublishHeader{wire::kFlagConfirm | wire::kFlagRetain, 0x0102030405060708,
-                                   "text/plain"},
-               bytes);
+  wire::encode(
+      wire::PublishHeader{wire::kFlagConfirm | wire::kFlagRetain, 0x0102030405060708, "text/plain"},
+      bytes);
   REQUIRE(bytes.size() == wire::kPublishHeaderFixed + 10);
   CHECK(bytes.substr(4, 8) == std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));  // big-endian
   const auto decoded = wire::decode_publish_header(bytes);

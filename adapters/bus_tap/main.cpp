@@ -79,7 +79,9 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
   double number = 0;
   for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:h", long_options, nullptr)) != -1;) {
     switch (c) {
-      case 't': o.patterns.emplace_back(optarg); break;
+      case 't':
+        o.patterns.emplace_back(optarg);
+        break;
       case 'C':
         if (!parse_number(optarg, number) || number < 1 || number != static_cast<long>(number)) {
           std::cerr << "bus-tap: -C expects a whole number of events, at least 1\n";
@@ -94,12 +96,24 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
         }
         o.timeout_seconds = number;
         break;
-      case 'j': o.json = true; break;
-      case 'R': o.retained = false; break;
-      case 'r': o.root = optarg; break;
-      case 'c': o.credential = optarg; break;
-      case 'h': std::cout << kUsage; std::exit(kExitOk);
-      default: std::cerr << kUsage; return std::nullopt;
+      case 'j':
+        o.json = true;
+        break;
+      case 'R':
+        o.retained = false;
+        break;
+      case 'r':
+        o.root = optarg;
+        break;
+      case 'c':
+        o.credential = optarg;
+        break;
+      case 'h':
+        std::cout << kUsage;
+        std::exit(kExitOk);
+      default:
+        std::cerr << kUsage;
+        return std::nullopt;
     }
   }
   for (int i = optind; i < argc; ++i) o.patterns.emplace_back(argv[i]);
@@ -122,9 +136,8 @@ int main(int argc, char** argv) {
   const auto credential = hub::read_credential_file(
       options->credential.empty() ? paths.admin_credential : options->credential);
   if (!credential) {
-    std::cerr << "bus-tap: " << credential.error()
-              << "\n(is a hub running on " << options->root.string()
-              << "? pass --root DIR or set HUB_ROOT)\n";
+    std::cerr << "bus-tap: " << credential.error() << "\n(is a hub running on "
+              << options->root.string() << "? pass --root DIR or set HUB_ROOT)\n";
     return kExitFailure;
   }
 
@@ -147,8 +160,9 @@ int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   const auto deadline =
       options->timeout_seconds
-          ? std::optional(Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::duration<double>(*options->timeout_seconds)))
+          ? std::optional(Clock::now() +
+                          std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(*options->timeout_seconds)))
           : std::nullopt;
   long printed = 0;
   while (!g_interrupted && (!options->count || printed < *options->count)) {

@@ -16,7 +16,7 @@ struct ChildProcess::Impl {
   std::mutex mu;
   std::condition_variable changed;
   std::vector<std::string> out_lines, err_lines;  // guarded by mu
-  int streams_open = 2;                            // guarded by mu
+  int streams_open = 2;                           // guarded by mu
   std::thread out_reader, err_reader;
 
   Impl(const std::string& program, const std::vector<std::string>& args)
