@@ -30,8 +30,9 @@ Status Publisher::send(std::string_view topic, std::string_view payload, uint8_t
   try {
     // Only the first frame can block: ZeroMQ checks the high-water mark per message.
     if (!socket_.send(zmq::buffer(topic), zmq::send_flags::sndmore)) {
-      return Status::error("cannot publish '" + std::string(topic) +
-                           "': the bus did not take it in time (is hubd running?)");
+      return Status::error(
+          "cannot publish '" + std::string(topic) +
+          "': the bus did not take it in time (is hubd running, and is the credential right?)");
     }
     socket_.send(zmq::buffer(header_buf_), zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(payload), zmq::send_flags::none);
@@ -61,7 +62,8 @@ Result<uint64_t> Publisher::publish_confirmed(std::string_view topic, std::strin
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     if (left.count() < 0 || zmq::poll(&item, 1, left) == 0) {
       return Status::error("no confirmation for '" + std::string(topic) + "' within " +
-                           std::to_string(timeout.count()) + " ms (is hubd running?)");
+                           std::to_string(timeout.count()) +
+                           " ms (is hubd running, and is the credential right?)");
     }
     zmq::message_t ack_frame, reason;
     (void)socket_.recv(ack_frame);

@@ -44,11 +44,14 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
     socket.set(zmq::sockopt::linger, 0);
     set_plain_credential(socket, credential);
+    // Connect first, then subscribe: subscriptions made on a connected pipe reach the
+    // broker in the order they are made, so the sync subscription (last) arrives after
+    // every pattern's. Made before connect, they would go out in byte order, sync first.
+    socket.connect(options.events_endpoint);
     for (const auto& prefix : filter->zmq_prefixes()) socket.set(zmq::sockopt::subscribe, prefix);
     if (options.retained) {
       socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
     }
-    socket.connect(options.events_endpoint);
     const bool retained = options.retained;
     Subscriber sub(std::move(socket), std::move(*filter), std::move(options));
     if (retained) {
@@ -62,11 +65,18 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
 
 Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
                                       const std::string& token) {
+  const std::string no_answer = "no answer from the hub at " + options_.replay_endpoint +
+                                " within " + std::to_string(options_.connect_timeout.count()) +
+                                " ms (wrong credential, or hubd is stuck)";
   zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
   dealer.set(zmq::sockopt::linger, 0);
+  // A refused login drops the connection for good; a send must not wait for it forever.
+  dealer.set(zmq::sockopt::sndtimeo, static_cast<int>(options_.connect_timeout.count()));
   set_plain_credential(dealer, credential);
   dealer.connect(options_.replay_endpoint);
-  dealer.send(zmq::buffer(wire::kSnapshotRequest), zmq::send_flags::sndmore);
+  if (!dealer.send(zmq::buffer(wire::kSnapshotRequest), zmq::send_flags::sndmore)) {
+    return Status::error(no_answer);
+  }
   dealer.send(zmq::buffer(token),
               filter_.patterns().empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
   const auto& patterns = filter_.patterns();
@@ -76,11 +86,7 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   }
 
   zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, options_.connect_timeout) == 0) {
-    return Status::error("no answer from the hub at " + options_.replay_endpoint + " within " +
-                         std::to_string(options_.connect_timeout.count()) +
-                         " ms (wrong credential, or hubd is stuck)");
-  }
+  if (zmq::poll(&item, 1, options_.connect_timeout) == 0) return Status::error(no_answer);
   std::vector<zmq::message_t> frames;
   bool more = true;
   while (more) {
