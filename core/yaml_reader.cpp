@@ -129,42 +129,40 @@ void YamlReader::read(const YAML::Node& map, std::string_view path, const char* 
   out = std::move(values);
 }
 
-void YamlReader::read_duration(const YAML::Node& map, std::string_view path, const char* key,
-                               std::chrono::milliseconds& out) {
+bool YamlReader::read_scaled(const YAML::Node& map, std::string_view path, const char* key,
+                             const std::string& expected,
+                             std::initializer_list<std::pair<std::string_view, uint64_t>> units,
+                             uint64_t& out) {
   const YAML::Node node = map[key];
-  if (!node) return;
-  const std::string expected = "expected a duration such as 500ms, 5s, 2m or 1h, got ";
+  if (!node) return false;
   uint64_t n = 0;
   std::string unit;
-  if (!node.IsScalar() || !split_number(node.Scalar(), n, unit)) {
-    return problem(node, join_key(path, key), expected + describe(node));
+  if (node.IsScalar() && split_number(node.Scalar(), n, unit)) {
+    for (const auto& [name, scale] : units) {
+      if (name == unit) {
+        out = n * scale;
+        return true;
+      }
+    }
   }
-  uint64_t ms_per_unit = 0;
-  if (unit == "ms") ms_per_unit = 1;
-  if (unit == "s" || unit.empty()) ms_per_unit = 1000;
-  if (unit == "m") ms_per_unit = 60'000;
-  if (unit == "h") ms_per_unit = 3'600'000;
-  if (ms_per_unit == 0) return problem(node, join_key(path, key), expected + describe(node));
-  out = std::chrono::milliseconds(n * ms_per_unit);
+  problem(node, join_key(path, key), "expected " + expected + ", got " + describe(node));
+  return false;
+}
+
+void YamlReader::read_duration(const YAML::Node& map, std::string_view path, const char* key,
+                               std::chrono::milliseconds& out) {
+  uint64_t ms = 0;
+  if (read_scaled(map, path, key, "a duration such as 500ms, 5s, 2m or 1h",
+                  {{"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60'000}, {"h", 3'600'000}}, ms)) {
+    out = std::chrono::milliseconds(ms);
+  }
 }
 
 void YamlReader::read_size(const YAML::Node& map, std::string_view path, const char* key,
                            uint64_t& out) {
-  const YAML::Node node = map[key];
-  if (!node) return;
-  const std::string expected = "expected a size such as 65536, 64KiB or 10MiB, got ";
-  uint64_t n = 0;
-  std::string unit;
-  if (!node.IsScalar() || !split_number(node.Scalar(), n, unit)) {
-    return problem(node, join_key(path, key), expected + describe(node));
-  }
-  uint64_t scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  if (unit == "KiB") scale = uint64_t{1} << 10;
-  if (unit == "MiB") scale = uint64_t{1} << 20;
-  if (unit == "GiB") scale = uint64_t{1} << 30;
-  if (scale == 0) return problem(node, join_key(path, key), expected + describe(node));
-  out = n * scale;
+  read_scaled(map, path, key, "a size such as 65536, 64KiB or 10MiB",
+              {{"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}},
+              out);
 }
 
 Status YamlReader::status() const {

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -52,6 +53,13 @@ class YamlReader {
   Status status() const;
 
  private:
+  // Reads "<number><unit>" where `units` maps each accepted unit to a multiplier.
+  // Returns true when it stored a value in `out`.
+  bool read_scaled(const YAML::Node& map, std::string_view path, const char* key,
+                   const std::string& expected,
+                   std::initializer_list<std::pair<std::string_view, uint64_t>> units,
+                   uint64_t& out);
+
   std::string file_;
   std::vector<std::string> problems_;
 };
