@@ -1,0 +1,56 @@
+// The module loader: finds the modules of a root (modules/LEVEL/NAME/), checks their
+// info/ files, resolves dependencies and versions, and decides what loads, in which
+// order, and why anything does not. Pure with respect to the bus: hubd publishes its
+// decisions. Thread-compatible (no shared state).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/module_info.h"
+
+namespace hub {
+
+struct Module {
+  std::string name;
+  std::string level;
+  std::filesystem::path dir;
+  Version version;
+  std::vector<Dependency> depends;
+  std::string build_info;  // info/build.txt (optional, at most 4 KiB), else empty
+};
+
+struct RejectedModule {
+  std::string name;
+  std::string level;
+  std::filesystem::path dir;
+  std::string reason;          // a sentence naming what is wrong and what was expected
+  std::filesystem::path file;  // the file at fault, when there is one
+  int line = 0;                // its line, when known
+};
+
+struct ShadowedModule {
+  std::string name;
+  std::string level;
+  std::filesystem::path dir;
+  std::string by_level;  // the higher level whose module of the same name wins
+};
+
+struct ModuleTree {
+  std::vector<Module> loaded;            // dependency order; ties broken by name
+  std::vector<RejectedModule> rejected;  // sorted by name
+  std::vector<ShadowedModule> shadowed;  // sorted by name, then level
+};
+
+// Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first). Never
+// fails as a whole: every problem rejects the module it belongs to (and, transitively,
+// its dependents); every other module still loads.
+ModuleTree load_module_tree(const std::filesystem::path& root,
+                            const std::vector<std::string>& levels);
+
+// Reads a small text file: fails with "PATH: reason" (missing, a directory, unreadable,
+// larger than `max_bytes`).
+Result<std::string> read_small_file(const std::filesystem::path& file, size_t max_bytes);
+
+}  // namespace hub

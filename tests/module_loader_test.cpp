@@ -1,0 +1,261 @@
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "core/module_loader.h"
+#include "support/temp_dir.h"
+
+using namespace hub;
+using hub::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kLevels = {"system", "customer", "site"};
+
+// Writes modules/LEVEL/NAME/info/{version,depends}.txt.
+void add_module(const TempDir& root, const std::string& level, const std::string& name,
+                const std::string& version, const std::string& depends = "") {
+  const std::string dir = "modules/" + level + "/" + name + "/info/";
+  root.write(dir + "version.txt", version);
+  root.write(dir + "depends.txt", depends);
+}
+
+std::vector<std::string> loaded_names(const ModuleTree& tree) {
+  std::vector<std::string> names;
+  for (const auto& m : tree.loaded) names.push_back(m.name);
+  return names;
+}
+
+const RejectedModule& rejected(const ModuleTree& tree, const std::string& name) {
+  for (const auto& r : tree.rejected) {
+    if (r.name == name) return r;
+  }
+  FAIL("module " << name << " was not rejected");
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("modules load in dependency order, ties broken by name", "[loader]") {
+  TempDir root;
+  add_module(root, "system", "Zeta", "1.0.0\n");
+  add_module(root, "system", "Base", "4.12.9\n");
+  add_module(root, "customer", "App", "2.0.0\n", "# needs both\nBase:4.12\n\nZeta\n");
+  add_module(root, "site", "Alpha", "0.1.0\n", "App:2\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.rejected.empty());
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Base", "Zeta", "App", "Alpha"});
+  const Module& app = tree.loaded[2];
+  CHECK(app.level == "customer");
+  CHECK(app.version.str() == "2.0.0");
+  REQUIRE(app.depends.size() == 2);
+  CHECK(app.depends[0].requirement() == "Base:4.12");
+  CHECK(app.depends[0].line == 2);
+}
+
+TEST_CASE("a version requirement matches as specifically as written", "[loader]") {
+  Dependency dep{"Bar", 2, Version{4, 12, 0}, 1};
+  CHECK(dep.accepts({4, 12, 0}));
+  CHECK(dep.accepts({4, 12, 9}));
+  CHECK_FALSE(dep.accepts({4, 13, 0}));
+  CHECK_FALSE(dep.accepts({5, 12, 0}));
+  dep.parts = 3;
+  dep.version = {4, 14, 2};
+  CHECK(dep.accepts({4, 14, 2}));
+  CHECK_FALSE(dep.accepts({4, 14, 3}));
+  dep.parts = 0;
+  CHECK(dep.accepts({9, 9, 9}));
+}
+
+TEST_CASE("malformed version files reject the module with what was found", "[loader]") {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"", "the file is empty"},
+      {"4.14\n", "got '4.14'"},
+      {"4.x.2\n", "got '4.x.2'"},
+      {"v4.14.2\n", "got 'v4.14.2'"},
+      {"4.14.2 beta\n", "got '4.14.2 beta'"},
+      {"4.14.2.1\n", "got '4.14.2.1'"},
+      {"4.14.2\n4.14.3\n", "got '4.14.2?4.14.3'"},
+  };
+  for (const auto& c : cases) {
+    INFO("version.txt: " << c.text);
+    TempDir root;
+    add_module(root, "site", "Foo", c.text);
+    const ModuleTree tree = load_module_tree(root.path(), kLevels);
+    REQUIRE(tree.loaded.empty());
+    const auto& r = rejected(tree, "Foo");
+    CHECK_THAT(r.reason,
+               Catch::StartsWith((root.path() / "modules/site/Foo/info/version.txt").string() +
+                                 ":1: expected MAJOR.MINOR.RELEASE"));
+    CHECK_THAT(r.reason, Catch::Contains(c.message));
+    CHECK(r.line == 1);
+  }
+}
+
+TEST_CASE("malformed depends lines reject the module naming file and line", "[loader]") {
+  for (const char* line : {"Bar:", ":4.1", "Bar:4.1.2.3", "Bar 4.1", "Bar:4.", "Bar:a.1", "B@r"}) {
+    INFO("depends line: " << line);
+    TempDir root;
+    add_module(root, "site", "Bar", "4.1.2\n");
+    add_module(root, "site", "Foo", "1.0.0\n", std::string("# deps\n\n") + line + "\n");
+    const ModuleTree tree = load_module_tree(root.path(), kLevels);
+    CHECK(loaded_names(tree) == std::vector<std::string>{"Bar"});
+    const auto& r = rejected(tree, "Foo");
+    CHECK_THAT(r.reason,
+               Catch::StartsWith((root.path() / "modules/site/Foo/info/depends.txt").string() +
+                                 ":3: expected Name, Name:MAJOR"));
+    CHECK_THAT(r.reason, Catch::Contains(std::string("got '") + line + "'"));
+    CHECK(r.line == 3);
+  }
+}
+
+TEST_CASE("a module without its required files is not loaded, and says which file", "[loader]") {
+  TempDir root;
+  root.write("modules/site/NoDepends/info/version.txt", "1.0.0\n");
+  root.write("modules/site/NoVersion/info/depends.txt", "");
+  fs::create_directories(root.path() / "modules/site/Empty");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK_THAT(rejected(tree, "NoDepends").reason,
+             Catch::Contains("info/depends.txt: missing (it may be empty, but must exist)"));
+  CHECK_THAT(rejected(tree, "NoVersion").reason, Catch::Contains("info/version.txt: missing"));
+  CHECK_THAT(rejected(tree, "Empty").reason, Catch::Contains("info/version.txt: missing"));
+}
+
+TEST_CASE("files where directories belong, and the reverse, are clear rejections", "[loader]") {
+  TempDir root;
+  root.write("modules/site/README", "not a module\n");
+  root.write("modules/site/InfoFile/info", "a file, not a directory\n");
+  add_module(root, "site", "VersionDir", "1.0.0\n");
+  fs::remove(root.path() / "modules/site/VersionDir/info/version.txt");
+  fs::create_directories(root.path() / "modules/site/VersionDir/info/version.txt");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK_THAT(rejected(tree, "README").reason,
+             Catch::Contains("expected a module directory, found a file"));
+  CHECK_THAT(rejected(tree, "InfoFile").reason,
+             Catch::Contains("info/version.txt: Not a directory"));
+  CHECK_THAT(rejected(tree, "VersionDir").reason,
+             Catch::Contains("info/version.txt: is a directory, expected a file"));
+}
+
+TEST_CASE("unreadable info files reject the module with the system's reason", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Locked", "1.0.0\n");
+  const fs::path version = root.path() / "modules/site/Locked/info/version.txt";
+  fs::remove(version);
+  fs::create_symlink("nowhere", version);  // dangling: unreadable whoever we run as
+  add_module(root, "site", "Fifo", "1.0.0\n");
+  const fs::path depends = root.path() / "modules/site/Fifo/info/depends.txt";
+  fs::remove(depends);
+  REQUIRE(::mkfifo(depends.c_str(), 0600) == 0);  // never blocks the loader
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK_THAT(rejected(tree, "Locked").reason, Catch::Contains(version.string() + ": missing"));
+  CHECK_THAT(rejected(tree, "Fifo").reason,
+             Catch::Contains(depends.string() + ": not a regular file"));
+}
+
+TEST_CASE("symlink loops in the tree reject the module and nothing else", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Fine", "1.0.0\n");
+  fs::create_directories(root.path() / "modules/site");
+  fs::create_symlink("Loop", root.path() / "modules/site/Loop");
+  add_module(root, "site", "InnerLoop", "1.0.0\n");
+  fs::create_symlink("../info", root.path() / "modules/site/InnerLoop/info/info");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Fine", "InnerLoop"});
+  CHECK_THAT(rejected(tree, "Loop").reason, Catch::Contains("Too many levels of symbolic links"));
+}
+
+TEST_CASE("module names unsafe in paths or topics are refused", "[loader]") {
+  TempDir root;
+  for (const char* name : {"bad name", "9lives", "a+b", "Hub", "caf\xc3\xa9"})
+    add_module(root, "site", name, "1.0.0\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK(tree.rejected.size() == 5);
+  CHECK_THAT(rejected(tree, "bad name").reason,
+             Catch::Contains("unsafe module name: a module name has only letters"));
+  CHECK_THAT(rejected(tree, "9lives").reason, Catch::Contains("starts with a letter"));
+  CHECK_THAT(rejected(tree, "Hub").reason, Catch::Contains("reserved"));
+}
+
+TEST_CASE("a missing dependency rejects the module and, transitively, its dependents", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Foo", "1.0.0\n", "Bar\n");
+  add_module(root, "site", "Top", "1.0.0\n", "Foo:1\n");
+  add_module(root, "site", "Other", "1.0.0\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Other"});
+  CHECK_THAT(rejected(tree, "Foo").reason,
+             Catch::EndsWith("depends.txt:1: missing dependency Bar"));
+  CHECK_THAT(rejected(tree, "Top").reason,
+             Catch::Contains("depends.txt:1: depends on Foo, which was rejected: "));
+  CHECK_THAT(rejected(tree, "Top").reason, Catch::EndsWith("missing dependency Bar"));
+}
+
+TEST_CASE("a version mismatch names what was wanted and what was found", "[loader]") {
+  TempDir root;
+  add_module(root, "system", "Bar", "4.13.0\n");
+  add_module(root, "site", "Foo", "1.0.0\n", "Bar:4.12\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Bar"});
+  CHECK_THAT(rejected(tree, "Foo").reason,
+             Catch::EndsWith("wants Bar:4.12, found Bar 4.13.0 (level system)"));
+}
+
+TEST_CASE("the higher level wins a name; the lower one is shadowed", "[loader]") {
+  TempDir root;
+  add_module(root, "system", "Bar", "1.0.0\n");
+  add_module(root, "customer", "Bar", "1.5.0\n");
+  add_module(root, "site", "Bar", "2.0.0\n");
+  add_module(root, "site", "Old", "1.0.0\n", "Bar:1\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  REQUIRE(loaded_names(tree) == std::vector<std::string>{"Bar"});
+  CHECK(tree.loaded[0].level == "site");
+  REQUIRE(tree.shadowed.size() == 2);
+  CHECK(tree.shadowed[0].level == "customer");
+  CHECK(tree.shadowed[0].by_level == "site");
+  CHECK(tree.shadowed[1].level == "system");
+  CHECK(tree.shadowed[1].by_level == "site");
+  // A dependency on a shadowed module's version does not load, and says why.
+  CHECK_THAT(rejected(tree, "Old").reason,
+             Catch::EndsWith(
+                 "wants Bar:1, found Bar 2.0.0 (level site); Bar 1.0.0 at level system would "
+                 "match but is shadowed by level site; Bar 1.5.0 at level customer would match but "
+                 "is shadowed by level site"));
+}
+
+TEST_CASE("a dependency cycle rejects every module in it, naming the cycle", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "A", "1.0.0\n", "B\n");
+  add_module(root, "site", "B", "1.0.0\n", "C\n");
+  add_module(root, "site", "C", "1.0.0\n", "A\n");
+  add_module(root, "site", "D", "1.0.0\n", "A\n");
+  add_module(root, "site", "Self", "1.0.0\n", "Self\n");
+  add_module(root, "site", "Free", "1.0.0\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Free"});
+  for (const char* name : {"A", "B", "C"}) {
+    CHECK(rejected(tree, name).reason == "dependency cycle: A -> B -> C -> A");
+  }
+  CHECK(rejected(tree, "Self").reason == "dependency cycle: Self -> Self");
+  CHECK_THAT(rejected(tree, "D").reason,
+             Catch::Contains("depends on A, which was rejected: dependency cycle"));
+}
+
+TEST_CASE("levels come from the configuration, lowest precedence first", "[loader]") {
+  TempDir root;
+  add_module(root, "vendor", "Bar", "1.0.0\n");
+  add_module(root, "local", "Bar", "2.0.0\n");
+  add_module(root, "ignored", "Baz", "1.0.0\n");
+  const ModuleTree tree = load_module_tree(root.path(), {"vendor", "local"});
+  REQUIRE(loaded_names(tree) == std::vector<std::string>{"Bar"});
+  CHECK(tree.loaded[0].version.str() == "2.0.0");
+}
