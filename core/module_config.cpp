@@ -1,0 +1,49 @@
+#include "core/module_config.h"
+
+#include <algorithm>
+
+#include "core/yaml_reader.h"
+
+namespace hub {
+namespace fs = std::filesystem;
+
+YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
+  if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& entry : over) {
+    const std::string key = entry.first.Scalar();
+    out[key] = merge_yaml(out[key], entry.second);
+  }
+  return out;
+}
+
+Result<YAML::Node> merge_module_config(const fs::path& root, const std::vector<std::string>& levels,
+                                       const std::string& name) {
+  YAML::Node merged(YAML::NodeType::Map);
+  for (const auto& level : levels) {
+    const fs::path dir = root / "config" / level / "modules" / name;
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string file = it->path().filename().string();
+      if (file.size() > 4 && file.compare(file.size() - 4, 4, ".yml") == 0 && file[0] != '.') {
+        files.push_back(it->path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      YamlReader reader(file.string());
+      const YAML::Node node = reader.load_file(file.string());
+      if (!reader.ok()) return reader.status();
+      if (node.IsNull()) continue;  // an empty file adds nothing
+      if (!node.IsMap()) {
+        reader.problem(node, "", "expected a map of settings (key: value) at the top");
+        return reader.status();
+      }
+      merged = merge_yaml(merged, node);
+    }
+  }
+  return merged;
+}
+
+}  // namespace hub

@@ -1,0 +1,264 @@
+#include "core/script_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// An fd closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// Blocks SIGPIPE in this thread while stdin is written, so a script that exits without
+// reading its input gives EPIPE instead of killing the caller; a SIGPIPE raised meanwhile
+// is consumed before the old mask comes back.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    const timespec zero{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t pipe_, old_;
+};
+
+struct Capture {
+  std::string* text;
+  bool* truncated;
+  size_t cap;
+};
+
+// Reads what `fd` has now; returns false at end of file or on error.
+bool drain(int fd, Capture c) {
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      const size_t room = c.cap - std::min(c.cap, c.text->size());
+      c.text->append(buf, std::min(room, static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) > room) *c.truncated = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
+  }
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+bool is_ignored_script_name(std::string_view name) {
+  if (name.empty() || name.front() == '.' || name.back() == '~') return true;
+  for (std::string_view suffix : {".swp", ".bak", ".old", ".new", ".rpmnew", ".rpmsave"}) {
+    if (ends_with(name, suffix)) return true;
+  }
+  for (std::string_view infix : {".dpkg-", ".rpm", ".ucf-"}) {
+    if (name.find(infix) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+ScriptSelection select_scripts(const fs::path& path) {
+  ScriptSelection selection;
+  std::error_code ec;
+  const auto consider = [&](const fs::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    if (::access(file.c_str(), X_OK) != 0) {
+      selection.warnings.push_back(file.string() +
+                                   ": skipped, not executable (chmod +x to run it)");
+      return;
+    }
+    selection.scripts.push_back(file);
+  };
+  if (fs::is_regular_file(path, ec)) {
+    if (!is_ignored_script_name(path.filename().string())) consider(path);
+    return selection;
+  }
+  std::vector<fs::path> entries;
+  for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!is_ignored_script_name(it->path().filename().string())) entries.push_back(it->path());
+  }
+  std::sort(entries.begin(), entries.end());  // byte order: the C locale's
+  for (const auto& entry : entries) consider(entry);
+  return selection;
+}
+
+std::string ScriptOutcome::describe() const {
+  if (!start_error.empty()) return "could not start: " + start_error;
+  if (timed_out) {
+    return "timed out after " + std::to_string(duration.count()) +
+           " ms (its process group was killed)";
+  }
+  if (signal != 0) return "killed by " + signal_name(signal);
+  return "exited with " + std::to_string(exit_code);
+}
+
+ScriptOutcome run_script(const ScriptRequest& request) {
+  ScriptOutcome outcome;
+  const auto started = Clock::now();
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
+  Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
+  Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
+  if (!request.input.empty() && ::pipe2(in_pipe, O_CLOEXEC) != 0) {
+    return outcome.start_error = strerror(errno), outcome;
+  }
+  Fd in_r(in_pipe[0]), in_w(in_pipe[1]);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (request.input.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  } else {
+    posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+  if (!request.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, request.cwd.c_str());
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> argv_storage = {request.script.string()};
+  argv_storage.insert(argv_storage.end(), request.args.begin(), request.args.end());
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage = request.env;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = -1;
+  const int rc =
+      posix_spawn(&pid, request.script.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    outcome.start_error = request.script.string() + ": " + strerror(rc) +
+                          (rc == ENOEXEC ? " (does it start with a #! line?)" : "");
+    return outcome;
+  }
+  out_w.reset();
+  err_w.reset();
+  in_r.reset();
+  ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+  if (in_w.get() >= 0) ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+
+  SigpipeBlocked sigpipe_blocked;
+  // The pidfd turns "the script exited" into a poll event beside its pipes (Linux >= 5.3).
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.get() < 0) {
+    outcome.start_error = std::string("pidfd_open: ") + strerror(errno);
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return outcome;
+  }
+  const auto deadline = started + request.timeout;
+  size_t written = 0;
+  bool out_open = true, err_open = true, exited = false;
+  int status = 0;
+  const Capture out{&outcome.out, &outcome.out_truncated, request.output_cap};
+  const Capture err{&outcome.err, &outcome.err_truncated, request.output_cap};
+  while (!exited) {
+    std::array<pollfd, 4> fds = {{{pidfd.get(), POLLIN, 0},
+                                  {out_open ? out_r.get() : -1, POLLIN, 0},
+                                  {err_open ? err_r.get() : -1, POLLIN, 0},
+                                  {in_w.get(), POLLOUT, 0}}};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const int wait_ms =
+        outcome.timed_out ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
+    const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+    if (ready < 0 && errno != EINTR) {  // cannot happen with valid fds; never leave it running
+      outcome.start_error = std::string("poll: ") + strerror(errno);
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    if (ready == 0 && !outcome.timed_out) {
+      outcome.timed_out = true;
+      ::kill(-pid, SIGKILL);  // the whole group: the script and whatever it started
+      continue;
+    }
+    if (fds[1].revents) out_open = drain(out_r.get(), out);
+    if (fds[2].revents) err_open = drain(err_r.get(), err);
+    if (fds[3].revents) {
+      const ssize_t n =
+          ::write(in_w.get(), request.input.data() + written, request.input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        written = request.input.size();  // EPIPE: it stopped reading
+      if (written == request.input.size()) in_w.reset();
+    }
+    if (fds[0].revents) {
+      exited = ::waitpid(pid, &status, 0) == pid;
+    }
+  }
+  // What the script wrote before it exited; a background child that keeps the pipes open
+  // does not hold us here.
+  if (out_open) drain(out_r.get(), out);
+  if (err_open) drain(err_r.get(), err);
+
+  outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
+  return outcome;
+}
+
+}  // namespace hub

@@ -1,0 +1,60 @@
+// Running the scripts users drop into control/ and events/ directories, the one way the
+// hub runs them (DESIGN, "The script contract"): which files count and in which order,
+// and one run with its arguments, environment, input, time limit and captured output.
+// Thread-safe: no shared state; run_script blocks the calling thread for one run.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hub {
+
+// True for names the contract always skips: dot files and the leftovers of editors and
+// package managers (~, .swp, .bak, .old, .new, .dpkg-*, .rpmnew, .rpmsave, .rpm*, .ucf-*).
+bool is_ignored_script_name(std::string_view name);
+
+struct ScriptSelection {
+  std::vector<std::filesystem::path> scripts;  // executable regular files, C-locale order
+  std::vector<std::string> warnings;           // files skipped for a reason the user should see
+};
+
+// The scripts at `path`: a directory's executable regular files, or `path` itself when it
+// is one executable file. Non-executable files are skipped with a warning naming them;
+// other non-regular entries (directories, sockets, ...) are skipped silently. A missing
+// path selects nothing.
+ScriptSelection select_scripts(const std::filesystem::path& path);
+
+struct ScriptRequest {
+  std::filesystem::path script;
+  std::vector<std::string> args;  // $1, $2, ...
+  std::vector<std::string> env;   // the whole environment, "KEY=VALUE" each
+  std::filesystem::path cwd;
+  std::string input;  // written to stdin, which is then closed (empty: /dev/null)
+  std::chrono::milliseconds timeout{30000};
+  size_t output_cap = 64 * 1024;  // bytes kept of stdout and of stderr, each
+};
+
+struct ScriptOutcome {
+  int exit_code = -1;  // set when the script exited
+  int signal = 0;      // set when a signal ended it
+  bool timed_out = false;
+  std::string start_error;  // set when it could not be started at all
+  std::chrono::milliseconds duration{0};
+  std::string out, err;  // captured output, each at most output_cap bytes
+  bool out_truncated = false, err_truncated = false;
+
+  bool ok() const { return start_error.empty() && !timed_out && signal == 0 && exit_code == 0; }
+  // "exited with 0", "exited with 3", "killed by SIGSEGV", "timed out after 5000 ms (its
+  // process group was killed)", "could not start: ...".
+  std::string describe() const;
+};
+
+// Runs one script in a process group of its own, with a clean signal mask and only
+// stdin/stdout/stderr open. On timeout the whole group is killed with SIGKILL. Output
+// beyond the cap is read and discarded, so a chatty script never blocks on a full pipe.
+ScriptOutcome run_script(const ScriptRequest& request);
+
+}  // namespace hub

@@ -1,0 +1,62 @@
+#include <catch2/catch.hpp>
+
+#include "core/module_config.h"
+#include "support/temp_dir.h"
+
+using namespace hub;
+using hub::test::TempDir;
+
+TEST_CASE("module config merges across levels: maps deeply, lists and scalars replace",
+          "[config]") {
+  TempDir root;
+  root.write("config/system/modules/Foo/base.yml",
+             "a: 1\nm: {x: 1, y: 2, deep: {k: 1}}\nl: [1, 2]\n");
+  root.write("config/site/modules/Foo/local.yml", "m: {y: 3, deep: {j: 2}}\nl: [9]\n");
+  root.write("config/customer/modules/Foo/c.yml", "a: 2\n");
+  root.write("config/site/modules/Other/x.yml", "a: 99\n");
+  auto merged = merge_module_config(root.path(), {"system", "customer", "site"}, "Foo");
+  REQUIRE(merged);
+  const YAML::Node& c = *merged;
+  CHECK(c["a"].as<int>() == 2);
+  CHECK(c["m"]["x"].as<int>() == 1);
+  CHECK(c["m"]["y"].as<int>() == 3);
+  CHECK(c["m"]["deep"]["k"].as<int>() == 1);
+  CHECK(c["m"]["deep"]["j"].as<int>() == 2);
+  REQUIRE(c["l"].size() == 1);
+  CHECK(c["l"][0].as<int>() == 9);
+}
+
+TEST_CASE("within a level, config files merge in name order", "[config]") {
+  TempDir root;
+  root.write("config/site/modules/Foo/20-late.yml", "who: late\n");
+  root.write("config/site/modules/Foo/10-early.yml", "who: early\nonly_early: true\n");
+  root.write("config/site/modules/Foo/notes.txt", "who: ignored\n");
+  auto merged = merge_module_config(root.path(), {"site"}, "Foo");
+  REQUIRE(merged);
+  CHECK((*merged)["who"].as<std::string>() == "late");
+  CHECK((*merged)["only_early"].as<bool>());
+}
+
+TEST_CASE("no config at all is an empty map", "[config]") {
+  TempDir root;
+  auto merged = merge_module_config(root.path(), {"site"}, "Foo");
+  REQUIRE(merged);
+  CHECK(merged->IsMap());
+  CHECK(merged->size() == 0);
+}
+
+TEST_CASE("a broken module config file is named with its line", "[config]") {
+  TempDir root;
+  const auto bad = root.write("config/site/modules/Foo/bad.yml", "a: 1\nb: [unclosed\n");
+  auto merged = merge_module_config(root.path(), {"site"}, "Foo");
+  REQUIRE_FALSE(merged);
+  CHECK_THAT(merged.error(), Catch::StartsWith(bad.string() + ":"));
+  CHECK_THAT(merged.error(), Catch::Contains("not valid YAML"));
+
+  TempDir list_root;
+  const auto list = list_root.write("config/site/modules/Foo/list.yml", "- 1\n- 2\n");
+  auto not_map = merge_module_config(list_root.path(), {"site"}, "Foo");
+  REQUIRE_FALSE(not_map);
+  CHECK(not_map.error() ==
+        list.string() + ":1:1: expected a map of settings (key: value) at the top");
+}

@@ -1,0 +1,139 @@
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "core/script_runner.h"
+#include "support/temp_dir.h"
+
+using namespace hub;
+using hub::test::TempDir;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path script(const TempDir& dir, const std::string& name, const std::string& body,
+                bool executable = true) {
+  const fs::path file = dir.write(name, "#!/bin/sh\n" + body);
+  fs::permissions(file, executable ? fs::perms(0755) : fs::perms(0644));
+  return file;
+}
+
+ScriptRequest request(const fs::path& file) {
+  ScriptRequest r;
+  r.script = file;
+  r.env = {"PATH=/usr/bin:/bin"};
+  r.timeout = 10s;
+  return r;
+}
+
+// True when `pid` no longer runs (gone, or a zombie nobody reaped yet).
+bool process_ended(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, comm, state;
+  if (!(stat >> pid_field >> comm >> state)) return true;
+  return state == "Z" || state == "X";
+}
+
+}  // namespace
+
+TEST_CASE("scripts in a directory run in C-locale order, leftovers skipped, non-executables warned",
+          "[scripts]") {
+  TempDir dir;
+  for (const char* name :
+       {"10-b", "02-a", "B", "a", ".hidden", "x~", "y.swp", "y.bak", "y.old", "y.new", "z.dpkg-old",
+        "z.dpkg-dist", "w.rpmnew", "w.rpmsave", "v.ucf-dist"}) {
+    script(dir, std::string("d/") + name, "exit 0\n");
+  }
+  script(dir, "d/noexec", "exit 0\n", false);
+  fs::create_directories(dir.path() / "d/subdir");
+  const ScriptSelection selection = select_scripts(dir.path() / "d");
+  std::vector<std::string> names;
+  for (const auto& s : selection.scripts) names.push_back(s.filename().string());
+  CHECK(names == std::vector<std::string>{"02-a", "10-b", "B", "a"});
+  REQUIRE(selection.warnings.size() == 1);
+  CHECK(selection.warnings[0] ==
+        (dir.path() / "d/noexec").string() + ": skipped, not executable (chmod +x to run it)");
+}
+
+TEST_CASE("an executable file where the directory would be counts as one script", "[scripts]") {
+  TempDir dir;
+  script(dir, "startup", "exit 0\n");
+  CHECK(select_scripts(dir.path() / "startup").scripts ==
+        std::vector<fs::path>{dir.path() / "startup"});
+  CHECK(select_scripts(dir.path() / "missing").scripts.empty());
+}
+
+TEST_CASE("a script gets its arguments, environment, input and working directory", "[scripts]") {
+  TempDir dir;
+  auto r = request(script(dir, "show", "echo \"$1 $2 $GREETING $(pwd)\"; cat; echo oops >&2\n"));
+  r.args = {"Hub", "startup"};
+  r.env.push_back("GREETING=hello");
+  r.cwd = dir.path();
+  r.input = "{\"pid\":1}";
+  const ScriptOutcome outcome = run_script(r);
+  CHECK(outcome.ok());
+  CHECK(outcome.describe() == "exited with 0");
+  CHECK(outcome.out == "Hub startup hello " + dir.path().string() + "\n{\"pid\":1}");
+  CHECK(outcome.err == "oops\n");
+}
+
+TEST_CASE("exit codes and signals are reported as they happened", "[scripts]") {
+  TempDir dir;
+  const ScriptOutcome failed = run_script(request(script(dir, "fail", "exit 3\n")));
+  CHECK_FALSE(failed.ok());
+  CHECK(failed.exit_code == 3);
+  CHECK(failed.describe() == "exited with 3");
+  const ScriptOutcome crashed = run_script(request(script(dir, "crash", "kill -SEGV $$\n")));
+  CHECK(crashed.signal == SIGSEGV);
+  CHECK(crashed.describe() == "killed by SIGSEGV");
+}
+
+TEST_CASE("a script past its timeout is killed with its whole process group", "[scripts]") {
+  TempDir dir;
+  const fs::path pid_file = dir.path() / "child.pid";
+  auto r = request(
+      script(dir, "hang", "sleep 1000 & echo $! > " + pid_file.string() + "\nsleep 1000\n"));
+  r.timeout = 300ms;
+  const ScriptOutcome outcome = run_script(r);
+  CHECK(outcome.timed_out);
+  CHECK_THAT(outcome.describe(), Catch::StartsWith("timed out after "));
+  CHECK(outcome.duration >= 300ms);
+  int child = 0;
+  std::ifstream(pid_file) >> child;
+  REQUIRE(child > 0);
+  CHECK(process_ended(child));  // the background child died with the group
+}
+
+TEST_CASE("output beyond the cap is discarded without blocking the script", "[scripts]") {
+  TempDir dir;
+  auto r =
+      request(script(dir, "chatty", "head -c 1000000 /dev/zero | tr '\\0' x; echo done >&2\n"));
+  r.output_cap = 1000;
+  const ScriptOutcome outcome = run_script(r);
+  CHECK(outcome.ok());
+  CHECK(outcome.out == std::string(1000, 'x'));
+  CHECK(outcome.out_truncated);
+  CHECK(outcome.err == "done\n");
+  CHECK_FALSE(outcome.err_truncated);
+}
+
+TEST_CASE("a script that ignores its input does not disturb the runner", "[scripts]") {
+  TempDir dir;
+  auto r = request(script(dir, "deaf", "exit 0\n"));
+  r.input = std::string(4 * 1024 * 1024, 'p');  // far more than a pipe holds
+  CHECK(run_script(r).ok());
+}
+
+TEST_CASE("a file that cannot be executed gives a clear reason", "[scripts]") {
+  TempDir dir;
+  const fs::path file = dir.write("noshebang", "echo hi\n");
+  fs::permissions(file, fs::perms(0755));
+  const ScriptOutcome outcome = run_script(request(file));
+  CHECK_FALSE(outcome.ok());
+  CHECK_THAT(outcome.describe(), Catch::Contains("could not start: " + file.string()));
+  CHECK_THAT(outcome.describe(), Catch::Contains("#!"));
+}
