@@ -333,6 +333,15 @@ JsonObject& JsonObject::add_raw(std::string_view k, std::string_view json) {
   return *this;
 }
 
+std::string json_string_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    append_json_string(out, item);
+  }
+  return out + "]";
+}
+
 std::string format_utc_time(uint64_t time_ns) {
   const time_t seconds = static_cast<time_t>(time_ns / 1'000'000'000);
   const unsigned micros = static_cast<unsigned>((time_ns % 1'000'000'000) / 1000);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hub {
 
@@ -45,6 +46,9 @@ class JsonObject {
   void key(std::string_view k);
   std::string body_ = "{";
 };
+
+// ["a","b"]: a JSON array of strings. REQUIRES: each is valid UTF-8.
+std::string json_string_array(const std::vector<std::string>& items);
 
 // "2026-11-21T07:18:00.123456Z" for nanoseconds since the Unix epoch.
 std::string format_utc_time(uint64_t time_ns);

@@ -38,7 +38,8 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   HubConfig config;
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!reader.expect_map(root, "", {"levels", "log", "bus", "shutdown"})) return reader.status();
+  if (!reader.expect_map(root, "", {"levels", "log", "bus", "scripts", "shutdown"}))
+    return reader.status();
 
   reader.read(root, "", "levels", config.levels);
   check_levels(reader, root, config.levels);
@@ -60,6 +61,11 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
                 std::numeric_limits<int>::max());
     reader.read_size(bus, "bus", "max_payload", config.bus.max_payload);
     reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
+  }
+  if (const YAML::Node scripts = root["scripts"];
+      scripts && reader.expect_map(scripts, "scripts", {"timeout", "output_cap"})) {
+    reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout);
+    reader.read_size(scripts, "scripts", "output_cap", config.scripts.output_cap);
   }
   if (const YAML::Node shutdown = root["shutdown"];
       shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout"})) {

@@ -28,6 +28,11 @@ struct HubConfig {
     int64_t max_retained = 1000;     // topics whose last retained event is kept
   } bus;
 
+  struct Scripts {
+    std::chrono::milliseconds timeout{30000};  // per script run; its process group is then killed
+    uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run
+  } scripts;
+
   struct Shutdown {
     std::chrono::milliseconds drain_timeout{2000};  // bound on flushing the bus at exit
   } shutdown;

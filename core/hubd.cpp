@@ -18,6 +18,7 @@
 #include "core/hub_config.h"
 #include "core/hub_logger.h"
 #include "core/instance_lock.h"
+#include "core/module_manager.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -152,11 +153,28 @@ int run_hubd(const HubdOptions& options) {
   auto bus = RunningBus::start(paths, config, *admin);
   if (!bus) return fail(kExitFailure, bus.error());
 
-  const std::string started = JsonObject()
-                                  .add("pid", static_cast<int64_t>(::getpid()))
-                                  .add("version", HUB_VERSION)
-                                  .add("root", root.string())
-                                  .str();
+  ModuleManagerOptions module_options;
+  module_options.root = root;
+  module_options.levels = config.levels;
+  module_options.script_timeout = config.scripts.timeout;
+  module_options.script_output_cap = config.scripts.output_cap;
+  ModuleManager modules(module_options,
+                        [&bus](const std::string& topic, const std::string& json, bool retain) {
+                          if (auto s = (*bus)->publish(topic, json, retain); !s) {
+                            spdlog::error("cannot publish {}: {}", topic, s.error());
+                          }
+                        });
+  modules.load();
+  modules.start_all();
+
+  const std::string started =
+      JsonObject()
+          .add("pid", static_cast<int64_t>(::getpid()))
+          .add("version", HUB_VERSION)
+          .add("root", root.string())
+          .add_raw("modules", json_string_array(modules.started()))
+          .add("rejected", static_cast<int64_t>(modules.tree().rejected.size()))
+          .str();
   auto seq = (*bus)->publish("Hub/startup", started, /*retain=*/true);
   if (!seq) return fail(kExitFailure, "cannot publish Hub/startup: " + seq.error());
   spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
@@ -173,6 +191,7 @@ int run_hubd(const HubdOptions& options) {
   if (auto s = (*bus)->publish("Hub/shutdown", stopping, false); !s) {
     spdlog::error("cannot publish Hub/shutdown: {}", s.error());
   }
+  modules.stop_all();
   (*bus)->stop();
   for (const auto& socket : {paths.ingest_socket, paths.events_socket, paths.replay_socket}) {
     std::error_code ignored;

@@ -12,6 +12,8 @@
 #include <optional>
 #include <set>
 
+#include "core/module_config.h"
+
 namespace hub {
 namespace fs = std::filesystem;
 namespace {
@@ -77,7 +79,8 @@ std::vector<fs::path> level_entries(const fs::path& level_dir) {
   return entries;
 }
 
-Candidate examine(const fs::path& dir, const std::string& level) {
+Candidate examine(const fs::path& root, const std::vector<std::string>& levels, const fs::path& dir,
+                  const std::string& level) {
   Candidate c;
   c.module.name = dir.filename().string();
   c.module.level = level;
@@ -93,6 +96,14 @@ Candidate examine(const fs::path& dir, const std::string& level) {
     c.rejected = rejection(c.module, dir.string() + ": unsafe module name: " + *bad, dir);
   } else {
     c.rejected = read_info(c.module);
+  }
+  if (!c.rejected) {
+    auto config = merge_module_config(root, levels, c.module.name);
+    if (config) {
+      c.module.config = std::move(*config);
+    } else {
+      c.rejected = rejection(c.module, "bad configuration: " + config.error());
+    }
   }
   return c;
 }
@@ -326,7 +337,7 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
   for (const auto& level : levels) {  // lowest first: a later level shadows an earlier one
     for (const auto& dir : level_entries(root / "modules" / level)) {
-      Candidate c = examine(dir, level);
+      Candidate c = examine(root, levels, dir, level);
       auto it = winners.find(c.module.name);
       if (it != winners.end()) {
         const Module& lower = it->second.module;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "core/module_info.h"
 
 namespace hub {
@@ -19,6 +21,7 @@ struct Module {
   Version version;
   std::vector<Dependency> depends;
   std::string build_info;  // info/build.txt (optional, at most 4 KiB), else empty
+  YAML::Node config;       // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
 };
 
 struct RejectedModule {
@@ -43,9 +46,10 @@ struct ModuleTree {
   std::vector<ShadowedModule> shadowed;  // sorted by name, then level
 };
 
-// Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first). Never
-// fails as a whole: every problem rejects the module it belongs to (and, transitively,
-// its dependents); every other module still loads.
+// Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
+// each module's config from ROOT/config/LEVEL/modules/NAME/. Never fails as a whole:
+// every problem rejects the module it belongs to (and, transitively, its dependents);
+// every other module still loads.
 ModuleTree load_module_tree(const std::filesystem::path& root,
                             const std::vector<std::string>& levels);
 

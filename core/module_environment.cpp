@@ -1,0 +1,69 @@
+#include "core/module_environment.h"
+
+#include <cstring>
+#include <map>
+
+extern char** environ;
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+// Existing directories among `dirs`, joined with ':' in front of `inherited`.
+std::string search_path(const std::vector<fs::path>& dirs, const char* inherited) {
+  std::string out;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    if (!out.empty()) out += ':';
+    out += dir.string();
+  }
+  if (inherited != nullptr && *inherited != '\0') {
+    if (!out.empty()) out += ':';
+    out += inherited;
+  }
+  return out;
+}
+
+}  // namespace
+
+fs::path module_run_dir(const fs::path& root, const std::string& name) {
+  return root / "var/run/hub/modules" / name;
+}
+
+fs::path module_config_file(const fs::path& root, const std::string& name) {
+  return module_run_dir(root, name) / "config.yml";
+}
+
+std::vector<std::string> module_environment(
+    const fs::path& root, const Module& module,
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq == nullptr || std::strncmp(*e, "HUB_", 4) == 0) continue;
+    env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
+  }
+  const char* path = std::getenv("PATH");
+  env["PATH"] = search_path(
+      {module.dir / "os/linux/programs", module.dir / "os/linux/tools", module.dir / "system/apps"},
+      path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
+  const std::string libs =
+      search_path({module.dir / "os/linux/lib"}, std::getenv("LD_LIBRARY_PATH"));
+  if (!libs.empty()) env["LD_LIBRARY_PATH"] = libs;
+  env["HUB_ROOT"] = root.string();
+  env["HUB_MODULE"] = module.name;
+  env["HUB_MODULE_DIR"] = module.dir.string();
+  env["HUB_MODULE_LEVEL"] = module.level;
+  env["HUB_MODULE_VERSION"] = module.version.str();
+  env["HUB_MODULE_CONFIG"] = module_config_file(root, module.name).string();
+  env["HUB_DATA_DIR"] = (root / "data" / module.name).string();
+  for (const auto& [key, value] : extra) env[key] = value;
+
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [key, value] : env) out.push_back(key + "=" + value);
+  return out;
+}
+
+}  // namespace hub

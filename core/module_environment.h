@@ -1,0 +1,26 @@
+// The environment a module's scripts (and, later, its service) run with: hubd's own
+// environment, minus any HUB_ variables it inherited, plus the module's facts, and PATH
+// and LD_LIBRARY_PATH with the module's own directories first. Documented in README.md.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/module_loader.h"
+
+namespace hub {
+
+// Where hubd keeps per-module runtime files: ROOT/var/run/hub/modules/NAME/.
+std::filesystem::path module_run_dir(const std::filesystem::path& root, const std::string& name);
+// The merged config as the module's scripts see it: module_run_dir(...)/config.yml.
+std::filesystem::path module_config_file(const std::filesystem::path& root,
+                                         const std::string& name);
+
+// "KEY=VALUE" strings. `extra` is added last and wins over everything else.
+std::vector<std::string> module_environment(
+    const std::filesystem::path& root, const Module& module,
+    const std::vector<std::pair<std::string, std::string>>& extra = {});
+
+}  // namespace hub

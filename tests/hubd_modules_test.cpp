@@ -1,0 +1,156 @@
+// hubd with modules, as a user sees it: the loader's decisions and the lifecycle on the
+// bus, control scripts run with the module's environment, bundled examples loading.
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+
+#include <catch2/catch.hpp>
+
+#include "support/child_process.h"
+#include "support/temp_dir.h"
+
+using hub::test::ChildProcess;
+using hub::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+void add_module(const TempDir& root, const std::string& level, const std::string& name,
+                const std::string& version, const std::string& depends = "") {
+  root.write("modules/" + level + "/" + name + "/info/version.txt", version);
+  root.write("modules/" + level + "/" + name + "/info/depends.txt", depends);
+}
+
+void add_script(const TempDir& root, const std::string& relative, const std::string& body) {
+  const fs::path file = root.write(relative, "#!/bin/sh\n" + body);
+  fs::permissions(file, fs::perms(0755));
+}
+
+std::string read(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// The retained events of `patterns` as bus-tap prints them, by topic, waiting for
+// exactly `count` of them.
+std::map<std::string, std::string> retained(const TempDir& root, int count,
+                                            std::vector<std::string> patterns) {
+  std::vector<std::string> args = {
+      "--root", root.path().string(), "-C", std::to_string(count), "-W", "10"};
+  args.insert(args.end(), patterns.begin(), patterns.end());
+  ChildProcess tap(BUS_TAP_PATH, args);
+  REQUIRE(tap.wait_exit() == 0);
+  std::map<std::string, std::string> by_topic;
+  for (const auto& line : tap.stdout_lines()) {
+    // SEQ TIME SOURCE TOPIC PAYLOAD
+    size_t at = 0;
+    for (int field = 0; field < 3; ++field) at = line.find(' ', at) + 1;
+    const size_t end = line.find(' ', at);
+    by_topic[line.substr(at, end - at)] = line;
+  }
+  return by_topic;
+}
+
+uint64_t seq_of(const std::string& line) { return std::stoull(line.substr(0, line.find(' '))); }
+
+}  // namespace
+
+TEST_CASE("hubd publishes what the loader decided, then starts modules in dependency order",
+          "[hubd][modules]") {
+  TempDir root;
+  add_module(root, "system", "Base", "1.2.3\n");
+  add_script(root, "modules/system/Base/control/startup/10-env",
+             "echo \"$1 $2 $HUB_MODULE $HUB_MODULE_VERSION $HUB_MODULE_LEVEL $(pwd) $(helper)\" > "
+             "\"$HUB_DATA_DIR/env\"\n"
+             "cat \"$HUB_MODULE_CONFIG\" >> \"$HUB_DATA_DIR/env\"\n");
+  add_script(root, "modules/system/Base/os/linux/programs/helper", "echo helper-on-path\n");
+  root.write("config/system/modules/Base/a.yml", "colour: blue\nsize: 1\n");
+  root.write("config/site/modules/Base/b.yml", "colour: red\n");
+  add_module(root, "site", "App", "0.1.0\n", "Base:1.2\n");
+  add_module(root, "site", "Broken", "1.x\n");
+  add_module(root, "site", "NeedsBroken", "1.0.0\n", "Broken\n");
+  add_module(root, "site", "Fails", "1.0.0\n");
+  add_script(root, "modules/site/Fails/control/startup/10-fail", "echo boom >&2; exit 7\n");
+  add_module(root, "site", "NeedsFails", "1.0.0\n", "Fails\n");
+  add_module(root, "system", "Twice", "1.0.0\n");
+  add_module(root, "site", "Twice", "2.0.0\n");
+
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  REQUIRE(hubd.wait_stderr("hub is up"));
+
+  auto events = retained(
+      root, 14, {"+/loaded", "+/rejected", "+/shadowed", "+/started", "+/failed", "Hub/startup"});
+  CHECK_THAT(events["Base/loaded"], Catch::Contains("\"version\":\"1.2.3\""));
+  CHECK_THAT(events["App/loaded"], Catch::Contains("\"depends\":[\"Base:1.2\"]"));
+  CHECK_THAT(events["Broken/rejected"],
+             Catch::Contains("version.txt:1: expected MAJOR.MINOR.RELEASE"));
+  CHECK_THAT(events["Broken/rejected"], Catch::Contains("\"line\":1"));
+  CHECK_THAT(events["NeedsBroken/rejected"],
+             Catch::Contains("depends on Broken, which was rejected"));
+  CHECK_THAT(events["Twice/shadowed"], Catch::Contains("\"level\":\"system\",\"path\":"));
+  CHECK_THAT(events["Twice/shadowed"], Catch::Contains("\"by_level\":\"site\""));
+  CHECK_THAT(events["Fails/failed"],
+             Catch::Contains("control/startup/10-fail exited with 7: boom"));
+  CHECK_THAT(events["NeedsFails/failed"], Catch::Contains("dependency Fails did not start"));
+  CHECK_THAT(events["Hub/startup"],
+             Catch::Contains("\"modules\":[\"Base\",\"App\",\"Twice\"],\"rejected\":2"));
+  for (const char* topic :
+       {"Base/loaded", "App/loaded", "Broken/rejected", "Base/started", "App/started"}) {
+    INFO(topic);
+    CHECK(seq_of(events[topic]) < seq_of(events["Hub/startup"]));  // all before Hub/startup
+  }
+  CHECK(seq_of(events["Base/started"]) < seq_of(events["App/started"]));
+
+  const std::string env = read(root.path() / "data/Base/env");
+  CHECK_THAT(
+      env, Catch::StartsWith("Base startup Base 1.2.3 system " +
+                             (root.path() / "modules/system/Base").string() + " helper-on-path\n"));
+  CHECK_THAT(env, Catch::Contains("colour: red"));  // site wins
+  CHECK_THAT(env, Catch::Contains("size: 1"));      // system's key survives the merge
+
+  // Shutdown: reverse order, shutdown scripts run.
+  add_script(root, "modules/system/Base/control/shutdown/10-bye",
+             "echo bye > \"$HUB_DATA_DIR/bye\"\n");
+  // The retained Hub/startup comes first: once it is printed, the tap has joined.
+  ChildProcess stops(BUS_TAP_PATH,
+                     {"--root", root.path().string(), "-C", "4", "Hub/startup", "+/stopped"});
+  REQUIRE(stops.wait_stdout("Hub/startup"));
+  hubd.signal(SIGTERM);
+  REQUIRE(stops.wait_exit() == 0);
+  const auto lines = stops.stdout_lines();
+  REQUIRE(lines.size() == 4);
+  CHECK_THAT(lines[1], Catch::Contains(" Twice/stopped "));
+  CHECK_THAT(lines[2], Catch::Contains(" App/stopped "));
+  CHECK_THAT(lines[3], Catch::Contains(" Base/stopped "));
+  CHECK(hubd.wait_exit() == 0);
+  CHECK(read(root.path() / "data/Base/bye") == "bye\n");
+}
+
+TEST_CASE("a module with a broken config file is rejected with the file and line",
+          "[hubd][modules]") {
+  TempDir root;
+  add_module(root, "site", "Conf", "1.0.0\n");
+  const fs::path bad = root.write("config/site/modules/Conf/x.yml", "key: [1,\n");
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  REQUIRE(hubd.wait_stderr("hub is up"));
+  auto events = retained(root, 1, {"Conf/rejected"});
+  CHECK_THAT(events["Conf/rejected"], Catch::Contains("bad configuration: " + bad.string() + ":"));
+}
+
+TEST_CASE("the bundled example modules load and start by default", "[hubd][modules][examples]") {
+  TempDir root;
+  fs::copy(HUB_SOURCE_DIR "/modules", root.path() / "modules", fs::copy_options::recursive);
+  fs::copy(HUB_SOURCE_DIR "/config", root.path() / "config", fs::copy_options::recursive);
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  REQUIRE(hubd.wait_stderr("hub is up"));
+  auto events = retained(root, 3, {"+/started", "Hub/startup"});
+  CHECK(events.count("Timer/started") == 1);
+  CHECK(events.count("Greeter/started") == 1);
+  CHECK_THAT(events["Hub/startup"], Catch::Contains("\"rejected\":0"));
+  CHECK(read(root.path() / "data/Greeter/greetings.txt") ==
+        "Hello from this site, the hub at " + root.path().string() + "\n");
+  hubd.signal(SIGTERM);
+  REQUIRE(hubd.wait_exit() == 0);
+  CHECK_THAT(read(root.path() / "data/Greeter/greetings.txt"), Catch::EndsWith("Goodbye\n"));
+}
