@@ -220,8 +220,8 @@ ScriptOutcome run_script(const ScriptRequest& request) {
                                   {out_open ? out_r.get() : -1, POLLIN, 0},
                                   {err_open ? err_r.get() : -1, POLLIN, 0},
                                   {in_w.get(), POLLOUT, 0}}};
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    // Round up: poll's millisecond timeout must not end before the deadline does.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     const int wait_ms =
         outcome.timed_out ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
     const int ready = ::poll(fds.data(), fds.size(), wait_ms);
@@ -231,7 +231,7 @@ ScriptOutcome run_script(const ScriptRequest& request) {
       ::waitpid(pid, &status, 0);
       break;
     }
-    if (ready == 0 && !outcome.timed_out) {
+    if (ready == 0 && !outcome.timed_out && Clock::now() >= deadline) {
       outcome.timed_out = true;
       ::kill(-pid, SIGKILL);  // the whole group: the script and whatever it started
       continue;
