@@ -8,10 +8,12 @@
 #include <array>
 #include <cerrno>
 #include <deque>
+#include <iterator>
 #include <unordered_set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+#include <zmq_addon.hpp>
 
 #include "bus/retained_store.h"
 #include "bus/topic_filter.h"
@@ -28,6 +30,8 @@ constexpr int kBatch = 256;
 // How long a snapshot request waits for its sync subscription to show up on the XPUB.
 constexpr auto kSyncWait = std::chrono::seconds(5);
 constexpr size_t kMaxSyncTokens = 4096;
+// Room above max_payload for the topic and header frames of one publish.
+constexpr size_t kMaxFrameSlack = 64 * 1024;
 
 // Counts a rejection and logs it at 1, 2, 4, 8, ... occurrences so a flood of bad
 // frames cannot flood the log, yet every kind of rejection shows up.
@@ -63,29 +67,36 @@ class Broker::Impl {
 
   Status bind() {
     if (stop_fd_ < 0) return Status::error("bus: eventfd failed");
-    for (zmq::socket_t* s : {&ingest_, &events_, &replay_}) {
-      s->set(zmq::sockopt::plain_server, 1);
-      s->set(zmq::sockopt::zap_domain, kZapDomain);
-    }
-    for (zmq::socket_t* s : {&ingest_, &internal_, &replay_}) {
-      s->set(zmq::sockopt::router_mandatory, 1);
-      s->set(zmq::sockopt::linger, 0);
-    }
-    events_.set(zmq::sockopt::sndhwm, options_.subscriber_hwm);
-    events_.set(zmq::sockopt::xpub_verbose, 1);
-    events_.set(zmq::sockopt::linger, static_cast<int>(options_.drain_timeout.count()));
-    const std::array<std::pair<zmq::socket_t*, const std::string*>, 4> binds = {{
-        {&ingest_, &options_.ingest_endpoint},
-        {&internal_, &options_.internal_endpoint},
-        {&events_, &options_.events_endpoint},
-        {&replay_, &options_.replay_endpoint},
-    }};
-    for (const auto& [socket, endpoint] : binds) {
-      try {
-        socket->bind(*endpoint);
-      } catch (const zmq::error_t& e) {
-        return Status::error("bus: cannot bind " + *endpoint + ": " + e.what());
+    const std::string* endpoint = nullptr;
+    try {
+      for (zmq::socket_t* s : {&ingest_, &events_, &replay_}) {
+        s->set(zmq::sockopt::plain_server, 1);
+        s->set(zmq::sockopt::zap_domain, kZapDomain);
       }
+      for (zmq::socket_t* s : {&ingest_, &internal_, &replay_}) {
+        s->set(zmq::sockopt::router_mandatory, 1);
+        s->set(zmq::sockopt::linger, 0);
+      }
+      // A frame far beyond the payload limit is not even taken in: ZeroMQ drops the
+      // connection instead of buffering it (smaller excess is refused with status 3).
+      ingest_.set(zmq::sockopt::maxmsgsize,
+                  static_cast<int64_t>(options_.max_payload + kMaxFrameSlack));
+      events_.set(zmq::sockopt::sndhwm, options_.subscriber_hwm);
+      events_.set(zmq::sockopt::xpub_verbose, 1);
+      events_.set(zmq::sockopt::linger, static_cast<int>(options_.drain_timeout.count()));
+      for (const auto& [socket, where] :
+           std::array<std::pair<zmq::socket_t*, const std::string*>, 4>{{
+               {&ingest_, &options_.ingest_endpoint},
+               {&internal_, &options_.internal_endpoint},
+               {&events_, &options_.events_endpoint},
+               {&replay_, &options_.replay_endpoint},
+           }}) {
+        endpoint = where;
+        socket->bind(*endpoint);
+      }
+    } catch (const zmq::error_t& e) {
+      return Status::error(endpoint ? "bus: cannot bind " + *endpoint + ": " + e.what()
+                                    : std::string("bus: cannot set up the sockets: ") + e.what());
     }
     return Status::ok();
   }
@@ -130,7 +141,10 @@ class Broker::Impl {
   // Takes in everything publishers queued before stop(), then closes the sockets; the
   // XPUB's linger bounds the wait for subscribers to receive what is in flight.
   void drain() {
-    while (take_publishes(internal_, true) + take_publishes(ingest_, false) > 0) {
+    // Bounded: a publisher that keeps sending cannot hold the hub open.
+    const auto deadline = Clock::now() + options_.drain_timeout;
+    while (take_publishes(internal_, true) + take_publishes(ingest_, false) > 0 &&
+           Clock::now() < deadline) {
     }
     ingest_.close();
     internal_.close();
@@ -273,16 +287,13 @@ class Broker::Impl {
 
   void take_snapshot_requests() {
     for (int i = 0; i < kBatch; ++i) {
-      zmq::message_t routing_id;
-      if (!replay_.recv(routing_id, zmq::recv_flags::dontwait)) return;
-      std::vector<std::string> frames;
-      bool more = routing_id.more();
-      while (more) {
-        zmq::message_t part;
-        (void)replay_.recv(part);
-        more = part.more();
-        frames.push_back(part.to_string());
+      std::vector<zmq::message_t> message;  // [routing id][request frames...]
+      if (!zmq::recv_multipart(replay_, std::back_inserter(message), zmq::recv_flags::dontwait)) {
+        return;
       }
+      zmq::message_t routing_id = std::move(message.front());
+      std::vector<std::string> frames;
+      for (size_t f = 1; f < message.size(); ++f) frames.push_back(message[f].to_string());
       if (frames.size() < 2 || frames[0] != wire::kSnapshotRequest) {
         reply_error(routing_id, "expected [\"retained\"][token][pattern]*");
         continue;

@@ -30,7 +30,8 @@ struct BrokerOptions {
   int subscriber_hwm = 10000;    // events queued per subscriber before it misses some
   size_t max_payload = 1 << 20;  // larger payloads are refused
   size_t max_retained = 1000;    // topics whose last retained event is kept
-  std::chrono::milliseconds drain_timeout{2000};  // bound on flushing subscribers at stop
+  // Bound on taking in what publishers queued at stop, and on flushing subscribers.
+  std::chrono::milliseconds drain_timeout{2000};
 };
 
 // Monotonic counters, readable while the broker runs.

@@ -1,5 +1,7 @@
 #include "bus/bus_paths.h"
 
+#include <cstdlib>
+
 namespace hub {
 
 BusPaths BusPaths::for_root(const std::filesystem::path& root) {
@@ -10,6 +12,11 @@ BusPaths BusPaths::for_root(const std::filesystem::path& root) {
   p.replay_socket = p.run_dir / "replay.sock";
   p.admin_credential = root / "var/db/hub/admin.cred";
   return p;
+}
+
+std::filesystem::path default_root() {
+  const char* env = std::getenv("HUB_ROOT");
+  return env != nullptr && *env != '\0' ? env : ".";
 }
 
 std::string ipc_endpoint(const std::filesystem::path& socket) { return "ipc://" + socket.string(); }

@@ -19,6 +19,9 @@ struct BusPaths {
   static BusPaths for_root(const std::filesystem::path& root);
 };
 
+// The root a command works on when not told: $HUB_ROOT, else the current directory.
+std::filesystem::path default_root();
+
 // "ipc://" + path.
 std::string ipc_endpoint(const std::filesystem::path& socket);
 

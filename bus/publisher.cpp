@@ -1,5 +1,10 @@
 #include "bus/publisher.h"
 
+#include <iterator>
+#include <vector>
+
+#include <zmq_addon.hpp>
+
 namespace hub {
 
 Result<Publisher> Publisher::connect(zmq::context_t& ctx, const std::string& endpoint,
@@ -65,14 +70,13 @@ Result<uint64_t> Publisher::publish_confirmed(std::string_view topic, std::strin
                            std::to_string(timeout.count()) +
                            " ms (is hubd running, and is the credential right?)");
     }
-    zmq::message_t ack_frame, reason;
-    (void)socket_.recv(ack_frame);
-    if (ack_frame.more()) (void)socket_.recv(reason);
-    while (reason.more()) (void)socket_.recv(reason);  // tolerate extra frames
-    const auto ack = wire::decode_ack(ack_frame.to_string_view());
+    std::vector<zmq::message_t> frames;  // [ack][reason]
+    (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
+    const auto ack = wire::decode_ack(frames[0].to_string_view());
+    const std::string reason = frames.size() > 1 ? frames[1].to_string() : "";
     if (!ack || ack->request_id != request_id) continue;  // a late ack of an earlier call
     if (ack->status == wire::AckStatus::kAccepted) return ack->seq;
-    return Status::error("the hub refused '" + std::string(topic) + "': " + reason.to_string());
+    return Status::error("the hub refused '" + std::string(topic) + "': " + reason);
   }
 }
 

@@ -1,6 +1,9 @@
 #include "bus/subscriber.h"
 
 #include <cerrno>
+#include <iterator>
+
+#include <zmq_addon.hpp>
 
 #include "bus/bus_paths.h"
 
@@ -14,21 +17,6 @@ std::chrono::milliseconds left_until(Clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
 }
 
-// Reads the rest of a multipart message; false when it does not have exactly `count`
-// frames (the extra frames are consumed).
-bool receive_frames(zmq::socket_t& socket, zmq::message_t* frames, size_t count) {
-  size_t n = 0;
-  bool more = true;
-  zmq::message_t extra;
-  while (more) {
-    zmq::message_t& dst = n < count ? frames[n] : extra;
-    (void)socket.recv(dst);
-    more = dst.more();
-    ++n;
-  }
-  return n == count;
-}
-
 }  // namespace
 
 Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& credential,
@@ -39,6 +27,7 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     return Status::error("no hub is running: " + s.message());
   }
   const std::string token = random_secret().substr(0, 16);
+  const std::string endpoint = options.events_endpoint;
   try {
     zmq::socket_t socket(ctx, zmq::socket_type::sub);
     socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
@@ -59,7 +48,8 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     }
     return sub;
   } catch (const zmq::error_t& e) {
-    return Status::error("bus: cannot subscribe at " + options.events_endpoint + ": " + e.what());
+    if (e.num() == EINTR) return Status::error("interrupted while joining the bus");
+    return Status::error("bus: cannot subscribe at " + endpoint + ": " + e.what());
   }
 }
 
@@ -88,11 +78,7 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
   if (zmq::poll(&item, 1, options_.connect_timeout) == 0) return Status::error(no_answer);
   std::vector<zmq::message_t> frames;
-  bool more = true;
-  while (more) {
-    (void)dealer.recv(frames.emplace_back());
-    more = frames.back().more();
-  }
+  (void)zmq::recv_multipart(dealer, std::back_inserter(frames));
   if (frames.size() >= 2 && frames[0].to_string_view() == wire::kReplyError) {
     return Status::error("the hub refused the snapshot: " + frames[1].to_string());
   }
@@ -103,14 +89,12 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   join_seq_ = wire::get_u64(static_cast<const char*>(frames[1].data()));
   last_seq_ = join_seq_;
   for (size_t i = 2; i < frames.size(); i += 3) {
-    const auto header = wire::decode_event_header(frames[i + 1].to_string_view());
-    if (!header) {
+    auto event = Event::decode(std::move(frames[i]), frames[i + 1], std::move(frames[i + 2]));
+    if (event) {
+      snapshot_.push_back(std::move(*event));
+    } else {
       ++malformed_;
-      continue;
     }
-    Event event{std::move(frames[i]), std::move(frames[i + 1]), std::move(frames[i + 2]),
-                header->seq};
-    snapshot_.push_back(std::move(event));
   }
   socket_.set(zmq::sockopt::unsubscribe, std::string(wire::kSyncPrefix) + token);
   return Status::ok();
@@ -129,42 +113,56 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
   const bool forever = timeout.count() < 0;
   const auto deadline = Clock::now() + timeout;
   for (;;) {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, options_.wake_fd, ZMQ_POLLIN, 0}};
     const auto wait = forever ? std::chrono::milliseconds(-1) : left_until(deadline);
     int ready = 0;
     try {
-      ready = zmq::poll(&item, 1, wait);
+      ready = zmq::poll(items, options_.wake_fd >= 0 ? 2 : 1, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) return std::nullopt;  // let the caller look at its signal flag
       throw;
     }
+    if (items[1].revents != 0) return std::nullopt;
     if (ready == 0) {
       if (!forever && Clock::now() >= deadline) return std::nullopt;
       continue;
     }
-    zmq::message_t parts[3];
-    if (!receive_frames(socket_, parts, 3)) {
+    std::vector<zmq::message_t> frames;
+    (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
+    auto event = frames.size() == 3
+                     ? Event::decode(std::move(frames[0]), frames[1], std::move(frames[2]))
+                     : std::nullopt;
+    if (!event) {
       ++malformed_;
       continue;
     }
-    Event event{std::move(parts[0]), std::move(parts[1]), std::move(parts[2]), 0};
-    const auto header = wire::decode_event_header(event.header_frame.to_string_view());
-    if (!header) {
-      ++malformed_;
-      continue;
-    }
-    event.seq = header->seq;
     if (!joined_) {
-      if (event.seq <= join_seq_) continue;  // the snapshot already covers this moment
+      if (event->seq <= join_seq_) continue;  // the snapshot already covers this moment
       joined_ = true;
     }
-    if (!filter_.matches(event.topic())) continue;
-    if (filter_.matches_all() && last_seq_ != 0 && event.seq > last_seq_ + 1 && options_.on_gap) {
-      options_.on_gap(last_seq_ + 1, event.seq - 1);
+    if (!filter_.matches(event->topic())) continue;
+    if (filter_.matches_all() && last_seq_ != 0 && event->seq > last_seq_ + 1 && options_.on_gap) {
+      options_.on_gap(last_seq_ + 1, event->seq - 1);
     }
-    last_seq_ = event.seq;
+    last_seq_ = event->seq;
     return event;
   }
+}
+
+std::optional<Event> Event::decode(zmq::message_t topic, const zmq::message_t& header,
+                                   zmq::message_t payload) {
+  const auto stamp = wire::decode_event_header(header.to_string_view());
+  if (!stamp) return std::nullopt;
+  Event event;
+  event.topic_frame = std::move(topic);
+  event.payload_frame = std::move(payload);
+  event.seq = stamp->seq;
+  event.time_ns = stamp->time_ns;
+  event.flags = stamp->flags;
+  event.source = std::string(stamp->source);
+  event.content_type = std::string(stamp->content_type);
+  return event;
 }
 
 }  // namespace hub

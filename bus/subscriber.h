@@ -21,20 +21,26 @@
 
 namespace hub {
 
-// One event as received. Owns its frames; header() views into them, so an Event must
-// not be moved while a header it returned is in use.
+// One event as received: the topic and payload frames as they came (the payload is never
+// copied), and the broker's stamp decoded into owned fields.
 struct Event {
   zmq::message_t topic_frame;
-  zmq::message_t header_frame;
   zmq::message_t payload_frame;
   uint64_t seq = 0;
+  uint64_t time_ns = 0;  // nanoseconds since the Unix epoch (UTC), the broker's clock
+  uint8_t flags = 0;
+  std::string source;        // the publisher's authenticated identity
+  std::string content_type;  // as published
 
+  // Views into the frames: valid while this Event is neither destroyed nor moved.
   std::string_view topic() const { return topic_frame.to_string_view(); }
   std::string_view payload() const { return payload_frame.to_string_view(); }
-  // REQUIRES: the header frame was validated (every Event a Subscriber returns is).
-  wire::EventHeader header() const {
-    return *wire::decode_event_header(header_frame.to_string_view());
-  }
+  bool retained() const { return (flags & wire::kFlagRetain) != 0; }
+
+  // Builds an Event from [topic][event header][payload]; nullopt when the header is not
+  // a well-formed event header.
+  static std::optional<Event> decode(zmq::message_t topic, const zmq::message_t& header,
+                                     zmq::message_t payload);
 };
 
 struct SubscriberOptions {
@@ -43,7 +49,11 @@ struct SubscriberOptions {
   std::vector<std::string> patterns;  // MQTT-style; empty means everything
   bool retained = true;               // start with the retained events of matching topics
   int receive_hwm = 10000;
-  std::chrono::milliseconds connect_timeout{5000};
+  // How long open() waits for the snapshot. Longer than the broker's own 5 s wait for
+  // the sync subscription, so its explanation arrives before we give up.
+  std::chrono::milliseconds connect_timeout{6000};
+  // When readable, next() returns nullopt at once (a signal handler writes to it). -1: none.
+  int wake_fd = -1;
   // Called when sequence numbers skip (events were missed because this subscriber fell
   // more than the high-water mark behind). Only a subscriber to everything can tell.
   std::function<void(uint64_t first_missed, uint64_t last_missed)> on_gap;
@@ -60,7 +70,8 @@ class Subscriber {
   Subscriber& operator=(Subscriber&&) noexcept = default;
 
   // The next matching event, in sequence order; nullopt when `timeout` passes first
-  // (a negative timeout waits for ever), or early when a signal interrupts the wait.
+  // (a negative timeout waits for ever), or early when wake_fd becomes readable or a
+  // signal interrupts the wait.
   std::optional<Event> next(std::chrono::milliseconds timeout);
 
   // Frames that did not decode as an event (should stay 0 against a hub).

@@ -1,7 +1,10 @@
 #include "bus/zap_handler.h"
 
 #include <array>
+#include <iterator>
 #include <vector>
+
+#include <zmq_addon.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -20,15 +23,8 @@ uint64_t ZapHandler::serve_pending() {
   uint64_t refused = 0;
   for (;;) {
     std::vector<zmq::message_t> request;
-    zmq::message_t part;
-    if (!socket_.recv(part, zmq::recv_flags::dontwait)) return refused;
-    bool more = part.more();
-    request.push_back(std::move(part));
-    while (more) {
-      zmq::message_t next;
-      (void)socket_.recv(next);
-      more = next.more();
-      request.push_back(std::move(next));
+    if (!zmq::recv_multipart(socket_, std::back_inserter(request), zmq::recv_flags::dontwait)) {
+      return refused;
     }
     // version, request id, domain, address, routing id, mechanism, credentials...
     const auto frame = [&](size_t i) {

@@ -52,24 +52,27 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
       reader.problem(log["level"], "log.level",
                      "expected trace, debug, info, warn or error, got '" + config.log.level + "'");
     }
-    reader.read_size(log, "log", "max_size", config.log.max_size);
+    reader.read_size(log, "log", "max_size", config.log.max_size, uint64_t{1} << 40);
     reader.read(log, "log", "keep", config.log.keep, 0, 100);
   }
   if (const YAML::Node bus = root["bus"];
       bus && reader.expect_map(bus, "bus", {"subscriber_hwm", "max_payload", "max_retained"})) {
     reader.read(bus, "bus", "subscriber_hwm", config.bus.subscriber_hwm, 1,
                 std::numeric_limits<int>::max());
-    reader.read_size(bus, "bus", "max_payload", config.bus.max_payload);
+    reader.read_size(bus, "bus", "max_payload", config.bus.max_payload, uint64_t{1} << 30);
     reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
   }
   if (const YAML::Node scripts = root["scripts"];
       scripts && reader.expect_map(scripts, "scripts", {"timeout", "output_cap"})) {
-    reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout);
-    reader.read_size(scripts, "scripts", "output_cap", config.scripts.output_cap);
+    reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout,
+                         std::chrono::hours(24));
+    reader.read_size(scripts, "scripts", "output_cap", config.scripts.output_cap,
+                     uint64_t{1} << 30);
   }
   if (const YAML::Node shutdown = root["shutdown"];
       shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout"})) {
-    reader.read_duration(shutdown, "shutdown", "drain_timeout", config.shutdown.drain_timeout);
+    reader.read_duration(shutdown, "shutdown", "drain_timeout", config.shutdown.drain_timeout,
+                         std::chrono::hours(1));
   }
   if (!reader.ok()) return reader.status();
   return config;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -64,12 +65,13 @@ class RunningBus {
     auto broker = Broker::bind(bus->ctx_, std::move(options), bus->credentials_);
     if (!broker) return broker.status();
     bus->broker_ = std::move(*broker);
-    bus->thread_ = std::thread([b = bus->broker_.get()] {
+    bus->thread_ = std::thread([b = bus->broker_.get(), bus_ptr = bus.get()] {
       try {
         b->run();
       } catch (const std::exception& e) {
-        // Without a broker there is no hub: stop the way an operator would.
+        // Without a broker there is no hub: wake the main thread, which stops everything.
         spdlog::critical("bus: the broker failed: {}; stopping", e.what());
+        bus_ptr->failed_ = true;
         ::kill(::getpid(), SIGTERM);
       }
     });
@@ -81,8 +83,12 @@ class RunningBus {
 
   ~RunningBus() { stop(); }
 
+  // True once the broker thread has died; nothing can be published any more.
+  bool failed() const { return failed_; }
+
   // Publishes as Hub and waits until the broker has stamped and fanned the event out.
   Result<uint64_t> publish(std::string_view topic, const std::string& payload, bool retain) {
+    if (failed_) return Status::error("the bus has failed");
     PublishOptions options;
     options.retain = retain;
     return hub_publisher_->publish_confirmed(
@@ -105,6 +111,7 @@ class RunningBus {
   std::unique_ptr<Broker> broker_;
   std::thread thread_;
   std::optional<Publisher> hub_publisher_;
+  std::atomic<bool> failed_{false};  // set by the broker thread
 };
 
 const char* signal_name(int sig) {
@@ -182,13 +189,14 @@ int run_hubd(const HubdOptions& options) {
   const sigset_t set = stop_signals();
   int sig = 0;
   sigwait(&set, &sig);
-  spdlog::info("{} received: shutting down", signal_name(sig));
+  const bool bus_failed = (*bus)->failed();
+  if (!bus_failed) spdlog::info("{} received: shutting down", signal_name(sig));
 
   const std::string stopping = JsonObject()
                                    .add("pid", static_cast<int64_t>(::getpid()))
                                    .add("signal", signal_name(sig))
                                    .str();
-  if (auto s = (*bus)->publish("Hub/shutdown", stopping, false); !s) {
+  if (auto s = (*bus)->publish("Hub/shutdown", stopping, false); !s && !bus_failed) {
     spdlog::error("cannot publish Hub/shutdown: {}", s.error());
   }
   modules.stop_all();
@@ -197,6 +205,7 @@ int run_hubd(const HubdOptions& options) {
     std::error_code ignored;
     fs::remove(socket, ignored);
   }
+  if (bus_failed) return fail(kExitFailure, "hubd stopped because its bus failed");
   spdlog::info("hubd stopped");
   return kExitOk;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "bus/bus_paths.h"
 #include "core/hubd.h"
 
 namespace {
@@ -33,8 +34,7 @@ int main(int argc, char** argv) {
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   hub::HubdOptions options;
-  const char* env_root = std::getenv("HUB_ROOT");
-  options.root = env_root != nullptr ? env_root : ".";
+  options.root = hub::default_root();
   for (int c; (c = getopt_long(argc, argv, "", long_options, nullptr)) != -1;) {
     switch (c) {
       case 'r':

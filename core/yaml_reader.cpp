@@ -1,6 +1,7 @@
 #include "core/yaml_reader.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -140,6 +141,7 @@ bool YamlReader::read_scaled(const YAML::Node& map, std::string_view path, const
   if (node.IsScalar() && split_number(node.Scalar(), n, unit)) {
     for (const auto& [name, scale] : units) {
       if (name == unit) {
+        if (n > UINT64_MAX / scale) break;  // would wrap around
         out = n * scale;
         return true;
       }
@@ -150,19 +152,35 @@ bool YamlReader::read_scaled(const YAML::Node& map, std::string_view path, const
 }
 
 void YamlReader::read_duration(const YAML::Node& map, std::string_view path, const char* key,
-                               std::chrono::milliseconds& out) {
+                               std::chrono::milliseconds& out, std::chrono::milliseconds max) {
   uint64_t ms = 0;
-  if (read_scaled(map, path, key, "a duration such as 500ms, 5s, 2m or 1h",
-                  {{"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60'000}, {"h", 3'600'000}}, ms)) {
-    out = std::chrono::milliseconds(ms);
+  if (!read_scaled(map, path, key, "a duration such as 500ms, 5s, 2m or 1h",
+                   {{"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60'000}, {"h", 3'600'000}}, ms)) {
+    return;
   }
+  if (ms > static_cast<uint64_t>(max.count())) {
+    return problem(
+        map[key], join_key(path, key),
+        "expected at most " + std::to_string(max.count()) + " ms, got " + map[key].Scalar());
+  }
+  out = std::chrono::milliseconds(ms);
 }
 
 void YamlReader::read_size(const YAML::Node& map, std::string_view path, const char* key,
-                           uint64_t& out) {
-  read_scaled(map, path, key, "a size such as 65536, 64KiB or 10MiB",
-              {{"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}},
-              out);
+                           uint64_t& out, uint64_t max) {
+  uint64_t bytes = 0;
+  if (!read_scaled(
+          map, path, key, "a size such as 65536, 64KiB or 10MiB",
+          {{"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}},
+          bytes)) {
+    return;
+  }
+  if (bytes < 1 || bytes > max) {
+    return problem(
+        map[key], join_key(path, key),
+        "expected from 1 to " + std::to_string(max) + " bytes, got " + map[key].Scalar());
+  }
+  out = bytes;
 }
 
 Status YamlReader::status() const {

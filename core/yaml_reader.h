@@ -38,11 +38,12 @@ class YamlReader {
   void read(const YAML::Node& map, std::string_view path, const char* key, bool& out);
   void read(const YAML::Node& map, std::string_view path, const char* key,
             std::vector<std::string>& out);
-  // "250ms", "5s", "2m", "1h"; a bare number is seconds.
+  // "250ms", "5s", "2m", "1h"; a bare number is seconds. At most `max`.
   void read_duration(const YAML::Node& map, std::string_view path, const char* key,
-                     std::chrono::milliseconds& out);
-  // 65536, "64KiB", "10MiB", "1GiB".
-  void read_size(const YAML::Node& map, std::string_view path, const char* key, uint64_t& out);
+                     std::chrono::milliseconds& out, std::chrono::milliseconds max);
+  // 65536, "64KiB", "10MiB", "1GiB". From 1 byte to `max`.
+  void read_size(const YAML::Node& map, std::string_view path, const char* key, uint64_t& out,
+                 uint64_t max);
 
   // Reports a problem at `at` (its line and column when it has them).
   void problem(const YAML::Node& at, std::string_view path, const std::string& what);

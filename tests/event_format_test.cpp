@@ -10,9 +10,9 @@ Event make_event(uint64_t seq, std::string_view topic, std::string_view source,
                  std::string_view content_type, std::string_view payload) {
   std::string header;
   wire::encode(wire::EventHeader{0, seq, 1'795'245'878'324'132'531, source, content_type}, header);
-  return Event{zmq::message_t(topic.data(), topic.size()),
-               zmq::message_t(header.data(), header.size()),
-               zmq::message_t(payload.data(), payload.size()), seq};
+  return *Event::decode(zmq::message_t(topic.data(), topic.size()),
+                        zmq::message_t(header.data(), header.size()),
+                        zmq::message_t(payload.data(), payload.size()));
 }
 
 }  // namespace

@@ -5,12 +5,11 @@
 namespace hub {
 
 std::string format_event_line(const Event& event) {
-  const wire::EventHeader header = event.header();
   std::string line = std::to_string(event.seq);
   line += ' ';
-  line += format_utc_time(header.time_ns);
+  line += format_utc_time(event.time_ns);
   line += ' ';
-  append_printable(line, header.source);
+  append_printable(line, event.source);
   line += ' ';
   append_printable(line, event.topic());
   line += ' ';
@@ -19,15 +18,14 @@ std::string format_event_line(const Event& event) {
 }
 
 std::string format_event_json(const Event& event) {
-  const wire::EventHeader header = event.header();
   JsonObject json;
   json.add("seq", static_cast<int64_t>(event.seq))
-      .add("time", format_utc_time(header.time_ns))
-      .add("time_ns", static_cast<int64_t>(header.time_ns))
-      .add("source", header.source)
+      .add("time", format_utc_time(event.time_ns))
+      .add("time_ns", static_cast<int64_t>(event.time_ns))
+      .add("source", event.source)
       .add("topic", event.topic())
-      .add("content_type", header.content_type)
-      .add("retained", (header.flags & wire::kFlagRetain) != 0);
+      .add("content_type", event.content_type)
+      .add("retained", event.retained());
   const std::string_view payload = event.payload();
   if (!payload.empty() && is_valid_json(payload)) {
     json.add_raw("payload", compact_json(payload));

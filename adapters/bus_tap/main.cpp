@@ -1,6 +1,8 @@
 // bus-tap: tails the bus the way `mosquitto_sub -v -t '#'` tails a broker.
 #include <getopt.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -44,7 +46,12 @@ constexpr const char* kUsage =
     "(no hub running, no access), 2 usage, 3 timeout before -C events arrived\n";
 
 volatile sig_atomic_t g_interrupted = 0;
-void on_signal(int) { g_interrupted = 1; }
+int g_wake_fd = -1;  // written by the handler so a wait in the subscriber ends at once
+void on_signal(int) {
+  g_interrupted = 1;
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(g_wake_fd, &one, sizeof one);
+}
 
 struct TapOptions {
   std::vector<std::string> patterns;
@@ -74,8 +81,7 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   TapOptions o;
-  const char* env_root = std::getenv("HUB_ROOT");
-  o.root = env_root != nullptr ? env_root : ".";
+  o.root = hub::default_root();
   double number = 0;
   for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:h", long_options, nullptr)) != -1;) {
     switch (c) {
@@ -126,6 +132,7 @@ int main(int argc, char** argv) {
   auto options = parse_options(argc, argv);
   if (!options) return kExitUsage;
 
+  g_wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct sigaction sa {};
   sa.sa_handler = on_signal;  // no SA_RESTART: the wait returns and we stop
   sigaction(SIGINT, &sa, nullptr);
@@ -146,6 +153,7 @@ int main(int argc, char** argv) {
   sub_options.replay_endpoint = hub::ipc_endpoint(paths.replay_socket);
   sub_options.patterns = options->patterns;
   sub_options.retained = options->retained;
+  sub_options.wake_fd = g_wake_fd;
   sub_options.on_gap = [](uint64_t first, uint64_t last) {
     std::fprintf(stderr, "bus-tap: missed events %llu..%llu (this tap fell behind)\n",
                  static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
