@@ -50,7 +50,8 @@ class Publisher {
                                      std::chrono::milliseconds timeout,
                                      PublishOptions options = {});
 
-  // Hands queued events to the broker (bounded by linger) and closes. Idempotent.
+  // Closes the socket at once. Events still queued are handed to the broker in the
+  // background for up to `linger`; destroying the ZeroMQ context waits for that. Idempotent.
   void close();
 
  private:

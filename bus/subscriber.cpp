@@ -87,6 +87,7 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
     return Status::error("the hub sent a malformed snapshot reply");
   }
   join_seq_ = wire::get_u64(static_cast<const char*>(frames[1].data()));
+  join_time_ns_ = wire::now_ns();  // the broker answered before this; it shares our clock
   last_seq_ = join_seq_;
   for (size_t i = 2; i < frames.size(); i += 3) {
     auto event = Event::decode(std::move(frames[i]), frames[i + 1], std::move(frames[i + 2]));
@@ -138,7 +139,9 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       continue;
     }
     if (!joined_) {
-      if (event->seq <= join_seq_) continue;  // the snapshot already covers this moment
+      // Stamped before the snapshot was answered: the snapshot covers that moment. (A
+      // lower seq stamped later is a restarted hub counting from 1 again: deliver it.)
+      if (event->seq <= join_seq_ && event->time_ns <= join_time_ns_) continue;
       joined_ = true;
     }
     if (!filter_.matches(event->topic())) continue;

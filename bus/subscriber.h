@@ -88,7 +88,8 @@ class Subscriber {
   TopicFilter filter_;
   SubscriberOptions options_;
   std::deque<Event> snapshot_;  // retained events not yet handed out
-  uint64_t join_seq_ = 0;       // live events at or below this predate the snapshot
+  uint64_t join_seq_ = 0;       // live events at or below this, stamped before
+  uint64_t join_time_ns_ = 0;   // this time, predate the snapshot
   bool joined_ = false;         // a live event after join_seq_ has been seen
   uint64_t last_seq_ = 0;
   uint64_t malformed_ = 0;

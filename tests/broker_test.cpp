@@ -150,7 +150,7 @@ TEST_CASE("a late subscriber starts with the retained events, then every later e
 TEST_CASE("malformed publishes are dropped and counted; the broker keeps serving", "[broker]") {
   BusFixture bus;
   auto subscriber = bus.subscribe();
-  RawClient raw(bus, "ipc://" + (bus.dir.path() / "ingest.sock").string());
+  RawClient raw(bus, bus.endpoint("ingest.sock"));
 
   raw.send({"Only/two", "frames"});                                    // frame count
   raw.send({"A/b", "not a header", "{}"});                             // bad header
@@ -189,7 +189,7 @@ TEST_CASE("a payload over the limit is refused with the limit in the reason", "[
 TEST_CASE("a peer with a wrong secret gets nothing through", "[broker][auth]") {
   BusFixture bus;
   const Credential impostor{"admin", "guess"};
-  auto refused = bus.try_subscribe({}, impostor);
+  auto refused = bus.try_subscribe({}, impostor, true, 1000ms);
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.error(), Catch::Contains("no answer from the hub"));
 
@@ -219,4 +219,116 @@ TEST_CASE("invalid topics and content types are refused by the publisher before 
   PublishOptions options;
   options.content_type = "bad\ntype";
   CHECK_FALSE(publisher.publish("A/b", "{}", options));
+}
+
+TEST_CASE("at stop the broker fans out what publishers had already handed over", "[broker]") {
+  BusFixture bus;
+  auto subscriber = bus.subscribe();
+  auto internal = Publisher::connect(bus.broker_ctx, "inproc://hub.internal", std::nullopt);
+  REQUIRE(internal);
+  for (int i = 0; i < 1000; ++i) REQUIRE(internal->publish("Hub/drain", std::to_string(i)));
+  bus.stop();  // in-process publishes are with the broker once publish() returns
+  internal->close();
+  for (int i = 0; i < 1000; ++i) {
+    auto event = subscriber.next(5s);
+    REQUIRE(event);
+    REQUIRE(event->payload() == std::to_string(i));
+  }
+}
+
+TEST_CASE("a subscriber that falls behind is told exactly which events it missed", "[broker]") {
+  BrokerOptions options;
+  options.subscriber_hwm = 10;
+  BusFixture bus(options);
+  std::vector<std::pair<uint64_t, uint64_t>> gaps;
+  SubscriberOptions o;
+  o.events_endpoint = bus.endpoint("events.sock");
+  o.replay_endpoint = bus.endpoint("replay.sock");
+  o.receive_hwm = 10;
+  o.on_gap = [&](uint64_t first, uint64_t last) { gaps.emplace_back(first, last); };
+  auto subscriber = Subscriber::open(bus.client_ctx, bus.admin, o);
+  REQUIRE(subscriber);
+  auto publisher = bus.publisher();
+  auto start = publisher.publish_confirmed("Flood/start", "{}", 5s);
+  REQUIRE(start);
+  auto first = subscriber->next(5s);
+  REQUIRE(first);
+  REQUIRE(first->seq == *start);
+
+  // 5000 events while the subscriber reads nothing: queues of 10 overflow.
+  for (int i = 0; i < 5000; ++i) REQUIRE(publisher.publish("Flood/event", "{}"));
+  // An end marker can be dropped like any event, so one is sent each round until one
+  // arrives; the gap report fires on the first event after each hole.
+  uint64_t delivered = 0, previous = *start, end_seq = 0;
+  while (end_seq == 0) {
+    REQUIRE(publisher.publish_confirmed("Flood/end", "{}", 5s));
+    while (auto event = subscriber->next(200ms)) {
+      CHECK(event->seq > previous);  // in order, never twice
+      previous = event->seq;
+      ++delivered;
+      if (event->topic() == "Flood/end") {
+        end_seq = event->seq;
+        break;
+      }
+    }
+  }
+  uint64_t missed = 0;
+  for (const auto& [first_missed, last_missed] : gaps) missed += last_missed - first_missed + 1;
+  CHECK_FALSE(gaps.empty());
+  CHECK(delivered + missed == end_seq - *start);  // every event delivered or reported
+}
+
+TEST_CASE("a retained store that is full still delivers, and says it did not retain", "[broker]") {
+  BrokerOptions options;
+  options.max_retained = 2;
+  BusFixture bus(options);
+  auto publisher = bus.publisher();
+  PublishOptions retain;
+  retain.retain = true;
+  for (const char* topic : {"A/x", "B/x", "C/x"})
+    REQUIRE(publisher.publish_confirmed(topic, "{}", 5s, retain));
+  REQUIRE(publisher.publish_confirmed("A/x", "{\"again\":1}", 5s,
+                                      retain));  // a known topic still updates
+  CHECK(bus.broker->counters().retained_refused == 1);
+  auto late = bus.subscribe();
+  std::vector<std::string> topics;
+  for (int i = 0; i < 2; ++i) {
+    auto event = late.next(5s);
+    REQUIRE(event);
+    topics.emplace_back(event->topic());
+  }
+  CHECK(topics == std::vector<std::string>{"B/x", "A/x"});  // in sequence order
+}
+
+TEST_CASE("snapshot requests that are wrong get an error that says why", "[broker]") {
+  BusFixture bus;
+  RawClient raw(bus, bus.endpoint("replay.sock"));
+  raw.send({"everything please"});
+  CHECK(raw.receive(5s) ==
+        std::vector<std::string>{"error", "expected [\"retained\"][token][pattern]*"});
+  raw.send({"retained", "token", "Hub/#/x"});
+  const auto reply = raw.receive(5s);
+  REQUIRE(reply.size() == 2);
+  CHECK(reply[0] == "error");
+  CHECK_THAT(reply[1], Catch::Contains("'#' may only be the last level"));
+}
+
+TEST_CASE("a snapshot request that arrives before its sync subscription waits for it", "[broker]") {
+  BusFixture bus;
+  auto publisher = bus.publisher();
+  PublishOptions retain;
+  retain.retain = true;
+  REQUIRE(publisher.publish_confirmed("Hub/startup", "{}", 5s, retain));
+
+  RawClient raw(bus, bus.endpoint("replay.sock"));
+  raw.send({"retained", "early-token"});  // no SUB exists yet: the broker must wait
+  zmq::socket_t sub(bus.client_ctx, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  set_plain_credential(sub, bus.admin);
+  sub.connect(bus.endpoint("events.sock"));
+  sub.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + "early-token");
+  const auto reply = raw.receive(5s);
+  REQUIRE(reply.size() == 5);
+  CHECK(reply[0] == "ok");
+  CHECK(reply[2] == "Hub/startup");
 }

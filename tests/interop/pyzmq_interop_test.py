@@ -357,6 +357,12 @@ def run(hubd, root):
         refusal = recv_monitor_message(monitor)
         check(refusal["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH and refusal["value"] == 400,
               "monitor reported %r, expected HANDSHAKE_FAILED_AUTH 400" % refusal)
+        # Something happens on the bus meanwhile: the admin's SUB gets it, the intruders must not.
+        ack = publisher.confirmed(b"Interop/while-refused", b"{}")
+        check(ack["status"] == STATUS_ACCEPTED, "publish during the refusals: %r" % ack)
+        event = everything.next()
+        check(event["topic"] == b"Interop/while-refused" and event["seq"] == ack["seq"],
+              "the admin SUB received %r, expected Interop/while-refused" % event["topic"])
         poller = zmq.Poller()
         for _, sub, replay in intruders:
             poller.register(sub, zmq.POLLIN)

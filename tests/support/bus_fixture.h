@@ -25,9 +25,16 @@ class BusFixture {
     broker = std::move(*bound);
     thread_ = std::thread([this] { broker->run(); });
   }
-  ~BusFixture() {
+  ~BusFixture() { stop(); }
+
+  // Stops the broker and waits until run() has returned (it drains first). Idempotent.
+  void stop() {
     broker->stop();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string endpoint(const char* socket) const {
+    return "ipc://" + (dir.path() / socket).string();
   }
 
   Publisher publisher(const Credential& who, PublisherOptions options = {}) {
@@ -37,19 +44,23 @@ class BusFixture {
   }
   Publisher publisher() { return publisher(admin); }
 
-  Result<Subscriber> try_subscribe(std::vector<std::string> patterns, const Credential& who,
-                                   bool retained = true) {
+  Result<Subscriber> try_subscribe(
+      std::vector<std::string> patterns, const Credential& who, bool retained = true,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(6000),
+      int receive_hwm = 10000) {
     SubscriberOptions o;
     o.events_endpoint = options_.events_endpoint;
     o.replay_endpoint = options_.replay_endpoint;
     o.patterns = std::move(patterns);
     o.retained = retained;
-    o.connect_timeout = std::chrono::milliseconds(3000);
+    o.connect_timeout = timeout;
+    o.receive_hwm = receive_hwm;
     return Subscriber::open(client_ctx, who, std::move(o));
   }
   // Joined with a snapshot, so the subscription is active when this returns.
-  Subscriber subscribe(std::vector<std::string> patterns = {}) {
-    auto s = try_subscribe(std::move(patterns), admin);
+  Subscriber subscribe(std::vector<std::string> patterns = {}, int receive_hwm = 10000) {
+    auto s = try_subscribe(std::move(patterns), admin, true, std::chrono::milliseconds(6000),
+                           receive_hwm);
     if (!s) throw std::runtime_error(s.error());
     return std::move(*s);
   }
