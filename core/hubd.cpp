@@ -35,12 +35,14 @@ sigset_t stop_signals() {
   return set;
 }
 
+// Before the log exists, problems go to stderr; after, to the log (stderr and hubd.log).
+int fail_early(int code, const std::string& message) {
+  std::cerr << "hubd: " << message << "\n";
+  return code;
+}
+
 int fail(int code, const std::string& message) {
-  if (spdlog::default_logger()->name() == "hubd") {
-    spdlog::error("{}", message);
-  } else {
-    std::cerr << "hubd: " << message << "\n";
-  }
+  spdlog::error("{}", message);
   return code;
 }
 
@@ -133,7 +135,7 @@ int run_hubd(const HubdOptions& options) {
   HubConfig config;
   if (!options.config_file.empty() || fs::exists(config_file)) {
     auto loaded = load_hub_config(config_file);
-    if (!loaded) return fail(kExitConfig, "invalid configuration:\n" + loaded.error());
+    if (!loaded) return fail_early(kExitConfig, "invalid configuration:\n" + loaded.error());
     config = std::move(*loaded);
   }
 
@@ -142,14 +144,14 @@ int run_hubd(const HubdOptions& options) {
                                   {root / "var/db/hub", 0750},
                                   {root / "var/log/hub", 0755}}) {
     if (Status s = make_private_dir(dir, static_cast<mode_t>(mode)); !s) {
-      return fail(kExitFailure, s.message());
+      return fail_early(kExitFailure, s.message());
     }
   }
   auto lock = InstanceLock::acquire(paths.run_dir / "hubd.lock");
-  if (!lock) return fail(kExitAlreadyRunning, lock.error() + " (" + root.string() + ")");
+  if (!lock) return fail_early(kExitAlreadyRunning, lock.error() + " (" + root.string() + ")");
 
   auto logger = install_hub_logger(root / "var/log/hub/hubd.log", config.log);
-  if (!logger) return fail(kExitFailure, logger.error());
+  if (!logger) return fail_early(kExitFailure, logger.error());
   spdlog::info("hubd {} starting on {} (pid {})", HUB_VERSION, root.string(), ::getpid());
 
   auto admin = load_or_create_credential(paths.admin_credential, kAdminIdentity);

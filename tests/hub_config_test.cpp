@@ -75,3 +75,17 @@ TEST_CASE("broken YAML is an error with its position", "[config]") {
   CHECK_THAT(config.error(), Catch::StartsWith(file.string() + ":"));
   CHECK_THAT(config.error(), Catch::Contains("not valid YAML"));
 }
+
+TEST_CASE("sizes and durations too large to mean anything are refused, not wrapped", "[config]") {
+  TempDir dir;
+  auto config = load_hub_config(dir.write("hub.yml",
+                                          "bus:\n  max_payload: 17179869184GiB\n"
+                                          "shutdown:\n  drain_timeout: 600h\n"
+                                          "scripts:\n  output_cap: 0\n"));
+  REQUIRE_FALSE(config);
+  CHECK_THAT(config.error(), Catch::Contains(":2:16: bus.max_payload: expected a size such as"));
+  CHECK_THAT(
+      config.error(),
+      Catch::Contains(":4:18: shutdown.drain_timeout: expected at most 3600000 ms, got 600h"));
+  CHECK_THAT(config.error(), Catch::Contains(":6:15: scripts.output_cap: expected from 1 to"));
+}
