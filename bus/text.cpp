@@ -204,6 +204,150 @@ bool is_valid_utf8(std::string_view s) {
 
 bool is_valid_json(std::string_view s) { return JsonChecker(s).document(); }
 
+namespace {
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// Scans already-validated JSON: positions only ever move forward over well-formed text.
+class JsonScanner {
+ public:
+  explicit JsonScanner(std::string_view s) : s_(s) {}
+
+  void skip_ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
+  }
+  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void take() { ++i_; }
+
+  std::string string() {  // at '"'
+    std::string out;
+    ++i_;
+    while (s_[i_] != '"') {
+      if (s_[i_] != '\\') {
+        out += s_[i_++];
+        continue;
+      }
+      const char e = s_[++i_];
+      ++i_;
+      switch (e) {
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u': {
+          uint32_t cp = hex4();
+          if (cp >= 0xd800 && cp < 0xdc00 && s_.substr(i_, 2) == "\\u") {
+            i_ += 2;
+            const uint32_t low = hex4();
+            cp = low >= 0xdc00 && low < 0xe000 ? 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00)
+                                               : 0xfffd;
+          } else if (cp >= 0xd800 && cp < 0xe000) {
+            cp = 0xfffd;  // a lone surrogate
+          }
+          append_utf8(out, cp);
+          break;
+        }
+        default:
+          out += e;  // '"', '\\', '/'
+      }
+    }
+    ++i_;
+    return out;
+  }
+
+  // A scalar's text as written (numbers, true, false, null).
+  std::string literal() {
+    const size_t start = i_;
+    while (i_ < s_.size() && std::string_view(",}] \t\r\n").find(s_[i_]) == std::string_view::npos)
+      ++i_;
+    return std::string(s_.substr(start, i_ - start));
+  }
+
+  void skip_container() {  // at '{' or '['
+    int depth = 0;
+    do {
+      const char c = s_[i_];
+      if (c == '"') {
+        string();
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') --depth;
+      ++i_;
+    } while (depth > 0);
+  }
+
+ private:
+  uint32_t hex4() {
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s_[i_++];
+      v = v * 16 + static_cast<uint32_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> json_top_level_scalars(std::string_view json) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (!is_valid_json(json)) return fields;
+  JsonScanner scan(json);
+  scan.skip_ws();
+  if (scan.peek() != '{') return fields;
+  scan.take();
+  for (;;) {
+    scan.skip_ws();
+    if (scan.peek() == '}') return fields;
+    std::string key = scan.string();
+    scan.skip_ws();
+    scan.take();  // ':'
+    scan.skip_ws();
+    const char c = scan.peek();
+    if (c == '"') {
+      fields.emplace_back(std::move(key), scan.string());
+    } else if (c == '{' || c == '[') {
+      scan.skip_container();
+    } else {
+      fields.emplace_back(std::move(key), scan.literal());
+    }
+    scan.skip_ws();
+    if (scan.peek() == ',') scan.take();
+  }
+}
+
 std::string compact_json(std::string_view json) {
   std::string out;
   out.reserve(json.size());

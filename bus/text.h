@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hub {
@@ -13,6 +14,11 @@ bool is_valid_utf8(std::string_view s);
 
 // True when `s` is exactly one JSON value (RFC 8259), surrounding whitespace allowed.
 bool is_valid_json(std::string_view s);
+
+// The top-level members of a JSON object whose values are scalars: strings (decoded),
+// numbers (as written), true, false, null. Nested objects and arrays are left out.
+// Empty when `json` is not a valid JSON object.
+std::vector<std::pair<std::string, std::string>> json_top_level_scalars(std::string_view json);
 
 // `json` without the whitespace between tokens, so it fits on one line.
 // REQUIRES: is_valid_json(json).

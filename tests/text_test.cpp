@@ -51,3 +51,17 @@ TEST_CASE("base64 and UTC time render as standard text", "[text]") {
   CHECK(format_utc_time(0) == "1970-01-01T00:00:00.000000Z");
   CHECK(format_utc_time(1'795'245'878'324'132'531) == "2026-11-21T07:24:38.324132Z");
 }
+
+TEST_CASE("the top-level scalar fields of a JSON object are extracted and decoded", "[text]") {
+  const auto fields = json_top_level_scalars(
+      " {\"pid\": 42, \"name\":\"caf\\u00e9 \\\"x\\\"\\n\", \"ok\":true, \"none\":null,"
+      " \"nested\":{\"a\":\"}\"}, \"list\":[1,\"]\"], \"emoji\":\"\\ud83d\\ude00\", "
+      "\"f\":-1.5e3} ");
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"pid", "42"},    {"name", "caf\xc3\xa9 \"x\"\n"}, {"ok", "true"},
+      {"none", "null"}, {"emoji", "\xf0\x9f\x98\x80"},   {"f", "-1.5e3"}};
+  CHECK(fields == expected);
+  CHECK(json_top_level_scalars("[1,2]").empty());
+  CHECK(json_top_level_scalars("{\"broken\":").empty());
+  CHECK(json_top_level_scalars("{}").empty());
+}
