@@ -38,12 +38,10 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     // every pattern's. Made before connect, they would go out in byte order, sync first.
     socket.connect(options.events_endpoint);
     for (const auto& prefix : filter->zmq_prefixes()) socket.set(zmq::sockopt::subscribe, prefix);
-    if (options.retained) {
-      socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
-    }
-    const bool retained = options.retained;
+    const bool join = options.retained || options.sync;
+    if (join) socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
     Subscriber sub(std::move(socket), std::move(*filter), std::move(options));
-    if (retained) {
+    if (join) {
       if (Status s = sub.join_with_snapshot(ctx, credential, token); !s) return s;
     }
     return sub;
@@ -91,10 +89,10 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   last_seq_ = join_seq_;
   for (size_t i = 2; i < frames.size(); i += 3) {
     auto event = Event::decode(std::move(frames[i]), frames[i + 1], std::move(frames[i + 2]));
-    if (event) {
-      snapshot_.push_back(std::move(*event));
-    } else {
+    if (!event) {
       ++malformed_;
+    } else if (options_.retained) {
+      snapshot_.push_back(std::move(*event));
     }
   }
   socket_.set(zmq::sockopt::unsubscribe, std::string(wire::kSyncPrefix) + token);

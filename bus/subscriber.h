@@ -48,6 +48,9 @@ struct SubscriberOptions {
   std::string replay_endpoint;        // the broker's snapshot socket (used when retained)
   std::vector<std::string> patterns;  // MQTT-style; empty means everything
   bool retained = true;               // start with the retained events of matching topics
+  // Return from open() only once the subscription is active, so every event published
+  // afterwards arrives (the retained join does this too; this asks for it without them).
+  bool sync = true;
   int receive_hwm = 10000;
   // How long open() waits for the snapshot. Longer than the broker's own 5 s wait for
   // the sync subscription, so its explanation arrives before we give up.

@@ -63,14 +63,19 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
   }
   if (const YAML::Node scripts = root["scripts"];
-      scripts && reader.expect_map(scripts, "scripts", {"timeout", "output_cap"})) {
+      scripts &&
+      reader.expect_map(scripts, "scripts", {"timeout", "output_cap", "parallel", "queue_limit"})) {
     reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout,
                          std::chrono::hours(24));
+    reader.read(scripts, "scripts", "parallel", config.scripts.parallel, 1, 256);
+    reader.read(scripts, "scripts", "queue_limit", config.scripts.queue_limit, 1, 10'000'000);
     reader.read_size(scripts, "scripts", "output_cap", config.scripts.output_cap,
                      uint64_t{1} << 30);
   }
   if (const YAML::Node shutdown = root["shutdown"];
-      shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout"})) {
+      shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout", "scripts_timeout"})) {
+    reader.read_duration(shutdown, "shutdown", "scripts_timeout", config.shutdown.scripts_timeout,
+                         std::chrono::hours(1));
     reader.read_duration(shutdown, "shutdown", "drain_timeout", config.shutdown.drain_timeout,
                          std::chrono::hours(1));
   }

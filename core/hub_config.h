@@ -31,10 +31,13 @@ struct HubConfig {
   struct Scripts {
     std::chrono::milliseconds timeout{30000};  // per script run; its process group is then killed
     uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run
+    int64_t parallel = 4;                      // owners whose event scripts run at once
+    int64_t queue_limit = 10000;               // events waiting per owner before refusing
   } scripts;
 
   struct Shutdown {
-    std::chrono::milliseconds drain_timeout{2000};  // bound on flushing the bus at exit
+    std::chrono::milliseconds drain_timeout{2000};     // bound on flushing the bus at exit
+    std::chrono::milliseconds scripts_timeout{30000};  // bound on Hub/shutdown's scripts
   } shutdown;
 };
 

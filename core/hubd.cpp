@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "core/hub_logger.h"
 #include "core/instance_lock.h"
 #include "core/module_manager.h"
+#include "core/script_dispatcher.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -88,9 +90,13 @@ class RunningBus {
   // True once the broker thread has died; nothing can be published any more.
   bool failed() const { return failed_; }
 
+  zmq::context_t& context() { return ctx_; }
+
   // Publishes as Hub and waits until the broker has stamped and fanned the event out.
+  // Safe from any thread.
   Result<uint64_t> publish(std::string_view topic, const std::string& payload, bool retain) {
     if (failed_) return Status::error("the bus has failed");
+    std::lock_guard lock(publish_mu_);
     PublishOptions options;
     options.retain = retain;
     return hub_publisher_->publish_confirmed(
@@ -100,7 +106,9 @@ class RunningBus {
 
   // Drains and closes the bus. Idempotent.
   void stop() {
+    std::unique_lock lock(publish_mu_);
     if (hub_publisher_) hub_publisher_->close();
+    lock.unlock();
     if (broker_) broker_->stop();
     if (thread_.joinable()) thread_.join();
   }
@@ -112,8 +120,9 @@ class RunningBus {
   CredentialStore credentials_;
   std::unique_ptr<Broker> broker_;
   std::thread thread_;
-  std::optional<Publisher> hub_publisher_;
-  std::atomic<bool> failed_{false};  // set by the broker thread
+  std::mutex publish_mu_;
+  std::optional<Publisher> hub_publisher_;  // guarded by publish_mu_
+  std::atomic<bool> failed_{false};         // set by the broker thread
 };
 
 const char* signal_name(int sig) {
@@ -167,13 +176,31 @@ int run_hubd(const HubdOptions& options) {
   module_options.levels = config.levels;
   module_options.script_timeout = config.scripts.timeout;
   module_options.script_output_cap = config.scripts.output_cap;
-  ModuleManager modules(module_options,
-                        [&bus](const std::string& topic, const std::string& json, bool retain) {
-                          if (auto s = (*bus)->publish(topic, json, retain); !s) {
-                            spdlog::error("cannot publish {}: {}", topic, s.error());
-                          }
-                        });
+  const HubPublish publish = [&bus](const std::string& topic, const std::string& json,
+                                    bool retain) {
+    if (auto s = (*bus)->publish(topic, json, retain); !s) {
+      spdlog::error("cannot publish {}: {}", topic, s.error());
+    }
+  };
+  ModuleManager modules(module_options, publish);
   modules.load();
+
+  // The dispatcher subscribes before anything about the modules is published, so scripts
+  // see every module event, NAME/loaded included.
+  DispatcherOptions dispatch;
+  dispatch.root = root;
+  dispatch.timeout = config.scripts.timeout;
+  dispatch.output_cap = config.scripts.output_cap;
+  dispatch.parallel = static_cast<int>(config.scripts.parallel);
+  dispatch.queue_limit = static_cast<size_t>(config.scripts.queue_limit);
+  SubscriberOptions bus_endpoints;
+  bus_endpoints.events_endpoint = ipc_endpoint(paths.events_socket);
+  bus_endpoints.replay_endpoint = ipc_endpoint(paths.replay_socket);
+  auto dispatcher = ScriptDispatcher::start((*bus)->context(), *admin, bus_endpoints, dispatch,
+                                            modules.tree().loaded, publish);
+  if (!dispatcher) return fail(kExitFailure, dispatcher.error());
+
+  modules.announce();
   modules.start_all();
 
   const std::string started =
@@ -198,10 +225,16 @@ int run_hubd(const HubdOptions& options) {
                                    .add("pid", static_cast<int64_t>(::getpid()))
                                    .add("signal", signal_name(sig))
                                    .str();
-  if (auto s = (*bus)->publish("Hub/shutdown", stopping, false); !s && !bus_failed) {
-    spdlog::error("cannot publish Hub/shutdown: {}", s.error());
+  auto shutdown_seq = (*bus)->publish("Hub/shutdown", stopping, false);
+  if (!shutdown_seq && !bus_failed)
+    spdlog::error("cannot publish Hub/shutdown: {}", shutdown_seq.error());
+  // Hub/shutdown's scripts finish (bounded) before any module stops.
+  if (shutdown_seq && !(*dispatcher)->wait_done(*shutdown_seq, config.shutdown.scripts_timeout)) {
+    spdlog::warn("the scripts for Hub/shutdown did not finish within {} ms; stopping anyway",
+                 config.shutdown.scripts_timeout.count());
   }
   modules.stop_all();
+  (*dispatcher)->stop();
   (*bus)->stop();
   for (const auto& socket : {paths.ingest_socket, paths.events_socket, paths.replay_socket}) {
     std::error_code ignored;

@@ -35,8 +35,10 @@ fs::path module_config_file(const fs::path& root, const std::string& name) {
   return module_run_dir(root, name) / "config.yml";
 }
 
-std::vector<std::string> module_environment(
-    const fs::path& root, const Module& module,
+namespace {
+
+std::vector<std::string> build_environment(
+    const fs::path& root, const Module* module,
     const std::vector<std::pair<std::string, std::string>>& extra) {
   std::map<std::string, std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -44,26 +46,42 @@ std::vector<std::string> module_environment(
     if (eq == nullptr || std::strncmp(*e, "HUB_", 4) == 0) continue;
     env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
   }
-  const char* path = std::getenv("PATH");
-  env["PATH"] = search_path(
-      {module.dir / "os/linux/programs", module.dir / "os/linux/tools", module.dir / "system/apps"},
-      path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
-  const std::string libs =
-      search_path({module.dir / "os/linux/lib"}, std::getenv("LD_LIBRARY_PATH"));
-  if (!libs.empty()) env["LD_LIBRARY_PATH"] = libs;
+  if (env.count("PATH") == 0) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   env["HUB_ROOT"] = root.string();
-  env["HUB_MODULE"] = module.name;
-  env["HUB_MODULE_DIR"] = module.dir.string();
-  env["HUB_MODULE_LEVEL"] = module.level;
-  env["HUB_MODULE_VERSION"] = module.version.str();
-  env["HUB_MODULE_CONFIG"] = module_config_file(root, module.name).string();
-  env["HUB_DATA_DIR"] = (root / "data" / module.name).string();
+  if (module != nullptr) {
+    const Module& m = *module;
+    env["PATH"] =
+        search_path({m.dir / "os/linux/programs", m.dir / "os/linux/tools", m.dir / "system/apps"},
+                    env["PATH"].c_str());
+    const char* libs = env.count("LD_LIBRARY_PATH") ? env["LD_LIBRARY_PATH"].c_str() : nullptr;
+    const std::string lib_path = search_path({m.dir / "os/linux/lib"}, libs);
+    if (!lib_path.empty()) env["LD_LIBRARY_PATH"] = lib_path;
+    env["HUB_MODULE"] = m.name;
+    env["HUB_MODULE_DIR"] = m.dir.string();
+    env["HUB_MODULE_LEVEL"] = m.level;
+    env["HUB_MODULE_VERSION"] = m.version.str();
+    env["HUB_MODULE_CONFIG"] = module_config_file(root, m.name).string();
+    env["HUB_DATA_DIR"] = (root / "data" / m.name).string();
+  }
   for (const auto& [key, value] : extra) env[key] = value;
 
   std::vector<std::string> out;
   out.reserve(env.size());
   for (const auto& [key, value] : env) out.push_back(key + "=" + value);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> module_environment(
+    const fs::path& root, const Module& module,
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  return build_environment(root, &module, extra);
+}
+
+std::vector<std::string> site_environment(
+    const fs::path& root, const std::vector<std::pair<std::string, std::string>>& extra) {
+  return build_environment(root, nullptr, extra);
 }
 
 }  // namespace hub

@@ -23,4 +23,9 @@ std::vector<std::string> module_environment(
     const std::filesystem::path& root, const Module& module,
     const std::vector<std::pair<std::string, std::string>>& extra = {});
 
+// The same for the site's own scripts (ROOT/events): no module variables, hubd's PATH.
+std::vector<std::string> site_environment(
+    const std::filesystem::path& root,
+    const std::vector<std::pair<std::string, std::string>>& extra = {});
+
 }  // namespace hub

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/module_config.h"
+#include "core/yaml_reader.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -79,6 +80,25 @@ std::vector<fs::path> level_entries(const fs::path& level_dir) {
   return entries;
 }
 
+// The `hub:` section of a module's merged config holds what the hub itself reads:
+// hub.scripts.timeout. Returns what is wrong with it, if anything.
+std::optional<std::string> read_hub_settings(Module& m) {
+  const YAML::Node& config = m.config;
+  const YAML::Node hub = config["hub"];
+  if (!hub) return std::nullopt;
+  YamlReader reader("config/*/modules/" + m.name + "/*.yml (merged)");
+  if (reader.expect_map(hub, "hub", {"scripts"})) {
+    const YAML::Node scripts = hub["scripts"];
+    if (scripts && reader.expect_map(scripts, "hub.scripts", {"timeout"}) && scripts["timeout"]) {
+      std::chrono::milliseconds timeout{0};
+      reader.read_duration(scripts, "hub.scripts", "timeout", timeout, std::chrono::hours(24));
+      if (reader.ok()) m.script_timeout = timeout;
+    }
+  }
+  if (reader.ok()) return std::nullopt;
+  return "bad configuration: " + reader.status().message();
+}
+
 Candidate examine(const fs::path& root, const std::vector<std::string>& levels, const fs::path& dir,
                   const std::string& level) {
   Candidate c;
@@ -101,6 +121,7 @@ Candidate examine(const fs::path& root, const std::vector<std::string>& levels, 
     auto config = merge_module_config(root, levels, c.module.name);
     if (config) {
       c.module.config = std::move(*config);
+      if (auto problem = read_hub_settings(c.module)) c.rejected = rejection(c.module, *problem);
     } else {
       c.rejected = rejection(c.module, "bad configuration: " + config.error());
     }

@@ -4,7 +4,9 @@
 // decisions. Thread-compatible (no shared state).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,8 @@ struct Module {
   std::vector<Dependency> depends;
   std::string build_info;  // info/build.txt (optional, at most 4 KiB), else empty
   YAML::Node config;       // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
+  // hub.scripts.timeout in that config: this module's own limit for its event scripts.
+  std::optional<std::chrono::milliseconds> script_timeout;
 };
 
 struct RejectedModule {

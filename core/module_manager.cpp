@@ -65,6 +65,21 @@ std::string dependencies_json(const Module& m) {
 
 void ModuleManager::load() {
   tree_ = load_module_tree(options_.root, options_.levels);
+  for (const auto& m : tree_.loaded) {
+    Status prepared = make_private_dir(options_.root / "data" / m.name, 0750);
+    if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
+    if (prepared) {
+      YAML::Emitter yaml;
+      yaml << m.config;
+      prepared =
+          write_file(module_config_file(options_.root, m.name), std::string(yaml.c_str()) + "\n");
+    }
+    if (!prepared)
+      unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
+  }
+}
+
+void ModuleManager::announce() {
   for (const auto& s : tree_.shadowed) {
     spdlog::info("module {} at level {} is shadowed by level {}", s.name, s.level, s.by_level);
     publish_(s.name + "/shadowed",
@@ -101,15 +116,11 @@ void ModuleManager::load() {
                  .add("build", m.build_info)
                  .str(),
              true);
-    Status prepared = make_private_dir(options_.root / "data" / m.name, 0750);
-    if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
-    if (prepared) {
-      YAML::Emitter yaml;
-      yaml << m.config;
-      prepared =
-          write_file(module_config_file(options_.root, m.name), std::string(yaml.c_str()) + "\n");
-    }
-    if (!prepared) fail(m, "cannot prepare the module: " + prepared.message());
+  }
+  for (const auto& [name, why] : unprepared_) {
+    fail(*std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
+                       [&](const Module& m) { return m.name == name; }),
+         why);
   }
 }
 

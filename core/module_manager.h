@@ -31,9 +31,12 @@ class ModuleManager {
   ModuleManager(ModuleManagerOptions options, HubPublish publish)
       : options_(std::move(options)), publish_(std::move(publish)) {}
 
-  // Loads the tree and publishes the outcome. A module whose data directory or config
-  // file cannot be written is reported as failed, not started, and not fatal.
+  // Loads the tree and prepares each loaded module's data directory and config file.
+  // Publishes nothing yet, so a subscriber can be set up for the modules first.
   void load();
+  // Publishes what load() decided. A module whose data directory or config file could
+  // not be written is reported as failed and will not start.
+  void announce();
   // Starts the loaded modules in dependency order. A module whose startup script fails
   // is not started, and neither is anything that depends on it.
   void start_all();
@@ -52,7 +55,8 @@ class ModuleManager {
   ModuleManagerOptions options_;
   HubPublish publish_;
   ModuleTree tree_;
-  std::vector<std::string> not_startable_;  // failed to prepare or to start
+  std::vector<std::pair<std::string, std::string>> unprepared_;  // name, why
+  std::vector<std::string> not_startable_;                       // failed to prepare or to start
   std::vector<std::string> started_;
 };
 

@@ -1,0 +1,320 @@
+#include "core/script_dispatcher.h"
+
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/text.h"
+#include "core/module_environment.h"
+#include "core/script_index.h"
+#include "core/script_runner.h"
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr size_t kMaxFieldValue = 64 * 1024;
+constexpr uint64_t kOwnerLogLimit = 10 * 1024 * 1024;  // then rotated to .1
+constexpr size_t kStderrInEvent = 4 * 1024;
+constexpr std::string_view kFailedTopic = "Hub/script-failed";
+constexpr std::string_view kDoneTopic = "Hub/scripts-done";
+
+// One bus event on its way to the owners that have scripts for it.
+struct Dispatch {
+  std::string topic, payload, source;
+  uint64_t seq = 0, time_ns = 0;
+  std::vector<std::pair<std::string, std::string>> env;  // HUB_EVENT_*
+  std::atomic<int> owners_left{0};
+  std::atomic<int> runs{0}, failures{0};
+};
+
+struct OwnerQueue {
+  ScriptOwner owner;
+  const Module* module = nullptr;  // null for the site
+  fs::path log_file;
+  std::deque<std::shared_ptr<Dispatch>> waiting;  // guarded by Impl::mu
+  bool running = false;                           // guarded by Impl::mu
+  uint64_t refused = 0;                           // guarded by Impl::mu
+};
+
+std::string first_lines(const std::string& text, size_t max_bytes) {
+  return text.size() <= max_bytes ? text : text.substr(0, max_bytes) + "...";
+}
+
+// Appends one run to the owner's log, rotating it at kOwnerLogLimit.
+void log_run(const fs::path& file, const Dispatch& d, const fs::path& script,
+             const ScriptOutcome& outcome) {
+  std::error_code ec;
+  if (fs::file_size(file, ec) > kOwnerLogLimit && !ec) fs::rename(file, file.string() + ".1", ec);
+  std::ofstream log(file, std::ios::app);
+  log << format_utc_time(wire::now_ns()) << " " << d.topic << " seq " << d.seq << ": "
+      << script.string() << " " << outcome.describe() << " in " << outcome.duration.count()
+      << " ms\n";
+  for (const auto* stream : {&outcome.out, &outcome.err}) {
+    size_t start = 0;
+    while (start < stream->size()) {
+      size_t end = stream->find('\n', start);
+      if (end == std::string::npos) end = stream->size();
+      std::string line;
+      append_printable(line, std::string_view(*stream).substr(start, end - start));
+      log << (stream == &outcome.out ? "  | " : "  ! ") << line << "\n";
+      start = end + 1;
+    }
+  }
+  if (outcome.out_truncated || outcome.err_truncated)
+    log << "  (output beyond the capture limit discarded)\n";
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> event_field_environment(std::string_view payload) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (auto& [key, value] : json_top_level_scalars(payload)) {
+    if (value.size() > kMaxFieldValue || value.find('\0') != std::string::npos) continue;
+    std::string name = "HUB_EVENT_";
+    for (char c : key) {
+      const char up = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+      name += ((up >= 'A' && up <= 'Z') || (up >= '0' && up <= '9') || up == '_') ? up : '_';
+    }
+    env.emplace_back(std::move(name), std::move(value));
+  }
+  return env;
+}
+
+struct ScriptDispatcher::Impl {
+  DispatcherOptions options;
+  HubPublish publish;
+  std::vector<Module> modules;
+  std::unique_ptr<ScriptIndex> index;    // reader thread only
+  std::optional<Subscriber> subscriber;  // reader thread only
+  int wake_fd = -1;
+
+  std::mutex mu;
+  std::condition_variable work_ready, progress;
+  std::vector<OwnerQueue> owners;       // parallel to index->owners()
+  std::deque<size_t> runnable;          // owners with waiting events and none running
+  uint64_t read_seq = 0;                // the last event taken from the bus
+  std::map<uint64_t, int> outstanding;  // seq -> owner runs not yet finished
+  bool stopping = false;
+
+  std::thread reader;
+  std::vector<std::thread> workers;
+
+  ~Impl() {
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  void read_bus() {
+    for (;;) {
+      auto event = subscriber->next(std::chrono::milliseconds(-1));
+      if (!event) {
+        std::lock_guard lock(mu);
+        if (stopping) return;
+        continue;
+      }
+      index->refresh();  // changes made before this event was published are queued by now
+      const std::vector<size_t>* targets = index->owners_for(event->topic());
+      std::shared_ptr<Dispatch> d;
+      if (targets != nullptr) {
+        d = std::make_shared<Dispatch>();
+        d->topic = std::string(event->topic());
+        d->payload = std::string(event->payload());
+        d->source = event->source;
+        d->seq = event->seq;
+        d->time_ns = event->time_ns;
+        d->env = event_field_environment(d->payload);
+        d->env.emplace_back("HUB_EVENT_TOPIC", d->topic);
+        d->env.emplace_back("HUB_EVENT_SEQ", std::to_string(d->seq));
+        d->env.emplace_back("HUB_EVENT_TIME", format_utc_time(d->time_ns));
+        d->env.emplace_back("HUB_EVENT_SOURCE", d->source);
+        d->env.emplace_back("HUB_EVENT_CONTENT_TYPE", event->content_type);
+      }
+      std::lock_guard lock(mu);
+      read_seq = event->seq;
+      if (d) enqueue(d, *targets);
+      progress.notify_all();
+    }
+  }
+
+  // REQUIRES: mu held.
+  void enqueue(const std::shared_ptr<Dispatch>& d, const std::vector<size_t>& targets) {
+    for (size_t i : targets) {
+      OwnerQueue& q = owners[i];
+      if (q.waiting.size() >= options.queue_limit) {
+        const uint64_t refused = ++q.refused;
+        if ((refused & (refused - 1)) == 0) {  // logged at 1, 2, 4, 8, ... refusals
+          spdlog::error("scripts of {}: {} events waiting, {} refused so far (latest: {} seq {})",
+                        q.owner.name.empty() ? "the site" : q.owner.name, q.waiting.size(),
+                        q.refused, d->topic, d->seq);
+        }
+        continue;
+      }
+      ++d->owners_left;
+      ++outstanding[d->seq];
+      q.waiting.push_back(d);
+      if (!q.running && q.waiting.size() == 1) {
+        runnable.push_back(i);
+        work_ready.notify_one();
+      }
+    }
+  }
+
+  void work() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      work_ready.wait(lock, [&] { return stopping || !runnable.empty(); });
+      if (stopping) return;
+      const size_t i = runnable.front();
+      runnable.pop_front();
+      OwnerQueue& q = owners[i];
+      q.running = true;
+      std::shared_ptr<Dispatch> d = q.waiting.front();
+      q.waiting.pop_front();
+      lock.unlock();
+      run_scripts(q, *d);
+      const bool last_owner = --d->owners_left == 0;
+      if (last_owner && d->topic != kFailedTopic && d->topic != kDoneTopic) {
+        publish(std::string(kDoneTopic),
+                JsonObject()
+                    .add("topic", d->topic)
+                    .add("seq", static_cast<int64_t>(d->seq))
+                    .add("runs", static_cast<int64_t>(d->runs))
+                    .add("failures", static_cast<int64_t>(d->failures))
+                    .str(),
+                false);
+      }
+      lock.lock();
+      q.running = false;
+      if (!q.waiting.empty()) {
+        runnable.push_back(i);
+        work_ready.notify_one();
+      }
+      if (--outstanding[d->seq] == 0) outstanding.erase(d->seq);
+      progress.notify_all();
+    }
+  }
+
+  void run_scripts(const OwnerQueue& q, Dispatch& d) {
+    const size_t slash = d.topic.find('/');
+    const fs::path path = q.owner.events_dir / d.topic.substr(0, slash) / d.topic.substr(slash + 1);
+    const ScriptSelection selection = select_scripts(path);
+    for (const auto& warning : selection.warnings) spdlog::warn("{}", warning);
+    const auto env = q.module ? module_environment(options.root, *q.module, d.env)
+                              : site_environment(options.root, d.env);
+    for (const auto& script : selection.scripts) {
+      ScriptRequest request;
+      request.script = script;
+      request.args = {d.topic.substr(0, slash), d.topic.substr(slash + 1)};
+      request.env = env;
+      request.cwd = q.owner.dir;
+      request.input = d.payload;
+      request.timeout =
+          q.module && q.module->script_timeout ? *q.module->script_timeout : options.timeout;
+      request.output_cap = options.output_cap;
+      const ScriptOutcome outcome = run_script(request);
+      ++d.runs;
+      log_run(q.log_file, d, script, outcome);
+      if (outcome.ok()) continue;
+      ++d.failures;
+      spdlog::warn("{} for {} seq {}: {}", script.string(), d.topic, d.seq, outcome.describe());
+      if (d.topic == kFailedTopic || d.topic == kDoneTopic) continue;  // never a loop
+      JsonObject failed;
+      failed.add("owner", q.owner.name.empty() ? "site" : q.owner.name)
+          .add("script", script.string())
+          .add("topic", d.topic)
+          .add("seq", static_cast<int64_t>(d.seq))
+          .add("reason", outcome.describe())
+          .add("duration_ms", static_cast<int64_t>(outcome.duration.count()))
+          .add("timed_out", outcome.timed_out);
+      if (outcome.exit_code >= 0) failed.add("exit_code", static_cast<int64_t>(outcome.exit_code));
+      if (outcome.signal != 0) failed.add("signal", static_cast<int64_t>(outcome.signal));
+      std::string err;
+      append_printable(err, first_lines(outcome.err, kStderrInEvent));
+      failed.add("stderr", err);
+      publish(std::string(kFailedTopic), failed.str(), false);
+    }
+  }
+};
+
+Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
+    zmq::context_t& ctx, const Credential& credential, SubscriberOptions bus,
+    DispatcherOptions options, std::vector<Module> modules, HubPublish publish) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->publish = std::move(publish);
+  impl->modules = std::move(modules);
+  const fs::path& root = impl->options.root;
+  const fs::path logs = root / "var/log/hub/scripts";
+  std::error_code ec;
+  fs::create_directories(logs, ec);
+  if (ec) return Status::error(logs.string() + ": cannot create: " + ec.message());
+
+  std::vector<ScriptOwner> owners = {{"", root, root / "events"}};
+  for (const auto& m : impl->modules) owners.push_back({m.name, m.dir, m.dir / "events"});
+  impl->owners.resize(owners.size());
+  for (size_t i = 0; i < owners.size(); ++i) {
+    impl->owners[i].owner = owners[i];
+    impl->owners[i].module = i == 0 ? nullptr : &impl->modules[i - 1];
+    // "_site": a module name always starts with a letter, so it cannot collide.
+    impl->owners[i].log_file = logs / ((i == 0 ? std::string("_site") : owners[i].name) + ".log");
+  }
+  impl->index = std::make_unique<ScriptIndex>(std::move(owners));
+
+  impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  bus.patterns.clear();
+  bus.retained = false;
+  bus.sync = true;
+  bus.wake_fd = impl->wake_fd;
+  auto subscriber = Subscriber::open(ctx, credential, std::move(bus));
+  if (!subscriber)
+    return Status::error("scripts: cannot subscribe to the bus: " + subscriber.error());
+  impl->subscriber.emplace(std::move(*subscriber));
+
+  Impl* p = impl.get();
+  impl->reader = std::thread([p] { p->read_bus(); });
+  for (int i = 0; i < std::max(1, impl->options.parallel); ++i)
+    impl->workers.emplace_back([p] { p->work(); });
+  return std::unique_ptr<ScriptDispatcher>(new ScriptDispatcher(std::move(impl)));
+}
+
+ScriptDispatcher::ScriptDispatcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ScriptDispatcher::~ScriptDispatcher() { stop(); }
+
+bool ScriptDispatcher::wait_done(uint64_t seq, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mu);
+  return impl_->progress.wait_for(lock, timeout, [&] {
+    return impl_->read_seq >= seq &&
+           (impl_->outstanding.empty() || impl_->outstanding.begin()->first > seq);
+  });
+}
+
+void ScriptDispatcher::stop() {
+  size_t dropped = 0;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+    for (auto& q : impl_->owners) dropped += q.waiting.size();
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
+  impl_->work_ready.notify_all();
+  if (impl_->reader.joinable()) impl_->reader.join();
+  for (auto& w : impl_->workers) w.join();
+  if (dropped > 0)
+    spdlog::warn("scripts: {} queued event runs were not started before the hub stopped", dropped);
+}
+
+}  // namespace hub

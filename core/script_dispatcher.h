@@ -1,0 +1,67 @@
+// The event-script dispatcher (DESIGN, "The script contract"): an ordinary bus subscriber
+// inside hubd that runs, for every event MODULE/EVENT, the scripts in ROOT/events/MODULE/EVENT
+// and in every loaded module's events/MODULE/EVENT. One owner's (the site's, or a module's)
+// scripts see events in bus order, one at a time; different owners run in parallel, at most
+// `parallel` at once, so a slow or hung owner never holds up another owner or the bus.
+//
+// Outcomes are events, published as Hub: Hub/script-failed for every run that fails or
+// times out, Hub/scripts-done when all scripts for one event have finished (only for events
+// that had scripts). Runs for those two topics report nothing, so they cannot feed a loop.
+//
+// Thread-safe: start() and the methods below from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "bus/subscriber.h"
+#include "core/module_loader.h"
+#include "core/module_manager.h"
+
+namespace hub {
+
+struct DispatcherOptions {
+  std::filesystem::path root;
+  std::chrono::milliseconds timeout{30000};  // per script, unless the module sets its own
+  size_t output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
+  int parallel = 4;                          // owners whose scripts run at the same time
+  size_t queue_limit = 10000;                // events waiting per owner before some are refused
+};
+
+class ScriptDispatcher {
+ public:
+  // Subscribes to the whole bus; the subscription is active when this returns, so every
+  // event published afterwards is dispatched. `modules` are the loaded modules (owners
+  // after the site, in this order).
+  static Result<std::unique_ptr<ScriptDispatcher>> start(
+      zmq::context_t& ctx, const Credential& credential, SubscriberOptions bus,
+      DispatcherOptions options, std::vector<Module> modules, HubPublish publish);
+  ~ScriptDispatcher();
+
+  // Waits until the event `seq` and every earlier one have been dispatched and all their
+  // scripts have finished. False when `timeout` passes first.
+  bool wait_done(uint64_t seq, std::chrono::milliseconds timeout);
+
+  // Stops taking events from the bus and waits for the scripts already running (each is
+  // bounded by its timeout); queued events that have not started are dropped and logged.
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit ScriptDispatcher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// HUB_EVENT_<FIELD> for a payload's top-level scalar fields: the name upper-cased, every
+// character outside [A-Z0-9_] turned into '_'. Fields whose value holds a NUL byte or is
+// longer than 64 KiB are left out (the raw payload is on stdin).
+std::vector<std::pair<std::string, std::string>> event_field_environment(std::string_view payload);
+
+}  // namespace hub

@@ -1,0 +1,86 @@
+#include "core/script_index.h"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint32_t kTreeChanges = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                  IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+
+std::vector<fs::path> children(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] != '.') out.push_back(it->path());
+  }
+  return out;
+}
+
+}  // namespace
+
+ScriptIndex::ScriptIndex(std::vector<ScriptOwner> owners) : owners_(std::move(owners)) {
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  rebuild();
+}
+
+ScriptIndex::~ScriptIndex() {
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
+}
+
+void ScriptIndex::watch(const fs::path& dir) {
+  if (inotify_fd_ < 0) return;
+  const int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kTreeChanges);
+  if (wd >= 0) watches_.push_back(wd);
+}
+
+// Rescans every owner. Owners are few and their events/ trees two levels deep, so a full
+// rescan on any change stays simple and cheap.
+void ScriptIndex::rebuild() {
+  for (int wd : watches_) ::inotify_rm_watch(inotify_fd_, wd);
+  watches_.clear();
+  by_topic_.clear();
+  for (size_t i = 0; i < owners_.size(); ++i) {
+    const ScriptOwner& owner = owners_[i];
+    watch(owner.dir);  // events/ itself may come or go
+    std::error_code ec;
+    if (!fs::is_directory(owner.events_dir, ec)) continue;
+    watch(owner.events_dir);
+    for (const auto& module_dir : children(owner.events_dir)) {
+      if (!fs::is_directory(module_dir, ec)) continue;
+      watch(module_dir);
+      for (const auto& event : children(module_dir)) {
+        by_topic_[module_dir.filename().string() + "/" + event.filename().string()].push_back(i);
+      }
+    }
+  }
+}
+
+void ScriptIndex::refresh() {
+  if (inotify_fd_ < 0) return rebuild();
+  alignas(inotify_event) char buf[16 * 1024];
+  bool changed = false;
+  for (;;) {
+    const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+    if (n > 0) {
+      changed = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;  // EAGAIN: all read
+  }
+  if (changed) rebuild();
+}
+
+const std::vector<size_t>* ScriptIndex::owners_for(std::string_view topic) {
+  if (inotify_fd_ < 0) rebuild();
+  const auto it = by_topic_.find(std::string(topic));
+  return it == by_topic_.end() ? nullptr : &it->second;
+}
+
+}  // namespace hub
