@@ -1,0 +1,253 @@
+// Event scripts as users rely on them: a real hubd, scripts in real directories, events
+// published on the real bus, and completion observed through Hub/scripts-done and
+// Hub/script-failed (never by sleeping).
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "bus/bus_paths.h"
+#include "bus/publisher.h"
+#include "bus/subscriber.h"
+#include "bus/text.h"
+#include "core/script_dispatcher.h"
+#include "support/child_process.h"
+#include "support/temp_dir.h"
+
+using namespace hub;
+using hub::test::ChildProcess;
+using hub::test::TempDir;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+void add_script(const TempDir& root, const std::string& relative, const std::string& body) {
+  const fs::path file = root.write(relative, "#!/bin/sh\n" + body);
+  fs::permissions(file, fs::perms(0755));
+}
+
+void add_module(const TempDir& root, const std::string& name, const std::string& config = "") {
+  root.write("modules/site/" + name + "/info/version.txt", "1.0.0\n");
+  root.write("modules/site/" + name + "/info/depends.txt", "");
+  if (!config.empty()) root.write("config/site/modules/" + name + "/hub.yml", config);
+}
+
+std::string read(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// A hubd on `root`, and a client of its bus that watches the dispatcher's outcomes.
+class RunningHub {
+ public:
+  explicit RunningHub(const TempDir& root)
+      : root_(root), hubd_(HUBD_PATH, {"--root", root.path()}) {
+    REQUIRE(hubd_.wait_stderr("hub is up"));
+    const BusPaths paths = BusPaths::for_root(root.path());
+    auto admin = read_credential_file(paths.admin_credential);
+    REQUIRE(admin);
+    SubscriberOptions o;
+    o.events_endpoint = ipc_endpoint(paths.events_socket);
+    o.replay_endpoint = ipc_endpoint(paths.replay_socket);
+    o.patterns = {"Hub/scripts-done", "Hub/script-failed"};
+    o.retained = false;
+    auto watch = Subscriber::open(ctx_, *admin, o);
+    REQUIRE(watch);
+    watch_.emplace(std::move(*watch));
+    auto publisher = Publisher::connect(ctx_, ipc_endpoint(paths.ingest_socket), *admin);
+    REQUIRE(publisher);
+    publisher_.emplace(std::move(*publisher));
+  }
+
+  uint64_t publish(const std::string& topic, const std::string& payload,
+                   std::string_view content_type = wire::kDefaultContentType) {
+    PublishOptions o;
+    o.content_type = content_type;
+    auto seq = publisher_->publish_confirmed(topic, payload, 5s, o);
+    REQUIRE(seq);
+    return *seq;
+  }
+
+  // The next outcome event on `topic` ("Hub/scripts-done" or "Hub/script-failed") whose
+  // payload mentions `seq`; the others are kept for later calls.
+  std::string wait_for(const std::string& topic, uint64_t seq, std::chrono::seconds timeout = 30s) {
+    const std::string needle = "\"seq\":" + std::to_string(seq) + ",";
+    const std::string needle_end = "\"seq\":" + std::to_string(seq) + "}";
+    const auto matches = [&](const std::pair<std::string, std::string>& e) {
+      return e.first == topic && (e.second.find(needle) != std::string::npos ||
+                                  e.second.find(needle_end) != std::string::npos);
+    };
+    for (auto it = seen_.begin(); it != seen_.end(); ++it) {
+      if (matches(*it)) {
+        std::string payload = it->second;
+        seen_.erase(it);
+        return payload;
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto event = watch_->next(1s);
+      if (!event) continue;
+      std::pair<std::string, std::string> e{std::string(event->topic()),
+                                            std::string(event->payload())};
+      if (matches(e)) return e.second;
+      seen_.push_back(std::move(e));
+    }
+    FAIL("no " << topic << " for seq " << seq << " within " << timeout.count() << " s");
+    return {};
+  }
+
+  ChildProcess& hubd() { return hubd_; }
+  const fs::path& root() const { return root_.path(); }
+
+ private:
+  const TempDir& root_;
+  ChildProcess hubd_;
+  zmq::context_t ctx_{1};
+  std::optional<Subscriber> watch_;
+  std::optional<Publisher> publisher_;
+  std::vector<std::pair<std::string, std::string>> seen_;
+};
+
+}  // namespace
+
+TEST_CASE("scripts in one directory run one at a time in C-locale order", "[dispatcher]") {
+  TempDir root;
+  for (const char* name : {"b", "a", "10-first", "B"}) {
+    add_script(root, std::string("events/Test/ping/") + name,
+               std::string("echo ") + name + " >> \"$HUB_ROOT/order\"\n");
+  }
+  add_script(root, "events/Test/ping/.hidden", "echo hidden >> \"$HUB_ROOT/order\"\n");
+  add_script(root, "events/Test/ping/z.dpkg-old", "echo leftover >> \"$HUB_ROOT/order\"\n");
+  root.write("events/Test/ping/notes", "not executable\n");
+  RunningHub hub(root);
+  const uint64_t seq = hub.publish("Test/ping", "{}");
+  CHECK_THAT(hub.wait_for("Hub/scripts-done", seq), Catch::Contains("\"runs\":4,\"failures\":0"));
+  CHECK(read(root.path() / "order") == "10-first\nB\na\nb\n");
+  CHECK(hub.hubd().wait_stderr("events/Test/ping/notes: skipped, not executable"));
+}
+
+TEST_CASE("one owner's scripts see a burst of events in bus order", "[dispatcher]") {
+  TempDir root;
+  add_script(root, "events/Test/burst/10-record", "echo \"$HUB_EVENT_N\" >> \"$HUB_ROOT/seen\"\n");
+  RunningHub hub(root);
+  std::string expected;
+  uint64_t last = 0;
+  for (int i = 0; i < 100; ++i) {
+    last = hub.publish("Test/burst", "{\"n\":" + std::to_string(i) + "}");
+    expected += std::to_string(i) + "\n";
+  }
+  hub.wait_for("Hub/scripts-done", last);
+  CHECK(read(root.path() / "seen") == expected);
+}
+
+TEST_CASE("a hung owner does not hold up another owner", "[dispatcher]") {
+  TempDir root;
+  add_module(root, "Slow", "hub:\n  scripts:\n    timeout: 1h\n");
+  add_script(root, "modules/site/Slow/events/Test/go/10-hang", "sleep 3600\n");
+  add_script(root, "events/Test/go/10-site",
+             "echo \"$HUB_EVENT_N\" >> \"$HUB_ROOT/site\"; exit 3\n");
+  RunningHub hub(root);
+  const uint64_t first = hub.publish("Test/go", "{\"n\":1}");
+  const uint64_t second = hub.publish("Test/go", "{\"n\":2}");
+  // The site's runs fail on purpose: each failure is an event, while Slow still hangs.
+  CHECK_THAT(hub.wait_for("Hub/script-failed", first), Catch::Contains("\"owner\":\"site\""));
+  CHECK_THAT(hub.wait_for("Hub/script-failed", second),
+             Catch::Contains("\"reason\":\"exited with 3\""));
+  CHECK(read(root.path() / "site") == "1\n2\n");
+}
+
+TEST_CASE("a script past its timeout is killed with the children that ignore SIGTERM",
+          "[dispatcher]") {
+  TempDir root;
+  add_module(root, "Stubborn", "hub:\n  scripts:\n    timeout: 1s\n");
+  add_script(
+      root, "modules/site/Stubborn/events/Test/stall/10-stall",
+      "sh -c 'trap \"\" TERM; exec sleep 3600' &\necho $! > \"$HUB_DATA_DIR/child\"\nsleep 3600\n");
+  RunningHub hub(root);
+  const uint64_t seq = hub.publish("Test/stall", "{}");
+  const std::string failed = hub.wait_for("Hub/script-failed", seq);
+  CHECK_THAT(failed, Catch::Contains("\"owner\":\"Stubborn\""));
+  CHECK_THAT(failed, Catch::Contains("\"timed_out\":true"));
+  int child = 0;
+  std::ifstream(root.path() / "data/Stubborn/child") >> child;
+  REQUIRE(child > 0);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  if (pidfd >= 0) {  // else it is already gone
+    pollfd item{pidfd, POLLIN, 0};
+    CHECK(::poll(&item, 1, 5000) == 1);
+    ::close(pidfd);
+  }
+}
+
+TEST_CASE("a script dropped in while the hub runs is picked up by the next event", "[dispatcher]") {
+  TempDir root;
+  RunningHub hub(root);
+  const uint64_t before = hub.publish("Test/late", "{}");
+  add_script(root, "events/Test/late/10-new", "echo ran > \"$HUB_ROOT/late\"\n");
+  const uint64_t after = hub.publish("Test/late", "{}");
+  const std::string done = hub.wait_for("Hub/scripts-done", after);
+  CHECK_THAT(done, Catch::Contains("\"runs\":1"));
+  CHECK(read(root.path() / "late") == "ran\n");
+  CHECK(before < after);
+}
+
+TEST_CASE("a script gets the event in its arguments, environment and stdin, byte for byte",
+          "[dispatcher]") {
+  TempDir root;
+  add_module(root, "Watcher");
+  add_script(
+      root, "modules/site/Watcher/events/Test/data/10-capture",
+      "cat > \"$HUB_DATA_DIR/stdin\"\n"
+      "printf '%s|%s|%s|%s|%s|%s|%s|%s' \"$1\" \"$2\" \"$HUB_EVENT_TOPIC\" \"$HUB_EVENT_SEQ\" "
+      "\"$HUB_EVENT_SOURCE\" \"$HUB_MODULE\" \"$(pwd)\" \"$HUB_EVENT_TEXT\" > "
+      "\"$HUB_DATA_DIR/env\"\n");
+  RunningHub hub(root);
+
+  SECTION("a JSON payload, its fields in the environment") {
+    const std::string payload = "{\"text\":\"two\\nlines \\u00e9\",\"nested\":{\"x\":1}}";
+    const uint64_t seq = hub.publish("Test/data", payload);
+    hub.wait_for("Hub/scripts-done", seq);
+    CHECK(read(root.path() / "data/Watcher/stdin") == payload);
+    CHECK(read(root.path() / "data/Watcher/env") ==
+          "Test|data|Test/data|" + std::to_string(seq) + "|admin|Watcher|" +
+              (root.path() / "modules/site/Watcher").string() + "|two\nlines \xc3\xa9");
+  }
+  SECTION("1 MiB of binary with NUL bytes and newlines, on stdin unchanged") {
+    std::string payload(1024 * 1024, '\0');
+    for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>((i * 7) % 256);
+    const uint64_t seq = hub.publish("Test/data", payload, "application/octet-stream");
+    hub.wait_for("Hub/scripts-done", seq);
+    CHECK(read(root.path() / "data/Watcher/stdin") == payload);
+  }
+}
+
+TEST_CASE("Hub/shutdown scripts complete before modules stop and the hub exits", "[dispatcher]") {
+  TempDir root;
+  add_module(root, "Mod");
+  add_script(root, "modules/site/Mod/control/shutdown/10-stop",
+             "echo module-stopped >> \"$HUB_ROOT/shutdown\"\n");
+  add_script(root, "events/Hub/shutdown/10-slow",
+             "sleep 1; echo site-script >> \"$HUB_ROOT/shutdown\"\n");
+  RunningHub hub(root);
+  hub.hubd().signal(SIGTERM);
+  REQUIRE(hub.hubd().wait_exit() == 0);
+  CHECK(read(root.path() / "shutdown") == "site-script\nmodule-stopped\n");
+}
+
+TEST_CASE("payload fields become HUB_EVENT_ variables with safe names", "[dispatcher]") {
+  const auto env = event_field_environment(
+      "{\"pid\":7,\"exit-code\":1,\"has "
+      "space\":\"v\",\"nul\":\"a\\u0000b\",\"obj\":{},\"ok\":true}");
+  const std::vector<std::pair<std::string, std::string>> expected = {{"HUB_EVENT_PID", "7"},
+                                                                     {"HUB_EVENT_EXIT_CODE", "1"},
+                                                                     {"HUB_EVENT_HAS_SPACE", "v"},
+                                                                     {"HUB_EVENT_OK", "true"}};
+  CHECK(env == expected);
+  CHECK(event_field_environment("not json").empty());
+}
