@@ -142,15 +142,22 @@ TEST_CASE("the bundled example modules load and start by default", "[hubd][modul
   TempDir root;
   fs::copy(HUB_SOURCE_DIR "/modules", root.path() / "modules", fs::copy_options::recursive);
   fs::copy(HUB_SOURCE_DIR "/config", root.path() / "config", fs::copy_options::recursive);
+  fs::copy(HUB_SOURCE_DIR "/events", root.path() / "events", fs::copy_options::recursive);
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
   REQUIRE(hubd.wait_stderr("hub is up"));
   auto events = retained(root, 3, {"+/started", "Hub/startup"});
   CHECK(events.count("Timer/started") == 1);
   CHECK(events.count("Greeter/started") == 1);
   CHECK_THAT(events["Hub/startup"], Catch::Contains("\"rejected\":0"));
-  CHECK(read(root.path() / "data/Greeter/greetings.txt") ==
-        "Hello from this site, the hub at " + root.path().string() + "\n");
-  hubd.signal(SIGTERM);
+  hubd.signal(SIGTERM);  // Hub/shutdown's scripts, and so every earlier event's, finish first
   REQUIRE(hubd.wait_exit() == 0);
-  CHECK_THAT(read(root.path() / "data/Greeter/greetings.txt"), Catch::EndsWith("Goodbye\n"));
+  // Greeter's startup script, then its script for Timer/started (dispatched in parallel,
+  // so either order), then its shutdown script.
+  const std::string greetings = read(root.path() / "data/Greeter/greetings.txt");
+  CHECK_THAT(greetings, Catch::Contains("Hello from this site, the hub at " + root.path().string() + "\n"));
+  CHECK_THAT(greetings, Catch::Contains("Hello from this site, Timer Timer\n"));
+  CHECK_THAT(greetings, Catch::EndsWith("Goodbye\n"));
+  const std::string site_log = read(root.path() / "data/events.log");
+  CHECK_THAT(site_log, Catch::Contains("hub started, pid " + std::to_string(hubd.pid())));
+  CHECK_THAT(site_log, Catch::Contains("hub stopping on SIGTERM"));
 }
