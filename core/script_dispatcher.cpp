@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxFieldValue = 64 * 1024;
+constexpr size_t kBatch = 256;                         // events taken from the bus per lock
 constexpr uint64_t kOwnerLogLimit = 10 * 1024 * 1024;  // then rotated to .1
 constexpr size_t kStderrInEvent = 4 * 1024;
 constexpr std::string_view kFailedTopic = "Hub/script-failed";
@@ -115,36 +116,47 @@ struct ScriptDispatcher::Impl {
     if (wake_fd >= 0) ::close(wake_fd);
   }
 
+  // Takes events from the bus in batches: one inotify refresh and one lock per batch.
+  // Refreshing once per batch is enough: every event in it was published before it was
+  // received, so any script change made before that publish is queued by then.
   void read_bus() {
+    std::vector<Event> batch;
     for (;;) {
+      batch.clear();
       auto event = subscriber->next(std::chrono::milliseconds(-1));
-      if (!event) {
-        std::lock_guard lock(mu);
-        if (stopping) return;
-        continue;
+      while (event) {
+        batch.push_back(std::move(*event));
+        if (batch.size() == kBatch) break;
+        event = subscriber->next(std::chrono::milliseconds(0));
       }
-      index->refresh();  // changes made before this event was published are queued by now
-      const std::vector<size_t>* targets = index->owners_for(event->topic());
-      std::shared_ptr<Dispatch> d;
-      if (targets != nullptr) {
-        d = std::make_shared<Dispatch>();
-        d->topic = std::string(event->topic());
-        d->payload = std::string(event->payload());
-        d->source = event->source;
-        d->seq = event->seq;
-        d->time_ns = event->time_ns;
-        d->env = event_field_environment(d->payload);
-        d->env.emplace_back("HUB_EVENT_TOPIC", d->topic);
-        d->env.emplace_back("HUB_EVENT_SEQ", std::to_string(d->seq));
-        d->env.emplace_back("HUB_EVENT_TIME", format_utc_time(d->time_ns));
-        d->env.emplace_back("HUB_EVENT_SOURCE", d->source);
-        d->env.emplace_back("HUB_EVENT_CONTENT_TYPE", event->content_type);
+      std::vector<std::pair<std::shared_ptr<Dispatch>, const std::vector<size_t>*>> work;
+      if (!batch.empty()) index->refresh();
+      for (const Event& e : batch) {
+        const std::vector<size_t>* targets = index->owners_for(e.topic());
+        if (targets != nullptr) work.emplace_back(make_dispatch(e), targets);
       }
       std::lock_guard lock(mu);
-      read_seq = event->seq;
-      if (d) enqueue(d, *targets);
-      progress.notify_all();
+      if (stopping) return;
+      if (!batch.empty()) read_seq = batch.back().seq;
+      for (const auto& [d, targets] : work) enqueue(d, *targets);
+      if (!batch.empty()) progress.notify_all();
     }
+  }
+
+  static std::shared_ptr<Dispatch> make_dispatch(const Event& e) {
+    auto d = std::make_shared<Dispatch>();
+    d->topic = std::string(e.topic());
+    d->payload = std::string(e.payload());
+    d->source = e.source;
+    d->seq = e.seq;
+    d->time_ns = e.time_ns;
+    d->env = event_field_environment(d->payload);
+    d->env.emplace_back("HUB_EVENT_TOPIC", d->topic);
+    d->env.emplace_back("HUB_EVENT_SEQ", std::to_string(d->seq));
+    d->env.emplace_back("HUB_EVENT_TIME", format_utc_time(d->time_ns));
+    d->env.emplace_back("HUB_EVENT_SOURCE", d->source);
+    d->env.emplace_back("HUB_EVENT_CONTENT_TYPE", e.content_type);
+    return d;
   }
 
   // REQUIRES: mu held.
@@ -276,6 +288,11 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   bus.retained = false;
   bus.sync = true;
   bus.wake_fd = impl->wake_fd;
+  bus.on_gap = [](uint64_t first, uint64_t last) {
+    // The dispatcher fell more than the subscriber high-water mark behind: say exactly
+    // what its scripts did not see (recovering it needs the journal).
+    spdlog::error("scripts: missed events {}..{}: the dispatcher fell behind the bus", first, last);
+  };
   auto subscriber = Subscriber::open(ctx, credential, std::move(bus));
   if (!subscriber)
     return Status::error("scripts: cannot subscribe to the bus: " + subscriber.error());

@@ -68,7 +68,13 @@ void ScriptIndex::refresh() {
   for (;;) {
     const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
     if (n > 0) {
-      changed = true;
+      // Only real changes count: removing a watch (as rebuild() does) queues IN_IGNORED,
+      // which must not trigger another rebuild.
+      for (ssize_t at = 0; at < n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buf + at);
+        if ((event->mask & (kTreeChanges | IN_Q_OVERFLOW)) != 0) changed = true;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
