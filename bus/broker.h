@@ -29,7 +29,7 @@ struct BrokerOptions {
   std::string internal_endpoint = "inproc://hub.internal";
   int subscriber_hwm = 10000;    // events queued per subscriber before it misses some
   size_t max_payload = 1 << 20;  // larger payloads are refused
-  size_t max_retained = 1000;    // topics whose last retained event is kept
+  size_t max_retained = 10000;   // topics whose last retained event is kept
   // Bound on taking in what publishers queued at stop, and on flushing subscribers.
   std::chrono::milliseconds drain_timeout{2000};
 };

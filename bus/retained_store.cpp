@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "bus/credentials.h"
+#include "bus/wire.h"
+
 namespace hub {
 
 bool RetainedStore::keep(const zmq::message_t& topic, zmq::message_t& header,
@@ -9,7 +12,7 @@ bool RetainedStore::keep(const zmq::message_t& topic, zmq::message_t& header,
   const std::string_view name = topic.to_string_view();
   auto it = events_.find(name);
   if (it == events_.end()) {
-    if (events_.size() >= max_topics_) return false;
+    if (events_.size() >= max_topics_ && wire::topic_module(name) != kHubIdentity) return false;
     it = events_.emplace(std::string(name), Entry{}).first;
   }
   it->second.seq = seq;

@@ -17,7 +17,8 @@ class RetainedStore {
   explicit RetainedStore(size_t max_topics) : max_topics_(max_topics) {}
 
   // Keeps the event as its topic's last value; shares the payload buffer. Returns false
-  // (and keeps nothing) when the topic is new and the store is full.
+  // (and keeps nothing) when the topic is new and the store is full, except for the
+  // hub's own Hub/... topics, which are always kept (they are few and fixed).
   bool keep(const zmq::message_t& topic, zmq::message_t& header, zmq::message_t& payload,
             uint64_t seq);
 

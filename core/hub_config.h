@@ -25,7 +25,7 @@ struct HubConfig {
   struct Bus {
     int64_t subscriber_hwm = 10000;  // events queued per subscriber before it misses some
     uint64_t max_payload = 1 << 20;  // larger publishes are refused
-    int64_t max_retained = 1000;     // topics whose last retained event is kept
+    int64_t max_retained = 10000;    // topics whose last retained event is kept
   } bus;
 
   struct Scripts {

@@ -1,5 +1,6 @@
 // hubd [--root DIR] [--config FILE]
 #include <getopt.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +29,9 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
   hub::block_stop_signals();
+  // An inherited "ignore SIGCHLD" would let the kernel reap scripts before hubd can
+  // read their exit status.
+  signal(SIGCHLD, SIG_DFL);
   const option long_options[] = {{"root", required_argument, nullptr, 'r'},
                                  {"config", required_argument, nullptr, 'c'},
                                  {"version", no_argument, nullptr, 'V'},

@@ -30,6 +30,9 @@ Result<YAML::Node> merge_module_config(const fs::path& root, const std::vector<s
         files.push_back(it->path());
       }
     }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return Status::error(dir.string() + ": cannot be read: " + ec.message());
+    }
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
       YamlReader reader(file.string());

@@ -29,7 +29,9 @@ struct Candidate {
 };
 
 RejectedModule rejection(const Module& m, std::string reason, fs::path file = {}, int line = 0) {
-  return RejectedModule{m.name, m.level, m.dir, std::move(reason), std::move(file), line};
+  RejectedModule r{m.name, m.level, m.dir, reason, std::move(file), line, {}};
+  r.root_cause = m.name + ": " + reason;
+  return r;
 }
 
 // Reads info/ of the module at `m.dir`; returns why it cannot load, if it cannot.
@@ -273,11 +275,13 @@ class Resolver {
         for (const auto& dep : c.module.depends) {
           if (ok(dep.name)) continue;
           const fs::path file = c.module.dir / "info/depends.txt";
-          c.rejected = rejection(
-              c.module,
-              file.string() + ":" + std::to_string(dep.line) + ": depends on " + dep.name +
-                  ", which was rejected: " + winners_.at(dep.name).rejected->reason,
-              file, dep.line);
+          // Only the root cause travels: a long chain must not nest every reason in the next.
+          const std::string root_cause = winners_.at(dep.name).rejected->root_cause;
+          c.rejected = rejection(c.module,
+                                 file.string() + ":" + std::to_string(dep.line) + ": depends on " +
+                                     dep.name + ", which was rejected (" + root_cause + ")",
+                                 file, dep.line);
+          c.rejected->root_cause = root_cause;
           changed = true;
           break;
         }

@@ -35,6 +35,9 @@ struct RejectedModule {
   std::string reason;          // a sentence naming what is wrong and what was expected
   std::filesystem::path file;  // the file at fault, when there is one
   int line = 0;                // its line, when known
+  // "NAME: reason" of the module where the trouble started: this one, or the first
+  // rejected module down its dependency chain.
+  std::string root_cause;
 };
 
 struct ShadowedModule {

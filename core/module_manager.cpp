@@ -134,14 +134,15 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
                                                bool stop_at_failure) {
   const ScriptSelection selection = select_scripts(m.dir / "control" / phase);
   for (const auto& warning : selection.warnings) spdlog::warn("module {}: {}", m.name, warning);
-  std::string failure;
+  std::string failure = selection.error;
+  if (!failure.empty() && stop_at_failure) return failure;
   for (const auto& script : selection.scripts) {
     ScriptRequest request;
     request.script = script;
     request.args = {m.name, phase};
     request.env = module_environment(options_.root, m, {{"HUB_CONTROL_PHASE", phase}});
     request.cwd = m.dir;
-    request.timeout = options_.script_timeout;
+    request.timeout = m.script_timeout.value_or(options_.script_timeout);
     request.output_cap = options_.script_output_cap;
     const ScriptOutcome outcome = run_script(request);
     const std::string who = m.name + " " + fs::relative(script, m.dir).string();
@@ -167,7 +168,7 @@ void ModuleManager::start_all() {
       fail(m, "dependency " + blocked->name + " did not start");
       continue;
     }
-    publish_(m.name + "/starting", JsonObject().add("name", m.name).str(), true);
+    publish_(m.name + "/starting", JsonObject().add("name", m.name).str(), false);
     const auto began = std::chrono::steady_clock::now();
     const std::string failure = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
     if (!failure.empty()) {
@@ -193,7 +194,7 @@ void ModuleManager::stop_all() {
     started_.pop_back();
     const auto m = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
                                 [&](const Module& x) { return x.name == name; });
-    publish_(name + "/stopping", JsonObject().add("name", name).str(), true);
+    publish_(name + "/stopping", JsonObject().add("name", name).str(), false);
     const std::string failure = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
     JsonObject stopped;
     stopped.add("name", name);

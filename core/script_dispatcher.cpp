@@ -222,6 +222,8 @@ struct ScriptDispatcher::Impl {
     const fs::path path = q.owner.events_dir / d.topic.substr(0, slash) / d.topic.substr(slash + 1);
     const ScriptSelection selection = select_scripts(path);
     for (const auto& warning : selection.warnings) spdlog::warn("{}", warning);
+    if (!selection.error.empty())
+      spdlog::error("scripts for {} seq {}: {}", d.topic, d.seq, selection.error);
     const auto env = q.module ? module_environment(options.root, *q.module, d.env)
                               : site_environment(options.root, d.env);
     for (const auto& script : selection.scripts) {

@@ -123,6 +123,9 @@ ScriptSelection select_scripts(const fs::path& path) {
   for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
     if (!is_ignored_script_name(it->path().filename().string())) entries.push_back(it->path());
   }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    selection.error = path.string() + ": cannot be read: " + ec.message();
+  }
   std::sort(entries.begin(), entries.end());  // byte order: the C locale's
   for (const auto& entry : entries) consider(entry);
   return selection;
@@ -254,7 +257,12 @@ ScriptOutcome run_script(const ScriptRequest& request) {
       if (written == request.input.size()) in_w.reset();
     }
     if (fds[0].revents) {
-      exited = ::waitpid(pid, &status, 0) == pid;
+      const pid_t reaped = ::waitpid(pid, &status, 0);
+      if (reaped == -1 && errno == ECHILD) {  // someone else reaped it (SIGCHLD ignored?)
+        outcome.start_error = "its exit status was lost: the process was reaped elsewhere";
+        break;
+      }
+      exited = reaped == pid;
     }
   }
   // What the script wrote before it exited; a background child that keeps the pipes open

@@ -19,6 +19,7 @@ bool is_ignored_script_name(std::string_view name);
 struct ScriptSelection {
   std::vector<std::filesystem::path> scripts;  // executable regular files, C-locale order
   std::vector<std::string> warnings;           // files skipped for a reason the user should see
+  std::string error;  // set when the directory exists but cannot be read (then nothing runs)
 };
 
 // The scripts at `path`: a directory's executable regular files, or `path` itself when it

@@ -154,7 +154,8 @@ TEST_CASE("the bundled example modules load and start by default", "[hubd][modul
   // Greeter's startup script, then its script for Timer/started (dispatched in parallel,
   // so either order), then its shutdown script.
   const std::string greetings = read(root.path() / "data/Greeter/greetings.txt");
-  CHECK_THAT(greetings, Catch::Contains("Hello from this site, the hub at " + root.path().string() + "\n"));
+  CHECK_THAT(greetings,
+             Catch::Contains("Hello from this site, the hub at " + root.path().string() + "\n"));
   CHECK_THAT(greetings, Catch::Contains("Hello from this site, Timer Timer\n"));
   CHECK_THAT(greetings, Catch::EndsWith("Goodbye\n"));
   const std::string site_log = read(root.path() / "data/events.log");

@@ -196,8 +196,8 @@ TEST_CASE("a missing dependency rejects the module and, transitively, its depend
   CHECK_THAT(rejected(tree, "Foo").reason,
              Catch::EndsWith("depends.txt:1: missing dependency Bar"));
   CHECK_THAT(rejected(tree, "Top").reason,
-             Catch::Contains("depends.txt:1: depends on Foo, which was rejected: "));
-  CHECK_THAT(rejected(tree, "Top").reason, Catch::EndsWith("missing dependency Bar"));
+             Catch::Contains("depends.txt:1: depends on Foo, which was rejected (Foo: "));
+  CHECK_THAT(rejected(tree, "Top").reason, Catch::EndsWith("missing dependency Bar)"));
 }
 
 TEST_CASE("a version mismatch names what was wanted and what was found", "[loader]") {
@@ -247,7 +247,7 @@ TEST_CASE("a dependency cycle rejects every module in it, naming the cycle", "[l
   }
   CHECK(rejected(tree, "Self").reason == "dependency cycle: Self -> Self");
   CHECK_THAT(rejected(tree, "D").reason,
-             Catch::Contains("depends on A, which was rejected: dependency cycle"));
+             Catch::Contains("depends on A, which was rejected (A: dependency cycle"));
 }
 
 TEST_CASE("levels come from the configuration, lowest precedence first", "[loader]") {
@@ -258,4 +258,37 @@ TEST_CASE("levels come from the configuration, lowest precedence first", "[loade
   const ModuleTree tree = load_module_tree(root.path(), {"vendor", "local"});
   REQUIRE(loaded_names(tree) == std::vector<std::string>{"Bar"});
   CHECK(tree.loaded[0].version.str() == "2.0.0");
+}
+
+TEST_CASE("a long chain of rejections names the root cause without nesting every reason",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "M0", "1.0.0\n", "Missing\n");
+  for (int i = 1; i < 200; ++i) {
+    add_module(root, "site", "M" + std::to_string(i), "1.0.0\n",
+               "M" + std::to_string(i - 1) + "\n");
+  }
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  REQUIRE(tree.rejected.size() == 200);
+  for (const auto& r : tree.rejected) {
+    INFO(r.name);
+    CHECK(r.reason.size() < 400 + 2 * root.path().string().size());
+    CHECK_THAT(r.reason, Catch::Contains("missing dependency Missing"));
+  }
+  CHECK_THAT(rejected(tree, "M199").reason,
+             Catch::Contains("depends on M198, which was rejected (M0: "));
+}
+
+TEST_CASE("a module's own script timeout comes from hub.scripts.timeout in its config",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Quick", "1.0.0\n");
+  root.write("config/site/modules/Quick/hub.yml", "hub:\n  scripts:\n    timeout: 1500ms\n");
+  add_module(root, "site", "Wrong", "1.0.0\n");
+  root.write("config/site/modules/Wrong/hub.yml", "hub:\n  scripts:\n    timeout: soon\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  REQUIRE(loaded_names(tree) == std::vector<std::string>{"Quick"});
+  CHECK(tree.loaded[0].script_timeout == std::chrono::milliseconds(1500));
+  CHECK_THAT(rejected(tree, "Wrong").reason,
+             Catch::Contains("hub.scripts.timeout: expected a duration"));
 }
