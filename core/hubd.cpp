@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -176,6 +177,12 @@ int run_hubd(const HubdOptions& options) {
   module_options.levels = config.levels;
   module_options.script_timeout = config.scripts.timeout;
   module_options.script_output_cap = config.scripts.output_cap;
+  // The stop signals, blocked in every thread, are read from a signalfd: readable the
+  // moment one is pending, so a slow startup script can be cut short by SIGTERM.
+  const sigset_t stop_set = stop_signals();
+  const int signal_fd = ::signalfd(-1, &stop_set, SFD_CLOEXEC);
+  if (signal_fd < 0) return fail(kExitFailure, std::string("signalfd: ") + strerror(errno));
+  module_options.cancel_fd = signal_fd;
   const HubPublish publish = [&bus](const std::string& topic, const std::string& json,
                                     bool retain) {
     if (auto s = (*bus)->publish(topic, json, retain); !s) {
@@ -201,23 +208,27 @@ int run_hubd(const HubdOptions& options) {
   if (!dispatcher) return fail(kExitFailure, dispatcher.error());
 
   modules.announce();
-  modules.start_all();
+  const bool all_started = modules.start_all();
 
-  const std::string started =
-      JsonObject()
-          .add("pid", static_cast<int64_t>(::getpid()))
-          .add("version", HUB_VERSION)
-          .add("root", root.string())
-          .add_raw("modules", json_string_array(modules.started()))
-          .add("rejected", static_cast<int64_t>(modules.tree().rejected.size()))
-          .str();
-  auto seq = (*bus)->publish("Hub/startup", started, /*retain=*/true);
-  if (!seq) return fail(kExitFailure, "cannot publish Hub/startup: " + seq.error());
-  spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
+  if (all_started) {
+    const std::string started =
+        JsonObject()
+            .add("pid", static_cast<int64_t>(::getpid()))
+            .add("version", HUB_VERSION)
+            .add("root", root.string())
+            .add_raw("modules", json_string_array(modules.started()))
+            .add("rejected", static_cast<int64_t>(modules.tree().rejected.size()))
+            .str();
+    auto seq = (*bus)->publish("Hub/startup", started, /*retain=*/true);
+    if (!seq) return fail(kExitFailure, "cannot publish Hub/startup: " + seq.error());
+    spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
+  }
 
-  const sigset_t set = stop_signals();
-  int sig = 0;
-  sigwait(&set, &sig);
+  signalfd_siginfo info{};  // blocks until SIGTERM or SIGINT
+  while (::read(signal_fd, &info, sizeof info) != sizeof info && errno == EINTR) {
+  }
+  ::close(signal_fd);
+  const int sig = static_cast<int>(info.ssi_signo);
   const bool bus_failed = (*bus)->failed();
   if (!bus_failed) spdlog::info("{} received: shutting down", signal_name(sig));
 

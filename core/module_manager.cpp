@@ -1,5 +1,7 @@
 #include "core/module_manager.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <fstream>
 
@@ -144,6 +146,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     request.cwd = m.dir;
     request.timeout = m.script_timeout.value_or(options_.script_timeout);
     request.output_cap = options_.script_output_cap;
+    if (phase == "startup") request.cancel_fd = options_.cancel_fd;  // shutdown runs to the end
     const ScriptOutcome outcome = run_script(request);
     const std::string who = m.name + " " + fs::relative(script, m.dir).string();
     log_output(who, outcome.out, outcome.out_truncated, false);
@@ -158,8 +161,16 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
   return failure;
 }
 
-void ModuleManager::start_all() {
+bool ModuleManager::start_all() {
+  const auto cancelled = [&] {
+    pollfd item{options_.cancel_fd, POLLIN, 0};
+    return options_.cancel_fd >= 0 && ::poll(&item, 1, 0) == 1;
+  };
   for (const auto& m : tree_.loaded) {
+    if (cancelled()) {
+      spdlog::warn("the hub is stopping: modules from {} on are not started", m.name);
+      return false;
+    }
     if (contains(not_startable_, m.name) || contains(started_, m.name)) continue;
     const auto blocked = std::find_if(m.depends.begin(), m.depends.end(), [&](const Dependency& d) {
       return !contains(started_, d.name);
@@ -186,6 +197,7 @@ void ModuleManager::start_all() {
                  .str(),
              true);
   }
+  return true;
 }
 
 void ModuleManager::stop_all() {

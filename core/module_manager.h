@@ -24,6 +24,9 @@ struct ModuleManagerOptions {
   std::vector<std::string> levels = {"system", "customer", "site"};
   std::chrono::milliseconds script_timeout{30000};  // per control script
   size_t script_output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
+  // Readable once the hub is asked to stop (hubd's signalfd): a startup script running
+  // then is killed and no further module starts. -1: never.
+  int cancel_fd = -1;
 };
 
 class ModuleManager {
@@ -38,8 +41,9 @@ class ModuleManager {
   // not be written is reported as failed and will not start.
   void announce();
   // Starts the loaded modules in dependency order. A module whose startup script fails
-  // is not started, and neither is anything that depends on it.
-  void start_all();
+  // is not started, and neither is anything that depends on it. Returns false when it
+  // was cancelled (see cancel_fd) before every module had its turn.
+  bool start_all();
   // Stops the started modules in reverse order, running every shutdown script even when
   // one fails. Idempotent.
   void stop_all();

@@ -133,6 +133,7 @@ ScriptSelection select_scripts(const fs::path& path) {
 
 std::string ScriptOutcome::describe() const {
   if (!start_error.empty()) return "could not start: " + start_error;
+  if (cancelled) return "cancelled because the hub is stopping (its process group was killed)";
   if (timed_out) {
     return "timed out after " + std::to_string(duration.count()) +
            " ms (its process group was killed)";
@@ -221,19 +222,19 @@ ScriptOutcome run_script(const ScriptRequest& request) {
   }
   const auto deadline = started + request.timeout;
   size_t written = 0;
-  bool out_open = true, err_open = true, exited = false;
+  bool out_open = true, err_open = true, exited = false, killed = false;
   int status = 0;
   const Capture out{&outcome.out, &outcome.out_truncated, request.output_cap};
   const Capture err{&outcome.err, &outcome.err_truncated, request.output_cap};
   while (!exited) {
-    std::array<pollfd, 4> fds = {{{pidfd.get(), POLLIN, 0},
+    std::array<pollfd, 5> fds = {{{pidfd.get(), POLLIN, 0},
                                   {out_open ? out_r.get() : -1, POLLIN, 0},
                                   {err_open ? err_r.get() : -1, POLLIN, 0},
-                                  {in_w.get(), POLLOUT, 0}}};
+                                  {in_w.get(), POLLOUT, 0},
+                                  {killed ? -1 : request.cancel_fd, POLLIN, 0}}};
     // Round up: poll's millisecond timeout must not end before the deadline does.
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-    const int wait_ms =
-        outcome.timed_out ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
+    const int wait_ms = killed ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
     const int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0 && errno != EINTR) {  // cannot happen with valid fds; never leave it running
       outcome.start_error = std::string("poll: ") + strerror(errno);
@@ -241,8 +242,11 @@ ScriptOutcome run_script(const ScriptRequest& request) {
       ::waitpid(pid, &status, 0);
       break;
     }
-    if (ready == 0 && !outcome.timed_out && Clock::now() >= deadline) {
-      outcome.timed_out = true;
+    // The deadline is checked on every pass: a script that keeps its pipes busy cannot
+    // starve it.
+    if (!killed && (fds[4].revents != 0 || Clock::now() >= deadline)) {
+      (fds[4].revents != 0 ? outcome.cancelled : outcome.timed_out) = true;
+      killed = true;
       ::kill(-pid, SIGKILL);  // the whole group: the script and whatever it started
       continue;
     }

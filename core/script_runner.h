@@ -36,18 +36,24 @@ struct ScriptRequest {
   std::string input;  // written to stdin, which is then closed (empty: /dev/null)
   std::chrono::milliseconds timeout{30000};
   size_t output_cap = 64 * 1024;  // bytes kept of stdout and of stderr, each
+  // When this fd becomes readable (hubd passes the signalfd of its stop signals), the run
+  // is cancelled: its process group is killed at once. -1: never.
+  int cancel_fd = -1;
 };
 
 struct ScriptOutcome {
   int exit_code = -1;  // set when the script exited
   int signal = 0;      // set when a signal ended it
   bool timed_out = false;
+  bool cancelled = false;   // the cancel fd fired: the hub is stopping
   std::string start_error;  // set when it could not be started at all
   std::chrono::milliseconds duration{0};
   std::string out, err;  // captured output, each at most output_cap bytes
   bool out_truncated = false, err_truncated = false;
 
-  bool ok() const { return start_error.empty() && !timed_out && signal == 0 && exit_code == 0; }
+  bool ok() const {
+    return start_error.empty() && !timed_out && !cancelled && signal == 0 && exit_code == 0;
+  }
   // "exited with 0", "exited with 3", "killed by SIGSEGV", "timed out after 5000 ms (its
   // process group was killed)", "could not start: ...".
   std::string describe() const;

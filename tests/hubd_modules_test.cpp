@@ -12,6 +12,7 @@
 
 using hub::test::ChildProcess;
 using hub::test::TempDir;
+using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
@@ -161,4 +162,19 @@ TEST_CASE("the bundled example modules load and start by default", "[hubd][modul
   const std::string site_log = read(root.path() / "data/events.log");
   CHECK_THAT(site_log, Catch::Contains("hub started, pid " + std::to_string(hubd.pid())));
   CHECK_THAT(site_log, Catch::Contains("hub stopping on SIGTERM"));
+}
+
+TEST_CASE("SIGTERM during a slow startup script stops the hub at once", "[hubd][modules]") {
+  TempDir root;
+  add_module(root, "site", "Slow", "1.0.0\n");
+  add_script(root, "modules/site/Slow/control/startup/10-slow", "sleep 3600\n");
+  add_module(root, "site", "After", "1.0.0\n", "Slow\n");
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  REQUIRE(hubd.wait_stderr("module Slow 1.0.0 loaded"));
+  hubd.signal(SIGTERM);  // the startup script is about to run, or running
+  REQUIRE(hubd.wait_exit(10s) == 0);
+  const std::string err = hubd.stderr_text();
+  CHECK_THAT(err, !Catch::Contains("hub is up"));  // no Hub/startup for an aborted start
+  CHECK_THAT(err, Catch::Contains("SIGTERM received"));
+  CHECK_THAT(err, !Catch::Contains("module After started"));
 }

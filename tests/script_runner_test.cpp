@@ -1,5 +1,8 @@
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -143,4 +146,57 @@ TEST_CASE("a file that cannot be executed gives a clear reason", "[scripts]") {
   CHECK_FALSE(outcome.ok());
   CHECK_THAT(outcome.describe(), Catch::Contains("could not start: " + file.string()));
   CHECK_THAT(outcome.describe(), Catch::Contains("#!"));
+}
+
+TEST_CASE("a script starts with no blocked or ignored signals and only fds 0, 1 and 2",
+          "[scripts]") {
+  TempDir dir;
+  const int leaked = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC: would leak if not closed
+  REQUIRE(leaked > 2);
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, &old);  // as in hubd, where every thread blocks it
+  const auto old_pipe = ::signal(SIGPIPE, SIG_IGN);
+  auto r = request(script(dir, "probe",
+                          "grep -E '^Sig(Blk|Ign):' /proc/$$/status\n"
+                          "[ -e /proc/$$/fd/" +
+                              std::to_string(leaked) +
+                              " ] && echo leaked\n"
+                              "exit 0\n"));
+  const ScriptOutcome outcome = run_script(r);
+  ::signal(SIGPIPE, old_pipe);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::close(leaked);
+  CHECK(outcome.ok());
+  CHECK_THAT(outcome.out, Catch::StartsWith("SigBlk:\t0000000000000000\nSigIgn:\t"));
+  // Bit n-1 is signal n. Signals 32 and 33 are glibc's own, which its posix_spawn sets to
+  // ignore on purpose; 1 to 31 must all have their default action.
+  const size_t ign = outcome.out.find("SigIgn:\t");
+  REQUIRE(ign != std::string::npos);
+  const uint64_t ignored = std::stoull(outcome.out.substr(ign + 8, 16), nullptr, 16);
+  CHECK((ignored & 0x7fffffffULL) == 0);
+  CHECK(outcome.out.find("leaked") == std::string::npos);
+}
+
+TEST_CASE("a background child that keeps stdout open does not hold the run", "[scripts]") {
+  TempDir dir;
+  const ScriptOutcome outcome =
+      run_script(request(script(dir, "detach", "sleep 3 &\necho started\n")));
+  CHECK(outcome.ok());
+  CHECK(outcome.out == "started\n");
+  CHECK(outcome.duration < 2s);
+}
+
+TEST_CASE("a run is cancelled at once when the cancel fd becomes readable", "[scripts]") {
+  TempDir dir;
+  const int cancel = ::eventfd(1, EFD_CLOEXEC);  // already readable: the hub is stopping
+  auto r = request(script(dir, "long", "sleep 3600\n"));
+  r.cancel_fd = cancel;
+  const ScriptOutcome outcome = run_script(r);
+  ::close(cancel);
+  CHECK(outcome.cancelled);
+  CHECK_FALSE(outcome.ok());
+  CHECK_THAT(outcome.describe(), Catch::StartsWith("cancelled because the hub is stopping"));
+  CHECK(outcome.duration < 5s);
 }
