@@ -106,6 +106,14 @@ Result<std::vector<Dependency>> parse_depends(std::string_view text, DependsProb
       if (dep.parts < 1) return fail("the version must be 1 to 3 dot-separated numbers");
       dep.version = Version{n[0], n[1], n[2]};
     }
+    for (const auto& earlier : deps) {
+      if (earlier.name == dep.name) {
+        problem->line = line_no;
+        problem->message = dep.name + " is listed twice (lines " + std::to_string(earlier.line) +
+                           " and " + std::to_string(line_no) + "): keep one line per dependency";
+        return Status::error(problem->message);
+      }
+    }
     deps.push_back(std::move(dep));
   }
   return deps;

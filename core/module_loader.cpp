@@ -168,11 +168,22 @@ class Resolver {
   }
 
   void check_direct_dependencies() {
+    // Versions are checked against what read fine, decided before this loop, so the
+    // message never depends on the order modules are looked at.
+    std::set<std::string> unreadable;
+    for (const auto& [name, c] : winners_) {
+      if (c.rejected) unreadable.insert(name);
+    }
     for (auto& [name, c] : winners_) {
       if (c.rejected) continue;
       const fs::path file = c.module.dir / "info/depends.txt";
       for (const auto& dep : c.module.depends) {
         const std::string where = file.string() + ":" + std::to_string(dep.line) + ": ";
+        if (dep.name == name) {
+          c.rejected =
+              rejection(c.module, where + "a module cannot depend on itself", file, dep.line);
+          break;
+        }
         auto it = winners_.find(dep.name);
         if (it == winners_.end()) {
           c.rejected =
@@ -180,7 +191,7 @@ class Resolver {
           break;
         }
         const Module& found = it->second.module;
-        if (!it->second.rejected && !dep.accepts(found.version)) {
+        if (!unreadable.count(dep.name) && !dep.accepts(found.version)) {
           c.rejected =
               rejection(c.module,
                         where + "wants " + dep.requirement() + ", found " + found.name + " " +
@@ -231,20 +242,18 @@ class Resolver {
       if (!c.rejected && !index.count(name)) visit(name);
     }
     for (auto& component : cycles) {
-      const std::string path = describe_cycle(component);
+      const std::set<std::string> members(component.begin(), component.end());
       for (const auto& name : component) {
         Candidate& c = winners_.at(name);
-        c.rejected =
-            rejection(c.module, "dependency cycle: " + path, c.module.dir / "info/depends.txt");
+        c.rejected = rejection(c.module, "dependency cycle: " + describe_cycle(name, members),
+                               c.module.dir / "info/depends.txt");
       }
     }
   }
 
-  // "A -> B -> C -> A": the shortest way from the smallest name back to itself, taking
-  // dependencies in depends.txt order, so the message is the same on every run.
-  std::string describe_cycle(const std::vector<std::string>& component) const {
-    const std::set<std::string> members(component.begin(), component.end());
-    const std::string& start = *members.begin();
+  // "B -> C -> A -> B": the shortest way from `start` back to itself within `members`,
+  // taking dependencies in depends.txt order, so the message is the same on every run.
+  std::string describe_cycle(const std::string& start, const std::set<std::string>& members) const {
     std::map<std::string, std::string> parent;
     std::vector<std::string> frontier = {start};
     for (size_t i = 0; i < frontier.size(); ++i) {
@@ -378,10 +387,10 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   // A module shadowed twice names the level that finally wins.
   for (auto& s : tree.shadowed) s.by_level = winners.at(s.name).module.level;
   Resolver(winners, tree.shadowed, shadowed_versions).run(tree);
-  std::sort(tree.shadowed.begin(), tree.shadowed.end(),
-            [](const ShadowedModule& a, const ShadowedModule& b) {
-              return std::tie(a.name, a.level) < std::tie(b.name, b.level);
-            });
+  // By name; copies of one name stay in level order (lowest precedence first).
+  std::stable_sort(
+      tree.shadowed.begin(), tree.shadowed.end(),
+      [](const ShadowedModule& a, const ShadowedModule& b) { return a.name < b.name; });
   return tree;
 }
 

@@ -50,7 +50,7 @@ struct ShadowedModule {
 struct ModuleTree {
   std::vector<Module> loaded;            // dependency order; ties broken by name
   std::vector<RejectedModule> rejected;  // sorted by name
-  std::vector<ShadowedModule> shadowed;  // sorted by name, then level
+  std::vector<ShadowedModule> shadowed;  // sorted by name, then level order
 };
 
 // Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and

@@ -82,14 +82,21 @@ void ModuleManager::load() {
 }
 
 void ModuleManager::announce() {
-  for (const auto& s : tree_.shadowed) {
-    spdlog::info("module {} at level {} is shadowed by level {}", s.name, s.level, s.by_level);
-    publish_(s.name + "/shadowed",
+  // One event per name, listing every shadowed copy (one retained topic per name).
+  for (size_t i = 0; i < tree_.shadowed.size();) {
+    const ShadowedModule& first = tree_.shadowed[i];
+    std::string copies = "[";
+    for (; i < tree_.shadowed.size() && tree_.shadowed[i].name == first.name; ++i) {
+      const ShadowedModule& s = tree_.shadowed[i];
+      spdlog::info("module {} at level {} is shadowed by level {}", s.name, s.level, s.by_level);
+      copies += (copies.size() > 1 ? "," : "") +
+                JsonObject().add("level", s.level).add("path", s.dir.string()).str();
+    }
+    publish_(first.name + "/shadowed",
              JsonObject()
-                 .add("name", s.name)
-                 .add("level", s.level)
-                 .add("path", s.dir.string())
-                 .add("by_level", s.by_level)
+                 .add("name", first.name)
+                 .add("by_level", first.by_level)
+                 .add_raw("shadowed", copies + "]")
                  .str(),
              true);
   }

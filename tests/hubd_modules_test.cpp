@@ -89,8 +89,9 @@ TEST_CASE("hubd publishes what the loader decided, then starts modules in depend
   CHECK_THAT(events["Broken/rejected"], Catch::Contains("\"line\":1"));
   CHECK_THAT(events["NeedsBroken/rejected"],
              Catch::Contains("depends on Broken, which was rejected"));
-  CHECK_THAT(events["Twice/shadowed"], Catch::Contains("\"level\":\"system\",\"path\":"));
-  CHECK_THAT(events["Twice/shadowed"], Catch::Contains("\"by_level\":\"site\""));
+  CHECK_THAT(
+      events["Twice/shadowed"],
+      Catch::Contains("\"by_level\":\"site\",\"shadowed\":[{\"level\":\"system\",\"path\":"));
   CHECK_THAT(events["Fails/failed"],
              Catch::Contains("control/startup/10-fail exited with 7: boom"));
   CHECK_THAT(events["NeedsFails/failed"], Catch::Contains("dependency Fails did not start"));

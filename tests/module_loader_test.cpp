@@ -220,9 +220,9 @@ TEST_CASE("the higher level wins a name; the lower one is shadowed", "[loader]")
   REQUIRE(loaded_names(tree) == std::vector<std::string>{"Bar"});
   CHECK(tree.loaded[0].level == "site");
   REQUIRE(tree.shadowed.size() == 2);
-  CHECK(tree.shadowed[0].level == "customer");
+  CHECK(tree.shadowed[0].level == "system");  // in level order
   CHECK(tree.shadowed[0].by_level == "site");
-  CHECK(tree.shadowed[1].level == "system");
+  CHECK(tree.shadowed[1].level == "customer");
   CHECK(tree.shadowed[1].by_level == "site");
   // A dependency on a shadowed module's version does not load, and says why.
   CHECK_THAT(rejected(tree, "Old").reason,
@@ -242,10 +242,12 @@ TEST_CASE("a dependency cycle rejects every module in it, naming the cycle", "[l
   add_module(root, "site", "Free", "1.0.0\n");
   const ModuleTree tree = load_module_tree(root.path(), kLevels);
   CHECK(loaded_names(tree) == std::vector<std::string>{"Free"});
-  for (const char* name : {"A", "B", "C"}) {
-    CHECK(rejected(tree, name).reason == "dependency cycle: A -> B -> C -> A");
-  }
-  CHECK(rejected(tree, "Self").reason == "dependency cycle: Self -> Self");
+  // Each member names the cycle through itself.
+  CHECK(rejected(tree, "A").reason == "dependency cycle: A -> B -> C -> A");
+  CHECK(rejected(tree, "B").reason == "dependency cycle: B -> C -> A -> B");
+  CHECK(rejected(tree, "C").reason == "dependency cycle: C -> A -> B -> C");
+  CHECK_THAT(rejected(tree, "Self").reason,
+             Catch::EndsWith("depends.txt:1: a module cannot depend on itself"));
   CHECK_THAT(rejected(tree, "D").reason,
              Catch::Contains("depends on A, which was rejected (A: dependency cycle"));
 }
@@ -291,4 +293,15 @@ TEST_CASE("a module's own script timeout comes from hub.scripts.timeout in its c
   CHECK(tree.loaded[0].script_timeout == std::chrono::milliseconds(1500));
   CHECK_THAT(rejected(tree, "Wrong").reason,
              Catch::Contains("hub.scripts.timeout: expected a duration"));
+}
+
+TEST_CASE("a dependency listed twice is refused, naming both lines", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Bar", "1.0.0\n");
+  add_module(root, "site", "Foo", "1.0.0\n", "Bar\n# again, stricter\nBar:1\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK_THAT(
+      rejected(tree, "Foo").reason,
+      Catch::EndsWith(
+          "depends.txt:3: Bar is listed twice (lines 1 and 3): keep one line per dependency"));
 }
