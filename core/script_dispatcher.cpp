@@ -110,7 +110,8 @@ struct ScriptDispatcher::Impl {
   bool stopping = false;
 
   std::thread reader;
-  std::vector<std::thread> workers;
+  std::vector<std::thread> workers;  // guarded by mu (grown by enqueue, joined by stop)
+  int idle_workers = 0;              // guarded by mu
 
   ~Impl() {
     if (wake_fd >= 0) ::close(wake_fd);
@@ -177,7 +178,14 @@ struct ScriptDispatcher::Impl {
       q.waiting.push_back(d);
       if (!q.running && q.waiting.size() == 1) {
         runnable.push_back(i);
-        work_ready.notify_one();
+        // Workers start on first need, up to `parallel`: an idle hub keeps no threads
+        // (and their memory) for scripts it may never run.
+        if (idle_workers == 0 &&
+            workers.size() < static_cast<size_t>(std::max(1, options.parallel))) {
+          workers.emplace_back([this] { work(); });
+        } else {
+          work_ready.notify_one();
+        }
       }
     }
   }
@@ -185,7 +193,9 @@ struct ScriptDispatcher::Impl {
   void work() {
     std::unique_lock lock(mu);
     for (;;) {
+      ++idle_workers;
       work_ready.wait(lock, [&] { return stopping || !runnable.empty(); });
+      --idle_workers;
       if (stopping) return;
       const size_t i = runnable.front();
       runnable.pop_front();
@@ -302,8 +312,6 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
 
   Impl* p = impl.get();
   impl->reader = std::thread([p] { p->read_bus(); });
-  for (int i = 0; i < std::max(1, impl->options.parallel); ++i)
-    impl->workers.emplace_back([p] { p->work(); });
   return std::unique_ptr<ScriptDispatcher>(new ScriptDispatcher(std::move(impl)));
 }
 
@@ -330,7 +338,7 @@ void ScriptDispatcher::stop() {
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
   impl_->work_ready.notify_all();
-  if (impl_->reader.joinable()) impl_->reader.join();
+  if (impl_->reader.joinable()) impl_->reader.join();  // no more workers start after this
   for (auto& w : impl_->workers) w.join();
   if (dropped > 0)
     spdlog::warn("scripts: {} queued event runs were not started before the hub stopped", dropped);
