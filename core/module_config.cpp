@@ -17,8 +17,27 @@ YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
   return out;
 }
 
-Result<YAML::Node> merge_module_config(const fs::path& root, const std::vector<std::string>& levels,
-                                       const std::string& name) {
+namespace {
+
+// Reads the `hub:` section of one config file into `timeout`; problems go to `reader`.
+void read_hub_section(YamlReader& reader, const YAML::Node& config,
+                      std::optional<std::chrono::milliseconds>& timeout) {
+  const YAML::Node hub = config["hub"];
+  if (!hub || !reader.expect_map(hub, "hub", {"scripts"})) return;
+  const YAML::Node scripts = hub["scripts"];
+  if (!scripts || !reader.expect_map(scripts, "hub.scripts", {"timeout"}) || !scripts["timeout"])
+    return;
+  std::chrono::milliseconds value{0};
+  reader.read_duration(scripts, "hub.scripts", "timeout", value, std::chrono::hours(24));
+  if (reader.ok()) timeout = value;
+}
+
+}  // namespace
+
+Result<ModuleConfig> merge_module_config(const fs::path& root,
+                                         const std::vector<std::string>& levels,
+                                         const std::string& name) {
+  ModuleConfig result;
   YAML::Node merged(YAML::NodeType::Map);
   for (const auto& level : levels) {
     const fs::path dir = root / "config" / level / "modules" / name;
@@ -43,10 +62,13 @@ Result<YAML::Node> merge_module_config(const fs::path& root, const std::vector<s
         reader.problem(node, "", "expected a map of settings (key: value) at the top");
         return reader.status();
       }
+      read_hub_section(reader, node, result.script_timeout);  // a later file wins, like the merge
+      if (!reader.ok()) return reader.status();
       merged = merge_yaml(merged, node);
     }
   }
-  return merged;
+  result.merged = std::move(merged);
+  return result;
 }
 
 }  // namespace hub

@@ -3,7 +3,9 @@
 // level wins. Maps merge key by key, deeply; lists and scalars replace.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,11 +15,19 @@
 
 namespace hub {
 
-// Returns the merged config (an empty map when there is none). Fails naming the file,
-// line and column of the first file that is not valid YAML or not a map of settings.
-Result<YAML::Node> merge_module_config(const std::filesystem::path& root,
-                                       const std::vector<std::string>& levels,
-                                       const std::string& name);
+struct ModuleConfig {
+  YAML::Node merged;  // an empty map when there is no config at all
+  // hub.scripts.timeout: the module's own limit for its scripts. The `hub:` section is
+  // the part of a module's config the hub itself reads; it is checked in each file, so a
+  // mistake is reported with that file's name and line.
+  std::optional<std::chrono::milliseconds> script_timeout;
+};
+
+// Merges the module's config files. Fails naming the file, line and column of the first
+// file that is not valid YAML, not a map of settings, or has a bad `hub:` section.
+Result<ModuleConfig> merge_module_config(const std::filesystem::path& root,
+                                         const std::vector<std::string>& levels,
+                                         const std::string& name);
 
 // `over` merged onto `base` (neither is modified): maps merge deeply, `over` wins.
 YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over);

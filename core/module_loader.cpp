@@ -13,7 +13,6 @@
 #include <set>
 
 #include "core/module_config.h"
-#include "core/yaml_reader.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -82,27 +81,7 @@ std::vector<fs::path> level_entries(const fs::path& level_dir) {
   return entries;
 }
 
-// The `hub:` section of a module's merged config holds what the hub itself reads:
-// hub.scripts.timeout. Returns what is wrong with it, if anything.
-std::optional<std::string> read_hub_settings(Module& m) {
-  const YAML::Node& config = m.config;
-  const YAML::Node hub = config["hub"];
-  if (!hub) return std::nullopt;
-  YamlReader reader("config/*/modules/" + m.name + "/*.yml (merged)");
-  if (reader.expect_map(hub, "hub", {"scripts"})) {
-    const YAML::Node scripts = hub["scripts"];
-    if (scripts && reader.expect_map(scripts, "hub.scripts", {"timeout"}) && scripts["timeout"]) {
-      std::chrono::milliseconds timeout{0};
-      reader.read_duration(scripts, "hub.scripts", "timeout", timeout, std::chrono::hours(24));
-      if (reader.ok()) m.script_timeout = timeout;
-    }
-  }
-  if (reader.ok()) return std::nullopt;
-  return "bad configuration: " + reader.status().message();
-}
-
-Candidate examine(const fs::path& root, const std::vector<std::string>& levels, const fs::path& dir,
-                  const std::string& level) {
+Candidate examine(const fs::path& dir, const std::string& level) {
   Candidate c;
   c.module.name = dir.filename().string();
   c.module.level = level;
@@ -118,15 +97,6 @@ Candidate examine(const fs::path& root, const std::vector<std::string>& levels, 
     c.rejected = rejection(c.module, dir.string() + ": unsafe module name: " + *bad, dir);
   } else {
     c.rejected = read_info(c.module);
-  }
-  if (!c.rejected) {
-    auto config = merge_module_config(root, levels, c.module.name);
-    if (config) {
-      c.module.config = std::move(*config);
-      if (auto problem = read_hub_settings(c.module)) c.rejected = rejection(c.module, *problem);
-    } else {
-      c.rejected = rejection(c.module, "bad configuration: " + config.error());
-    }
   }
   return c;
 }
@@ -371,7 +341,7 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
   for (const auto& level : levels) {  // lowest first: a later level shadows an earlier one
     for (const auto& dir : level_entries(root / "modules" / level)) {
-      Candidate c = examine(root, levels, dir, level);
+      Candidate c = examine(dir, level);
       auto it = winners.find(c.module.name);
       if (it != winners.end()) {
         const Module& lower = it->second.module;
@@ -383,6 +353,17 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
         winners.emplace(name, std::move(c));
       }
     }
+  }
+  // Only the copy that wins its name gets its configuration read.
+  for (auto& [name, c] : winners) {
+    if (c.rejected) continue;
+    auto config = merge_module_config(root, levels, name);
+    if (!config) {
+      c.rejected = rejection(c.module, "bad configuration: " + config.error());
+      continue;
+    }
+    c.module.config = std::move(config->merged);
+    c.module.script_timeout = config->script_timeout;
   }
   // A module shadowed twice names the level that finally wins.
   for (auto& s : tree.shadowed) s.by_level = winners.at(s.name).module.level;

@@ -16,7 +16,7 @@ TEST_CASE("module config merges across levels: maps deeply, lists and scalars re
   root.write("config/site/modules/Other/x.yml", "a: 99\n");
   auto merged = merge_module_config(root.path(), {"system", "customer", "site"}, "Foo");
   REQUIRE(merged);
-  const YAML::Node& c = *merged;
+  const YAML::Node& c = merged->merged;
   CHECK(c["a"].as<int>() == 2);
   CHECK(c["m"]["x"].as<int>() == 1);
   CHECK(c["m"]["y"].as<int>() == 3);
@@ -33,16 +33,16 @@ TEST_CASE("within a level, config files merge in name order", "[config]") {
   root.write("config/site/modules/Foo/notes.txt", "who: ignored\n");
   auto merged = merge_module_config(root.path(), {"site"}, "Foo");
   REQUIRE(merged);
-  CHECK((*merged)["who"].as<std::string>() == "late");
-  CHECK((*merged)["only_early"].as<bool>());
+  CHECK(merged->merged["who"].as<std::string>() == "late");
+  CHECK(merged->merged["only_early"].as<bool>());
 }
 
 TEST_CASE("no config at all is an empty map", "[config]") {
   TempDir root;
   auto merged = merge_module_config(root.path(), {"site"}, "Foo");
   REQUIRE(merged);
-  CHECK(merged->IsMap());
-  CHECK(merged->size() == 0);
+  CHECK(merged->merged.IsMap());
+  CHECK(merged->merged.size() == 0);
 }
 
 TEST_CASE("a broken module config file is named with its line", "[config]") {
@@ -59,4 +59,18 @@ TEST_CASE("a broken module config file is named with its line", "[config]") {
   REQUIRE_FALSE(not_map);
   CHECK(not_map.error() ==
         list.string() + ":1:1: expected a map of settings (key: value) at the top");
+}
+
+TEST_CASE("a bad hub: section is named with its own file and line", "[config]") {
+  TempDir root;
+  root.write("config/system/modules/Foo/a.yml", "hub:\n  scripts:\n    timeout: 2s\n");
+  auto good = merge_module_config(root.path(), {"system", "site"}, "Foo");
+  REQUIRE(good);
+  CHECK(good->script_timeout == std::chrono::milliseconds(2000));
+  const auto bad = root.write("config/site/modules/Foo/z.yml",
+                              "colour: red\nhub:\n  scripts:\n    timeout: soon\n");
+  auto merged = merge_module_config(root.path(), {"system", "site"}, "Foo");
+  REQUIRE_FALSE(merged);
+  CHECK_THAT(merged.error(),
+             Catch::StartsWith(bad.string() + ":4:14: hub.scripts.timeout: expected a duration"));
 }
