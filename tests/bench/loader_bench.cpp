@@ -43,8 +43,11 @@ void build_tree(const fs::path& root, int modules) {
     const std::string version = std::to_string(1 + i % 4) + "." + std::to_string(i % 10) + ".0";
     std::string depends = "# generated\n";
     const int count = i == 0 ? 0 : static_cast<int>(rng() % 5);
+    std::vector<int> picked;
     for (int d = 0; d < count; ++d) {
       const int dep = static_cast<int>(rng() % static_cast<unsigned>(i));
+      if (std::find(picked.begin(), picked.end(), dep) != picked.end()) continue;  // one line each
+      picked.push_back(dep);
       const std::string dep_version = std::to_string(1 + dep % 4) + "." + std::to_string(dep % 10);
       switch (d % 3) {
         case 0:
