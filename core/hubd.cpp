@@ -18,6 +18,7 @@
 #include "bus/credentials.h"
 #include "bus/publisher.h"
 #include "bus/text.h"
+#include "core/files.h"
 #include "core/hub_config.h"
 #include "core/hub_logger.h"
 #include "core/instance_lock.h"

@@ -38,20 +38,4 @@ InstanceLock::~InstanceLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status make_private_dir(const fs::path& dir, mode_t mode) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::error(dir.string() + ": cannot create: " + ec.message());
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0)
-    return Status::error(dir.string() + ": " + std::strerror(errno));
-  if (st.st_uid != ::geteuid()) {
-    return Status::error(dir.string() + ": owned by uid " + std::to_string(st.st_uid) +
-                         ", not by this user (uid " + std::to_string(::geteuid()) + ")");
-  }
-  if (::chmod(dir.c_str(), mode) != 0)
-    return Status::error(dir.string() + ": " + std::strerror(errno));
-  return Status::ok();
-}
-
 }  // namespace hub

@@ -25,8 +25,4 @@ class InstanceLock {
   int fd_;
 };
 
-// Creates `dir` (and parents) if needed and sets its mode. Fails when it exists but is
-// owned by another user, so sockets are never placed where someone else controls them.
-Status make_private_dir(const std::filesystem::path& dir, mode_t mode);
-
 }  // namespace hub

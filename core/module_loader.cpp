@@ -1,17 +1,12 @@
 #include "core/module_loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 
+#include "core/files.h"
 #include "core/module_config.h"
 
 namespace hub {
@@ -67,18 +62,6 @@ std::optional<RejectedModule> read_info(Module& m) {
     if (build) m.build_info = build->substr(0, kMaxBuildInfo);
   }
   return std::nullopt;
-}
-
-// Every entry of ROOT/modules/LEVEL/, in C-locale name order; dot entries are skipped.
-std::vector<fs::path> level_entries(const fs::path& level_dir) {
-  std::vector<fs::path> entries;
-  std::error_code ec;
-  for (fs::directory_iterator it(level_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!name.empty() && name[0] != '.') entries.push_back(it->path());
-  }
-  std::sort(entries.begin(), entries.end());
-  return entries;
 }
 
 Candidate examine(const fs::path& dir, const std::string& level) {
@@ -299,48 +282,16 @@ class Resolver {
 
 }  // namespace
 
-Result<std::string> read_small_file(const fs::path& file, size_t max_bytes) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) return Status::error(file.string() + ": missing");
-    return Status::error(file.string() + ": " + std::strerror(err));
-  }
-  struct stat st {};
-  std::string text;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::error(file.string() + (S_ISDIR(st.st_mode) ? ": is a directory, expected a file"
-                                                              : ": not a regular file"));
-  }
-  if (static_cast<size_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    return Status::error(file.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
-  }
-  text.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::error(file.string() + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(got);
-  return text;
-}
-
 ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels) {
   ModuleTree tree;
   std::map<std::string, Candidate> winners;
   std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
   for (const auto& level : levels) {  // lowest first: a later level shadows an earlier one
-    for (const auto& dir : level_entries(root / "modules" / level)) {
+    std::error_code error;
+    const fs::path level_dir = root / "modules" / level;
+    const auto entries = visible_entries(level_dir, error);
+    if (error) tree.problems.push_back(level_dir.string() + ": cannot be read: " + error.message());
+    for (const auto& dir : entries) {
       Candidate c = examine(dir, level);
       auto it = winners.find(c.module.name);
       if (it != winners.end()) {

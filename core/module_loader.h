@@ -51,6 +51,9 @@ struct ModuleTree {
   std::vector<Module> loaded;            // dependency order; ties broken by name
   std::vector<RejectedModule> rejected;  // sorted by name
   std::vector<ShadowedModule> shadowed;  // sorted by name, then level order
+  // Level directories that exist but cannot be read ("PATH: cannot be read: reason"):
+  // whatever they hold is missing from the tree.
+  std::vector<std::string> problems;
 };
 
 // Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
@@ -59,9 +62,5 @@ struct ModuleTree {
 // every other module still loads.
 ModuleTree load_module_tree(const std::filesystem::path& root,
                             const std::vector<std::string>& levels);
-
-// Reads a small text file: fails with "PATH: reason" (missing, a directory, unreadable,
-// larger than `max_bytes`).
-Result<std::string> read_small_file(const std::filesystem::path& file, size_t max_bytes);
 
 }  // namespace hub

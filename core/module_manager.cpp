@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/text.h"
-#include "core/instance_lock.h"
+#include "core/files.h"
 #include "core/module_environment.h"
 #include "core/script_runner.h"
 
@@ -82,6 +82,10 @@ void ModuleManager::load() {
 }
 
 void ModuleManager::announce() {
+  for (const auto& problem : tree_.problems) {
+    spdlog::error("modules: {}", problem);
+    publish_("Hub/rejected", JsonObject().add("reason", problem).str(), false);
+  }
   // One event per name, listing every shadowed copy (one retained topic per name).
   for (size_t i = 0; i < tree_.shadowed.size();) {
     const ShadowedModule& first = tree_.shadowed[i];

@@ -5,22 +5,14 @@
 
 #include <cerrno>
 
+#include "core/files.h"
+
 namespace hub {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr uint32_t kTreeChanges = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-
-std::vector<fs::path> children(const fs::path& dir) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!name.empty() && name[0] != '.') out.push_back(it->path());
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -51,10 +43,10 @@ void ScriptIndex::rebuild() {
     std::error_code ec;
     if (!fs::is_directory(owner.events_dir, ec)) continue;
     watch(owner.events_dir);
-    for (const auto& module_dir : children(owner.events_dir)) {
+    for (const auto& module_dir : visible_entries(owner.events_dir, ec)) {
       if (!fs::is_directory(module_dir, ec)) continue;
       watch(module_dir);
-      for (const auto& event : children(module_dir)) {
+      for (const auto& event : visible_entries(module_dir, ec)) {
         by_topic_[module_dir.filename().string() + "/" + event.filename().string()].push_back(i);
       }
     }

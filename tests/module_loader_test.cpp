@@ -305,3 +305,14 @@ TEST_CASE("a dependency listed twice is refused, naming both lines", "[loader]")
       Catch::EndsWith(
           "depends.txt:3: Bar is listed twice (lines 1 and 3): keep one line per dependency"));
 }
+
+TEST_CASE("a level directory that cannot be read is reported, not silently empty", "[loader]") {
+  TempDir root;
+  root.write("modules/site", "a file where the level's directory belongs\n");
+  add_module(root, "system", "Base", "1.0.0\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Base"});
+  REQUIRE(tree.problems.size() == 1);
+  CHECK(tree.problems[0] ==
+        (root.path() / "modules/site").string() + ": cannot be read: Not a directory");
+}

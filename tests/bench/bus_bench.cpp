@@ -731,8 +731,10 @@ int main(int argc, char** argv) {
   std::printf("bus_bench: hub::Broker vs the raw libzmq XSUB/XPUB proxy (zmq::proxy)\n");
   std::string this_run = "build/tests/bench/bus_bench";
   for (int i = 1; i < argc; ++i) this_run += std::string(" ") + argv[i];
-  std::printf("reproduce: build/tests/bench/bus_bench [--quick] [--events N] [--repeat R]   (this run: %s)\n",
-              this_run.c_str());
+  std::printf(
+      "reproduce: build/tests/bench/bus_bench [--quick] [--events N] [--repeat R]   (this run: "
+      "%s)\n",
+      this_run.c_str());
   if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
     char load[128] = {};
     if (std::fgets(load, sizeof load, f) != nullptr) {

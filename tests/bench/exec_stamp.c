@@ -11,10 +11,12 @@ static i64 sys(i64 n, i64 a, i64 b, i64 c) {
 }
 
 void _start(void) {
-  struct { i64 sec, nsec; } now;
+  struct {
+    i64 sec, nsec;
+  } now;
   sys(228 /* clock_gettime */, 0 /* CLOCK_REALTIME */, (i64)&now, 0);
   i64 ns = now.sec * 1000000000L + now.nsec;
-  i64 fd = sys(2 /* open */, (i64)"stamp", 01 | 0100 | 01000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0644);
+  i64 fd = sys(2 /* open */, (i64) "stamp", 01 | 0100 | 01000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0644);
   if (fd >= 0) sys(1 /* write */, fd, (i64)&ns, 8);
   sys(60 /* exit */, fd >= 0 ? 0 : 1, 0, 0);
 }

@@ -1,0 +1,78 @@
+#include "core/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace hub {
+namespace fs = std::filesystem;
+
+Status make_private_dir(const fs::path& dir, mode_t mode) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::error(dir.string() + ": cannot create: " + ec.message());
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return Status::error(dir.string() + ": " + std::strerror(errno));
+  if (st.st_uid != ::geteuid()) {
+    return Status::error(dir.string() + ": owned by uid " + std::to_string(st.st_uid) +
+                         ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
+  if (::chmod(dir.c_str(), mode) != 0)
+    return Status::error(dir.string() + ": " + std::strerror(errno));
+  return Status::ok();
+}
+
+std::vector<fs::path> visible_entries(const fs::path& dir, std::error_code& error) {
+  std::vector<fs::path> entries;
+  error.clear();
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] != '.') entries.push_back(it->path());
+  }
+  if (error == std::errc::no_such_file_or_directory) error.clear();
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+Result<std::string> read_small_file(const fs::path& file, size_t max_bytes) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return Status::error(file.string() + ": missing");
+    return Status::error(file.string() + ": " + std::strerror(err));
+  }
+  struct stat st {};
+  std::string text;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(file.string() + (S_ISDIR(st.st_mode) ? ": is a directory, expected a file"
+                                                              : ": not a regular file"));
+  }
+  if (static_cast<size_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return Status::error(file.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  text.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Status::error(file.string() + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  text.resize(got);
+  return text;
+}
+
+}  // namespace hub

@@ -1,0 +1,29 @@
+// Small filesystem helpers for hubd's view of a root: directories it owns, the entries a
+// user placed in a directory, and little text files. Thread-safe (no shared state).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "bus/status.h"
+
+namespace hub {
+
+// Creates `dir` (and parents) if needed and sets its mode. Fails when it exists but is
+// owned by another user, so sockets are never placed where someone else controls them.
+Status make_private_dir(const std::filesystem::path& dir, mode_t mode);
+
+// The entries of `dir` whose names do not start with '.', in C-locale (byte) order. A
+// missing `dir` gives none; any other failure to read it is reported in `error`.
+std::vector<std::filesystem::path> visible_entries(const std::filesystem::path& dir,
+                                                   std::error_code& error);
+
+// Reads a small text file: fails with "PATH: reason" (missing, a directory, not a regular
+// file, unreadable, larger than `max_bytes`). Never blocks on a FIFO.
+Result<std::string> read_small_file(const std::filesystem::path& file, size_t max_bytes);
+
+}  // namespace hub
