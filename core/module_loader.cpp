@@ -1,6 +1,7 @@
 #include "core/module_loader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <optional>
@@ -59,7 +60,13 @@ std::optional<RejectedModule> read_info(Module& m) {
   std::error_code ec;
   if (fs::exists(m.dir / "info/build.txt", ec)) {
     auto build = read_small_file(m.dir / "info/build.txt", kMaxInfoFile);
-    if (build) m.build_info = build->substr(0, kMaxBuildInfo);
+    if (build) {
+      m.build_info = build->substr(0, kMaxBuildInfo);
+      while (!m.build_info.empty() &&
+             std::isspace(static_cast<unsigned char>(m.build_info.back()))) {
+        m.build_info.pop_back();
+      }
+    }
   }
   return std::nullopt;
 }
