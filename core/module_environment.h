@@ -18,6 +18,10 @@ std::filesystem::path module_run_dir(const std::filesystem::path& root, const st
 std::filesystem::path module_config_file(const std::filesystem::path& root,
                                          const std::string& name);
 
+// The log of an owner's scripts: ROOT/var/log/hub/scripts/NAME.log, and _site.log for
+// the site's (empty `name`; a module name starts with a letter, so it cannot collide).
+std::filesystem::path script_log_file(const std::filesystem::path& root, const std::string& name);
+
 // "KEY=VALUE" strings. `extra` is added last and wins over everything else.
 std::vector<std::string> module_environment(
     const std::filesystem::path& root, const Module& module,

@@ -16,8 +16,6 @@ namespace hub {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr size_t kLoggedOutputLines = 50;  // per stream and run; the rest is summarised
-
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -25,28 +23,6 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 std::string first_line(const std::string& text) {
   const std::string line = text.substr(0, text.find('\n'));
   return line.size() > 200 ? line.substr(0, 200) + "..." : line;
-}
-
-// Writes a script's captured output to the log, one line each, bounded.
-void log_output(const std::string& who, const std::string& text, bool truncated, bool is_stderr) {
-  size_t lines = 0, start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    if (++lines > kLoggedOutputLines) {
-      spdlog::info("{}: (more output not logged)", who);
-      return;
-    }
-    std::string line;
-    append_printable(line, std::string_view(text).substr(start, end - start));
-    if (is_stderr) {
-      spdlog::warn("{}: {}", who, line);
-    } else {
-      spdlog::info("{}: {}", who, line);
-    }
-    start = end + 1;
-  }
-  if (truncated) spdlog::info("{}: (output beyond the capture limit was discarded)", who);
 }
 
 Status write_file(const fs::path& file, const std::string& text) {
@@ -67,6 +43,8 @@ std::string dependencies_json(const Module& m) {
 
 void ModuleManager::load() {
   tree_ = load_module_tree(options_.root, options_.levels);
+  std::error_code ec;
+  fs::create_directories(script_log_file(options_.root, "").parent_path(), ec);
   for (const auto& m : tree_.loaded) {
     Status prepared = make_private_dir(options_.root / "data" / m.name, 0750);
     if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
@@ -159,9 +137,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     request.output_cap = options_.script_output_cap;
     if (phase == "startup") request.cancel_fd = options_.cancel_fd;  // shutdown runs to the end
     const ScriptOutcome outcome = run_script(request);
-    const std::string who = m.name + " " + fs::relative(script, m.dir).string();
-    log_output(who, outcome.out, outcome.out_truncated, false);
-    log_output(who, outcome.err, outcome.err_truncated, true);
+    append_run_log(script_log_file(options_.root, m.name), "control/" + phase, script, outcome);
     if (outcome.ok()) continue;
     std::string reason = fs::relative(script, m.dir).string() + " " + outcome.describe();
     if (!outcome.err.empty()) reason += ": " + first_line(outcome.err);

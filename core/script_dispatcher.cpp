@@ -25,8 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxFieldValue = 64 * 1024;
-constexpr size_t kBatch = 256;                         // events taken from the bus per lock
-constexpr uint64_t kOwnerLogLimit = 10 * 1024 * 1024;  // then rotated to .1
+constexpr size_t kBatch = 256;  // events taken from the bus per lock
 constexpr size_t kStderrInEvent = 4 * 1024;
 constexpr std::string_view kFailedTopic = "Hub/script-failed";
 constexpr std::string_view kDoneTopic = "Hub/scripts-done";
@@ -51,30 +50,6 @@ struct OwnerQueue {
 
 std::string first_lines(const std::string& text, size_t max_bytes) {
   return text.size() <= max_bytes ? text : text.substr(0, max_bytes) + "...";
-}
-
-// Appends one run to the owner's log, rotating it at kOwnerLogLimit.
-void log_run(const fs::path& file, const Dispatch& d, const fs::path& script,
-             const ScriptOutcome& outcome) {
-  std::error_code ec;
-  if (fs::file_size(file, ec) > kOwnerLogLimit && !ec) fs::rename(file, file.string() + ".1", ec);
-  std::ofstream log(file, std::ios::app);
-  log << format_utc_time(wire::now_ns()) << " " << d.topic << " seq " << d.seq << ": "
-      << script.string() << " " << outcome.describe() << " in " << outcome.duration.count()
-      << " ms\n";
-  for (const auto* stream : {&outcome.out, &outcome.err}) {
-    size_t start = 0;
-    while (start < stream->size()) {
-      size_t end = stream->find('\n', start);
-      if (end == std::string::npos) end = stream->size();
-      std::string line;
-      append_printable(line, std::string_view(*stream).substr(start, end - start));
-      log << (stream == &outcome.out ? "  | " : "  ! ") << line << "\n";
-      start = end + 1;
-    }
-  }
-  if (outcome.out_truncated || outcome.err_truncated)
-    log << "  (output beyond the capture limit discarded)\n";
 }
 
 }  // namespace
@@ -248,7 +223,7 @@ struct ScriptDispatcher::Impl {
       request.output_cap = options.output_cap;
       const ScriptOutcome outcome = run_script(request);
       ++d.runs;
-      log_run(q.log_file, d, script, outcome);
+      append_run_log(q.log_file, d.topic + " seq " + std::to_string(d.seq), script, outcome);
       if (outcome.ok()) continue;
       ++d.failures;
       spdlog::warn("{} for {} seq {}: {}", script.string(), d.topic, d.seq, outcome.describe());
@@ -279,7 +254,7 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   impl->publish = std::move(publish);
   impl->modules = std::move(modules);
   const fs::path& root = impl->options.root;
-  const fs::path logs = root / "var/log/hub/scripts";
+  const fs::path logs = script_log_file(root, "").parent_path();
   std::error_code ec;
   fs::create_directories(logs, ec);
   if (ec) return Status::error(logs.string() + ": cannot create: " + ec.message());
@@ -290,8 +265,7 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   for (size_t i = 0; i < owners.size(); ++i) {
     impl->owners[i].owner = owners[i];
     impl->owners[i].module = i == 0 ? nullptr : &impl->modules[i - 1];
-    // "_site": a module name always starts with a letter, so it cannot collide.
-    impl->owners[i].log_file = logs / ((i == 0 ? std::string("_site") : owners[i].name) + ".log");
+    impl->owners[i].log_file = script_log_file(root, owners[i].name);
   }
   impl->index = std::make_unique<ScriptIndex>(std::move(owners));
 

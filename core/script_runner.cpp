@@ -13,6 +13,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <fstream>
+
+#include "bus/text.h"
+#include "bus/wire.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -129,6 +133,30 @@ ScriptSelection select_scripts(const fs::path& path) {
   std::sort(entries.begin(), entries.end());  // byte order: the C locale's
   for (const auto& entry : entries) consider(entry);
   return selection;
+}
+
+void append_run_log(const fs::path& file, std::string_view what, const fs::path& script,
+                    const ScriptOutcome& outcome) {
+  constexpr uint64_t kRotateAt = 10 * 1024 * 1024;
+  std::error_code ec;
+  if (fs::file_size(file, ec) > kRotateAt && !ec) fs::rename(file, file.string() + ".1", ec);
+  std::ofstream log(file, std::ios::app);
+  log << format_utc_time(wire::now_ns()) << " " << what << ": " << script.string() << " "
+      << outcome.describe() << " in " << outcome.duration.count() << " ms\n";
+  for (const auto* stream : {&outcome.out, &outcome.err}) {
+    size_t start = 0;
+    while (start < stream->size()) {
+      size_t end = stream->find('\n', start);
+      if (end == std::string::npos) end = stream->size();
+      std::string line;
+      append_printable(line, std::string_view(*stream).substr(start, end - start));
+      log << (stream == &outcome.out ? "  | " : "  ! ") << line << "\n";
+      start = end + 1;
+    }
+  }
+  if (outcome.out_truncated || outcome.err_truncated) {
+    log << "  (output beyond the capture limit discarded)\n";
+  }
 }
 
 std::string ScriptOutcome::describe() const {

@@ -59,6 +59,12 @@ struct ScriptOutcome {
   std::string describe() const;
 };
 
+// Appends one run to a script log, rotating the file to FILE.1 once it passes 10 MiB: a
+// line with the time, `what` ran it (an event, a control phase), the script, its outcome
+// and duration, then its output, stdout lines as "  | ...", stderr lines as "  ! ...".
+void append_run_log(const std::filesystem::path& file, std::string_view what,
+                    const std::filesystem::path& script, const ScriptOutcome& outcome);
+
 // Runs one script in a process group of its own, with a clean signal mask and only
 // stdin/stdout/stderr open. On timeout the whole group is killed with SIGKILL. Output
 // beyond the cap is read and discarded, so a chatty script never blocks on a full pipe.

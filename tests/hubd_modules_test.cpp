@@ -95,6 +95,13 @@ TEST_CASE("hubd publishes what the loader decided, then starts modules in depend
   CHECK_THAT(events["Fails/failed"],
              Catch::Contains("control/startup/10-fail exited with 7: boom"));
   CHECK_THAT(events["NeedsFails/failed"], Catch::Contains("dependency Fails did not start"));
+  // Its output is in the module's script log, with the run's outcome.
+  const std::string fails_log = read(root.path() / "var/log/hub/scripts/Fails.log");
+  CHECK_THAT(fails_log,
+             Catch::Contains("control/startup: " +
+                             (root.path() / "modules/site/Fails/control/startup/10-fail").string() +
+                             " exited with 7 in "));
+  CHECK_THAT(fails_log, Catch::Contains("\n  ! boom\n"));
   CHECK_THAT(events["Hub/startup"],
              Catch::Contains("\"modules\":[\"Base\",\"App\",\"Twice\"],\"rejected\":2"));
   for (const char* topic :
