@@ -14,9 +14,6 @@ namespace hub {
 struct Version {
   unsigned major = 0, minor = 0, release = 0;
   std::string str() const;
-  bool operator==(const Version& o) const {
-    return major == o.major && minor == o.minor && release == o.release;
-  }
 };
 
 // "MAJOR.MINOR.RELEASE": three decimal numbers of at most 9 digits. Surrounding blank

@@ -78,7 +78,7 @@ struct ScriptDispatcher::Impl {
 
   std::mutex mu;
   std::condition_variable work_ready, progress;
-  std::vector<OwnerQueue> owners;       // parallel to index->owners()
+  std::vector<OwnerQueue> owners;       // in the index's owner order
   std::deque<size_t> runnable;          // owners with waiting events and none running
   uint64_t read_seq = 0;                // the last event taken from the bus
   std::map<uint64_t, int> outstanding;  // seq -> owner runs not yet finished

@@ -32,9 +32,8 @@ class ScriptIndex {
   // Applies what changed since the last call. Cheap when nothing did.
   void refresh();
 
-  const std::vector<ScriptOwner>& owners() const { return owners_; }
-  // Indexes into owners() of those with events/MODULE/EVENT for `topic`, in owner order
-  // (the site first, then modules in load order); nullptr when none.
+  // Indexes into the owners given at construction of those with events/MODULE/EVENT for `topic`, in
+  // owner order (the site first, then modules in load order); nullptr when none.
   const std::vector<size_t>* owners_for(std::string_view topic);
 
  private:
