@@ -10,6 +10,7 @@ BusPaths BusPaths::for_root(const std::filesystem::path& root) {
   p.ingest_socket = p.run_dir / "ingest.sock";
   p.events_socket = p.run_dir / "events.sock";
   p.replay_socket = p.run_dir / "replay.sock";
+  p.api_socket = p.run_dir / "api.sock";
   p.admin_credential = root / "var/db/hub/admin.cred";
   return p;
 }

@@ -82,6 +82,11 @@ void CredentialStore::add(const Credential& credential) {
   secrets_[credential.identity] = credential.secret;
 }
 
+void CredentialStore::remove(const std::string& identity) {
+  std::lock_guard lock(mu_);
+  secrets_.erase(identity);
+}
+
 bool CredentialStore::verify(const std::string& identity, const std::string& secret) const {
   std::lock_guard lock(mu_);
   const auto it = secrets_.find(identity);

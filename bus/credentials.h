@@ -45,6 +45,7 @@ void set_plain_credential(zmq::socket_t& socket, const Credential& credential);
 class CredentialStore {
  public:
   void add(const Credential& credential);
+  void remove(const std::string& identity);
   // True when `identity` is known and `secret` is its secret (constant-time compare).
   bool verify(const std::string& identity, const std::string& secret) const;
 

@@ -38,7 +38,7 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   HubConfig config;
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!reader.expect_map(root, "", {"levels", "log", "bus", "scripts", "shutdown"}))
+  if (!reader.expect_map(root, "", {"levels", "log", "bus", "scripts", "services", "shutdown"}))
     return reader.status();
 
   reader.read(root, "", "levels", config.levels);
@@ -71,6 +71,28 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     reader.read(scripts, "scripts", "queue_limit", config.scripts.queue_limit, 1, 10'000'000);
     reader.read_size(scripts, "scripts", "output_cap", config.scripts.output_cap,
                      uint64_t{1} << 30);
+  }
+  if (const YAML::Node services = root["services"];
+      services &&
+      reader.expect_map(services, "services", {"volume_paths", "log", "leftover_grace"})) {
+    reader.read(services, "services", "volume_paths", config.services.volume_paths);
+    for (const auto& path : config.services.volume_paths) {
+      const auto parts = std::filesystem::path(path);
+      const bool dot_dot =
+          std::any_of(parts.begin(), parts.end(), [](const auto& part) { return part == ".."; });
+      if (path.empty() || path[0] != '/' || dot_dot) {
+        reader.problem(services["volume_paths"], "services.volume_paths",
+                       "expected absolute paths without '..', got '" + path + "'");
+      }
+    }
+    if (const YAML::Node log = services["log"];
+        log && reader.expect_map(log, "services.log", {"max_size", "keep"})) {
+      reader.read_size(log, "services.log", "max_size", config.services.log_max_size,
+                       uint64_t{1} << 40);
+      reader.read(log, "services.log", "keep", config.services.log_keep, 0, 100);
+    }
+    reader.read_duration(services, "services", "leftover_grace", config.services.leftover_grace,
+                         std::chrono::minutes(10));
   }
   if (const YAML::Node shutdown = root["shutdown"];
       shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout", "scripts_timeout"})) {

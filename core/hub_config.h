@@ -35,6 +35,14 @@ struct HubConfig {
     int64_t queue_limit = 10000;               // events waiting per owner before refusing
   } scripts;
 
+  struct Services {
+    // Absolute directories outside the root that service volumes may point into.
+    std::vector<std::string> volume_paths;
+    uint64_t log_max_size = 10 * 1024 * 1024;  // an instance's output log rotates at this size
+    int64_t log_keep = 5;                      // rotated output logs kept per instance
+    std::chrono::milliseconds leftover_grace{5000};  // for instances a killed hubd left behind
+  } services;
+
   struct Shutdown {
     std::chrono::milliseconds drain_timeout{2000};     // bound on flushing the bus at exit
     std::chrono::milliseconds scripts_timeout{30000};  // bound on Hub/shutdown's scripts

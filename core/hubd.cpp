@@ -1,5 +1,6 @@
 #include "core/hubd.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -24,6 +25,7 @@
 #include "core/instance_lock.h"
 #include "core/module_manager.h"
 #include "core/script_dispatcher.h"
+#include "core/supervisor.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -106,6 +108,14 @@ class RunningBus {
         options);
   }
 
+  // A fresh credential for `identity`, valid on the bus until revoked.
+  Credential grant(const std::string& identity) {
+    Credential c{identity, random_secret()};
+    credentials_.add(c);
+    return c;
+  }
+  void revoke(const std::string& identity) { credentials_.remove(identity); }
+
   // Drains and closes the bus. Idempotent.
   void stop() {
     std::unique_lock lock(publish_mu_);
@@ -128,7 +138,30 @@ class RunningBus {
 };
 
 const char* signal_name(int sig) {
-  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "?";
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "?";
+}
+
+sigset_t signal_set(int sig) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  return set;
+}
+
+// Blocks until SIGTERM or SIGINT (returned), running `reload` for each SIGHUP meanwhile.
+int wait_for_stop(int stop_fd, int reload_fd, const std::function<void()>& reload) {
+  for (;;) {
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {reload_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+    signalfd_siginfo info{};
+    if (fds[0].revents & POLLIN) {
+      if (::read(stop_fd, &info, sizeof info) == sizeof info)
+        return static_cast<int>(info.ssi_signo);
+    } else if ((fds[1].revents & POLLIN) && ::read(reload_fd, &info, sizeof info) == sizeof info) {
+      spdlog::info("SIGHUP received: reloading");
+      reload();
+    }
+  }
 }
 
 }  // namespace
@@ -136,6 +169,7 @@ const char* signal_name(int sig) {
 void block_stop_signals() {
   sigset_t set = stop_signals();
   sigaddset(&set, SIGPIPE);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -173,9 +207,23 @@ int run_hubd(const HubdOptions& options) {
   auto bus = RunningBus::start(paths, config, *admin);
   if (!bus) return fail(kExitFailure, bus.error());
 
+  SupervisorOptions supervise;
+  supervise.root = root;
+  supervise.volume_paths = config.services.volume_paths;
+  supervise.log_max_size = config.services.log_max_size;
+  supervise.log_keep = config.services.log_keep;
+  supervise.hub_env = {{"HUB_BUS_INGEST", ipc_endpoint(fs::absolute(paths.ingest_socket))},
+                       {"HUB_BUS_EVENTS", ipc_endpoint(fs::absolute(paths.events_socket))},
+                       {"HUB_BUS_REPLAY", ipc_endpoint(fs::absolute(paths.replay_socket))},
+                       {"HUB_API_ENDPOINT", ipc_endpoint(fs::absolute(paths.api_socket))}};
+  supervise.grant = [&bus](const std::string& identity) { return (*bus)->grant(identity); };
+  supervise.revoke = [&bus](const std::string& identity) { (*bus)->revoke(identity); };
+
+  std::function<void(const std::vector<Module>&)> modules_changed;  // set once scripts run
   ModuleManagerOptions module_options;
   module_options.root = root;
   module_options.levels = config.levels;
+  module_options.volume_paths = config.services.volume_paths;
   module_options.script_timeout = config.scripts.timeout;
   module_options.script_output_cap = config.scripts.output_cap;
   // The stop signals, blocked in every thread, are read from a signalfd: readable the
@@ -184,12 +232,24 @@ int run_hubd(const HubdOptions& options) {
   const int signal_fd = ::signalfd(-1, &stop_set, SFD_CLOEXEC);
   if (signal_fd < 0) return fail(kExitFailure, std::string("signalfd: ") + strerror(errno));
   module_options.cancel_fd = signal_fd;
+  module_options.on_modules_changed = [&modules_changed](const std::vector<Module>& m) {
+    if (modules_changed) modules_changed(m);
+  };
+  const sigset_t reload_set = signal_set(SIGHUP);
+  const int reload_fd = ::signalfd(-1, &reload_set, SFD_CLOEXEC);
+  if (reload_fd < 0) return fail(kExitFailure, std::string("signalfd: ") + strerror(errno));
   const HubPublish publish = [&bus](const std::string& topic, const std::string& json,
                                     bool retain) {
     if (auto s = (*bus)->publish(topic, json, retain); !s) {
       spdlog::error("cannot publish {}: {}", topic, s.error());
     }
   };
+  // Declared before the modules, so it outlives them: it stops whatever they left running.
+  Supervisor supervisor(supervise, publish);
+  for (const auto& line : supervisor.stop_leftovers(config.services.leftover_grace)) {
+    spdlog::warn("left running by an earlier hubd: {}", line);
+  }
+  module_options.supervisor = &supervisor;
   ModuleManager modules(module_options, publish);
   modules.load();
 
@@ -207,6 +267,7 @@ int run_hubd(const HubdOptions& options) {
   auto dispatcher = ScriptDispatcher::start((*bus)->context(), *admin, bus_endpoints, dispatch,
                                             modules.tree().loaded, publish);
   if (!dispatcher) return fail(kExitFailure, dispatcher.error());
+  modules_changed = [d = dispatcher->get()](const std::vector<Module>& m) { d->set_modules(m); };
 
   modules.announce();
   const bool all_started = modules.start_all();
@@ -217,7 +278,7 @@ int run_hubd(const HubdOptions& options) {
             .add("pid", static_cast<int64_t>(::getpid()))
             .add("version", HUB_VERSION)
             .add("root", root.string())
-            .add_raw("modules", json_string_array(modules.started()))
+            .add_raw("modules", json_string_array(modules.up()))
             .add("rejected", static_cast<int64_t>(modules.tree().rejected.size()))
             .str();
     auto seq = (*bus)->publish("Hub/startup", started, /*retain=*/true);
@@ -225,11 +286,9 @@ int run_hubd(const HubdOptions& options) {
     spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
   }
 
-  signalfd_siginfo info{};  // blocks until SIGTERM or SIGINT
-  while (::read(signal_fd, &info, sizeof info) != sizeof info && errno == EINTR) {
-  }
+  const int sig = wait_for_stop(signal_fd, reload_fd, [&modules] { modules.reload(); });
   ::close(signal_fd);
-  const int sig = static_cast<int>(info.ssi_signo);
+  ::close(reload_fd);
   const bool bus_failed = (*bus)->failed();
   if (!bus_failed) spdlog::info("{} received: shutting down", signal_name(sig));
 

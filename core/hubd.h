@@ -1,5 +1,5 @@
-// hubd: binds the bus for a root, publishes the Hub's own events, and runs until
-// SIGTERM or SIGINT.
+// hubd: binds the bus for a root, publishes the Hub's own events, runs the modules and
+// their services, reloads on SIGHUP, and runs until SIGTERM or SIGINT.
 #pragma once
 
 #include <filesystem>
@@ -19,8 +19,8 @@ struct HubdOptions {
   std::filesystem::path config_file;  // empty: ROOT/config/hub.yml, defaults if absent
 };
 
-// Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread and every thread it starts
-// later, so run_hubd can take the stop signals with sigwait. Call first thing in main.
+// Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE in the calling thread and every thread it
+// starts later, so run_hubd can read them from signalfds. Call first thing in main.
 void block_stop_signals();
 
 // Runs the hub until SIGTERM or SIGINT, then publishes Hub/shutdown, drains the bus and

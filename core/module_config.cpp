@@ -45,7 +45,9 @@ Result<ModuleConfig> merge_module_config(const fs::path& root,
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string file = it->path().filename().string();
-      if (file.size() > 4 && file.compare(file.size() - 4, 4, ".yml") == 0 && file[0] != '.') {
+      // service.yml overrides the module's service definition (service_spec.h) instead.
+      if (file.size() > 4 && file.compare(file.size() - 4, 4, ".yml") == 0 && file[0] != '.' &&
+          file != "service.yml") {
         files.push_back(it->path());
       }
     }

@@ -1,4 +1,5 @@
-// A module's configuration: config/LEVEL/modules/NAME/*.yml merged across the config
+// A module's configuration: config/LEVEL/modules/NAME/*.yml (but service.yml, which
+// overrides the module's service instead) merged across the config
 // levels. Within a level, files merge in C-locale name order; across levels, the higher
 // level wins. Maps merge key by key, deeply; lists and scalars replace.
 #pragma once

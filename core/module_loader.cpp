@@ -289,7 +289,8 @@ class Resolver {
 
 }  // namespace
 
-ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels) {
+ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels,
+                            const std::vector<std::string>& volume_paths) {
   ModuleTree tree;
   std::map<std::string, Candidate> winners;
   std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
@@ -322,6 +323,18 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
     }
     c.module.config = std::move(config->merged);
     c.module.script_timeout = config->script_timeout;
+    auto service = load_service_spec(root, levels, c.module.dir, name);
+    if (!service) {
+      c.rejected = rejection(c.module, "bad service definition: " + service.error());
+      continue;
+    }
+    for (const auto& volume : (*service) ? (*service)->volumes : std::vector<Volume>{}) {
+      if (auto source = resolve_volume_source(root, volume_paths, volume); !source) {
+        c.rejected = rejection(c.module, "bad service definition: " + source.error());
+        break;
+      }
+    }
+    c.module.service = std::move(*service);
   }
   // A module shadowed twice names the level that finally wins.
   for (auto& s : tree.shadowed) s.by_level = winners.at(s.name).module.level;

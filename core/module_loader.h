@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/module_info.h"
+#include "core/service_spec.h"
 
 namespace hub {
 
@@ -26,6 +27,8 @@ struct Module {
   YAML::Node config;       // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
   // hub.scripts.timeout in that config: this module's own limit for its event scripts.
   std::optional<std::chrono::milliseconds> script_timeout;
+  // service.yml merged across levels (service_spec.h); nullopt when it runs no service.
+  std::optional<ServiceSpec> service;
 };
 
 struct RejectedModule {
@@ -59,8 +62,10 @@ struct ModuleTree {
 // Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
 // each module's config from ROOT/config/LEVEL/modules/NAME/. Never fails as a whole:
 // every problem rejects the module it belongs to (and, transitively, its dependents);
-// every other module still loads.
+// every other module still loads. A service volume must resolve inside the root or inside
+// one of `volume_paths`.
 ModuleTree load_module_tree(const std::filesystem::path& root,
-                            const std::vector<std::string>& levels);
+                            const std::vector<std::string>& levels,
+                            const std::vector<std::string>& volume_paths = {});
 
 }  // namespace hub

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,7 @@
 #include "core/files.h"
 #include "core/module_environment.h"
 #include "core/script_runner.h"
+#include "core/supervisor.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -39,24 +41,87 @@ std::string dependencies_json(const Module& m) {
   return json_string_array(reqs);
 }
 
+std::string yaml_text(const YAML::Node& node) {
+  YAML::Emitter yaml;
+  yaml << node;
+  return std::string(yaml.c_str()) + "\n";
+}
+
+std::string names_json(const std::vector<std::string>& names) { return json_string_array(names); }
+
 }  // namespace
 
+std::string module_fingerprint(const Module& m) {
+  std::string text = m.level + '\n' + m.dir.string() + '\n' + m.version.str() + '\n' +
+                     dependencies_json(m) + '\n' + m.build_info + '\n' + yaml_text(m.config);
+  if (m.script_timeout) text += std::to_string(m.script_timeout->count());
+  text += '\n';
+  if (m.service) text += m.service->text;
+  return text;
+}
+
+const Module* ModuleManager::find_loaded(const std::string& name) const {
+  const auto it = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
+                               [&](const Module& m) { return m.name == name; });
+  return it == tree_.loaded.end() ? nullptr : &*it;
+}
+
+std::vector<std::string> ModuleManager::up() const {
+  std::vector<std::string> names;
+  for (const auto& name : started_) {
+    if (up_.count(name) != 0) names.push_back(name);
+  }
+  return names;
+}
+
+bool ModuleManager::cancelled() const {
+  pollfd item{options_.cancel_fd, POLLIN, 0};
+  return options_.cancel_fd >= 0 && ::poll(&item, 1, 0) == 1;
+}
+
+void ModuleManager::prepare(const Module& m) {
+  Status prepared = make_private_dir(options_.root / "data" / m.name, 0750);
+  if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
+  if (prepared)
+    prepared = write_file(module_config_file(options_.root, m.name), yaml_text(m.config));
+  if (!prepared)
+    unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
+}
+
 void ModuleManager::load() {
-  tree_ = load_module_tree(options_.root, options_.levels);
+  tree_ = load_module_tree(options_.root, options_.levels, options_.volume_paths);
   std::error_code ec;
   fs::create_directories(script_log_file(options_.root, "").parent_path(), ec);
-  for (const auto& m : tree_.loaded) {
-    Status prepared = make_private_dir(options_.root / "data" / m.name, 0750);
-    if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
-    if (prepared) {
-      YAML::Emitter yaml;
-      yaml << m.config;
-      prepared =
-          write_file(module_config_file(options_.root, m.name), std::string(yaml.c_str()) + "\n");
-    }
-    if (!prepared)
-      unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
-  }
+  for (const auto& m : tree_.loaded) prepare(m);
+}
+
+void ModuleManager::publish_loaded(const Module& m) {
+  spdlog::info("module {} {} loaded from level {}", m.name, m.version.str(), m.level);
+  JsonObject payload;
+  payload.add("name", m.name)
+      .add("level", m.level)
+      .add("version", m.version.str())
+      .add("path", m.dir.string())
+      .add_raw("depends", dependencies_json(m))
+      .add("build", m.build_info)
+      .add("service", m.service.has_value());
+  publish_(m.name + "/loaded", payload.str(), true);
+}
+
+void ModuleManager::publish_rejected(const RejectedModule& r, bool kept_running) {
+  spdlog::warn("module {} rejected: {}{}", r.name, r.reason,
+               kept_running ? " (the running version is kept)" : "");
+  JsonObject payload;
+  payload.add("name", r.name)
+      .add("level", r.level)
+      .add("path", r.dir.string())
+      .add("reason", r.reason);
+  if (!r.file.empty()) payload.add("file", r.file.string());
+  if (r.line > 0) payload.add("line", static_cast<int64_t>(r.line));
+  if (kept_running) payload.add("kept_running", true);
+  // A name unsafe in topics cannot have its own topic; the hub reports it instead.
+  const bool own_topic = !module_name_problem(r.name);
+  publish_(own_topic ? r.name + "/rejected" : "Hub/rejected", payload.str(), own_topic);
 }
 
 void ModuleManager::announce() {
@@ -82,42 +147,15 @@ void ModuleManager::announce() {
                  .str(),
              true);
   }
-  for (const auto& r : tree_.rejected) {
-    spdlog::warn("module {} rejected: {}", r.name, r.reason);
-    JsonObject payload;
-    payload.add("name", r.name)
-        .add("level", r.level)
-        .add("path", r.dir.string())
-        .add("reason", r.reason);
-    if (!r.file.empty()) payload.add("file", r.file.string());
-    if (r.line > 0) payload.add("line", static_cast<int64_t>(r.line));
-    // A name unsafe in topics cannot have its own topic; the hub reports it instead.
-    const bool own_topic = !module_name_problem(r.name);
-    publish_(own_topic ? r.name + "/rejected" : "Hub/rejected", payload.str(), own_topic);
-  }
-  for (const auto& m : tree_.loaded) {
-    spdlog::info("module {} {} loaded from level {}", m.name, m.version.str(), m.level);
-    publish_(m.name + "/loaded",
-             JsonObject()
-                 .add("name", m.name)
-                 .add("level", m.level)
-                 .add("version", m.version.str())
-                 .add("path", m.dir.string())
-                 .add_raw("depends", dependencies_json(m))
-                 .add("build", m.build_info)
-                 .str(),
-             true);
-  }
-  for (const auto& [name, why] : unprepared_) {
-    fail(*std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
-                       [&](const Module& m) { return m.name == name; }),
-         why);
-  }
+  for (const auto& r : tree_.rejected) publish_rejected(r, false);
+  for (const auto& m : tree_.loaded) publish_loaded(m);
+  for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
+  unprepared_.clear();
 }
 
 void ModuleManager::fail(const Module& m, const std::string& reason) {
   spdlog::error("module {} failed: {}", m.name, reason);
-  not_startable_.push_back(m.name);
+  not_startable_.insert(m.name);
   publish_(m.name + "/failed", JsonObject().add("name", m.name).add("reason", reason).str(), true);
 }
 
@@ -148,35 +186,41 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
   return failure;
 }
 
-bool ModuleManager::start_all() {
-  const auto cancelled = [&] {
-    pollfd item{options_.cancel_fd, POLLIN, 0};
-    return options_.cancel_fd >= 0 && ::poll(&item, 1, 0) == 1;
-  };
-  for (const auto& m : tree_.loaded) {
-    if (cancelled()) {
-      spdlog::warn("the hub is stopping: modules from {} on are not started", m.name);
+bool ModuleManager::start_module(const Module& m) {
+  JsonObject starting;
+  starting.add("name", m.name);
+  if (m.service) starting.add("instance", m.name);
+  publish_(m.name + "/starting", starting.str(), false);
+  const auto began = std::chrono::steady_clock::now();
+  const std::string failure = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
+  if (!failure.empty()) {
+    fail(m, failure);
+    return false;
+  }
+  started_.push_back(m.name);  // from here on it gets its shutdown
+  if (m.service) {
+    if (options_.supervisor == nullptr) {
+      fail(m, "this hub runs no services");
       return false;
     }
-    if (contains(not_startable_, m.name) || contains(started_, m.name)) continue;
-    const auto blocked = std::find_if(m.depends.begin(), m.depends.end(), [&](const Dependency& d) {
-      return !contains(started_, d.name);
-    });
-    if (blocked != m.depends.end()) {
-      fail(m, "dependency " + blocked->name + " did not start");
-      continue;
+    InstanceSpec spec;
+    spec.module = m.name;
+    spec.instance = m.name;
+    spec.module_dir = m.dir;
+    spec.service = *m.service;
+    spec.config_yaml = yaml_text(m.config);
+    spec.env = module_environment(options_.root, m);
+    // The supervisor publishes NAME/started, NAME/ready and, when it gives up, NAME/failed.
+    const auto outcome = options_.supervisor->start(std::move(spec))->wait(options_.cancel_fd);
+    if (!outcome) return false;  // the hub is stopping; stop_all() stops the service
+    if (!outcome->empty()) {
+      spdlog::error("module {}: its service did not come up: {}", m.name, *outcome);
+      not_startable_.insert(m.name);
+      return false;
     }
-    publish_(m.name + "/starting", JsonObject().add("name", m.name).str(), false);
-    const auto began = std::chrono::steady_clock::now();
-    const std::string failure = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
-    if (!failure.empty()) {
-      fail(m, failure);
-      continue;
-    }
-    started_.push_back(m.name);
+  } else {
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
-    spdlog::info("module {} started", m.name);
     publish_(m.name + "/started",
              JsonObject()
                  .add("name", m.name)
@@ -184,23 +228,154 @@ bool ModuleManager::start_all() {
                  .str(),
              true);
   }
+  spdlog::info("module {} started", m.name);
+  up_.insert(m.name);
   return true;
 }
 
-void ModuleManager::stop_all() {
-  while (!started_.empty()) {
-    const std::string name = started_.back();
-    started_.pop_back();
-    const auto m = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
-                                [&](const Module& x) { return x.name == name; });
-    publish_(name + "/stopping", JsonObject().add("name", name).str(), false);
-    const std::string failure = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
-    JsonObject stopped;
-    stopped.add("name", name);
-    if (!failure.empty()) stopped.add("shutdown_failure", failure);
-    spdlog::info("module {} stopped", name);
-    publish_(name + "/stopped", stopped.str(), true);
+bool ModuleManager::start_all() {
+  for (const auto& m : tree_.loaded) {
+    if (cancelled()) {
+      spdlog::warn("the hub is stopping: modules from {} on are not started", m.name);
+      return false;
+    }
+    if (not_startable_.count(m.name) != 0 || contains(started_, m.name)) continue;
+    const auto blocked = std::find_if(m.depends.begin(), m.depends.end(),
+                                      [&](const Dependency& d) { return up_.count(d.name) == 0; });
+    if (blocked != m.depends.end()) {
+      fail(m, "dependency " + blocked->name + " did not start");
+      continue;
+    }
+    start_module(m);
   }
+  return !cancelled();
+}
+
+void ModuleManager::stop_module(const std::string& name) {
+  const Module* m = find_loaded(name);
+  JsonObject stopping;
+  stopping.add("name", name);
+  if (m->service) stopping.add("instance", name);
+  publish_(name + "/stopping", stopping.str(), false);
+  if (m->service && options_.supervisor != nullptr) {
+    if (const auto error = options_.supervisor->stop(name)->wait(); error && !error->empty())
+      spdlog::warn("module {}: {}", name, *error);
+  }
+  const std::string failure = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
+  JsonObject stopped;
+  stopped.add("name", name);
+  if (m->service) stopped.add("instance", name);
+  if (!failure.empty()) stopped.add("shutdown_failure", failure);
+  spdlog::info("module {} stopped", name);
+  publish_(name + "/stopped", stopped.str(), true);
+  started_.erase(std::remove(started_.begin(), started_.end(), name), started_.end());
+  up_.erase(name);
+}
+
+void ModuleManager::stop_all() {
+  while (!started_.empty()) stop_module(started_.back());
+}
+
+void ModuleManager::reload() {
+  spdlog::info("reload: rescanning modules");
+  ModuleTree fresh = load_module_tree(options_.root, options_.levels, options_.volume_paths);
+  std::map<std::string, const Module*> fresh_loaded;
+  for (const auto& m : fresh.loaded) fresh_loaded[m.name] = &m;
+  std::map<std::string, const RejectedModule*> fresh_rejected;
+  for (const auto& r : fresh.rejected) fresh_rejected[r.name] = &r;
+
+  std::vector<std::string> added, removed, changed, unchanged, kept;
+  std::vector<Module> keep;  // running definitions whose new one is rejected
+  for (const auto& m : tree_.loaded) {
+    if (fresh_rejected.count(m.name) != 0) {
+      kept.push_back(m.name);
+      keep.push_back(m);
+    } else if (fresh_loaded.count(m.name) == 0) {
+      removed.push_back(m.name);
+    } else if (module_fingerprint(m) != module_fingerprint(*fresh_loaded[m.name]) ||
+               up_.count(m.name) == 0) {
+      changed.push_back(m.name);  // a module that is not up gets another try too
+    } else {
+      unchanged.push_back(m.name);
+    }
+  }
+  for (const auto& m : fresh.loaded) {
+    if (!find_loaded(m.name)) added.push_back(m.name);
+  }
+
+  // Stop what goes away or changes, dependents first.
+  const std::vector<std::string> order = started_;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (contains(removed, *it) || contains(changed, *it)) stop_module(*it);
+  }
+  for (const auto& name : removed) spdlog::info("reload: module {} removed", name);
+
+  // The unchanged and kept modules keep their running definition.
+  std::vector<Module> loaded;
+  for (auto& m : fresh.loaded) {
+    if (contains(unchanged, m.name)) {
+      loaded.push_back(*find_loaded(m.name));
+    } else {
+      loaded.push_back(std::move(m));
+    }
+  }
+  for (auto& m : keep) loaded.push_back(std::move(m));
+  tree_.loaded = std::move(loaded);
+  tree_.rejected = std::move(fresh.rejected);
+  tree_.shadowed = std::move(fresh.shadowed);
+  tree_.problems = std::move(fresh.problems);
+  for (const auto& name : changed) not_startable_.erase(name);
+  for (const auto& name : added) not_startable_.erase(name);
+  for (const auto& name : removed) not_startable_.erase(name);
+
+  if (options_.on_modules_changed) options_.on_modules_changed(tree_.loaded);
+  for (const auto& problem : tree_.problems) spdlog::error("modules: {}", problem);
+  for (const auto& r : tree_.rejected) publish_rejected(r, contains(kept, r.name));
+  for (const auto& m : tree_.loaded) {
+    if (contains(added, m.name) || contains(changed, m.name)) {
+      prepare(m);
+      publish_loaded(m);
+    }
+  }
+  for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
+  unprepared_.clear();
+  start_all();
+
+  std::vector<std::string> failed;
+  for (const auto& name : added) {
+    if (up_.count(name) == 0) failed.push_back(name);
+  }
+  for (const auto& name : changed) {
+    if (up_.count(name) == 0) failed.push_back(name);
+  }
+  std::string kept_json = "[";
+  for (const auto& name : kept) {
+    const RejectedModule* r = nullptr;
+    for (const auto& x : tree_.rejected) {
+      if (x.name == name) r = &x;
+    }
+    kept_json += (kept_json.size() > 1 ? "," : "") +
+                 JsonObject().add("name", name).add("reason", r ? r->reason : "").str();
+  }
+  kept_json += "]";
+  std::vector<std::string> rejected;
+  for (const auto& r : tree_.rejected) {
+    if (!contains(kept, r.name)) rejected.push_back(r.name);
+  }
+  spdlog::info("reload: {} added, {} removed, {} changed, {} unchanged, {} kept, {} failed",
+               added.size(), removed.size(), changed.size(), unchanged.size(), kept.size(),
+               failed.size());
+  publish_("Hub/reload",
+           JsonObject()
+               .add_raw("added", names_json(added))
+               .add_raw("removed", names_json(removed))
+               .add_raw("changed", names_json(changed))
+               .add_raw("unchanged", names_json(unchanged))
+               .add_raw("kept", kept_json)
+               .add_raw("rejected", names_json(rejected))
+               .add_raw("failed", names_json(failed))
+               .str(),
+           false);
 }
 
 }  // namespace hub

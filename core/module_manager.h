@@ -1,32 +1,39 @@
 // Brings the root's modules up and down, publishing every decision as Hub: loads the tree
 // (NAME/loaded, NAME/rejected, NAME/shadowed), prepares each loaded module's data/NAME/
-// and merged config, runs control/startup/ in dependency order (NAME/starting, then
-// NAME/started or NAME/failed) and control/shutdown/ in reverse (NAME/stopping,
-// NAME/stopped). One thread only.
+// and merged config, and starts modules in dependency order: NAME/starting, control/startup/,
+// then the module's service through the supervisor (NAME/started with its pid, NAME/ready),
+// or NAME/started at once when it has none; NAME/failed when any step fails. Stops run in
+// reverse: NAME/stopping, the service stopped, control/shutdown/, NAME/stopped.
+// reload() rescans and applies only what changed (Hub/reload). One thread only.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/hub_publish.h"
 #include "core/module_loader.h"
 
 namespace hub {
 
-// Publishes one event as Hub; `retain` keeps it as the topic's last value.
-using HubPublish =
-    std::function<void(const std::string& topic, const std::string& json, bool retain)>;
+class Supervisor;
 
 struct ModuleManagerOptions {
   std::filesystem::path root;
   std::vector<std::string> levels = {"system", "customer", "site"};
+  std::vector<std::string> volume_paths;            // hub.yml services.volume_paths
   std::chrono::milliseconds script_timeout{30000};  // per control script
   size_t script_output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
   // Readable once the hub is asked to stop (hubd's signalfd): a startup script running
   // then is killed and no further module starts. -1: never.
   int cancel_fd = -1;
+  // Runs the modules' services; without one, a module with a service fails to start.
+  Supervisor* supervisor = nullptr;
+  // Told the loaded modules whenever reload() changed them (the script dispatcher).
+  std::function<void(const std::vector<Module>&)> on_modules_changed;
 };
 
 class ModuleManager {
@@ -40,28 +47,47 @@ class ModuleManager {
   // Publishes what load() decided. A module whose data directory or config file could
   // not be written is reported as failed and will not start.
   void announce();
-  // Starts the loaded modules in dependency order. A module whose startup script fails
-  // is not started, and neither is anything that depends on it. Returns false when it
-  // was cancelled (see cancel_fd) before every module had its turn.
+  // Starts the loaded modules in dependency order. A module that fails to start (its
+  // startup script, or its service) does not hold up the others, but nothing that
+  // depends on it starts. Returns false when it was cancelled (see cancel_fd) before
+  // every module had its turn.
   bool start_all();
   // Stops the started modules in reverse order, running every shutdown script even when
   // one fails. Idempotent.
   void stop_all();
+  // Rescans modules and their config: new modules start, removed ones stop, changed ones
+  // (and ones that had failed) restart, the rest are not touched. A module whose new
+  // definition is rejected keeps running as it was. Publishes Hub/reload with what changed.
+  void reload();
 
   const ModuleTree& tree() const { return tree_; }
-  const std::vector<std::string>& started() const { return started_; }  // in start order
+  // The modules that are up (startup done; service running, ready when it declares
+  // readiness), in start order.
+  std::vector<std::string> up() const;
 
  private:
   // Runs control/PHASE/ of `m`; returns why it failed, or an empty string.
   std::string run_control_scripts(const Module& m, const std::string& phase, bool stop_at_failure);
   void fail(const Module& m, const std::string& reason);
+  void prepare(const Module& m);
+  void publish_loaded(const Module& m);
+  void publish_rejected(const RejectedModule& r, bool kept_running);
+  bool start_module(const Module& m);  // false when it did not come up
+  void stop_module(const std::string& name);
+  const Module* find_loaded(const std::string& name) const;
+  bool cancelled() const;
 
   ModuleManagerOptions options_;
   HubPublish publish_;
   ModuleTree tree_;
   std::vector<std::pair<std::string, std::string>> unprepared_;  // name, why
-  std::vector<std::string> not_startable_;                       // failed to prepare or to start
-  std::vector<std::string> started_;
+  std::set<std::string> not_startable_;                          // failed to prepare or to start
+  std::vector<std::string> started_;  // startup scripts ran: these get a shutdown, in reverse
+  std::set<std::string> up_;
 };
+
+// Everything that defines how a module runs, as one string: two modules with the same
+// fingerprint run the same way, so a reload leaves them alone.
+std::string module_fingerprint(const Module& m);
 
 }  // namespace hub

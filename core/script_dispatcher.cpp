@@ -41,7 +41,7 @@ struct Dispatch {
 
 struct OwnerQueue {
   ScriptOwner owner;
-  const Module* module = nullptr;  // null for the site
+  std::shared_ptr<const Module> module;  // null for the site; guarded by Impl::mu
   fs::path log_file;
   std::deque<std::shared_ptr<Dispatch>> waiting;  // guarded by Impl::mu
   bool running = false;                           // guarded by Impl::mu
@@ -71,15 +71,17 @@ std::vector<std::pair<std::string, std::string>> event_field_environment(std::st
 struct ScriptDispatcher::Impl {
   DispatcherOptions options;
   HubPublish publish;
-  std::vector<Module> modules;
   std::unique_ptr<ScriptIndex> index;    // reader thread only
   std::optional<Subscriber> subscriber;  // reader thread only
   int wake_fd = -1;
 
   std::mutex mu;
   std::condition_variable work_ready, progress;
-  std::vector<OwnerQueue> owners;       // in the index's owner order
-  std::deque<size_t> runnable;          // owners with waiting events and none running
+  // In the index's owner order; replaced (reader thread, under mu) when the modules change.
+  std::vector<std::shared_ptr<OwnerQueue>> owners;
+  std::deque<std::shared_ptr<OwnerQueue>> runnable;  // with waiting events and none running
+  std::optional<std::vector<Module>> new_modules;    // set_modules() for the reader
+  uint64_t modules_asked = 0, modules_applied = 0;
   uint64_t read_seq = 0;                // the last event taken from the bus
   std::map<uint64_t, int> outstanding;  // seq -> owner runs not yet finished
   bool stopping = false;
@@ -100,6 +102,7 @@ struct ScriptDispatcher::Impl {
     for (;;) {
       batch.clear();
       auto event = subscriber->next(std::chrono::milliseconds(-1));
+      apply_new_modules();
       while (event) {
         batch.push_back(std::move(*event));
         if (batch.size() == kBatch) break;
@@ -117,6 +120,39 @@ struct ScriptDispatcher::Impl {
       for (const auto& [d, targets] : work) enqueue(d, *targets);
       if (!batch.empty()) progress.notify_all();
     }
+  }
+
+  // The owners for `modules`: the site first, then each module; a module that stays keeps
+  // its queue, so its waiting events still run in order.
+  void apply_new_modules() {
+    std::unique_lock lock(mu);
+    if (!new_modules) return;
+    const std::vector<Module> modules = std::move(*new_modules);
+    new_modules.reset();
+    const uint64_t version = modules_asked;
+    uint64_t drained = 0;
+    [[maybe_unused]] ssize_t n = ::read(wake_fd, &drained, sizeof drained);
+    std::vector<std::shared_ptr<OwnerQueue>> next = {owners.front()};
+    for (const auto& m : modules) {
+      std::shared_ptr<OwnerQueue> q;
+      for (const auto& old : owners) {
+        if (old->module && old->module->name == m.name) q = old;
+      }
+      if (!q) q = std::make_shared<OwnerQueue>();
+      q->owner = {m.name, m.dir, m.dir / "events"};
+      q->module = std::make_shared<const Module>(m);
+      q->log_file = script_log_file(options.root, m.name);
+      next.push_back(std::move(q));
+    }
+    std::vector<ScriptOwner> index_owners;
+    for (const auto& q : next) index_owners.push_back(q->owner);
+    owners = std::move(next);
+    lock.unlock();
+    auto fresh = std::make_unique<ScriptIndex>(std::move(index_owners));  // reader thread only
+    lock.lock();
+    index = std::move(fresh);
+    modules_applied = version;
+    progress.notify_all();
   }
 
   static std::shared_ptr<Dispatch> make_dispatch(const Event& e) {
@@ -138,7 +174,7 @@ struct ScriptDispatcher::Impl {
   // REQUIRES: mu held.
   void enqueue(const std::shared_ptr<Dispatch>& d, const std::vector<size_t>& targets) {
     for (size_t i : targets) {
-      OwnerQueue& q = owners[i];
+      OwnerQueue& q = *owners[i];
       if (q.waiting.size() >= options.queue_limit) {
         const uint64_t refused = ++q.refused;
         if ((refused & (refused - 1)) == 0) {  // logged at 1, 2, 4, 8, ... refusals
@@ -152,7 +188,7 @@ struct ScriptDispatcher::Impl {
       ++outstanding[d->seq];
       q.waiting.push_back(d);
       if (!q.running && q.waiting.size() == 1) {
-        runnable.push_back(i);
+        runnable.push_back(owners[i]);
         // Workers start on first need, up to `parallel`: an idle hub keeps no threads
         // (and their memory) for scripts it may never run.
         if (idle_workers == 0 &&
@@ -172,14 +208,15 @@ struct ScriptDispatcher::Impl {
       work_ready.wait(lock, [&] { return stopping || !runnable.empty(); });
       --idle_workers;
       if (stopping) return;
-      const size_t i = runnable.front();
+      const std::shared_ptr<OwnerQueue> owner = runnable.front();
       runnable.pop_front();
-      OwnerQueue& q = owners[i];
+      OwnerQueue& q = *owner;
       q.running = true;
       std::shared_ptr<Dispatch> d = q.waiting.front();
       q.waiting.pop_front();
+      const std::shared_ptr<const Module> module = q.module;
       lock.unlock();
-      run_scripts(q, *d);
+      run_scripts(q, module.get(), *d);
       const bool last_owner = --d->owners_left == 0;
       if (last_owner && d->topic != kFailedTopic && d->topic != kDoneTopic) {
         publish(std::string(kDoneTopic),
@@ -194,7 +231,7 @@ struct ScriptDispatcher::Impl {
       lock.lock();
       q.running = false;
       if (!q.waiting.empty()) {
-        runnable.push_back(i);
+        runnable.push_back(owner);
         work_ready.notify_one();
       }
       if (--outstanding[d->seq] == 0) outstanding.erase(d->seq);
@@ -202,15 +239,15 @@ struct ScriptDispatcher::Impl {
     }
   }
 
-  void run_scripts(const OwnerQueue& q, Dispatch& d) {
+  void run_scripts(const OwnerQueue& q, const Module* module, Dispatch& d) {
     const size_t slash = d.topic.find('/');
     const fs::path path = q.owner.events_dir / d.topic.substr(0, slash) / d.topic.substr(slash + 1);
     const ScriptSelection selection = select_scripts(path);
     for (const auto& warning : selection.warnings) spdlog::warn("{}", warning);
     if (!selection.error.empty())
       spdlog::error("scripts for {} seq {}: {}", d.topic, d.seq, selection.error);
-    const auto env = q.module ? module_environment(options.root, *q.module, d.env)
-                              : site_environment(options.root, d.env);
+    const auto env = module ? module_environment(options.root, *module, d.env)
+                            : site_environment(options.root, d.env);
     for (const auto& script : selection.scripts) {
       ScriptRequest request;
       request.script = script;
@@ -219,7 +256,7 @@ struct ScriptDispatcher::Impl {
       request.cwd = q.owner.dir;
       request.input = d.payload;
       request.timeout =
-          q.module && q.module->script_timeout ? *q.module->script_timeout : options.timeout;
+          module && module->script_timeout ? *module->script_timeout : options.timeout;
       request.output_cap = options.output_cap;
       const ScriptOutcome outcome = run_script(request);
       ++d.runs;
@@ -252,22 +289,18 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->publish = std::move(publish);
-  impl->modules = std::move(modules);
   const fs::path& root = impl->options.root;
   const fs::path logs = script_log_file(root, "").parent_path();
   std::error_code ec;
   fs::create_directories(logs, ec);
   if (ec) return Status::error(logs.string() + ": cannot create: " + ec.message());
 
-  std::vector<ScriptOwner> owners = {{"", root, root / "events"}};
-  for (const auto& m : impl->modules) owners.push_back({m.name, m.dir, m.dir / "events"});
-  impl->owners.resize(owners.size());
-  for (size_t i = 0; i < owners.size(); ++i) {
-    impl->owners[i].owner = owners[i];
-    impl->owners[i].module = i == 0 ? nullptr : &impl->modules[i - 1];
-    impl->owners[i].log_file = script_log_file(root, owners[i].name);
-  }
-  impl->index = std::make_unique<ScriptIndex>(std::move(owners));
+  auto site = std::make_shared<OwnerQueue>();
+  site->owner = {"", root, root / "events"};
+  site->log_file = script_log_file(root, "");
+  impl->owners.push_back(site);
+  impl->new_modules = std::move(modules);
+  impl->apply_new_modules();
 
   impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   bus.patterns.clear();
@@ -301,13 +334,23 @@ bool ScriptDispatcher::wait_done(uint64_t seq, std::chrono::milliseconds timeout
   });
 }
 
+void ScriptDispatcher::set_modules(std::vector<Module> modules) {
+  std::unique_lock lock(impl_->mu);
+  if (impl_->stopping) return;
+  impl_->new_modules = std::move(modules);
+  const uint64_t version = ++impl_->modules_asked;
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
+  impl_->progress.wait(lock, [&] { return impl_->modules_applied >= version || impl_->stopping; });
+}
+
 void ScriptDispatcher::stop() {
   size_t dropped = 0;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->stopping) return;
     impl_->stopping = true;
-    for (auto& q : impl_->owners) dropped += q.waiting.size();
+    for (auto& q : impl_->owners) dropped += q->waiting.size();
   }
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);

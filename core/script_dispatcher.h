@@ -21,8 +21,8 @@
 #include <zmq.hpp>
 
 #include "bus/subscriber.h"
+#include "core/hub_publish.h"
 #include "core/module_loader.h"
-#include "core/module_manager.h"
 
 namespace hub {
 
@@ -47,6 +47,10 @@ class ScriptDispatcher {
   // Waits until the event `seq` and every earlier one have been dispatched and all their
   // scripts have finished. False when `timeout` passes first.
   bool wait_done(uint64_t seq, std::chrono::milliseconds timeout);
+
+  // Replaces the loaded modules (after a reload). Every event published after this returns
+  // is dispatched to the new owners; a module that stays keeps its queue and order.
+  void set_modules(std::vector<Module> modules);
 
   // Stops taking events from the bus and waits for the scripts already running (each is
   // bounded by its timeout); queued events that have not started are dropped and logged.

@@ -1,0 +1,178 @@
+#include "core/instance_records.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "bus/credentials.h"
+#include "core/files.h"
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+struct ProcStat {
+  char state = '?';
+  pid_t pgrp = -1;
+  uint64_t start_time = 0;
+};
+
+std::optional<ProcStat> read_stat(pid_t pid) {
+  auto text = read_small_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!text) return std::nullopt;
+  // "PID (COMM) STATE PPID PGRP ...": COMM may hold anything, so parse after the last ')'.
+  const size_t close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text->substr(close + 2));
+  ProcStat stat;
+  std::string skip;
+  fields >> stat.state >> skip >> stat.pgrp;
+  for (int field = 6; field < 22 && fields; ++field) fields >> skip;  // to field 22
+  fields >> stat.start_time;
+  if (!fields) return std::nullopt;
+  return stat;
+}
+
+bool has_environment_entry(pid_t pid, const std::string& entry) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string item;
+  while (std::getline(in, item, '\0')) {
+    if (item == entry) return true;
+  }
+  return false;
+}
+
+bool any_alive(const std::vector<pid_t>& pids) {
+  for (pid_t pid : pids) {
+    const auto stat = read_stat(pid);
+    if (stat && stat->state != 'Z') return true;
+  }
+  return false;
+}
+
+// Waits until none of `pids` is alive or `deadline`, sleeping on pidfds, never spinning.
+void wait_gone(const std::vector<pid_t>& pids, std::chrono::steady_clock::time_point deadline) {
+  std::vector<pollfd> fds;
+  for (pid_t pid : pids) {
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+  }
+  // A pidfd of a process that is not our child turns readable when it exits.
+  for (auto& item : fds) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() > 0) ::poll(&item, 1, static_cast<int>(left.count()));
+    ::close(item.fd);
+  }
+}
+
+}  // namespace
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  const auto stat = read_stat(pid);
+  if (!stat) return std::nullopt;
+  return stat->start_time;
+}
+
+std::string current_boot_id() {
+  auto text = read_small_file("/proc/sys/kernel/random/boot_id", 128);
+  if (!text) return "unknown";
+  while (!text->empty() && text->back() == '\n') text->pop_back();
+  return *text;
+}
+
+std::string new_run_id() { return random_secret().substr(0, 32); }
+
+Status InstanceRecords::save(const InstanceRecord& r) const {
+  if (Status s = make_private_dir(dir_, 0750); !s) return s;
+  const fs::path file = dir_ / r.instance;
+  const fs::path temp = dir_ / ("." + r.instance + ".new");
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << r.pid << ' ' << r.start_time << ' ' << r.boot_id << ' ' << r.run_id << '\n';
+    if (!out.flush()) return Status::error(temp.string() + ": cannot be written");
+  }
+  std::error_code ec;
+  fs::rename(temp, file, ec);  // atomic: a reader sees the old record or the new one
+  if (ec) return Status::error(file.string() + ": cannot be written: " + ec.message());
+  return Status::ok();
+}
+
+void InstanceRecords::remove(const std::string& instance) const {
+  std::error_code ignored;
+  fs::remove(dir_ / instance, ignored);
+}
+
+std::vector<InstanceRecord> InstanceRecords::load(std::vector<std::string>& problems) const {
+  std::vector<InstanceRecord> records;
+  std::error_code ec;
+  for (const auto& file : visible_entries(dir_, ec)) {
+    auto text = read_small_file(file, 1024);
+    InstanceRecord r;
+    r.instance = file.filename().string();
+    std::istringstream in(text ? *text : "");
+    if (!text || !(in >> r.pid >> r.start_time >> r.boot_id >> r.run_id) || r.pid <= 1) {
+      problems.push_back(file.string() + ": not an instance record (expected PID START BOOT RUN)");
+      continue;
+    }
+    records.push_back(std::move(r));
+  }
+  if (ec) problems.push_back(dir_.string() + ": cannot be read: " + ec.message());
+  return records;
+}
+
+std::vector<pid_t> leftover_processes(const InstanceRecord& record) {
+  std::vector<pid_t> found;
+  if (record.boot_id != current_boot_id()) return found;  // a reboot ended that run
+  const std::string marker = "HUB_RUN_ID=" + record.run_id;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return found;
+  while (const dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (*end != '\0' || pid <= 1) continue;
+    const auto stat = read_stat(static_cast<pid_t>(pid));
+    if (!stat || stat->state == 'Z') continue;
+    const bool leader = pid == record.pid && stat->start_time == record.start_time;
+    const bool member = stat->pgrp == record.pid && stat->start_time >= record.start_time &&
+                        has_environment_entry(static_cast<pid_t>(pid), marker);
+    if (leader || member) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
+}
+
+std::vector<std::string> stop_leftovers(const std::vector<InstanceRecord>& records,
+                                        std::chrono::milliseconds grace) {
+  std::vector<std::string> stopped;
+  std::vector<std::pair<const InstanceRecord*, std::vector<pid_t>>> targets;
+  for (const auto& r : records) {
+    auto pids = leftover_processes(r);
+    if (pids.empty()) continue;
+    // The group exists as long as one of its members does, so its id cannot have been
+    // reused: signalling the group reaches only this run's processes.
+    ::kill(-r.pid, SIGTERM);
+    targets.emplace_back(&r, std::move(pids));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (const auto& [r, pids] : targets) {
+    wait_gone(pids, deadline);
+    const bool killed = any_alive(pids);
+    if (killed) {
+      ::kill(-r->pid, SIGKILL);
+      for (pid_t pid : pids) ::kill(pid, SIGKILL);  // in case one left the group
+      wait_gone(pids, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    }
+    stopped.push_back(r->instance + " (pid " + std::to_string(r->pid) + ", " +
+                      std::to_string(pids.size()) + " process(es)) " +
+                      (killed ? "killed after the grace period" : "stopped with SIGTERM"));
+  }
+  return stopped;
+}
+
+}  // namespace hub

@@ -1,0 +1,116 @@
+#include "core/service_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace bp = boost::process;
+
+namespace {
+
+// Child side, between fork and exec: async-signal-safe calls only. A failure is told on
+// stderr (the instance's log) and ends the child with 127, like a shell's "cannot run".
+[[noreturn]] void child_fail(const char* what) {
+  const int err = errno;
+  const char* reason = strerrordesc_np(err);
+  const char* parts[] = {"hub: cannot start the service: ", what, ": ", reason ? reason : "?",
+                         "\n"};
+  for (const char* part : parts) {
+    if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
+  }
+  _exit(127);
+}
+
+void set_limit(int resource, const std::optional<uint64_t>& value, const char* name) {
+  if (!value) return;
+  const rlimit limit{static_cast<rlim_t>(*value), static_cast<rlim_t>(*value)};
+  if (::setrlimit(resource, &limit) != 0) child_fail(name);
+}
+
+void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  }
+  if (::dup2(launch.output_fd, STDOUT_FILENO) < 0 || ::dup2(launch.output_fd, STDERR_FILENO) < 0 ||
+      ::dup2(null_fd, STDIN_FILENO) < 0) {
+    _exit(127);
+  }
+  if (::setpgid(0, 0) != 0) child_fail("setpgid");
+  // Services must not outlive hubd; if hubd is already gone, do not start at all.
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_fail("prctl");
+  if (::getppid() != parent) _exit(127);
+  set_limit(RLIMIT_AS, launch.limits.address_space, "limits.address_space");
+  set_limit(RLIMIT_NOFILE, launch.limits.open_files, "limits.open_files");
+  set_limit(RLIMIT_NPROC, launch.limits.processes, "limits.processes");
+  set_limit(RLIMIT_CPU, launch.limits.cpu_seconds, "limits.cpu_seconds");
+  if (launch.limits.nice && ::setpriority(PRIO_PROCESS, 0, *launch.limits.nice) != 0)
+    child_fail("limits.nice");
+  if (::chdir(launch.cwd.c_str()) != 0) child_fail("the workspace");
+  // Nothing of hubd's leaks into the service: every descriptor above 2 closes at exec,
+  // except the readiness pipe (and Boost's exec-error pipe, already close-on-exec).
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail("close_range");
+  if (launch.notify_fd >= 0 && ::fcntl(launch.notify_fd, F_SETFD, 0) != 0)
+    child_fail("the readiness descriptor");
+}
+
+}  // namespace
+
+Result<pid_t> launch_service(const ServiceLaunch& launch) {
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd < 0) return Status::error(std::string("/dev/null: ") + std::strerror(errno));
+  bp::environment env;
+  for (const auto& entry : launch.env) {
+    const size_t eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  const pid_t parent = ::getpid();
+  std::error_code ec;
+  bp::child child(
+      bp::exe = launch.program.string(), bp::args = launch.args, env,
+      bp::extend::on_exec_setup = [&](auto&) { prepare_child(launch, null_fd, parent); }, ec);
+  ::close(null_fd);
+  if (ec) return Status::error(launch.program.string() + ": " + ec.message());
+  const pid_t pid = child.id();
+  child.detach();  // hubd waits for it through a pidfd, not through Boost
+  return pid;
+}
+
+Result<fs::path> resolve_command(const std::string& command, const fs::path& module_dir,
+                                 const std::string& path) {
+  const auto runnable = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (command.find('/') != std::string::npos) {
+    const fs::path p = fs::path(command).is_absolute() ? fs::path(command) : module_dir / command;
+    if (runnable(p)) return p;
+    return Status::error(p.string() + ": not an executable file");
+  }
+  std::istringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (!dir.empty() && runnable(fs::path(dir) / command)) return fs::path(dir) / command;
+  }
+  return Status::error(command + ": not found on the service's PATH");
+}
+
+}  // namespace hub

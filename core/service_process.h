@@ -1,0 +1,40 @@
+// Starting one service process (Boost.Process): the program, its arguments and
+// environment exactly as given, cwd the workspace, stdout and stderr into `output_fd`,
+// stdin from /dev/null. In the child, before exec: a clean signal mask and default
+// dispositions, its own process group (so a stop reaches everything it forks), SIGTERM
+// when hubd dies, the resource limits, and no inherited descriptor but 0-2 and
+// `notify_fd`. Thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bus/status.h"
+#include "core/service_spec.h"
+
+namespace hub {
+
+struct ServiceLaunch {
+  std::filesystem::path program;  // absolute
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // "KEY=VALUE", the whole environment
+  std::filesystem::path cwd;
+  int output_fd = -1;
+  int notify_fd = -1;  // left open in the child when >= 0
+  ResourceLimits limits;
+};
+
+// The pid of the started process; it leads its own process group. Fails with the reason
+// exec failed ("…: No such file or directory").
+Result<pid_t> launch_service(const ServiceLaunch& launch);
+
+// Finds `command` as a service would run it: with a '/', relative to `module_dir`;
+// otherwise on `path` (a PATH value). Fails when it is not an executable file.
+Result<std::filesystem::path> resolve_command(const std::string& command,
+                                              const std::filesystem::path& module_dir,
+                                              const std::string& path);
+
+}  // namespace hub

@@ -1,0 +1,74 @@
+#include "core/service_workspace.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/files.h"
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+Status write_file(const fs::path& file, const std::string& text, mode_t mode) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) return Status::error(file.string() + ": cannot be written");
+  return Status::ok();
+}
+
+Status link(const fs::path& target, const fs::path& link_path) {
+  std::error_code ec;
+  fs::create_directories(link_path.parent_path(), ec);
+  if (!ec) fs::create_directory_symlink(target, link_path, ec);
+  if (ec)
+    return Status::error(link_path.string() + ": cannot link to " + target.string() + ": " +
+                         ec.message());
+  return Status::ok();
+}
+
+}  // namespace
+
+WorkspacePaths workspace_paths(const fs::path& root, const std::string& instance) {
+  WorkspacePaths p;
+  p.dir = root / "var/run/hub/services" / instance;
+  p.config_file = p.dir / "etc/hub/service.yml";
+  p.credential_file = p.dir / "etc/hub/credential";
+  p.log_dir = root / "var/log/hub/services" / instance;
+  p.output_log = root / "var/log/hub" / (instance + ".log");
+  return p;
+}
+
+Result<WorkspacePaths> prepare_workspace(const fs::path& root,
+                                         const std::vector<std::string>& volume_paths,
+                                         const WorkspaceRequest& request) {
+  const WorkspacePaths p = workspace_paths(root, request.instance);
+  std::error_code ec;
+  fs::remove_all(p.dir, ec);  // links are removed, never followed
+  if (ec) return Status::error(p.dir.string() + ": cannot be cleared: " + ec.message());
+  for (const auto& dir : {p.dir, p.dir / "etc/hub", p.log_dir}) {
+    if (Status s = make_private_dir(dir, 0750); !s) return s;
+  }
+  if (Status s = write_file(p.config_file, request.config_yaml, 0640); !s) return s;
+  const std::string credential = request.credential.identity + ":" + request.credential.secret;
+  if (Status s = write_file(p.credential_file, credential + "\n", 0600); !s) return s;
+  const fs::path data = fs::absolute(root / "data" / request.module);
+  if (Status s = make_private_dir(data, 0750); !s) return s;
+  if (Status s = link(data, p.dir / "var/db/hub"); !s) return s;
+  if (Status s = link(fs::absolute(p.log_dir), p.dir / "var/log/hub"); !s) return s;
+  for (const auto& volume : request.volumes) {
+    auto source = resolve_volume_source(root, volume_paths, volume);
+    if (!source) return source.status();
+    // A source that does not exist yet is created, as a directory, when it is ours.
+    if (!fs::exists(*source, ec)) {
+      if (Status s = make_private_dir(*source, 0750); !s) return s;
+    }
+    if (Status s = link(*source, p.dir / fs::path(volume.target).lexically_normal()); !s) return s;
+  }
+  return p;
+}
+
+}  // namespace hub
