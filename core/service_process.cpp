@@ -68,11 +68,17 @@ void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
   // Nothing of hubd's leaks into the service: every descriptor above 2 closes at exec,
   // except the readiness pipe (and Boost's exec-error pipe, already close-on-exec).
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail("close_range");
-  if (launch.notify_fd >= 0 && ::fcntl(launch.notify_fd, F_SETFD, 0) != 0)
+  if (launch.notify_fd >= 0 && ::dup2(launch.notify_fd, kNotifyFd) < 0)  // clears close-on-exec
     child_fail("the readiness descriptor");
 }
 
 }  // namespace
+
+void reserve_notify_fd_number() {
+  if (::fcntl(kNotifyFd, F_GETFD) >= 0) return;  // held already, for good (the lock, a log)
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && fd != kNotifyFd) ::close(fd);  // 3 was taken meanwhile: fine as well
+}
 
 Result<pid_t> launch_service(const ServiceLaunch& launch) {
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

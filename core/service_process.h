@@ -17,13 +17,21 @@
 
 namespace hub {
 
+// The descriptor number a service writes its readiness line to ("echo >&3").
+inline constexpr int kNotifyFd = 3;
+
+// Makes sure descriptor 3 is open in hubd (on /dev/null when nothing else holds it), so no
+// descriptor Boost.Process opens while launching can be number 3 in the child. Call once,
+// before the first launch.
+void reserve_notify_fd_number();
+
 struct ServiceLaunch {
   std::filesystem::path program;  // absolute
   std::vector<std::string> args;
   std::vector<std::string> env;  // "KEY=VALUE", the whole environment
   std::filesystem::path cwd;
   int output_fd = -1;
-  int notify_fd = -1;  // left open in the child when >= 0
+  int notify_fd = -1;  // when >= 0: becomes descriptor 3 (kNotifyFd) in the child
   ResourceLimits limits;
 };
 

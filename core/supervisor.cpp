@@ -183,6 +183,7 @@ struct Supervisor::Loop {
       : options(std::move(o)),
         publish(std::move(p)),
         records(options.root / "var/run/hub/instances") {
+    reserve_notify_fd_number();
     thread = std::thread([this] { io.run(); });
   }
 
@@ -265,7 +266,7 @@ struct Supervisor::Loop {
         {"HUB_CREDENTIAL_FILE", fs::absolute(workspace->credential_file).string()},
         {"HUB_RUN_ID", run_id}};
     for (const auto& [key, value] : facts) launch.env.push_back(key + "=" + value);
-    if (ready.write >= 0) launch.env.push_back("HUB_NOTIFY_FD=" + std::to_string(ready.write));
+    if (ready.write >= 0) launch.env.push_back("HUB_NOTIFY_FD=" + std::to_string(kNotifyFd));
     for (const auto& [key, value] : spec.service.env) launch.env.push_back(key + "=" + value);
     launch.cwd = workspace->dir;
     launch.output_fd = output.write;
