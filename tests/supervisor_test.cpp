@@ -216,3 +216,150 @@ TEST_CASE("stopping a service that ignores SIGTERM kills it and every process it
   CHECK(read(root.path() / "var/log/hub/hubd.log").find("did not stop within 300 ms: SIGKILL") !=
         std::string::npos);
 }
+
+TEST_CASE("a dependent starts only once its dependency said it is ready", "[supervisor]") {
+  TempDir root;
+  add_module(root, "Db", "command: os/linux/programs/run\nready: {notify: true, timeout: 10s}\n");
+  // Ready only when the test says so.
+  add_script(root, "modules/system/Db/os/linux/programs/run",
+             "read go < \"$HUB_DATA_DIR/go\"; echo ready >&3; exec sleep 1000\n");
+  fs::create_directories(root.path() / "data/Db");
+  REQUIRE(::mkfifo((root.path() / "data/Db/go").c_str(), 0600) == 0);
+  add_module(root, "App", "command: /bin/sleep\nargs: ['1000']\n", "Db\n");
+
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  REQUIRE(hubd.wait_stderr("service Db started"));
+  // Db runs, but is not ready: App has not been started.
+  ChildProcess tap(BUS_TAP_PATH, {"--root", root.path(), "-C", "1", "-W", "10", "Db/started"});
+  REQUIRE(tap.wait_exit() == 0);
+  std::ofstream(root.path() / "data/Db/go") << "go\n";
+  REQUIRE(hubd.wait_stderr("hub is up"));
+  ChildProcess order(BUS_TAP_PATH, {"--root", root.path(), "-C", "3", "-W", "10", "Db/started",
+                                    "Db/ready", "App/started"});
+  REQUIRE(order.wait_exit() == 0);
+  const auto lines = order.stdout_lines();
+  REQUIRE(lines.size() == 3);
+  std::vector<uint64_t> seqs;
+  for (const auto& line : lines) seqs.push_back(std::stoull(line.substr(0, line.find(' '))));
+  CHECK(lines[1].find("Db/ready") != std::string::npos);
+  CHECK(seqs[0] < seqs[1]);
+  CHECK(seqs[1] < seqs[2]);  // App started after Db/ready
+  hubd.signal(SIGTERM);
+  CHECK(hubd.wait_exit() == 0);
+}
+
+TEST_CASE("a service that never says it is ready is stopped and counts as a failed run",
+          "[supervisor]") {
+  TempDir root;
+  add_module(root, "Mute",
+             "command: /bin/sleep\nargs: ['1000']\nready: {notify: true, timeout: 200ms}\n"
+             "stop: {grace: 1s}\nrestart: {policy: on-failure, retries: 0}\n");
+  add_module(root, "NeedsMute", "", "Mute\n");
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  REQUIRE(hubd.wait_stderr("hub is up"));
+  ChildProcess tap(BUS_TAP_PATH, {"--root", root.path(), "-C", "2", "-W", "10", "Mute/failed",
+                                  "NeedsMute/failed"});
+  REQUIRE(tap.wait_exit() == 0);
+  const auto lines = tap.stdout_lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find("not ready within 200 ms") != std::string::npos);
+  CHECK(lines[1].find("dependency Mute did not start") != std::string::npos);
+  hubd.signal(SIGTERM);
+  CHECK(hubd.wait_exit() == 0);
+}
+
+TEST_CASE("a service writing 50 MB at full speed loses no line; its log rotates by size",
+          "[supervisor]") {
+  TempDir root;
+  add_module(root, "Chatty",
+             "command: os/linux/programs/run\nready: {notify: true, timeout: 60s}\n"
+             "log: {max_size: 8MiB, keep: 10}\n");
+  // 500,000 numbered lines of 100 bytes, then "done"; ready once all is written.
+  add_script(root, "modules/system/Chatty/os/linux/programs/run",
+             "awk 'BEGIN { for (i = 1; i <= 500000; i++) printf \"%09d %089d\\n\", i, 0 }'\n"
+             "echo done; echo ready >&3; exec sleep 1000\n");
+  auto hub = std::make_unique<RunningHub>(root);  // up once Chatty is ready
+  REQUIRE(hub->stop() == 0);                      // drains the output pipe before exiting
+
+  std::vector<fs::path> files;
+  for (int i = 10; i >= 1; --i) {
+    const fs::path f = root.path() / ("var/log/hub/Chatty.log." + std::to_string(i));
+    if (fs::exists(f)) files.push_back(f);
+  }
+  files.push_back(root.path() / "var/log/hub/Chatty.log");
+  CHECK(files.size() == 6);  // 50 MB in files of 8 MiB
+  int64_t expected = 1, wrong = 0;
+  bool done = false;
+  for (const auto& f : files) {
+    CHECK(fs::file_size(f) <= 8 * 1024 * 1024 + 100);
+    std::ifstream in(f);
+    for (std::string line; std::getline(in, line);) {
+      if (line == "done") {
+        done = true;
+        continue;
+      }
+      if (line.size() != 99 || std::stoll(line.substr(0, 9)) != expected) ++wrong;
+      ++expected;
+    }
+  }
+  CHECK(wrong == 0);  // every line whole, in order, none missing
+  CHECK(expected == 500001);
+  CHECK(done);
+}
+
+TEST_CASE("a service runs in its workspace with the environment, config and links it needs",
+          "[supervisor]") {
+  TempDir root;
+  add_module(root, "Probe",
+             "command: os/linux/programs/run\nargs: ['one', 'two words']\n"
+             "env: {GREETING: hello}\nready: {notify: true}\n"
+             "volumes: [{source: shared/media, target: media}]\n"
+             "limits: {open_files: 64, address_space: 1GiB, cpu_seconds: 3600, nice: 5}\n");
+  root.write("config/site/modules/Probe/probe.yml", "colour: red\n");
+  add_script(root, "modules/system/Probe/os/linux/programs/run",
+             "out=\"$HUB_DATA_DIR/facts\"\n"
+             "{ echo \"args=$1|$2\"; echo \"cwd=$(pwd)\"; env | grep -E '^(HUB_|GREETING)' | sort\n"
+             "  echo \"nofile=$(ulimit -n)\"; echo \"as=$(ulimit -v)\"; echo \"cpu=$(ulimit -t)\"\n"
+             "  echo \"nice=$(cut -d' ' -f19 /proc/self/stat)\"\n"
+             "  echo \"config=$(cat etc/hub/service.yml)\"\n"
+             "  echo \"db=$(readlink var/db/hub)\"; echo \"log=$(readlink var/log/hub)\"\n"
+             "  echo \"media=$(readlink media)\"\n"
+             "  echo \"fds=$(ls /proc/self/fd | tr '\\n' ' ')\"\n"
+             "} > \"$out\"\n"
+             "echo ready >&3; exec sleep 1000\n");
+  RunningHub hub(root);  // up once Probe is ready, so the facts are written
+  const std::string facts = read(root.path() / "data/Probe/facts");
+  const std::string ws = (root.path() / "var/run/hub/services/Probe").string();
+  CHECK(facts.find("args=one|two words\n") != std::string::npos);
+  CHECK(facts.find("cwd=" + ws + "\n") != std::string::npos);
+  for (const std::string& line : std::vector<std::string>{
+           "GREETING=hello",
+           "HUB_MODE=native",
+           "HUB_SERVICE=Probe",
+           "HUB_INSTANCE=Probe",
+           "HUB_MODULE=Probe",
+           "HUB_NOTIFY_FD=3",
+           "HUB_WORKSPACE=" + ws,
+           "HUB_CONFIG_FILE=" + ws + "/etc/hub/service.yml",
+           "HUB_CREDENTIAL_FILE=" + ws + "/etc/hub/credential",
+           "HUB_BUS_INGEST=ipc://" + (root.path() / "var/run/hub/ingest.sock").string(),
+           "HUB_BUS_EVENTS=ipc://" + (root.path() / "var/run/hub/events.sock").string(),
+           "HUB_ROOT=" + root.path().string(),
+           "nofile=64",
+           "as=1048576",
+           "cpu=3600",
+           "nice=5",
+           "config=colour: red",
+           "db=" + (root.path() / "data/Probe").string(),
+           "log=" + (root.path() / "var/log/hub/services/Probe").string(),
+           "media=" + (root.path() / "shared/media").string()}) {
+    CHECK(facts.find(line + "\n") != std::string::npos);
+  }
+  // Only stdin, stdout, stderr, the readiness pipe, and the descriptor `ls` itself opens.
+  CHECK(facts.find("fds=0 1 2 3 4 \n") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat((ws + "/etc/hub/credential").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  const std::string credential = read(ws + "/etc/hub/credential");
+  CHECK(credential.rfind("Probe:", 0) == 0);
+}
