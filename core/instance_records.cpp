@@ -22,8 +22,16 @@ struct ProcStat {
   uint64_t start_time = 0;
 };
 
+// /proc files report a size of 0, so they are read to their end, not to their size.
+std::optional<std::string> read_proc_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  return text;
+}
+
 std::optional<ProcStat> read_stat(pid_t pid) {
-  auto text = read_small_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  auto text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   if (!text) return std::nullopt;
   // "PID (COMM) STATE PPID PGRP ...": COMM may hold anything, so parse after the last ')'.
   const size_t close = text->rfind(')');
@@ -80,8 +88,8 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
 }
 
 std::string current_boot_id() {
-  auto text = read_small_file("/proc/sys/kernel/random/boot_id", 128);
-  if (!text) return "unknown";
+  auto text = read_proc_file("/proc/sys/kernel/random/boot_id");
+  if (!text || text->empty()) return "unknown";
   while (!text->empty() && text->back() == '\n') text->pop_back();
   return *text;
 }

@@ -284,6 +284,13 @@ void ModuleManager::reload() {
   std::map<std::string, const RejectedModule*> fresh_rejected;
   for (const auto& r : fresh.rejected) fresh_rejected[r.name] = &r;
 
+  // A service that failed for good after it came up gets another try too.
+  std::set<std::string> service_failed;
+  if (options_.supervisor != nullptr) {
+    for (const auto& s : options_.supervisor->status()) {
+      if (s.state == InstanceState::kFailed) service_failed.insert(s.module);
+    }
+  }
   std::vector<std::string> added, removed, changed, unchanged, kept;
   std::vector<Module> keep;  // running definitions whose new one is rejected
   for (const auto& m : tree_.loaded) {
@@ -293,7 +300,7 @@ void ModuleManager::reload() {
     } else if (fresh_loaded.count(m.name) == 0) {
       removed.push_back(m.name);
     } else if (module_fingerprint(m) != module_fingerprint(*fresh_loaded[m.name]) ||
-               up_.count(m.name) == 0) {
+               up_.count(m.name) == 0 || service_failed.count(m.name) != 0) {
       changed.push_back(m.name);  // a module that is not up gets another try too
     } else {
       unchanged.push_back(m.name);

@@ -1,1 +1,536 @@
-// Placeholder: filled in by the change that adds these tests.
+#include <catch2/catch.hpp>
+
+#include "core/hub_config.h"
+#include "core/module_loader.h"
+#include "core/service_spec.h"
+#include "support/temp_dir.h"
+
+using namespace hub;
+using hub::test::TempDir;
+using std::chrono::milliseconds;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kLevels = {"system", "customer", "site"};
+const std::string kModuleFile = "modules/system/Foo/service.yml";
+
+// The service of module Foo, whose own directory is modules/system/Foo.
+Result<std::optional<ServiceSpec>> load_foo(const TempDir& root) {
+  return load_service_spec(root.path(), kLevels, root.path() / "modules/system/Foo", "Foo");
+}
+
+// Foo's service, which must load and exist.
+ServiceSpec foo_service(const TempDir& root) {
+  auto spec = load_foo(root);
+  INFO((spec ? std::string() : spec.error()));
+  REQUIRE(spec);
+  REQUIRE(spec->has_value());
+  return **spec;
+}
+
+// Why Foo's service is refused; it must be.
+std::string foo_problems(const TempDir& root) {
+  auto spec = load_foo(root);
+  REQUIRE_FALSE(spec);
+  return spec.error();
+}
+
+// Foo's service with `service_yml` as its only file.
+std::string problems_of(const std::string& service_yml) {
+  TempDir root;
+  root.write(kModuleFile, service_yml);
+  return foo_problems(root);
+}
+
+// Writes modules/LEVEL/NAME/info/{version,depends}.txt.
+void add_module(const TempDir& root, const std::string& level, const std::string& name) {
+  root.write("modules/" + level + "/" + name + "/info/version.txt", "1.0.0\n");
+  root.write("modules/" + level + "/" + name + "/info/depends.txt", "");
+}
+
+std::vector<std::string> env_names(const ServiceSpec& spec) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : spec.env) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
+// ---- service.yml ---------------------------------------------------------------------
+
+TEST_CASE("a service.yml with every key is read into the service definition", "[service]") {
+  TempDir root;
+  root.write(kModuleFile,
+             "command: bin/serve\n"
+             "args: [--port, '8080']\n"
+             "env:\n  MODE: fast\n  DEPTH: 3\n"
+             "restart:\n"
+             "  policy: always\n"
+             "  backoff: {min: 500ms, max: 2m, factor: 1.5}\n"
+             "  reset_after: 1h\n"
+             "  retries: unlimited\n"
+             "stop:\n  grace: 3s\n"
+             "ready:\n  notify: true\n  timeout: 45s\n"
+             "limits:\n"
+             "  address_space: 256MiB\n  open_files: 1024\n  processes: 64\n"
+             "  cpu_seconds: 3600\n  nice: 10\n"
+             "volumes:\n"
+             "  - {source: data/shared, target: shared}\n"
+             "  - {source: /srv/media, target: media/in}\n"
+             "log:\n  max_size: 1MiB\n  keep: 2\n");
+  const ServiceSpec spec = foo_service(root);
+  CHECK(spec.command == "bin/serve");
+  CHECK(spec.args == std::vector<std::string>{"--port", "8080"});
+  using Env = std::vector<std::pair<std::string, std::string>>;
+  CHECK(spec.env == Env{{"MODE", "fast"}, {"DEPTH", "3"}});
+  CHECK(spec.restart.mode == RestartMode::kAlways);
+  CHECK(spec.restart.backoff_min == milliseconds(500));
+  CHECK(spec.restart.backoff_max == milliseconds(120'000));
+  CHECK(spec.restart.backoff_factor == 1.5);
+  CHECK(spec.restart.reset_after == milliseconds(3'600'000));
+  CHECK(spec.restart.retries == -1);
+  CHECK(spec.stop_grace == milliseconds(3000));
+  CHECK(spec.ready_notify);
+  CHECK(spec.ready_timeout == milliseconds(45'000));
+  CHECK(spec.limits.address_space == uint64_t{256} << 20);
+  CHECK(spec.limits.open_files == uint64_t{1024});
+  CHECK(spec.limits.processes == uint64_t{64});
+  CHECK(spec.limits.cpu_seconds == uint64_t{3600});
+  CHECK(spec.limits.nice == 10);
+  REQUIRE(spec.volumes.size() == 2);
+  CHECK(spec.volumes[0].source == "data/shared");
+  CHECK(spec.volumes[0].target == "shared");
+  CHECK(spec.volumes[1].source == "/srv/media");
+  CHECK(spec.volumes[1].target == "media/in");
+  CHECK(spec.log_max_size == uint64_t{1} << 20);
+  CHECK(spec.log_keep == 2);
+}
+
+TEST_CASE("a service.yml with only a command gets the documented defaults", "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\n");
+  const ServiceSpec spec = foo_service(root);
+  CHECK(spec.command == "serve");
+  CHECK(spec.args.empty());
+  CHECK(spec.env.empty());
+  CHECK(spec.restart.mode == RestartMode::kOnFailure);
+  CHECK(spec.restart.backoff_min == milliseconds(1000));
+  CHECK(spec.restart.backoff_max == milliseconds(60'000));
+  CHECK(spec.restart.backoff_factor == 2.0);
+  CHECK(spec.restart.reset_after == milliseconds(30'000));
+  CHECK(spec.restart.retries == 5);
+  CHECK(spec.stop_grace == milliseconds(10'000));
+  CHECK_FALSE(spec.ready_notify);
+  CHECK(spec.ready_timeout == milliseconds(30'000));
+  CHECK_FALSE(spec.limits.address_space);
+  CHECK_FALSE(spec.limits.open_files);
+  CHECK_FALSE(spec.limits.processes);
+  CHECK_FALSE(spec.limits.cpu_seconds);
+  CHECK_FALSE(spec.limits.nice);
+  CHECK(spec.volumes.empty());
+  CHECK_FALSE(spec.log_max_size);  // hub.yml's services.log applies
+  CHECK_FALSE(spec.log_keep);
+}
+
+TEST_CASE("a module without any service.yml runs no service", "[service]") {
+  TempDir root;
+  root.write("modules/system/Foo/info/version.txt", "1.0.0\n");
+  root.write("config/site/modules/Foo/settings.yml", "colour: red\n");
+  auto spec = load_foo(root);
+  REQUIRE(spec);
+  CHECK_FALSE(spec->has_value());
+}
+
+TEST_CASE("each restart policy word selects its mode, and retries may be a count",
+          "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\nrestart: {policy: no, retries: 0}\n");
+  CHECK(foo_service(root).restart.mode == RestartMode::kNever);
+  CHECK(foo_service(root).restart.retries == 0);
+  root.write(kModuleFile, "command: serve\nrestart: {policy: on-failure, retries: 7}\n");
+  CHECK(foo_service(root).restart.mode == RestartMode::kOnFailure);
+  CHECK(foo_service(root).restart.retries == 7);
+}
+
+// ---- overrides from config levels ----------------------------------------------------
+
+TEST_CASE("config-level service.yml files merge deeply onto the module's, higher level winning",
+          "[service]") {
+  TempDir root;
+  root.write(kModuleFile,
+             "command: serve\n"
+             "args: [a, b]\n"
+             "env: {A: module, B: module}\n"
+             "restart:\n  policy: always\n  backoff: {min: 1s, max: 10s}\n");
+  root.write("config/customer/modules/Foo/service.yml",
+             "env: {B: customer}\nrestart: {backoff: {max: 20s}}\nstop: {grace: 2s}\n");
+  root.write("config/site/modules/Foo/service.yml",
+             "args: [c]\nrestart: {backoff: {max: 30s}}\n");
+  const ServiceSpec spec = foo_service(root);
+  CHECK(spec.command == "serve");
+  CHECK(spec.args == std::vector<std::string>{"c"});  // lists replace
+  using Env = std::vector<std::pair<std::string, std::string>>;
+  CHECK(spec.env == Env{{"A", "module"}, {"B", "customer"}});
+  CHECK(spec.restart.mode == RestartMode::kAlways);
+  CHECK(spec.restart.backoff_min == milliseconds(1000));
+  CHECK(spec.restart.backoff_max == milliseconds(30'000));
+  CHECK(spec.stop_grace == milliseconds(2000));
+}
+
+TEST_CASE("an empty override changes nothing", "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\n");
+  const std::string before = foo_service(root).text;
+  root.write("config/site/modules/Foo/service.yml", "# nothing to change\n");
+  CHECK(foo_service(root).text == before);
+}
+
+TEST_CASE("a config-level service.yml alone gives a module a service, and stays out of its config",
+          "[service]") {
+  TempDir root;
+  add_module(root, "system", "Foo");
+  root.write("config/site/modules/Foo/service.yml", "command: /usr/bin/foo-daemon\n");
+  root.write("config/site/modules/Foo/settings.yml", "colour: red\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  INFO((tree.rejected.empty() ? std::string() : tree.rejected[0].reason));
+  REQUIRE(tree.loaded.size() == 1);
+  const Module& foo = tree.loaded[0];
+  REQUIRE(foo.service);
+  CHECK(foo.service->command == "/usr/bin/foo-daemon");
+  CHECK(foo.config["colour"].as<std::string>() == "red");
+  CHECK_FALSE(foo.config["command"]);
+}
+
+// ---- problems: where they are and what was expected ----------------------------------
+
+TEST_CASE("unknown keys and wrong types name the file, line, column and dotted key",
+          "[service]") {
+  TempDir root;
+  const auto file = root.write(kModuleFile,
+                               "command: serve\n"
+                               "restart:\n"
+                               "  policy: always\n"
+                               "  backof: {min: 1s}\n"
+                               "limits:\n"
+                               "  open_files: many\n"
+                               "stop: 5s\n"
+                               "ready: {notify: maybe}\n"
+                               "args: serve\n");
+  const std::string e = foo_problems(root);
+  const std::string f = file.string();
+  CHECK_THAT(e, Catch::Contains(f + ":4:3: restart.backof: unknown key (expected one of: "
+                                    "policy, backoff, reset_after, retries)"));
+  CHECK_THAT(e, Catch::Contains(f + ":6:15: limits.open_files: expected an integer"));
+  CHECK_THAT(e, Catch::Contains(f + ":7:7: stop: expected a map, got '5s'"));
+  CHECK_THAT(e, Catch::Contains(f + ":8:17: ready.notify: expected true or false, got 'maybe'"));
+  CHECK_THAT(e, Catch::Contains(f + ":9:7: args: expected a list of strings, got 'serve'"));
+}
+
+TEST_CASE("a problem in a config-level override names that file, not the module's",
+          "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\n");
+  const auto override_file =
+      root.write("config/customer/modules/Foo/service.yml", "stop:\n  grace: soon\n");
+  CHECK_THAT(foo_problems(root),
+             Catch::StartsWith(override_file.string() + ":2:10: stop.grace: expected a duration"));
+}
+
+TEST_CASE("environment variables named HUB_ are refused, as are names that are not names",
+          "[service]") {
+  const std::string e = problems_of("command: serve\nenv:\n  HUB_ROOT: /elsewhere\n  1ST: x\n");
+  CHECK_THAT(e, Catch::Contains(
+                    ":3:3: env.HUB_ROOT: HUB_ variables are set by the hub and cannot be overridden"));
+  CHECK_THAT(e, Catch::Contains(":4:3: env.1ST: expected a variable name"));
+}
+
+TEST_CASE("a restart policy other than always, on-failure or no is refused", "[service]") {
+  CHECK_THAT(
+      problems_of("command: serve\nrestart:\n  policy: sometimes\n"),
+      Catch::Contains(":3:11: restart.policy: expected always, on-failure or no"));
+  CHECK_THAT(problems_of("command: serve\nrestart:\n  policy: [always]\n"),
+             Catch::Contains("restart.policy: expected always, on-failure or no"));
+}
+
+TEST_CASE("retries that are neither a count nor 'unlimited' are refused", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nrestart:\n  retries: forever\n"),
+             Catch::Contains(":3:12: restart.retries: expected a number of restarts or "
+                             "'unlimited'"));
+  CHECK_THAT(problems_of("command: serve\nrestart:\n  retries: -2\n"),
+             Catch::Contains("restart.retries: expected a number of restarts or 'unlimited'"));
+}
+
+TEST_CASE("a backoff whose min is larger than its max is refused", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nrestart:\n  backoff: {min: 10s, max: 5s}\n"),
+             Catch::Contains("restart.backoff: expected min no larger than max"));
+}
+
+TEST_CASE("a backoff factor below 1 is refused", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nrestart:\n  backoff: {factor: 0.5}\n"),
+             Catch::Contains(":3:22: restart.backoff.factor: expected a number from 1 to 100"));
+}
+
+TEST_CASE("a service without a command is refused, even when made of overrides only",
+          "[service]") {
+  TempDir root;
+  const auto file =
+      root.write("config/site/modules/Foo/service.yml", "restart: {policy: always}\n");
+  const std::string e = foo_problems(root);
+  CHECK_THAT(e, Catch::StartsWith(file.string()));
+  CHECK_THAT(e, Catch::Contains("command: expected the program to run"));
+  CHECK_THAT(problems_of("command: ''\n"),
+             Catch::Contains(":1:10: command: expected a program, got an empty string"));
+}
+
+TEST_CASE("a volume target must be a path inside the workspace", "[service]") {
+  const std::string absolute = problems_of(
+      "command: serve\nvolumes:\n  - {source: data, target: /data}\n");
+  CHECK_THAT(absolute,
+             Catch::Contains(":3:29: volumes[0].target: expected a path relative to the "
+                             "workspace, got '/data'"));
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {source: data, target: ../up}\n"),
+             Catch::Contains("volumes[0].target: '../up' leaves the workspace"));
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {source: data, target: a/../..}\n"),
+             Catch::Contains("volumes[0].target: 'a/../..' leaves the workspace"));
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {source: data, target: .}\n"),
+             Catch::Contains("volumes[0].target: '.' leaves the workspace"));
+}
+
+TEST_CASE("a volume target may not cover or hide what the hub links in the workspace",
+          "[service]") {
+  for (const std::string target :
+       {"etc", "etc/hub", "etc/hub/x", "var", "var/db/hub", "var/log", "var/log/hub/sub",
+        "./etc/hub", "etc/", "var/log/"}) {
+    INFO(target);
+    CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {source: data, target: '" + target +
+                           "'}\n"),
+               Catch::Contains("volumes[0].target: '" + target + "' overlaps "));
+  }
+  TempDir root;
+  root.write(kModuleFile,
+             "command: serve\nvolumes:\n"
+             "  - {source: a, target: etc/other}\n  - {source: b, target: var/hubx}\n");
+  CHECK(foo_service(root).volumes.size() == 2);
+}
+
+TEST_CASE("a volume source containing '..' is refused", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {source: ../outside, target: data}\n"),
+             Catch::Contains(":3:15: volumes[0].source: expected a path without '..', got "
+                             "'../outside'"));
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {source: /srv/a/../b, target: data}\n"),
+             Catch::Contains("volumes[0].source: expected a path without '..'"));
+}
+
+TEST_CASE("two volumes whose targets overlap are refused", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n"
+                         "  - {source: a, target: data}\n"
+                         "  - {source: b, target: data/sub}\n"),
+             Catch::Contains(":4:26: volumes[1].target: overlaps the volume at data"));
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n"
+                         "  - {source: a, target: data/}\n"
+                         "  - {source: b, target: data/sub}\n"),
+             Catch::Contains("volumes[1].target: overlaps the volume at data/"));
+  TempDir root;
+  root.write(kModuleFile,
+             "command: serve\nvolumes:\n"
+             "  - {source: a, target: data}\n  - {source: b, target: data2}\n");
+  CHECK(foo_service(root).volumes.size() == 2);
+}
+
+TEST_CASE("a volume without a source or a target is refused", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nvolumes:\n  - {target: data}\n"),
+             Catch::Contains(":3:5: volumes[0]: expected both source and target"));
+}
+
+// ---- the definition's text -----------------------------------------------------------
+
+TEST_CASE("equal definitions have equal text, and a changed value changes it", "[service]") {
+  const std::string definition = "command: serve\nrestart: {policy: always}\nargs: [x]\n";
+  TempDir one, two;
+  one.write(kModuleFile, definition);
+  two.write(kModuleFile, definition);
+  const std::string text = foo_service(one).text;
+  CHECK_FALSE(text.empty());
+  CHECK(foo_service(two).text == text);
+
+  two.write("config/site/modules/Foo/service.yml", "restart: {policy: always}\n");
+  CHECK(foo_service(two).text == text);  // an override repeating a value changes nothing
+
+  two.write("config/site/modules/Foo/service.yml", "restart: {policy: on-failure}\n");
+  CHECK(foo_service(two).text != text);
+  one.write(kModuleFile, "command: serve\nrestart: {policy: always}\nargs: [y]\n");
+  CHECK(foo_service(one).text != text);
+}
+
+// ---- restart_delay --------------------------------------------------------------------
+
+TEST_CASE("the restart delay grows by the factor from min and stops at max", "[service]") {
+  RestartPolicy policy;
+  policy.backoff_min = milliseconds(1000);
+  policy.backoff_max = milliseconds(10'000);
+  policy.backoff_factor = 2.0;
+  CHECK(restart_delay(policy, 1) == milliseconds(1000));
+  CHECK(restart_delay(policy, 2) == milliseconds(2000));
+  CHECK(restart_delay(policy, 3) == milliseconds(4000));
+  CHECK(restart_delay(policy, 4) == milliseconds(8000));
+  CHECK(restart_delay(policy, 5) == milliseconds(10'000));
+  CHECK(restart_delay(policy, 100'000) == milliseconds(10'000));  // no overflow
+
+  policy.backoff_min = milliseconds(200);
+  policy.backoff_factor = 1.5;
+  CHECK(restart_delay(policy, 2) == milliseconds(300));
+  CHECK(restart_delay(policy, 3) == milliseconds(450));
+
+  policy.backoff_factor = 1.0;
+  CHECK(restart_delay(policy, 50) == milliseconds(200));
+}
+
+// ---- resolve_volume_source -----------------------------------------------------------
+
+TEST_CASE("a volume source inside the root resolves to its real path", "[service]") {
+  TempDir root;
+  fs::create_directories(root.path() / "data/shared");
+  auto real = resolve_volume_source(root.path(), {}, Volume{"data/shared", "shared"});
+  REQUIRE(real);
+  CHECK(*real == fs::canonical(root.path() / "data/shared"));
+
+  const std::string absolute = (root.path() / "data/shared").string();
+  auto same = resolve_volume_source(root.path(), {}, Volume{absolute, "shared"});
+  REQUIRE(same);
+  CHECK(*same == *real);
+}
+
+TEST_CASE("a symbolic link out of the root is refused unless hub.yml allows where it points",
+          "[service]") {
+  TempDir root, outside;
+  fs::create_directories(root.path() / "data");
+  fs::create_directory_symlink(outside.path(), root.path() / "data/link");
+  const Volume volume{"data/link", "media"};
+
+  auto refused = resolve_volume_source(root.path(), {}, volume);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains("resolves to " + outside.path().string()));
+  CHECK_THAT(refused.error(), Catch::Contains("outside the root"));
+  CHECK_THAT(refused.error(), Catch::Contains("services.volume_paths"));
+
+  TempDir elsewhere;
+  CHECK_FALSE(resolve_volume_source(root.path(), {elsewhere.path().string()}, volume));
+
+  auto allowed = resolve_volume_source(root.path(), {outside.path().string()}, volume);
+  REQUIRE(allowed);
+  CHECK(*allowed == fs::canonical(outside.path()));
+}
+
+TEST_CASE("a volume may not expose the root itself or anything under var/", "[service]") {
+  TempDir root;
+  fs::create_directories(root.path() / "var/db/hub");
+  fs::create_directories(root.path() / "data");
+  fs::create_directory_symlink(root.path() / "var", root.path() / "data/state");
+  fs::create_directory_symlink(root.path(), root.path() / "data/everything");
+  for (const std::string source :
+       {".", "var", "var/db/hub", "data/state", "data/state/db", "data/everything",
+        root.path().string()}) {
+    INFO(source);
+    auto real = resolve_volume_source(root.path(), {}, Volume{source, "x"});
+    REQUIRE_FALSE(real);
+    CHECK_THAT(real.error(), Catch::Contains("would expose the hub's own state"));
+  }
+  CHECK(resolve_volume_source(root.path(), {}, Volume{"variables", "x"}));
+}
+
+// ---- the loader ----------------------------------------------------------------------
+
+TEST_CASE("a module with a bad service.yml is rejected, naming the file and line", "[service]") {
+  TempDir root;
+  add_module(root, "system", "Foo");
+  add_module(root, "system", "Bar");
+  const auto file =
+      root.write(kModuleFile, "command: serve\nrestart:\n  policy: sometimes\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  REQUIRE(tree.loaded.size() == 1);
+  CHECK(tree.loaded[0].name == "Bar");
+  CHECK_FALSE(tree.loaded[0].service);
+  REQUIRE(tree.rejected.size() == 1);
+  CHECK(tree.rejected[0].name == "Foo");
+  CHECK_THAT(tree.rejected[0].reason,
+             Catch::StartsWith("bad service definition: " + file.string() +
+                               ":3:11: restart.policy: expected always, on-failure or no"));
+}
+
+TEST_CASE("a module whose volume leaves the root loads only when hub.yml allows the place",
+          "[service]") {
+  TempDir root, outside;
+  add_module(root, "system", "Foo");
+  fs::create_directories(root.path() / "data");
+  fs::create_directory_symlink(outside.path(), root.path() / "data/media");
+  root.write(kModuleFile, "command: serve\nvolumes:\n  - {source: data/media, target: media}\n");
+
+  const ModuleTree refused = load_module_tree(root.path(), kLevels);
+  CHECK(refused.loaded.empty());
+  REQUIRE(refused.rejected.size() == 1);
+  CHECK_THAT(refused.rejected[0].reason,
+             Catch::StartsWith("bad service definition: volume data/media resolves to"));
+
+  const ModuleTree allowed = load_module_tree(root.path(), kLevels, {outside.path().string()});
+  REQUIRE(allowed.loaded.size() == 1);
+  REQUIRE(allowed.loaded[0].service);
+  CHECK(allowed.loaded[0].service->volumes.size() == 1);
+}
+
+// ---- hub.yml services: ---------------------------------------------------------------
+
+TEST_CASE("hub.yml services settings override their defaults", "[service]") {
+  TempDir dir;
+  auto defaults = load_hub_config(dir.write("defaults.yml", "log: {level: debug}\n"));
+  REQUIRE(defaults);
+  CHECK(defaults->services.volume_paths.empty());
+  CHECK(defaults->services.log_max_size == uint64_t{10} << 20);
+  CHECK(defaults->services.log_keep == 5);
+  CHECK(defaults->services.leftover_grace == milliseconds(5000));
+
+  auto config = load_hub_config(dir.write("hub.yml",
+                                          "services:\n"
+                                          "  volume_paths: [/srv/media, /mnt/usb]\n"
+                                          "  log: {max_size: 2MiB, keep: 0}\n"
+                                          "  leftover_grace: 1500ms\n"));
+  REQUIRE(config);
+  CHECK(config->services.volume_paths == std::vector<std::string>{"/srv/media", "/mnt/usb"});
+  CHECK(config->services.log_max_size == uint64_t{2} << 20);
+  CHECK(config->services.log_keep == 0);
+  CHECK(config->services.leftover_grace == milliseconds(1500));
+}
+
+TEST_CASE("hub.yml volume_paths must be absolute and free of '..'", "[service]") {
+  TempDir dir;
+  const auto file =
+      dir.write("hub.yml", "services:\n  volume_paths: [/srv/ok, media, /srv/../etc, '']\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  const std::string& e = config.error();
+  const std::string expected = file.string() +
+                               ":2:17: services.volume_paths: expected absolute paths without "
+                               "'..', got ";
+  CHECK_THAT(e, Catch::Contains(expected + "'media'"));
+  CHECK_THAT(e, Catch::Contains(expected + "'/srv/../etc'"));
+  CHECK_THAT(e, Catch::Contains(expected + "''"));
+  CHECK_THAT(e, !Catch::Contains("'/srv/ok'"));
+}
+
+TEST_CASE("bad hub.yml services settings name the line and dotted key", "[service]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml",
+                              "services:\n"
+                              "  log:\n    max_size: 0\n    keep: 101\n    colour: red\n"
+                              "  leftover_grace: 11m\n"
+                              "  volume_path: [/srv]\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  const std::string& e = config.error();
+  CHECK_THAT(e, Catch::Contains(":3:15: services.log.max_size: expected from 1 to"));
+  CHECK_THAT(e, Catch::Contains(":4:11: services.log.keep: expected an integer from 0 to 100"));
+  CHECK_THAT(e, Catch::Contains(":5:5: services.log.colour: unknown key"));
+  CHECK_THAT(e, Catch::Contains(
+                    ":6:19: services.leftover_grace: expected at most 600000 ms, got 11m"));
+  CHECK_THAT(e, Catch::Contains(":7:3: services.volume_path: unknown key"));
+}
