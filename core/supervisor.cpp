@@ -404,9 +404,18 @@ struct Supervisor::Loop {
     in->pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
                           [this, in, generation](boost::system::error_code ec) {
                             if (ec || in->generation != generation) return;
+                            siginfo_t info{};
+                            if (::waitid(P_PID, static_cast<id_t>(in->pid), &info,
+                                         WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                                info.si_pid == 0) {
+                              return watch_exit(in);  // not yet
+                            }
+                            // Still a zombie, so its pid (the group's id) cannot be reused: what
+                            // the process left in its group goes with it, and a restart never runs
+                            // beside it.
+                            ::kill(-in->pid, SIGKILL);
                             int status = 0;
-                            const pid_t r = ::waitpid(in->pid, &status, WNOHANG);
-                            if (r == 0) return watch_exit(in);
+                            const pid_t r = ::waitpid(in->pid, &status, 0);
                             on_exit(in, r == in->pid ? status : -1);
                           });
   }
@@ -414,8 +423,6 @@ struct Supervisor::Loop {
   void on_exit(const std::shared_ptr<Instance>& in, int status) {
     const int64_t run_ms = ms_since(in->spawned_at);
     const pid_t pid = in->pid;
-    // What the process left in its group goes with it, so a restart never runs beside it.
-    ::kill(-pid, SIGKILL);
     in->pidfd.reset();
     in->notify.reset();
     in->timer.cancel();
