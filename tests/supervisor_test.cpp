@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -76,57 +77,75 @@ TEST_CASE("a service killed by a signal restarts under always and on-failure, no
   }
 }
 
-TEST_CASE("exit 1 and SIGSEGV are failures; a clean exit restarts only under always",
+TEST_CASE("exit 1 and SIGSEGV are failures under every policy; a clean exit is not",
           "[supervisor]") {
+  using V = std::vector<std::string>;
+  struct Case {
+    std::string policy, crash;
+    V expected;  // events of the module after its crash, up to NAME/stopped at hub stop
+  };
+  const V restarts = {"exited", "restarting", "started 1", "stopped"};
+  const std::map<std::string, Case> cases = {
+      {"Exit1Always", {"always", "exit 1", restarts}},
+      {"Exit1OnFailure", {"on-failure", "exit 1", restarts}},
+      {"Exit1No", {"no", "exit 1", {"exited", "failed", "stopped"}}},
+      {"SegvAlways", {"always", "kill -SEGV $$", restarts}},
+      {"SegvOnFailure", {"on-failure", "kill -SEGV $$", restarts}},
+      {"SegvNo", {"no", "kill -SEGV $$", {"exited", "failed", "stopped"}}},
+      {"CleanAlways", {"always", "exit 0", restarts}},
+      {"CleanOnFailure", {"on-failure", "exit 0", {"exited", "stopped"}}},
+      {"CleanNo", {"no", "exit 0", {"exited", "stopped"}}}};
   TempDir root;
   // Each service ends its first run when the test says so, then runs for good.
-  const std::map<std::string, std::pair<std::string, std::string>> cases = {
-      {"Exit1", {"on-failure", "exit 1"}},
-      {"Segv", {"on-failure", "kill -SEGV $$"}},
-      {"CleanAlways", {"always", "exit 0"}},
-      {"CleanOnFailure", {"on-failure", "exit 0"}}};
   for (const auto& [name, c] : cases) {
-    add_module(root, name, restart_yml(c.first));
+    add_module(root, name, restart_yml(c.policy));
     add_script(root, "modules/system/" + name + "/os/linux/programs/run",
                "if [ -e \"$HUB_DATA_DIR/ran\" ]; then exec sleep 1000; fi\n"
                "touch \"$HUB_DATA_DIR/ran\"; read go < \"$HUB_DATA_DIR/go\"\n" +
-                   c.second + "\n");
+                   c.crash + "\n");
     fs::create_directories(root.path() / "data" / name);
     REQUIRE(::mkfifo((root.path() / "data" / name / "go").c_str(), 0600) == 0);
   }
   auto hub = std::make_unique<RunningHub>(root);
   auto sub = hub->subscribe({"+/exited", "+/restarting", "+/failed", "+/started", "+/stopped"});
   for (const auto& [name, c] : cases) std::ofstream(root.path() / "data" / name / "go") << "go\n";
-  std::map<std::string, std::vector<std::string>> seen;  // name -> "EVENT detail"
-  // Three of them restart; then the hub stops, so every module ends with NAME/stopped.
-  for (int restarted = 0; restarted < 3;) {
-    auto e = sub.next(20s);
-    REQUIRE(e);
-    const std::string topic(e->topic());
-    const std::string name = topic.substr(0, topic.find('/'));
-    const std::string event = topic.substr(topic.find('/') + 1);
-    std::string detail = json_field(e->payload(), "code") + json_field(e->payload(), "signal");
-    if (event == "started") {
-      detail = std::to_string(json_int(e->payload(), "restarts"));
-      restarted++;
+
+  std::map<std::string, V> seen;
+  std::map<std::string, std::string> exit_of, failure_of;
+  const auto settled = [&] {
+    for (const auto& [name, c] : cases) {
+      if (seen[name].size() + 1 < c.expected.size()) return false;
     }
-    seen[name].push_back(event + " " + detail);
-  }
-  REQUIRE(hub->stop() == 0);
-  for (int stopped = 0; stopped < 4;) {
+    return true;
+  };
+  const auto take = [&](bool stopping) {
     auto e = sub.next(20s);
     REQUIRE(e);
     const std::string topic(e->topic());
     const std::string name = topic.substr(0, topic.find('/'));
-    const std::string event = topic.substr(topic.find('/') + 1);
-    if (event == "stopped") stopped++;
-    if (event != "exited") seen[name].push_back(event);  // the stop's own exit
+    std::string event = topic.substr(topic.find('/') + 1);
+    if (event == "exited" && stopping) return;  // the stop's own exit
+    if (event == "exited") {
+      exit_of[name] = json_field(e->payload(), "code") + json_field(e->payload(), "signal");
+    }
+    if (event == "failed") failure_of[name] = json_field(e->payload(), "reason");
+    if (event == "started") event += " " + std::to_string(json_int(e->payload(), "restarts"));
+    seen[name].push_back(event);
+  };
+  while (!settled()) take(false);
+  REQUIRE(hub->stop() == 0);  // every module then ends with NAME/stopped
+  while (std::count_if(seen.begin(), seen.end(), [](const auto& s) {
+           return !s.second.empty() && s.second.back() == "stopped";
+         }) < static_cast<long>(cases.size())) {
+    take(true);
   }
-  using V = std::vector<std::string>;
-  CHECK(seen["Exit1"] == V{"exited 1", "restarting ", "started 1", "stopped"});
-  CHECK(seen["Segv"] == V{"exited SIGSEGV", "restarting ", "started 1", "stopped"});
-  CHECK(seen["CleanAlways"] == V{"exited 0", "restarting ", "started 1", "stopped"});
-  CHECK(seen["CleanOnFailure"] == V{"exited 0", "stopped"});
+  for (const auto& [name, c] : cases) {
+    INFO(name);
+    CHECK(seen[name] == c.expected);
+    CHECK(exit_of[name] == (c.crash == "exit 1" ? "1" : c.crash == "exit 0" ? "0" : "SIGSEGV"));
+  }
+  CHECK(failure_of["Exit1No"] == "exited with code 1 (restart policy: no)");
+  CHECK(failure_of["SegvNo"] == "exited with signal SIGSEGV (restart policy: no)");
 }
 
 TEST_CASE("restarts back off exponentially, reset after a stable run, and stop at the limit",
