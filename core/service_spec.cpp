@@ -45,8 +45,16 @@ bool overlaps(const fs::path& a, const fs::path& b) {
   return true;
 }
 
+// `target` in normal form without a trailing '/' ("etc/" is "etc"), so that overlaps()
+// compares whole names: a trailing '/' would leave an empty last part that matches nothing.
+fs::path normal_target(const std::string& target) {
+  fs::path p = fs::path(target).lexically_normal();
+  if (p.has_relative_path() && !p.has_filename()) p = p.parent_path();
+  return p;
+}
+
 std::string target_problem(const std::string& target) {
-  const fs::path p = fs::path(target).lexically_normal();
+  const fs::path p = normal_target(target);
   if (target.empty() || p.is_absolute())
     return "expected a path relative to the workspace, got '" + target + "'";
   if (has_dot_dot(p) || p == ".") return "'" + target + "' leaves the workspace";
@@ -204,8 +212,7 @@ class SpecParser {
         r_.problem(v["target"], key + ".target", why);
       }
       for (const auto& other : out) {
-        if (overlaps(fs::path(other.target).lexically_normal(),
-                     fs::path(volume.target).lexically_normal())) {
+        if (overlaps(normal_target(other.target), normal_target(volume.target))) {
           r_.problem(v["target"], key + ".target", "overlaps the volume at " + other.target);
         }
       }
@@ -227,6 +234,10 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
     files.push_back(root / "config" / level / "modules" / name / kFileName);
   YAML::Node merged;
   std::string last_file;
+  // Merged nodes carry no positions (YAML::Clone drops them), so restart.backoff, which
+  // only the merge can get wrong, is reported where the last file to set it set it.
+  std::string backoff_file;
+  YAML::Node backoff_node;
   for (const auto& file : files) {
     std::error_code ec;
     if (!fs::exists(file, ec)) continue;
@@ -237,6 +248,10 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
     ServiceSpec scratch;
     SpecParser(reader).parse(node, scratch);  // each file is checked where its lines are known
     if (!reader.ok()) return reader.status();
+    if (const YAML::Node restart = node["restart"]; restart && restart["backoff"]) {
+      backoff_file = file.string();
+      backoff_node.reset(restart["backoff"]);  // operator= would overwrite what it refers to
+    }
     merged = merge_yaml(merged, node);
     last_file = file.string();
   }
@@ -245,11 +260,13 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   ServiceSpec spec;
   YamlReader reader(last_file);
   SpecParser(reader).parse(merged, spec);
-  if (spec.command.empty()) reader.problem(merged, "command", "expected the program to run");
-  if (spec.restart.backoff_min > spec.restart.backoff_max) {
-    reader.problem(merged["restart"], "restart.backoff", "expected min no larger than max");
-  }
+  if (spec.command.empty()) reader.problem(YAML::Node(), "command", "expected the program to run");
   if (!reader.ok()) return reader.status();
+  if (spec.restart.backoff_min > spec.restart.backoff_max) {
+    YamlReader backoff_reader(backoff_file);
+    backoff_reader.problem(backoff_node, "restart.backoff", "expected min no larger than max");
+    return backoff_reader.status();
+  }
   YAML::Emitter text;
   text << merged;
   spec.text = text.c_str();

@@ -184,7 +184,18 @@ struct Supervisor::Loop {
         publish(std::move(p)),
         records(options.root / "var/run/hub/instances") {
     reserve_notify_fd_number();
-    thread = std::thread([this] { io.run(); });
+    thread = std::thread([this] {
+      // A handler that throws loses its own step, never the loop: every other instance
+      // is still watched.
+      for (;;) {
+        try {
+          io.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::critical("supervisor: {}; carrying on", e.what());
+        }
+      }
+    });
   }
 
   JsonObject payload(const Instance& in) const {
