@@ -216,6 +216,7 @@ class SpecParser {
           r_.problem(v["target"], key + ".target", "overlaps the volume at " + other.target);
         }
       }
+      volume.target = normal_target(volume.target).string();  // "data/" links as "data"
       out.push_back(std::move(volume));
     }
   }
