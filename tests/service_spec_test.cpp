@@ -327,7 +327,7 @@ TEST_CASE("two volumes whose targets overlap are refused", "[service]") {
   CHECK_THAT(problems_of("command: serve\nvolumes:\n"
                          "  - {source: a, target: data/}\n"
                          "  - {source: b, target: data/sub}\n"),
-             Catch::Contains("volumes[1].target: overlaps the volume at data/"));
+             Catch::Contains("volumes[1].target: overlaps the volume at data"));
   TempDir root;
   root.write(kModuleFile,
              "command: serve\nvolumes:\n"
