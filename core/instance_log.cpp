@@ -25,6 +25,7 @@ Status InstanceLog::open() {
   if (fd_ < 0) return Status::error(file_.string() + ": cannot be opened: " + std::strerror(errno));
   struct stat st {};
   size_ = ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (limit_ == 0) limit_ = max_size_;
   line_ended_ = true;
   return Status::ok();
 }
@@ -42,53 +43,62 @@ Status InstanceLog::append(std::string_view data) {
   return Status::ok();
 }
 
-void InstanceLog::rotate() {
+Status InstanceLog::rotate() {
   ::close(fd_);
   fd_ = -1;
-  std::error_code ignored;
+  std::error_code ignored, ec;
   const std::string base = file_.string();
   if (keep_ == 0) {
-    fs::remove(file_, ignored);
+    fs::remove(file_, ec);
   } else {
     fs::remove(base + "." + std::to_string(keep_), ignored);
     for (int64_t i = keep_ - 1; i >= 1; --i) {
       fs::rename(base + "." + std::to_string(i), base + "." + std::to_string(i + 1), ignored);
     }
-    fs::rename(file_, base + ".1", ignored);
+    fs::rename(file_, base + ".1", ec);
   }
+  if (Status s = open(); !s) return s;
+  if (ec) {
+    // The file stays as it is and grows; rotation is tried again one max_size later.
+    limit_ = size_ + max_size_;
+    return Status::error(file_.string() + ": cannot be rotated: " + ec.message());
+  }
+  limit_ = max_size_;
+  return Status::ok();
 }
 
 Status InstanceLog::write(std::string_view data) {
+  Status rotated = Status::ok();
   while (!data.empty()) {
     if (fd_ < 0) {
       if (Status s = open(); !s) return s;
     }
-    if (size_ < max_size_) {
-      const size_t room = static_cast<size_t>(max_size_ - size_);
+    if (size_ < limit_) {
+      const size_t room = static_cast<size_t>(limit_ - size_);
       const size_t take = std::min(room, data.size());
       if (Status s = append(data.substr(0, take)); !s) return s;
       data.remove_prefix(take);
       continue;
     }
     // Past the limit: finish the current line (bounded), then start a new file.
-    if (line_ended_) {
-      rotate();
-      continue;
+    size_t take = 0;
+    if (!line_ended_) {
+      const size_t eol = data.find('\n');
+      const uint64_t over = size_ - limit_;
+      const size_t allowed = over >= kLongestLine ? 0 : static_cast<size_t>(kLongestLine - over);
+      take = eol == std::string_view::npos ? std::min(allowed, data.size())
+                                           : std::min(allowed, eol + 1);
+      if (Status s = append(data.substr(0, take)); !s) return s;
+      data.remove_prefix(take);
+      const bool line_done = eol != std::string_view::npos && take == eol + 1;
+      if (!line_done && take < allowed) continue;  // the line goes on in the next write
     }
-    const size_t eol = data.find('\n');
-    const uint64_t over = size_ - max_size_;
-    const size_t allowed = over >= kLongestLine ? 0 : static_cast<size_t>(kLongestLine - over);
-    const size_t take =
-        eol == std::string_view::npos ? std::min(allowed, data.size()) : std::min(allowed, eol + 1);
-    if (Status s = append(data.substr(0, take)); !s) return s;
-    data.remove_prefix(take);
-    if (eol != std::string_view::npos && take == eol + 1) {
-      rotate();
-    } else if (take == allowed) {
-      rotate();
+    if (Status s = rotate(); !s) {
+      if (fd_ < 0) return s;  // not even reopened: nothing more can be written
+      rotated = s;            // the data still goes in, to the unrotated file
     }
   }
-  return Status::ok();
+  return rotated;
 }
 
 }  // namespace hub

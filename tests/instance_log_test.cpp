@@ -441,3 +441,24 @@ TEST_CASE("a leftover that obeys SIGTERM is stopped with it, and a gone one is l
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGTERM);
 }
+
+TEST_CASE("a log that cannot be rotated keeps every byte and does not spin", "[instance-log]") {
+  TempDir dir;
+  const fs::path log = dir.path() / "Svc.log";
+  fs::create_directories(rotated(log, 1) / "in-the-way");  // rename onto it fails
+  InstanceLog out(log, 100, 1);
+  const std::string line(49, 'x');
+  std::string written;
+  int failures = 0;
+  for (int i = 0; i < 10; ++i) {
+    const Status s = out.write(line + "\n");
+    written += line + "\n";
+    if (!s) {
+      ++failures;
+      CHECK_THAT(s.message(), Catch::Contains("Svc.log: cannot be rotated"));
+    }
+  }
+  CHECK(contents(log) == written);  // nothing lost, all in the unrotated file
+  // Tried once at 100 bytes, then again only after another 100: not on every write.
+  CHECK(failures == 4);
+}

@@ -419,8 +419,9 @@ def main():
              ("daemon PSS, %d services up" % n, u[0]["pss"], u[1]["pss"], mib, "")]
     width = max(len(r[0]) for r in rows)
     print("\ncommand: %s %s" % (sys.executable, " ".join(sys.argv)))
-    print("hubd %s (%s), supervisord %s; %d CPUs; Linux %s" % (
-        hub_up["version"], hubd, version.stdout.strip(), os.cpu_count(), os.uname().release))
+    print("hubd %s (%s), supervisord %s; %d CPUs, load %.2f; Linux %s" % (
+        hub_up["version"], hubd, version.stdout.strip(), os.cpu_count(), os.getloadavg()[0],
+        os.uname().release))
     print("%-*s | %11s | %11s | %8s | %s" % (width, "", "hub", "supervisord", "sup/hub", "target"))
     print("|".join("-" * w for w in (width + 1, 13, 13, 10, 17)))
     for label, hub, sup, (fmt, scale), target in rows:
