@@ -211,11 +211,16 @@ bool ModuleManager::start_module(const Module& m) {
     spec.config_yaml = yaml_text(m.config);
     spec.env = module_environment(options_.root, m);
     // The supervisor publishes NAME/started, NAME/ready and, when it gives up, NAME/failed.
-    const auto outcome = options_.supervisor->start(std::move(spec))->wait(options_.cancel_fd);
+    const auto started = options_.supervisor->start(std::move(spec));
+    const auto outcome = started->wait(options_.cancel_fd);
     if (!outcome) return false;  // the hub is stopping; stop_all() stops the service
     if (!outcome->empty()) {
-      spdlog::error("module {}: its service did not come up: {}", m.name, *outcome);
-      not_startable_.insert(m.name);
+      if (started->published()) {
+        spdlog::error("module {}: its service did not come up: {}", m.name, *outcome);
+        not_startable_.insert(m.name);
+      } else {
+        fail(m, "its service " + *outcome);
+      }
       return false;
     }
   } else {

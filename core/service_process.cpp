@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -22,15 +23,15 @@ namespace bp = boost::process;
 
 namespace {
 
-// Child side, between fork and exec: async-signal-safe calls only. A failure is told on
-// stderr (the instance's log) and ends the child with 127, like a shell's "cannot run".
+// Child side, between fork and exec: async-signal-safe calls only. A step that fails is
+// written to `report_fd` ("limits.open_files: Operation not permitted") and ends the child
+// with 127; launch_service() reads it and fails with that reason.
+int report_fd = -1;
+
 [[noreturn]] void child_fail(const char* what) {
-  const int err = errno;
-  const char* reason = strerrordesc_np(err);
-  const char* parts[] = {"hub: cannot start the service: ", what, ": ", reason ? reason : "?",
-                         "\n"};
-  for (const char* part : parts) {
-    if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
+  const char* reason = strerrordesc_np(errno);
+  for (const char* part : {what, ": ", reason ? reason : "?"}) {
+    if (::write(report_fd, part, std::strlen(part)) < 0) break;
   }
   _exit(127);
 }
@@ -42,17 +43,17 @@ void set_limit(int resource, const std::optional<uint64_t>& value, const char* n
 }
 
 void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
   }
+  sigset_t none;  // only once every disposition is the default
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::dup2(launch.output_fd, STDOUT_FILENO) < 0 || ::dup2(launch.output_fd, STDERR_FILENO) < 0 ||
       ::dup2(null_fd, STDIN_FILENO) < 0) {
-    _exit(127);
+    child_fail("stdio");
   }
   if (::setpgid(0, 0) != 0) child_fail("setpgid");
   // Services must not outlive hubd; if hubd is already gone, do not start at all.
@@ -70,6 +71,18 @@ void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail("close_range");
   if (launch.notify_fd >= 0 && ::dup2(launch.notify_fd, kNotifyFd) < 0)  // clears close-on-exec
     child_fail("the readiness descriptor");
+  // dup2 onto the same number (hubd started with 0-2 closed) would leave close-on-exec set.
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ::fcntl(fd, F_SETFD, 0);
+}
+
+// "X: No such file or directory" for a script whose #! interpreter is missing says which.
+std::string exec_failure(const fs::path& program, const std::error_code& ec) {
+  std::string why = program.string() + ": " + ec.message();
+  std::error_code exists;
+  if (ec.value() == ENOENT && fs::exists(program, exists)) {
+    why += " (its #! interpreter, or the dynamic loader it names, is missing)";
+  }
+  return why;
 }
 
 }  // namespace
@@ -83,6 +96,11 @@ void reserve_notify_fd_number() {
 Result<pid_t> launch_service(const ServiceLaunch& launch) {
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null_fd < 0) return Status::error(std::string("/dev/null: ") + std::strerror(errno));
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    ::close(null_fd);
+    return Status::error(std::string("pipe: ") + std::strerror(errno));
+  }
   bp::environment env;
   for (const auto& entry : launch.env) {
     const size_t eq = entry.find('=');
@@ -90,13 +108,31 @@ Result<pid_t> launch_service(const ServiceLaunch& launch) {
   }
   const pid_t parent = ::getpid();
   std::error_code ec;
+  // Boost returns once the child has exec'd, or has failed to: then it is reaped here.
   bp::child child(
       bp::exe = launch.program.string(), bp::args = launch.args, env,
-      bp::extend::on_exec_setup = [&](auto&) { prepare_child(launch, null_fd, parent); }, ec);
+      bp::extend::on_exec_setup =
+          [&](auto&) {
+            report_fd = report[1];
+            prepare_child(launch, null_fd, parent);
+          },
+      bp::extend::on_error =
+          [](auto& exec, const std::error_code&) {
+            if (exec.pid > 0) ::waitpid(exec.pid, nullptr, 0);
+          },
+      ec);
   ::close(null_fd);
-  if (ec) return Status::error(launch.program.string() + ": " + ec.message());
+  ::close(report[1]);
+  char reason[256];
+  const ssize_t n = ec ? 0 : ::read(report[0], reason, sizeof reason);  // the child is past exec
+  ::close(report[0]);
+  if (ec) return Status::error(exec_failure(launch.program, ec));
   const pid_t pid = child.id();
   child.detach();  // hubd waits for it through a pidfd, not through Boost
+  if (n > 0) {     // a setup step failed, and the child ended
+    ::waitpid(pid, nullptr, 0);
+    return Status::error(std::string(reason, static_cast<size_t>(n)));
+  }
   return pid;
 }
 

@@ -54,29 +54,42 @@ const char* state_name(InstanceState state) {
 }
 
 Outcome::Outcome() : event_fd_(::eventfd(0, EFD_CLOEXEC)) {}
-Outcome::~Outcome() { ::close(event_fd_); }
+Outcome::~Outcome() {
+  if (event_fd_ >= 0) ::close(event_fd_);
+}
 
-void Outcome::finish(const std::string& error) {
+void Outcome::finish(const std::string& error, bool published) {
   std::lock_guard lock(mu_);
   if (done_) return;
   done_ = true;
   error_ = error;
+  published_ = published;
+  done_cv_.notify_all();
   const uint64_t one = 1;
-  if (::write(event_fd_, &one, sizeof one) < 0) {
+  if (event_fd_ >= 0 && ::write(event_fd_, &one, sizeof one) < 0) {
     // An eventfd write fails only on overflow, which one write cannot reach.
   }
 }
 
+bool Outcome::published() {
+  std::lock_guard lock(mu_);
+  return published_;
+}
+
 std::optional<std::string> Outcome::wait(int cancel_fd) {
+  if (cancel_fd < 0 || event_fd_ < 0) {  // nothing to watch but the outcome itself
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return done_; });
+    return error_;
+  }
   for (;;) {
     {
       std::lock_guard lock(mu_);
       if (done_) return error_;
     }
     pollfd fds[2] = {{event_fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-    if (::poll(fds, cancel_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
-      return std::string("poll failed");
-    if (cancel_fd >= 0 && (fds[1].revents & POLLIN)) {
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return std::string("poll failed");
+    if (fds[1].revents & POLLIN) {
       std::lock_guard lock(mu_);
       if (!done_) return std::nullopt;
     }
@@ -208,8 +221,9 @@ struct Supervisor::Loop {
     publish(in.spec.module + "/" + event, json.str(), retain);
   }
 
-  static void finish_all(std::vector<std::shared_ptr<Outcome>>& waiters, const std::string& error) {
-    for (auto& w : waiters) w->finish(error);
+  static void finish_all(std::vector<std::shared_ptr<Outcome>>& waiters, const std::string& error,
+                         bool published = false) {
+    for (auto& w : waiters) w->finish(error, published);
     waiters.clear();
   }
 
@@ -228,7 +242,7 @@ struct Supervisor::Loop {
     in->state = InstanceState::kFailed;
     spdlog::error("service {} failed: {}", in->spec.instance, reason);
     publish_event(*in, "failed", payload(*in).add("reason", reason), true);
-    finish_all(in->start_waiters, reason);
+    finish_all(in->start_waiters, reason, /*published=*/true);
     finish_all(in->stop_waiters, "");
   }
 
@@ -353,10 +367,13 @@ struct Supervisor::Loop {
           if (ec || in->generation != generation || !in->notify) return;
           char line[256];
           const ssize_t n = ::read(in->notify->native_handle(), line, sizeof line);
-          if (n < 0 && errno == EINTR) return watch_ready(in);
+          if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+            in->notify.reset();  // every writer closed it: nothing more will come
+            return;
+          }
+          // Kept open (and read) after the line too: a later write must not meet SIGPIPE.
+          watch_ready(in);
           const bool said_ready = n > 0 && memchr(line, '\n', static_cast<size_t>(n));
-          if (n > 0 && !said_ready) return watch_ready(in);  // a partial line
-          in->notify.reset();  // ready, or it closed its end without a word
           if (!said_ready || in->state != InstanceState::kStarting) return;
           in->timer.cancel();
           spdlog::info("service {} is ready", in->spec.instance);
@@ -511,6 +528,7 @@ struct Supervisor::Loop {
 
   // SIGTERM to the group now, SIGKILL when the grace period is over.
   void kill_instance(const std::shared_ptr<Instance>& in, const std::string& reason) {
+    in->state = InstanceState::kStopping;  // a late readiness line no longer counts
     in->kill_reason = reason;
     if (!reason.empty()) spdlog::warn("service {}: {}: stopping it", in->spec.instance, reason);
     ::kill(-in->pid, SIGTERM);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -75,13 +76,17 @@ class Outcome {
   // Blocks until the outcome is known or `cancel_fd` (when >= 0) turns readable. Returns
   // the failure ("" for success), or nullopt when cancelled.
   std::optional<std::string> wait(int cancel_fd = -1);
-  void finish(const std::string& error);
+  // `published`: the failure has been published already (NAME/failed).
+  void finish(const std::string& error, bool published = false);
+  bool published();
 
  private:
-  int event_fd_;
+  int event_fd_;  // -1 when none could be had: then wait() ignores cancel_fd
   std::mutex mu_;
-  bool done_ = false;  // guarded by mu_
-  std::string error_;  // guarded by mu_
+  std::condition_variable done_cv_;
+  bool done_ = false;       // guarded by mu_
+  bool published_ = false;  // guarded by mu_
+  std::string error_;       // guarded by mu_
 };
 
 class Supervisor {

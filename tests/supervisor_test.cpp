@@ -382,3 +382,38 @@ TEST_CASE("a service runs in its workspace with the environment, config and link
   const std::string credential = read(ws + "/etc/hub/credential");
   CHECK(credential.rfind("Probe:", 0) == 0);
 }
+
+TEST_CASE("a service that cannot be started fails at once with the reason, and is not retried",
+          "[supervisor]") {
+  TempDir root;
+  add_module(root, "NoInterp", "command: os/linux/programs/run\n");
+  root.write("modules/system/NoInterp/os/linux/programs/run", "#!/nonexistent/interpreter\n");
+  fs::permissions(root.path() / "modules/system/NoInterp/os/linux/programs/run", fs::perms(0755));
+  add_module(root, "TooMany",
+             "command: /bin/sleep\nargs: ['1000']\n"
+             "limits: {open_files: 1099511627776}\n");
+  add_module(root, "Missing", "command: not-a-program-anywhere\n");
+  RunningHub hub(root);
+  std::map<std::string, std::string> reasons;
+  for (const std::string name : {"NoInterp", "TooMany", "Missing"}) {
+    auto sub = hub.subscribe({name + "/failed", name + "/restarting"}, true);
+    auto failed = sub.next(20s);
+    REQUIRE(failed);
+    CHECK(std::string(failed->topic()) == name + "/failed");
+    reasons[name] = json_field(failed->payload(), "reason");
+  }
+  CHECK_THAT(reasons["NoInterp"], Catch::Contains("its #! interpreter"));
+  CHECK_THAT(reasons["TooMany"], Catch::Contains("limits.open_files: Operation not permitted"));
+  CHECK_THAT(reasons["Missing"],
+             Catch::Contains("not-a-program-anywhere: not found on the service's PATH"));
+  // No zombie is left behind by the failed exec (children are listed per forking thread).
+  int children = 0;
+  for (const auto& task :
+       fs::directory_iterator("/proc/" + std::to_string(hub.process().pid()) + "/task")) {
+    std::ifstream list(task.path() / "children");
+    for (std::string pid; list >> pid; ++children) {
+      CHECK(read("/proc/" + pid + "/stat").find(") Z ") == std::string::npos);
+    }
+  }
+  CHECK(children == 0);  // none of the three is running
+}
