@@ -273,6 +273,7 @@ int run_hubd(const HubdOptions& options) {
   modules.announce();
   const bool all_started = modules.start_all();
 
+  bool startup_failed = false;
   if (all_started) {
     const std::string started =
         JsonObject()
@@ -283,13 +284,19 @@ int run_hubd(const HubdOptions& options) {
             .add("rejected", static_cast<int64_t>(modules.tree().rejected.size()))
             .str();
     auto seq = (*bus)->publish("Hub/startup", started, /*retain=*/true);
-    if (!seq) return fail(kExitFailure, "cannot publish Hub/startup: " + seq.error());
-    spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
-    // Loading parsed every module's files; give the heap that freed back before idling.
-    ::malloc_trim(0);
+    if (seq) {
+      spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths.run_dir.string());
+      // Loading parsed every module's files; give the heap that freed back before idling.
+      ::malloc_trim(0);
+    } else {
+      spdlog::error("cannot publish Hub/startup: {}; stopping", seq.error());
+      startup_failed = true;  // what started is still stopped in order below
+    }
   }
 
-  const int sig = wait_for_stop(signal_fd, reload_fd, [&modules] { modules.reload(); });
+  const int sig = startup_failed
+                      ? SIGTERM
+                      : wait_for_stop(signal_fd, reload_fd, [&modules] { modules.reload(); });
   ::close(signal_fd);
   ::close(reload_fd);
   const bool bus_failed = (*bus)->failed();
@@ -315,6 +322,7 @@ int run_hubd(const HubdOptions& options) {
     fs::remove(socket, ignored);
   }
   if (bus_failed) return fail(kExitFailure, "hubd stopped because its bus failed");
+  if (startup_failed) return fail(kExitFailure, "hubd stopped: Hub/startup could not be published");
   spdlog::info("hubd stopped");
   return kExitOk;
 }

@@ -55,28 +55,52 @@ bool has_environment_entry(pid_t pid, const std::string& entry) {
   return false;
 }
 
-bool any_alive(const std::vector<pid_t>& pids) {
-  for (pid_t pid : pids) {
-    const auto stat = read_stat(pid);
-    if (stat && stat->state != 'Z') return true;
-  }
-  return false;
+// Is `pid` (live, with `stat`) a process of `record`'s run?
+bool belongs(const InstanceRecord& record, pid_t pid, const ProcStat& stat) {
+  if (stat.state == 'Z') return false;
+  if (pid == record.pid && stat.start_time == record.start_time) return true;  // the leader
+  return stat.pgrp == record.pid && stat.start_time >= record.start_time &&
+         has_environment_entry(pid, "HUB_RUN_ID=" + record.run_id);
 }
 
-// Waits until none of `pids` is alive or `deadline`, sleeping on pidfds, never spinning.
-void wait_gone(const std::vector<pid_t>& pids, std::chrono::steady_clock::time_point deadline) {
-  std::vector<pollfd> fds;
-  for (pid_t pid : pids) {
+// A process held by a pidfd: signals through it can never reach a later process that
+// reused the pid.
+struct Held {
+  pid_t pid;
+  int fd;
+};
+
+// Pins what leftover_processes() finds with pidfds, and keeps only those that still
+// belong to the run once pinned (the pid may have been reused in between).
+std::vector<Held> hold(const InstanceRecord& record) {
+  std::vector<Held> held;
+  for (pid_t pid : leftover_processes(record)) {
     const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+    if (fd < 0) continue;  // gone already
+    const auto stat = read_stat(pid);
+    if (stat && belongs(record, pid, *stat)) {
+      held.push_back({pid, fd});
+    } else {
+      ::close(fd);
+    }
   }
-  // A pidfd of a process that is not our child turns readable when it exits.
-  for (auto& item : fds) {
+  return held;
+}
+
+void signal_all(const std::vector<Held>& held, int sig) {
+  for (const auto& h : held) ::syscall(SYS_pidfd_send_signal, h.fd, sig, nullptr, 0);
+}
+
+// Waits, on the pidfds (readable once a process exits), until every one has exited or
+// `deadline` passes. True when all have.
+bool wait_exited(const std::vector<Held>& held, std::chrono::steady_clock::time_point deadline) {
+  for (const auto& h : held) {
+    pollfd item{h.fd, POLLIN, 0};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() > 0) ::poll(&item, 1, static_cast<int>(left.count()));
-    ::close(item.fd);
+    if (::poll(&item, 1, static_cast<int>(std::max<int64_t>(0, left.count()))) != 1) return false;
   }
+  return true;
 }
 
 }  // namespace
@@ -137,7 +161,6 @@ std::vector<InstanceRecord> InstanceRecords::load(std::vector<std::string>& prob
 std::vector<pid_t> leftover_processes(const InstanceRecord& record) {
   std::vector<pid_t> found;
   if (record.boot_id != current_boot_id()) return found;  // a reboot ended that run
-  const std::string marker = "HUB_RUN_ID=" + record.run_id;
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return found;
   while (const dirent* entry = ::readdir(proc)) {
@@ -145,11 +168,9 @@ std::vector<pid_t> leftover_processes(const InstanceRecord& record) {
     const long pid = std::strtol(entry->d_name, &end, 10);
     if (*end != '\0' || pid <= 1) continue;
     const auto stat = read_stat(static_cast<pid_t>(pid));
-    if (!stat || stat->state == 'Z') continue;
-    const bool leader = pid == record.pid && stat->start_time == record.start_time;
-    const bool member = stat->pgrp == record.pid && stat->start_time >= record.start_time &&
-                        has_environment_entry(static_cast<pid_t>(pid), marker);
-    if (leader || member) found.push_back(static_cast<pid_t>(pid));
+    if (stat && belongs(record, static_cast<pid_t>(pid), *stat)) {
+      found.push_back(static_cast<pid_t>(pid));
+    }
   }
   ::closedir(proc);
   return found;
@@ -158,26 +179,28 @@ std::vector<pid_t> leftover_processes(const InstanceRecord& record) {
 std::vector<std::string> stop_leftovers(const std::vector<InstanceRecord>& records,
                                         std::chrono::milliseconds grace) {
   std::vector<std::string> stopped;
-  std::vector<std::pair<const InstanceRecord*, std::vector<pid_t>>> targets;
+  std::vector<std::pair<const InstanceRecord*, std::vector<Held>>> targets;
   for (const auto& r : records) {
-    auto pids = leftover_processes(r);
-    if (pids.empty()) continue;
-    // The group exists as long as one of its members does, so its id cannot have been
-    // reused: signalling the group reaches only this run's processes.
-    ::kill(-r.pid, SIGTERM);
-    targets.emplace_back(&r, std::move(pids));
+    auto held = hold(r);
+    if (held.empty()) continue;
+    signal_all(held, SIGTERM);
+    targets.emplace_back(&r, std::move(held));
   }
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  for (const auto& [r, pids] : targets) {
-    wait_gone(pids, deadline);
-    const bool killed = any_alive(pids);
+  for (auto& [r, held] : targets) {
+    const size_t count = held.size();
+    const bool killed = !wait_exited(held, deadline);
     if (killed) {
-      ::kill(-r->pid, SIGKILL);
-      for (pid_t pid : pids) ::kill(pid, SIGKILL);  // in case one left the group
-      wait_gone(pids, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      signal_all(held, SIGKILL);
+      // What it forked during the grace period goes too.
+      auto late = hold(*r);
+      signal_all(late, SIGKILL);
+      held.insert(held.end(), late.begin(), late.end());
+      wait_exited(held, std::chrono::steady_clock::now() + std::chrono::seconds(5));
     }
+    for (const auto& h : held) ::close(h.fd);
     stopped.push_back(r->instance + " (pid " + std::to_string(r->pid) + ", " +
-                      std::to_string(pids.size()) + " process(es)) " +
+                      std::to_string(count) + " process(es)) " +
                       (killed ? "killed after the grace period" : "stopped with SIGTERM"));
   }
   return stopped;

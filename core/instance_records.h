@@ -50,8 +50,10 @@ class InstanceRecords {
 // The live processes (not zombies) that belong to `record`'s run.
 std::vector<pid_t> leftover_processes(const InstanceRecord& record);
 
-// Stops what `records` left running: SIGTERM to each group, SIGKILL to what is still
-// there after `grace`. Returns one line per instance it had to stop.
+// Stops what `records` left running: SIGTERM to each of their processes, SIGKILL to what
+// is still there after `grace` (and to what they forked meanwhile). Every signal goes
+// through a pidfd taken before the process was checked, so none can reach a process that
+// reused a pid. Returns one line per instance it had to stop.
 std::vector<std::string> stop_leftovers(const std::vector<InstanceRecord>& records,
                                         std::chrono::milliseconds grace);
 

@@ -1,4 +1,5 @@
 // hubd [--root DIR] [--config FILE]
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
   // An inherited "ignore SIGCHLD" would let the kernel reap scripts before hubd can
   // read their exit status.
   signal(SIGCHLD, SIG_DFL);
+  // Started with stdin, stdout or stderr closed, the first files hubd opens would take
+  // those numbers, and log lines (or a child's stdio) would land in them.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) < 0) open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+  }
   const option long_options[] = {{"root", required_argument, nullptr, 'r'},
                                  {"config", required_argument, nullptr, 'c'},
                                  {"version", no_argument, nullptr, 'V'},

@@ -296,12 +296,15 @@ void ModuleManager::reload() {
       if (s.state == InstanceState::kFailed) service_failed.insert(s.module);
     }
   }
-  std::vector<std::string> added, removed, changed, unchanged, kept;
+  std::vector<std::string> added, removed, changed, unchanged, kept, dropped;
   std::vector<Module> keep;  // running definitions whose new one is rejected
   for (const auto& m : tree_.loaded) {
-    if (fresh_rejected.count(m.name) != 0) {
+    const bool healthy = up_.count(m.name) != 0 && service_failed.count(m.name) == 0;
+    if (fresh_rejected.count(m.name) != 0 && healthy) {
       kept.push_back(m.name);
       keep.push_back(m);
+    } else if (fresh_rejected.count(m.name) != 0) {
+      dropped.push_back(m.name);  // not running well anyway: nothing to keep
     } else if (fresh_loaded.count(m.name) == 0) {
       removed.push_back(m.name);
     } else if (module_fingerprint(m) != module_fingerprint(*fresh_loaded[m.name]) ||
@@ -318,7 +321,9 @@ void ModuleManager::reload() {
   // Stop what goes away or changes, dependents first.
   const std::vector<std::string> order = started_;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    if (contains(removed, *it) || contains(changed, *it)) stop_module(*it);
+    if (contains(removed, *it) || contains(changed, *it) || contains(dropped, *it)) {
+      stop_module(*it);
+    }
   }
   for (const auto& name : removed) spdlog::info("reload: module {} removed", name);
 
@@ -339,6 +344,7 @@ void ModuleManager::reload() {
   for (const auto& name : changed) not_startable_.erase(name);
   for (const auto& name : added) not_startable_.erase(name);
   for (const auto& name : removed) not_startable_.erase(name);
+  for (const auto& name : dropped) not_startable_.erase(name);
 
   if (options_.on_modules_changed) options_.on_modules_changed(tree_.loaded);
   for (const auto& problem : tree_.problems) spdlog::error("modules: {}", problem);

@@ -39,10 +39,16 @@ struct Dispatch {
   std::atomic<int> runs{0}, failures{0};
 };
 
-struct OwnerQueue {
+// Who an owner is. Replaced as a whole (under Impl::mu) when a reload changes it; a
+// worker keeps the copy it started with.
+struct OwnerInfo {
   ScriptOwner owner;
-  std::shared_ptr<const Module> module;  // null for the site; guarded by Impl::mu
+  std::shared_ptr<const Module> module;  // null for the site
   fs::path log_file;
+};
+
+struct OwnerQueue {
+  std::shared_ptr<const OwnerInfo> info;          // guarded by Impl::mu
   std::deque<std::shared_ptr<Dispatch>> waiting;  // guarded by Impl::mu
   bool running = false;                           // guarded by Impl::mu
   uint64_t refused = 0;                           // guarded by Impl::mu
@@ -136,16 +142,16 @@ struct ScriptDispatcher::Impl {
     for (const auto& m : modules) {
       std::shared_ptr<OwnerQueue> q;
       for (const auto& old : owners) {
-        if (old->module && old->module->name == m.name) q = old;
+        if (old->info->module && old->info->module->name == m.name) q = old;
       }
       if (!q) q = std::make_shared<OwnerQueue>();
-      q->owner = {m.name, m.dir, m.dir / "events"};
-      q->module = std::make_shared<const Module>(m);
-      q->log_file = script_log_file(options.root, m.name);
+      q->info = std::make_shared<const OwnerInfo>(OwnerInfo{{m.name, m.dir, m.dir / "events"},
+                                                            std::make_shared<const Module>(m),
+                                                            script_log_file(options.root, m.name)});
       next.push_back(std::move(q));
     }
     std::vector<ScriptOwner> index_owners;
-    for (const auto& q : next) index_owners.push_back(q->owner);
+    for (const auto& q : next) index_owners.push_back(q->info->owner);
     owners = std::move(next);
     lock.unlock();
     auto fresh = std::make_unique<ScriptIndex>(std::move(index_owners));  // reader thread only
@@ -179,8 +185,8 @@ struct ScriptDispatcher::Impl {
         const uint64_t refused = ++q.refused;
         if ((refused & (refused - 1)) == 0) {  // logged at 1, 2, 4, 8, ... refusals
           spdlog::error("scripts of {}: {} events waiting, {} refused so far (latest: {} seq {})",
-                        q.owner.name.empty() ? "the site" : q.owner.name, q.waiting.size(),
-                        q.refused, d->topic, d->seq);
+                        q.info->owner.name.empty() ? "the site" : q.info->owner.name,
+                        q.waiting.size(), q.refused, d->topic, d->seq);
         }
         continue;
       }
@@ -214,9 +220,9 @@ struct ScriptDispatcher::Impl {
       q.running = true;
       std::shared_ptr<Dispatch> d = q.waiting.front();
       q.waiting.pop_front();
-      const std::shared_ptr<const Module> module = q.module;
+      const std::shared_ptr<const OwnerInfo> info = q.info;
       lock.unlock();
-      run_scripts(q, module.get(), *d);
+      run_scripts(*info, *d);
       const bool last_owner = --d->owners_left == 0;
       if (last_owner && d->topic != kFailedTopic && d->topic != kDoneTopic) {
         publish(std::string(kDoneTopic),
@@ -239,7 +245,8 @@ struct ScriptDispatcher::Impl {
     }
   }
 
-  void run_scripts(const OwnerQueue& q, const Module* module, Dispatch& d) {
+  void run_scripts(const OwnerInfo& q, Dispatch& d) {
+    const Module* module = q.module.get();
     const size_t slash = d.topic.find('/');
     const fs::path path = q.owner.events_dir / d.topic.substr(0, slash) / d.topic.substr(slash + 1);
     const ScriptSelection selection = select_scripts(path);
@@ -296,8 +303,8 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   if (ec) return Status::error(logs.string() + ": cannot create: " + ec.message());
 
   auto site = std::make_shared<OwnerQueue>();
-  site->owner = {"", root, root / "events"};
-  site->log_file = script_log_file(root, "");
+  site->info = std::make_shared<const OwnerInfo>(
+      OwnerInfo{{"", root, root / "events"}, nullptr, script_log_file(root, "")});
   impl->owners.push_back(site);
   impl->new_modules = std::move(modules);
   impl->apply_new_modules();

@@ -30,6 +30,27 @@ Status link(const fs::path& target, const fs::path& link_path) {
   return Status::ok();
 }
 
+// Removes `dir` and everything in it, never following links. Directories the service
+// made read-only (a package cache, say) are made writable by their owner first.
+std::error_code remove_tree(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (!ec) return ec;
+  std::error_code walk;
+  for (fs::recursive_directory_iterator
+           it(dir, fs::directory_options::skip_permission_denied, walk),
+       end;
+       !walk && it != end; it.increment(walk)) {
+    std::error_code ignored;
+    if (it->is_directory(ignored) && !it->is_symlink(ignored)) {
+      fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ignored);
+    }
+  }
+  ec.clear();
+  fs::remove_all(dir, ec);
+  return ec;
+}
+
 }  // namespace
 
 WorkspacePaths workspace_paths(const fs::path& root, const std::string& instance) {
@@ -46,8 +67,7 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
                                          const std::vector<std::string>& volume_paths,
                                          const WorkspaceRequest& request) {
   const WorkspacePaths p = workspace_paths(root, request.instance);
-  std::error_code ec;
-  fs::remove_all(p.dir, ec);  // links are removed, never followed
+  std::error_code ec = remove_tree(p.dir);
   if (ec) return Status::error(p.dir.string() + ": cannot be cleared: " + ec.message());
   for (const auto& dir : {p.dir, p.dir / "etc/hub", p.log_dir}) {
     if (Status s = make_private_dir(dir, 0750); !s) return s;
