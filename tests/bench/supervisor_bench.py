@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Service supervision: hubd side by side with supervisord, in one run (about 8 minutes).
+"""Service supervision: hubd side by side with supervisord, in one run (about 7 minutes).
 
   1. Crash -> exit event: one service `sleep 1000`, restart always. The bench SIGKILLs its pid
      --crashes times (default 200) and times kill() -> receipt of NAME/exited by a bus
@@ -419,7 +419,7 @@ def main():
              ("daemon PSS, %d services up" % n, u[0]["pss"], u[1]["pss"], mib, "")]
     width = max(len(r[0]) for r in rows)
     print("\ncommand: %s %s" % (sys.executable, " ".join(sys.argv)))
-    print("hubd %s (%s), supervisord %s; %d CPUs, load %.2f; Linux %s" % (
+    print("hubd %s (%s), supervisord %s; %d CPUs (load %.2f at the end); Linux %s" % (
         hub_up["version"], hubd, version.stdout.strip(), os.cpu_count(), os.getloadavg()[0],
         os.uname().release))
     print("%-*s | %11s | %11s | %8s | %s" % (width, "", "hub", "supervisord", "sup/hub", "target"))
