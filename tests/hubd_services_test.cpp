@@ -17,11 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read(const fs::path& file) {
-  std::ifstream in(file);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 // The events of one tap: `count` events of `patterns` (retained ones included).
 std::vector<std::string> tap(const TempDir& root, int count, std::vector<std::string> patterns) {
   std::vector<std::string> args = {"--root", root.path(), "-C", std::to_string(count), "-W", "20"};
@@ -49,7 +44,7 @@ TEST_CASE("after hubd is killed with SIGKILL, the next hubd stops what it left a
     ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
     REQUIRE(hubd.wait_stderr("hub is up"));
     old_pid = pid_in(tap(root, 1, {"Keeper/started"})[0]);
-    old_child = std::stoi(read(root.path() / "data/Keeper/child"));
+    old_child = std::stoi(read_file(root.path() / "data/Keeper/child"));
     hubd.signal(SIGKILL);
     REQUIRE(hubd.wait_exit());
   }
@@ -111,7 +106,7 @@ TEST_CASE("SIGHUP starts new modules, stops removed ones, restarts changed ones 
   const auto changes = tap(root, 1, {"Changes/started"});
   CHECK(changes[0].find("/bin/sleep") != std::string::npos);
   CHECK(process_alive(pid_in(changes[0])));
-  CHECK(read("/proc/" + std::to_string(pid_in(changes[0])) + "/cmdline") ==
+  CHECK(read_file("/proc/" + std::to_string(pid_in(changes[0])) + "/cmdline") ==
         std::string("/bin/sleep\0002000\000", 16));
   CHECK(process_alive(pid_in(tap(root, 1, {"Comes/started"})[0])));
   CHECK(tap(root, 1, {"Goes/stopped"}).size() == 1);

@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read(const fs::path& file) {
-  std::ifstream in(file);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 std::string restart_yml(const std::string& policy, const std::string& extra = "") {
   return "command: os/linux/programs/run\nrestart: {policy: " + policy +
          ", backoff: {min: 20ms, max: 20ms}, retries: 3}\nstop: {grace: 2s}\n" + extra;
@@ -198,7 +193,7 @@ TEST_CASE("restarts back off exponentially, reset after a stable run, and stop a
   for (size_t i = 0; i < attempts.size(); ++i) {
     CHECK(started_at[i] - exited_at[i] >= static_cast<uint64_t>(attempts[i].second) * 1'000'000);
   }
-  CHECK(read(root.path() / "data/Flaky/runs") == "7\n");
+  CHECK(read_file(root.path() / "data/Flaky/runs") == "7\n");
 }
 
 TEST_CASE("stopping a service that ignores SIGTERM kills it and every process it forked",
@@ -216,8 +211,8 @@ TEST_CASE("stopping a service that ignores SIGTERM kills it and every process it
   const int pid = started_pid(*hub, "Stubborn");
   auto sub = hub->subscribe({"Stubborn/#"});
   // The hub is up only once the service said it is ready, after writing both pids.
-  const int child = std::stoi(read(root.path() / "data/Stubborn/child"));
-  const int grandchild = std::stoi(read(root.path() / "data/Stubborn/grandchild"));
+  const int child = std::stoi(read_file(root.path() / "data/Stubborn/child"));
+  const int grandchild = std::stoi(read_file(root.path() / "data/Stubborn/grandchild"));
   REQUIRE(process_alive(child));
   REQUIRE(process_alive(grandchild));
   REQUIRE(hub->stop() == 0);
@@ -232,8 +227,9 @@ TEST_CASE("stopping a service that ignores SIGTERM kills it and every process it
   CHECK_FALSE(process_alive(pid));
   CHECK_FALSE(process_alive(child));
   CHECK_FALSE(process_alive(grandchild));
-  CHECK(read(root.path() / "var/log/hub/hubd.log").find("did not stop within 300 ms: SIGKILL") !=
-        std::string::npos);
+  CHECK(
+      read_file(root.path() / "var/log/hub/hubd.log").find("did not stop within 300 ms: SIGKILL") !=
+      std::string::npos);
 }
 
 TEST_CASE("a dependent starts only once its dependency said it is ready", "[supervisor]") {
@@ -347,7 +343,7 @@ TEST_CASE("a service runs in its workspace with the environment, config and link
              "} > \"$out\"\n"
              "echo ready >&3; exec sleep 1000\n");
   RunningHub hub(root);  // up once Probe is ready, so the facts are written
-  const std::string facts = read(root.path() / "data/Probe/facts");
+  const std::string facts = read_file(root.path() / "data/Probe/facts");
   const std::string ws = (root.path() / "var/run/hub/services/Probe").string();
   CHECK(facts.find("args=one|two words\n") != std::string::npos);
   CHECK(facts.find("cwd=" + ws + "\n") != std::string::npos);
@@ -379,7 +375,7 @@ TEST_CASE("a service runs in its workspace with the environment, config and link
   struct stat st {};
   REQUIRE(::stat((ws + "/etc/hub/credential").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  const std::string credential = read(ws + "/etc/hub/credential");
+  const std::string credential = read_file(ws + "/etc/hub/credential");
   CHECK(credential.rfind("Probe:", 0) == 0);
 }
 
@@ -412,7 +408,7 @@ TEST_CASE("a service that cannot be started fails at once with the reason, and i
        fs::directory_iterator("/proc/" + std::to_string(hub.process().pid()) + "/task")) {
     std::ifstream list(task.path() / "children");
     for (std::string pid; list >> pid; ++children) {
-      CHECK(read("/proc/" + pid + "/stat").find(") Z ") == std::string::npos);
+      CHECK(read_file("/proc/" + pid + "/stat").find(") Z ") == std::string::npos);
     }
   }
   CHECK(children == 0);  // none of the three is running

@@ -96,6 +96,11 @@ int64_t json_int(std::string_view payload, const std::string& key) {
   return text.empty() ? -1 : std::stoll(text);
 }
 
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
 bool process_alive(int pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text;
