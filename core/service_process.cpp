@@ -12,8 +12,6 @@
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 
@@ -101,16 +99,17 @@ Result<pid_t> launch_service(const ServiceLaunch& launch) {
     ::close(null_fd);
     return Status::error(std::string("pipe: ") + std::strerror(errno));
   }
-  bp::environment env;
-  for (const auto& entry : launch.env) {
-    const size_t eq = entry.find('=');
-    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
+  // The environment goes to execve as it is (Boost's environment class is not used: its
+  // lookup reads past the end of short entries in Boost 1.74).
+  std::vector<char*> envp;
+  for (const auto& entry : launch.env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   std::error_code ec;
   // Boost returns once the child has exec'd, or has failed to: then it is reaped here.
   bp::child child(
-      bp::exe = launch.program.string(), bp::args = launch.args, env,
+      bp::exe = launch.program.string(), bp::args = launch.args,
+      bp::extend::on_setup = [&](auto& exec) { exec.env = envp.data(); },
       bp::extend::on_exec_setup =
           [&](auto&) {
             report_fd = report[1];

@@ -75,7 +75,7 @@ TEST_CASE("several subscribers receive the same events in order with contiguous 
   CHECK(bus.broker->counters().events == kEvents);
 }
 
-TEST_CASE("the broker stamps the authenticated source; publishers cannot choose it", "[broker]") {
+TEST_CASE("the broker stamps the authenticated source, publishers cannot choose it", "[broker]") {
   BusFixture bus;
   bus.credentials.add({"Timer", "timer-secret"});
   auto subscriber = bus.subscribe({"Timer/#"});
@@ -147,7 +147,7 @@ TEST_CASE("a late subscriber starts with the retained events, then every later e
   CHECK(second->payload() == "{\"c\":22}");
 }
 
-TEST_CASE("malformed publishes are dropped and counted; the broker keeps serving", "[broker]") {
+TEST_CASE("malformed publishes are dropped and counted, the broker keeps serving", "[broker]") {
   BusFixture bus;
   auto subscriber = bus.subscribe();
   RawClient raw(bus, bus.endpoint("ingest.sock"));

@@ -210,7 +210,7 @@ TEST_CASE("a version mismatch names what was wanted and what was found", "[loade
              Catch::EndsWith("wants Bar:4.12, found Bar 4.13.0 (level system)"));
 }
 
-TEST_CASE("the higher level wins a name; the lower one is shadowed", "[loader]") {
+TEST_CASE("the higher level wins a name, the lower one is shadowed", "[loader]") {
   TempDir root;
   add_module(root, "system", "Bar", "1.0.0\n");
   add_module(root, "customer", "Bar", "1.5.0\n");

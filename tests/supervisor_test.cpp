@@ -72,7 +72,7 @@ TEST_CASE("a service killed by a signal restarts under always and on-failure, no
   }
 }
 
-TEST_CASE("exit 1 and SIGSEGV are failures under every policy; a clean exit is not",
+TEST_CASE("exit 1 and SIGSEGV are failures under every policy, a clean exit is not",
           "[supervisor]") {
   using V = std::vector<std::string>;
   struct Case {
@@ -283,7 +283,7 @@ TEST_CASE("a service that never says it is ready is stopped and counts as a fail
   CHECK(hubd.wait_exit() == 0);
 }
 
-TEST_CASE("a service writing 50 MB at full speed loses no line; its log rotates by size",
+TEST_CASE("a service writing 50 MB at full speed loses no line, its log rotates by size",
           "[supervisor]") {
   TempDir root;
   add_module(root, "Chatty",
