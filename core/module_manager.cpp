@@ -47,8 +47,6 @@ std::string yaml_text(const YAML::Node& node) {
   return std::string(yaml.c_str()) + "\n";
 }
 
-std::string names_json(const std::vector<std::string>& names) { return json_string_array(names); }
-
 }  // namespace
 
 std::string module_fingerprint(const Module& m) {
@@ -385,13 +383,13 @@ void ModuleManager::reload() {
                failed.size());
   publish_("Hub/reload",
            JsonObject()
-               .add_raw("added", names_json(added))
-               .add_raw("removed", names_json(removed))
-               .add_raw("changed", names_json(changed))
-               .add_raw("unchanged", names_json(unchanged))
+               .add_raw("added", json_string_array(added))
+               .add_raw("removed", json_string_array(removed))
+               .add_raw("changed", json_string_array(changed))
+               .add_raw("unchanged", json_string_array(unchanged))
                .add_raw("kept", kept_json)
-               .add_raw("rejected", names_json(rejected))
-               .add_raw("failed", names_json(failed))
+               .add_raw("rejected", json_string_array(rejected))
+               .add_raw("failed", json_string_array(failed))
                .str(),
            false);
 }
