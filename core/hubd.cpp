@@ -20,7 +20,9 @@
 #include "bus/credentials.h"
 #include "bus/publisher.h"
 #include "bus/text.h"
+#include "core/api_server.h"
 #include "core/files.h"
+#include "core/hub_api.h"
 #include "core/hub_config.h"
 #include "core/hub_logger.h"
 #include "core/instance_lock.h"
@@ -109,6 +111,21 @@ class RunningBus {
         options);
   }
 
+  std::string counters_json() const {
+    const BrokerCounters& c = broker_->counters();
+    return JsonObject()
+        .add("events", static_cast<int64_t>(c.events.load()))
+        .add("payload_bytes", static_cast<int64_t>(c.payload_bytes.load()))
+        .add("last_seq", static_cast<int64_t>(broker_->last_seq()))
+        .add("malformed", static_cast<int64_t>(c.malformed.load()))
+        .add("too_large", static_cast<int64_t>(c.too_large.load()))
+        .add("auth_failures", static_cast<int64_t>(c.auth_failures.load()))
+        .add("snapshots", static_cast<int64_t>(c.snapshots.load()))
+        .add("retained_refused", static_cast<int64_t>(c.retained_refused.load()))
+        .add("acks_undeliverable", static_cast<int64_t>(c.acks_undeliverable.load()))
+        .str();
+  }
+
   // A fresh credential for `identity`, valid on the bus until revoked.
   Credential grant(const std::string& identity) {
     Credential c{identity, random_secret()};
@@ -149,19 +166,25 @@ sigset_t signal_set(int sig) {
   return set;
 }
 
-// Blocks until SIGTERM or SIGINT (returned), running `reload` for each SIGHUP meanwhile.
-int wait_for_stop(int stop_fd, int reload_fd, const std::function<void()>& reload) {
+// Blocks until SIGTERM or SIGINT (returned), meanwhile running `reload` for each SIGHUP
+// and answering API requests as they come.
+int wait_for_stop(int stop_fd, int reload_fd, ApiServer& api, const ApiHandler& handle,
+                  const std::function<void()>& reload) {
   for (;;) {
-    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {reload_fd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+    zmq::pollitem_t items[] = {{api.socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, stop_fd, ZMQ_POLLIN, 0},
+                               {nullptr, reload_fd, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 3, -1) < 0) continue;  // EINTR
     signalfd_siginfo info{};
-    if (fds[0].revents & POLLIN) {
+    if (items[1].revents & ZMQ_POLLIN) {
       if (::read(stop_fd, &info, sizeof info) == sizeof info)
         return static_cast<int>(info.ssi_signo);
-    } else if ((fds[1].revents & POLLIN) && ::read(reload_fd, &info, sizeof info) == sizeof info) {
+    }
+    if ((items[2].revents & ZMQ_POLLIN) && ::read(reload_fd, &info, sizeof info) == sizeof info) {
       spdlog::info("SIGHUP received: reloading");
       reload();
     }
+    if (items[0].revents & ZMQ_POLLIN) api.serve_pending(handle);
   }
 }
 
@@ -270,6 +293,13 @@ int run_hubd(const HubdOptions& options) {
   if (!dispatcher) return fail(kExitFailure, dispatcher.error());
   modules_changed = [d = dispatcher->get()](const std::vector<Module>& m) { d->set_modules(m); };
 
+  // The API is bound before modules start (requests wait, bounded by the caller's timeout,
+  // until hubd serves them once it is up).
+  auto api_server = ApiServer::bind((*bus)->context(), ipc_endpoint(paths.api_socket));
+  if (!api_server) return fail(kExitFailure, api_server.error());
+  HubApi api(modules, supervisor, [&bus] { return (*bus)->counters_json(); }, root.string());
+  const ApiHandler api_handler = [&api](const ApiRequest& r) { return api.handle(r); };
+
   modules.announce();
   const bool all_started = modules.start_all();
 
@@ -294,9 +324,11 @@ int run_hubd(const HubdOptions& options) {
     }
   }
 
-  const int sig = startup_failed
-                      ? SIGTERM
-                      : wait_for_stop(signal_fd, reload_fd, [&modules] { modules.reload(); });
+  const int sig =
+      startup_failed
+          ? SIGTERM
+          : wait_for_stop(signal_fd, reload_fd, **api_server, api_handler,
+                          [&modules] { (void)modules.reload(); });
   ::close(signal_fd);
   ::close(reload_fd);
   const bool bus_failed = (*bus)->failed();
@@ -317,7 +349,8 @@ int run_hubd(const HubdOptions& options) {
   modules.stop_all();
   (*dispatcher)->stop();
   (*bus)->stop();
-  for (const auto& socket : {paths.ingest_socket, paths.events_socket, paths.replay_socket}) {
+  for (const auto& socket :
+       {paths.ingest_socket, paths.events_socket, paths.replay_socket, paths.api_socket}) {
     std::error_code ignored;
     fs::remove(socket, ignored);
   }

@@ -10,6 +10,7 @@
 
 #include "bus/text.h"
 #include "core/files.h"
+#include "core/module_config.h"
 #include "core/module_environment.h"
 #include "core/script_runner.h"
 #include "core/supervisor.h"
@@ -255,6 +256,11 @@ bool ModuleManager::start_all() {
 }
 
 void ModuleManager::stop_module(const std::string& name) {
+  std::vector<std::string> instances;
+  for (const auto& [instance, owner] : dynamic_) {
+    if (owner == name) instances.push_back(instance);
+  }
+  for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
   const Module* m = find_loaded(name);
   JsonObject stopping;
   stopping.add("name", name);
@@ -279,7 +285,7 @@ void ModuleManager::stop_all() {
   while (!started_.empty()) stop_module(started_.back());
 }
 
-void ModuleManager::reload() {
+std::string ModuleManager::reload() {
   spdlog::info("reload: rescanning modules");
   ModuleTree fresh = load_module_tree(options_.root, options_.levels, options_.volume_paths);
   std::map<std::string, const Module*> fresh_loaded;
@@ -381,17 +387,104 @@ void ModuleManager::reload() {
   spdlog::info("reload: {} added, {} removed, {} changed, {} unchanged, {} kept, {} failed",
                added.size(), removed.size(), changed.size(), unchanged.size(), kept.size(),
                failed.size());
-  publish_("Hub/reload",
-           JsonObject()
-               .add_raw("added", json_string_array(added))
-               .add_raw("removed", json_string_array(removed))
-               .add_raw("changed", json_string_array(changed))
-               .add_raw("unchanged", json_string_array(unchanged))
-               .add_raw("kept", kept_json)
-               .add_raw("rejected", json_string_array(rejected))
-               .add_raw("failed", json_string_array(failed))
-               .str(),
+  const std::string report = JsonObject()
+                                 .add_raw("added", json_string_array(added))
+                                 .add_raw("removed", json_string_array(removed))
+                                 .add_raw("changed", json_string_array(changed))
+                                 .add_raw("unchanged", json_string_array(unchanged))
+                                 .add_raw("kept", kept_json)
+                                 .add_raw("rejected", json_string_array(rejected))
+                                 .add_raw("failed", json_string_array(failed))
+                                 .str();
+  publish_("Hub/reload", report, false);
+  return report;
+}
+
+// ---- for the API ----
+
+Status ModuleManager::start(const std::string& name) {
+  const Module* m = find_loaded(name);
+  if (m == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (up_.count(name) != 0) return Status::ok();
+  if (contains(started_, name)) stop_module(name);  // started, but its service gave up
+  for (const auto& d : m->depends) {
+    if (up_.count(d.name) == 0) return Status::error("failed: dependency " + d.name + " is not up");
+  }
+  not_startable_.erase(name);
+  if (!start_module(*m)) return Status::error("failed: " + name + " did not start (see NAME/failed)");
+  return Status::ok();
+}
+
+Status ModuleManager::stop(const std::string& name) {
+  if (find_loaded(name) == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (contains(started_, name)) stop_module(name);
+  return Status::ok();
+}
+
+Status ModuleManager::start_instance(const std::string& name, const std::string& suffix,
+                                     const YAML::Node& config) {
+  const Module* m = find_loaded(name);
+  if (m == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (!m->service) return Status::error("bad_request: module " + name + " runs no service");
+  if (module_name_problem(suffix)) {
+    return Status::error("bad_request: instance name '" + suffix +
+                         "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
+  }
+  if (up_.count(name) == 0) return Status::error("failed: module " + name + " is not up");
+  const std::string instance = name + "." + suffix;
+  InstanceSpec spec;
+  spec.module = name;
+  spec.instance = instance;
+  spec.module_dir = m->dir;
+  spec.service = *m->service;
+  spec.config_yaml = yaml_text(merge_yaml(m->config, config));
+  spec.env = module_environment(options_.root, *m);
+  publish_(name + "/starting", JsonObject().add("name", name).add("instance", instance).str(),
            false);
+  const auto started = options_.supervisor->start(std::move(spec));
+  const auto outcome = started->wait();
+  if (outcome && !outcome->empty()) return Status::error("failed: " + *outcome);
+  dynamic_[instance] = name;
+  return Status::ok();
+}
+
+Status ModuleManager::stop_instance(const std::string& instance) {
+  const auto it = dynamic_.find(instance);
+  if (it == dynamic_.end()) return Status::error("not_found: no dynamic instance " + instance);
+  const std::string name = it->second;
+  const std::string payload = JsonObject().add("name", name).add("instance", instance).str();
+  publish_(name + "/stopping", payload, false);
+  if (const auto error = options_.supervisor->stop(instance)->wait(); error && !error->empty()) {
+    spdlog::warn("instance {}: {}", instance, *error);
+  }
+  dynamic_.erase(it);
+  publish_(name + "/stopped", payload, true);
+  return Status::ok();
+}
+
+std::string ModuleManager::modules_json() const {
+  std::string out = "[";
+  for (const auto& m : tree_.loaded) {
+    const char* state = up_.count(m.name) != 0            ? "up"
+                        : not_startable_.count(m.name) != 0 ? "failed"
+                                                            : "stopped";
+    out += (out.size() > 1 ? "," : "") + JsonObject()
+                                             .add("name", m.name)
+                                             .add("level", m.level)
+                                             .add("version", m.version.str())
+                                             .add("state", state)
+                                             .add("service", m.service.has_value())
+                                             .str();
+  }
+  for (const auto& r : tree_.rejected) {
+    out += (out.size() > 1 ? "," : "") + JsonObject()
+                                             .add("name", r.name)
+                                             .add("level", r.level)
+                                             .add("state", "rejected")
+                                             .add("reason", r.reason)
+                                             .str();
+  }
+  return out + "]";
 }
 
 }  // namespace hub

@@ -10,10 +10,12 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "bus/status.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
 
@@ -58,7 +60,21 @@ class ModuleManager {
   // Rescans modules and their config: new modules start, removed ones stop, changed ones
   // (and ones that had failed) restart, the rest are not touched. A module whose new
   // definition is rejected keeps running as it was. Publishes Hub/reload with what changed.
-  void reload();
+  std::string reload();  // returns the Hub/reload payload
+
+  // For the API. Failures start with a code: "not_found: ...", "bad_request: ...",
+  // "failed: ...".
+  // Starts a loaded module that is not up (again), its dependencies being up.
+  Status start(const std::string& name);
+  // Stops a started module (and its dynamic instances); it stays down until started.
+  Status stop(const std::string& name);
+  // Starts instance NAME.SUFFIX of module NAME's service, with `config` merged over the
+  // module's configuration. Stopped with the module, or by stop_instance.
+  Status start_instance(const std::string& name, const std::string& suffix,
+                        const YAML::Node& config);
+  Status stop_instance(const std::string& instance);
+  // [{name, level, version, state: up|failed|stopped|rejected, service, reason}]
+  std::string modules_json() const;
 
   const ModuleTree& tree() const { return tree_; }
   // The modules that are up (startup done; service running, ready when it declares
@@ -84,6 +100,7 @@ class ModuleManager {
   std::set<std::string> not_startable_;                          // failed to prepare or to start
   std::vector<std::string> started_;  // startup scripts ran: these get a shutdown, in reverse
   std::set<std::string> up_;
+  std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
 };
 
 // Everything that defines how a module runs, as one string: two modules with the same

@@ -1,0 +1,110 @@
+#include "core/api_server.h"
+
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/text.h"
+#include "bus/zap_handler.h"
+
+namespace hub {
+
+namespace {
+constexpr size_t kMaxRequest = 1 << 20;
+
+std::string json_string(const std::string& s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+}  // namespace
+
+std::string node_to_json(const YAML::Node& node) {
+  if (node.IsMap()) {
+    std::string out = "{";
+    for (const auto& entry : node) {
+      if (out.size() > 1) out += ",";
+      out += json_string(entry.first.Scalar()) + ":" + node_to_json(entry.second);
+    }
+    return out + "}";
+  }
+  if (node.IsSequence()) {
+    std::string out = "[";
+    for (const auto& item : node) out += (out.size() > 1 ? "," : "") + node_to_json(item);
+    return out + "]";
+  }
+  if (!node.IsScalar()) return "null";
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "?" && is_valid_json(text) && !text.empty() && text[0] != '"' &&
+      text[0] != '{' && text[0] != '[') {
+    return text;  // a number, true, false or null as written
+  }
+  return json_string(text);
+}
+
+std::string api_reply(const std::string& result_json) {
+  return "{\"ok\":true,\"result\":" + result_json + "}";
+}
+
+std::string api_error(const std::string& code, const std::string& message) {
+  return "{\"ok\":false,\"error\":" + JsonObject().add("code", code).add("message", message).str() +
+         "}";
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx, const std::string& endpoint) {
+  zmq::socket_t socket(ctx, zmq::socket_type::router);
+  socket.set(zmq::sockopt::plain_server, 1);
+  socket.set(zmq::sockopt::zap_domain, kZapDomain);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxRequest));
+  socket.set(zmq::sockopt::linger, 0);
+  try {
+    socket.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::error("the API cannot bind " + endpoint + ": " + e.what());
+  }
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(socket)));
+}
+
+void ApiServer::serve_pending(const ApiHandler& handle) {
+  for (;;) {
+    // [peer][empty delimiter, from REQ or a DEALER that sends one][request]
+    std::vector<zmq::message_t> parts;
+    zmq::message_t part;
+    if (!socket_.recv(part, zmq::recv_flags::dontwait)) return;
+    parts.push_back(std::move(part));
+    while (parts.back().more()) {
+      zmq::message_t next;
+      (void)socket_.recv(next, zmq::recv_flags::none);
+      parts.push_back(std::move(next));
+    }
+    if (parts.size() < 2) continue;
+    const zmq::message_t& body = parts.back();
+    ApiRequest request;
+    const char* user = zmq_msg_gets(body.handle(), "User-Id");
+    request.identity = user ? user : "";
+    std::string reply;
+    try {
+      request.body = YAML::Load(std::string(body.to_string_view()));
+    } catch (const YAML::Exception& e) {
+      request.body = YAML::Node();
+    }
+    if (!request.body.IsMap() || !request.body["method"] || !request.body["method"].IsScalar() ||
+        !is_valid_json(body.to_string_view())) {
+      reply = api_error("bad_request", "expected a JSON object with a \"method\" string");
+    } else {
+      request.method = request.body["method"].Scalar();
+      try {
+        reply = handle(request);
+      } catch (const std::exception& e) {
+        spdlog::error("api: {} from {}: {}", request.method, request.identity, e.what());
+        reply = api_error("failed", e.what());
+      }
+    }
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {  // the envelope, as it came
+      (void)socket_.send(parts[i], zmq::send_flags::sndmore);
+    }
+    (void)socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+  }
+}
+
+}  // namespace hub

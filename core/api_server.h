@@ -1,0 +1,52 @@
+// The Hub API endpoint (docs/API.md): a ROUTER socket on var/run/hub/api.sock taking one
+// JSON request per message from authenticated peers (PLAIN, checked by the broker's ZAP
+// handler) and sending one JSON reply. Requests are served on the thread that owns the
+// modules (hubd's main thread), between its other work; clients bound every call with a
+// timeout, so a busy hub gives a timeout, never a hang. One thread only.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <yaml-cpp/yaml.h>
+#include <zmq.hpp>
+
+#include "bus/status.h"
+
+namespace hub {
+
+struct ApiRequest {
+  std::string identity;  // the caller's authenticated identity ("admin", an instance name)
+  std::string method;
+  YAML::Node body;  // the whole request (a JSON object)
+};
+
+// The reply text for a request (see api_reply / api_error).
+using ApiHandler = std::function<std::string(const ApiRequest&)>;
+
+class ApiServer {
+ public:
+  static Result<std::unique_ptr<ApiServer>> bind(zmq::context_t& ctx, const std::string& endpoint);
+
+  zmq::socket_t& socket() { return socket_; }
+  // Answers every request already waiting, without blocking. A request that is not a
+  // JSON object with a string "method" gets a bad_request error.
+  void serve_pending(const ApiHandler& handle);
+
+ private:
+  explicit ApiServer(zmq::socket_t socket) : socket_(std::move(socket)) {}
+  zmq::socket_t socket_;
+};
+
+// A JSON value parsed into a node, as JSON again: plain scalars that are numbers, true,
+// false or null stay so; every other scalar is a string.
+std::string node_to_json(const YAML::Node& node);
+
+// {"ok":true,"result":RESULT_JSON}
+std::string api_reply(const std::string& result_json);
+// {"ok":false,"error":{"code":CODE,"message":MESSAGE}}. Codes: bad_request, not_found,
+// forbidden, failed, unknown_method.
+std::string api_error(const std::string& code, const std::string& message);
+
+}  // namespace hub

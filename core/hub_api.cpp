@@ -1,0 +1,149 @@
+#include "core/hub_api.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/text.h"
+#include "core/module_manager.h"
+#include "core/supervisor.h"
+
+namespace hub {
+namespace {
+
+// "code: message" from the manager, as an API error.
+std::string error_of(const Status& s) {
+  const std::string& m = s.message();
+  const size_t colon = m.find(": ");
+  if (colon == std::string::npos) return api_error("failed", m);
+  return api_error(m.substr(0, colon), m.substr(colon + 2));
+}
+
+std::string string_field(const YAML::Node& body, const char* key) {
+  const YAML::Node n = body[key];
+  return n && n.IsScalar() ? n.Scalar() : "";
+}
+
+// A port on 127.0.0.1 free at the moment of asking (the kernel picks it).
+Result<int> free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return Status::error(std::string("bind: ") + std::strerror(err));
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+}  // namespace
+
+std::string HubApi::handle(const ApiRequest& r) {
+  spdlog::debug("api: {} from {}", r.method, r.identity);
+  if (r.method == "inspect") return api_reply(inspect());
+  if (r.method == "reload") return api_reply(modules_.reload());
+  if (r.method == "start") return start(r);
+  if (r.method == "stop") return stop(r);
+  if (r.method == "restart") {
+    const std::string stopped = stop(r);
+    if (stopped.rfind("{\"ok\":true", 0) != 0) return stopped;
+    return start(r);
+  }
+  if (r.method == "port") {
+    auto port = free_port();
+    if (!port) return api_error("failed", port.error());
+    return api_reply(JsonObject().add("port", static_cast<int64_t>(*port)).str());
+  }
+  if (r.method == "report") return report(r);
+  return api_error("unknown_method",
+                   "unknown method '" + r.method +
+                       "' (expected inspect, reload, start, stop, restart, port or report)");
+}
+
+std::string HubApi::inspect() {
+  std::string instances = "[";
+  for (const auto& s : supervisor_.status()) {
+    JsonObject one;
+    one.add("name", s.module)
+        .add("instance", s.instance)
+        .add("state", state_name(s.state))
+        .add("restarts", s.restarts)
+        .add("uptime_ms", s.uptime_ms)
+        .add("last_exit", s.last_exit);
+    if (s.pid > 0) one.add("pid", static_cast<int64_t>(s.pid));
+    if (const auto it = stats_.find(s.instance); it != stats_.end()) one.add_raw("stats", it->second);
+    instances += (instances.size() > 1 ? "," : "") + one.str();
+  }
+  instances += "]";
+  const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started_);
+  const std::string hub = JsonObject()
+                              .add("pid", static_cast<int64_t>(::getpid()))
+                              .add("version", HUB_VERSION)
+                              .add("root", root_)
+                              .add("uptime_ms", static_cast<int64_t>(uptime.count()))
+                              .str();
+  return JsonObject()
+      .add_raw("hub", hub)
+      .add_raw("modules", modules_.modules_json())
+      .add_raw("instances", instances)
+      .add_raw("bus", bus_json_())
+      .str();
+}
+
+// {"name": "NAME"} starts a module; with "instance": "X" (and an optional "config"
+// object) a dynamic instance NAME.X of its service.
+std::string HubApi::start(const ApiRequest& r) {
+  const std::string name = string_field(r.body, "name");
+  if (name.empty()) return api_error("bad_request", "expected \"name\": the module to start");
+  const std::string instance = string_field(r.body, "instance");
+  if (instance.empty()) {
+    const Status s = modules_.start(name);
+    return s ? api_reply("{}") : error_of(s);
+  }
+  YAML::Node config = r.body["config"];
+  if (config && !config.IsMap()) return api_error("bad_request", "\"config\" must be an object");
+  const Status s = modules_.start_instance(name, instance, config ? config : YAML::Node(YAML::NodeType::Map));
+  return s ? api_reply(JsonObject().add("instance", name + "." + instance).str()) : error_of(s);
+}
+
+// {"name": "NAME"} stops a module; {"name": "NAME", "instance": "X"} or {"instance":
+// "NAME.X"} a dynamic instance.
+std::string HubApi::stop(const ApiRequest& r) {
+  const std::string name = string_field(r.body, "name");
+  std::string instance = string_field(r.body, "instance");
+  if (!instance.empty() && instance.find('.') == std::string::npos) {
+    if (name.empty()) return api_error("bad_request", "expected \"name\" with \"instance\"");
+    instance = name + "." + instance;
+  }
+  if (!instance.empty()) {
+    const Status s = modules_.stop_instance(instance);
+    if (s) stats_.erase(instance);
+    return s ? api_reply("{}") : error_of(s);
+  }
+  if (name.empty()) return api_error("bad_request", "expected \"name\": the module to stop");
+  const Status s = modules_.stop(name);
+  return s ? api_reply("{}") : error_of(s);
+}
+
+// {"stats": {...}} from an instance: kept, and shown by inspect.
+std::string HubApi::report(const ApiRequest& r) {
+  const YAML::Node stats = r.body["stats"];
+  if (!stats || !stats.IsMap()) return api_error("bad_request", "expected \"stats\": an object");
+  bool known = false;
+  for (const auto& s : supervisor_.status()) known = known || s.instance == r.identity;
+  if (!known) return api_error("forbidden", "only a service instance reports stats, not " + r.identity);
+  stats_[r.identity] = node_to_json(stats);
+  return api_reply("{}");
+}
+
+}  // namespace hub
