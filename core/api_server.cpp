@@ -51,7 +51,8 @@ std::string api_error(const std::string& code, const std::string& message) {
          "}";
 }
 
-Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx, const std::string& endpoint) {
+Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx,
+                                                   const std::string& endpoint) {
   zmq::socket_t socket(ctx, zmq::socket_type::router);
   socket.set(zmq::sockopt::plain_server, 1);
   socket.set(zmq::sockopt::zap_domain, kZapDomain);

@@ -80,7 +80,8 @@ std::string HubApi::inspect() {
         .add("uptime_ms", s.uptime_ms)
         .add("last_exit", s.last_exit);
     if (s.pid > 0) one.add("pid", static_cast<int64_t>(s.pid));
-    if (const auto it = stats_.find(s.instance); it != stats_.end()) one.add_raw("stats", it->second);
+    if (const auto it = stats_.find(s.instance); it != stats_.end())
+      one.add_raw("stats", it->second);
     instances += (instances.size() > 1 ? "," : "") + one.str();
   }
   instances += "]";
@@ -112,7 +113,8 @@ std::string HubApi::start(const ApiRequest& r) {
   }
   YAML::Node config = r.body["config"];
   if (config && !config.IsMap()) return api_error("bad_request", "\"config\" must be an object");
-  const Status s = modules_.start_instance(name, instance, config ? config : YAML::Node(YAML::NodeType::Map));
+  const Status s =
+      modules_.start_instance(name, instance, config ? config : YAML::Node(YAML::NodeType::Map));
   return s ? api_reply(JsonObject().add("instance", name + "." + instance).str()) : error_of(s);
 }
 
@@ -141,7 +143,8 @@ std::string HubApi::report(const ApiRequest& r) {
   if (!stats || !stats.IsMap()) return api_error("bad_request", "expected \"stats\": an object");
   bool known = false;
   for (const auto& s : supervisor_.status()) known = known || s.instance == r.identity;
-  if (!known) return api_error("forbidden", "only a service instance reports stats, not " + r.identity);
+  if (!known)
+    return api_error("forbidden", "only a service instance reports stats, not " + r.identity);
   stats_[r.identity] = node_to_json(stats);
   return api_reply("{}");
 }

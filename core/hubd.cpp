@@ -297,7 +297,8 @@ int run_hubd(const HubdOptions& options) {
   // until hubd serves them once it is up).
   auto api_server = ApiServer::bind((*bus)->context(), ipc_endpoint(paths.api_socket));
   if (!api_server) return fail(kExitFailure, api_server.error());
-  HubApi api(modules, supervisor, [&bus] { return (*bus)->counters_json(); }, root.string());
+  HubApi api(
+      modules, supervisor, [&bus] { return (*bus)->counters_json(); }, root.string());
   const ApiHandler api_handler = [&api](const ApiRequest& r) { return api.handle(r); };
 
   modules.announce();
@@ -324,11 +325,9 @@ int run_hubd(const HubdOptions& options) {
     }
   }
 
-  const int sig =
-      startup_failed
-          ? SIGTERM
-          : wait_for_stop(signal_fd, reload_fd, **api_server, api_handler,
-                          [&modules] { (void)modules.reload(); });
+  const int sig = startup_failed ? SIGTERM
+                                 : wait_for_stop(signal_fd, reload_fd, **api_server, api_handler,
+                                                 [&modules] { (void)modules.reload(); });
   ::close(signal_fd);
   ::close(reload_fd);
   const bool bus_failed = (*bus)->failed();

@@ -411,7 +411,8 @@ Status ModuleManager::start(const std::string& name) {
     if (up_.count(d.name) == 0) return Status::error("failed: dependency " + d.name + " is not up");
   }
   not_startable_.erase(name);
-  if (!start_module(*m)) return Status::error("failed: " + name + " did not start (see NAME/failed)");
+  if (!start_module(*m))
+    return Status::error("failed: " + name + " did not start (see NAME/failed)");
   return Status::ok();
 }
 
@@ -465,7 +466,7 @@ Status ModuleManager::stop_instance(const std::string& instance) {
 std::string ModuleManager::modules_json() const {
   std::string out = "[";
   for (const auto& m : tree_.loaded) {
-    const char* state = up_.count(m.name) != 0            ? "up"
+    const char* state = up_.count(m.name) != 0              ? "up"
                         : not_startable_.count(m.name) != 0 ? "failed"
                                                             : "stopped";
     out += (out.size() > 1 ? "," : "") + JsonObject()

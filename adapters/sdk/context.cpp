@@ -1,0 +1,295 @@
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "bus/credentials.h"
+#include "bus/publisher.h"
+#include "bus/text.h"
+#include "hub/sdk.h"
+
+namespace hub::sdk {
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+// {"method":M,...} with string fields.
+std::string request(const std::string& method,
+                    const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+  JsonObject json;
+  json.add("method", method);
+  for (const auto& [key, value] : fields) json.add(key, value);
+  return json.str();
+}
+
+}  // namespace
+
+struct Context::Impl {
+  ServiceConfig config;
+  Credential credential;
+  zmq::context_t zmq{1};
+  std::shared_ptr<spdlog::logger> logger;
+  int signal_fd = -1;  // stop signals, blocked in every thread (run() blocks them first)
+  int wake_fd = -1;    // tells subscription threads to end
+
+  std::mutex publish_mu;
+  std::optional<Publisher> publisher;  // guarded by publish_mu
+  std::mutex api_mu;
+  std::optional<ApiClient> api;  // guarded by api_mu
+  std::atomic<bool> ready_said{false};
+  std::vector<std::thread> subscriptions;
+  std::mutex subscriptions_mu;
+
+  std::string topic_of(std::string_view event) const {
+    return event.find('/') == std::string_view::npos ? config.module + "/" + std::string(event)
+                                                     : std::string(event);
+  }
+
+  Result<std::string> call(const std::string& req, std::chrono::milliseconds timeout) {
+    std::lock_guard lock(api_mu);
+    if (!api) api.emplace(zmq, config.api_endpoint, credential);
+    ApiError error;
+    auto result = api->call(req, error, timeout);
+    if (!result) return Status::error(error.code + ": " + error.message);
+    return *result;
+  }
+
+  Publisher& publisher_locked() {
+    if (!publisher) {
+      auto p = Publisher::connect(zmq, config.bus_ingest, credential);
+      if (!p) throw std::runtime_error(p.error());
+      publisher.emplace(std::move(*p));
+    }
+    return *publisher;
+  }
+};
+
+Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Context::~Context() {
+  const uint64_t one = 1;
+  if (::write(impl_->wake_fd, &one, sizeof one) < 0) {
+    // an eventfd write cannot fail here
+  }
+  for (auto& t : impl_->subscriptions) t.join();
+  {
+    std::lock_guard lock(impl_->publish_mu);
+    if (impl_->publisher) impl_->publisher->close();  // hands over what is queued
+  }
+  ::close(impl_->wake_fd);
+  if (impl_->signal_fd >= 0) ::close(impl_->signal_fd);
+}
+
+Result<std::unique_ptr<Context>> Context::from_environment() {
+  auto impl = std::make_unique<Impl>();
+  ServiceConfig& c = impl->config;
+  c.root = env("HUB_ROOT");
+  c.module = env("HUB_MODULE");
+  c.service = env("HUB_SERVICE");
+  c.instance = env("HUB_INSTANCE");
+  c.mode = env("HUB_MODE");
+  c.workspace = env("HUB_WORKSPACE");
+  c.config_file = env("HUB_CONFIG_FILE");
+  c.credential_file = env("HUB_CREDENTIAL_FILE");
+  c.bus_ingest = env("HUB_BUS_INGEST");
+  c.bus_events = env("HUB_BUS_EVENTS");
+  c.bus_replay = env("HUB_BUS_REPLAY");
+  c.api_endpoint = env("HUB_API_ENDPOINT");
+  c.notify_fd = env("HUB_NOTIFY_FD").empty() ? -1 : std::atoi(env("HUB_NOTIFY_FD").c_str());
+  if (c.mode.empty() || c.module.empty() || c.credential_file.empty()) {
+    return Status::error(
+        "not started by hubd: HUB_MODE, HUB_MODULE and HUB_CREDENTIAL_FILE must be set "
+        "(docs/SERVICES.md, Environment)");
+  }
+  auto credential = read_credential_file(c.credential_file);
+  if (!credential) return credential.status();
+  impl->credential = *credential;
+  impl->logger = std::make_shared<spdlog::logger>(
+      c.instance, std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  impl->logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  impl->logger->flush_on(spdlog::level::trace);  // every line reaches the log at once
+  const sigset_t stop = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  impl->signal_fd = ::signalfd(-1, &stop, SFD_CLOEXEC);
+  impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl->signal_fd < 0 || impl->wake_fd < 0) return Status::error("signalfd/eventfd failed");
+  return std::unique_ptr<Context>(new Context(std::move(impl)));
+}
+
+const ServiceConfig& Context::config() const { return impl_->config; }
+spdlog::logger& Context::log() { return *impl_->logger; }
+
+Result<YAML::Node> Context::load_config() const {
+  try {
+    return YAML::LoadFile(impl_->config.config_file);
+  } catch (const YAML::Exception& e) {
+    return Status::error(impl_->config.config_file + ": " + e.what());
+  }
+}
+
+Status Context::publish(std::string_view event, std::string_view payload, bool retain) {
+  std::lock_guard lock(impl_->publish_mu);
+  try {
+    PublishOptions options;
+    options.retain = retain;
+    return impl_->publisher_locked().publish(impl_->topic_of(event), payload, options);
+  } catch (const std::exception& e) {
+    return Status::error(e.what());
+  }
+}
+
+Result<uint64_t> Context::publish_confirmed(std::string_view event, std::string_view payload,
+                                            bool retain) {
+  std::lock_guard lock(impl_->publish_mu);
+  try {
+    PublishOptions options;
+    options.retain = retain;
+    return impl_->publisher_locked().publish_confirmed(impl_->topic_of(event), payload,
+                                                       std::chrono::seconds(10), options);
+  } catch (const std::exception& e) {
+    return Status::error(e.what());
+  }
+}
+
+Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
+  SubscriberOptions options;
+  options.events_endpoint = impl_->config.bus_events;
+  options.replay_endpoint = impl_->config.bus_replay;
+  options.patterns = std::move(patterns);
+  options.retained = false;
+  options.sync = true;
+  options.wake_fd = impl_->wake_fd;
+  auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
+  if (!sub) return sub.status();
+  std::lock_guard lock(impl_->subscriptions_mu);
+  impl_->subscriptions.emplace_back(
+      [this, sub = std::make_shared<Subscriber>(std::move(*sub)), handler = std::move(handler)] {
+        for (;;) {
+          auto event = sub->next(std::chrono::milliseconds(-1));
+          if (!event) {
+            pollfd woken{impl_->wake_fd, POLLIN, 0};
+            if (::poll(&woken, 1, 0) == 1) return;  // the Context is going away
+            continue;                               // interrupted: wait again
+          }
+          try {
+            handler(*event);
+          } catch (const std::exception& e) {
+            impl_->logger->error("handler for {} (seq {}) threw: {}", event->topic(), event->seq,
+                                 e.what());
+            (void)publish("handler-failed", JsonObject()
+                                                .add("instance", impl_->config.instance)
+                                                .add("topic", event->topic())
+                                                .add("seq", static_cast<int64_t>(event->seq))
+                                                .add("what", e.what())
+                                                .str());
+          }
+        }
+      });
+  return Status::ok();
+}
+
+void Context::notify_ready() {
+  if (impl_->config.notify_fd < 0 || impl_->ready_said.exchange(true)) return;
+  if (::write(impl_->config.notify_fd, "ready\n", 6) != 6) {
+    impl_->logger->warn("could not say ready on fd {}", impl_->config.notify_fd);
+  }
+}
+
+int Context::wait_fd() const { return impl_->signal_fd; }
+
+bool Context::wait_for(std::chrono::milliseconds timeout) {
+  pollfd item{impl_->signal_fd, POLLIN, 0};
+  return ::poll(&item, 1, static_cast<int>(timeout.count())) == 1;
+}
+
+void Context::wait() {
+  while (!wait_for(std::chrono::milliseconds(-1))) {
+  }
+}
+
+Result<std::string> Context::inspect_system(std::chrono::milliseconds timeout) {
+  return impl_->call(request("inspect"), timeout);
+}
+
+Result<std::string> Context::update_system(std::chrono::milliseconds timeout) {
+  return impl_->call(request("reload"), timeout);
+}
+
+Result<int> Context::available_port(std::chrono::milliseconds timeout) {
+  auto result = impl_->call(request("port"), timeout);
+  if (!result) return result.status();
+  const size_t colon = result->find(':');
+  if (colon == std::string::npos) return Status::error("protocol: " + *result);
+  return std::atoi(result->c_str() + colon + 1);
+}
+
+Status Context::report_instance(const std::string& stats_json, std::chrono::milliseconds timeout) {
+  if (!is_valid_json(stats_json) || stats_json.empty() || stats_json[0] != '{')
+    return Status::error("bad_request: stats must be a JSON object");
+  auto result =
+      impl_->call(JsonObject().add("method", "report").add_raw("stats", stats_json).str(), timeout);
+  return result ? Status::ok() : result.status();
+}
+
+Status Context::start_instance(const std::string& service, const std::string& instance,
+                               const std::vector<std::pair<std::string, std::string>>& config,
+                               std::chrono::milliseconds timeout) {
+  JsonObject dynamic;
+  for (const auto& [key, value] : config) dynamic.add(key, value);
+  auto result = impl_->call(JsonObject()
+                                .add("method", "start")
+                                .add("name", service)
+                                .add("instance", instance)
+                                .add_raw("config", dynamic.str())
+                                .str(),
+                            timeout);
+  return result ? Status::ok() : result.status();
+}
+
+Status Context::stop_instance(const std::string& service, const std::string& instance,
+                              std::chrono::milliseconds timeout) {
+  auto result = impl_->call(request("stop", {{"name", service}, {"instance", instance}}), timeout);
+  return result ? Status::ok() : result.status();
+}
+
+int run(const std::function<Status(Context&)>& fn) {
+  auto ctx = Context::from_environment();
+  if (!ctx) {
+    spdlog::error("{}", ctx.error());
+    return 1;
+  }
+  try {
+    const Status s = fn(**ctx);
+    if (!s) {
+      (*ctx)->log().error("{}", s.message());
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    (*ctx)->log().error("stopped by an exception: {}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace hub::sdk

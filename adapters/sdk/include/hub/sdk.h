@@ -1,0 +1,124 @@
+// The hub SDK for services written in C++: everything a module's service needs, from the
+// environment hubd starts it with (docs/SERVICES.md). The counterpart of Baetyl's
+// `Context`:
+//
+//   int main() {
+//     return hub::sdk::run([](hub::sdk::Context& ctx) -> hub::Status {
+//       auto config = ctx.load_config();            // etc/hub/service.yml
+//       ctx.notify_ready();
+//       while (!ctx.wait_for(std::chrono::seconds(1))) ctx.publish("tick", "{}");
+//       return hub::Status::ok();                    // SIGTERM or SIGINT arrived
+//     });
+//   }
+//
+// Thread-safe: every member may be called from any thread, handlers included.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/logger.h>
+#include <yaml-cpp/yaml.h>
+
+#include "bus/status.h"
+#include "bus/subscriber.h"
+#include "hub/api_client.h"
+
+namespace hub::sdk {
+
+// The system configuration of the service: what hubd told it (HUB_* variables).
+struct ServiceConfig {
+  std::string root;
+  std::string module;    // HUB_MODULE: the module, and the first level of its topics
+  std::string service;   // HUB_SERVICE
+  std::string instance;  // HUB_INSTANCE: NAME, or NAME.X for a dynamic instance
+  std::string mode;      // HUB_MODE: "native"
+  std::string workspace;
+  std::string config_file;      // HUB_CONFIG_FILE: etc/hub/service.yml
+  std::string credential_file;  // HUB_CREDENTIAL_FILE
+  std::string bus_ingest, bus_events, bus_replay, api_endpoint;
+  int notify_fd = -1;  // HUB_NOTIFY_FD, or -1
+};
+
+// Called for each event of a subscription, in sequence order, on that subscription's own
+// thread. An exception it throws is logged and reported as NAME/handler-failed; the
+// subscription goes on with the next event.
+using Handler = std::function<void(const Event&)>;
+
+class Context {
+ public:
+  // Reads the environment. Fails when the process was not started by hubd.
+  static Result<std::unique_ptr<Context>> from_environment();
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const ServiceConfig& config() const;
+  bool is_native() const { return config().mode == "native"; }
+  spdlog::logger& log();  // to stdout, which hubd writes to the instance's log
+
+  // The module's own configuration (etc/hub/service.yml): as a node, or decoded into `T`
+  // through YAML::convert<T>. Fails naming the file.
+  Result<YAML::Node> load_config() const;
+  template <typename T>
+  Result<T> load_config_as() const {
+    auto node = load_config();
+    if (!node) return node.status();
+    try {
+      return node->as<T>();
+    } catch (const YAML::Exception& e) {
+      return Status::error(config().config_file + ": " + e.what());
+    }
+  }
+
+  // Publishes EVENT as MODULE/EVENT ("tick" becomes "Timer/tick"; a full topic is taken
+  // as it is, and the broker decides whether this service may publish it).
+  Status publish(std::string_view event, std::string_view payload, bool retain = false);
+  // The same, returning the sequence number the broker stamped on it.
+  Result<uint64_t> publish_confirmed(std::string_view event, std::string_view payload,
+                                     bool retain = false);
+  // Subscribes to MQTT-style `patterns` (empty: everything). Events published after this
+  // returns reach `handler`. Lives until the Context goes.
+  Status subscribe(std::vector<std::string> patterns, Handler handler);
+
+  // Says the service is ready (readiness: a line on HUB_NOTIFY_FD). Once; later calls
+  // and services without readiness do nothing.
+  void notify_ready();
+
+  // Blocks until SIGTERM or SIGINT.
+  void wait();
+  // Waits at most `timeout`; true when the service is asked to stop.
+  bool wait_for(std::chrono::milliseconds timeout);
+  // Readable once the service is asked to stop (for poll loops), like Baetyl's WaitChan.
+  int wait_fd() const;
+
+  // The Hub API (docs/API.md), each call bounded by `timeout`. Results are JSON text.
+  Result<std::string> inspect_system(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Result<std::string> update_system(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  Result<int> available_port(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Status report_instance(const std::string& stats_json,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  Status start_instance(const std::string& service, const std::string& instance,
+                        const std::vector<std::pair<std::string, std::string>>& config = {},
+                        std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  Status stop_instance(const std::string& service, const std::string& instance,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  struct Impl;
+
+ private:
+  explicit Context(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs `fn` in a Context, as Baetyl's Run: SIGTERM and SIGINT are taken for wait(); an
+// error `fn` returns, or an exception it throws, is logged. Returns the exit status for
+// main: 0, or 1 on failure.
+int run(const std::function<Status(Context&)>& fn);
+
+}  // namespace hub::sdk
