@@ -155,18 +155,27 @@ TEST_CASE("the bundled example modules load and start by default", "[hubd][modul
   const fs::path programs = root.path() / "modules/system/Timer/os/linux/programs";
   fs::create_directories(programs);
   fs::copy_file(TIMER_PATH, programs / "timer", fs::copy_options::overwrite_existing);
+  const fs::path heartbeat = root.path() / "modules/site/Heartbeat/os/linux/programs";
+  fs::create_directories(heartbeat);
+  fs::copy_file(HEARTBEAT_PATH, heartbeat / "heartbeat", fs::copy_options::overwrite_existing);
   root.write("config/site/modules/Timer/fast.yml", "timer: {interval: 50ms}\n");
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
   REQUIRE(hubd.wait_stderr("hub is up"));
-  auto events = retained(root, 4, {"+/started", "Timer/ready", "Hub/startup"});
+  auto events = retained(root, 5, {"+/started", "Timer/ready", "Hub/startup"});
   CHECK(events.count("Timer/started") == 1);
   CHECK(events.count("Timer/ready") == 1);
+  CHECK(events.count("Heartbeat/started") == 1);
   // The Timer's service publishes under its own identity with the credential it was given.
   ChildProcess ticks(BUS_TAP_PATH, {"--root", root.path(), "-C", "3", "-W", "10", "Timer/tick"});
   REQUIRE(ticks.wait_exit() == 0);
   const auto tick_lines = ticks.stdout_lines();
   REQUIRE(tick_lines.size() == 3);
   CHECK_THAT(tick_lines[2], Catch::Contains(" Timer Timer/tick {\"time\":"));
+  // Heartbeat, another module's service, answers each tick (module-to-module events).
+  ChildProcess beats(BUS_TAP_PATH,
+                     {"--root", root.path(), "-R", "-C", "2", "-W", "10", "Heartbeat/beat"});
+  REQUIRE(beats.wait_exit() == 0);
+  CHECK_THAT(beats.stdout_lines()[1], Catch::Contains(" Heartbeat Heartbeat/beat {\"ticks\":"));
   CHECK(events.count("Greeter/started") == 1);
   CHECK_THAT(events["Hub/startup"], Catch::Contains("\"rejected\":0"));
   hubd.signal(SIGTERM);  // Hub/shutdown's scripts, and so every earlier event's, finish first
