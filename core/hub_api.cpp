@@ -111,10 +111,23 @@ std::string HubApi::start(const ApiRequest& r) {
     const Status s = modules_.start(name);
     return s ? api_reply("{}") : error_of(s);
   }
-  YAML::Node config = r.body["config"];
-  if (config && !config.IsMap()) return api_error("bad_request", "\"config\" must be an object");
-  const Status s =
-      modules_.start_instance(name, instance, config ? config : YAML::Node(YAML::NodeType::Map));
+  const YAML::Node given = r.body["config"];
+  if (given && !given.IsMap()) return api_error("bad_request", "\"config\" must be an object");
+  // "timer.interval": "1s" sets timer: {interval: 1s}.
+  YAML::Node config(YAML::NodeType::Map);
+  for (const auto& entry : given ? given : YAML::Node(YAML::NodeType::Map)) {
+    const std::string key = entry.first.Scalar();
+    YAML::Node at = config;
+    size_t from = 0;
+    for (size_t dot; (dot = key.find('.', from)) != std::string::npos; from = dot + 1) {
+      YAML::Node next = at[key.substr(from, dot - from)];
+      if (!next.IsMap()) next = YAML::Node(YAML::NodeType::Map);
+      at[key.substr(from, dot - from)] = next;
+      at.reset(next);
+    }
+    at[key.substr(from)] = entry.second;
+  }
+  const Status s = modules_.start_instance(name, instance, config);
   return s ? api_reply(JsonObject().add("instance", name + "." + instance).str()) : error_of(s);
 }
 

@@ -1,0 +1,391 @@
+// hubctl: controls a running hub through its API (docs/API.md), the way supervisorctl
+// controls supervisord. Exit status, for scripts: 0 done; 1 the hub refused or the
+// operation failed; 2 bad command line; 3 no hub answered (not running, or timed out);
+// 4 no such module or instance.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "bus/bus_paths.h"
+#include "bus/credentials.h"
+#include "bus/publisher.h"
+#include "bus/text.h"
+#include "hub/api_client.h"
+#include "hubctl/status_table.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+enum Exit { kOk = 0, kFailed = 1, kBadUsage = 2, kUnreachable = 3, kNotFound = 4 };
+
+const std::map<std::string, std::string> kHelp = {
+    {"status",
+     "usage: hubctl status [NAME...]\n"
+     "One line per module and dynamic instance: NAME, STATE, pid and uptime.\n"
+     "Exit 0 when every one listed is RUNNING (or UP, without a service), else 1.\n"},
+    {"inspect",
+     "usage: hubctl inspect [--json]\n"
+     "The whole system: hub, modules, instances (with reported stats), bus counters.\n"
+     "--json prints the API's JSON as it is.\n"},
+    {"start",
+     "usage: hubctl start NAME | NAME.X [KEY=VALUE...]\n"
+     "Starts module NAME, or a dynamic instance X of NAME's service, its configuration\n"
+     "the module's with KEY: VALUE set on top. Waits until it runs (is ready).\n"},
+    {"stop",
+     "usage: hubctl stop NAME | NAME.X\n"
+     "Stops module NAME (its service, then its shutdown scripts) or dynamic instance\n"
+     "NAME.X. A stopped module stays down until started or reloaded.\n"},
+    {"restart", "usage: hubctl restart NAME\nStops module NAME, then starts it.\n"},
+    {"reload",
+     "usage: hubctl reload\n"
+     "Rescans modules and config, as SIGHUP does; prints what changed (Hub/reload).\n"},
+    {"publish",
+     "usage: hubctl publish [--retain] TOPIC [PAYLOAD | -]\n"
+     "Publishes an event (payload from the argument, stdin with '-', else {}) and returns\n"
+     "once the broker has stamped it; prints its sequence number.\n"},
+    {"logs",
+     "usage: hubctl logs NAME [-f] [-n LINES]\n"
+     "The output of service instance NAME (var/log/hub/NAME.log): the last LINES (20;\n"
+     "0 for all); -f keeps following, across rotations, until Ctrl-C.\n"},
+};
+
+constexpr const char* kUsage =
+    "usage: hubctl [--root DIR] [--timeout SEC] COMMAND [ARGS]\n"
+    "\n"
+    "commands: status, inspect, start, stop, restart, reload, publish, logs\n"
+    "`hubctl help COMMAND` or `hubctl COMMAND --help` for each.\n"
+    "\n"
+    "  --root DIR     the hub's root (default: $HUB_ROOT, else the current directory)\n"
+    "  --timeout SEC  how long to wait for the hub (default 30; start/stop/reload wait for\n"
+    "                 the operation itself)\n"
+    "\n"
+    "exit status: 0 done, 1 refused or failed, 2 usage, 3 no hub answered, 4 not found\n";
+
+struct Options {
+  fs::path root = hub::default_root();
+  std::chrono::milliseconds timeout{30000};
+  std::string command;
+  std::vector<std::string> args;
+};
+
+int usage_error(const std::string& message, const std::string& command = "") {
+  std::cerr << "hubctl: " << message << "\n" << (command.empty() ? kUsage : kHelp.at(command));
+  return kBadUsage;
+}
+
+std::string request_json(const std::string& method,
+                         const std::vector<std::pair<std::string, std::string>>& fields = {},
+                         const std::string& config_json = "") {
+  hub::JsonObject json;
+  json.add("method", method);
+  for (const auto& [k, v] : fields) json.add(k, v);
+  if (!config_json.empty()) json.add_raw("config", config_json);
+  return json.str();
+}
+
+class Hub {
+ public:
+  explicit Hub(const Options& o) : options_(o), paths_(hub::BusPaths::for_root(o.root)) {}
+
+  // The result of one API call, or nullopt with the error printed; `exit` is set.
+  std::optional<std::string> call(const std::string& request, int& exit) {
+    auto credential = hub::read_credential_file(paths_.admin_credential);
+    if (!credential) {
+      std::cerr << "hubctl: " << credential.error() << "\n(is a hub running on "
+                << options_.root.string() << "? pass --root DIR or set HUB_ROOT)\n";
+      exit = kUnreachable;
+      return std::nullopt;
+    }
+    hub::ApiClient client(ctx_, hub::ipc_endpoint(paths_.api_socket), *credential);
+    hub::ApiError error;
+    auto result = client.call(request, error, options_.timeout);
+    if (result) {
+      exit = kOk;
+      return result;
+    }
+    std::cerr << "hubctl: " << error.message << "\n";
+    exit = error.code == "unreachable" || error.code == "timeout" ? kUnreachable
+           : error.code == "not_found"                            ? kNotFound
+           : error.code == "bad_request"                          ? kBadUsage
+                                                                  : kFailed;
+    return std::nullopt;
+  }
+
+  const hub::BusPaths& paths() const { return paths_; }
+  zmq::context_t& context() { return ctx_; }
+
+ private:
+  const Options& options_;
+  hub::BusPaths paths_;
+  zmq::context_t ctx_{1};
+};
+
+int status(Hub& hub, const std::vector<std::string>& names) {
+  int exit = kOk;
+  auto result = hub.call(request_json("inspect"), exit);
+  if (!result) return exit;
+  const auto rows = hub::ctl::status_rows(YAML::Load(*result), names);
+  for (const auto& name : names) {
+    if (std::none_of(rows.begin(), rows.end(), [&](const auto& r) { return r.name == name; })) {
+      std::cerr << "hubctl: no module or instance " << name << "\n";
+      return kNotFound;
+    }
+  }
+  std::cout << hub::ctl::format_rows(rows);
+  const bool healthy =
+      std::all_of(rows.begin(), rows.end(), [](const auto& r) { return r.healthy; });
+  return healthy ? kOk : kFailed;
+}
+
+int inspect(Hub& hub, const std::vector<std::string>& args) {
+  if (args.size() > 1 || (args.size() == 1 && args[0] != "--json"))
+    return usage_error("inspect takes only --json", "inspect");
+  int exit = kOk;
+  auto result = hub.call(request_json("inspect"), exit);
+  if (!result) return exit;
+  if (!args.empty()) {
+    std::cout << *result << "\n";
+    return kOk;
+  }
+  const YAML::Node node = YAML::Load(*result);
+  const YAML::Node h = node["hub"];
+  std::cout << "hub " << h["version"].Scalar() << " on " << h["root"].Scalar() << ", pid "
+            << h["pid"].Scalar() << ", up " << hub::ctl::format_uptime(h["uptime_ms"].as<int64_t>())
+            << "\n\n";
+  std::cout << hub::ctl::format_rows(hub::ctl::status_rows(node, {}));
+  for (const auto& in : node["instances"]) {
+    if (in["stats"]) {
+      YAML::Emitter stats;
+      stats << YAML::Flow << in["stats"];
+      std::cout << "stats of " << in["instance"].Scalar() << ": " << stats.c_str() << "\n";
+    }
+  }
+  const YAML::Node bus = node["bus"];
+  std::cout << "\nbus: " << bus["events"].Scalar() << " events (last seq "
+            << bus["last_seq"].Scalar() << "), " << bus["malformed"].Scalar() << " malformed, "
+            << bus["too_large"].Scalar() << " too large, " << bus["auth_failures"].Scalar()
+            << " authentication failures\n";
+  return kOk;
+}
+
+int start_or_stop(Hub& hub, const std::string& method, const std::vector<std::string>& args) {
+  if (args.empty()) return usage_error(method + " needs a NAME", method);
+  const std::string& target = args[0];
+  const size_t dot = target.find('.');
+  std::vector<std::pair<std::string, std::string>> fields = {{"name", target.substr(0, dot)}};
+  if (dot != std::string::npos) fields.emplace_back("instance", target.substr(dot + 1));
+  hub::JsonObject config;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const size_t eq = args[i].find('=');
+    if (method != "start" || dot == std::string::npos || eq == std::string::npos || eq == 0)
+      return usage_error("unexpected '" + args[i] + "'", method);
+    config.add(args[i].substr(0, eq), args[i].substr(eq + 1));
+  }
+  if (method == "restart" && dot != std::string::npos)
+    return usage_error("restart takes a module NAME", method);
+  int exit = kOk;
+  auto result = hub.call(request_json(method, fields, args.size() > 1 ? config.str() : ""), exit);
+  if (result) std::cout << method << (method == "stop" ? "ped " : "ed ") << target << "\n";
+  return exit;
+}
+
+int publish(Hub& hub, const std::vector<std::string>& args_in) {
+  std::vector<std::string> args = args_in;
+  bool retain = false;
+  if (!args.empty() && args[0] == "--retain") {
+    retain = true;
+    args.erase(args.begin());
+  }
+  if (args.empty() || args.size() > 2)
+    return usage_error("publish needs TOPIC [PAYLOAD|-]", "publish");
+  std::string payload = args.size() == 2 ? args[1] : "{}";
+  if (payload == "-") payload.assign(std::istreambuf_iterator<char>(std::cin), {});
+  auto credential = hub::read_credential_file(hub.paths().admin_credential);
+  if (!credential) {
+    std::cerr << "hubctl: " << credential.error() << "\n";
+    return kUnreachable;
+  }
+  if (hub::Status up = hub::probe_endpoint(hub::ipc_endpoint(hub.paths().ingest_socket)); !up) {
+    std::cerr << "hubctl: " << up.message() << "\n";
+    return kUnreachable;
+  }
+  auto publisher = hub::Publisher::connect(
+      hub.context(), hub::ipc_endpoint(hub.paths().ingest_socket), *credential);
+  if (!publisher) {
+    std::cerr << "hubctl: " << publisher.error() << "\n";
+    return kUnreachable;
+  }
+  hub::PublishOptions options;
+  options.retain = retain;
+  auto seq = publisher->publish_confirmed(args[0], payload, std::chrono::seconds(10), options);
+  if (!seq) {
+    std::cerr << "hubctl: " << seq.error() << "\n";
+    return kFailed;
+  }
+  std::cout << *seq << "\n";
+  return kOk;
+}
+
+// Prints the last `lines` lines of `file` (0: all); returns the offset printed up to.
+off_t print_tail(const fs::path& file, size_t lines) {
+  std::ifstream in(file, std::ios::binary);
+  std::deque<std::string> last;
+  off_t offset = 0;
+  for (std::string line; std::getline(in, line);) {
+    offset += static_cast<off_t>(line.size()) + (in.eof() ? 0 : 1);
+    last.push_back(std::move(line));
+    if (lines > 0 && last.size() > lines) last.pop_front();
+  }
+  for (const auto& l : last) std::cout << l << "\n";
+  std::cout.flush();
+  return offset;
+}
+
+int logs(Hub& hub, const std::vector<std::string>& args) {
+  std::string name;
+  bool follow = false;
+  size_t lines = 20;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-f" || args[i] == "--follow") {
+      follow = true;
+    } else if ((args[i] == "-n" || args[i] == "--lines") && i + 1 < args.size()) {
+      lines = static_cast<size_t>(std::stoul(args[++i]));
+    } else if (name.empty() && args[i][0] != '-') {
+      name = args[i];
+    } else {
+      return usage_error("unexpected '" + args[i] + "'", "logs");
+    }
+  }
+  if (name.empty()) return usage_error("logs needs a NAME", "logs");
+  const fs::path file =
+      hub.paths().run_dir.parent_path().parent_path() / "log/hub" / (name + ".log");
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    std::cerr << "hubctl: " << file.string() << ": no such log (is " << name
+              << " a service instance?)\n";
+    return kNotFound;
+  }
+  off_t offset = print_tail(file, lines);
+  if (!follow) return kOk;
+  // Follow: inotify on the directory sees writes and the rotation (the file renamed, a
+  // new one created); the stop signals come from a signalfd.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stop, nullptr);
+  const int signals = ::signalfd(-1, &stop, SFD_CLOEXEC);
+  const int watch = ::inotify_init1(IN_CLOEXEC);
+  ::inotify_add_watch(watch, file.parent_path().c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+  struct stat st {};
+  ::stat(file.c_str(), &st);
+  ino_t inode = st.st_ino;
+  for (;;) {
+    pollfd fds[2] = {{watch, POLLIN, 0}, {signals, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents & POLLIN) return kOk;
+    char events[4096];
+    if (::read(watch, events, sizeof events) < 0) continue;
+    if (::stat(file.c_str(), &st) != 0) continue;
+    if (st.st_ino != inode) {  // rotated: the new file from its start
+      inode = st.st_ino;
+      offset = 0;
+    }
+    std::ifstream in(file, std::ios::binary);
+    in.seekg(offset);
+    std::string chunk((std::istreambuf_iterator<char>(in)), {});
+    offset += static_cast<off_t>(chunk.size());
+    std::cout << chunk << std::flush;
+  }
+}
+
+std::optional<Options> parse(int argc, char** argv, int& exit) {
+  Options o;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--root" || a == "-r") && i + 1 < argc) {
+      o.root = argv[++i];
+    } else if (a == "--timeout" && i + 1 < argc) {
+      o.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(argv[++i]) * 1000));
+    } else if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      exit = kOk;
+      return std::nullopt;
+    } else {
+      exit = usage_error("unknown option " + a);
+      return std::nullopt;
+    }
+  }
+  if (i == argc) {
+    exit = usage_error("a COMMAND is needed");
+    return std::nullopt;
+  }
+  o.command = argv[i++];
+  for (; i < argc; ++i) o.args.push_back(argv[i]);
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit = kOk;
+  auto options = parse(argc, argv, exit);
+  if (!options) return exit;
+  const std::string& cmd = options->command;
+  if (cmd == "help") {
+    if (options->args.empty()) {
+      std::cout << kUsage;
+      return kOk;
+    }
+    const auto it = kHelp.find(options->args[0]);
+    if (it == kHelp.end()) return usage_error("no command " + options->args[0]);
+    std::cout << it->second;
+    return kOk;
+  }
+  const auto help = kHelp.find(cmd);
+  if (help == kHelp.end()) return usage_error("unknown command '" + cmd + "'");
+  for (const auto& a : options->args) {
+    if (a == "--help" || a == "-h") {
+      std::cout << help->second;
+      return kOk;
+    }
+  }
+  try {
+    Hub hub(*options);
+    if (cmd == "status") return status(hub, options->args);
+    if (cmd == "inspect") return inspect(hub, options->args);
+    if (cmd == "start" || cmd == "stop" || cmd == "restart")
+      return start_or_stop(hub, cmd, options->args);
+    if (cmd == "reload") {
+      if (!options->args.empty()) return usage_error("reload takes no arguments", "reload");
+      auto result = hub.call(request_json("reload"), exit);
+      if (result) std::cout << *result << "\n";
+      return exit;
+    }
+    if (cmd == "publish") return publish(hub, options->args);
+    return logs(hub, options->args);
+  } catch (const std::exception& e) {
+    std::cerr << "hubctl: " << e.what() << "\n";
+    return kFailed;
+  }
+}

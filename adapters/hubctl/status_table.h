@@ -1,0 +1,26 @@
+// hubctl's views of an inspect result (docs/API.md): the `status` table, one line per
+// module and per dynamic instance, in the manner of `supervisorctl status`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace hub::ctl {
+
+struct StatusRow {
+  std::string name;   // module, or instance NAME.X
+  std::string state;  // RUNNING, STARTING, BACKOFF, STOPPING, EXITED, FAILED, STOPPED, UP, REJECTED
+  std::string detail;    // "pid 1234, uptime 0:05:12", "(no service)", a reason
+  bool healthy = false;  // RUNNING, or UP without a service
+};
+
+// Rows for `inspect` (the API's result); only `names` (modules or instances) when given.
+std::vector<StatusRow> status_rows(const YAML::Node& inspect,
+                                   const std::vector<std::string>& names);
+std::string format_rows(const std::vector<StatusRow>& rows);
+// "1:02:03" / "0:00:05"; days as "3 days, 1:02:03".
+std::string format_uptime(int64_t ms);
+
+}  // namespace hub::ctl
