@@ -458,6 +458,7 @@ Status ModuleManager::stop_instance(const std::string& instance) {
   if (const auto error = options_.supervisor->stop(instance)->wait(); error && !error->empty()) {
     spdlog::warn("instance {}: {}", instance, *error);
   }
+  options_.supervisor->forget(instance);
   dynamic_.erase(it);
   publish_(name + "/stopped", payload, true);
   return Status::ok();

@@ -649,6 +649,13 @@ std::shared_ptr<Outcome> Supervisor::stop(const std::string& instance) {
   return outcome;
 }
 
+void Supervisor::forget(const std::string& instance) {
+  asio::post(loop_->io, [loop = loop_.get(), instance] {
+    const auto it = loop->instances.find(instance);
+    if (it != loop->instances.end() && !it->second->active()) loop->instances.erase(it);
+  });
+}
+
 std::vector<InstanceStatus> Supervisor::status() {
   return loop_->call([loop = loop_.get()] {
     std::vector<InstanceStatus> all;

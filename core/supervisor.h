@@ -108,6 +108,9 @@ class Supervisor {
   // stop asked for never leads to a restart. The outcome succeeds once it has exited.
   std::shared_ptr<Outcome> stop(const std::string& instance);
 
+  // Forgets an instance that is not running (a dynamic one that was stopped).
+  void forget(const std::string& instance);
+
   std::vector<InstanceStatus> status();
 
  private:

@@ -1,0 +1,168 @@
+// The C++ SDK against a real hubd: every Context call made by a real service
+// (sdk_probe.cpp), seen on the bus and through the API; and the API client's bounds.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "bus/bus_paths.h"
+#include "hub/api_client.h"
+#include "support/running_hub.h"
+
+using namespace hub;
+using namespace hub::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+void add_probe(const TempDir& root) {
+  add_module(root, "Probe",
+             std::string("command: ") + SDK_PROBE_PATH +
+                 "\nready: {notify: true, timeout: 20s}\nstop: {grace: 5s}\n");
+  root.write("config/site/modules/Probe/probe.yml", "colour: teal\n");
+}
+
+// Publishes as admin (hubctl publish) and returns the stamped sequence number.
+uint64_t publish(const TempDir& root, const std::string& topic, const std::string& payload = "{}") {
+  ChildProcess p(HUBCTL_PATH, {"--root", root.path(), "publish", topic, payload});
+  REQUIRE(p.wait_exit() == 0);
+  return std::stoull(p.stdout_lines().at(0));
+}
+
+// The next event on `topic`, checking it came from the probe's own identity.
+Event from_probe(Subscriber& sub, const std::string& topic) {
+  auto e = next_on(sub, topic);
+  REQUIRE(e);
+  CHECK(e->source == "Probe");
+  return std::move(*e);
+}
+
+}  // namespace
+
+TEST_CASE("every Context call works against a real hubd", "[sdk]") {
+  TempDir root;
+  add_probe(root);
+  RunningHub hub(root);  // up once the probe subscribed and said it is ready
+  auto sub = hub.subscribe({"Probe/#"});
+  publish(root, "Probe/check");
+
+  const Event facts = from_probe(sub, "Probe/facts");
+  CHECK(json_field(facts.payload(), "instance") == "Probe");
+  CHECK(json_field(facts.payload(), "service") == "Probe");
+  CHECK(json_field(facts.payload(), "mode") == "native");
+  CHECK(json_field(facts.payload(), "native") == "true");
+  CHECK(json_field(facts.payload(), "colour") == "teal");  // load_config
+  CHECK(json_field(facts.payload(), "workspace") ==
+        (root.path() / "var/run/hub/services/Probe").string());
+  // publish_confirmed returns exactly the sequence number the broker stamped.
+  const Event confirmed = from_probe(sub, "Probe/confirmed");
+  const Event confirmed_seq = from_probe(sub, "Probe/confirmed-seq");
+  CHECK(json_int(confirmed_seq.payload(), "seq") == static_cast<int64_t>(confirmed.seq));
+  const Event api = from_probe(sub, "Probe/api");
+  CHECK(json_field(api.payload(), "inspect") == "ok");
+  CHECK(json_int(api.payload(), "port") > 0);
+  CHECK(json_field(api.payload(), "report") == "ok");
+  // What it reported shows in inspect.
+  ChildProcess inspect(HUBCTL_PATH, {"--root", root.path(), "inspect", "--json"});
+  REQUIRE(inspect.wait_exit() == 0);
+  CHECK_THAT(inspect.stdout_lines().at(0),
+             Catch::Contains("\"stats\":{\"requests\":7,\"healthy\":true}"));
+}
+
+TEST_CASE("SDK subscriptions match MQTT patterns and deliver in sequence order", "[sdk]") {
+  TempDir root;
+  add_probe(root);
+  RunningHub hub(root);
+  auto sub = hub.subscribe({"Probe/pong", "Probe/facts"});
+  std::vector<uint64_t> pings;
+  for (const std::string topic : {"A/ping", "B/other", "B/ping", "A/pingx", "C/ping"}) {
+    const uint64_t seq = publish(root, topic);
+    if (topic.size() > 2 && topic.substr(topic.size() - 5) == "/ping") pings.push_back(seq);
+  }
+  for (uint64_t expected : pings) {  // A/ping, B/ping, C/ping; nothing for the others
+    const Event pong = from_probe(sub, "Probe/pong");
+    CHECK(json_int(pong.payload(), "seq") == static_cast<int64_t>(expected));
+  }
+  publish(root, "Probe/check");  // a marker: no stray pong came before it
+  auto next = sub.next(20s);
+  REQUIRE(next);
+  CHECK(next->topic() != "Probe/pong");
+}
+
+TEST_CASE("a handler that throws is logged and reported, and the service carries on", "[sdk]") {
+  TempDir root;
+  add_probe(root);
+  RunningHub hub(root);
+  auto sub = hub.subscribe({"Probe/#"});
+  const uint64_t thrown = publish(root, "Probe/throw");
+  const Event failed = from_probe(sub, "Probe/handler-failed");
+  CHECK(json_field(failed.payload(), "what") == "asked to throw");
+  CHECK(json_int(failed.payload(), "seq") == static_cast<int64_t>(thrown));
+  publish(root, "X/ping");
+  from_probe(sub, "Probe/pong");  // still serving
+  hub.stop();
+  CHECK_THAT(read_file(root.path() / "var/log/hub/Probe.log"),
+             Catch::Contains("handler for Probe/throw (seq " + std::to_string(thrown) +
+                             ") threw: asked to throw"));
+}
+
+TEST_CASE("a dynamic instance started and stopped through the SDK shows in inspect and on the bus",
+          "[sdk]") {
+  TempDir root;
+  add_probe(root);
+  RunningHub hub(root);
+  auto sub = hub.subscribe({"Probe/#"});
+  publish(root, "Probe/spawn");
+  auto started = next_on(sub, "Probe/started");
+  REQUIRE(started);
+  CHECK(json_field(started->payload(), "instance") == "Probe.w1");
+  CHECK(json_field(from_probe(sub, "Probe/spawned").payload(), "result") == "ok");
+  ChildProcess status(HUBCTL_PATH, {"--root", root.path(), "status", "Probe.w1"});
+  REQUIRE(status.wait_exit() == 0);
+  CHECK_THAT(status.stdout_lines().at(0),
+             Catch::StartsWith("Probe.w1") && Catch::Contains("RUNNING"));
+  CHECK_THAT(read_file(root.path() / "var/run/hub/services/Probe.w1/etc/hub/service.yml"),
+             Catch::Contains("role: worker"));
+
+  publish(root, "Probe/unspawn");
+  auto stopped = next_on(sub, "Probe/stopped");
+  REQUIRE(stopped);
+  CHECK(json_field(stopped->payload(), "instance") == "Probe.w1");
+  CHECK(json_field(from_probe(sub, "Probe/unspawned").payload(), "result") == "ok");
+  ChildProcess gone(HUBCTL_PATH, {"--root", root.path(), "status", "Probe.w1"});
+  CHECK(gone.wait_exit() == 4);
+}
+
+TEST_CASE("SIGTERM ends the SDK's wait, and the service exits cleanly", "[sdk]") {
+  TempDir root;
+  add_probe(root);
+  auto hub = std::make_unique<RunningHub>(root);
+  auto sub = hub->subscribe({"Probe/bye", "Probe/exited"});
+  REQUIRE(hub->stop() == 0);
+  from_probe(sub, "Probe/bye");
+  auto exited = next_on(sub, "Probe/exited");
+  REQUIRE(exited);
+  CHECK(json_int(exited->payload(), "code") == 0);
+}
+
+TEST_CASE("an API call to a hub that is gone or silent ends within its timeout", "[sdk][api]") {
+  TempDir root;
+  zmq::context_t ctx(1);
+  const Credential who{"admin", "secret"};
+  ApiError error;
+  {  // nothing listens
+    ApiClient client(ctx, "ipc://" + (root.path() / "api.sock").string(), who);
+    CHECK_FALSE(client.call("{\"method\":\"inspect\"}", error, 2s));
+    CHECK(error.code == "unreachable");
+  }
+  {  // something listens but never answers
+    zmq::socket_t mute(ctx, zmq::socket_type::router);
+    mute.set(zmq::sockopt::linger, 0);
+    mute.bind("ipc://" + (root.path() / "mute.sock").string());
+    ApiClient client(ctx, "ipc://" + (root.path() / "mute.sock").string(), who);
+    const auto began = std::chrono::steady_clock::now();
+    CHECK_FALSE(client.call("{\"method\":\"inspect\"}", error, 300ms));
+    CHECK(error.code == "timeout");
+    CHECK(std::chrono::steady_clock::now() - began < 5s);
+  }
+}
