@@ -1,20 +1,15 @@
-// sdk_bench: the C++ SDK (hub::sdk::Context) against the bus library it is built on, and the
-// Hub API's round trip, each on a real hubd (HUBD_PATH) on a temporary root, in one run.
-//
+// sdk_bench: the C++ SDK against the bus library it is built on, and the Hub API's round
+// trip, each on a real hubd (HUBD_PATH) on a temporary root under /tmp, in one run.
 //   build/tests/bench/sdk_bench [--events N]
-//
-// 1. Subscriber throughput. hubd on an empty root. A hub::Publisher (admin credential, own
-//    zmq context, connected before the runs) bursts N events of 100 B on bench/data as fast
-//    as publish() takes them, then an end marker (publish_confirmed, re-sent every 10 ms
-//    until seen). The subscriber, to bench/#, is either
-//      raw: a hub::Subscriber (bus/subscriber.h) calling next() in a loop on its own thread;
-//      sdk: hub::sdk::Context::subscribe, handing each event to our handler on its thread.
-//    Both count events, check the payload's index for gaps, and read their thread's CPU
-//    clock. events/s = delivered / (first send -> last event delivered). Raw and SDK
-//    alternate, 3 runs each; the median run of each is shown. The Context is built from the
-//    environment hubd gives a service: the bench sets HUB_* itself (its hubd, admin.cred).
-// 2. API round trip. hubd with 50 modules, each running a service `/bin/sleep 1000`; 2,000
-//    `inspect` calls one after the other through hub::ApiClient (admin credential).
+// 1. hubd on an empty root; a hub::Publisher (admin) bursts N events of 100 B on bench/data,
+//    then an end marker (confirmed, re-sent every 10 ms until seen). One subscriber to
+//    bench/#: raw, a hub::Subscriber calling next() on its own thread; or sdk, a
+//    hub::sdk::Context::subscribe handler (the Context built from HUB_* variables the bench
+//    sets as hubd would for a service, with the admin credential). Both check the payload's
+//    index for gaps. events/s = delivered / (first send -> last delivered); cpu ns/ev is the
+//    receiving thread's CPU time per event. 3 runs each, alternating; medians shown.
+// 2. hubd with 50 modules running `/bin/sleep 1000`; 2,000 `inspect` calls in a row through
+//    hub::ApiClient (admin credential): latency percentiles and the reply's size.
 // hubd is up when its stderr says "hub is up"; it is stopped with SIGTERM at the end.
 #include <fcntl.h>
 #include <poll.h>
@@ -76,7 +71,8 @@ class Hubd {
     root_ = pattern;
     try {
       for (int i = 1; i <= modules; ++i) {
-        const fs::path dir = root_ / "modules/system" / ((i < 10 ? "Svc0" : "Svc") + std::to_string(i));
+        const fs::path dir =
+            root_ / "modules/system" / ((i < 10 ? "Svc0" : "Svc") + std::to_string(i));
         fs::create_directories(dir / "info");
         std::ofstream(dir / "info/version.txt") << "1.0.0\n";
         std::ofstream(dir / "info/depends.txt") << "";
@@ -97,7 +93,6 @@ class Hubd {
 
   const fs::path& root() const { return root_; }
   hub::BusPaths paths() const { return hub::BusPaths::for_root(root_); }
-  std::string endpoint(const fs::path& socket) const { return hub::ipc_endpoint(socket); }
   const hub::Credential& admin() const { return admin_; }
 
   // SIGTERM, then the exit status; the root is removed. Says how hubd ended.
@@ -143,7 +138,8 @@ class Hubd {
     const auto deadline = Clock::now() + 30s;
     for (char buf[4096]; text.find("hub is up") == std::string::npos;) {
       pollfd item{fds[0], POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       const int ready = left.count() > 0 ? ::poll(&item, 1, static_cast<int>(left.count())) : 0;
       const ssize_t n = ready == 1 ? ::read(fds[0], buf, sizeof buf) : ready;
       if (n < 0 && errno == EINTR) continue;
@@ -181,10 +177,10 @@ void set_service_environment(const Hubd& hubd) {
       {"HUB_WORKSPACE", root},
       {"HUB_CONFIG_FILE", root + "/service.yml"},
       {"HUB_CREDENTIAL_FILE", p.admin_credential.string()},
-      {"HUB_BUS_INGEST", hubd.endpoint(p.ingest_socket)},
-      {"HUB_BUS_EVENTS", hubd.endpoint(p.events_socket)},
-      {"HUB_BUS_REPLAY", hubd.endpoint(p.replay_socket)},
-      {"HUB_API_ENDPOINT", hubd.endpoint(p.api_socket)}};
+      {"HUB_BUS_INGEST", hub::ipc_endpoint(p.ingest_socket)},
+      {"HUB_BUS_EVENTS", hub::ipc_endpoint(p.events_socket)},
+      {"HUB_BUS_REPLAY", hub::ipc_endpoint(p.replay_socket)},
+      {"HUB_API_ENDPOINT", hub::ipc_endpoint(p.api_socket)}};
   for (const auto& [name, value] : vars) ::setenv(name, value.c_str(), 1);
 }
 
@@ -258,8 +254,8 @@ RunResult burst(hub::Publisher& pub, Tally& tally) {
 RunResult run_raw(const Hubd& hubd, hub::Publisher& pub, uint64_t n, uint64_t run) {
   zmq::context_t ctx(1);  // as the SDK's Context has its own
   hub::SubscriberOptions options;
-  options.events_endpoint = hubd.endpoint(hubd.paths().events_socket);
-  options.replay_endpoint = hubd.endpoint(hubd.paths().replay_socket);
+  options.events_endpoint = hub::ipc_endpoint(hubd.paths().events_socket);
+  options.replay_endpoint = hub::ipc_endpoint(hubd.paths().replay_socket);
   options.patterns = {"bench/#"};
   options.retained = false;
   options.sync = true;  // as the SDK's subscribe
@@ -299,7 +295,7 @@ void throughput(uint64_t n) {
   zmq::context_t ctx(1);
   hub::PublisherOptions options;
   options.linger = 0ms;
-  auto pub = hub::Publisher::connect(ctx, hubd.endpoint(hubd.paths().ingest_socket),
+  auto pub = hub::Publisher::connect(ctx, hub::ipc_endpoint(hubd.paths().ingest_socket),
                                      hubd.admin(), options);
   if (!pub) throw std::runtime_error(pub.error());
   if (auto seq = pub->publish_confirmed("bench/warmup", "{}", 10s); !seq)  // connected
@@ -314,10 +310,12 @@ void throughput(uint64_t n) {
   }
   pub->close();
 
-  std::printf("1. subscriber throughput: %llu events of %zu B to one subscriber, median of %d runs\n",
-              static_cast<unsigned long long>(n), kPayloadSize, kRuns);
+  std::printf(
+      "1. subscriber throughput: %llu events of %zu B to one subscriber, median of %d runs\n",
+      static_cast<unsigned long long>(n), kPayloadSize, kRuns);
   std::printf("   %-4s %10s %6s %8s %11s %10s %10s %8s   %s\n", "impl", "deliv/sent", "gaps",
-              "send ms", "publisher/s", "elapsed ms", "events/s", "cpu ns/ev", "events/s of each run");
+              "send ms", "publisher/s", "elapsed ms", "events/s", "cpu ns/ev",
+              "events/s of each run");
   const auto row = [n](const char* name, std::vector<RunResult> all) {
     std::string each;
     for (const RunResult& r : all) each += std::to_string(std::lround(r.events_per_s)) + " ";
@@ -352,7 +350,7 @@ void api_round_trip() {
   Hubd hubd(kModules);
   const double up_ms = ms_since(launched);
   zmq::context_t ctx(1);
-  hub::ApiClient client(ctx, hubd.endpoint(hubd.paths().api_socket), hubd.admin());
+  hub::ApiClient client(ctx, hub::ipc_endpoint(hubd.paths().api_socket), hubd.admin());
   const std::string request = R"({"method":"inspect"})";
   hub::ApiError error;
   const auto t_first = Clock::now();
@@ -379,8 +377,9 @@ void api_round_trip() {
               kModules, up_ms, count(*first, "\"instance\":"),
               count(*first, "\"state\":\"running\""));
   std::printf("   first call (connect + PLAIN handshake): %.2f ms\n", first_ms);
-  std::printf("   p50 %.3f ms   p90 %.3f ms   p99 %.3f ms   max %.3f ms   (target p99 <= 5 ms: %s)\n",
-              at(0.50), at(0.90), at(0.99), ms.back(), at(0.99) <= 5.0 ? "met" : "NOT met");
+  std::printf(
+      "   p50 %.3f ms   p90 %.3f ms   p99 %.3f ms   max %.3f ms   (target p99 <= 5 ms: %s)\n",
+      at(0.50), at(0.90), at(0.99), ms.back(), at(0.99) <= 5.0 ? "met" : "NOT met");
   std::printf("   reply: result %zu..%zu bytes (+21 of {\"ok\":true,\"result\":} on the wire)\n",
               smallest, largest);
   std::printf("   hubd: %s after SIGTERM\n", hubd.stop().c_str());
@@ -404,7 +403,8 @@ int main(int argc, char** argv) {
               HUB_BENCH_BUILD_TYPE, HUBD_PATH);
   if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
     char load[128] = {};
-    if (std::fgets(load, sizeof load, f) != nullptr) std::printf("loadavg before the run: %s", load);
+    if (std::fgets(load, sizeof load, f) != nullptr)
+      std::printf("loadavg before the run: %s", load);
     std::fclose(f);
   }
   std::printf("%u hardware threads\n\n", std::thread::hardware_concurrency());
