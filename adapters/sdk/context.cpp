@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -276,7 +277,7 @@ Status Context::stop_instance(const std::string& service, const std::string& ins
 int run(const std::function<Status(Context&)>& fn) {
   auto ctx = Context::from_environment();
   if (!ctx) {
-    spdlog::error("{}", ctx.error());
+    std::fprintf(stderr, "%s\n", ctx.error().c_str());
     return 1;
   }
   try {

@@ -1,0 +1,14 @@
+// A module's service built outside the hub's tree, against the installed SDK: it
+// publishes one event and waits to be stopped.
+#include <hub/sdk.h>
+
+int main() {
+  return hub::sdk::run([](hub::sdk::Context& ctx) -> hub::Status {
+    ctx.notify_ready();
+    if (auto seq = ctx.publish_confirmed("hello", "{\"from\":\"outside\"}"); !seq) {
+      return seq.status();
+    }
+    ctx.wait();
+    return hub::Status::ok();
+  });
+}
