@@ -14,7 +14,7 @@ struct BusPaths {
   std::filesystem::path ingest_socket;     // publishers connect a DEALER here
   std::filesystem::path events_socket;     // subscribers connect a SUB here
   std::filesystem::path replay_socket;     // retained-event snapshots (DEALER)
-  std::filesystem::path api_socket;        // the Hub API (request/reply), reserved
+  std::filesystem::path api_socket;        // the Hub API (request/reply, docs/API.md)
   std::filesystem::path admin_credential;  // ROOT/var/db/hub/admin.cred, mode 0600
 
   static BusPaths for_root(const std::filesystem::path& root);

@@ -405,8 +405,16 @@ std::string ModuleManager::reload() {
 Status ModuleManager::start(const std::string& name) {
   const Module* m = find_loaded(name);
   if (m == nullptr) return Status::error("not_found: no loaded module " + name);
-  if (up_.count(name) != 0) return Status::ok();
-  if (contains(started_, name)) stop_module(name);  // started, but its service gave up
+  bool service_down = false;  // it came up, but its service has failed or ended since
+  if (m->service && options_.supervisor != nullptr) {
+    for (const auto& s : options_.supervisor->status()) {
+      if (s.instance == name) {
+        service_down = s.state == InstanceState::kFailed || s.state == InstanceState::kExited;
+      }
+    }
+  }
+  if (up_.count(name) != 0 && !service_down) return Status::ok();
+  if (contains(started_, name)) stop_module(name);
   for (const auto& d : m->depends) {
     if (up_.count(d.name) == 0) return Status::error("failed: dependency " + d.name + " is not up");
   }
