@@ -156,3 +156,19 @@ TEST_CASE("hubctl logs shows the last lines and follows new ones", "[hubctl]") {
   follow.signal(SIGTERM);
   CHECK(follow.wait_exit() == 0);
 }
+
+TEST_CASE("hubctl start gives a service that failed for good another try", "[hubctl]") {
+  TempDir root;
+  add_module(root, "Gives", "command: os/linux/programs/run\nrestart: {policy: 'no'}\n");
+  add_script(root, "modules/system/Gives/os/linux/programs/run",
+             "[ -e \"$HUB_DATA_DIR/fixed\" ] && exec sleep 1000\nexit 4\n");
+  RunningHub hub(root);
+  auto failed = hub.subscribe({"Gives/failed"}, /*retained=*/true);
+  REQUIRE(next_on(failed, "Gives/failed"));
+  CHECK_THAT(hubctl(root, {"status", "Gives"}).out.at(0), Catch::Contains("FAILED"));
+  root.write("data/Gives/fixed", "");
+  CHECK(hubctl(root, {"start", "Gives"}).exit == 0);
+  const Run status = hubctl(root, {"status", "Gives"});
+  CHECK(status.exit == 0);
+  CHECK_THAT(status.out.at(0), Catch::Contains("RUNNING"));
+}
