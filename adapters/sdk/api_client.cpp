@@ -8,11 +8,12 @@ namespace hub {
 
 std::optional<std::string> ApiClient::call(const std::string& request, ApiError& error,
                                            std::chrono::milliseconds timeout) {
-  if (Status reachable = probe_endpoint(endpoint_); !reachable) {
-    error = {"unreachable", reachable.message()};
-    return std::nullopt;
-  }
   if (!socket_) {
+    // Tells "no hub here" at once, rather than after the timeout.
+    if (Status reachable = probe_endpoint(endpoint_); !reachable) {
+      error = {"unreachable", reachable.message()};
+      return std::nullopt;
+    }
     socket_.emplace(*ctx_, zmq::socket_type::dealer);
     socket_->set(zmq::sockopt::linger, 0);
     set_plain_credential(*socket_, credential_);

@@ -53,6 +53,7 @@ struct Context::Impl {
   std::shared_ptr<spdlog::logger> logger;
   int signal_fd = -1;  // stop signals, blocked in every thread (run() blocks them first)
   int wake_fd = -1;    // tells subscription threads to end
+  std::atomic<bool> closing{false};  // set with wake_fd; checked between events too
 
   std::mutex publish_mu;
   std::optional<Publisher> publisher;  // guarded by publish_mu
@@ -89,6 +90,7 @@ struct Context::Impl {
 Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Context::~Context() {
+  impl_->closing = true;  // a busy subscription ends after the event in hand
   const uint64_t one = 1;
   if (::write(impl_->wake_fd, &one, sizeof one) < 0) {
     // an eventfd write cannot fail here
@@ -186,13 +188,9 @@ Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
   std::lock_guard lock(impl_->subscriptions_mu);
   impl_->subscriptions.emplace_back(
       [this, sub = std::make_shared<Subscriber>(std::move(*sub)), handler = std::move(handler)] {
-        for (;;) {
+        while (!impl_->closing) {
           auto event = sub->next(std::chrono::milliseconds(-1));
-          if (!event) {
-            pollfd woken{impl_->wake_fd, POLLIN, 0};
-            if (::poll(&woken, 1, 0) == 1) return;  // the Context is going away
-            continue;                               // interrupted: wait again
-          }
+          if (!event) continue;  // woken (the loop ends if the Context is going) or interrupted
           try {
             handler(*event);
           } catch (const std::exception& e) {

@@ -52,7 +52,9 @@ using Handler = std::function<void(const Event&)>;
 
 class Context {
  public:
-  // Reads the environment. Fails when the process was not started by hubd.
+  // Reads the environment. Fails when the process was not started by hubd. Blocks
+  // SIGTERM and SIGINT in the calling thread (and the threads it starts later), so they
+  // reach wait(): create the Context before any other thread, as run() does.
   static Result<std::unique_ptr<Context>> from_environment();
   ~Context();
   Context(const Context&) = delete;
