@@ -66,8 +66,52 @@ Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx,
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(socket)));
 }
 
+namespace {
+
+// yaml-cpp refuses UTF-16 surrogate pairs (\ud83d\ude00), which JSON encoders write for
+// characters beyond the BMP: they become the UTF-8 they stand for. REQUIRES: valid JSON.
+std::string join_surrogate_pairs(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  const auto hex4 = [&](size_t at, unsigned& value) {
+    if (at + 4 > json.size()) return false;
+    value = 0;
+    for (size_t i = at; i < at + 4; ++i) {
+      const char c = json[i];
+      const int digit = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+      if (digit < 0) return false;
+      value = value * 16 + static_cast<unsigned>(digit);
+    }
+    return true;
+  };
+  for (size_t i = 0; i < json.size(); ++i) {
+    unsigned high = 0, low = 0;
+    if (json[i] == '\\' && i + 1 < json.size() && json[i + 1] == 'u' && hex4(i + 2, high) &&
+        high >= 0xD800 && high <= 0xDBFF && i + 12 <= json.size() && json[i + 6] == '\\' &&
+        json[i + 7] == 'u' && hex4(i + 8, low) && low >= 0xDC00 && low <= 0xDFFF) {
+      const unsigned cp = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+      i += 11;
+    } else {
+      out += json[i];
+      if (json[i] == '\\' && i + 1 < json.size()) out += json[++i];  // never split an escape
+    }
+  }
+  return out;
+}
+
+constexpr int kRequestsPerWake = 64;  // then hubd's other work (a SIGTERM) gets its turn
+
+}  // namespace
+
 void ApiServer::serve_pending(const ApiHandler& handle) {
-  for (;;) {
+  for (int served = 0; served < kRequestsPerWake; ++served) {
     // [peer][empty delimiter, from REQ or a DEALER that sends one][request]
     std::vector<zmq::message_t> parts;
     zmq::message_t part;
@@ -84,13 +128,15 @@ void ApiServer::serve_pending(const ApiHandler& handle) {
     const char* user = zmq_msg_gets(body.handle(), "User-Id");
     request.identity = user ? user : "";
     std::string reply;
-    try {
-      request.body = YAML::Load(std::string(body.to_string_view()));
-    } catch (const YAML::Exception& e) {
-      request.body = YAML::Node();
+    if (is_valid_json(body.to_string_view())) {  // checked before any parser sees it
+      try {
+        request.body = YAML::Load(join_surrogate_pairs(body.to_string_view()));
+      } catch (const YAML::Exception& e) {
+        request.body = YAML::Node();
+      }
     }
-    if (!request.body.IsMap() || !request.body["method"] || !request.body["method"].IsScalar() ||
-        !is_valid_json(body.to_string_view())) {
+    const YAML::Node method = request.body.IsMap() ? request.body["method"] : YAML::Node();
+    if (!method || !method.IsScalar() || method.Tag() != "!") {  // "!": a quoted string
       reply = api_error("bad_request", "expected a JSON object with a \"method\" string");
     } else {
       request.method = request.body["method"].Scalar();

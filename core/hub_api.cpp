@@ -5,11 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "bus/text.h"
+#include "core/module_config.h"
 #include "core/module_manager.h"
 #include "core/supervisor.h"
 
@@ -49,11 +51,27 @@ Result<int> free_port() {
 
 std::string HubApi::handle(const ApiRequest& r) {
   spdlog::debug("api: {} from {}", r.method, r.identity);
+  // A request whose caller has given up is not carried out (it may have waited while hubd
+  // was busy starting or stopping modules).
+  if (const YAML::Node deadline = r.body["deadline_ms"]) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    if (deadline.IsScalar() && now.count() > deadline.as<int64_t>(INT64_MAX)) {
+      spdlog::warn("api: {} from {} came after its caller's deadline: not done", r.method,
+                   r.identity);
+      return api_error("timeout", "the request waited past its deadline and was not carried out");
+    }
+  }
   if (r.method == "inspect") return api_reply(inspect());
   if (r.method == "reload") return api_reply(modules_.reload());
   if (r.method == "start") return start(r);
   if (r.method == "stop") return stop(r);
   if (r.method == "restart") {
+    if (r.body["instance"]) {
+      return api_error("bad_request",
+                       "restart takes a module \"name\" only (a dynamic instance "
+                       "is stopped and started again with its config)");
+    }
     const std::string stopped = stop(r);
     if (stopped.rfind("{\"ok\":true", 0) != 0) return stopped;
     return start(r);
@@ -71,7 +89,14 @@ std::string HubApi::handle(const ApiRequest& r) {
 
 std::string HubApi::inspect() {
   std::string instances = "[";
-  for (const auto& s : supervisor_.status()) {
+  const auto all = supervisor_.status();
+  for (auto it = stats_.begin(); it != stats_.end();) {  // stats of runs that ended go
+    const bool live = std::any_of(all.begin(), all.end(), [&](const InstanceStatus& s) {
+      return s.instance == it->first && s.pid > 0;
+    });
+    it = live ? std::next(it) : stats_.erase(it);
+  }
+  for (const auto& s : all) {
     JsonObject one;
     one.add("name", s.module)
         .add("instance", s.instance)
@@ -113,19 +138,27 @@ std::string HubApi::start(const ApiRequest& r) {
   }
   const YAML::Node given = r.body["config"];
   if (given && !given.IsMap()) return api_error("bad_request", "\"config\" must be an object");
-  // "timer.interval": "1s" sets timer: {interval: 1s}.
+  // "timer.interval": "1s" sets timer: {interval: 1s}; keys merge whatever their order.
   YAML::Node config(YAML::NodeType::Map);
   for (const auto& entry : given ? given : YAML::Node(YAML::NodeType::Map)) {
     const std::string key = entry.first.Scalar();
-    YAML::Node at = config;
-    size_t from = 0;
-    for (size_t dot; (dot = key.find('.', from)) != std::string::npos; from = dot + 1) {
-      YAML::Node next = at[key.substr(from, dot - from)];
-      if (!next.IsMap()) next = YAML::Node(YAML::NodeType::Map);
-      at[key.substr(from, dot - from)] = next;
-      at.reset(next);
+    std::vector<std::string> parts;
+    for (size_t from = 0;;) {
+      const size_t dot = key.find('.', from);
+      parts.push_back(key.substr(from, dot - from));
+      if (dot == std::string::npos) break;
+      from = dot + 1;
     }
-    at[key.substr(from)] = entry.second;
+    if (std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); })) {
+      return api_error("bad_request", "config key '" + key + "' has an empty part");
+    }
+    YAML::Node nested = YAML::Clone(entry.second);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      YAML::Node level(YAML::NodeType::Map);
+      level[*it] = nested;
+      nested = level;
+    }
+    config = merge_yaml(config, nested);
   }
   const Status s = modules_.start_instance(name, instance, config);
   return s ? api_reply(JsonObject().add("instance", name + "." + instance).str()) : error_of(s);
@@ -139,6 +172,8 @@ std::string HubApi::stop(const ApiRequest& r) {
   if (!instance.empty() && instance.find('.') == std::string::npos) {
     if (name.empty()) return api_error("bad_request", "expected \"name\" with \"instance\"");
     instance = name + "." + instance;
+  } else if (!instance.empty() && !name.empty() && instance.rfind(name + ".", 0) != 0) {
+    return api_error("bad_request", "instance " + instance + " is not one of module " + name);
   }
   if (!instance.empty()) {
     const Status s = modules_.stop_instance(instance);

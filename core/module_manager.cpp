@@ -297,7 +297,9 @@ std::string ModuleManager::reload() {
   std::set<std::string> service_failed;
   if (options_.supervisor != nullptr) {
     for (const auto& s : options_.supervisor->status()) {
-      if (s.state == InstanceState::kFailed) service_failed.insert(s.module);
+      // The module's own instance; a dynamic one failing is not the module's failure.
+      if (s.state == InstanceState::kFailed && s.instance == s.module)
+        service_failed.insert(s.module);
     }
   }
   std::vector<std::string> added, removed, changed, unchanged, kept, dropped;
@@ -450,11 +452,23 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   spec.env = module_environment(options_.root, *m);
   publish_(name + "/starting", JsonObject().add("name", name).add("instance", instance).str(),
            false);
+  // Bounded: a first run that neither comes up nor fails within its readiness timeout and
+  // stop grace is given up, so the API (and SIGTERM) are not held for good.
+  const auto limit = m->service->ready_timeout + m->service->stop_grace + std::chrono::seconds(5);
   const auto started = options_.supervisor->start(std::move(spec));
-  const auto outcome = started->wait();
-  if (outcome && !outcome->empty()) return Status::error("failed: " + *outcome);
-  dynamic_[instance] = name;
-  return Status::ok();
+  const auto outcome = started->wait_for(limit, options_.cancel_fd);
+  if (outcome && outcome->empty()) {
+    dynamic_[instance] = name;
+    return Status::ok();
+  }
+  // Not up: nothing of it stays behind (a failed start would block its name).
+  (void)options_.supervisor->stop(instance)->wait();
+  options_.supervisor->forget(instance);
+  publish_(name + "/stopped", JsonObject().add("name", name).add("instance", instance).str(), true);
+  if (!outcome)
+    return Status::error("failed: " + instance + " did not come up within " +
+                         std::to_string(limit.count()) + " ms (or the hub is stopping)");
+  return Status::error("failed: " + *outcome);
 }
 
 Status ModuleManager::stop_instance(const std::string& instance) {

@@ -77,9 +77,24 @@ bool Outcome::published() {
 }
 
 std::optional<std::string> Outcome::wait(int cancel_fd) {
-  if (cancel_fd < 0 || event_fd_ < 0) {  // nothing to watch but the outcome itself
+  return wait_for(std::chrono::milliseconds(-1), cancel_fd);
+}
+
+std::optional<std::string> Outcome::wait_for(std::chrono::milliseconds timeout, int cancel_fd) {
+  const auto deadline = Clock::now() + timeout;
+  const auto left_ms = [&] {
+    if (timeout.count() < 0) return -1;
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+    return static_cast<int>(std::max<int64_t>(0, left));
+  };
+  if (event_fd_ < 0) {  // nothing to poll: the outcome itself (cancel_fd is not watched)
     std::unique_lock lock(mu_);
-    done_cv_.wait(lock, [&] { return done_; });
+    const auto done = [&] { return done_; };
+    if (timeout.count() < 0) {
+      done_cv_.wait(lock, done);
+    } else if (!done_cv_.wait_for(lock, timeout, done)) {
+      return std::nullopt;
+    }
     return error_;
   }
   for (;;) {
@@ -88,8 +103,10 @@ std::optional<std::string> Outcome::wait(int cancel_fd) {
       if (done_) return error_;
     }
     pollfd fds[2] = {{event_fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return std::string("poll failed");
-    if (fds[1].revents & POLLIN) {
+    const int ready = ::poll(fds, cancel_fd >= 0 ? 2 : 1, left_ms());
+    if (ready < 0 && errno != EINTR) return std::string("poll failed");
+    const bool cancelled = cancel_fd >= 0 && (fds[1].revents & POLLIN);
+    if (cancelled || (ready == 0 && timeout.count() >= 0)) {
       std::lock_guard lock(mu_);
       if (!done_) return std::nullopt;
     }

@@ -76,6 +76,8 @@ class Outcome {
   // Blocks until the outcome is known or `cancel_fd` (when >= 0) turns readable. Returns
   // the failure ("" for success), or nullopt when cancelled.
   std::optional<std::string> wait(int cancel_fd = -1);
+  // The same, giving up (nullopt) after `timeout` too.
+  std::optional<std::string> wait_for(std::chrono::milliseconds timeout, int cancel_fd = -1);
   // `published`: the failure has been published already (NAME/failed).
   void finish(const std::string& error, bool published = false);
   bool published();

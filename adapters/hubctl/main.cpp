@@ -123,9 +123,9 @@ class Hub {
       return result;
     }
     std::cerr << "hubctl: " << error.message << "\n";
+    // bad_request from the hub is a refusal (1); 2 is for our own command line.
     exit = error.code == "unreachable" || error.code == "timeout" ? kUnreachable
            : error.code == "not_found"                            ? kNotFound
-           : error.code == "bad_request"                          ? kBadUsage
                                                                   : kFailed;
     return std::nullopt;
   }
@@ -245,19 +245,97 @@ int publish(Hub& hub, const std::vector<std::string>& args_in) {
   return kOk;
 }
 
-// Prints the last `lines` lines of `file` (0: all); returns the offset printed up to.
-off_t print_tail(const fs::path& file, size_t lines) {
-  std::ifstream in(file, std::ios::binary);
-  std::deque<std::string> last;
-  off_t offset = 0;
-  for (std::string line; std::getline(in, line);) {
-    offset += static_cast<off_t>(line.size()) + (in.eof() ? 0 : 1);
-    last.push_back(std::move(line));
-    if (lines > 0 && last.size() > lines) last.pop_front();
+// Prints the last `lines` lines (0: all) of what `fd` holds, reading it to its end: a
+// partial last line is printed too, and following goes on from there.
+void print_tail(int fd, size_t lines) {
+  std::string text;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  size_t from = text.size();
+  if (lines == 0) {
+    from = 0;
+  } else {
+    size_t seen = 0;
+    // The start of the `lines`-th line from the end (a final newline ends, not starts, one).
+    for (size_t i = text.size(); i > 0; --i) {
+      if (text[i - 1] == '\n' && i != text.size() && ++seen == lines) break;
+      from = i - 1;
+    }
   }
-  for (const auto& l : last) std::cout << l << "\n";
+  std::cout << text.substr(from) << std::flush;
+}
+
+// Copies what `fd` holds from its current offset to stdout.
+void copy_rest(int fd) {
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+    std::cout.write(buffer, n);
+  }
   std::cout.flush();
-  return offset;
+}
+
+ino_t inode_of_fd(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+// Where the file with `inode` is now: 0 for `file` itself, K for `file`.K, -1 if gone.
+int rotation_index(const fs::path& file, ino_t inode) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && st.st_ino == inode) return 0;
+  for (int k = 1; k <= 100; ++k) {  // keep is at most 100; a gap is a rename under way
+    if (::stat((file.string() + "." + std::to_string(k)).c_str(), &st) == 0 && st.st_ino == inode)
+      return k;
+  }
+  return -1;
+}
+
+// Follows `file`, open as `fd`, until SIGINT or SIGTERM: inotify on its directory tells of
+// writes and of rotation (the file renamed aside and a new one created). The file stays
+// open, so on rotation the rest of the old one is read before the new one.
+int follow_log(const fs::path& file, int fd) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stop, nullptr);
+  const int signals = ::signalfd(-1, &stop, SFD_CLOEXEC);
+  const int watch = ::inotify_init1(IN_CLOEXEC);
+  if (signals < 0 || watch < 0 ||
+      ::inotify_add_watch(watch, file.parent_path().c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO) <
+          0) {
+    std::cerr << "hubctl: cannot follow " << file.string() << ": " << std::strerror(errno) << "\n";
+    return kFailed;
+  }
+  copy_rest(fd);  // what came between the tail and the watch
+  for (;;) {
+    pollfd fds[2] = {{watch, POLLIN, 0}, {signals, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) continue;
+    if (fds[1].revents & POLLIN) return kOk;
+    char events[4096];
+    if (::read(watch, events, sizeof events) < 0) continue;
+    // Read to the end, then, while the file read is no longer the current one (rotated,
+    // maybe more than once), go on to the next newer one: NAME.log.K-1 ... NAME.log.1,
+    // then NAME.log. A move while choosing is noticed and the choice made again.
+    for (;;) {
+      copy_rest(fd);
+      const ino_t reading = inode_of_fd(fd);
+      const int k = rotation_index(file, reading);
+      if (k == 0) break;  // the current file
+      if (k < 0) {
+        std::cerr << "hubctl: some output went by in rotated files that are already gone\n";
+      }
+      const fs::path newer = k <= 1 ? file : fs::path(file.string() + "." + std::to_string(k - 1));
+      const int next = ::open(newer.c_str(), O_RDONLY | O_CLOEXEC);
+      if (next < 0) break;  // between a rename and its new file: the next event comes
+      if (k > 0 && rotation_index(file, reading) != k) {  // moved meanwhile
+        ::close(next);
+        continue;
+      }
+      ::close(fd);
+      fd = next;
+    }
+  }
 }
 
 int logs(Hub& hub, const std::vector<std::string>& args) {
@@ -268,7 +346,10 @@ int logs(Hub& hub, const std::vector<std::string>& args) {
     if (args[i] == "-f" || args[i] == "--follow") {
       follow = true;
     } else if ((args[i] == "-n" || args[i] == "--lines") && i + 1 < args.size()) {
-      lines = static_cast<size_t>(std::stoul(args[++i]));
+      const std::string& n = args[++i];
+      if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9)
+        return usage_error("-n takes a number of lines, not '" + n + "'", "logs");
+      lines = static_cast<size_t>(std::stoul(n));
     } else if (name.empty() && args[i][0] != '-') {
       name = args[i];
     } else {
@@ -284,38 +365,15 @@ int logs(Hub& hub, const std::vector<std::string>& args) {
               << " a service instance?)\n";
     return kNotFound;
   }
-  off_t offset = print_tail(file, lines);
-  if (!follow) return kOk;
-  // Follow: inotify on the directory sees writes and the rotation (the file renamed, a
-  // new one created); the stop signals come from a signalfd.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stop, nullptr);
-  const int signals = ::signalfd(-1, &stop, SFD_CLOEXEC);
-  const int watch = ::inotify_init1(IN_CLOEXEC);
-  ::inotify_add_watch(watch, file.parent_path().c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO);
-  struct stat st {};
-  ::stat(file.c_str(), &st);
-  ino_t inode = st.st_ino;
-  for (;;) {
-    pollfd fds[2] = {{watch, POLLIN, 0}, {signals, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;
-    if (fds[1].revents & POLLIN) return kOk;
-    char events[4096];
-    if (::read(watch, events, sizeof events) < 0) continue;
-    if (::stat(file.c_str(), &st) != 0) continue;
-    if (st.st_ino != inode) {  // rotated: the new file from its start
-      inode = st.st_ino;
-      offset = 0;
-    }
-    std::ifstream in(file, std::ios::binary);
-    in.seekg(offset);
-    std::string chunk((std::istreambuf_iterator<char>(in)), {});
-    offset += static_cast<off_t>(chunk.size());
-    std::cout << chunk << std::flush;
+  // One open file from the tail on: a rotation in between cannot make lines go missing.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::cerr << "hubctl: " << file.string() << ": " << std::strerror(errno) << "\n";
+    return kFailed;
   }
+  print_tail(fd, lines);
+  if (!follow) return kOk;
+  return follow_log(file, fd);
 }
 
 std::optional<Options> parse(int argc, char** argv, int& exit) {
@@ -326,7 +384,14 @@ std::optional<Options> parse(int argc, char** argv, int& exit) {
     if ((a == "--root" || a == "-r") && i + 1 < argc) {
       o.root = argv[++i];
     } else if (a == "--timeout" && i + 1 < argc) {
-      o.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(argv[++i]) * 1000));
+      char* end = nullptr;
+      const double seconds = std::strtod(argv[++i], &end);
+      if (*end != '\0' || !(seconds > 0) || seconds > 86400) {
+        exit =
+            usage_error(std::string("--timeout takes seconds (0 to 86400), not '") + argv[i] + "'");
+        return std::nullopt;
+      }
+      o.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
     } else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       exit = kOk;

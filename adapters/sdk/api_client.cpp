@@ -19,8 +19,16 @@ std::optional<std::string> ApiClient::call(const std::string& request, ApiError&
     set_plain_credential(*socket_, credential_);
     socket_->connect(endpoint_);
   }
+  // The hub does not carry out a request it gets to after this caller has given up.
+  const auto deadline_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               (std::chrono::system_clock::now() + timeout).time_since_epoch())
+                               .count();
+  std::string sent = request;
+  if (!sent.empty() && sent[0] == '{' && sent.find("\"deadline_ms\"") == std::string::npos) {
+    sent.insert(1, "\"deadline_ms\":" + std::to_string(deadline_ms) + (sent.size() > 2 ? "," : ""));
+  }
   (void)socket_->send(zmq::message_t(), zmq::send_flags::sndmore);  // REQ-style delimiter
-  (void)socket_->send(zmq::buffer(request), zmq::send_flags::none);
+  (void)socket_->send(zmq::buffer(sent), zmq::send_flags::none);
   zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

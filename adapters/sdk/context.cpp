@@ -57,8 +57,8 @@ struct Context::Impl {
 
   std::mutex publish_mu;
   std::optional<Publisher> publisher;  // guarded by publish_mu
-  std::mutex api_mu;
-  std::optional<ApiClient> api;  // guarded by api_mu
+  std::timed_mutex api_mu;             // one call at a time on the client; waiting counts
+  std::optional<ApiClient> api;        // toward the caller's timeout; guarded by api_mu
   std::atomic<bool> ready_said{false};
   std::vector<std::thread> subscriptions;
   std::mutex subscriptions_mu;
@@ -69,7 +69,14 @@ struct Context::Impl {
   }
 
   Result<std::string> call(const std::string& req, std::chrono::milliseconds timeout) {
-    std::lock_guard lock(api_mu);
+    const auto began = std::chrono::steady_clock::now();
+    std::unique_lock lock(api_mu, std::defer_lock);
+    if (!lock.try_lock_for(timeout)) {
+      return Status::error("timeout: another API call of this service took the whole " +
+                           std::to_string(timeout.count()) + " ms");
+    }
+    timeout -= std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
     if (!api) api.emplace(zmq, config.api_endpoint, credential);
     ApiError error;
     auto result = api->call(req, error, timeout);
@@ -90,12 +97,17 @@ struct Context::Impl {
 Context::Context(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Context::~Context() {
-  impl_->closing = true;  // a busy subscription ends after the event in hand
+  std::vector<std::thread> subscriptions;
+  {
+    std::lock_guard lock(impl_->subscriptions_mu);
+    impl_->closing = true;  // a busy subscription ends after the event in hand; no new one
+    subscriptions.swap(impl_->subscriptions);
+  }
   const uint64_t one = 1;
   if (::write(impl_->wake_fd, &one, sizeof one) < 0) {
     // an eventfd write cannot fail here
   }
-  for (auto& t : impl_->subscriptions) t.join();
+  for (auto& t : subscriptions) t.join();
   {
     std::lock_guard lock(impl_->publish_mu);
     if (impl_->publisher) impl_->publisher->close();  // hands over what is queued
@@ -186,6 +198,7 @@ Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
   auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
   if (!sub) return sub.status();
   std::lock_guard lock(impl_->subscriptions_mu);
+  if (impl_->closing) return Status::error("the Context is closing");
   impl_->subscriptions.emplace_back(
       [this, sub = std::make_shared<Subscriber>(std::move(*sub)), handler = std::move(handler)] {
         while (!impl_->closing) {

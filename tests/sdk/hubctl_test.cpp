@@ -60,6 +60,8 @@ TEST_CASE("hubctl without a hub says so and exits 3; bad usage exits 2; --help e
     CHECK(hubctl(root, {"help", cmd}).out == help.out);
   }
   CHECK(hubctl(root, {"start"}).exit == 2);
+  CHECK(hubctl(root, {"--timeout", "soon", "status"}).exit == 2);
+  CHECK(hubctl(root, {"logs", "X", "-n", "many"}).exit == 2);
 }
 
 TEST_CASE("hubctl status, stop, start, restart and dynamic instances", "[hubctl]") {
@@ -93,7 +95,7 @@ TEST_CASE("hubctl status, stop, start, restart and dynamic instances", "[hubctl]
   CHECK_THAT(joined(hubctl(root, {"status"}).out), Catch::Contains("Svc.extra"));
   CHECK_THAT(read_file(root.path() / "var/run/hub/services/Svc.extra/etc/hub/service.yml"),
              Catch::Contains("greeting:\n  text: hi"));
-  CHECK(hubctl(root, {"start", "Plain.extra"}).exit == 2);  // Plain runs no service
+  CHECK(hubctl(root, {"start", "Plain.extra"}).exit == 1);  // refused: Plain runs no service
   CHECK(hubctl(root, {"stop", "Svc.extra"}).exit == 0);
   CHECK(hubctl(root, {"stop", "Svc.extra"}).exit == 4);  // gone
   CHECK(hubctl(root, {"stop", "Nope"}).exit == 4);
@@ -171,4 +173,29 @@ TEST_CASE("hubctl start gives a service that failed for good another try", "[hub
   const Run status = hubctl(root, {"status", "Gives"});
   CHECK(status.exit == 0);
   CHECK_THAT(status.out.at(0), Catch::Contains("RUNNING"));
+}
+
+TEST_CASE("hubctl logs -f loses and repeats no line across rotations", "[hubctl]") {
+  TempDir root;
+  add_module(
+      root, "Chatty",
+      "command: os/linux/programs/run\nready: {notify: true}\nlog: {max_size: 8000, keep: 5}\n");
+  add_script(
+      root, "modules/system/Chatty/os/linux/programs/run",
+      "echo waiting; echo ready >&3\nread go < \"$HUB_DATA_DIR/go\"\n"
+      "i=1; while [ $i -le 3000 ]; do echo \"line $i\"; i=$((i+1)); done\nexec sleep 1000\n");
+  fs::create_directories(root.path() / "data/Chatty");
+  REQUIRE(::mkfifo((root.path() / "data/Chatty/go").c_str(), 0600) == 0);
+  RunningHub hub(root);
+  ChildProcess follow(HUBCTL_PATH, {"--root", root.path(), "logs", "Chatty", "-f", "-n", "0"});
+  REQUIRE(follow.wait_stdout("waiting"));  // following the file before the burst starts
+  std::ofstream(root.path() / "data/Chatty/go") << "go\n";
+  REQUIRE(follow.wait_stdout("line 3000"));
+  follow.signal(SIGTERM);
+  REQUIRE(follow.wait_exit() == 0);
+  const auto lines = follow.stdout_lines();
+  REQUIRE(lines.size() == 3001);
+  int wrong = 0;
+  for (size_t i = 1; i < lines.size(); ++i) wrong += lines[i] != "line " + std::to_string(i);
+  CHECK(wrong == 0);
 }

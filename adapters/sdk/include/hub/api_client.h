@@ -27,7 +27,8 @@ class ApiClient {
       : ctx_(&ctx), endpoint_(std::move(endpoint)), credential_(std::move(credential)) {}
 
   // Sends `request` (a JSON object with "method") and returns the reply's "result" (JSON
-  // text), or the error in `error`.
+  // text), or the error in `error`. The request carries "deadline_ms" (now + timeout), so
+  // a hub that gets to it too late refuses it instead of doing it unseen.
   std::optional<std::string> call(const std::string& request, ApiError& error,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
