@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -96,6 +97,11 @@ std::string HubApi::inspect() {
     });
     it = live ? std::next(it) : stats_.erase(it);
   }
+  std::set<std::string> service_failed;  // modules whose own instance gave up
+  for (const auto& s : all) {
+    if (s.instance == s.module && s.state == InstanceState::kFailed)
+      service_failed.insert(s.module);
+  }
   for (const auto& s : all) {
     JsonObject one;
     one.add("name", s.module)
@@ -120,7 +126,7 @@ std::string HubApi::inspect() {
                               .str();
   return JsonObject()
       .add_raw("hub", hub)
-      .add_raw("modules", modules_.modules_json())
+      .add_raw("modules", modules_.modules_json(service_failed))
       .add_raw("instances", instances)
       .add_raw("bus", bus_json_())
       .str();

@@ -486,10 +486,11 @@ Status ModuleManager::stop_instance(const std::string& instance) {
   return Status::ok();
 }
 
-std::string ModuleManager::modules_json() const {
+std::string ModuleManager::modules_json(const std::set<std::string>& service_failed) const {
   std::string out = "[";
   for (const auto& m : tree_.loaded) {
-    const char* state = up_.count(m.name) != 0              ? "up"
+    const char* state = service_failed.count(m.name) != 0   ? "failed"
+                        : up_.count(m.name) != 0            ? "up"
                         : not_startable_.count(m.name) != 0 ? "failed"
                                                             : "stopped";
     out += (out.size() > 1 ? "," : "") + JsonObject()

@@ -59,7 +59,7 @@ std::vector<StatusRow> status_rows(const YAML::Node& inspect,
     }
     if (state == "rejected") {
       row.detail = text(m, "reason");
-    } else if (text(m, "service") == "true" && state == "up" && own) {
+    } else if (text(m, "service") == "true" && own) {  // its own instance tells more
       row = instance_row(own);
     } else if (text(m, "service") != "true") {
       row.healthy = state == "up";
