@@ -1,0 +1,429 @@
+#include "bus/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint32_t kMagic = 0x4A425548;  // "HUBJ" read as little-endian bytes
+constexpr size_t kFrame = 12;            // magic, length, crc
+constexpr uint32_t kMaxBody = 64u << 20;
+constexpr size_t kReadChunk = 256 * 1024;
+
+void put32(std::string& out, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out.append(b, 4);
+}
+void put64(std::string& out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out.append(b, 8);
+}
+uint32_t get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+uint64_t get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::array<uint32_t, 256> crc_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(std::string_view data, uint32_t crc) {
+  uint64_t c = ~crc;
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, data.data() + i, 8);
+    c = __builtin_ia32_crc32di(c, word);
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  for (; i < data.size(); ++i)
+    c32 = __builtin_ia32_crc32qi(c32, static_cast<unsigned char>(data[i]));
+  return ~c32;
+}
+
+std::string segment_name(uint64_t first_seq) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%020llu.seg", static_cast<unsigned long long>(first_seq));
+  return name;
+}
+
+// A body of `n` bytes at `p`: its seq, or 0 when its inner lengths do not add up.
+uint64_t body_seq(const char* p, size_t n, JournalRecord* out) {
+  if (n < 16) return 0;
+  const uint64_t seq = get64(p);
+  const uint32_t topic_len = get32(p + 8);
+  if (topic_len > n - 12 || n - 12 - topic_len < 4) return 0;
+  const uint32_t header_len = get32(p + 12 + topic_len);
+  if (header_len > n - 16 - topic_len) return 0;
+  if (out != nullptr) {
+    out->seq = seq;
+    out->topic = std::string_view(p + 12, topic_len);
+    out->header = std::string_view(p + 16 + topic_len, header_len);
+    out->payload =
+        std::string_view(p + 16 + topic_len + header_len, n - 16 - topic_len - header_len);
+  }
+  return seq;
+}
+
+// Checks the record framed at `p` (with `avail` bytes from there). Returns its total
+// size, or 0 with `why` set.
+size_t check_record(const char* p, size_t avail, std::string& why, JournalRecord* out = nullptr) {
+  if (avail < kFrame) {
+    why = "a record cut short";
+    return 0;
+  }
+  if (get32(p) != kMagic) {
+    why = "no record marker";
+    return 0;
+  }
+  const uint32_t len = get32(p + 4);
+  if (len > kMaxBody) {
+    why = "an impossible record length " + std::to_string(len);
+    return 0;
+  }
+  if (avail < kFrame + len) {
+    why = "a record cut short";
+    return 0;
+  }
+  if (crc32c(std::string_view(p + kFrame, len)) != get32(p + 8)) {
+    why = "a checksum mismatch";
+    return 0;
+  }
+  if (body_seq(p + kFrame, len, out) == 0) {
+    why = "a malformed record";
+    return 0;
+  }
+  return kFrame + len;
+}
+
+Result<std::string> read_whole(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
+  std::string text;
+  char buf[kReadChunk];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return text;
+}
+
+// The last intact seq in `text` (a whole segment) and where the intact part ends. A bad
+// record followed by good ones is left for readers to skip (it is not a torn tail); only
+// what follows the last good record is the tail to cut.
+uint64_t scan_segment(const std::string& text, size_t& good_end, std::string& why) {
+  uint64_t last = 0;
+  size_t pos = 0;
+  good_end = 0;
+  const std::string marker("HUBJ", 4);
+  while (pos < text.size()) {
+    JournalRecord r;
+    std::string problem;
+    const size_t size = check_record(text.data() + pos, text.size() - pos, problem, &r);
+    if (size > 0 && r.seq > last) {
+      last = r.seq;
+      pos += size;
+      good_end = pos;
+      continue;
+    }
+    // The problem right after the last good record so far is what a cut will be for.
+    if (pos == good_end) why = size > 0 ? "a sequence number that goes backwards" : problem;
+    const size_t at = text.find(marker, pos + 1);  // a good record further on?
+    if (at == std::string::npos) break;
+    pos = at;
+  }
+  if (good_end == text.size()) why.clear();
+  return last;
+}
+
+}  // namespace
+
+uint32_t crc32c(std::string_view data, uint32_t crc) {
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  if (hardware) return crc32c_sse42(data, crc);
+  static const std::array<uint32_t, 256> table = crc_table();
+  uint32_t c = ~crc;
+  for (char ch : data) c = table[(c ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (c >> 8);
+  return ~c;
+}
+
+std::vector<std::pair<uint64_t, fs::path>> journal_segments(const fs::path& dir) {
+  std::vector<std::pair<uint64_t, fs::path>> found;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 24 || name.compare(20, 4, ".seg") != 0 ||
+        !std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    found.emplace_back(std::stoull(name.substr(0, 20)), it->path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRecovery& recovery) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) return Status::error(options.dir.string() + ": cannot be created: " + ec.message());
+  ::chmod(options.dir.c_str(), 0750);
+  auto journal = std::unique_ptr<Journal>(new Journal(std::move(options)));
+  auto segments = journal_segments(journal->options_.dir);
+  recovery = {};
+  recovery.segments = segments.size();
+  // The newest segment with an intact record gives the last seq; a torn tail is cut.
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
+    auto text = read_whole(it->second);
+    if (!text) return text.status();
+    size_t good_end = 0;
+    std::string why;
+    const uint64_t last = scan_segment(*text, good_end, why);
+    if (good_end < text->size() && it == segments.rbegin()) {
+      if (::truncate(it->second.c_str(), static_cast<off_t>(good_end)) != 0) {
+        return Status::error(it->second.string() +
+                             ": cannot cut its torn tail: " + std::strerror(errno));
+      }
+      recovery.cut_bytes = text->size() - good_end;
+      recovery.cut_reason =
+          it->second.filename().string() + " at byte " + std::to_string(good_end) + ": " + why;
+    }
+    if (last > 0) {
+      recovery.last_seq = last;
+      break;
+    }
+  }
+  if (!segments.empty()) {
+    recovery.first_seq = segments.front().first;
+    journal->segment_ = segments.back().second;
+    journal->fd_ = ::open(journal->segment_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (journal->fd_ < 0) {
+      return Status::error(journal->segment_.string() + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    ::fstat(journal->fd_, &st);
+    journal->segment_bytes_ = static_cast<uint64_t>(st.st_size);
+  }
+  journal->last_seq_ = journal->written_seq_ = journal->durable_seq_ = recovery.last_seq;
+  journal->buffer_.reserve(journal->options_.buffer_size + 4096);
+  return journal;
+}
+
+Journal::~Journal() {
+  (void)flush(true);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Journal::open_segment(uint64_t first_seq) {
+  if (Status s = flush(true); !s) return s;
+  if (fd_ >= 0) ::close(fd_);
+  segment_ = options_.dir / segment_name(first_seq);
+  fd_ = ::open(segment_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0)
+    return Status::error(segment_.string() + ": cannot be created: " + std::strerror(errno));
+  segment_bytes_ = 0;
+  return Status::ok();
+}
+
+Status Journal::append(uint64_t seq, std::string_view topic, std::string_view header,
+                       std::string_view payload) {
+  if (seq <= last_seq_) {
+    return Status::error("journal: sequence number " + std::to_string(seq) +
+                         " is not after the last one, " + std::to_string(last_seq_));
+  }
+  if (fd_ < 0 || segment_bytes_ >= options_.segment_size) {
+    if (Status s = open_segment(seq); !s) return s;
+  }
+  const size_t body = 16 + topic.size() + header.size() + payload.size();
+  const size_t start = buffer_.size();
+  put32(buffer_, kMagic);
+  put32(buffer_, static_cast<uint32_t>(body));
+  put32(buffer_, 0);  // the checksum, once the body is in place
+  put64(buffer_, seq);
+  put32(buffer_, static_cast<uint32_t>(topic.size()));
+  buffer_.append(topic);
+  put32(buffer_, static_cast<uint32_t>(header.size()));
+  buffer_.append(header);
+  buffer_.append(payload);
+  const uint32_t crc = crc32c(std::string_view(buffer_.data() + start + kFrame, body));
+  for (int i = 0; i < 4; ++i) buffer_[start + 8 + i] = static_cast<char>(crc >> (8 * i));
+  segment_bytes_ += kFrame + body;
+  last_seq_ = seq;
+  if (options_.durability == Durability::kEveryEvent) return flush(true);
+  if (buffer_.size() >= options_.buffer_size) return write_out();
+  return Status::ok();
+}
+
+Status Journal::write_out() {
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      // What did not reach the file is dropped from the buffer, and the file cut back to
+      // whole records, so a later append does not follow half a record.
+      struct stat st {};
+      if (::fstat(fd_, &st) == 0 && done > 0) {
+        (void)::ftruncate(fd_, st.st_size - static_cast<off_t>(done));
+      }
+      segment_bytes_ -= buffer_.size();
+      buffer_.clear();
+      last_seq_ = written_seq_;
+      return Status::error(segment_.string() + ": cannot be written: " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+  written_seq_ = last_seq_;
+  if (options_.durability == Durability::kNone) durable_seq_ = written_seq_;
+  return Status::ok();
+}
+
+Status Journal::flush(bool sync) {
+  if (fd_ < 0) return Status::ok();
+  if (!buffer_.empty()) {
+    if (Status s = write_out(); !s) return s;
+  }
+  if (sync && options_.durability != Durability::kNone && durable_seq_ < written_seq_) {
+    if (::fdatasync(fd_) != 0) {
+      return Status::error(segment_.string() + ": cannot be synced: " + std::strerror(errno));
+    }
+    durable_seq_ = written_seq_;
+  }
+  return Status::ok();
+}
+
+uint64_t Journal::enforce_retention() {
+  auto segments = journal_segments(options_.dir);
+  uint64_t total = 0;
+  std::vector<std::pair<uint64_t, fs::file_time_type>> sizes;
+  for (const auto& [first, path] : segments) {
+    std::error_code ec;
+    const uint64_t size = fs::file_size(path, ec);
+    total += ec ? 0 : size;
+    sizes.emplace_back(ec ? 0 : size, fs::last_write_time(path, ec));
+  }
+  const auto now = fs::file_time_type::clock::now();
+  size_t i = 0;
+  for (; i + 1 < segments.size(); ++i) {  // never the newest, which may be written
+    const bool too_big = total > options_.max_bytes;
+    const bool too_old = now - sizes[i].second > options_.max_age;
+    if (!too_big && !too_old) break;
+    std::error_code ec;
+    fs::remove(segments[i].second, ec);
+    total -= sizes[i].first;
+  }
+  return i < segments.size() ? segments[i].first : last_seq_ + 1;
+}
+
+JournalReader::JournalReader(fs::path dir, uint64_t from_seq,
+                             std::function<void(const std::string&)> on_corrupt)
+    : dir_(std::move(dir)), from_seq_(from_seq), on_corrupt_(std::move(on_corrupt)) {
+  segments_ = journal_segments(dir_);
+  if (!segments_.empty()) first_retained_ = segments_.front().first;
+  // Start in the last segment that begins at or before from_seq.
+  while (next_segment_ + 1 < segments_.size() && segments_[next_segment_ + 1].first <= from_seq_) {
+    ++next_segment_;
+  }
+}
+
+JournalReader::~JournalReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool JournalReader::open_next_segment() {
+  if (next_segment_ >= segments_.size()) {
+    // Segments made since: look again (the writer may have rolled over).
+    const auto now = journal_segments(dir_);
+    for (const auto& s : now) {
+      if (segments_.empty() || s.first > segments_.back().first) segments_.push_back(s);
+    }
+    if (next_segment_ >= segments_.size()) return false;
+  }
+  if (fd_ >= 0) ::close(fd_);
+  file_ = segments_[next_segment_++].second;
+  fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+  buffer_.clear();
+  pos_ = 0;
+  file_offset_ = 0;
+  return fd_ >= 0 || open_next_segment();
+}
+
+bool JournalReader::advance() {
+  if (next_segment_ >= segments_.size()) {
+    for (const auto& s : journal_segments(dir_)) {
+      if (s.first > segments_.back().first) segments_.push_back(s);
+    }
+  }
+  // A newer segment means this one is complete: go on with it.
+  return next_segment_ < segments_.size() && open_next_segment();
+}
+
+bool JournalReader::fill(size_t at_least) {
+  if (pos_ > 0) {  // keep memory bounded: drop what was read
+    buffer_.erase(0, pos_);
+    file_offset_ += pos_;
+    pos_ = 0;
+  }
+  while (buffer_.size() < at_least) {
+    char chunk[kReadChunk];
+    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<size_t>(n));
+  }
+  return true;
+}
+
+const JournalRecord* JournalReader::next() {
+  for (;;) {
+    if (fd_ < 0 && !open_next_segment()) return nullptr;
+    if (buffer_.size() - pos_ < kFrame && !fill(kFrame)) {
+      // The end of this segment, or of what is written so far in the newest one.
+      if (advance()) continue;
+      return nullptr;
+    }
+    const char* p = buffer_.data() + pos_;
+    const uint32_t len = get32(p + 4);
+    if (get32(p) == kMagic && len <= kMaxBody && buffer_.size() - pos_ < kFrame + len &&
+        !fill(kFrame + len)) {
+      if (advance()) continue;
+      return nullptr;  // a record still being written
+    }
+    std::string why;
+    const size_t size = check_record(buffer_.data() + pos_, buffer_.size() - pos_, why, &record_);
+    if (size == 0) {
+      if (on_corrupt_) {
+        on_corrupt_(file_.string() + " at byte " + std::to_string(file_offset_ + pos_) + ": " +
+                    why + "; skipped to the next record");
+      }
+      // Resynchronise on the next marker.
+      const std::string marker("HUBJ", 4);
+      const size_t at = buffer_.find(marker, pos_ + 1);
+      pos_ = at == std::string::npos ? buffer_.size() : at;
+      continue;
+    }
+    pos_ += size;
+    if (record_.seq >= from_seq_) return &record_;
+  }
+}
+
+}  // namespace hub
