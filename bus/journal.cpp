@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace hub {
@@ -211,6 +212,11 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
       break;
     }
   }
+  if (auto reserved = read_whole(journal->options_.dir / "reserved");
+      reserved && !reserved->empty()) {
+    recovery.reserved = std::strtoull(reserved->c_str(), nullptr, 10);
+  }
+  journal->reserved_ = std::max(recovery.reserved, recovery.last_seq);
   if (!segments.empty()) {
     recovery.first_seq = segments.front().first;
     journal->segment_ = segments.back().second;
@@ -230,6 +236,24 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
 Journal::~Journal() {
   (void)flush(true);
   if (fd_ >= 0) ::close(fd_);
+  // A clean close hands out nothing beyond what is written: the next run goes on from it.
+  if (last_seq_ > 0) (void)write_reservation(last_seq_);
+}
+
+Status Journal::write_reservation(uint64_t through) {
+  const fs::path file = options_.dir / "reserved";
+  const fs::path temp = options_.dir / "reserved.new";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Status::error(temp.string() + ": " + std::strerror(errno));
+  const std::string text = std::to_string(through) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(temp.c_str(), file.c_str()) != 0) {
+    return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  }
+  reserved_ = through;
+  return Status::ok();
 }
 
 Status Journal::open_segment(uint64_t first_seq) {
@@ -249,8 +273,12 @@ Status Journal::append(uint64_t seq, std::string_view topic, std::string_view he
     return Status::error("journal: sequence number " + std::to_string(seq) +
                          " is not after the last one, " + std::to_string(last_seq_));
   }
+  if (seq > reserved_) {
+    if (Status s = write_reservation(seq + kReserveBlock); !s) return s;
+  }
   if (fd_ < 0 || segment_bytes_ >= options_.segment_size) {
     if (Status s = open_segment(seq); !s) return s;
+    enforce_retention();
   }
   const size_t body = 16 + topic.size() + header.size() + payload.size();
   const size_t start = buffer_.size();

@@ -45,7 +45,10 @@ struct JournalOptions {
 
 // What opening found, for the log.
 struct JournalRecovery {
-  uint64_t last_seq = 0;   // the newest intact event (0: empty journal)
+  uint64_t last_seq = 0;  // the newest intact event (0: empty journal)
+  // Numbers up to here may have been handed out (and seen by subscribers) without reaching
+  // the journal before a crash: the sequence continues after max(last_seq, reserved).
+  uint64_t reserved = 0;
   uint64_t first_seq = 0;  // the oldest retained one
   uint64_t cut_bytes = 0;  // torn or corrupt tail cut from the newest segment
   std::string cut_reason;  // why, when cut_bytes > 0
@@ -65,6 +68,9 @@ class Journal {
 
   // Appends one event. `seq` must be larger than every earlier one. Fails only when the
   // disk does (the error names the file); the event is then not in the journal.
+  // Before a number past the reservation is used, a new reservation is written and
+  // synced (one small file, every kReserveBlock events), so no number is handed out twice
+  // across a crash. Rolling to a new segment applies retention.
   Status append(uint64_t seq, std::string_view topic, std::string_view header,
                 std::string_view payload);
   // Writes what is gathered to the kernel and, unless durability is kNone, syncs it.
@@ -83,6 +89,7 @@ class Journal {
   explicit Journal(JournalOptions options) : options_(std::move(options)) {}
   Status open_segment(uint64_t first_seq);
   Status write_out();
+  Status write_reservation(uint64_t through);
 
   JournalOptions options_;
   int fd_ = -1;
@@ -92,7 +99,10 @@ class Journal {
   uint64_t last_seq_ = 0;
   uint64_t written_seq_ = 0;  // in the kernel
   uint64_t durable_seq_ = 0;
+  uint64_t reserved_ = 0;
 };
+
+inline constexpr uint64_t kReserveBlock = 100000;
 
 // One journalled event, as read back. Views into the reader's buffer: valid until the
 // next call to next().
