@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <deque>
 #include <iterator>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -40,6 +41,14 @@ void count_rejection(std::atomic<uint64_t>& counter, const std::string& what) {
   if ((n & (n - 1)) == 0) spdlog::warn("bus: rejected a publish ({} so far): {}", n, what);
 }
 
+// A confirmed publish whose ack waits until its event is durable in the journal.
+struct PendingAck {
+  zmq::socket_t* router;
+  zmq::message_t routing_id;
+  wire::PublishHeader header;
+  uint64_t seq;
+};
+
 struct PendingSnapshot {
   zmq::message_t routing_id;
   std::string token;
@@ -59,7 +68,9 @@ class Broker::Impl {
         events_(ctx, zmq::socket_type::xpub),
         replay_(ctx, zmq::socket_type::router),
         retained_(options_.max_retained),
-        stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+        stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    last_seq_.store(options_.last_seq, std::memory_order_relaxed);
+  }
 
   ~Impl() {
     if (stop_fd_ >= 0) ::close(stop_fd_);
@@ -124,6 +135,7 @@ class Broker::Impl {
       if (items[3].revents) take_snapshot_requests();
       if (items[4].revents) counters_.auth_failures += zap_.serve_pending();
       expire_snapshots();
+      settle_journal(false);
       stopping = items[5].revents != 0;
     }
     drain();
@@ -146,6 +158,7 @@ class Broker::Impl {
     while (take_publishes(internal_, true) + take_publishes(ingest_, false) > 0 &&
            Clock::now() < deadline) {
     }
+    settle_journal(true);
     ingest_.close();
     internal_.close();
     replay_.close();
@@ -153,11 +166,41 @@ class Broker::Impl {
   }
 
   std::chrono::milliseconds next_deadline() const {
-    if (pending_.empty()) return std::chrono::milliseconds(-1);
-    const auto left = pending_.front().deadline - Clock::now();
-    return std::max(
-        std::chrono::milliseconds(0),
-        std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(1));
+    std::optional<Clock::time_point> at;
+    if (!pending_.empty()) at = pending_.front().deadline;
+    const Journal* j = options_.journal;
+    if (j != nullptr && j->last_seq() > j->durable_seq()) {  // a sync falls due
+      const auto sync_at = last_sync_ + j->options().sync_interval;
+      if (!at || sync_at < *at) at = sync_at;
+    }
+    if (!at) return std::chrono::milliseconds(-1);
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(*at - Clock::now()) +
+                        std::chrono::milliseconds(1));
+  }
+
+  // Writes (and, per the durability, syncs) the journal when acks wait for it or the sync
+  // interval is up, then sends the acks whose events are durable now. If the journal
+  // fails, those acks are not sent: their publishers time out, as the event is not kept.
+  void settle_journal(bool now) {
+    Journal* j = options_.journal;
+    if (j == nullptr) return;
+    const bool unsynced = j->last_seq() > j->durable_seq();
+    const bool due = now || !pending_acks_.empty() ||
+                     (unsynced && Clock::now() - last_sync_ >= j->options().sync_interval);
+    if (!due || (!unsynced && pending_acks_.empty())) return;
+    if (Status s = j->flush(true); !s) {
+      count_rejection(counters_.journal_failures, s.message());
+      pending_acks_.clear();
+      return;
+    }
+    last_sync_ = Clock::now();
+    while (!pending_acks_.empty() && pending_acks_.front().seq <= j->durable_seq()) {
+      PendingAck& a = pending_acks_.front();
+      std::swap(routing_id_, a.routing_id);
+      acknowledge(*a.router, a.header, wire::AckStatus::kAccepted, a.seq, {});
+      pending_acks_.pop_front();
+    }
   }
 
   // Receives the rest of a multipart message into parts_; returns the part count.
@@ -223,6 +266,13 @@ class Broker::Impl {
     zmq::message_t stamped(wire::event_header_size(stamp));
     wire::encode_to(stamp, static_cast<char*>(stamped.data()));
     last_seq_.store(stamp.seq, std::memory_order_relaxed);
+    if (options_.journal != nullptr) {
+      if (Status s = options_.journal->append(stamp.seq, topic, stamped.to_string_view(),
+                                              parts_[2].to_string_view());
+          !s) {
+        count_rejection(counters_.journal_failures, s.message());
+      }
+    }
     ++counters_.events;
     counters_.payload_bytes += parts_[2].size();
 
@@ -237,6 +287,12 @@ class Broker::Impl {
     events_.send(parts_[0], zmq::send_flags::sndmore);
     events_.send(stamped, zmq::send_flags::sndmore);
     events_.send(parts_[2], zmq::send_flags::none);
+    if (options_.journal != nullptr && (ack_for.flags & wire::kFlagConfirm)) {
+      zmq::message_t id;
+      id.copy(routing_id_);
+      pending_acks_.push_back({&router, std::move(id), ack_for, stamp.seq});
+      return;
+    }
     acknowledge(router, ack_for, wire::AckStatus::kAccepted, stamp.seq, {});
   }
 
@@ -369,6 +425,8 @@ class Broker::Impl {
   std::string ack_buf_;
 
   std::deque<PendingSnapshot> pending_;  // ordered by deadline
+  std::deque<PendingAck> pending_acks_;  // in sequence order
+  Clock::time_point last_sync_ = Clock::now();
   std::unordered_set<std::string> sync_seen_;
   std::deque<std::string> sync_order_;  // eviction order of sync_seen_
 };

@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "bus/credentials.h"
+#include "bus/journal.h"
 #include "bus/status.h"
 
 namespace hub {
@@ -32,6 +33,11 @@ struct BrokerOptions {
   size_t max_retained = 10000;   // topics whose last retained event is kept
   // Bound on taking in what publishers queued at stop, and on flushing subscribers.
   std::chrono::milliseconds drain_timeout{2000};
+  // When set, every event is appended to it before it is fanned out, a confirmed publish
+  // is acknowledged only once its event is durable (under the journal's durability), and
+  // the journal is synced at least every sync_interval. Used by the broker thread only.
+  Journal* journal = nullptr;
+  uint64_t last_seq = 0;  // the sequence goes on after this (the journal's recovery)
 };
 
 // Monotonic counters, readable while the broker runs.
@@ -44,6 +50,7 @@ struct BrokerCounters {
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> snapshots{0};
   std::atomic<uint64_t> retained_refused{0};  // retain asked for, store full
+  std::atomic<uint64_t> journal_failures{0};  // events the journal could not take
 };
 
 class Broker {

@@ -38,7 +38,7 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   HubConfig config;
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!reader.expect_map(root, "", {"levels", "log", "bus", "scripts", "services", "shutdown"}))
+  if (!reader.expect_map(root, "", {"levels", "log", "bus", "journal", "scripts", "services", "shutdown"}))
     return reader.status();
 
   reader.read(root, "", "levels", config.levels);
@@ -61,6 +61,23 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
                 std::numeric_limits<int>::max());
     reader.read_size(bus, "bus", "max_payload", config.bus.max_payload, uint64_t{1} << 30);
     reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
+  }
+  if (const YAML::Node journal = root["journal"];
+      journal && reader.expect_map(journal, "journal", {"durability", "sync_interval", "segment_size",
+                                                        "max_size", "max_age"})) {
+    reader.read(journal, "journal", "durability", config.journal.durability);
+    const std::string& d = config.journal.durability;
+    if (journal["durability"] && d != "none" && d != "batch" && d != "every-event") {
+      reader.problem(journal["durability"], "journal.durability",
+                     "expected none, batch or every-event, got '" + d + "'");
+    }
+    reader.read_duration(journal, "journal", "sync_interval", config.journal.sync_interval,
+                         std::chrono::seconds(60));
+    reader.read_size(journal, "journal", "segment_size", config.journal.segment_size,
+                     uint64_t{1} << 32);
+    reader.read_size(journal, "journal", "max_size", config.journal.max_size, uint64_t{1} << 50);
+    reader.read_duration(journal, "journal", "max_age", config.journal.max_age,
+                         std::chrono::hours(24 * 3650));
   }
   if (const YAML::Node scripts = root["scripts"];
       scripts &&

@@ -28,6 +28,14 @@ struct HubConfig {
     int64_t max_retained = 10000;    // topics whose last retained event is kept
   } bus;
 
+  struct JournalSettings {
+    std::string durability = "batch";                 // none, batch, every-event
+    std::chrono::milliseconds sync_interval{100};     // batch: the most an event waits to be synced
+    uint64_t segment_size = 64ull << 20;              // var/db/hub/journal/ files roll at this size
+    uint64_t max_size = 1ull << 30;                   // retention by size
+    std::chrono::milliseconds max_age{7 * 24 * 3600 * 1000LL};  // retention by age
+  } journal;
+
   struct Scripts {
     std::chrono::milliseconds timeout{30000};  // per script run; its process group is then killed
     uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run

@@ -18,6 +18,7 @@
 #include "bus/broker.h"
 #include "bus/bus_paths.h"
 #include "bus/credentials.h"
+#include "bus/journal.h"
 #include "bus/publisher.h"
 #include "bus/text.h"
 #include "core/api_server.h"
@@ -64,6 +65,31 @@ class RunningBus {
                                                    const Credential& admin) {
     auto bus = std::unique_ptr<RunningBus>(new RunningBus());
     bus->credentials_.add(admin);
+    JournalOptions journal;
+    journal.dir = paths.run_dir.parent_path().parent_path() / "db/hub/journal";
+    journal.durability = config.journal.durability == "none"          ? Durability::kNone
+                         : config.journal.durability == "every-event" ? Durability::kEveryEvent
+                                                                      : Durability::kBatch;
+    journal.sync_interval = config.journal.sync_interval;
+    journal.segment_size = config.journal.segment_size;
+    journal.max_bytes = config.journal.max_size;
+    journal.max_age = std::chrono::duration_cast<std::chrono::seconds>(config.journal.max_age);
+    JournalRecovery recovery;
+    auto opened = Journal::open(journal, recovery);
+    if (!opened) return opened.status();
+    bus->journal_ = std::move(*opened);
+    if (recovery.cut_bytes > 0) {
+      spdlog::warn("journal: cut {} bytes of torn or corrupt tail ({})", recovery.cut_bytes,
+                   recovery.cut_reason);
+    }
+    const uint64_t go_on = std::max(recovery.last_seq, recovery.reserved);
+    if (go_on > recovery.last_seq) {
+      spdlog::warn("journal: events {}..{} may have been handed out by a hubd that crashed and "
+                   "were not journalled; the sequence goes on at {}",
+                   recovery.last_seq + 1, go_on, go_on + 1);
+    }
+    spdlog::info("journal: {} segment(s), events {}..{}, durability {}", recovery.segments,
+                 recovery.first_seq, recovery.last_seq, config.journal.durability);
     BrokerOptions options;
     options.ingest_endpoint = ipc_endpoint(paths.ingest_socket);
     options.events_endpoint = ipc_endpoint(paths.events_socket);
@@ -72,6 +98,8 @@ class RunningBus {
     options.max_payload = config.bus.max_payload;
     options.max_retained = static_cast<size_t>(config.bus.max_retained);
     options.drain_timeout = config.shutdown.drain_timeout;
+    options.journal = bus->journal_.get();
+    options.last_seq = go_on;
     const std::string internal = options.internal_endpoint;
     auto broker = Broker::bind(bus->ctx_, std::move(options), bus->credentials_);
     if (!broker) return broker.status();
@@ -123,6 +151,7 @@ class RunningBus {
         .add("snapshots", static_cast<int64_t>(c.snapshots.load()))
         .add("retained_refused", static_cast<int64_t>(c.retained_refused.load()))
         .add("acks_undeliverable", static_cast<int64_t>(c.acks_undeliverable.load()))
+        .add("journal_failures", static_cast<int64_t>(c.journal_failures.load()))
         .str();
   }
 
@@ -148,6 +177,7 @@ class RunningBus {
 
   zmq::context_t ctx_;
   CredentialStore credentials_;
+  std::unique_ptr<Journal> journal_;  // outlives the broker that writes it
   std::unique_ptr<Broker> broker_;
   std::thread thread_;
   std::mutex publish_mu_;
