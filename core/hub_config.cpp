@@ -38,7 +38,8 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   HubConfig config;
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!reader.expect_map(root, "", {"levels", "log", "bus", "journal", "scripts", "services", "shutdown"}))
+  if (!reader.expect_map(root, "",
+                         {"levels", "log", "bus", "journal", "scripts", "services", "shutdown"}))
     return reader.status();
 
   reader.read(root, "", "levels", config.levels);
@@ -63,8 +64,9 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
   }
   if (const YAML::Node journal = root["journal"];
-      journal && reader.expect_map(journal, "journal", {"durability", "sync_interval", "segment_size",
-                                                        "max_size", "max_age"})) {
+      journal &&
+      reader.expect_map(journal, "journal",
+                        {"durability", "sync_interval", "segment_size", "max_size", "max_age"})) {
     reader.read(journal, "journal", "durability", config.journal.durability);
     const std::string& d = config.journal.durability;
     if (journal["durability"] && d != "none" && d != "batch" && d != "every-event") {

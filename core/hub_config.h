@@ -29,10 +29,10 @@ struct HubConfig {
   } bus;
 
   struct JournalSettings {
-    std::string durability = "batch";                 // none, batch, every-event
-    std::chrono::milliseconds sync_interval{100};     // batch: the most an event waits to be synced
-    uint64_t segment_size = 64ull << 20;              // var/db/hub/journal/ files roll at this size
-    uint64_t max_size = 1ull << 30;                   // retention by size
+    std::string durability = "batch";              // none, batch, every-event
+    std::chrono::milliseconds sync_interval{100};  // batch: the most an event waits to be synced
+    uint64_t segment_size = 64ull << 20;           // var/db/hub/journal/ files roll at this size
+    uint64_t max_size = 1ull << 30;                // retention by size
     std::chrono::milliseconds max_age{7 * 24 * 3600 * 1000LL};  // retention by age
   } journal;
 

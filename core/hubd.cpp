@@ -84,9 +84,10 @@ class RunningBus {
     }
     const uint64_t go_on = std::max(recovery.last_seq, recovery.reserved);
     if (go_on > recovery.last_seq) {
-      spdlog::warn("journal: events {}..{} may have been handed out by a hubd that crashed and "
-                   "were not journalled; the sequence goes on at {}",
-                   recovery.last_seq + 1, go_on, go_on + 1);
+      spdlog::warn(
+          "journal: events {}..{} may have been handed out by a hubd that crashed and "
+          "were not journalled; the sequence goes on at {}",
+          recovery.last_seq + 1, go_on, go_on + 1);
     }
     spdlog::info("journal: {} segment(s), events {}..{}, durability {}", recovery.segments,
                  recovery.first_seq, recovery.last_seq, config.journal.durability);

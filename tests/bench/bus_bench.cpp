@@ -50,6 +50,7 @@
 
 #include "bus/broker.h"
 #include "bus/credentials.h"
+#include "bus/journal.h"
 #include "bus/publisher.h"
 #include "bus/subscriber.h"
 #include "bus/wire.h"
@@ -117,6 +118,8 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
+  const std::string& path() const { return path_; }
+
   // A fresh ipc endpoint for every server, so no run sees another's socket file.
   std::string endpoint(const std::string& name) {
     return "ipc://" + path_ + "/" + std::to_string(++count_) + "-" + name + ".sock";
@@ -171,12 +174,28 @@ class RawProxy {
   std::thread thread_;
 };
 
+// --journal: the broker journals every event, with this durability, into a fresh
+// journal per burst; unset, it runs without one (the foundation measurement).
+std::optional<hub::Durability> g_journal;
+
 // (B) hub::Broker, on its own thread and context.
 class OurBroker {
  public:
   explicit OurBroker(TempDir& dir) : admin_{hub::kAdminIdentity, hub::random_secret()} {
     credentials_.add(admin_);
     hub::BrokerOptions options;
+    if (g_journal) {
+      hub::JournalOptions j;
+      j.dir = std::filesystem::path(dir.path()) / "journal";
+      std::error_code ignored;
+      std::filesystem::remove_all(j.dir, ignored);
+      j.durability = *g_journal;
+      hub::JournalRecovery recovery;
+      auto opened = hub::Journal::open(j, recovery);
+      if (!opened) throw std::runtime_error(opened.error());
+      journal_ = std::move(*opened);
+      options.journal = journal_.get();
+    }
     options.ingest_endpoint = dir.endpoint("ingest");
     options.events_endpoint = dir.endpoint("events");
     options.replay_endpoint = dir.endpoint("replay");
@@ -207,6 +226,7 @@ class OurBroker {
   hub::Credential admin_;
   hub::CredentialStore credentials_;
   hub::BrokerOptions options_;
+  std::unique_ptr<hub::Journal> journal_;  // outlives the broker
   zmq::context_t ctx_ = make_context(Side::kServer);
   std::unique_ptr<hub::Broker> broker_;
   std::thread thread_;
@@ -635,9 +655,10 @@ struct Args {
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: bus_bench [--quick] [--events N] [--repeat R]\n"
+               "usage: bus_bench [--quick] [--events N] [--repeat R] [--journal D]\n"
                "  --quick     100,000 events per burst (default 1,000,000)\n"
                "  --events N  N events per burst\n"
+               "  --journal D our broker journals every event (D: none, batch, every-event)\n"
                "  --repeat R  run every burst R times, raw and ours alternating, and report\n"
                "              the run with the median events/s of each (default 1)\n");
   std::exit(code);
@@ -662,6 +683,17 @@ Args parse_args(int argc, char** argv) {
       const long v = std::strtol(argv[++i], &end, 10);
       if (end == argv[i] || *end != '\0' || v < 1 || v > 100) usage(2);
       args.repeat = static_cast<int>(v);
+    } else if (a == "--journal" && i + 1 < argc) {
+      const std::string_view d = argv[++i];
+      if (d == "none") {
+        g_journal = hub::Durability::kNone;
+      } else if (d == "batch") {
+        g_journal = hub::Durability::kBatch;
+      } else if (d == "every-event") {
+        g_journal = hub::Durability::kEveryEvent;
+      } else {
+        usage(2);
+      }
     } else if (a == "--help" || a == "-h") {
       usage(0);
     } else {
@@ -732,7 +764,8 @@ int main(int argc, char** argv) {
   std::string this_run = "build/tests/bench/bus_bench";
   for (int i = 1; i < argc; ++i) this_run += std::string(" ") + argv[i];
   std::printf(
-      "reproduce: build/tests/bench/bus_bench [--quick] [--events N] [--repeat R]   (this run: "
+      "reproduce: build/tests/bench/bus_bench [--quick] [--events N] [--repeat R] [--journal D]   "
+      "(this run: "
       "%s)\n",
       this_run.c_str());
   if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
@@ -754,9 +787,14 @@ int main(int argc, char** argv) {
   std::printf(
       "ours: Publisher::publish (DEALER, HWM %d) -> Broker (XPUB HWM %d) -> SUB with PLAIN (HWM "
       "%d),\n"
-      "      frames [topic][event header][payload], every header decoded and seq checked\n",
+      "      frames [topic][event header][payload], every header decoded and seq checked\n"
+      "      journal: %s\n",
       hub::PublisherOptions{}.send_hwm, hub::BrokerOptions{}.subscriber_hwm,
-      hub::SubscriberOptions{}.receive_hwm);
+      hub::SubscriberOptions{}.receive_hwm,
+      !g_journal                              ? "off"
+      : *g_journal == hub::Durability::kNone  ? "on, durability none"
+      : *g_journal == hub::Durability::kBatch ? "on, durability batch (sync every 100 ms)"
+                                              : "on, durability every-event");
   std::printf(
       "burst:     %s events per case%s; events/s = min delivered per subscriber / "
       "(first send -> last subscriber's last receive)\n\n",
