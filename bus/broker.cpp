@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <deque>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -48,6 +49,16 @@ struct PendingAck {
   wire::PublishHeader header;
   uint64_t seq;
 };
+
+// A replay in progress: its reader stays where the last answer stopped.
+struct ReplaySession {
+  std::unique_ptr<JournalReader> reader;
+  uint64_t next = 0;  // the sequence number the client will ask from
+  Clock::time_point used;
+};
+constexpr size_t kMaxReplays = 64;
+constexpr auto kReplayIdle = std::chrono::seconds(30);
+constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, matching or not
 
 struct PendingSnapshot {
   zmq::message_t routing_id;
@@ -93,6 +104,8 @@ class Broker::Impl {
       ingest_.set(zmq::sockopt::maxmsgsize,
                   static_cast<int64_t>(options_.max_payload + kMaxFrameSlack));
       events_.set(zmq::sockopt::sndhwm, options_.subscriber_hwm);
+      // A whole replay answer fits: its credit, plus the control messages around it.
+      replay_.set(zmq::sockopt::sndhwm, static_cast<int>(2 * wire::kReplayMaxCredit + 16));
       events_.set(zmq::sockopt::xpub_verbose, 1);
       events_.set(zmq::sockopt::linger, static_cast<int>(options_.drain_timeout.count()));
       for (const auto& [socket, where] :
@@ -136,6 +149,7 @@ class Broker::Impl {
       if (items[4].revents) counters_.auth_failures += zap_.serve_pending();
       expire_snapshots();
       settle_journal(false);
+      if (!replays_.empty()) expire_replays(false);
       stopping = items[5].revents != 0;
     }
     drain();
@@ -350,8 +364,14 @@ class Broker::Impl {
       zmq::message_t routing_id = std::move(message.front());
       std::vector<std::string> frames;
       for (size_t f = 1; f < message.size(); ++f) frames.push_back(message[f].to_string());
+      if (!frames.empty() && frames[0] == wire::kReplayRequest) {
+        answer_replay(routing_id, frames);
+        continue;
+      }
       if (frames.size() < 2 || frames[0] != wire::kSnapshotRequest) {
-        reply_error(routing_id, "expected [\"retained\"][token][pattern]*");
+        reply_error(
+            routing_id,
+            "expected [\"retained\"][token][pattern]* or [\"replay\"][from][credit][pattern]*");
         continue;
       }
       auto filter = TopicFilter::parse({frames.begin() + 2, frames.end()});
@@ -391,6 +411,98 @@ class Broker::Impl {
     send_reply(routing_id, reply);
   }
 
+  // Sends one reply of `frames` to `routing_id` (kept for more replies). False when the
+  // client cannot take it now (gone, or its queue full).
+  bool send_to(const zmq::message_t& routing_id, std::initializer_list<std::string_view> frames) {
+    try {
+      zmq::message_t id(routing_id.data(), routing_id.size());
+      if (!replay_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+      size_t i = 0;
+      for (std::string_view f : frames) {
+        ++i;
+        replay_.send(zmq::buffer(f),
+                     i < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+      return true;
+    } catch (const zmq::error_t&) {
+      return false;  // the client left
+    }
+  }
+
+  // A replay from the journal: up to `credit` events matching the patterns, from `from`
+  // on (see wire.h). A client that asks again from where the last answer stopped goes on
+  // with the same reader, so a long replay costs no re-reading; memory stays bounded by
+  // the credit on both sides.
+  void answer_replay(zmq::message_t& routing_id, const std::vector<std::string>& frames) {
+    Journal* journal = options_.journal;
+    if (journal == nullptr) return reply_error(routing_id, "this hub keeps no journal");
+    char* end = nullptr;
+    const uint64_t from = frames.size() >= 3 ? std::strtoull(frames[1].c_str(), &end, 10) : 0;
+    const uint64_t credit =
+        from > 0 && *end == '\0' ? std::strtoull(frames[2].c_str(), &end, 10) : 0;
+    if (from == 0 || credit == 0 || *end != '\0') {
+      return reply_error(routing_id, "expected [\"replay\"][from seq][credit][pattern]*");
+    }
+    std::vector<std::string> patterns(frames.begin() + 3, frames.end());
+    auto filter = TopicFilter::parse(patterns);
+    if (!filter) return reply_error(routing_id, filter.error());
+    (void)journal->flush(false);  // everything appended so far is readable
+
+    std::string key(static_cast<const char*>(routing_id.data()), routing_id.size());
+    for (const auto& p : patterns) key += '\n' + p;
+    auto it = replays_.find(key);
+    const bool fresh = it == replays_.end() || it->second.next != from;
+    if (fresh) {
+      if (replays_.size() >= kMaxReplays) expire_replays(true);
+      auto reader = std::make_unique<JournalReader>(
+          journal->options().dir, from,
+          [](const std::string& why) { spdlog::error("journal: {}", why); });
+      it = replays_.insert_or_assign(key, ReplaySession{std::move(reader), from, {}}).first;
+    }
+    ReplaySession& session = it->second;
+    session.used = Clock::now();
+    const uint64_t last = last_seq_.load(std::memory_order_relaxed);
+    const uint64_t first_kept = session.reader->first_retained();
+    if (fresh && from <= last && (first_kept == 0 || first_kept > from)) {
+      const uint64_t lost_to = first_kept == 0 ? last : first_kept - 1;
+      send_to(routing_id, {wire::kReplayLost, std::to_string(from), std::to_string(lost_to)});
+    }
+    uint64_t sent = 0, scanned = 0;
+    const uint64_t limit = std::min(credit, wire::kReplayMaxCredit);
+    while (sent < limit && scanned < kReplayScanLimit) {
+      const JournalRecord* r = session.reader->next();
+      if (r == nullptr) break;
+      ++scanned;
+      session.next = r->seq + 1;
+      if (!filter->matches(r->topic)) continue;
+      if (!send_to(routing_id, {wire::kReplayEvent, r->topic, r->header, r->payload})) {
+        replays_.erase(it);  // the client is gone or not reading: it asks again
+        return;
+      }
+      ++sent;
+    }
+    if (sent < limit && scanned < kReplayScanLimit) {
+      send_to(routing_id, {wire::kReplayCaughtUp, std::to_string(last)});
+      replays_.erase(it);
+    } else {
+      send_to(routing_id, {wire::kReplayMore, std::to_string(session.next)});
+    }
+  }
+
+  // Forgets replays idle for a while (or, when `all_old`, the least recently used one).
+  void expire_replays(bool oldest) {
+    auto victim = replays_.end();
+    for (auto it = replays_.begin(); it != replays_.end();) {
+      if (Clock::now() - it->second.used > kReplayIdle) {
+        it = replays_.erase(it);
+        continue;
+      }
+      if (victim == replays_.end() || it->second.used < victim->second.used) victim = it;
+      ++it;
+    }
+    if (oldest && victim != replays_.end()) replays_.erase(victim);
+  }
+
   void reply_error(zmq::message_t& routing_id, const std::string& why) {
     std::vector<zmq::message_t> reply;
     reply.emplace_back(wire::kReplyError.data(), wire::kReplyError.size());
@@ -424,8 +536,9 @@ class Broker::Impl {
   zmq::message_t overflow_;
   std::string ack_buf_;
 
-  std::deque<PendingSnapshot> pending_;  // ordered by deadline
-  std::deque<PendingAck> pending_acks_;  // in sequence order
+  std::deque<PendingSnapshot> pending_;           // ordered by deadline
+  std::deque<PendingAck> pending_acks_;           // in sequence order
+  std::map<std::string, ReplaySession> replays_;  // by client and patterns
   Clock::time_point last_sync_ = Clock::now();
   std::unordered_set<std::string> sync_seen_;
   std::deque<std::string> sync_order_;  // eviction order of sync_seen_

@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bus/bus_paths.h"
 #include "bus/credentials.h"
+#include "bus/replay_client.h"
 #include "bus/subscriber.h"
 #include "bus_tap/event_format.h"
 
@@ -38,6 +40,11 @@ constexpr const char* kUsage =
     "  -W, --timeout SEC    exit after SEC seconds\n"
     "  -j, --json           one JSON object per line instead\n"
     "  -R, --no-retained    only events published from now on\n"
+    "      --from SEQ       the events from sequence number SEQ on, read from the hub's\n"
+    "                       journal (then exit, unless --follow)\n"
+    "      --last N         the events among the last N sequence numbers, from the journal\n"
+    "                       (then exit, unless --follow)\n"
+    "  -f, --follow         with --from or --last: go on with live events, none missed\n"
     "  -r, --root DIR       the hub's root (default: $HUB_ROOT, else the current directory)\n"
     "  -c, --credential F   credential file (default: DIR/var/db/hub/admin.cred)\n"
     "  -h, --help           print this help\n"
@@ -61,6 +68,9 @@ struct TapOptions {
   bool retained = true;
   std::filesystem::path root;
   std::filesystem::path credential;
+  uint64_t from = 0;  // --from, 0: none
+  uint64_t last = 0;  // --last, 0: none
+  bool follow = false;
 };
 
 bool parse_number(const char* text, double& out) {
@@ -71,19 +81,17 @@ bool parse_number(const char* text, double& out) {
 
 // Returns nullopt after printing why the command line is wrong.
 std::optional<TapOptions> parse_options(int argc, char** argv) {
-  const option long_options[] = {{"topic", required_argument, nullptr, 't'},
-                                 {"count", required_argument, nullptr, 'C'},
-                                 {"timeout", required_argument, nullptr, 'W'},
-                                 {"json", no_argument, nullptr, 'j'},
-                                 {"no-retained", no_argument, nullptr, 'R'},
-                                 {"root", required_argument, nullptr, 'r'},
-                                 {"credential", required_argument, nullptr, 'c'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {nullptr, 0, nullptr, 0}};
+  const option long_options[] = {
+      {"topic", required_argument, nullptr, 't'},      {"count", required_argument, nullptr, 'C'},
+      {"timeout", required_argument, nullptr, 'W'},    {"json", no_argument, nullptr, 'j'},
+      {"no-retained", no_argument, nullptr, 'R'},      {"root", required_argument, nullptr, 'r'},
+      {"credential", required_argument, nullptr, 'c'}, {"help", no_argument, nullptr, 'h'},
+      {"from", required_argument, nullptr, 'F'},       {"last", required_argument, nullptr, 'L'},
+      {"follow", no_argument, nullptr, 'f'},           {nullptr, 0, nullptr, 0}};
   TapOptions o;
   o.root = hub::default_root();
   double number = 0;
-  for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:h", long_options, nullptr)) != -1;) {
+  for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:hf", long_options, nullptr)) != -1;) {
     switch (c) {
       case 't':
         o.patterns.emplace_back(optarg);
@@ -114,6 +122,19 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
       case 'c':
         o.credential = optarg;
         break;
+      case 'F':
+      case 'L':
+        if (!parse_number(optarg, number) || number < 1 ||
+            number != static_cast<double>(static_cast<uint64_t>(number))) {
+          std::cerr << "bus-tap: --" << (c == 'F' ? "from" : "last")
+                    << " expects a whole number, at least 1\n";
+          return std::nullopt;
+        }
+        (c == 'F' ? o.from : o.last) = static_cast<uint64_t>(number);
+        break;
+      case 'f':
+        o.follow = true;
+        break;
       case 'h':
         std::cout << kUsage;
         std::exit(kExitOk);
@@ -123,6 +144,14 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
     }
   }
   for (int i = optind; i < argc; ++i) o.patterns.emplace_back(argv[i]);
+  if (o.from > 0 && o.last > 0) {
+    std::cerr << "bus-tap: --from and --last exclude each other\n";
+    return std::nullopt;
+  }
+  if (o.follow && o.from == 0 && o.last == 0) {
+    std::cerr << "bus-tap: --follow goes with --from or --last (a tap follows anyway)\n";
+    return std::nullopt;
+  }
   return o;
 }
 
@@ -148,21 +177,76 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
 
+  const bool history = options->from > 0 || options->last > 0;
+  long printed = 0;
+  const auto print = [&](const hub::Event& event) {
+    const std::string line =
+        options->json ? hub::format_event_json(event) : hub::format_event_line(event);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    ++printed;
+    return std::fflush(stdout) == 0;  // false: the reader went away
+  };
+
   hub::SubscriberOptions sub_options;
   sub_options.events_endpoint = hub::ipc_endpoint(paths.events_socket);
   sub_options.replay_endpoint = hub::ipc_endpoint(paths.replay_socket);
   sub_options.patterns = options->patterns;
-  sub_options.retained = options->retained;
+  sub_options.retained = options->retained && !history;
   sub_options.wake_fd = g_wake_fd;
   sub_options.on_gap = [](uint64_t first, uint64_t last) {
     std::fprintf(stderr, "bus-tap: missed events %llu..%llu (this tap fell behind)\n",
                  static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
   };
   zmq::context_t ctx(1);
-  auto subscriber = hub::Subscriber::open(ctx, *credential, std::move(sub_options));
-  if (!subscriber) {
-    std::cerr << "bus-tap: " << subscriber.error() << "\n";
-    return kExitFailure;
+  // With --follow, the live subscription is made first, so nothing published while the
+  // history is read goes missing; live events the history already showed are skipped.
+  std::optional<hub::Subscriber> subscriber;
+  if (!history || options->follow) {
+    auto opened = hub::Subscriber::open(ctx, *credential, std::move(sub_options));
+    if (!opened) {
+      std::cerr << "bus-tap: " << opened.error() << "\n";
+      return kExitFailure;
+    }
+    subscriber.emplace(std::move(*opened));
+  }
+  uint64_t shown = 0;  // the newest seq printed from the journal
+  if (history) {
+    hub::ReplayRequest request;
+    request.endpoint = hub::ipc_endpoint(paths.replay_socket);
+    request.patterns = options->patterns;
+    if (hub::Status up = hub::probe_endpoint(request.endpoint); !up) {
+      std::cerr << "bus-tap: " << up.message() << "\n";
+      return kExitFailure;
+    }
+    if (options->last > 0) {  // where the journal ends now
+      request.from = std::numeric_limits<uint64_t>::max() / 2;
+      auto end = hub::replay(ctx, *credential, request, [](const hub::Event&) { return true; });
+      if (!end) {
+        std::cerr << "bus-tap: " << end.error() << "\n";
+        return kExitFailure;
+      }
+      request.from = end->last_seq > options->last ? end->last_seq - options->last + 1 : 1;
+    } else {
+      request.from = options->from;
+    }
+    bool reader_gone = false;
+    auto done = hub::replay(ctx, *credential, request, [&](const hub::Event& e) {
+      shown = e.seq;
+      if (options->count && printed >= *options->count) return false;
+      reader_gone = !print(e);
+      return !reader_gone && !g_interrupted;
+    });
+    if (reader_gone) return kExitFailure;
+    if (!done) {
+      std::cerr << "bus-tap: " << done.error() << "\n";
+      return kExitFailure;
+    }
+    for (const auto& [first, last] : done->lost) {
+      std::fprintf(stderr, "bus-tap: events %llu..%llu are no longer in the journal\n",
+                   static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
+    }
+    if (!options->follow) return kExitOk;
   }
 
   using Clock = std::chrono::steady_clock;
@@ -172,7 +256,6 @@ int main(int argc, char** argv) {
                           std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(*options->timeout_seconds)))
           : std::nullopt;
-  long printed = 0;
   while (!g_interrupted && (!options->count || printed < *options->count)) {
     auto wait = std::chrono::milliseconds(-1);
     if (deadline) {
@@ -181,13 +264,8 @@ int main(int argc, char** argv) {
              std::chrono::milliseconds(1);
     }
     auto event = subscriber->next(wait);
-    if (!event) continue;
-    const std::string line =
-        options->json ? hub::format_event_json(*event) : hub::format_event_line(*event);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    if (std::fflush(stdout) != 0) return kExitFailure;  // the reader went away
-    ++printed;
+    if (!event || event->seq <= shown) continue;  // shown already from the journal
+    if (!print(*event)) return kExitFailure;      // the reader went away
   }
   if (options->count && printed < *options->count && !g_interrupted) return kExitTimedOut;
   return kExitOk;
