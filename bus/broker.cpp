@@ -59,6 +59,7 @@ struct ReplaySession {
 constexpr size_t kMaxReplays = 64;
 constexpr auto kReplayIdle = std::chrono::seconds(30);
 constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, matching or not
+constexpr size_t kReplayBatch = 128;           // events per message of an answer
 
 struct PendingSnapshot {
   zmq::message_t routing_id;
@@ -469,17 +470,41 @@ class Broker::Impl {
     }
     uint64_t sent = 0, scanned = 0;
     const uint64_t limit = std::min(credit, wire::kReplayMaxCredit);
+    std::vector<zmq::message_t> batch;  // [kReplayEvents] then topic, header, payload per event
+    const auto send_batch = [&] {
+      if (batch.size() <= 1) return true;
+      try {
+        zmq::message_t id(routing_id.data(), routing_id.size());
+        if (!replay_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+        for (size_t i = 0; i < batch.size(); ++i) {
+          replay_.send(batch[i],
+                       i + 1 < batch.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        }
+      } catch (const zmq::error_t&) {
+        return false;
+      }
+      batch.clear();
+      return true;
+    };
     while (sent < limit && scanned < kReplayScanLimit) {
       const JournalRecord* r = session.reader->next();
       if (r == nullptr) break;
       ++scanned;
       session.next = r->seq + 1;
       if (!filter->matches(r->topic)) continue;
-      if (!send_to(routing_id, {wire::kReplayEvent, r->topic, r->header, r->payload})) {
+      if (batch.empty()) batch.emplace_back(wire::kReplayEvents.data(), wire::kReplayEvents.size());
+      batch.emplace_back(r->topic.data(), r->topic.size());
+      batch.emplace_back(r->header.data(), r->header.size());
+      batch.emplace_back(r->payload.data(), r->payload.size());
+      ++sent;
+      if (batch.size() > 3 * kReplayBatch && !send_batch()) {
         replays_.erase(it);  // the client is gone or not reading: it asks again
         return;
       }
-      ++sent;
+    }
+    if (!send_batch()) {
+      replays_.erase(it);
+      return;
     }
     if (sent < limit && scanned < kReplayScanLimit) {
       send_to(routing_id, {wire::kReplayCaughtUp, std::to_string(last)});

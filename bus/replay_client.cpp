@@ -35,12 +35,14 @@ Result<ReplayOutcome> replay(zmq::context_t& ctx, const Credential& credential,
       std::vector<zmq::message_t> parts;
       (void)zmq::recv_multipart(socket, std::back_inserter(parts));
       const std::string_view kind = parts.empty() ? "" : parts[0].to_string_view();
-      if (kind == wire::kReplayEvent && parts.size() == 4) {
-        auto event = Event::decode(std::move(parts[1]), parts[2], std::move(parts[3]));
-        if (!event) return Status::error("replay: a malformed event header");
-        from = event->seq + 1;
-        if (request.to != 0 && event->seq > request.to) return outcome;
-        if (!on_event(*event)) return outcome;
+      if (kind == wire::kReplayEvents && parts.size() >= 4 && (parts.size() - 1) % 3 == 0) {
+        for (size_t i = 1; i + 2 < parts.size(); i += 3) {
+          auto event = Event::decode(std::move(parts[i]), parts[i + 1], std::move(parts[i + 2]));
+          if (!event) return Status::error("replay: a malformed event header");
+          from = event->seq + 1;
+          if (request.to != 0 && event->seq > request.to) return outcome;
+          if (!on_event(*event)) return outcome;
+        }
       } else if (kind == wire::kReplayLost && parts.size() == 3) {
         outcome.lost.emplace_back(std::stoull(parts[1].to_string()),
                                   std::stoull(parts[2].to_string()));

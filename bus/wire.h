@@ -38,15 +38,16 @@ inline constexpr std::string_view kSnapshotRequest = "retained";
 inline constexpr std::string_view kReplyOk = "ok";
 inline constexpr std::string_view kReplyError = "error";
 // The journal replay (docs/PROTOCOL.md, "Replay"): [kReplayRequest][from][credit][pattern]*
-// is answered with [kReplayLost][first][last] when the start is no longer retained, up to
-// `credit` of [kReplayEvent][topic][event header][payload], then [kReplayMore][next seq] or
+// is answered with [kReplayLost][first][last] when the start is no longer retained, then
+// up to `credit` events in messages [kReplayEvents] + [topic][event header][payload] per
+// event (several events a message), then [kReplayMore][next seq] or
 // [kReplayCaughtUp][last seq]. Numbers are decimal text.
 inline constexpr std::string_view kReplayRequest = "replay";
-inline constexpr std::string_view kReplayEvent = "event";
+inline constexpr std::string_view kReplayEvents = "events";
 inline constexpr std::string_view kReplayLost = "lost";
 inline constexpr std::string_view kReplayMore = "more";
 inline constexpr std::string_view kReplayCaughtUp = "caught-up";
-inline constexpr uint64_t kReplayMaxCredit = 1000;
+inline constexpr uint64_t kReplayMaxCredit = 4000;
 
 void put_u64(char* p, uint64_t v);
 uint64_t get_u64(const char* p);
