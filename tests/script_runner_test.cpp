@@ -159,7 +159,10 @@ TEST_CASE("a script starts with no blocked or ignored signals and only fds 0, 1 
   pthread_sigmask(SIG_BLOCK, &term, &old);  // as in hubd, where every thread blocks it
   const auto old_pipe = ::signal(SIGPIPE, SIG_IGN);
   auto r = request(script(dir, "probe",
-                          "grep -E '^Sig(Blk|Ign):' /proc/$$/status\n"
+                          // Read with the shell's own builtins: a forked grep would catch
+                          // the shell while it blocks signals around the fork.
+                          "while read -r k v; do case $k in SigBlk:|SigIgn:) "
+                          "printf '%s\\t%s\\n' \"$k\" \"$v\";; esac; done < /proc/$$/status\n"
                           "[ -e /proc/$$/fd/" +
                               std::to_string(leaked) +
                               " ] && echo leaked\n"
