@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,6 +32,26 @@ struct ReplayOutcome {
   uint64_t last_seq = 0;  // the newest event on the bus when the replay caught up
   // Ranges the journal no longer holds (retention), [first, last] each.
   std::vector<std::pair<uint64_t, uint64_t>> lost;
+};
+
+// A replay pulled one event at a time, asking the broker for more as it goes (memory:
+// one answer, at most the credit). One thread only.
+class ReplayCursor {
+ public:
+  ReplayCursor(zmq::context_t& ctx, const Credential& credential, ReplayRequest request);
+  // The next event, or nullopt once the replay has caught up (or reached request.to).
+  Result<std::optional<Event>> next();
+  const ReplayOutcome& outcome() const { return outcome_; }
+
+ private:
+  Status ask();
+  zmq::socket_t socket_;
+  ReplayRequest request_;
+  ReplayOutcome outcome_;
+  uint64_t from_;
+  std::deque<Event> ready_;
+  bool asked_ = false;
+  bool done_ = false;
 };
 
 // Calls `on_event` for each event in order; it returns false to stop early. Fails with
