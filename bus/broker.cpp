@@ -447,6 +447,11 @@ class Broker::Impl {
     std::vector<std::string> patterns(frames.begin() + 3, frames.end());
     auto filter = TopicFilter::parse(patterns);
     if (!filter) return reply_error(routing_id, filter.error());
+    const uint64_t newest = last_seq_.load(std::memory_order_relaxed);
+    if (from > newest) {  // nothing to read (a subscriber's idle check, mostly): no reader
+      send_to(routing_id, {wire::kReplayCaughtUp, std::to_string(newest)});
+      return;
+    }
     (void)journal->flush(false);  // everything appended so far is readable
 
     std::string key(static_cast<const char*>(routing_id.data()), routing_id.size());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@
 #include "bus/status.h"
 #include "bus/topic_filter.h"
 #include "bus/wire.h"
+
+namespace hub {
+class ReplayCursor;
+}
 
 namespace hub {
 
@@ -57,8 +62,13 @@ struct SubscriberOptions {
   std::chrono::milliseconds connect_timeout{6000};
   // When readable, next() returns nullopt at once (a signal handler writes to it). -1: none.
   int wake_fd = -1;
+  // Fetch the events a subscriber to everything missed (it fell more than the high-water
+  // mark behind) from the hub's journal through replay_endpoint, and deliver them in
+  // order before the next live one. Events the journal no longer holds go to on_gap.
+  bool recover = false;
   // Called when sequence numbers skip (events were missed because this subscriber fell
-  // more than the high-water mark behind). Only a subscriber to everything can tell.
+  // more than the high-water mark behind; with `recover`, only those the journal could
+  // not give back). Only a subscriber to everything can tell.
   std::function<void(uint64_t first_missed, uint64_t last_missed)> on_gap;
 };
 
@@ -69,8 +79,9 @@ class Subscriber {
   static Result<Subscriber> open(zmq::context_t& ctx, const Credential& credential,
                                  SubscriberOptions options);
 
-  Subscriber(Subscriber&&) noexcept = default;
-  Subscriber& operator=(Subscriber&&) noexcept = default;
+  ~Subscriber();
+  Subscriber(Subscriber&&) noexcept;
+  Subscriber& operator=(Subscriber&&) noexcept;
 
   // The next matching event, in sequence order; nullopt when `timeout` passes first
   // (a negative timeout waits for ever), or early when wake_fd becomes readable or a
@@ -81,8 +92,11 @@ class Subscriber {
   uint64_t malformed() const { return malformed_; }
 
  private:
-  Subscriber(zmq::socket_t socket, TopicFilter filter, SubscriberOptions options)
-      : socket_(std::move(socket)), filter_(std::move(filter)), options_(std::move(options)) {}
+  Subscriber(zmq::socket_t socket, TopicFilter filter, SubscriberOptions options,
+             zmq::context_t& ctx, Credential credential);
+  std::optional<Event> next_recovered();
+  bool recover_ready() const;  // recovery asked for, possible, and a first event seen
+  void report_gap(uint64_t first, uint64_t last) const;
   Status join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
                             const std::string& token);
   std::optional<Event> receive(std::chrono::milliseconds timeout);
@@ -96,6 +110,11 @@ class Subscriber {
   bool joined_ = false;         // a live event after join_seq_ has been seen
   uint64_t last_seq_ = 0;
   uint64_t malformed_ = 0;
+  zmq::context_t* ctx_;
+  Credential credential_;
+  std::unique_ptr<ReplayCursor> recovering_;  // while a gap is fetched from the journal
+  std::optional<Event> resume_;               // the live event that showed the gap
+  bool idle_checked_ = false;                 // the journal was asked since the last event
 };
 
 }  // namespace hub

@@ -314,10 +314,11 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   bus.retained = false;
   bus.sync = true;
   bus.wake_fd = impl->wake_fd;
+  // Fell behind the bus: what it missed comes back from the journal, in order. What the
+  // journal no longer holds is said exactly, as no script will see it.
+  bus.recover = true;
   bus.on_gap = [](uint64_t first, uint64_t last) {
-    // The dispatcher fell more than the subscriber high-water mark behind: say exactly
-    // what its scripts did not see (recovering it needs the journal).
-    spdlog::error("scripts: missed events {}..{}: the dispatcher fell behind the bus", first, last);
+    spdlog::error("scripts: events {}..{} are lost: not in the journal any more", first, last);
   };
   auto subscriber = Subscriber::open(ctx, credential, std::move(bus));
   if (!subscriber)

@@ -2,6 +2,8 @@
 // kill -9) and is never reused, and a confirmed publish is in the journal when it returns.
 #include <signal.h>
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "bus/bus_paths.h"
@@ -175,4 +177,51 @@ TEST_CASE("a replay from below the journal's retention says which events are los
   CHECK(first_kept > 1);
   CHECK_THAT(tap.stderr_text(), Catch::Contains("events 1.." + std::to_string(first_kept - 1) +
                                                 " are no longer in the journal"));
+}
+
+TEST_CASE("a deliberately slow subscriber to everything gets every event once, in order",
+          "[hubd][journal][replay]") {
+  TempDir root;
+  root.write("config/hub.yml", "bus: {subscriber_hwm: 100}\n");  // it falls behind at once
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  const BusPaths paths = BusPaths::for_root(root.path());
+  auto admin = read_credential_file(paths.admin_credential);
+  REQUIRE(admin);
+  SubscriberOptions o;
+  o.events_endpoint = ipc_endpoint(paths.events_socket);
+  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
+  o.retained = false;
+  o.receive_hwm = 100;
+  o.recover = true;
+  uint64_t gaps = 0;
+  o.on_gap = [&](uint64_t, uint64_t) { ++gaps; };
+  auto sub = Subscriber::open(ctx, *admin, o);
+  REQUIRE(sub);
+  constexpr int kEvents = 100000;
+  std::thread publisher([&] {
+    zmq::context_t pctx(1);
+    auto pub = Publisher::connect(pctx, ipc_endpoint(paths.ingest_socket), *admin);
+    for (int i = 0; i < kEvents; ++i) (void)pub->publish("Burst/n", std::to_string(i));
+    (void)pub->publish_confirmed("Burst/end", "{}", std::chrono::seconds(30));
+  });
+  uint64_t first = 0, last = 0, n = 0, out_of_order = 0;
+  bool ended = false;
+  while (!ended) {
+    auto e = sub->next(std::chrono::seconds(20));
+    REQUIRE(e);
+    if (first == 0) first = e->seq;
+    if (last != 0 && e->seq != last + 1) ++out_of_order;
+    last = e->seq;
+    ++n;
+    ended = e->topic() == "Burst/end";
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(3);
+    while (std::chrono::steady_clock::now() < until) {  // slower than the publisher
+    }
+  }
+  publisher.join();
+  CHECK(n == kEvents + 1);
+  CHECK(last - first + 1 == n);
+  CHECK(out_of_order == 0);
+  CHECK(gaps == 0);
 }

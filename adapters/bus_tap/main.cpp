@@ -194,8 +194,10 @@ int main(int argc, char** argv) {
   sub_options.patterns = options->patterns;
   sub_options.retained = options->retained && !history;
   sub_options.wake_fd = g_wake_fd;
+  // Following everything, a tap that falls behind gets what it missed from the journal.
+  sub_options.recover = true;
   sub_options.on_gap = [](uint64_t first, uint64_t last) {
-    std::fprintf(stderr, "bus-tap: missed events %llu..%llu (this tap fell behind)\n",
+    std::fprintf(stderr, "bus-tap: events %llu..%llu are lost (not in the journal)\n",
                  static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
   };
   zmq::context_t ctx(1);
