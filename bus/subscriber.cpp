@@ -169,7 +169,8 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
     if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
       // Nothing queued: events lost at the very end of a burst would show no gap until a
       // later event comes, so a recovering subscriber asks the journal once per idle spell.
-      if (recover_ready() && !idle_checked_) {
+      // (Only when the caller would wait: a zero-timeout poll for more is not idleness.)
+      if (recover_ready() && !idle_checked_ && timeout.count() != 0) {
         idle_checked_ = true;
         ReplayRequest request;
         request.endpoint = options_.replay_endpoint;
