@@ -194,6 +194,7 @@ Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
   options.patterns = std::move(patterns);
   options.retained = false;
   options.sync = true;
+  options.recover = true;  // effective for a subscription to everything (no patterns)
   options.wake_fd = impl_->wake_fd;
   auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
   if (!sub) return sub.status();

@@ -85,7 +85,8 @@ class Context {
   Result<uint64_t> publish_confirmed(std::string_view event, std::string_view payload,
                                      bool retain = false);
   // Subscribes to MQTT-style `patterns` (empty: everything). Events published after this
-  // returns reach `handler`. Lives until the Context goes.
+  // returns reach `handler`. Lives until the Context goes. A subscription to everything
+  // that falls behind gets what it missed from the hub's journal, in order.
   Status subscribe(std::vector<std::string> patterns, Handler handler);
 
   // Says the service is ready (readiness: a line on HUB_NOTIFY_FD). Once; later calls
