@@ -4,9 +4,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -16,6 +20,7 @@
 
 #include "bus/credentials.h"
 #include "bus/publisher.h"
+#include "bus/replay_client.h"
 #include "bus/text.h"
 #include "hub/sdk.h"
 
@@ -127,6 +132,7 @@ Result<std::unique_ptr<Context>> Context::from_environment() {
   c.workspace = env("HUB_WORKSPACE");
   c.config_file = env("HUB_CONFIG_FILE");
   c.credential_file = env("HUB_CREDENTIAL_FILE");
+  c.data_dir = env("HUB_DATA_DIR");
   c.bus_ingest = env("HUB_BUS_INGEST");
   c.bus_events = env("HUB_BUS_EVENTS");
   c.bus_replay = env("HUB_BUS_REPLAY");
@@ -219,6 +225,116 @@ Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
           }
         }
       });
+  return Status::ok();
+}
+
+namespace {
+
+// Where a durable subscription keeps the last sequence number its handler finished.
+class ConsumerMark {
+ public:
+  explicit ConsumerMark(std::filesystem::path file) : file_(std::move(file)) {
+    std::ifstream in(file_);
+    in >> saved_;
+    acked_ = saved_;
+  }
+  ~ConsumerMark() { save(); }
+  uint64_t acked() const { return acked_; }
+  void ack(uint64_t seq) {
+    acked_ = seq;
+    if (std::chrono::steady_clock::now() - last_save_ >= std::chrono::milliseconds(100)) save();
+  }
+  void save() {
+    if (acked_ == saved_) return;
+    std::error_code ec;
+    std::filesystem::create_directories(file_.parent_path(), ec);
+    const auto temp = file_.string() + ".new";
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << acked_ << "\n";
+      if (!out) return;
+    }
+    std::filesystem::rename(temp, file_, ec);
+    if (!ec) saved_ = acked_;
+    last_save_ = std::chrono::steady_clock::now();
+  }
+
+ private:
+  std::filesystem::path file_;
+  uint64_t acked_ = 0, saved_ = 0;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+};
+
+bool is_consumer_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+Status Context::subscribe_durable(const std::string& name, std::vector<std::string> patterns,
+                                  Handler handler) {
+  if (!is_consumer_name(name)) {
+    return Status::error("a durable subscription's name is 1 to 64 of [A-Za-z0-9_-], not '" + name +
+                         "'");
+  }
+  if (impl_->config.data_dir.empty()) return Status::error("HUB_DATA_DIR is not set");
+  auto mark = std::make_shared<ConsumerMark>(std::filesystem::path(impl_->config.data_dir) /
+                                             ".hub/consumers" / name);
+  // Live first (nothing published from now on is missed), then the journal up to where
+  // live begins; live events the journal already gave are skipped.
+  SubscriberOptions options;
+  options.events_endpoint = impl_->config.bus_events;
+  options.replay_endpoint = impl_->config.bus_replay;
+  options.patterns = patterns;
+  options.retained = false;
+  options.sync = true;
+  options.recover = true;
+  options.wake_fd = impl_->wake_fd;
+  auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
+  if (!sub) return sub.status();
+  std::lock_guard lock(impl_->subscriptions_mu);
+  if (impl_->closing) return Status::error("the Context is closing");
+  impl_->subscriptions.emplace_back([this, mark, name, patterns,
+                                     sub = std::make_shared<Subscriber>(std::move(*sub)),
+                                     handler = std::move(handler)] {
+    const auto deliver = [&](const Event& e) {
+      try {
+        handler(e);
+      } catch (const std::exception& ex) {
+        impl_->logger->error("handler of {} for {} (seq {}) threw: {}", name, e.topic(), e.seq,
+                             ex.what());
+      }
+      mark->ack(e.seq);
+    };
+    if (mark->acked() > 0) {
+      ReplayRequest request;
+      request.endpoint = impl_->config.bus_replay;
+      request.from = mark->acked() + 1;
+      request.patterns = patterns;
+      ReplayCursor cursor(impl_->zmq, impl_->credential, request);
+      for (;;) {
+        auto e = cursor.next();
+        if (!e) {
+          impl_->logger->error("durable subscription {}: {}", name, e.error());
+          break;
+        }
+        if (!*e || impl_->closing) break;
+        deliver(**e);
+      }
+      for (const auto& [first, last] : cursor.outcome().lost) {
+        impl_->logger->error("durable subscription {}: events {}..{} are lost (not in the journal)",
+                             name, first, last);
+      }
+    }
+    while (!impl_->closing) {
+      auto event = sub->next(std::chrono::milliseconds(-1));
+      if (!event || event->seq <= mark->acked()) continue;
+      deliver(*event);
+    }
+    mark->save();
+  });
   return Status::ok();
 }
 

@@ -6,6 +6,8 @@
 //   answers +/ping with Probe/pong {topic, seq}; throws on Probe/throw;
 //   on Probe/spawn starts dynamic instance NAME.w1 (config role=worker), on Probe/unspawn
 //   stops it, publishing Probe/spawned and Probe/unspawned with the outcome;
+//   answers every Durable/# event, durably (subscribe_durable "main"), with
+//   Probe/durable-seen {seq}, including those published while it was stopped;
 //   on SIGTERM publishes Probe/bye and exits 0.
 // A dynamic instance (config role: worker) only says ready and waits.
 #include <string>
@@ -73,6 +75,12 @@ int main() {
           (void)ctx.publish(spawn ? "spawned" : "unspawned",
                             JsonObject().add("result", r ? "ok" : r.message()).str());
         });
+    if (!s) return s;
+    // A durable subscription: what comes while the probe is stopped reaches it on restart.
+    s = ctx.subscribe_durable("main", {"Durable/#"}, [&](const hub::Event& e) {
+      (void)ctx.publish_confirmed("durable-seen",
+                                  JsonObject().add("seq", static_cast<int64_t>(e.seq)).str());
+    });
     if (!s) return s;
     ctx.log().info("probe ready");
     ctx.notify_ready();

@@ -41,6 +41,7 @@ struct ServiceConfig {
   std::string workspace;
   std::string config_file;      // HUB_CONFIG_FILE: etc/hub/service.yml
   std::string credential_file;  // HUB_CREDENTIAL_FILE
+  std::string data_dir;         // HUB_DATA_DIR: the module's persistent data
   std::string bus_ingest, bus_events, bus_replay, api_endpoint;
   int notify_fd = -1;  // HUB_NOTIFY_FD, or -1
 };
@@ -88,6 +89,13 @@ class Context {
   // returns reach `handler`. Lives until the Context goes. A subscription to everything
   // that falls behind gets what it missed from the hub's journal, in order.
   Status subscribe(std::vector<std::string> patterns, Handler handler);
+  // A durable subscription: named, it remembers (in the module's data directory) the last
+  // event its handler finished, and when the service starts again it first gets, from the
+  // hub's journal, every matching event published while it was not running, then the
+  // live ones. At least once: after a crash up to the last 100 ms of events come again.
+  // Events the journal no longer holds are logged as lost.
+  Status subscribe_durable(const std::string& name, std::vector<std::string> patterns,
+                           Handler handler);
 
   // Says the service is ready (readiness: a line on HUB_NOTIFY_FD). Once; later calls
   // and services without readiness do nothing.
