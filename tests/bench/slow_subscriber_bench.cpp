@@ -1,0 +1,181 @@
+// slow_subscriber_bench: a subscriber ten times slower than the publisher, through the raw
+// libzmq proxy and through our broker with its journal and a recovering subscriber, in
+// one run. Prints delivered/sent for both: the raw proxy drops what the slow subscriber
+// cannot take; ours delivers every event, in order, fetching what fell out of its queue
+// from the journal.
+//   build/tests/bench/slow_subscriber_bench [--events N]
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "bus/broker.h"
+#include "bus/journal.h"
+#include "bus/publisher.h"
+#include "bus/subscriber.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+void spin(std::chrono::nanoseconds how_long) {  // the subscriber's "work" per event
+  const auto until = Clock::now() + how_long;
+  while (Clock::now() < until) {
+  }
+}
+
+struct Outcome {
+  uint64_t delivered = 0;
+  uint64_t out_of_order = 0;
+  double seconds = 0;
+};
+
+Outcome run_raw(const fs::path& dir, uint64_t n, std::chrono::nanoseconds work) {
+  zmq::context_t server(1), client(1);
+  zmq::socket_t xsub(server, zmq::socket_type::xsub), xpub(server, zmq::socket_type::xpub);
+  xsub.bind("ipc://" + (dir / "raw-in").string());
+  xpub.bind("ipc://" + (dir / "raw-out").string());
+  std::thread proxy([&] {
+    try {
+      zmq::proxy(xsub, xpub);
+    } catch (const zmq::error_t&) {
+    }
+  });
+  zmq::socket_t sub(client, zmq::socket_type::sub), pub(client, zmq::socket_type::pub);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.connect("ipc://" + (dir / "raw-out").string());
+  pub.connect("ipc://" + (dir / "raw-in").string());
+  // Wait until the subscription reaches the proxy: probes until one comes through.
+  for (;;) {
+    pub.send(zmq::str_buffer("probe"), zmq::send_flags::none);
+    zmq::message_t m;
+    if (sub.recv(m, zmq::recv_flags::dontwait)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // join cadence, not a wait
+  }
+  std::atomic<bool> sent{false};
+  const auto began = Clock::now();
+  std::thread publisher([&] {
+    const std::string payload(100, 'x');
+    for (uint64_t i = 0; i < n; ++i) pub.send(zmq::buffer(payload), zmq::send_flags::none);
+    sent = true;
+  });
+  Outcome o;
+  zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+  for (;;) {
+    zmq::message_t m;
+    if (!sub.recv(m, zmq::recv_flags::dontwait)) {
+      // Nothing queued: done once the publisher is, and nothing came for a second.
+      if (sent && zmq::poll(&item, 1, std::chrono::milliseconds(1000)) == 0) break;
+      continue;
+    }
+    if (m.size() == 100) ++o.delivered;
+    spin(work);
+  }
+  o.seconds = std::chrono::duration<double>(Clock::now() - began).count() - 1.0;
+  publisher.join();
+  server.shutdown();
+  proxy.join();
+  return o;
+}
+
+Outcome run_ours(const fs::path& dir, uint64_t n, std::chrono::nanoseconds work) {
+  hub::JournalOptions j;
+  j.dir = dir / "journal";
+  hub::JournalRecovery recovery;
+  auto journal = hub::Journal::open(j, recovery);
+  if (!journal) throw std::runtime_error(journal.error());
+  hub::CredentialStore credentials;
+  const hub::Credential admin{"admin", "bench-secret"};
+  credentials.add(admin);
+  zmq::context_t server(1), client(1);
+  hub::BrokerOptions b;
+  b.ingest_endpoint = "ipc://" + (dir / "in").string();
+  b.events_endpoint = "ipc://" + (dir / "ev").string();
+  b.replay_endpoint = "ipc://" + (dir / "re").string();
+  b.journal = journal->get();
+  auto broker = hub::Broker::bind(server, b, credentials);
+  if (!broker) throw std::runtime_error(broker.error());
+  std::thread thread([&] { (*broker)->run(); });
+  hub::SubscriberOptions s;
+  s.events_endpoint = b.events_endpoint;
+  s.replay_endpoint = b.replay_endpoint;
+  s.retained = false;
+  s.recover = true;
+  uint64_t lost = 0;
+  s.on_gap = [&](uint64_t first, uint64_t last) { lost += last - first + 1; };
+  auto sub = hub::Subscriber::open(client, admin, s);
+  if (!sub) throw std::runtime_error(sub.error());
+  auto pub = hub::Publisher::connect(client, b.ingest_endpoint, admin);
+  if (!pub) throw std::runtime_error(pub.error());
+  const auto began = Clock::now();
+  std::thread publisher([&] {
+    const std::string payload(100, 'x');
+    for (uint64_t i = 0; i < n; ++i) (void)pub->publish("Bench/n", payload);
+    (void)pub->publish("Bench/end", "{}");
+  });
+  Outcome o;
+  uint64_t last = 0;
+  for (;;) {
+    auto e = sub->next(std::chrono::seconds(30));
+    if (!e) break;
+    if (last != 0 && e->seq != last + 1) ++o.out_of_order;
+    last = e->seq;
+    if (e->topic() == "Bench/end") break;
+    ++o.delivered;
+    spin(work);
+  }
+  o.seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  publisher.join();
+  (*broker)->stop();
+  thread.join();
+  if (lost > 0)
+    std::printf("  (ours: %llu reported lost)\n", static_cast<unsigned long long>(lost));
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t n = 1'000'000;
+  if (argc == 3 && std::string(argv[1]) == "--events") n = std::strtoull(argv[2], nullptr, 10);
+  char pattern[] = "/tmp/hubslow.XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) return 1;
+  const fs::path dir = pattern;
+  // The publisher's own pace, measured: our publisher into a broker with no subscriber.
+  std::chrono::nanoseconds per_event{0};
+  {
+    fs::create_directories(dir / "pace");
+    const auto began = Clock::now();
+    run_ours(dir / "pace", 100'000, std::chrono::nanoseconds(0));
+    per_event =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - began) / 100'000;
+  }
+  const auto work = per_event * 10;
+  std::printf(
+      "slow_subscriber_bench: %llu events of 100 B; the subscriber spends %lld ns per "
+      "event, 10x the publisher's %lld ns\n",
+      static_cast<unsigned long long>(n), static_cast<long long>(work.count()),
+      static_cast<long long>(per_event.count()));
+  std::printf("reproduce: build/tests/bench/slow_subscriber_bench [--events N]\n\n");
+  fs::create_directories(dir / "raw");
+  fs::create_directories(dir / "ours");
+  const Outcome raw = run_raw(dir / "raw", n, work);
+  const Outcome ours = run_ours(dir / "ours", n, work);
+  std::printf("raw proxy:             delivered/sent %9llu / %llu = %6.2f%%  (%.1f s)\n",
+              static_cast<unsigned long long>(raw.delivered), static_cast<unsigned long long>(n),
+              100.0 * static_cast<double>(raw.delivered) / static_cast<double>(n), raw.seconds);
+  std::printf(
+      "ours (journal, recover): delivered/sent %9llu / %llu = %6.2f%%  (%.1f s), %llu out of "
+      "order\n",
+      static_cast<unsigned long long>(ours.delivered), static_cast<unsigned long long>(n),
+      100.0 * static_cast<double>(ours.delivered) / static_cast<double>(n), ours.seconds,
+      static_cast<unsigned long long>(ours.out_of_order));
+  fs::remove_all(dir);
+  return ours.delivered == n && ours.out_of_order == 0 ? 0 : 1;
+}
