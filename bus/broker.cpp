@@ -59,7 +59,8 @@ struct ReplaySession {
 constexpr size_t kMaxReplays = 64;
 constexpr auto kReplayIdle = std::chrono::seconds(30);
 constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, matching or not
-constexpr size_t kReplayBatch = 128;           // events per message of an answer
+constexpr auto kRetentionEvery = std::chrono::minutes(1);
+constexpr size_t kReplayBatch = 128;  // events per message of an answer
 
 struct PendingSnapshot {
   zmq::message_t routing_id;
@@ -151,6 +152,11 @@ class Broker::Impl {
       expire_snapshots();
       settle_journal(false);
       if (!replays_.empty()) expire_replays(false);
+      // Age retention also while no segment rolls over (an idle bus), once a minute.
+      if (options_.journal != nullptr && Clock::now() - last_retention_ >= kRetentionEvery) {
+        options_.journal->enforce_retention();
+        last_retention_ = Clock::now();
+      }
       stopping = items[5].revents != 0;
     }
     drain();
@@ -570,6 +576,7 @@ class Broker::Impl {
   std::deque<PendingAck> pending_acks_;           // in sequence order
   std::map<std::string, ReplaySession> replays_;  // by client and patterns
   Clock::time_point last_sync_ = Clock::now();
+  Clock::time_point last_retention_ = Clock::now();
   std::unordered_set<std::string> sync_seen_;
   std::deque<std::string> sync_order_;  // eviction order of sync_seen_
 };
