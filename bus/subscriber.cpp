@@ -39,7 +39,11 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     // broker in the order they are made, so the sync subscription (last) arrives after
     // every pattern's. Made before connect, they would go out in byte order, sync first.
     socket.connect(options.events_endpoint);
-    for (const auto& prefix : filter->zmq_prefixes()) socket.set(zmq::sockopt::subscribe, prefix);
+    if (options.lossless) {
+      socket.set(zmq::sockopt::subscribe, "");  // every event: its number tells of a gap
+    } else {
+      for (const auto& prefix : filter->zmq_prefixes()) socket.set(zmq::sockopt::subscribe, prefix);
+    }
     const bool join = options.retained || options.sync;
     if (join) socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
     Subscriber sub(std::move(socket), std::move(*filter), std::move(options), ctx, credential);
@@ -105,26 +109,50 @@ void Subscriber::report_gap(uint64_t first, uint64_t last) const {
   if (options_.on_gap && first <= last) options_.on_gap(first, last);
 }
 
+// Starts fetching [seen_seq_ + 1, to] (to 0: up to now) from the journal.
+void Subscriber::start_recovery(uint64_t to) {
+  ReplayRequest request;
+  request.endpoint = options_.replay_endpoint;
+  request.from = seen_seq_ + 1;
+  request.to = to;
+  if (!filter_.matches_all()) request.patterns = options_.patterns;
+  recovering_ = std::make_unique<ReplayCursor>(*ctx_, credential_, request);
+}
+
 // Delivers what the journal gives back of a gap, then the live event that showed it (if
-// any: an idle check has none). nullopt when there is nothing to deliver.
+// it is one this subscriber wants; an idle check has none). nullopt when nothing is left
+// to deliver. A subscriber to everything reports every number the journal lacks; one
+// with patterns (which sees only its own events back) the ranges retention removed.
 std::optional<Event> Subscriber::next_recovered() {
   while (recovering_) {
     auto replayed = recovering_->next();
     if (!replayed || !*replayed) {  // failed, or caught up
-      if (!replayed && resume_) report_gap(last_seq_ + 1, resume_->seq - 1);
+      if (!replayed && pending_seen_ != 0) report_gap(seen_seq_ + 1, pending_seen_ - 1);
+      if (replayed) {
+        const ReplayOutcome& outcome = recovering_->outcome();
+        if (!filter_.matches_all()) {
+          for (const auto& [first, last] : outcome.lost) report_gap(first, last);
+        } else if (pending_seen_ != 0) {
+          report_gap(seen_seq_ + 1, pending_seen_ - 1);  // the end of the range is missing
+        }
+        seen_seq_ = std::max(seen_seq_, pending_seen_ != 0 ? pending_seen_ - 1 : outcome.last_seq);
+      }
       recovering_.reset();
       break;
     }
     Event& e = **replayed;
-    if (e.seq <= last_seq_ || !filter_.matches(e.topic())) continue;
-    report_gap(last_seq_ + 1, e.seq - 1);  // not in the journal (retention, a crash)
+    if (e.seq <= seen_seq_) continue;
+    if (filter_.matches_all()) report_gap(seen_seq_ + 1, e.seq - 1);  // not in the journal
+    seen_seq_ = e.seq;
+    if (!filter_.matches(e.topic())) continue;
     last_seq_ = e.seq;
     return std::move(e);
   }
+  if (pending_seen_ != 0) seen_seq_ = std::max(seen_seq_, pending_seen_);
+  pending_seen_ = 0;
   if (!resume_) return std::nullopt;
   Event live = std::move(*resume_);
   resume_.reset();
-  report_gap(last_seq_ + 1, live.seq - 1);
   last_seq_ = live.seq;
   return live;
 }
@@ -139,9 +167,10 @@ Subscriber::Subscriber(zmq::socket_t socket, TopicFilter filter, SubscriberOptio
 
 Subscriber::~Subscriber() = default;
 
+bool Subscriber::tracks_all() const { return filter_.matches_all() || options_.lossless; }
+
 bool Subscriber::recover_ready() const {
-  return options_.recover && !options_.replay_endpoint.empty() && filter_.matches_all() &&
-         last_seq_ != 0;
+  return options_.recover && !options_.replay_endpoint.empty() && tracks_all() && seen_seq_ != 0;
 }
 Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
@@ -172,10 +201,7 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       // (Only when the caller would wait: a zero-timeout poll for more is not idleness.)
       if (recover_ready() && !idle_checked_ && timeout.count() != 0) {
         idle_checked_ = true;
-        ReplayRequest request;
-        request.endpoint = options_.replay_endpoint;
-        request.from = last_seq_ + 1;
-        recovering_ = std::make_unique<ReplayCursor>(*ctx_, credential_, request);
+        start_recovery(0);
         if (auto e = next_recovered()) return e;
         continue;
       }
@@ -207,21 +233,24 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       if (event->seq <= join_seq_ && event->time_ns <= join_time_ns_) continue;
       joined_ = true;
     }
-    if (!filter_.matches(event->topic())) continue;
-    if (recover_ready() && event->seq <= last_seq_) continue;  // given by a replay already
-    idle_checked_ = false;
-    if (filter_.matches_all() && last_seq_ != 0 && event->seq > last_seq_ + 1) {
-      if (recover_ready()) {
-        ReplayRequest request;
-        request.endpoint = options_.replay_endpoint;
-        request.from = last_seq_ + 1;
-        request.to = event->seq - 1;
-        recovering_ = std::make_unique<ReplayCursor>(*ctx_, credential_, request);
-        resume_ = std::move(*event);
-        return next_recovered();
+    // Gaps are seen in the numbers of every event received, so only by a subscriber that
+    // receives every event: one to everything, or a lossless one (filtering here).
+    if (tracks_all()) {
+      idle_checked_ = false;  // anything received, a duplicate too: the next idle spell asks
+      if (recover_ready() && event->seq <= seen_seq_) continue;  // given by a replay already
+      if (seen_seq_ != 0 && event->seq > seen_seq_ + 1) {
+        if (recover_ready()) {
+          start_recovery(event->seq - 1);
+          pending_seen_ = event->seq;
+          if (filter_.matches(event->topic())) resume_ = std::move(*event);
+          if (auto e = next_recovered()) return e;
+          continue;
+        }
+        report_gap(seen_seq_ + 1, event->seq - 1);
       }
-      report_gap(last_seq_ + 1, event->seq - 1);
+      seen_seq_ = std::max(seen_seq_, event->seq);
     }
+    if (!filter_.matches(event->topic())) continue;
     last_seq_ = event->seq;
     return event;
   }

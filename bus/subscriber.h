@@ -66,6 +66,10 @@ struct SubscriberOptions {
   // mark behind) from the hub's journal through replay_endpoint, and deliver them in
   // order before the next live one. Events the journal no longer holds go to on_gap.
   bool recover = false;
+  // Receive every event and filter here, so that gaps show in the sequence numbers (and,
+  // with `recover`, are fetched with the patterns) also for a subscriber with patterns.
+  // Costs the whole bus's traffic; for subscribers that must not miss anything.
+  bool lossless = false;
   // Called when sequence numbers skip (events were missed because this subscriber fell
   // more than the high-water mark behind; with `recover`, only those the journal could
   // not give back). Only a subscriber to everything can tell.
@@ -96,6 +100,8 @@ class Subscriber {
              zmq::context_t& ctx, Credential credential);
   std::optional<Event> next_recovered();
   bool recover_ready() const;  // recovery asked for, possible, and a first event seen
+  bool tracks_all() const;     // every event's number is seen: gaps can be told
+  void start_recovery(uint64_t to);
   void report_gap(uint64_t first, uint64_t last) const;
   Status join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
                             const std::string& token);
@@ -115,6 +121,8 @@ class Subscriber {
   std::unique_ptr<ReplayCursor> recovering_;  // while a gap is fetched from the journal
   std::optional<Event> resume_;               // the live event that showed the gap
   bool idle_checked_ = false;                 // the journal was asked since the last event
+  uint64_t seen_seq_ = 0;                     // the newest number received or replayed (tracks_all)
+  uint64_t pending_seen_ = 0;  // a recovery's live event: seen once the recovery ends
 };
 
 }  // namespace hub

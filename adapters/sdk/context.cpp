@@ -291,6 +291,7 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
   options.retained = false;
   options.sync = true;
   options.recover = true;
+  options.lossless = true;  // with patterns too, nothing that falls behind is missed
   options.wake_fd = impl_->wake_fd;
   auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
   if (!sub) return sub.status();

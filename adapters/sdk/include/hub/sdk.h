@@ -93,7 +93,9 @@ class Context {
   // event its handler finished, and when the service starts again it first gets, from the
   // hub's journal, every matching event published while it was not running, then the
   // live ones. At least once: after a crash up to the last 100 ms of events come again.
-  // Events the journal no longer holds are logged as lost.
+  // It receives the whole bus and filters itself, so that even with patterns a handler
+  // that falls behind misses nothing (gaps are fetched from the journal). Events the
+  // journal no longer holds are logged as lost.
   Status subscribe_durable(const std::string& name, std::vector<std::string> patterns,
                            Handler handler);
 
