@@ -99,6 +99,17 @@ uint64_t publish(const TempDir& root, const std::string& topic, const std::strin
 
 uint64_t seq_of(const std::string& line) { return std::stoull(line.substr(0, line.find(' '))); }
 
+// A subscriber that recovers from the journal, with a small queue so it falls behind.
+SubscriberOptions slow_recovering(const BusPaths& paths) {
+  SubscriberOptions o;
+  o.events_endpoint = ipc_endpoint(paths.events_socket);
+  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
+  o.retained = false;
+  o.receive_hwm = 100;
+  o.recover = true;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("bus-tap --from, --last and --follow read the journal, then the live bus",
@@ -188,12 +199,7 @@ TEST_CASE("a deliberately slow subscriber to everything gets every event once, i
   const BusPaths paths = BusPaths::for_root(root.path());
   auto admin = read_credential_file(paths.admin_credential);
   REQUIRE(admin);
-  SubscriberOptions o;
-  o.events_endpoint = ipc_endpoint(paths.events_socket);
-  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
-  o.retained = false;
-  o.receive_hwm = 100;
-  o.recover = true;
+  SubscriberOptions o = slow_recovering(paths);
   uint64_t gaps = 0;
   o.on_gap = [&](uint64_t, uint64_t) { ++gaps; };
   auto sub = Subscriber::open(ctx, *admin, o);
@@ -235,13 +241,8 @@ TEST_CASE("a lossless subscriber with patterns gets every event it asked for, on
   const BusPaths paths = BusPaths::for_root(root.path());
   auto admin = read_credential_file(paths.admin_credential);
   REQUIRE(admin);
-  SubscriberOptions o;
-  o.events_endpoint = ipc_endpoint(paths.events_socket);
-  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
+  SubscriberOptions o = slow_recovering(paths);
   o.patterns = {"Want/+"};
-  o.retained = false;
-  o.receive_hwm = 100;
-  o.recover = true;
   o.lossless = true;
   uint64_t gaps = 0;
   o.on_gap = [&](uint64_t, uint64_t) { ++gaps; };

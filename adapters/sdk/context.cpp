@@ -89,6 +89,21 @@ struct Context::Impl {
     return *result;
   }
 
+  // A live subscription from now on that recovers what it falls behind on from the
+  // journal (for everything, or with `lossless` for any patterns).
+  Result<Subscriber> open_subscriber(std::vector<std::string> patterns, bool lossless) {
+    SubscriberOptions options;
+    options.events_endpoint = config.bus_events;
+    options.replay_endpoint = config.bus_replay;
+    options.patterns = std::move(patterns);
+    options.retained = false;
+    options.sync = true;
+    options.recover = true;
+    options.lossless = lossless;
+    options.wake_fd = wake_fd;
+    return Subscriber::open(zmq, credential, std::move(options));
+  }
+
   Publisher& publisher_locked() {
     if (!publisher) {
       auto p = Publisher::connect(zmq, config.bus_ingest, credential);
@@ -194,15 +209,7 @@ Result<uint64_t> Context::publish_confirmed(std::string_view event, std::string_
 }
 
 Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
-  SubscriberOptions options;
-  options.events_endpoint = impl_->config.bus_events;
-  options.replay_endpoint = impl_->config.bus_replay;
-  options.patterns = std::move(patterns);
-  options.retained = false;
-  options.sync = true;
-  options.recover = true;  // effective for a subscription to everything (no patterns)
-  options.wake_fd = impl_->wake_fd;
-  auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
+  auto sub = impl_->open_subscriber(std::move(patterns), /*lossless=*/false);
   if (!sub) return sub.status();
   std::lock_guard lock(impl_->subscriptions_mu);
   if (impl_->closing) return Status::error("the Context is closing");
@@ -284,16 +291,8 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
                                              ".hub/consumers" / name);
   // Live first (nothing published from now on is missed), then the journal up to where
   // live begins; live events the journal already gave are skipped.
-  SubscriberOptions options;
-  options.events_endpoint = impl_->config.bus_events;
-  options.replay_endpoint = impl_->config.bus_replay;
-  options.patterns = patterns;
-  options.retained = false;
-  options.sync = true;
-  options.recover = true;
-  options.lossless = true;  // with patterns too, nothing that falls behind is missed
-  options.wake_fd = impl_->wake_fd;
-  auto sub = Subscriber::open(impl_->zmq, impl_->credential, std::move(options));
+  // Lossless: with patterns too, nothing that falls behind is missed.
+  auto sub = impl_->open_subscriber(patterns, /*lossless=*/true);
   if (!sub) return sub.status();
   std::lock_guard lock(impl_->subscriptions_mu);
   if (impl_->closing) return Status::error("the Context is closing");

@@ -51,12 +51,15 @@ Outcome run_raw(const fs::path& dir, uint64_t n, std::chrono::nanoseconds work) 
   sub.set(zmq::sockopt::subscribe, "");
   sub.connect("ipc://" + (dir / "raw-out").string());
   pub.connect("ipc://" + (dir / "raw-in").string());
-  // Wait until the subscription reaches the proxy: probes until one comes through.
-  for (;;) {
+  // Wait until the subscription reaches the proxy: a probe is sent, and waited for on the
+  // subscriber (PUB drops what no subscription wants yet, so it is sent again if not).
+  zmq::pollitem_t probe_item{sub.handle(), 0, ZMQ_POLLIN, 0};
+  for (bool joined = false; !joined;) {
     pub.send(zmq::str_buffer("probe"), zmq::send_flags::none);
-    zmq::message_t m;
-    if (sub.recv(m, zmq::recv_flags::dontwait)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // join cadence, not a wait
+    if (zmq::poll(&probe_item, 1, std::chrono::milliseconds(10)) == 1) {
+      zmq::message_t m;
+      joined = sub.recv(m, zmq::recv_flags::dontwait).has_value();
+    }
   }
   std::atomic<bool> sent{false};
   const auto began = Clock::now();
