@@ -11,7 +11,9 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -61,6 +63,8 @@ constexpr auto kReplayIdle = std::chrono::seconds(30);
 constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, matching or not
 constexpr auto kRetentionEvery = std::chrono::minutes(1);
 constexpr size_t kReplayBatch = 128;  // events per message of an answer
+// Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
+constexpr size_t kMaxChainedModules = 65536;
 
 struct PendingSnapshot {
   zmq::message_t routing_id;
@@ -284,6 +288,7 @@ class Broker::Impl {
     stamp.time_ns = wire::now_ns();
     stamp.source = source;
     stamp.content_type = header->content_type;
+    stamp.module_prev = chain_module(topic, stamp.seq);
     zmq::message_t stamped(wire::event_header_size(stamp));
     wire::encode_to(stamp, static_cast<char*>(stamped.data()));
     last_seq_.store(stamp.seq, std::memory_order_relaxed);
@@ -315,6 +320,24 @@ class Broker::Impl {
       return;
     }
     acknowledge(router, ack_for, wire::AckStatus::kAccepted, stamp.seq, {});
+  }
+
+  // The seq of the previous event of `topic`'s module, and `seq` remembered as the newest.
+  // A module first seen in this run may have events in the journal from earlier runs, so
+  // it gets the last seq from before this run: higher than the truth is safe (a subscriber
+  // looks in the journal and finds nothing), lower never happens.
+  uint64_t chain_module(std::string_view topic, uint64_t seq) {
+    const std::string_view module = wire::topic_module(topic);
+    if (chained_prev_ == nullptr || module != chained_module_) {
+      auto it = module_last_.find(std::string(module));
+      if (it == module_last_.end()) {
+        if (module_last_.size() >= kMaxChainedModules) return seq - 1;
+        it = module_last_.emplace(module, options_.last_seq).first;
+      }
+      chained_module_ = it->first;
+      chained_prev_ = &it->second;  // element addresses survive rehashing
+    }
+    return std::exchange(*chained_prev_, seq);
   }
 
   void acknowledge(zmq::socket_t& router, const wire::PublishHeader& header, wire::AckStatus status,
@@ -406,13 +429,15 @@ class Broker::Impl {
     }
   }
 
-  // [ok][last_seq] then [topic][header][payload] per retained event, in sequence order.
+  // [ok][last_seq, subscriber queue bound] then [topic][header][payload] per retained
+  // event, in sequence order.
   void answer_snapshot(zmq::message_t& routing_id, const TopicFilter& filter) {
     std::vector<zmq::message_t> reply;
     reply.emplace_back(wire::kReplyOk.data(), wire::kReplyOk.size());
-    char seq[8];
-    wire::put_u64(seq, last_seq());
-    reply.emplace_back(seq, sizeof seq);
+    char joined[16];
+    wire::put_u64(joined, last_seq());
+    wire::put_u64(joined + 8, static_cast<uint64_t>(options_.subscriber_hwm));
+    reply.emplace_back(joined, sizeof joined);
     retained_.append_matching(filter, reply);
     ++counters_.snapshots;
     send_reply(routing_id, reply);
@@ -481,20 +506,14 @@ class Broker::Impl {
     }
     uint64_t sent = 0, scanned = 0;
     const uint64_t limit = std::min(credit, wire::kReplayMaxCredit);
-    std::vector<zmq::message_t> batch;  // [kReplayEvents] then topic, header, payload per event
+    std::string& records = replay_records_;  // up to kReplayBatch events, wire::append_record
+    records.clear();
+    size_t batched = 0;
     const auto send_batch = [&] {
-      if (batch.size() <= 1) return true;
-      try {
-        zmq::message_t id(routing_id.data(), routing_id.size());
-        if (!replay_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-        for (size_t i = 0; i < batch.size(); ++i) {
-          replay_.send(batch[i],
-                       i + 1 < batch.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-        }
-      } catch (const zmq::error_t&) {
-        return false;
-      }
-      batch.clear();
+      if (batched == 0) return true;
+      if (!send_to(routing_id, {wire::kReplayEvents, records})) return false;
+      records.clear();
+      batched = 0;
       return true;
     };
     while (sent < limit && scanned < kReplayScanLimit) {
@@ -503,12 +522,9 @@ class Broker::Impl {
       ++scanned;
       session.next = r->seq + 1;
       if (!filter->matches(r->topic)) continue;
-      if (batch.empty()) batch.emplace_back(wire::kReplayEvents.data(), wire::kReplayEvents.size());
-      batch.emplace_back(r->topic.data(), r->topic.size());
-      batch.emplace_back(r->header.data(), r->header.size());
-      batch.emplace_back(r->payload.data(), r->payload.size());
+      wire::append_record(records, r->topic, r->header, r->payload);
       ++sent;
-      if (batch.size() > 3 * kReplayBatch && !send_batch()) {
+      if (++batched == kReplayBatch && !send_batch()) {
         replays_.erase(it);  // the client is gone or not reading: it asks again
         return;
       }
@@ -571,12 +587,16 @@ class Broker::Impl {
   std::array<zmq::message_t, 3> parts_;
   zmq::message_t overflow_;
   std::string ack_buf_;
+  std::string replay_records_;
 
   std::deque<PendingSnapshot> pending_;           // ordered by deadline
   std::deque<PendingAck> pending_acks_;           // in sequence order
   std::map<std::string, ReplaySession> replays_;  // by client and patterns
   Clock::time_point last_sync_ = Clock::now();
   Clock::time_point last_retention_ = Clock::now();
+  std::unordered_map<std::string, uint64_t> module_last_;  // newest seq of each module
+  std::string_view chained_module_;                        // the last module looked up,
+  uint64_t* chained_prev_ = nullptr;                       // and its entry
   std::unordered_set<std::string> sync_seen_;
   std::deque<std::string> sync_order_;  // eviction order of sync_seen_
 };

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -18,6 +19,7 @@ constexpr uint32_t kMagic = 0x4A425548;  // "HUBJ" read as little-endian bytes
 constexpr size_t kFrame = 12;            // magic, length, crc
 constexpr uint32_t kMaxBody = 64u << 20;
 constexpr size_t kReadChunk = 256 * 1024;
+constexpr uint64_t kSeekWindow = 64 * 1024;  // a seek reads from here on linearly
 
 void put32(std::string& out, uint32_t v) {
   char b[4];
@@ -389,11 +391,66 @@ bool JournalReader::open_next_segment() {
   }
   if (fd_ >= 0) ::close(fd_);
   file_ = segments_[next_segment_++].second;
+  const uint64_t segment_first = segments_[next_segment_ - 1].first;
   fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
   buffer_.clear();
   pos_ = 0;
   file_offset_ = 0;
-  return fd_ >= 0 || open_next_segment();
+  if (fd_ < 0) return open_next_segment();
+  if (from_seq_ > segment_first) seek(from_seq_);
+  return true;
+}
+
+// The first intact record that starts in [from, limit): its offset and seq.
+std::optional<std::pair<uint64_t, uint64_t>> JournalReader::record_after(uint64_t from,
+                                                                         uint64_t limit) {
+  std::string window(std::min<uint64_t>(kSeekWindow + kFrame, limit - from), '\0');
+  const ssize_t n = ::pread(fd_, window.data(), window.size(), static_cast<off_t>(from));
+  if (n <= 0) return std::nullopt;
+  window.resize(static_cast<size_t>(n));
+  const std::string marker("HUBJ", 4);
+  std::string record;
+  for (size_t at = window.find(marker); at != std::string::npos && from + at < limit;
+       at = window.find(marker, at + 1)) {
+    const char* p = window.data() + at;
+    size_t avail = window.size() - at;
+    if (avail >= kFrame && avail < kFrame + get32(p + 4) && get32(p + 4) <= kMaxBody &&
+        from + at + kFrame + get32(p + 4) <= limit) {  // a record longer than the window
+      record.resize(kFrame + get32(p + 4));
+      if (::pread(fd_, record.data(), record.size(), static_cast<off_t>(from + at)) !=
+          static_cast<ssize_t>(record.size())) {
+        continue;
+      }
+      p = record.data();
+      avail = record.size();
+    }
+    JournalRecord r;
+    std::string why;
+    if (check_record(p, avail, why, &r) > 0) return std::make_pair(from + at, r.seq);
+  }
+  return std::nullopt;
+}
+
+// Places the reader at or before the first record with seq >= `seq` in the open segment,
+// by bisecting byte offsets (each probe finds the next intact record), so a replay from
+// the middle of a large segment reads a few windows, not the whole segment before it.
+void JournalReader::seek(uint64_t seq) {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return;
+  uint64_t lo = 0;  // 0, or a record with a lower seq: reading from here misses nothing
+  uint64_t hi = static_cast<uint64_t>(st.st_size);
+  while (hi - lo > kSeekWindow) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    const auto found = record_after(mid, hi);
+    if (found && found->second < seq) {
+      lo = found->first;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo > 0 && ::lseek(fd_, static_cast<off_t>(lo), SEEK_SET) == static_cast<off_t>(lo)) {
+    file_offset_ = lo;
+  }
 }
 
 bool JournalReader::advance() {

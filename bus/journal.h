@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,8 @@ class JournalReader {
   bool open_next_segment();
   bool advance();  // on to the next segment, if there is one by now
   bool fill(size_t at_least);
+  void seek(uint64_t seq);
+  std::optional<std::pair<uint64_t, uint64_t>> record_after(uint64_t from, uint64_t limit);
 
   std::filesystem::path dir_;
   uint64_t from_seq_;

@@ -41,9 +41,14 @@ Result<std::optional<Event>> ReplayCursor::next() {
     std::vector<zmq::message_t> parts;
     (void)zmq::recv_multipart(socket_, std::back_inserter(parts));
     const std::string kind = parts.empty() ? "" : parts[0].to_string();
-    if (kind == wire::kReplayEvents && parts.size() >= 4 && (parts.size() - 1) % 3 == 0) {
-      for (size_t i = 1; i + 2 < parts.size(); i += 3) {
-        auto event = Event::decode(std::move(parts[i]), parts[i + 1], std::move(parts[i + 2]));
+    if (kind == wire::kReplayEvents && parts.size() == 2) {
+      const std::string_view records = parts[1].to_string_view();
+      size_t pos = 0;
+      while (pos < records.size()) {
+        const auto r = wire::next_record(records, pos);
+        if (!r) return Status::error("replay: a malformed records frame");
+        auto event = Event::decode(zmq::message_t(r->topic.data(), r->topic.size()), r->header,
+                                   zmq::message_t(r->payload.data(), r->payload.size()));
         if (!event) return Status::error("replay: a malformed event header");
         from_ = event->seq + 1;
         if (request_.to != 0 && event->seq > request_.to) {
@@ -58,7 +63,11 @@ Result<std::optional<Event>> ReplayCursor::next() {
     } else if (kind == wire::kReplayMore && parts.size() == 2) {
       from_ = std::stoull(parts[1].to_string());
       asked_ = false;
-      if (request_.to != 0 && from_ > request_.to) done_ = true;
+      if (request_.to != 0 && from_ > request_.to) {
+        done_ = true;
+      } else {
+        (void)ask();  // at once: the broker reads the next answer while this one is used
+      }
     } else if (kind == wire::kReplayCaughtUp && parts.size() == 2) {
       outcome_.last_seq = std::stoull(parts[1].to_string());
       done_ = true;

@@ -34,8 +34,8 @@ struct ReplayOutcome {
   std::vector<std::pair<uint64_t, uint64_t>> lost;
 };
 
-// A replay pulled one event at a time, asking the broker for more as it goes (memory:
-// one answer, at most the credit). One thread only.
+// A replay pulled one event at a time, asking the broker for the next answer as soon as
+// one arrives (memory: two answers, at most twice the credit). One thread only.
 class ReplayCursor {
  public:
   ReplayCursor(zmq::context_t& ctx, const Credential& credential, ReplayRequest request);

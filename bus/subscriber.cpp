@@ -39,14 +39,26 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     // broker in the order they are made, so the sync subscription (last) arrives after
     // every pattern's. Made before connect, they would go out in byte order, sync first.
     socket.connect(options.events_endpoint);
+    // A recovering subscriber must see its gaps. One to a single module's topics receives
+    // all of that module's events: each names the previous one (module_prev), so a gap
+    // shows without the whole bus. Patterns across modules need every event (lossless).
+    std::string chain_module;
+    if (options.recover && !options.lossless && !options.replay_endpoint.empty() &&
+        !filter->matches_all()) {
+      chain_module = filter->single_module();
+      options.lossless = chain_module.empty();
+    }
     if (options.lossless) {
       socket.set(zmq::sockopt::subscribe, "");  // every event: its number tells of a gap
+    } else if (!chain_module.empty()) {
+      socket.set(zmq::sockopt::subscribe, chain_module + "/");
     } else {
       for (const auto& prefix : filter->zmq_prefixes()) socket.set(zmq::sockopt::subscribe, prefix);
     }
     const bool join = options.retained || options.sync;
     if (join) socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
     Subscriber sub(std::move(socket), std::move(*filter), std::move(options), ctx, credential);
+    sub.chain_module_ = std::move(chain_module);
     if (join) {
       if (Status s = sub.join_with_snapshot(ctx, credential, token); !s) return s;
     }
@@ -86,13 +98,17 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   if (frames.size() >= 2 && frames[0].to_string_view() == wire::kReplyError) {
     return Status::error("the hub refused the snapshot: " + frames[1].to_string());
   }
-  if (frames.size() < 2 || frames[0].to_string_view() != wire::kReplyOk || frames[1].size() != 8 ||
+  if (frames.size() < 2 || frames[0].to_string_view() != wire::kReplyOk || frames[1].size() != 16 ||
       (frames.size() - 2) % 3 != 0) {
     return Status::error("the hub sent a malformed snapshot reply");
   }
   join_seq_ = wire::get_u64(static_cast<const char*>(frames[1].data()));
+  queue_bound_ = wire::get_u64(static_cast<const char*>(frames[1].data()) + 8);
   join_time_ns_ = wire::now_ns();  // the broker answered before this; it shares our clock
   last_seq_ = join_seq_;
+  // Every event of the module after the join is due: one missed before the first that
+  // arrives shows in that one's module_prev.
+  if (tracks_module()) seen_seq_ = join_seq_;
   for (size_t i = 2; i < frames.size(); i += 3) {
     auto event = Event::decode(std::move(frames[i]), frames[i + 1], std::move(frames[i + 2]));
     if (!event) {
@@ -170,8 +186,15 @@ Subscriber::~Subscriber() = default;
 bool Subscriber::tracks_all() const { return filter_.matches_all() || options_.lossless; }
 
 bool Subscriber::recover_ready() const {
-  return options_.recover && !options_.replay_endpoint.empty() && tracks_all() && seen_seq_ != 0;
+  return options_.recover && !options_.replay_endpoint.empty() &&
+         (tracks_all() || tracks_module()) && seen_seq_ != 0;
 }
+
+// ZeroMQ drops an event for a subscriber only when the broker's queue for it is full; all
+// that queue holds then still arrives, so a spell that received fewer events cannot have
+// lost any. The queue counts as full once half its bound is unread (libzmq acknowledges
+// reads in batches of half the bound). Unknown bound (no join): ask after every spell.
+uint64_t Subscriber::idle_check_after() const { return std::max<uint64_t>(1, queue_bound_ / 2); }
 Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
 
@@ -197,10 +220,11 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
     // is most of the time.
     if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
       // Nothing queued: events lost at the very end of a burst would show no gap until a
-      // later event comes, so a recovering subscriber asks the journal once per idle spell.
-      // (Only when the caller would wait: a zero-timeout poll for more is not idleness.)
-      if (recover_ready() && !idle_checked_ && timeout.count() != 0) {
-        idle_checked_ = true;
+      // later event comes, so a recovering subscriber that received enough to have lost
+      // some asks the journal when it goes idle. (Only when the caller would wait: a
+      // zero-timeout poll for more is not idleness.)
+      if (recover_ready() && received_since_check_ >= idle_check_after() && timeout.count() != 0) {
+        received_since_check_ = 0;
         start_recovery(0);
         if (auto e = next_recovered()) return e;
         continue;
@@ -220,6 +244,7 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       if (ready == 0) return std::nullopt;
       continue;  // readable now: take it at the top
     }
+    ++received_since_check_;
     auto event = frames.size() == 3
                      ? Event::decode(std::move(frames[0]), frames[1], std::move(frames[2]))
                      : std::nullopt;
@@ -233,12 +258,13 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       if (event->seq <= join_seq_ && event->time_ns <= join_time_ns_) continue;
       joined_ = true;
     }
-    // Gaps are seen in the numbers of every event received, so only by a subscriber that
-    // receives every event: one to everything, or a lossless one (filtering here).
-    if (tracks_all()) {
-      idle_checked_ = false;  // anything received, a duplicate too: the next idle spell asks
+    // Gaps show in the numbers of every event received (a subscriber to everything, or a
+    // lossless one filtering here), or in module_prev of each event of the one module a
+    // chained subscriber receives all of.
+    if (tracks_all() || tracks_module()) {
       if (recover_ready() && event->seq <= seen_seq_) continue;  // given by a replay already
-      if (seen_seq_ != 0 && event->seq > seen_seq_ + 1) {
+      const bool gap = tracks_all() ? event->seq > seen_seq_ + 1 : event->module_prev > seen_seq_;
+      if (seen_seq_ != 0 && gap) {
         if (recover_ready()) {
           start_recovery(event->seq - 1);
           pending_seen_ = event->seq;
@@ -256,9 +282,9 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
   }
 }
 
-std::optional<Event> Event::decode(zmq::message_t topic, const zmq::message_t& header,
+std::optional<Event> Event::decode(zmq::message_t topic, std::string_view header,
                                    zmq::message_t payload) {
-  const auto stamp = wire::decode_event_header(header.to_string_view());
+  const auto stamp = wire::decode_event_header(header);
   if (!stamp) return std::nullopt;
   Event event;
   event.topic_frame = std::move(topic);
@@ -268,6 +294,7 @@ std::optional<Event> Event::decode(zmq::message_t topic, const zmq::message_t& h
   event.flags = stamp->flags;
   event.source = std::string(stamp->source);
   event.content_type = std::string(stamp->content_type);
+  event.module_prev = stamp->module_prev;
   return event;
 }
 

@@ -34,6 +34,7 @@ struct Event {
   uint64_t seq = 0;
   uint64_t time_ns = 0;  // nanoseconds since the Unix epoch (UTC), the broker's clock
   uint8_t flags = 0;
+  uint64_t module_prev = 0;  // the previous event of this topic's module (wire.h)
   std::string source;        // the publisher's authenticated identity
   std::string content_type;  // as published
 
@@ -44,8 +45,12 @@ struct Event {
 
   // Builds an Event from [topic][event header][payload]; nullopt when the header is not
   // a well-formed event header.
-  static std::optional<Event> decode(zmq::message_t topic, const zmq::message_t& header,
+  static std::optional<Event> decode(zmq::message_t topic, std::string_view header,
                                      zmq::message_t payload);
+  static std::optional<Event> decode(zmq::message_t topic, const zmq::message_t& header,
+                                     zmq::message_t payload) {
+    return decode(std::move(topic), header.to_string_view(), std::move(payload));
+  }
 };
 
 struct SubscriberOptions {
@@ -62,17 +67,19 @@ struct SubscriberOptions {
   std::chrono::milliseconds connect_timeout{6000};
   // When readable, next() returns nullopt at once (a signal handler writes to it). -1: none.
   int wake_fd = -1;
-  // Fetch the events a subscriber to everything missed (it fell more than the high-water
-  // mark behind) from the hub's journal through replay_endpoint, and deliver them in
-  // order before the next live one. Events the journal no longer holds go to on_gap.
+  // Miss nothing: fetch the events this subscriber missed (it fell more than the broker's
+  // queue behind) from the hub's journal through replay_endpoint, and deliver them in
+  // order before the next live one. Events the journal no longer holds go to on_gap. To
+  // see its gaps, a subscriber whose patterns all name one module receives that module's
+  // every event (and filters here); one with patterns across modules becomes `lossless`.
   bool recover = false;
-  // Receive every event and filter here, so that gaps show in the sequence numbers (and,
-  // with `recover`, are fetched with the patterns) also for a subscriber with patterns.
-  // Costs the whole bus's traffic; for subscribers that must not miss anything.
+  // Receive every event and filter here, so that gaps show in the sequence numbers also
+  // for a subscriber with patterns. Costs the whole bus's traffic.
   bool lossless = false;
   // Called when sequence numbers skip (events were missed because this subscriber fell
   // more than the high-water mark behind; with `recover`, only those the journal could
-  // not give back). Only a subscriber to everything can tell.
+  // not give back). Told by a subscriber to everything, a lossless one, and a recovering
+  // one whose patterns all name one module (it receives that module's every event).
   std::function<void(uint64_t first_missed, uint64_t last_missed)> on_gap;
 };
 
@@ -101,6 +108,8 @@ class Subscriber {
   std::optional<Event> next_recovered();
   bool recover_ready() const;  // recovery asked for, possible, and a first event seen
   bool tracks_all() const;     // every event's number is seen: gaps can be told
+  bool tracks_module() const { return !chain_module_.empty(); }  // by module_prev
+  uint64_t idle_check_after() const;
   void start_recovery(uint64_t to);
   void report_gap(uint64_t first, uint64_t last) const;
   Status join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
@@ -120,8 +129,10 @@ class Subscriber {
   Credential credential_;
   std::unique_ptr<ReplayCursor> recovering_;  // while a gap is fetched from the journal
   std::optional<Event> resume_;               // the live event that showed the gap
-  bool idle_checked_ = false;                 // the journal was asked since the last event
-  uint64_t seen_seq_ = 0;                     // the newest number received or replayed (tracks_all)
+  std::string chain_module_;                  // the module whose every event this one receives
+  uint64_t queue_bound_ = 0;                  // the broker's queue per subscriber (0: unknown)
+  uint64_t received_since_check_ = 0;         // messages received since the journal was last asked
+  uint64_t seen_seq_ = 0;      // the newest number received or replayed (tracking gaps)
   uint64_t pending_seen_ = 0;  // a recovery's live event: seen once the recovery ends
 };
 

@@ -74,4 +74,17 @@ std::vector<std::string> TopicFilter::zmq_prefixes() const {
   return prefixes;
 }
 
+std::string TopicFilter::single_module() const {
+  std::string module;
+  for (const auto& p : patterns_) {
+    const std::string first = p.substr(0, p.find('/'));
+    if (first.empty() || first == "+" || first == "#" || p.find('/') == std::string::npos) {
+      return {};
+    }
+    if (!module.empty() && first != module) return {};
+    module = first;
+  }
+  return matches_all_ ? std::string() : module;
+}
+
 }  // namespace hub

@@ -32,6 +32,10 @@ class TopicFilter {
   // (the text before each pattern's first wildcard), without duplicates.
   std::vector<std::string> zmq_prefixes() const;
 
+  // The module every pattern names literally in its first level ("Foo" for "Foo/+" and
+  // "Foo/bar"), or empty when the patterns reach more than one module.
+  std::string single_module() const;
+
  private:
   std::vector<std::string> patterns_;
   bool matches_all_ = false;

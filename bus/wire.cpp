@@ -24,7 +24,42 @@ namespace {
 
 uint8_t get_u8(const char* p) { return static_cast<uint8_t>(*p); }
 
+void put_sized(std::string& out, std::string_view part) {
+  const auto n = static_cast<uint32_t>(part.size());
+  const char size[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                        static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(size, 4);
+  out.append(part);
+}
+
+std::optional<std::string_view> take_sized(std::string_view in, size_t& pos) {
+  if (in.size() - pos < 4) return std::nullopt;
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(in[pos + i]);
+  if (in.size() - pos - 4 < n) return std::nullopt;
+  const std::string_view part = in.substr(pos + 4, n);
+  pos += 4 + n;
+  return part;
+}
+
 }  // namespace
+
+void append_record(std::string& out, std::string_view topic, std::string_view header,
+                   std::string_view payload) {
+  put_sized(out, topic);
+  put_sized(out, header);
+  put_sized(out, payload);
+}
+
+std::optional<Record> next_record(std::string_view records, size_t& pos) {
+  size_t at = pos;
+  const auto topic = take_sized(records, at);
+  const auto header = topic ? take_sized(records, at) : std::nullopt;
+  const auto payload = header ? take_sized(records, at) : std::nullopt;
+  if (!payload) return std::nullopt;
+  pos = at;
+  return Record{*topic, *header, *payload};
+}
 
 void encode(const PublishHeader& header, std::string& out) {
   assert(header.content_type.size() <= 255);
@@ -50,6 +85,7 @@ void encode_to(const EventHeader& header, char* p) {
   p[3] = static_cast<char>(header.source.size());
   put_u64(p + 4, header.seq);
   put_u64(p + 12, header.time_ns);
+  put_u64(p + 20, header.module_prev);
   std::memcpy(p + kEventHeaderFixed, header.source.data(), header.source.size());
   std::memcpy(p + kEventHeaderFixed + header.source.size(), header.content_type.data(),
               header.content_type.size());
@@ -89,6 +125,8 @@ std::optional<EventHeader> decode_event_header(std::string_view b) {
   if (b.size() != kEventHeaderFixed + src_len + ct_len) return std::nullopt;
   h.seq = get_u64(&b[4]);
   h.time_ns = get_u64(&b[12]);
+  h.module_prev = get_u64(&b[20]);
+  if (h.module_prev >= h.seq) return std::nullopt;
   h.source = b.substr(kEventHeaderFixed, src_len);
   h.content_type = b.substr(kEventHeaderFixed + src_len, ct_len);
   return h;

@@ -16,7 +16,7 @@
 
 namespace hub::wire {
 
-inline constexpr uint8_t kVersion = 1;
+inline constexpr uint8_t kVersion = 2;
 
 // Publish flags (PublishHeader::flags).
 inline constexpr uint8_t kFlagConfirm = 0x01;  // broker answers with an Ack
@@ -24,7 +24,7 @@ inline constexpr uint8_t kFlagRetain = 0x02;   // broker keeps it as the topic's
 inline constexpr uint8_t kKnownPublishFlags = kFlagConfirm | kFlagRetain;
 
 inline constexpr size_t kPublishHeaderFixed = 12;
-inline constexpr size_t kEventHeaderFixed = 20;
+inline constexpr size_t kEventHeaderFixed = 28;
 inline constexpr size_t kAckSize = 24;
 inline constexpr size_t kMaxTopicLength = 255;
 inline constexpr std::string_view kDefaultContentType = "application/json";
@@ -39,8 +39,8 @@ inline constexpr std::string_view kReplyOk = "ok";
 inline constexpr std::string_view kReplyError = "error";
 // The journal replay (docs/PROTOCOL.md, "Replay"): [kReplayRequest][from][credit][pattern]*
 // is answered with [kReplayLost][first][last] when the start is no longer retained, then
-// up to `credit` events in messages [kReplayEvents] + [topic][event header][payload] per
-// event (several events a message), then [kReplayMore][next seq] or
+// up to `credit` events in messages [kReplayEvents][records] (records: several events,
+// each as append_record writes it), then [kReplayMore][next seq] or
 // [kReplayCaughtUp][last seq]. Numbers are decimal text.
 inline constexpr std::string_view kReplayRequest = "replay";
 inline constexpr std::string_view kReplayEvents = "events";
@@ -51,6 +51,17 @@ inline constexpr uint64_t kReplayMaxCredit = 4000;
 
 void put_u64(char* p, uint64_t v);
 uint64_t get_u64(const char* p);
+
+// One event in a replay's records frame: u32 topic length, topic, u32 event header length,
+// event header, u32 payload length, payload.
+void append_record(std::string& out, std::string_view topic, std::string_view header,
+                   std::string_view payload);
+// The next event of a records frame from `pos` on, advancing `pos`; nullopt when the
+// lengths run past the end (and at the end).
+struct Record {
+  std::string_view topic, header, payload;
+};
+std::optional<Record> next_record(std::string_view records, size_t& pos);
 
 struct PublishHeader {
   uint8_t flags = 0;
@@ -64,6 +75,10 @@ struct EventHeader {
   uint64_t time_ns = 0;     // broker's clock, nanoseconds since the Unix epoch (UTC)
   std::string_view source;  // authenticated identity of the publisher
   std::string_view content_type;
+  // The seq of the previous event of the same module (the topic's first level), so a
+  // subscriber that receives all of one module's events can tell a gap in them. 0: none
+  // in this hub's journal. Never lower than the true one (it may be higher: "look").
+  uint64_t module_prev = 0;
 };
 
 enum class AckStatus : uint8_t {

@@ -2,6 +2,7 @@
 // corrupt tail cut at open, corrupt records skipped and reported, retention, durability.
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -79,6 +80,58 @@ TEST_CASE("journalled events read back in order, from any sequence number, acros
   CHECK_FALSE(j->append(1000, "Mod/ev", "", ""));  // a sequence number is never reused
   append_range(*j, 1001, 1010);
   CHECK(read_all(dir, 995) == range(995, 1010));
+}
+
+TEST_CASE("a read from the middle of a large segment starts exactly at its sequence number",
+          "[journal]") {
+  // Records of mixed sizes (some larger than a seek's window) and a corrupt stretch: the
+  // reader finds its place by bisecting the file, and must land on the right record.
+  TempDir dir;
+  JournalRecovery recovery;
+  const auto payload = [](uint64_t seq) {
+    return seq % 997 == 0 ? std::string(100 * 1024 + seq % 13, 'x') : payload_of(seq);
+  };
+  {
+    auto j = open(dir, recovery);
+    for (uint64_t seq = 1; seq <= 100000; ++seq) {
+      REQUIRE(j->append(seq, "Mod/ev", "hdr", payload(seq)));
+    }
+  }
+  const fs::path segment = journal_segments(dir.path() / "journal").back().second;
+  REQUIRE(journal_segments(dir.path() / "journal").size() == 1);
+  {  // garble 64 bytes a third of the way in
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(segment) / 3));
+    f.write(std::string(64, '\x5A').data(), 64);
+  }
+  std::vector<uint64_t> skipped;
+  {
+    JournalReader all(dir.path() / "journal", 1);
+    uint64_t expect = 1;
+    while (const JournalRecord* r = all.next()) {
+      for (; expect < r->seq; ++expect) skipped.push_back(expect);
+      expect = r->seq + 1;
+    }
+  }
+  REQUIRE_FALSE(skipped.empty());
+  std::mt19937 random(7);
+  std::vector<uint64_t> froms = {
+      2, 996, 997, 998, 99999, 100000, skipped.front(), skipped.back() + 1};
+  for (int i = 0; i < 300; ++i)
+    froms.push_back(std::uniform_int_distribution<uint64_t>(1, 100000)(random));
+  for (const uint64_t from : froms) {
+    JournalReader reader(dir.path() / "journal", from);
+    uint64_t want = from;
+    while (std::find(skipped.begin(), skipped.end(), want) != skipped.end()) ++want;
+    INFO("from " << from);
+    for (int k = 0; k < 3 && want <= 100000; ++k, ++want) {
+      while (std::find(skipped.begin(), skipped.end(), want) != skipped.end()) ++want;
+      const JournalRecord* r = reader.next();
+      REQUIRE(r != nullptr);
+      CHECK(r->seq == want);
+      CHECK(r->payload == payload(r->seq));
+    }
+  }
 }
 
 TEST_CASE("a torn tail is cut at open, at any offset, and the sequence continues after it",

@@ -33,6 +33,43 @@ TEST_CASE("an event header survives encoding and decoding", "[wire]") {
   CHECK(decoded->content_type == "application/json");
 }
 
+TEST_CASE("an event header names its module's previous event, always an earlier one", "[wire]") {
+  std::string bytes;
+  wire::EventHeader h{0, 42, 1, "Timer", "application/json"};
+  h.module_prev = 17;
+  wire::encode(h, bytes);
+  auto decoded = wire::decode_event_header(bytes);
+  REQUIRE(decoded);
+  CHECK(decoded->module_prev == 17);
+  h.module_prev = 42;  // not before the event itself: malformed
+  wire::encode(h, bytes);
+  CHECK_FALSE(wire::decode_event_header(bytes));
+}
+
+TEST_CASE("replay records carry several events in one frame and refuse a torn one", "[wire]") {
+  std::string records;
+  wire::append_record(records, "A/x", "hdr1", "payload one");
+  wire::append_record(records, "B/y", "", std::string(70000, 'p'));
+  size_t pos = 0;
+  auto first = wire::next_record(records, pos);
+  REQUIRE(first);
+  CHECK(first->topic == "A/x");
+  CHECK(first->header == "hdr1");
+  CHECK(first->payload == "payload one");
+  auto second = wire::next_record(records, pos);
+  REQUIRE(second);
+  CHECK(second->topic == "B/y");
+  CHECK(second->payload.size() == 70000);
+  CHECK(pos == records.size());
+  CHECK_FALSE(wire::next_record(records, pos));
+  for (size_t cut = 1; cut < 30; ++cut) {  // a length that runs past the end
+    size_t at = 0;
+    const std::string torn = records.substr(0, cut);
+    CHECK_FALSE(wire::next_record(torn, at));
+    CHECK(at == 0);
+  }
+}
+
 TEST_CASE("an ack survives encoding and decoding", "[wire]") {
   std::string bytes;
   wire::encode(wire::Ack{wire::AckStatus::kTooLarge, 7, 0}, bytes);
@@ -52,7 +89,7 @@ TEST_CASE("malformed headers are rejected, not misread", "[wire]") {
   }
   SECTION("trailing bytes") { CHECK_FALSE(wire::decode_publish_header(good + "x")); }
   SECTION("unknown version") {
-    good[0] = 2;
+    good[0] = 3;
     CHECK_FALSE(wire::decode_publish_header(good));
   }
   SECTION("unknown flag") {

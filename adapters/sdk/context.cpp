@@ -90,8 +90,8 @@ struct Context::Impl {
   }
 
   // A live subscription from now on that recovers what it falls behind on from the
-  // journal (for everything, or with `lossless` for any patterns).
-  Result<Subscriber> open_subscriber(std::vector<std::string> patterns, bool lossless) {
+  // journal, whatever its patterns.
+  Result<Subscriber> open_subscriber(std::vector<std::string> patterns) {
     SubscriberOptions options;
     options.events_endpoint = config.bus_events;
     options.replay_endpoint = config.bus_replay;
@@ -99,7 +99,6 @@ struct Context::Impl {
     options.retained = false;
     options.sync = true;
     options.recover = true;
-    options.lossless = lossless;
     options.wake_fd = wake_fd;
     return Subscriber::open(zmq, credential, std::move(options));
   }
@@ -209,7 +208,7 @@ Result<uint64_t> Context::publish_confirmed(std::string_view event, std::string_
 }
 
 Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
-  auto sub = impl_->open_subscriber(std::move(patterns), /*lossless=*/false);
+  auto sub = impl_->open_subscriber(std::move(patterns));
   if (!sub) return sub.status();
   std::lock_guard lock(impl_->subscriptions_mu);
   if (impl_->closing) return Status::error("the Context is closing");
@@ -291,8 +290,7 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
                                              ".hub/consumers" / name);
   // Live first (nothing published from now on is missed), then the journal up to where
   // live begins; live events the journal already gave are skipped.
-  // Lossless: with patterns too, nothing that falls behind is missed.
-  auto sub = impl_->open_subscriber(patterns, /*lossless=*/true);
+  auto sub = impl_->open_subscriber(patterns);
   if (!sub) return sub.status();
   std::lock_guard lock(impl_->subscriptions_mu);
   if (impl_->closing) return Status::error("the Context is closing");

@@ -147,15 +147,15 @@ class Hub:
         reply, joined = replay.recv_multipart(), time.monotonic()
         if reply[0] != b"ok":
             raise BenchError("snapshot refused: %r" % reply)
-        self.last_seq = struct.unpack(">Q", reply[1])[0]
+        self.last_seq = struct.unpack_from(">Q", reply[1])[0]
         self.pending = deque(self.event(reply[i:i + 3], joined) for i in range(2, len(reply), 3))
         self.sub.setsockopt(zmq.UNSUBSCRIBE, SYNC_PREFIX + token)
 
     @staticmethod
     def event(frames, received):
         topic, header, payload = frames
-        version, flags, ct_len, src_len, seq, time_ns = struct.unpack_from(">BBBBQQ", header)
-        if version != 1 or len(header) != 20 + src_len + ct_len:
+        version, flags, ct_len, src_len, seq, time_ns, module_prev = struct.unpack_from(">BBBBQQQ", header)
+        if version != 2 or len(header) != 28 + src_len + ct_len:
             raise BenchError("malformed event header %r" % header)
         return {"topic": topic.decode(), "seq": seq, "time_ns": time_ns, "recv": received,
                 "json": json.loads(payload) if payload[:1] == b"{" else {}}

@@ -32,7 +32,7 @@ import zmq
 
 # --- The protocol (docs/PROTOCOL.md), as in pyzmq_interop_test.py ----------------------
 
-VERSION = 1
+VERSION = 2
 FLAG_CONFIRM = 0x01
 FLAG_RETAIN = 0x02
 SYNC_PREFIX = b"\0sync/"
@@ -56,13 +56,13 @@ def check(condition, message):
 def parse_event(frames):
     check(len(frames) == 3, "an event has %d frames, expected 3: %r" % (len(frames), frames))
     topic, header, payload = frames
-    check(len(header) >= 20, "event header of %d bytes is shorter than 20" % len(header))
-    version, flags, ct_len, src_len, seq, time_ns = struct.unpack_from(">BBBBQQ", header)
-    check(version == VERSION and len(header) == 20 + src_len + ct_len,
+    check(len(header) >= 28, "event header of %d bytes is shorter than 28" % len(header))
+    version, flags, ct_len, src_len, seq, time_ns, module_prev = struct.unpack_from(">BBBBQQQ", header)
+    check(version == VERSION and len(header) == 28 + src_len + ct_len,
           "malformed event header %r" % header)
     return {"topic": topic, "flags": flags, "seq": seq, "time_ns": time_ns,
-            "source": header[20:20 + src_len],
-            "content_type": header[20 + src_len:], "payload": payload}
+            "source": header[28:28 + src_len],
+            "content_type": header[28 + src_len:], "payload": payload}
 
 
 def receive(socket, timeout, what):
@@ -144,7 +144,7 @@ class Subscription:
         check(reply[0] == b"ok" and len(reply) >= 2 and (len(reply) - 2) % 3 == 0,
               "bad snapshot answer: %r" % reply)
         replay.close()
-        self.last_seq = struct.unpack(">Q", reply[1])[0]
+        self.last_seq = struct.unpack_from(">Q", reply[1])[0]
         self.retained = [parse_event(reply[i:i + 3]) for i in range(2, len(reply), 3)]
         self.sub.setsockopt(zmq.UNSUBSCRIBE, SYNC_PREFIX + token)
         self.seen = []  # every live event, for the failure messages

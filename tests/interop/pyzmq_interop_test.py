@@ -34,10 +34,11 @@ from zmq.utils.monitor import recv_monitor_message
 
 # --- The protocol, from docs/PROTOCOL.md only ------------------------------------------
 
-VERSION = 1
+VERSION = 2
 FLAG_CONFIRM = 0x01
 FLAG_RETAIN = 0x02
 STATUS_ACCEPTED, STATUS_MALFORMED, STATUS_TOO_LARGE = 0, 1, 3
+DEFAULT_SUBSCRIBER_HWM = 10000  # hub.yml bus.subscriber_hwm
 SYNC_PREFIX = b"\0sync/"
 JSON = b"application/json"
 DEFAULT_MAX_PAYLOAD = 1048576  # bus.max_payload; the test root has no config/hub.yml
@@ -66,18 +67,19 @@ def parse_event(frames):
     """[topic][event header][payload] -> dict, or Failure when malformed."""
     check(len(frames) == 3, "an event has %d frames, expected 3: %r" % (len(frames), frames))
     topic, header, payload = frames
-    check(len(header) >= 20, "event header of %d bytes is shorter than 20" % len(header))
-    version, flags, ct_len, src_len, seq, time_ns = struct.unpack_from(">BBBBQQ", header)
-    check(version == VERSION, "event header version %d, expected 1" % version)
-    check(len(header) == 20 + src_len + ct_len,
-          "event header of %d bytes, expected 20 + %d + %d" % (len(header), src_len, ct_len))
+    check(len(header) >= 28, "event header of %d bytes is shorter than 28" % len(header))
+    version, flags, ct_len, src_len, seq, time_ns, module_prev = struct.unpack_from(">BBBBQQQ", header)
+    check(version == VERSION, "event header version %d, expected 2" % version)
+    check(len(header) == 28 + src_len + ct_len,
+          "event header of %d bytes, expected 28 + %d + %d" % (len(header), src_len, ct_len))
     return {
         "topic": topic,
         "flags": flags,
         "seq": seq,
         "time_ns": time_ns,
-        "source": header[20:20 + src_len],
-        "content_type": header[20 + src_len:20 + src_len + ct_len],
+        "module_prev": module_prev,
+        "source": header[28:28 + src_len],
+        "content_type": header[28 + src_len:28 + src_len + ct_len],
         "payload": payload,
     }
 
@@ -87,7 +89,7 @@ def parse_ack(frames):
     ack, reason = frames
     check(len(ack) == 24, "ack of %d bytes, expected 24" % len(ack))
     version, status, request_id, seq = struct.unpack(">BB6xQQ", ack)
-    check(version == VERSION, "ack version %d, expected 1" % version)
+    check(version == VERSION, "ack version %d, expected 2" % version)
     return {"status": status, "request_id": request_id, "seq": seq, "reason": reason}
 
 
@@ -192,9 +194,11 @@ class Subscription:
         replay.send_multipart([b"retained", token] + list(patterns))
         reply = receive(replay, ANSWER_TIMEOUT, "snapshot answer")
         check(reply[0] == b"ok", "snapshot refused: %r" % reply)
-        check(len(reply) >= 2 and len(reply[1]) == 8 and (len(reply) - 2) % 3 == 0,
+        check(len(reply) >= 2 and len(reply[1]) == 16 and (len(reply) - 2) % 3 == 0,
               "malformed snapshot answer: %r" % reply)
-        self.last_seq = struct.unpack(">Q", reply[1])[0]
+        self.last_seq, queue_bound = struct.unpack(">QQ", reply[1])
+        check(queue_bound == DEFAULT_SUBSCRIBER_HWM,
+              "queue bound %d, expected bus.subscriber_hwm %d" % (queue_bound, DEFAULT_SUBSCRIBER_HWM))
         self.retained = [parse_event(reply[i:i + 3]) for i in range(2, len(reply), 3)]
         seqs = [e["seq"] for e in self.retained]
         check(seqs == sorted(seqs), "retained events not in seq order: %s" % seqs)
@@ -295,6 +299,9 @@ def run(hubd, root):
         check(live["seq"] == ack["seq"] and live["flags"] & FLAG_RETAIN,
               "retained event seq %d flags 0x%02x, ack seq %d"
               % (live["seq"], live["flags"], ack["seq"]))
+        check(live["module_prev"] == event["seq"],
+              "Interop/state names %d as the module's previous event, expected %d"
+              % (live["module_prev"], event["seq"]))
         later = Subscription(bus, admin, [b"Interop/"], [b"Interop/+"])
         check([e["topic"] for e in later.retained] == [b"Interop/state"],
               "snapshot for Interop/+ holds %r" % [e["topic"] for e in later.retained])
@@ -318,8 +325,8 @@ def run(hubd, root):
               "payload over bus.max_payload: %r, expected status 3" % ack)
         publisher.dealer.send_multipart([b"Interop/two-frames", b"{}"])
         bad_version = bytearray(publish_header(FLAG_CONFIRM, 1, JSON))
-        bad_version[0] = 2
-        publisher.dealer.send_multipart([b"Interop/v2", bytes(bad_version), b"{}"])
+        bad_version[0] = 3
+        publisher.dealer.send_multipart([b"Interop/v3", bytes(bad_version), b"{}"])
         bad_length = publish_header(FLAG_CONFIRM, 2, JSON) + b"x"
         publisher.dealer.send_multipart([b"Interop/len", bad_length, b"{}"])
         ack = publisher.confirmed(b"Interop/after", b"[1]")  # checks the ack's request id
@@ -328,6 +335,8 @@ def run(hubd, root):
         check(event["topic"] == b"Interop/after" and event["seq"] == ack["seq"],
               "after the bad publishes received %r seq %d, ack seq %d"
               % (event["topic"], event["seq"], ack["seq"]))
+        check(event["module_prev"] == live["seq"], "refused publishes moved the module chain: "
+              "Interop/after names %d, expected %d" % (event["module_prev"], live["seq"]))
         print("ok (c) NoSlash refused (%s); dropped frames ignored; event %d accepted after"
               % (noslash_reason, event["seq"]))
 
