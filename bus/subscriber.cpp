@@ -62,6 +62,10 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     if (join) {
       if (Status s = sub.join_with_snapshot(ctx, credential, token); !s) return s;
     }
+    if (sub.options_.resume_from > 0 && sub.options_.recover) {
+      sub.seen_seq_ = sub.options_.resume_from - 1;
+      sub.resume_pending_ = true;
+    }
     return sub;
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return Status::error("interrupted while joining the bus");
@@ -143,7 +147,12 @@ std::optional<Event> Subscriber::next_recovered() {
   while (recovering_) {
     auto replayed = recovering_->next();
     if (!replayed || !*replayed) {  // failed, or caught up
-      if (!replayed && pending_seen_ != 0) report_gap(seen_seq_ + 1, pending_seen_ - 1);
+      if (!replayed) {              // the journal cannot be asked: what was to come from it is lost
+        const uint64_t to = pending_seen_ != 0 ? pending_seen_ - 1 : resume_until_;
+        report_gap(seen_seq_ + 1, to);
+        seen_seq_ = std::max(seen_seq_, to);
+      }
+      resume_until_ = 0;
       if (replayed) {
         const ReplayOutcome& outcome = recovering_->outcome();
         if (!filter_.matches_all()) {
@@ -158,10 +167,15 @@ std::optional<Event> Subscriber::next_recovered() {
     }
     Event& e = **replayed;
     if (e.seq <= seen_seq_) continue;
-    if (filter_.matches_all()) report_gap(seen_seq_ + 1, e.seq - 1);  // not in the journal
+    // Not in the journal; but numbers skipped just before a Hub/startup were reserved by a
+    // hubd that crashed (it said so when it started again), not events that were lost.
+    if (filter_.matches_all() && !(e.topic() == "Hub/startup" && e.source == "Hub")) {
+      report_gap(seen_seq_ + 1, e.seq - 1);
+    }
     seen_seq_ = e.seq;
     if (!filter_.matches(e.topic())) continue;
     last_seq_ = e.seq;
+    ++recovered_;
     return std::move(e);
   }
   if (pending_seen_ != 0) seen_seq_ = std::max(seen_seq_, pending_seen_);
@@ -199,6 +213,11 @@ Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
 
 std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
+  if (resume_pending_) {
+    resume_pending_ = false;
+    resume_until_ = join_seq_;
+    start_recovery(0);
+  }
   if (resume_ || recovering_) {
     if (auto e = next_recovered()) return e;
   }

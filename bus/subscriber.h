@@ -76,6 +76,10 @@ struct SubscriberOptions {
   // Receive every event and filter here, so that gaps show in the sequence numbers also
   // for a subscriber with patterns. Costs the whole bus's traffic.
   bool lossless = false;
+  // With `recover`: first deliver, from the journal, the matching events from this seq on
+  // that were published before open() (a durable consumer's first unhandled one), then go
+  // on live, none twice. 0: from now on only.
+  uint64_t resume_from = 0;
   // Called when sequence numbers skip (events were missed because this subscriber fell
   // more than the high-water mark behind; with `recover`, only those the journal could
   // not give back). Told by a subscriber to everything, a lossless one, and a recovering
@@ -101,6 +105,10 @@ class Subscriber {
 
   // Frames that did not decode as an event (should stay 0 against a hub).
   uint64_t malformed() const { return malformed_; }
+  // Events delivered from the journal: missed live (or published before open(), resuming).
+  uint64_t recovered() const { return recovered_; }
+  // The newest event published before open() (with `sync` or `retained`; else 0).
+  uint64_t joined_at() const { return join_seq_; }
 
  private:
   Subscriber(zmq::socket_t socket, TopicFilter filter, SubscriberOptions options,
@@ -125,6 +133,7 @@ class Subscriber {
   bool joined_ = false;         // a live event after join_seq_ has been seen
   uint64_t last_seq_ = 0;
   uint64_t malformed_ = 0;
+  uint64_t recovered_ = 0;
   zmq::context_t* ctx_;
   Credential credential_;
   std::unique_ptr<ReplayCursor> recovering_;  // while a gap is fetched from the journal
@@ -132,8 +141,10 @@ class Subscriber {
   std::string chain_module_;                  // the module whose every event this one receives
   uint64_t queue_bound_ = 0;                  // the broker's queue per subscriber (0: unknown)
   uint64_t received_since_check_ = 0;         // messages received since the journal was last asked
-  uint64_t seen_seq_ = 0;      // the newest number received or replayed (tracking gaps)
-  uint64_t pending_seen_ = 0;  // a recovery's live event: seen once the recovery ends
+  uint64_t seen_seq_ = 0;        // the newest number received or replayed (tracking gaps)
+  uint64_t pending_seen_ = 0;    // a recovery's live event: seen once the recovery ends
+  bool resume_pending_ = false;  // resume_from's replay is still to start
+  uint64_t resume_until_ = 0;    // while it runs: the newest event published before open()
 };
 
 }  // namespace hub

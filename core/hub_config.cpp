@@ -83,7 +83,9 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   }
   if (const YAML::Node scripts = root["scripts"];
       scripts &&
-      reader.expect_map(scripts, "scripts", {"timeout", "output_cap", "parallel", "queue_limit"})) {
+      reader.expect_map(scripts, "scripts",
+                        {"timeout", "output_cap", "parallel", "queue_limit", "resume"})) {
+    reader.read(scripts, "scripts", "resume", config.scripts.resume);
     reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout,
                          std::chrono::hours(24));
     reader.read(scripts, "scripts", "parallel", config.scripts.parallel, 1, 256);

@@ -41,6 +41,7 @@ struct HubConfig {
     uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run
     int64_t parallel = 4;                      // owners whose event scripts run at once
     int64_t queue_limit = 10000;               // events waiting per owner before refusing
+    bool resume = true;  // after a restart, run what an earlier hubd left undispatched
   } scripts;
 
   struct Services {

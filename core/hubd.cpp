@@ -140,6 +140,8 @@ class RunningBus {
         options);
   }
 
+  uint64_t last_seq() const { return broker_->last_seq(); }
+
   std::string counters_json() const {
     const BrokerCounters& c = broker_->counters();
     return JsonObject()
@@ -316,6 +318,9 @@ int run_hubd(const HubdOptions& options) {
   dispatch.output_cap = config.scripts.output_cap;
   dispatch.parallel = static_cast<int>(config.scripts.parallel);
   dispatch.queue_limit = static_cast<size_t>(config.scripts.queue_limit);
+  dispatch.mark_file = paths.run_dir.parent_path().parent_path() / "db/hub/consumers/scripts";
+  dispatch.resume = config.scripts.resume;
+  dispatch.bus_last_seq = (*bus)->last_seq();
   SubscriberOptions bus_endpoints;
   bus_endpoints.events_endpoint = ipc_endpoint(paths.events_socket);
   bus_endpoints.replay_endpoint = ipc_endpoint(paths.replay_socket);
@@ -377,6 +382,13 @@ int run_hubd(const HubdOptions& options) {
                  config.shutdown.scripts_timeout.count());
   }
   modules.stop_all();
+  // The scripts of what stopping the modules published run now (bounded); what does not
+  // finish in time runs when hubd starts again (scripts.resume).
+  if (!bus_failed &&
+      !(*dispatcher)->wait_done((*bus)->last_seq(), config.shutdown.scripts_timeout)) {
+    spdlog::warn("scripts still running after {} ms; stopping anyway",
+                 config.shutdown.scripts_timeout.count());
+  }
   (*dispatcher)->stop();
   (*bus)->stop();
   for (const auto& socket :

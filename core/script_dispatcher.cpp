@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bus/consumer_mark.h"
 #include "bus/text.h"
 #include "core/module_environment.h"
 #include "core/script_index.h"
@@ -25,7 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxFieldValue = 64 * 1024;
-constexpr size_t kBatch = 256;  // events taken from the bus per lock
+constexpr size_t kBatch = 256;                        // events taken from the bus per lock
+constexpr std::chrono::milliseconds kMarkEvery{200};  // a lagging mark is looked at this often
 constexpr size_t kStderrInEvent = 4 * 1024;
 constexpr std::string_view kFailedTopic = "Hub/script-failed";
 constexpr std::string_view kDoneTopic = "Hub/scripts-done";
@@ -79,6 +81,7 @@ struct ScriptDispatcher::Impl {
   HubPublish publish;
   std::unique_ptr<ScriptIndex> index;    // reader thread only
   std::optional<Subscriber> subscriber;  // reader thread only
+  std::optional<ConsumerMark> mark;      // reader thread only (then stop())
   int wake_fd = -1;
 
   std::mutex mu;
@@ -89,6 +92,7 @@ struct ScriptDispatcher::Impl {
   std::optional<std::vector<Module>> new_modules;    // set_modules() for the reader
   uint64_t modules_asked = 0, modules_applied = 0;
   uint64_t read_seq = 0;                // the last event taken from the bus
+  uint64_t earlier_run_last = 0;        // events up to here were published before start()
   std::map<uint64_t, int> outstanding;  // seq -> owner runs not yet finished
   bool stopping = false;
 
@@ -107,7 +111,9 @@ struct ScriptDispatcher::Impl {
     std::vector<Event> batch;
     for (;;) {
       batch.clear();
-      auto event = subscriber->next(std::chrono::milliseconds(-1));
+      // While the mark lags, look again soon (runs finish without waking this thread).
+      const bool lagging = mark && mark_lags();
+      auto event = subscriber->next(lagging ? kMarkEvery : std::chrono::milliseconds(-1));
       apply_new_modules();
       while (event) {
         batch.push_back(std::move(*event));
@@ -126,6 +132,23 @@ struct ScriptDispatcher::Impl {
       for (const auto& [d, targets] : work) enqueue(d, *targets);
       if (!batch.empty()) progress.notify_all();
     }
+  }
+
+  // Moves the mark to the newest seq up to which every event taken in has been dispatched
+  // with all its scripts finished, and saves it when due. True while it lags behind what
+  // was taken in, or is not saved yet: the reader then looks again soon, as runs finish
+  // without waking it.
+  bool mark_lags() {
+    uint64_t done = 0, read = 0;
+    {
+      std::lock_guard lock(mu);
+      read = read_seq;
+      done = outstanding.empty() ? read : std::min(read, outstanding.begin()->first - 1);
+    }
+    if ((done > mark->acked() || mark->unsaved()) && !mark->ack(std::max(done, mark->acked()))) {
+      spdlog::error("scripts: cannot save the dispatch mark in {}", options.mark_file.string());
+    }
+    return done < read || mark->unsaved();
   }
 
   // The owners for `modules`: the site first, then each module; a module that stays keeps
@@ -161,7 +184,7 @@ struct ScriptDispatcher::Impl {
     progress.notify_all();
   }
 
-  static std::shared_ptr<Dispatch> make_dispatch(const Event& e) {
+  std::shared_ptr<Dispatch> make_dispatch(const Event& e) const {
     auto d = std::make_shared<Dispatch>();
     d->topic = std::string(e.topic());
     d->payload = std::string(e.payload());
@@ -174,6 +197,7 @@ struct ScriptDispatcher::Impl {
     d->env.emplace_back("HUB_EVENT_TIME", format_utc_time(d->time_ns));
     d->env.emplace_back("HUB_EVENT_SOURCE", d->source);
     d->env.emplace_back("HUB_EVENT_CONTENT_TYPE", e.content_type);
+    if (e.seq <= earlier_run_last) d->env.emplace_back("HUB_EVENT_REPLAYED", "1");
     return d;
   }
 
@@ -320,6 +344,27 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   bus.on_gap = [](uint64_t first, uint64_t last) {
     spdlog::error("scripts: events {}..{} are lost: not in the journal any more", first, last);
   };
+  const DispatcherOptions& o = impl->options;
+  if (!o.mark_file.empty()) {
+    impl->mark.emplace(o.mark_file);
+    ConsumerMark& mark = *impl->mark;
+    impl->earlier_run_last = o.bus_last_seq;
+    impl->read_seq = o.bus_last_seq;  // nothing before start() is due, unless resuming
+    if (mark.found() && mark.acked() > o.bus_last_seq) {  // the journal was replaced
+      spdlog::warn("scripts: the dispatch mark {} is past the bus's last event {}; starting anew",
+                   mark.acked(), o.bus_last_seq);
+    } else if (mark.found() && o.resume && mark.acked() < o.bus_last_seq) {
+      spdlog::info("scripts: resuming after event {}: events up to {} were not all dispatched",
+                   mark.acked(), o.bus_last_seq);
+      bus.resume_from = mark.acked() + 1;
+      impl->read_seq = mark.acked();
+    }
+    // The starting point is saved at once: a crash right after it loses nothing.
+    (void)mark.ack(impl->read_seq);
+    if (!mark.save()) {
+      return Status::error("scripts: cannot save the dispatch mark in " + o.mark_file.string());
+    }
+  }
   auto subscriber = Subscriber::open(ctx, credential, std::move(bus));
   if (!subscriber)
     return Status::error("scripts: cannot subscribe to the bus: " + subscriber.error());
@@ -365,8 +410,18 @@ void ScriptDispatcher::stop() {
   impl_->work_ready.notify_all();
   if (impl_->reader.joinable()) impl_->reader.join();  // no more workers start after this
   for (auto& w : impl_->workers) w.join();
-  if (dropped > 0)
+  if (impl_->mark && impl_->mark_lags() && !impl_->mark->save()) {
+    spdlog::error("scripts: cannot save the dispatch mark in {}",
+                  impl_->options.mark_file.string());
+  }
+  if (dropped > 0 && impl_->mark && impl_->options.resume) {
+    spdlog::warn(
+        "scripts: {} queued event runs were not started before the hub stopped; they "
+        "run when it starts again (after event {})",
+        dropped, impl_->mark->acked());
+  } else if (dropped > 0) {
     spdlog::warn("scripts: {} queued event runs were not started before the hub stopped", dropped);
+  }
 }
 
 }  // namespace hub

@@ -32,6 +32,14 @@ struct DispatcherOptions {
   size_t output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
   int parallel = 4;                          // owners whose scripts run at the same time
   size_t queue_limit = 10000;                // events waiting per owner before some are refused
+  // Durable dispatch: where the dispatcher keeps the seq up to which every event's scripts
+  // have finished (empty: nowhere, dispatch from start() on only). With `resume`, the
+  // events after it that are still in the journal are dispatched first, with
+  // HUB_EVENT_REPLAYED=1: those an earlier hubd took in but did not finish (a crash, or a
+  // stop that came first). `bus_last_seq` is the bus's newest seq when start() is called.
+  std::filesystem::path mark_file;
+  bool resume = true;
+  uint64_t bus_last_seq = 0;
 };
 
 class ScriptDispatcher {
@@ -53,7 +61,8 @@ class ScriptDispatcher {
   void set_modules(std::vector<Module> modules);
 
   // Stops taking events from the bus and waits for the scripts already running (each is
-  // bounded by its timeout); queued events that have not started are dropped and logged.
+  // bounded by its timeout); queued events that have not started are left (logged) for
+  // the next start to resume, with a mark_file.
   void stop();
 
   struct Impl;

@@ -18,9 +18,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bus/consumer_mark.h"
 #include "bus/credentials.h"
 #include "bus/publisher.h"
-#include "bus/replay_client.h"
 #include "bus/text.h"
 #include "hub/sdk.h"
 
@@ -89,9 +89,9 @@ struct Context::Impl {
     return *result;
   }
 
-  // A live subscription from now on that recovers what it falls behind on from the
-  // journal, whatever its patterns.
-  Result<Subscriber> open_subscriber(std::vector<std::string> patterns) {
+  // A subscription that recovers what it falls behind on from the journal, whatever its
+  // patterns: live from now on, after the journal's events from `resume_from` (if not 0).
+  Result<Subscriber> open_subscriber(std::vector<std::string> patterns, uint64_t resume_from = 0) {
     SubscriberOptions options;
     options.events_endpoint = config.bus_events;
     options.replay_endpoint = config.bus_replay;
@@ -99,6 +99,10 @@ struct Context::Impl {
     options.retained = false;
     options.sync = true;
     options.recover = true;
+    options.resume_from = resume_from;
+    options.on_gap = [log = logger](uint64_t first, uint64_t last) {
+      log->error("events {}..{} are lost: no longer in the hub's journal", first, last);
+    };
     options.wake_fd = wake_fd;
     return Subscriber::open(zmq, credential, std::move(options));
   }
@@ -236,41 +240,6 @@ Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
 
 namespace {
 
-// Where a durable subscription keeps the last sequence number its handler finished.
-class ConsumerMark {
- public:
-  explicit ConsumerMark(std::filesystem::path file) : file_(std::move(file)) {
-    std::ifstream in(file_);
-    in >> saved_;
-    acked_ = saved_;
-  }
-  ~ConsumerMark() { save(); }
-  uint64_t acked() const { return acked_; }
-  void ack(uint64_t seq) {
-    acked_ = seq;
-    if (std::chrono::steady_clock::now() - last_save_ >= std::chrono::milliseconds(100)) save();
-  }
-  void save() {
-    if (acked_ == saved_) return;
-    std::error_code ec;
-    std::filesystem::create_directories(file_.parent_path(), ec);
-    const auto temp = file_.string() + ".new";
-    {
-      std::ofstream out(temp, std::ios::trunc);
-      out << acked_ << "\n";
-      if (!out) return;
-    }
-    std::filesystem::rename(temp, file_, ec);
-    if (!ec) saved_ = acked_;
-    last_save_ = std::chrono::steady_clock::now();
-  }
-
- private:
-  std::filesystem::path file_;
-  uint64_t acked_ = 0, saved_ = 0;
-  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
-};
-
 bool is_consumer_name(const std::string& name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
@@ -288,13 +257,17 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
   if (impl_->config.data_dir.empty()) return Status::error("HUB_DATA_DIR is not set");
   auto mark = std::make_shared<ConsumerMark>(std::filesystem::path(impl_->config.data_dir) /
                                              ".hub/consumers" / name);
-  // Live first (nothing published from now on is missed), then the journal up to where
-  // live begins; live events the journal already gave are skipped.
-  auto sub = impl_->open_subscriber(patterns);
+  // The journal's events past the mark first, then live; none twice. The first time, from
+  // now on: that starting point is saved at once, so a crash right after loses nothing.
+  auto sub = impl_->open_subscriber(patterns, mark->found() ? mark->acked() + 1 : 0);
   if (!sub) return sub.status();
+  if (!mark->found()) {
+    (void)mark->ack(sub->joined_at());
+    if (!mark->save()) return Status::error("cannot save the mark of durable subscription " + name);
+  }
   std::lock_guard lock(impl_->subscriptions_mu);
   if (impl_->closing) return Status::error("the Context is closing");
-  impl_->subscriptions.emplace_back([this, mark, name, patterns,
+  impl_->subscriptions.emplace_back([this, mark, name,
                                      sub = std::make_shared<Subscriber>(std::move(*sub)),
                                      handler = std::move(handler)] {
     const auto deliver = [&](const Event& e) {
@@ -304,30 +277,12 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
         impl_->logger->error("handler of {} for {} (seq {}) threw: {}", name, e.topic(), e.seq,
                              ex.what());
       }
-      mark->ack(e.seq);
+      if (!mark->ack(e.seq))
+        impl_->logger->error("durable subscription {}: cannot save its mark", name);
     };
-    if (mark->acked() > 0) {
-      ReplayRequest request;
-      request.endpoint = impl_->config.bus_replay;
-      request.from = mark->acked() + 1;
-      request.patterns = patterns;
-      ReplayCursor cursor(impl_->zmq, impl_->credential, request);
-      for (;;) {
-        auto e = cursor.next();
-        if (!e) {
-          impl_->logger->error("durable subscription {}: {}", name, e.error());
-          break;
-        }
-        if (!*e || impl_->closing) break;
-        deliver(**e);
-      }
-      for (const auto& [first, last] : cursor.outcome().lost) {
-        impl_->logger->error("durable subscription {}: events {}..{} are lost (not in the journal)",
-                             name, first, last);
-      }
-    }
     while (!impl_->closing) {
-      auto event = sub->next(std::chrono::milliseconds(-1));
+      auto event = sub->next(std::chrono::milliseconds(200));
+      if (!event) mark->save();  // idle: what was handled is kept before any crash
       if (!event || event->seq <= mark->acked()) continue;
       deliver(*event);
     }

@@ -78,8 +78,7 @@ int main() {
     if (!s) return s;
     // A durable subscription: what comes while the probe is stopped reaches it on restart.
     s = ctx.subscribe_durable("main", {"Durable/#"}, [&](const hub::Event& e) {
-      (void)ctx.publish_confirmed("durable-seen",
-                                  JsonObject().add("seq", static_cast<int64_t>(e.seq)).str());
+      (void)ctx.publish("durable-seen", JsonObject().add("seq", static_cast<int64_t>(e.seq)).str());
     });
     if (!s) return s;
     ctx.log().info("probe ready");

@@ -1,0 +1,38 @@
+#include "bus/consumer_mark.h"
+
+#include <fstream>
+
+namespace hub {
+
+ConsumerMark::ConsumerMark(std::filesystem::path file) : file_(std::move(file)) {
+  std::ifstream in(file_);
+  found_ = static_cast<bool>(in >> saved_);
+  if (!found_) saved_ = 0;
+  on_disk_ = found_;
+  acked_ = saved_;
+}
+
+bool ConsumerMark::ack(uint64_t seq) {
+  acked_ = seq;
+  return std::chrono::steady_clock::now() - last_save_ < save_every || save();
+}
+
+bool ConsumerMark::save() {
+  if (!unsaved()) return true;
+  last_save_ = std::chrono::steady_clock::now();
+  std::error_code ec;
+  std::filesystem::create_directories(file_.parent_path(), ec);
+  const auto temp = file_.string() + ".new";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << acked_ << "\n";
+    if (!out.flush()) return false;
+  }
+  std::filesystem::rename(temp, file_, ec);
+  if (ec) return false;
+  saved_ = acked_;
+  on_disk_ = true;
+  return true;
+}
+
+}  // namespace hub
