@@ -4,9 +4,9 @@
 //   build/tests/bench/journal_bench [--events N]
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
 
 #include <thread>
