@@ -62,7 +62,8 @@ constexpr size_t kMaxReplays = 64;
 constexpr auto kReplayIdle = std::chrono::seconds(30);
 constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, matching or not
 constexpr auto kRetentionEvery = std::chrono::minutes(1);
-constexpr size_t kReplayBatch = 128;  // events per message of an answer
+constexpr size_t kReplayBatch = 128;               // events per message of an answer, at most,
+constexpr size_t kReplayBatchBytes = 1024 * 1024;  // or this many bytes (large payloads)
 // Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
 constexpr size_t kMaxChainedModules = 65536;
 
@@ -524,7 +525,7 @@ class Broker::Impl {
       if (!filter->matches(r->topic)) continue;
       wire::append_record(records, r->topic, r->header, r->payload);
       ++sent;
-      if (++batched == kReplayBatch && !send_batch()) {
+      if ((++batched == kReplayBatch || records.size() >= kReplayBatchBytes) && !send_batch()) {
         replays_.erase(it);  // the client is gone or not reading: it asks again
         return;
       }

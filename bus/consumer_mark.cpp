@@ -1,6 +1,10 @@
 #include "bus/consumer_mark.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <string>
 
 namespace hub {
 
@@ -23,11 +27,14 @@ bool ConsumerMark::save() {
   std::error_code ec;
   std::filesystem::create_directories(file_.parent_path(), ec);
   const auto temp = file_.string() + ".new";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << acked_ << "\n";
-    if (!out.flush()) return false;
-  }
+  // Synced before the rename, so after a power cut the file holds the old mark or the new.
+  const std::string text = std::to_string(acked_) + "\n";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (!written) return false;
   std::filesystem::rename(temp, file_, ec);
   if (ec) return false;
   saved_ = acked_;

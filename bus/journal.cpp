@@ -19,7 +19,7 @@ constexpr uint32_t kMagic = 0x4A425548;  // "HUBJ" read as little-endian bytes
 constexpr size_t kFrame = 12;            // magic, length, crc
 constexpr uint32_t kMaxBody = 64u << 20;
 constexpr size_t kReadChunk = 256 * 1024;
-constexpr uint64_t kSeekWindow = 64 * 1024;  // a seek reads from here on linearly
+constexpr uint64_t kIndexEvery = 64 * 1024;  // bytes of segment per index entry
 
 void put32(std::string& out, uint32_t v) {
   char b[4];
@@ -70,6 +70,21 @@ std::string segment_name(uint64_t first_seq) {
   char name[32];
   std::snprintf(name, sizeof name, "%020llu.seg", static_cast<unsigned long long>(first_seq));
   return name;
+}
+
+// The index of a segment (SEQ.idx beside SEQ.seg): every kIndexEvery bytes of segment,
+// the offset and seq of the record that starts there, as (u64 seq, u64 offset) little-
+// endian pairs. Written by the journal itself, so a reader can trust where it points (a
+// payload can hold bytes that look like records; a scan for markers could be fooled),
+// and checked anyway against the record found there.
+fs::path index_of(const fs::path& segment) {
+  fs::path index = segment;
+  return index.replace_extension(".idx");
+}
+
+void put_entry(std::string& out, uint64_t seq, uint64_t offset) {
+  put64(out, seq);
+  put64(out, offset);
 }
 
 // A body of `n` bytes at `p`: its seq, or 0 when its inner lengths do not add up.
@@ -134,16 +149,22 @@ Result<std::string> read_whole(const fs::path& file) {
 // The last intact seq in `text` (a whole segment) and where the intact part ends. A bad
 // record followed by good ones is left for readers to skip (it is not a torn tail); only
 // what follows the last good record is the tail to cut.
-uint64_t scan_segment(const std::string& text, size_t& good_end, std::string& why) {
+uint64_t scan_segment(const std::string& text, size_t& good_end, std::string& why,
+                      std::string* index = nullptr) {
   uint64_t last = 0;
   size_t pos = 0;
   good_end = 0;
+  uint64_t next_entry = 0;
   const std::string marker("HUBJ", 4);
   while (pos < text.size()) {
     JournalRecord r;
     std::string problem;
     const size_t size = check_record(text.data() + pos, text.size() - pos, problem, &r);
     if (size > 0 && r.seq > last) {
+      if (index != nullptr && pos >= next_entry && pos == good_end) {  // walked to, not found
+        put_entry(*index, r.seq, pos);
+        next_entry = pos + kIndexEvery;
+      }
       last = r.seq;
       pos += size;
       good_end = pos;
@@ -199,7 +220,13 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
     if (!text) return text.status();
     size_t good_end = 0;
     std::string why;
-    const uint64_t last = scan_segment(*text, good_end, why);
+    std::string index;
+    const uint64_t last = scan_segment(*text, good_end, why, &index);
+    if (it == segments.rbegin()) {  // rebuilt: what a crash left of it may be behind or past
+      if (Status s = write_index(index_of(it->second), index); !s) return s;
+      journal->next_index_at_ =
+          index.empty() ? 0 : get64(index.data() + index.size() - 8) + kIndexEvery;
+    }
     if (good_end < text->size() && it == segments.rbegin()) {
       if (::truncate(it->second.c_str(), static_cast<off_t>(good_end)) != 0) {
         return Status::error(it->second.string() +
@@ -229,6 +256,11 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
     struct stat st {};
     ::fstat(journal->fd_, &st);
     journal->segment_bytes_ = static_cast<uint64_t>(st.st_size);
+    journal->index_fd_ =
+        ::open(index_of(journal->segment_).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (journal->index_fd_ < 0) {
+      return Status::error(index_of(journal->segment_).string() + ": " + std::strerror(errno));
+    }
   }
   journal->last_seq_ = journal->written_seq_ = journal->durable_seq_ = recovery.last_seq;
   journal->buffer_.reserve(journal->options_.buffer_size + 4096);
@@ -238,8 +270,19 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
 Journal::~Journal() {
   (void)flush(true);
   if (fd_ >= 0) ::close(fd_);
+  if (index_fd_ >= 0) ::close(index_fd_);
   // A clean close hands out nothing beyond what is written: the next run goes on from it.
   if (last_seq_ > 0) (void)write_reservation(last_seq_);
+}
+
+Status Journal::write_index(const fs::path& file, const std::string& entries) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
+  const bool ok =
+      ::write(fd, entries.data(), entries.size()) == static_cast<ssize_t>(entries.size());
+  ::close(fd);
+  if (!ok) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  return Status::ok();
 }
 
 Status Journal::write_reservation(uint64_t through) {
@@ -261,11 +304,18 @@ Status Journal::write_reservation(uint64_t through) {
 Status Journal::open_segment(uint64_t first_seq) {
   if (Status s = flush(true); !s) return s;
   if (fd_ >= 0) ::close(fd_);
+  if (index_fd_ >= 0) ::close(index_fd_);
+  fd_ = index_fd_ = -1;
   segment_ = options_.dir / segment_name(first_seq);
   fd_ = ::open(segment_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0)
     return Status::error(segment_.string() + ": cannot be created: " + std::strerror(errno));
+  const fs::path index = index_of(segment_);
+  index_fd_ = ::open(index.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  if (index_fd_ < 0)
+    return Status::error(index.string() + ": cannot be created: " + std::strerror(errno));
   segment_bytes_ = 0;
+  next_index_at_ = 0;
   return Status::ok();
 }
 
@@ -284,6 +334,10 @@ Status Journal::append(uint64_t seq, std::string_view topic, std::string_view he
   }
   const size_t body = 16 + topic.size() + header.size() + payload.size();
   const size_t start = buffer_.size();
+  if (segment_bytes_ >= next_index_at_) {
+    put_entry(index_buffer_, seq, segment_bytes_);
+    next_index_at_ = segment_bytes_ + kIndexEvery;
+  }
   put32(buffer_, kMagic);
   put32(buffer_, static_cast<uint32_t>(body));
   put32(buffer_, 0);  // the checksum, once the body is in place
@@ -317,6 +371,8 @@ Status Journal::write_out() {
       }
       segment_bytes_ -= buffer_.size();
       buffer_.clear();
+      index_buffer_.clear();
+      next_index_at_ = segment_bytes_;
       last_seq_ = written_seq_;
       return Status::error(segment_.string() + ": cannot be written: " + why);
     }
@@ -325,6 +381,14 @@ Status Journal::write_out() {
   buffer_.clear();
   written_seq_ = last_seq_;
   if (options_.durability == Durability::kNone) durable_seq_ = written_seq_;
+  // The index after the records it points to. Losing it costs readers speed, not events.
+  if (!index_buffer_.empty()) {
+    if (::write(index_fd_, index_buffer_.data(), index_buffer_.size()) !=
+        static_cast<ssize_t>(index_buffer_.size())) {
+      (void)::ftruncate(index_fd_, 0);  // never half an entry: readers then scan instead
+    }
+    index_buffer_.clear();
+  }
   return Status::ok();
 }
 
@@ -360,6 +424,7 @@ uint64_t Journal::enforce_retention() {
     if (!too_big && !too_old) break;
     std::error_code ec;
     fs::remove(segments[i].second, ec);
+    fs::remove(index_of(segments[i].second), ec);
     total -= sizes[i].first;
   }
   return i < segments.size() ? segments[i].first : last_seq_ + 1;
@@ -397,59 +462,59 @@ bool JournalReader::open_next_segment() {
   pos_ = 0;
   file_offset_ = 0;
   if (fd_ < 0) return open_next_segment();
-  if (from_seq_ > segment_first) seek(from_seq_);
+  index_.clear();
+  index_loaded_ = false;
+  if (from_seq_ > segment_first) {
+    seek(from_seq_);
+    index_loaded_ = true;
+  }
   return true;
 }
 
-// The first intact record that starts in [from, limit): its offset and seq.
-std::optional<std::pair<uint64_t, uint64_t>> JournalReader::record_after(uint64_t from,
-                                                                         uint64_t limit) {
-  std::string window(std::min<uint64_t>(kSeekWindow + kFrame, limit - from), '\0');
-  const ssize_t n = ::pread(fd_, window.data(), window.size(), static_cast<off_t>(from));
-  if (n <= 0) return std::nullopt;
-  window.resize(static_cast<size_t>(n));
-  const std::string marker("HUBJ", 4);
-  std::string record;
-  for (size_t at = window.find(marker); at != std::string::npos && from + at < limit;
-       at = window.find(marker, at + 1)) {
-    const char* p = window.data() + at;
-    size_t avail = window.size() - at;
-    if (avail >= kFrame && avail < kFrame + get32(p + 4) && get32(p + 4) <= kMaxBody &&
-        from + at + kFrame + get32(p + 4) <= limit) {  // a record longer than the window
-      record.resize(kFrame + get32(p + 4));
-      if (::pread(fd_, record.data(), record.size(), static_cast<off_t>(from + at)) !=
-          static_cast<ssize_t>(record.size())) {
-        continue;
-      }
-      p = record.data();
-      avail = record.size();
-    }
-    JournalRecord r;
-    std::string why;
-    if (check_record(p, avail, why, &r) > 0) return std::make_pair(from + at, r.seq);
+// The entries of the open segment's index, checked in order (empty when it has none).
+void JournalReader::load_index() {
+  index_.clear();
+  auto text = read_whole(index_of(file_));
+  if (!text) return;
+  for (size_t at = 0; at + 16 <= text->size(); at += 16) {
+    const uint64_t seq = get64(text->data() + at), offset = get64(text->data() + at + 8);
+    if (!index_.empty() && (seq <= index_.back().first || offset <= index_.back().second)) break;
+    index_.emplace_back(seq, offset);
   }
-  return std::nullopt;
 }
 
-// Places the reader at or before the first record with seq >= `seq` in the open segment,
-// by bisecting byte offsets (each probe finds the next intact record), so a replay from
-// the middle of a large segment reads a few windows, not the whole segment before it.
-void JournalReader::seek(uint64_t seq) {
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) return;
-  uint64_t lo = 0;  // 0, or a record with a lower seq: reading from here misses nothing
-  uint64_t hi = static_cast<uint64_t>(st.st_size);
-  while (hi - lo > kSeekWindow) {
-    const uint64_t mid = lo + (hi - lo) / 2;
-    const auto found = record_after(mid, hi);
-    if (found && found->second < seq) {
-      lo = found->first;
-    } else {
-      hi = mid;
-    }
+// True when a record with `seq` starts at `offset` of the open segment.
+bool JournalReader::record_at(uint64_t offset, uint64_t seq) {
+  char frame[kFrame];
+  if (::pread(fd_, frame, kFrame, static_cast<off_t>(offset)) != static_cast<ssize_t>(kFrame) ||
+      get32(frame) != kMagic || get32(frame + 4) > kMaxBody) {
+    return false;
   }
-  if (lo > 0 && ::lseek(fd_, static_cast<off_t>(lo), SEEK_SET) == static_cast<off_t>(lo)) {
-    file_offset_ = lo;
+  std::string record(kFrame + get32(frame + 4), '\0');
+  if (::pread(fd_, record.data(), record.size(), static_cast<off_t>(offset)) !=
+      static_cast<ssize_t>(record.size())) {
+    return false;
+  }
+  JournalRecord r;
+  std::string why;
+  return check_record(record.data(), record.size(), why, &r) > 0 && r.seq == seq;
+}
+
+// Places the reader at the last indexed record before `seq` in the open segment (checked
+// against the record there), so a replay from the middle of a large segment reads at most
+// an index step of it, not all that comes before.
+void JournalReader::seek(uint64_t seq) {
+  load_index();
+  auto it = std::lower_bound(index_.begin(), index_.end(), std::make_pair(seq, uint64_t{0}));
+  while (it != index_.begin()) {
+    --it;
+    if (it->second > 0 && record_at(it->second, it->first)) {
+      if (::lseek(fd_, static_cast<off_t>(it->second), SEEK_SET) ==
+          static_cast<off_t>(it->second)) {
+        file_offset_ = it->second;
+      }
+      return;
+    }
   }
 }
 
@@ -500,7 +565,26 @@ const JournalRecord* JournalReader::next() {
         on_corrupt_(file_.string() + " at byte " + std::to_string(file_offset_ + pos_) + ": " +
                     why + "; skipped to the next record");
       }
-      // Resynchronise on the next marker.
+      // Resynchronise at the next indexed record after it (where the journal itself says a
+      // record starts); past the last one, or without an index, at the next marker.
+      if (!index_loaded_) {
+        load_index();
+        index_loaded_ = true;
+      }
+      const uint64_t here = file_offset_ + pos_;
+      auto next = std::upper_bound(index_.begin(), index_.end(), here,
+                                   [](uint64_t at, const auto& e) { return at < e.second; });
+      for (; next != index_.end(); ++next) {
+        if (!record_at(next->second, next->first)) continue;
+        if (::lseek(fd_, static_cast<off_t>(next->second), SEEK_SET) ==
+            static_cast<off_t>(next->second)) {
+          buffer_.clear();
+          pos_ = 0;
+          file_offset_ = next->second;
+        }
+        break;
+      }
+      if (next != index_.end()) continue;
       const std::string marker("HUBJ", 4);
       const size_t at = buffer_.find(marker, pos_ + 1);
       pos_ = at == std::string::npos ? buffer_.size() : at;

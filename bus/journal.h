@@ -3,7 +3,8 @@
 // and checksummed, so that no sequence number is ever reused and events can be read back
 // after a crash. The foundation of replay and gap recovery (docs/PROTOCOL.md, to come).
 //
-// Files: SEQ.seg, SEQ the first sequence number in it (20 digits, so names sort in order).
+// Files: SEQ.seg, SEQ the first sequence number in it (20 digits, so names sort in order),
+// and SEQ.idx, where records start every 64 KiB of it, so readers can seek.
 // Record (integers little-endian):
 //   u32 magic 0x4A425548 ("HUBJ") | u32 body length | u32 CRC-32C of the body | body
 //   body: u64 seq | u32 topic length | topic | u32 header length | header | payload
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,12 +91,16 @@ class Journal {
   Status open_segment(uint64_t first_seq);
   Status write_out();
   Status write_reservation(uint64_t through);
+  static Status write_index(const std::filesystem::path& file, const std::string& entries);
 
   JournalOptions options_;
   int fd_ = -1;
+  int index_fd_ = -1;  // the segment's index (SEQ.idx)
   std::filesystem::path segment_;
   uint64_t segment_bytes_ = 0;  // on disk plus in buffer_
   std::string buffer_;
+  std::string index_buffer_;    // entries for records in buffer_
+  uint64_t next_index_at_ = 0;  // the next record starting at or past this gets an entry
   uint64_t last_seq_ = 0;
   uint64_t written_seq_ = 0;  // in the kernel
   uint64_t durable_seq_ = 0;
@@ -135,7 +139,8 @@ class JournalReader {
   bool advance();  // on to the next segment, if there is one by now
   bool fill(size_t at_least);
   void seek(uint64_t seq);
-  std::optional<std::pair<uint64_t, uint64_t>> record_after(uint64_t from, uint64_t limit);
+  void load_index();
+  bool record_at(uint64_t offset, uint64_t seq);
 
   std::filesystem::path dir_;
   uint64_t from_seq_;
@@ -149,6 +154,8 @@ class JournalReader {
   size_t pos_ = 0;
   JournalRecord record_;
   uint64_t first_retained_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> index_;  // the open segment's: (seq, offset)
+  bool index_loaded_ = false;
 };
 
 // The segments of `dir`, oldest first: (first seq, path). Files with other names are

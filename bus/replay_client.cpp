@@ -31,10 +31,15 @@ Status ReplayCursor::ask() {
 }
 
 Result<std::optional<Event>> ReplayCursor::next() {
-  while (ready_.empty() && !done_) {
+  // Waits for answers while none is at hand; takes those that are already here (the end of
+  // an answer among them, so the next is asked for before this one is used up), up to
+  // about one answer's worth held.
+  while (!done_ && ready_.size() < wire::kReplayMaxCredit) {
     if (!asked_) (void)ask();
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, request_.timeout) == 0) {
+    const auto wait = ready_.empty() ? request_.timeout : std::chrono::milliseconds(0);
+    if (zmq::poll(&item, 1, wait) == 0) {
+      if (!ready_.empty()) break;
       return Status::error("no replay answer from " + request_.endpoint + " within " +
                            std::to_string(request_.timeout.count()) + " ms");
     }

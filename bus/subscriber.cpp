@@ -13,6 +13,8 @@ namespace hub {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr auto kIdleCheckEvery = std::chrono::seconds(1);
+constexpr int kRecoveryAttempts = 3;  // replays tried before what they were to bring is lost
 
 std::chrono::milliseconds left_until(Clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(0),
@@ -25,6 +27,9 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
                                     SubscriberOptions options) {
   auto filter = TopicFilter::parse(options.patterns);
   if (!filter) return filter.status();
+  if (options.resume_from > 0 && options.retained) {
+    return Status::error("a subscriber resuming from the journal takes no retained snapshot");
+  }
   if (Status s = probe_endpoint(options.events_endpoint); !s) {
     return Status::error("no hub is running: " + s.message());
   }
@@ -129,8 +134,15 @@ void Subscriber::report_gap(uint64_t first, uint64_t last) const {
   if (options_.on_gap && first <= last) options_.on_gap(first, last);
 }
 
+// Numbers skipped just before Hub/recovered were reserved by a hubd that crashed (it is the
+// first event of the hubd that started next, and says so), not events that were lost.
+static bool follows_reserved_numbers(const Event& e) {
+  return e.topic() == wire::kRecoveredTopic && e.source == kHubIdentity;
+}
+
 // Starts fetching [seen_seq_ + 1, to] (to 0: up to now) from the journal.
 void Subscriber::start_recovery(uint64_t to) {
+  recovery_to_ = to;
   ReplayRequest request;
   request.endpoint = options_.replay_endpoint;
   request.from = seen_seq_ + 1;
@@ -146,8 +158,13 @@ void Subscriber::start_recovery(uint64_t to) {
 std::optional<Event> Subscriber::next_recovered() {
   while (recovering_) {
     auto replayed = recovering_->next();
-    if (!replayed || !*replayed) {  // failed, or caught up
-      if (!replayed) {              // the journal cannot be asked: what was to come from it is lost
+    if (!replayed && ++recovery_failures_ < kRecoveryAttempts) {
+      start_recovery(recovery_to_);  // a busy or restarting hub: ask again, from where it was
+      continue;
+    }
+    if (!replayed || !*replayed) {  // failed (again and again), or caught up
+      recovery_failures_ = 0;
+      if (!replayed) {  // the journal cannot be asked: what was to come from it is lost
         const uint64_t to = pending_seen_ != 0 ? pending_seen_ - 1 : resume_until_;
         report_gap(seen_seq_ + 1, to);
         seen_seq_ = std::max(seen_seq_, to);
@@ -157,7 +174,7 @@ std::optional<Event> Subscriber::next_recovered() {
         const ReplayOutcome& outcome = recovering_->outcome();
         if (!filter_.matches_all()) {
           for (const auto& [first, last] : outcome.lost) report_gap(first, last);
-        } else if (pending_seen_ != 0) {
+        } else if (pending_seen_ != 0 && !pending_after_reserved_) {
           report_gap(seen_seq_ + 1, pending_seen_ - 1);  // the end of the range is missing
         }
         seen_seq_ = std::max(seen_seq_, pending_seen_ != 0 ? pending_seen_ - 1 : outcome.last_seq);
@@ -166,11 +183,10 @@ std::optional<Event> Subscriber::next_recovered() {
       break;
     }
     Event& e = **replayed;
+    recovery_failures_ = 0;
     if (e.seq <= seen_seq_) continue;
-    // Not in the journal; but numbers skipped just before a Hub/startup were reserved by a
-    // hubd that crashed (it said so when it started again), not events that were lost.
-    if (filter_.matches_all() && !(e.topic() == "Hub/startup" && e.source == "Hub")) {
-      report_gap(seen_seq_ + 1, e.seq - 1);
+    if (filter_.matches_all() && !follows_reserved_numbers(e)) {
+      report_gap(seen_seq_ + 1, e.seq - 1);  // not in the journal
     }
     seen_seq_ = e.seq;
     if (!filter_.matches(e.topic())) continue;
@@ -180,6 +196,7 @@ std::optional<Event> Subscriber::next_recovered() {
   }
   if (pending_seen_ != 0) seen_seq_ = std::max(seen_seq_, pending_seen_);
   pending_seen_ = 0;
+  pending_after_reserved_ = false;
   if (!resume_) return std::nullopt;
   Event live = std::move(*resume_);
   resume_.reset();
@@ -205,10 +222,14 @@ bool Subscriber::recover_ready() const {
 }
 
 // ZeroMQ drops an event for a subscriber only when the broker's queue for it is full; all
-// that queue holds then still arrives, so a spell that received fewer events cannot have
-// lost any. The queue counts as full once half its bound is unread (libzmq acknowledges
-// reads in batches of half the bound). Unknown bound (no join): ask after every spell.
-uint64_t Subscriber::idle_check_after() const { return std::max<uint64_t>(1, queue_bound_ / 2); }
+// that queue holds then still arrives. A subscriber that received this many since it last
+// asked the journal asks as soon as it runs dry: the queue counts as full once about half
+// its bound is unread (libzmq acknowledges reads in batches of half the bound, and late),
+// so this is an eighth. Having received fewer, it asks at most every kIdleCheckEvery:
+// losses at the end of a burst show within about that long, and a quiet bus costs at
+// most one question a second. Unknown bound (no join): after every spell.
+uint64_t Subscriber::idle_check_after() const { return std::max<uint64_t>(1, queue_bound_ / 8); }
+
 Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
 
@@ -239,18 +260,26 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
     // is most of the time.
     if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
       // Nothing queued: events lost at the very end of a burst would show no gap until a
-      // later event comes, so a recovering subscriber that received enough to have lost
-      // some asks the journal when it goes idle. (Only when the caller would wait: a
-      // zero-timeout poll for more is not idleness.)
-      if (recover_ready() && received_since_check_ >= idle_check_after() && timeout.count() != 0) {
+      // later event comes, so a recovering subscriber asks the journal when it runs dry
+      // (see idle_check_after). Only when the caller would wait: a zero-timeout poll for
+      // more is not idleness.
+      const bool check_due =
+          received_since_check_ >= idle_check_after() ||
+          (received_since_check_ > 0 && Clock::now() - last_check_ >= kIdleCheckEvery);
+      if (recover_ready() && check_due && timeout.count() != 0) {
         received_since_check_ = 0;
+        last_check_ = Clock::now();
         start_recovery(0);
         if (auto e = next_recovered()) return e;
         continue;
       }
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, options_.wake_fd, ZMQ_POLLIN, 0}};
-      const auto wait = forever ? std::chrono::milliseconds(-1) : left_until(deadline);
+      auto wait = forever ? std::chrono::milliseconds(-1) : left_until(deadline);
+      if (recover_ready() && received_since_check_ > 0) {  // wake for the timed check
+        const auto check_in = left_until(last_check_ + kIdleCheckEvery);
+        if (wait.count() < 0 || check_in < wait) wait = check_in;
+      }
       int ready = 0;
       try {
         ready = zmq::poll(items, options_.wake_fd >= 0 ? 2 : 1, wait);
@@ -287,11 +316,12 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
         if (recover_ready()) {
           start_recovery(event->seq - 1);
           pending_seen_ = event->seq;
+          pending_after_reserved_ = follows_reserved_numbers(*event);
           if (filter_.matches(event->topic())) resume_ = std::move(*event);
           if (auto e = next_recovered()) return e;
           continue;
         }
-        report_gap(seen_seq_ + 1, event->seq - 1);
+        if (!follows_reserved_numbers(*event)) report_gap(seen_seq_ + 1, event->seq - 1);
       }
       seen_seq_ = std::max(seen_seq_, event->seq);
     }

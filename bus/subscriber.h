@@ -107,6 +107,9 @@ class Subscriber {
   uint64_t malformed() const { return malformed_; }
   // Events delivered from the journal: missed live (or published before open(), resuming).
   uint64_t recovered() const { return recovered_; }
+  // With `recover`, once next() has nothing more: every matching event up to this seq has
+  // been handed out (a durable consumer may mark it handled).
+  uint64_t delivered_through() const { return std::max(seen_seq_, last_seq_); }
   // The newest event published before open() (with `sync` or `retained`; else 0).
   uint64_t joined_at() const { return join_seq_; }
 
@@ -141,10 +144,14 @@ class Subscriber {
   std::string chain_module_;                  // the module whose every event this one receives
   uint64_t queue_bound_ = 0;                  // the broker's queue per subscriber (0: unknown)
   uint64_t received_since_check_ = 0;         // messages received since the journal was last asked
-  uint64_t seen_seq_ = 0;        // the newest number received or replayed (tracking gaps)
-  uint64_t pending_seen_ = 0;    // a recovery's live event: seen once the recovery ends
-  bool resume_pending_ = false;  // resume_from's replay is still to start
-  uint64_t resume_until_ = 0;    // while it runs: the newest event published before open()
+  uint64_t seen_seq_ = 0;                // the newest number received or replayed (tracking gaps)
+  uint64_t pending_seen_ = 0;            // a recovery's live event: seen once the recovery ends
+  bool resume_pending_ = false;          // resume_from's replay is still to start
+  uint64_t recovery_to_ = 0;             // the running recovery's end (0: up to now)
+  int recovery_failures_ = 0;            // in a row, of the running recovery
+  bool pending_after_reserved_ = false;  // the gap's live event follows reserved numbers
+  std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
+  uint64_t resume_until_ = 0;  // while it runs: the newest event published before open()
 };
 
 }  // namespace hub

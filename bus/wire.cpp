@@ -116,7 +116,27 @@ std::optional<PublishHeader> decode_publish_header(std::string_view b) {
   return h;
 }
 
+// Version 1 event headers (no module_prev, 20 bytes fixed) are still read, for journals
+// written before version 2: their module_prev says "look" (seq - 1).
+static std::optional<EventHeader> decode_event_header_v1(std::string_view b) {
+  constexpr size_t kFixed = 20;
+  if (b.size() < kFixed) return std::nullopt;
+  EventHeader h;
+  h.flags = get_u8(&b[1]);
+  const size_t ct_len = get_u8(&b[2]);
+  const size_t src_len = get_u8(&b[3]);
+  if (b.size() != kFixed + src_len + ct_len) return std::nullopt;
+  h.seq = get_u64(&b[4]);
+  if (h.seq == 0) return std::nullopt;
+  h.time_ns = get_u64(&b[12]);
+  h.module_prev = h.seq - 1;
+  h.source = b.substr(kFixed, src_len);
+  h.content_type = b.substr(kFixed + src_len, ct_len);
+  return h;
+}
+
 std::optional<EventHeader> decode_event_header(std::string_view b) {
+  if (!b.empty() && get_u8(&b[0]) == 1) return decode_event_header_v1(b);
   if (b.size() < kEventHeaderFixed || get_u8(&b[0]) != kVersion) return std::nullopt;
   EventHeader h;
   h.flags = get_u8(&b[1]);

@@ -48,6 +48,10 @@ inline constexpr std::string_view kReplayLost = "lost";
 inline constexpr std::string_view kReplayMore = "more";
 inline constexpr std::string_view kReplayCaughtUp = "caught-up";
 inline constexpr uint64_t kReplayMaxCredit = 4000;
+// The first event of a hubd that starts after a crash, when it skips sequence numbers the
+// crashed one may have handed out (docs/PROTOCOL.md, section 10): the numbers just before
+// it are not events that were lost.
+inline constexpr std::string_view kRecoveredTopic = "Hub/recovered";
 
 void put_u64(char* p, uint64_t v);
 uint64_t get_u64(const char* p);
@@ -104,8 +108,9 @@ size_t event_header_size(const EventHeader& header);
 void encode(const Ack& ack, std::string& out);
 
 // Decoders return nullopt when the bytes are not a well-formed header of this version:
-// wrong size, unknown version, unknown flags, lengths that do not add up. The string
-// views point into `bytes`.
+// wrong size, unknown version, unknown flags, lengths that do not add up. (Event headers
+// of version 1, in journals written before version 2, are read too.) The string views
+// point into `bytes`.
 std::optional<PublishHeader> decode_publish_header(std::string_view bytes);
 std::optional<EventHeader> decode_event_header(std::string_view bytes);
 std::optional<Ack> decode_ack(std::string_view bytes);

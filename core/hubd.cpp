@@ -21,6 +21,7 @@
 #include "bus/journal.h"
 #include "bus/publisher.h"
 #include "bus/text.h"
+#include "bus/wire.h"
 #include "core/api_server.h"
 #include "core/files.h"
 #include "core/hub_api.h"
@@ -118,6 +119,19 @@ class RunningBus {
     auto publisher = Publisher::connect(bus->ctx_, internal, std::nullopt);
     if (!publisher) return publisher.status();
     bus->hub_publisher_.emplace(std::move(*publisher));
+    if (go_on > recovery.last_seq) {
+      // First of all: subscribers that come back to a gap learn these numbers were never
+      // events they could have missed (wire::kRecoveredTopic).
+      auto said =
+          bus->publish(wire::kRecoveredTopic,
+                       JsonObject()
+                           .add("skipped_first", static_cast<int64_t>(recovery.last_seq + 1))
+                           .add("skipped_last", static_cast<int64_t>(go_on))
+                           .add("cut_bytes", static_cast<int64_t>(recovery.cut_bytes))
+                           .str(),
+                       false);
+      if (!said) return said.status();
+    }
     return bus;
   }
 
@@ -376,17 +390,22 @@ int run_hubd(const HubdOptions& options) {
   auto shutdown_seq = (*bus)->publish("Hub/shutdown", stopping, false);
   if (!shutdown_seq && !bus_failed)
     spdlog::error("cannot publish Hub/shutdown: {}", shutdown_seq.error());
-  // Hub/shutdown's scripts finish (bounded) before any module stops.
-  if (shutdown_seq && !(*dispatcher)->wait_done(*shutdown_seq, config.shutdown.scripts_timeout)) {
+  // Hub/shutdown's scripts finish before any module stops, then those of what stopping the
+  // modules published; both within shutdown.scripts_timeout. What does not finish in time
+  // runs when hubd starts again (scripts.resume).
+  const auto scripts_deadline = std::chrono::steady_clock::now() + config.shutdown.scripts_timeout;
+  const auto scripts_time_left = [&] {
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        scripts_deadline - std::chrono::steady_clock::now()));
+  };
+  if (shutdown_seq && !(*dispatcher)->wait_done(*shutdown_seq, scripts_time_left())) {
     spdlog::warn("the scripts for Hub/shutdown did not finish within {} ms; stopping anyway",
                  config.shutdown.scripts_timeout.count());
   }
   modules.stop_all();
-  // The scripts of what stopping the modules published run now (bounded); what does not
-  // finish in time runs when hubd starts again (scripts.resume).
-  if (!bus_failed &&
-      !(*dispatcher)->wait_done((*bus)->last_seq(), config.shutdown.scripts_timeout)) {
-    spdlog::warn("scripts still running after {} ms; stopping anyway",
+  if (!bus_failed && !(*dispatcher)->wait_done((*bus)->last_seq(), scripts_time_left())) {
+    spdlog::warn("scripts still running {} ms after Hub/shutdown; stopping anyway",
                  config.shutdown.scripts_timeout.count());
   }
   (*dispatcher)->stop();

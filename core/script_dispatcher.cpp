@@ -356,9 +356,10 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
     } else if (mark.found() && o.resume && mark.acked() < o.bus_last_seq) {
       spdlog::info("scripts: resuming after event {}: events up to {} were not all dispatched",
                    mark.acked(), o.bus_last_seq);
-      bus.resume_from = mark.acked() + 1;
       impl->read_seq = mark.acked();
     }
+    // From the journal, also what came between reading bus_last_seq and subscribing.
+    bus.resume_from = impl->read_seq + 1;
     // The starting point is saved at once: a crash right after it loses nothing.
     (void)mark.ack(impl->read_seq);
     if (!mark.save()) {

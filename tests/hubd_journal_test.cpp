@@ -57,14 +57,23 @@ TEST_CASE("the sequence goes on across a clean restart and after a kill -9, neve
   CHECK(hubd.wait_exit() == 0);
   // Everything journalled reads back in order, the gap after the kill included.
   JournalReader reader(root.path() / "var/db/hub/journal", 1);
-  uint64_t last = 0, count = 0;
+  uint64_t last = 0, count = 0, recovered_at = 0;
   while (const JournalRecord* r = reader.next()) {
     CHECK(r->seq > last);
+    if (r->topic == "Hub/recovered") {  // the first event after the skipped numbers
+      recovered_at = r->seq;
+      CHECK(last == second);
+      CHECK(json_int(r->payload, "skipped_first") == static_cast<int64_t>(second + 1));
+      CHECK(json_int(r->payload, "skipped_last") == static_cast<int64_t>(r->seq - 1));
+    }
     last = r->seq;
     ++count;
   }
   CHECK(last > third);
-  CHECK(count == 5);  // startup and shutdown of runs 1 and 3, startup of the killed run 2
+  CHECK(recovered_at != 0);
+  CHECK(recovered_at < third);
+  // Startup and shutdown of runs 1 and 3, startup of the killed run 2, and Hub/recovered.
+  CHECK(count == 6);
 }
 
 TEST_CASE("a confirmed publish is in the journal when it returns", "[hubd][journal]") {

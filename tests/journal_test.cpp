@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "bus/journal.h"
+#include "support/running_hub.h"
 #include "support/temp_dir.h"
 
 using namespace hub;
@@ -131,6 +132,41 @@ TEST_CASE("a read from the middle of a large segment starts exactly at its seque
       CHECK(r->seq == want);
       CHECK(r->payload == payload(r->seq));
     }
+  }
+}
+
+TEST_CASE("records forged inside a payload never pass for real ones, from any start", "[journal]") {
+  // A publisher controls payloads: one made of well-formed records (right marker, length
+  // and checksum) with a huge seq must not be taken for a record when a reader looks for
+  // its place in a segment.
+  TempDir scratch;
+  JournalRecovery recovery;
+  {
+    auto forger = open(scratch, recovery);
+    REQUIRE(forger->append(uint64_t{1} << 62, "Hub/forged", "hdr", "x"));
+  }
+  const std::string fake =
+      hub::test::read_file(journal_segments(scratch.path() / "journal").back().second);
+  REQUIRE_FALSE(fake.empty());
+  std::string forged_payload;
+  while (forged_payload.size() < 200 * 1024) forged_payload += fake;
+
+  TempDir dir;
+  {
+    auto j = open(dir, recovery);
+    for (uint64_t seq = 1; seq <= 400; ++seq) {
+      REQUIRE(j->append(seq, "Mod/ev", "hdr", seq % 2 == 0 ? forged_payload : payload_of(seq)));
+    }
+  }
+  for (uint64_t from = 1; from <= 400; from += 7) {
+    JournalReader reader(dir.path() / "journal", from);
+    uint64_t want = from;
+    while (const JournalRecord* r = reader.next()) {
+      REQUIRE(r->seq == want);
+      CHECK(r->topic == "Mod/ev");
+      ++want;
+    }
+    CHECK(want == 401);
   }
 }
 

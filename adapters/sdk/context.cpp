@@ -261,6 +261,16 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
   // now on: that starting point is saved at once, so a crash right after loses nothing.
   auto sub = impl_->open_subscriber(patterns, mark->found() ? mark->acked() + 1 : 0);
   if (!sub) return sub.status();
+  if (mark->found() && mark->acked() > sub->joined_at()) {  // a journal replaced, or wiped
+    impl_->logger->warn(
+        "durable subscription {}: its mark {} is past the bus's last event {}; "
+        "starting from now",
+        name, mark->acked(), sub->joined_at());
+    sub = impl_->open_subscriber(patterns);
+    if (!sub) return sub.status();
+    (void)mark->ack(sub->joined_at());
+    if (!mark->save()) return Status::error("cannot save the mark of durable subscription " + name);
+  }
   if (!mark->found()) {
     (void)mark->ack(sub->joined_at());
     if (!mark->save()) return Status::error("cannot save the mark of durable subscription " + name);
@@ -282,7 +292,10 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
     };
     while (!impl_->closing) {
       auto event = sub->next(std::chrono::milliseconds(200));
-      if (!event) mark->save();  // idle: what was handled is kept before any crash
+      if (!event) {  // idle: all it was given is handled; kept before any crash
+        if (sub->delivered_through() > mark->acked()) (void)mark->ack(sub->delivered_through());
+        (void)mark->save();
+      }
       if (!event || event->seq <= mark->acked()) continue;
       deliver(*event);
     }
