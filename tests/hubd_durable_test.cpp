@@ -137,12 +137,7 @@ TEST_CASE("scripts of events a killed hubd took in but had not run, run when it 
   CHECK(hubd->wait_stderr("scripts: resuming after event"));
   INFO(hubd->stderr_text());
   // Hub/scripts-done of the last item, from the journal if it came before this subscribes.
-  SubscriberOptions o;
-  o.events_endpoint = ipc_endpoint(paths.events_socket);
-  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
-  o.patterns = {"Hub/scripts-done"};
-  o.retained = false;
-  o.recover = true;
+  SubscriberOptions o = recovering(root, {"Hub/scripts-done"});
   o.resume_from = items.back() + 1;
   zmq::context_t ctx(1);
   auto done = Subscriber::open(ctx, admin, o);

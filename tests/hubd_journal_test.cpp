@@ -109,13 +109,9 @@ uint64_t publish(const TempDir& root, const std::string& topic, const std::strin
 uint64_t seq_of(const std::string& line) { return std::stoull(line.substr(0, line.find(' '))); }
 
 // A subscriber that recovers from the journal, with a small queue so it falls behind.
-SubscriberOptions slow_recovering(const BusPaths& paths) {
-  SubscriberOptions o;
-  o.events_endpoint = ipc_endpoint(paths.events_socket);
-  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
-  o.retained = false;
+SubscriberOptions slow_recovering(const TempDir& root) {
+  SubscriberOptions o = recovering(root, {});
   o.receive_hwm = 100;
-  o.recover = true;
   return o;
 }
 
@@ -208,7 +204,7 @@ TEST_CASE("a deliberately slow subscriber to everything gets every event once, i
   const BusPaths paths = BusPaths::for_root(root.path());
   auto admin = read_credential_file(paths.admin_credential);
   REQUIRE(admin);
-  SubscriberOptions o = slow_recovering(paths);
+  SubscriberOptions o = slow_recovering(root);
   uint64_t gaps = 0;
   o.on_gap = [&](uint64_t, uint64_t) { ++gaps; };
   auto sub = Subscriber::open(ctx, *admin, o);
@@ -251,7 +247,7 @@ TEST_CASE("a recovering subscriber with patterns gets every event it asked for, 
   const BusPaths paths = BusPaths::for_root(root.path());
   auto admin = read_credential_file(paths.admin_credential);
   REQUIRE(admin);
-  SubscriberOptions o = slow_recovering(paths);
+  SubscriberOptions o = slow_recovering(root);
   SECTION("patterns of one module: gaps show in each event's module_prev") {
     o.patterns = {"Want/n", "Want/end"};
   }

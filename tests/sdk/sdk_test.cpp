@@ -182,13 +182,7 @@ TEST_CASE("a durable subscription gets, on restart, what was published while it 
   REQUIRE(admin);
   zmq::context_t ctx(1);
   // Every Probe/durable-seen, recovered from the journal if this test falls behind.
-  SubscriberOptions o;
-  o.events_endpoint = ipc_endpoint(paths.events_socket);
-  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
-  o.patterns = {"Probe/durable-seen"};
-  o.retained = false;
-  o.recover = true;
-  auto seen = Subscriber::open(ctx, *admin, o);
+  auto seen = Subscriber::open(ctx, *admin, recovering(root, {"Probe/durable-seen"}));
   REQUIRE(seen);
   std::vector<uint64_t> published;
   for (int i = 0; i < 3; ++i) published.push_back(publish(root, "Durable/before", "{}"));

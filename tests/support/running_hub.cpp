@@ -55,6 +55,17 @@ Subscriber RunningHub::subscribe(std::vector<std::string> patterns, bool retaine
   return std::move(*sub);
 }
 
+SubscriberOptions recovering(const TempDir& root, std::vector<std::string> patterns) {
+  const BusPaths paths = BusPaths::for_root(root.path());
+  SubscriberOptions o;
+  o.events_endpoint = ipc_endpoint(paths.events_socket);
+  o.replay_endpoint = ipc_endpoint(paths.replay_socket);
+  o.patterns = std::move(patterns);
+  o.retained = false;
+  o.recover = true;
+  return o;
+}
+
 std::optional<Event> next_on(Subscriber& sub, std::string_view topic,
                              std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

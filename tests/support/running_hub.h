@@ -45,6 +45,10 @@ class RunningHub {
   std::unique_ptr<ChildProcess> hubd_;
 };
 
+// Options for a subscriber to `root`'s bus that fetches what it misses from the journal
+// (no retained snapshot), so a test that falls behind still sees every event.
+SubscriberOptions recovering(const TempDir& root, std::vector<std::string> patterns);
+
 // The next event on `topic` (others are skipped); nullopt when `timeout` passes first.
 std::optional<Event> next_on(Subscriber& sub, std::string_view topic,
                              std::chrono::milliseconds timeout = std::chrono::seconds(20));
