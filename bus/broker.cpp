@@ -10,6 +10,7 @@
 #include <deque>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -21,6 +22,7 @@
 
 #include "bus/retained_store.h"
 #include "bus/topic_filter.h"
+#include "bus/topic_owner.h"
 #include "bus/wire.h"
 #include "bus/zap_handler.h"
 
@@ -64,6 +66,8 @@ constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, match
 constexpr auto kRetentionEvery = std::chrono::minutes(1);
 constexpr size_t kReplayBatch = 128;               // events per message of an answer, at most,
 constexpr size_t kReplayBatchBytes = 1024 * 1024;  // or this many bytes (large payloads)
+constexpr size_t kMaxRefusedIdentities = 1024;     // counted one by one; the rest together
+const std::string kOtherIdentities = "(others)";
 // Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
 constexpr size_t kMaxChainedModules = 65536;
 
@@ -276,6 +280,12 @@ class Broker::Impl {
       count_rejection(counters_.malformed, std::string(source) + ": " + *problem);
       return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
     }
+    if (!internal) {
+      if (auto why = publish_refusal(source, topic)) {
+        count_forbidden(source, *why);
+        return acknowledge(router, *header, wire::AckStatus::kForbidden, 0, *why);
+      }
+    }
     if (parts_[2].size() > options_.max_payload) {
       const std::string why = "the payload of " + std::to_string(parts_[2].size()) +
                               " bytes exceeds the limit of " + std::to_string(options_.max_payload);
@@ -323,6 +333,29 @@ class Broker::Impl {
     acknowledge(router, ack_for, wire::AckStatus::kAccepted, stamp.seq, {});
   }
 
+  // Counts a forbidden publish for its identity, and logs it at 1, 2, 4, ... refusals of
+  // that identity (so every offender shows up, and none can flood the log).
+  void count_forbidden(const std::string& identity, const std::string& why) {
+    ++counters_.forbidden;
+    uint64_t n = 0;
+    {
+      std::lock_guard lock(forbidden_mu_);
+      const bool known = forbidden_by_.count(identity) != 0;
+      const std::string& key =
+          known || forbidden_by_.size() < kMaxRefusedIdentities ? identity : kOtherIdentities;
+      n = ++forbidden_by_[key];
+    }
+    if ((n & (n - 1)) == 0)
+      spdlog::warn("bus: refused a publish ({} so far from {}): {}", n, identity, why);
+  }
+
+ public:
+  std::map<std::string, uint64_t> forbidden_by_identity() const {
+    std::lock_guard lock(forbidden_mu_);
+    return forbidden_by_;
+  }
+
+ private:
   // The seq of the previous event of `topic`'s module, and `seq` remembered as the newest.
   // A module first seen in this run may have events in the journal from earlier runs, so
   // it gets the last seq from before this run: higher than the truth is safe (a subscriber
@@ -595,6 +628,8 @@ class Broker::Impl {
   std::map<std::string, ReplaySession> replays_;  // by client and patterns
   Clock::time_point last_sync_ = Clock::now();
   Clock::time_point last_retention_ = Clock::now();
+  mutable std::mutex forbidden_mu_;
+  std::map<std::string, uint64_t> forbidden_by_;           // guarded by forbidden_mu_
   std::unordered_map<std::string, uint64_t> module_last_;  // newest seq of each module
   std::string_view chained_module_;                        // the last module looked up,
   uint64_t* chained_prev_ = nullptr;                       // and its entry
@@ -619,6 +654,9 @@ Broker::~Broker() = default;
 void Broker::run() { impl_->run(); }
 void Broker::stop() { impl_->stop(); }
 const BrokerCounters& Broker::counters() const { return impl_->counters(); }
+std::map<std::string, uint64_t> Broker::forbidden_by_identity() const {
+  return impl_->forbidden_by_identity();
+}
 uint64_t Broker::last_seq() const { return impl_->last_seq(); }
 
 }  // namespace hub

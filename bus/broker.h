@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -51,6 +52,7 @@ struct BrokerCounters {
   std::atomic<uint64_t> snapshots{0};
   std::atomic<uint64_t> retained_refused{0};  // retain asked for, store full
   std::atomic<uint64_t> journal_failures{0};  // events the journal could not take
+  std::atomic<uint64_t> forbidden{0};         // publishes of topics the publisher does not own
 };
 
 class Broker {
@@ -71,6 +73,9 @@ class Broker {
   void stop();
 
   const BrokerCounters& counters() const;
+  // Forbidden publishes by identity (the first kMaxRefusedIdentities identities; later
+  // ones are counted under "(others)"). Safe from any thread.
+  std::map<std::string, uint64_t> forbidden_by_identity() const;
   // The last sequence number assigned (0 before the first event).
   uint64_t last_seq() const;
 

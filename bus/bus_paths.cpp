@@ -20,6 +20,11 @@ std::filesystem::path default_root() {
   return env != nullptr && *env != '\0' ? env : ".";
 }
 
+std::filesystem::path default_credential_file(const BusPaths& paths) {
+  const char* own = std::getenv("HUB_CREDENTIAL_FILE");
+  return own != nullptr && *own != '\0' ? std::filesystem::path(own) : paths.admin_credential;
+}
+
 std::string ipc_endpoint(const std::filesystem::path& socket) { return "ipc://" + socket.string(); }
 
 }  // namespace hub

@@ -23,6 +23,10 @@ struct BusPaths {
 // The root a command works on when not told: $HUB_ROOT, else the current directory.
 std::filesystem::path default_root();
 
+// The credential a command presents when not told: $HUB_CREDENTIAL_FILE (set by hubd for
+// services and event scripts: they act as their module), else the administrator's.
+std::filesystem::path default_credential_file(const BusPaths& paths);
+
 // "ipc://" + path.
 std::string ipc_endpoint(const std::filesystem::path& socket);
 

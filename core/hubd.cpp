@@ -169,7 +169,18 @@ class RunningBus {
         .add("retained_refused", static_cast<int64_t>(c.retained_refused.load()))
         .add("acks_undeliverable", static_cast<int64_t>(c.acks_undeliverable.load()))
         .add("journal_failures", static_cast<int64_t>(c.journal_failures.load()))
+        .add("forbidden", static_cast<int64_t>(c.forbidden.load()))
+        .add_raw("forbidden_by", forbidden_by_json())
         .str();
+  }
+
+  // {"IDENTITY": N, ...}: forbidden publishes, by publisher.
+  std::string forbidden_by_json() const {
+    JsonObject by;
+    for (const auto& [identity, n] : broker_->forbidden_by_identity()) {
+      by.add(identity, static_cast<int64_t>(n));
+    }
+    return by.str();
   }
 
   // A fresh credential for `identity`, valid on the bus until revoked.

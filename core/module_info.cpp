@@ -131,6 +131,7 @@ std::optional<std::string> module_name_problem(std::string_view name) {
     }
   }
   if (name == "Hub") return "'Hub' is reserved for the hub itself";
+  if (name == "admin") return "'admin' is reserved for the administrator's identity";
   return std::nullopt;
 }
 

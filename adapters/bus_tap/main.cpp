@@ -46,7 +46,8 @@ constexpr const char* kUsage =
     "                       (then exit, unless --follow)\n"
     "  -f, --follow         with --from or --last: go on with live events, none missed\n"
     "  -r, --root DIR       the hub's root (default: $HUB_ROOT, else the current directory)\n"
-    "  -c, --credential F   credential file (default: DIR/var/db/hub/admin.cred)\n"
+    "  -c, --credential F   credential file (default: $HUB_CREDENTIAL_FILE, else\n"
+    "                       DIR/var/db/hub/admin.cred)\n"
     "  -h, --help           print this help\n"
     "\n"
     "exit status: 0 done (count reached, timeout without -C, or interrupted), 1 error\n"
@@ -170,7 +171,7 @@ int main(int argc, char** argv) {
 
   const hub::BusPaths paths = hub::BusPaths::for_root(options->root);
   const auto credential = hub::read_credential_file(
-      options->credential.empty() ? paths.admin_credential : options->credential);
+      options->credential.empty() ? hub::default_credential_file(paths) : options->credential);
   if (!credential) {
     std::cerr << "bus-tap: " << credential.error() << "\n(is a hub running on "
               << options->root.string() << "? pass --root DIR or set HUB_ROOT)\n";

@@ -69,12 +69,14 @@ const std::map<std::string, std::string> kHelp = {
 };
 
 constexpr const char* kUsage =
-    "usage: hubctl [--root DIR] [--timeout SEC] COMMAND [ARGS]\n"
+    "usage: hubctl [--root DIR] [--credential FILE] [--timeout SEC] COMMAND [ARGS]\n"
     "\n"
     "commands: status, inspect, start, stop, restart, reload, publish, logs\n"
     "`hubctl help COMMAND` or `hubctl COMMAND --help` for each.\n"
     "\n"
     "  --root DIR     the hub's root (default: $HUB_ROOT, else the current directory)\n"
+    "  --credential FILE  who to act as (default: $HUB_CREDENTIAL_FILE, as hubd sets for\n"
+    "                 services and event scripts, else the administrator's)\n"
     "  --timeout SEC  how long to wait for the hub (default 30; start/stop/reload wait for\n"
     "                 the operation itself)\n"
     "\n"
@@ -82,6 +84,7 @@ constexpr const char* kUsage =
 
 struct Options {
   fs::path root = hub::default_root();
+  fs::path credential;  // empty: default_credential_file
   std::chrono::milliseconds timeout{30000};
   std::string command;
   std::vector<std::string> args;
@@ -106,9 +109,13 @@ class Hub {
  public:
   explicit Hub(const Options& o) : options_(o), paths_(hub::BusPaths::for_root(o.root)) {}
 
+  fs::path credential_file() const {
+    return options_.credential.empty() ? hub::default_credential_file(paths_) : options_.credential;
+  }
+
   // The result of one API call, or nullopt with the error printed; `exit` is set.
   std::optional<std::string> call(const std::string& request, int& exit) {
-    auto credential = hub::read_credential_file(paths_.admin_credential);
+    auto credential = hub::read_credential_file(credential_file());
     if (!credential) {
       std::cerr << "hubctl: " << credential.error() << "\n(is a hub running on "
                 << options_.root.string() << "? pass --root DIR or set HUB_ROOT)\n";
@@ -183,7 +190,12 @@ int inspect(Hub& hub, const std::vector<std::string>& args) {
   std::cout << "\nbus: " << bus["events"].Scalar() << " events (last seq "
             << bus["last_seq"].Scalar() << "), " << bus["malformed"].Scalar() << " malformed, "
             << bus["too_large"].Scalar() << " too large, " << bus["auth_failures"].Scalar()
-            << " authentication failures\n";
+            << " authentication failures, " << bus["forbidden"].Scalar() << " forbidden";
+  std::string by;
+  for (const auto& entry : bus["forbidden_by"]) {
+    by += (by.empty() ? "" : ", ") + entry.first.Scalar() + " " + entry.second.Scalar();
+  }
+  std::cout << (by.empty() ? "" : " (" + by + ")") << "\n";
   return kOk;
 }
 
@@ -219,7 +231,7 @@ int publish(Hub& hub, const std::vector<std::string>& args_in) {
     return usage_error("publish needs TOPIC [PAYLOAD|-]", "publish");
   std::string payload = args.size() == 2 ? args[1] : "{}";
   if (payload == "-") payload.assign(std::istreambuf_iterator<char>(std::cin), {});
-  auto credential = hub::read_credential_file(hub.paths().admin_credential);
+  auto credential = hub::read_credential_file(hub.credential_file());
   if (!credential) {
     std::cerr << "hubctl: " << credential.error() << "\n";
     return kUnreachable;
@@ -383,6 +395,8 @@ std::optional<Options> parse(int argc, char** argv, int& exit) {
     const std::string a = argv[i];
     if ((a == "--root" || a == "-r") && i + 1 < argc) {
       o.root = argv[++i];
+    } else if ((a == "--credential" || a == "-c") && i + 1 < argc) {
+      o.credential = argv[++i];
     } else if (a == "--timeout" && i + 1 < argc) {
       char* end = nullptr;
       const double seconds = std::strtod(argv[++i], &end);
