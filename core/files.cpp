@@ -75,4 +75,13 @@ Result<std::string> read_small_file(const fs::path& file, size_t max_bytes) {
   return text;
 }
 
+Status write_file(const fs::path& file, const std::string& text, mode_t mode) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) return Status::error(file.string() + ": cannot be written");
+  return Status::ok();
+}
+
 }  // namespace hub

@@ -22,6 +22,9 @@ Status make_private_dir(const std::filesystem::path& dir, mode_t mode);
 std::vector<std::filesystem::path> visible_entries(const std::filesystem::path& dir,
                                                    std::error_code& error);
 
+// Writes `text` to `file` (created with `mode`, else truncated; never through a symlink).
+Status write_file(const std::filesystem::path& file, const std::string& text, mode_t mode = 0644);
+
 // Reads a small text file: fails with "PATH: reason" (missing, a directory, not a regular
 // file, unreadable, larger than `max_bytes`). Never blocks on a FIFO.
 Result<std::string> read_small_file(const std::filesystem::path& file, size_t max_bytes);

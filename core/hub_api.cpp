@@ -11,7 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bus/credentials.h"
 #include "bus/text.h"
+#include "bus/topic_owner.h"
 #include "core/module_config.h"
 #include "core/module_manager.h"
 #include "core/supervisor.h"
@@ -63,6 +65,7 @@ std::string HubApi::handle(const ApiRequest& r) {
       return api_error("timeout", "the request waited past its deadline and was not carried out");
     }
   }
+  if (auto refusal = authorize(r)) return api_error("forbidden", *refusal);
   if (r.method == "inspect") return api_reply(inspect());
   if (r.method == "reload") return api_reply(modules_.reload());
   if (r.method == "start") return start(r);
@@ -86,6 +89,29 @@ std::string HubApi::handle(const ApiRequest& r) {
   return api_error("unknown_method",
                    "unknown method '" + r.method +
                        "' (expected inspect, reload, start, stop, restart, port or report)");
+}
+
+// What a caller may do (README, "Security"): the administrator anything; a module's
+// service or scripts may look (inspect, port), report its own stats, and start and stop
+// dynamic instances of its own module; nothing that changes other modules or the Hub.
+std::optional<std::string> HubApi::authorize(const ApiRequest& r) const {
+  if (r.identity == kAdminIdentity) return std::nullopt;
+  const std::string module(identity_module(r.identity));
+  if (module.empty()) return r.identity + " may call nothing";
+  if (r.method == "inspect" || r.method == "port" || r.method == "report") return std::nullopt;
+  if (r.method == "start" || r.method == "stop") {
+    const std::string name = string_field(r.body, "name");
+    const std::string instance = string_field(r.body, "instance");
+    const std::string target_module = !name.empty() ? name : instance.substr(0, instance.find('.'));
+    if (!instance.empty() && target_module == module) return std::nullopt;
+    if (instance.empty()) {
+      return r.identity + " may not " + r.method + " module " + name +
+             " (only the administrator starts and stops modules)";
+    }
+    return r.identity + " may " + r.method + " only instances of " + module + ", not of " +
+           target_module;
+  }
+  return r.identity + " may not call " + r.method + " (the administrator's)";
 }
 
 std::string HubApi::inspect() {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/api_server.h"
@@ -27,6 +28,7 @@ class HubApi {
   std::string handle(const ApiRequest& request);
 
  private:
+  std::optional<std::string> authorize(const ApiRequest& r) const;
   std::string inspect();
   std::string start(const ApiRequest& request);
   std::string stop(const ApiRequest& request);

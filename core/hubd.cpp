@@ -332,6 +332,8 @@ int run_hubd(const HubdOptions& options) {
     spdlog::warn("left running by an earlier hubd: {}", line);
   }
   module_options.supervisor = &supervisor;
+  module_options.grant = supervise.grant;
+  module_options.revoke = supervise.revoke;
   ModuleManager modules(module_options, publish);
   modules.load();
 

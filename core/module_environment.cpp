@@ -31,6 +31,10 @@ fs::path module_run_dir(const fs::path& root, const std::string& name) {
   return root / "var/run/hub/modules" / name;
 }
 
+fs::path script_credential_file(const fs::path& root, const std::string& name) {
+  return module_run_dir(root, name) / "credential";
+}
+
 fs::path script_log_file(const fs::path& root, const std::string& name) {
   return root / "var/log/hub/scripts" / ((name.empty() ? std::string("_site") : name) + ".log");
 }

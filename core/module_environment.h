@@ -18,6 +18,12 @@ std::filesystem::path module_run_dir(const std::filesystem::path& root, const st
 std::filesystem::path module_config_file(const std::filesystem::path& root,
                                          const std::string& name);
 
+// The credential a module's scripts (control and event) act with on the bus and the API,
+// identity NAME@scripts: module_run_dir(...)/credential, mode 0600. Given to them as
+// HUB_CREDENTIAL_FILE.
+std::filesystem::path script_credential_file(const std::filesystem::path& root,
+                                             const std::string& name);
+
 // The log of an owner's scripts: ROOT/var/log/hub/scripts/NAME.log, and _site.log for
 // the site's (empty `name`; a module name starts with a letter, so it cannot collide).
 std::filesystem::path script_log_file(const std::filesystem::path& root, const std::string& name);

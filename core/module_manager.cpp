@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/text.h"
+#include "bus/topic_owner.h"
 #include "core/files.h"
 #include "core/module_config.h"
 #include "core/module_environment.h"
@@ -26,14 +27,6 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 std::string first_line(const std::string& text) {
   const std::string line = text.substr(0, text.find('\n'));
   return line.size() > 200 ? line.substr(0, 200) + "..." : line;
-}
-
-Status write_file(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::error(file.string() + ": cannot be written");
-  return Status::ok();
 }
 
 std::string dependencies_json(const Module& m) {
@@ -83,6 +76,11 @@ void ModuleManager::prepare(const Module& m) {
   if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
   if (prepared)
     prepared = write_file(module_config_file(options_.root, m.name), yaml_text(m.config));
+  if (prepared && options_.grant) {
+    const Credential c = options_.grant(m.name + std::string(kScriptsIdentitySuffix));
+    prepared = write_file(script_credential_file(options_.root, m.name),
+                          c.identity + ":" + c.secret + "\n", 0600);
+  }
   if (!prepared)
     unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
 }
@@ -168,7 +166,10 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     ScriptRequest request;
     request.script = script;
     request.args = {m.name, phase};
-    request.env = module_environment(options_.root, m, {{"HUB_CONTROL_PHASE", phase}});
+    request.env = module_environment(
+        options_.root, m,
+        {{"HUB_CONTROL_PHASE", phase},
+         {"HUB_CREDENTIAL_FILE", script_credential_file(options_.root, m.name).string()}});
     request.cwd = m.dir;
     request.timeout = m.script_timeout.value_or(options_.script_timeout);
     request.output_cap = options_.script_output_cap;
@@ -349,7 +350,12 @@ std::string ModuleManager::reload() {
   tree_.problems = std::move(fresh.problems);
   for (const auto& name : changed) not_startable_.erase(name);
   for (const auto& name : added) not_startable_.erase(name);
-  for (const auto& name : removed) not_startable_.erase(name);
+  for (const auto& name : removed) {
+    not_startable_.erase(name);
+    if (options_.revoke) options_.revoke(name + std::string(kScriptsIdentitySuffix));
+    std::error_code ec;
+    fs::remove(script_credential_file(options_.root, name), ec);
+  }
   for (const auto& name : dropped) not_startable_.erase(name);
 
   if (options_.on_modules_changed) options_.on_modules_changed(tree_.loaded);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/credentials.h"
 #include "bus/status.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
@@ -34,6 +35,10 @@ struct ModuleManagerOptions {
   int cancel_fd = -1;
   // Runs the modules' services; without one, a module with a service fails to start.
   Supervisor* supervisor = nullptr;
+  // Bus identities for each module's scripts (NAME@scripts): granted when the module is
+  // prepared, revoked when it goes. Without them, scripts act as the administrator.
+  std::function<Credential(const std::string& identity)> grant;
+  std::function<void(const std::string& identity)> revoke;
   // Told the loaded modules whenever reload() changed them (the script dispatcher).
   std::function<void(const std::vector<Module>&)> on_modules_changed;
 };

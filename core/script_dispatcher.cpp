@@ -277,8 +277,15 @@ struct ScriptDispatcher::Impl {
     for (const auto& warning : selection.warnings) spdlog::warn("{}", warning);
     if (!selection.error.empty())
       spdlog::error("scripts for {} seq {}: {}", d.topic, d.seq, selection.error);
-    const auto env = module ? module_environment(options.root, *module, d.env)
-                            : site_environment(options.root, d.env);
+    // A module's scripts act as NAME@scripts (they own NAME/...); the site's as the
+    // administrator (HUB_CREDENTIAL_FILE unset).
+    auto extra = d.env;
+    if (module) {
+      extra.emplace_back("HUB_CREDENTIAL_FILE",
+                         script_credential_file(options.root, module->name).string());
+    }
+    const auto env = module ? module_environment(options.root, *module, extra)
+                            : site_environment(options.root, extra);
     for (const auto& script : selection.scripts) {
       ScriptRequest request;
       request.script = script;

@@ -11,15 +11,6 @@ namespace hub {
 namespace fs = std::filesystem;
 namespace {
 
-Status write_file(const fs::path& file, const std::string& text, mode_t mode) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) return Status::error(file.string() + ": cannot be written");
-  return Status::ok();
-}
-
 Status link(const fs::path& target, const fs::path& link_path) {
   std::error_code ec;
   fs::create_directories(link_path.parent_path(), ec);

@@ -1,0 +1,192 @@
+// What a module may do on a real hubd, as an attacker would try it: publish what it does
+// not own, control what is not its own; and what a flood of garbage does to the broker.
+#include <random>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <zmq_addon.hpp>
+
+#include "bus/bus_paths.h"
+#include "bus/journal.h"
+#include "bus/publisher.h"
+#include "hub/api_client.h"
+#include "support/running_hub.h"
+
+using namespace hub;
+using namespace hub::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A module whose service runs `body` (sh), then stays up.
+void add_shell_module(const TempDir& root, const std::string& name, const std::string& body) {
+  add_module(root, name, "command: os/linux/programs/run\n");
+  add_script(root, "modules/system/" + name + "/os/linux/programs/run",
+             body + "\nexec tail -f /dev/null\n");
+}
+
+// The credential hubd gave the running service of module `name`.
+Credential credential_of(const TempDir& root, const std::string& name) {
+  auto c = read_credential_file(root.path() / "var/run/hub/services" / name / "etc/hub/credential");
+  REQUIRE(c);
+  return *c;
+}
+
+std::string inspect_json(const TempDir& root) {
+  ChildProcess inspect(HUBCTL_PATH, {"--root", root.path(), "inspect", "--json"});
+  REQUIRE(inspect.wait_exit() == 0);
+  std::string out;
+  for (const auto& line : inspect.stdout_lines()) out += line;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a module publishes only its own topics, and what it is refused is counted",
+          "[hubd][security]") {
+  TempDir root;
+  const std::string hubctl = std::string(HUBCTL_PATH) + " --root '" + root.path().string() + "'";
+  // As its own identity (hubd sets HUB_CREDENTIAL_FILE), it tries to stop the Hub, raise
+  // another module's alarm and fake its own lifecycle; then says how each went.
+  add_shell_module(root, "Self",
+                   hubctl + " publish Hub/shutdown '{}'; a=$?\n" + hubctl +
+                       " publish Other/alarm '{}'; b=$?\n" + hubctl +
+                       " publish Self/started '{}'; c=$?\n" + hubctl +
+                       " publish Self/alarm \"{\\\"exits\\\":[$a,$b,$c]}\"\n");
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  auto admin = read_credential_file(BusPaths::for_root(root.path()).admin_credential);
+  REQUIRE(admin);
+  SubscriberOptions o = recovering(root, {"Self/alarm"});
+  o.resume_from = 1;  // from the journal: it may have come before this subscribed
+  auto sub = Subscriber::open(ctx, *admin, o);
+  REQUIRE(sub);
+  auto alarm = next_on(*sub, "Self/alarm");
+  REQUIRE(alarm);
+  CHECK(alarm->source == "Self");
+  CHECK(alarm->payload() == "{\"exits\":[1,1,1]}");  // hubctl: 1, refused
+
+  const std::string inspect = inspect_json(root);
+  CHECK_THAT(inspect, Catch::Contains("\"forbidden\":3"));
+  CHECK_THAT(inspect, Catch::Contains("\"forbidden_by\":{\"Self\":3}"));
+  // Refused events were neither delivered nor journalled: only the Hub's own Self/started.
+  JournalReader journal(root.path() / "var/db/hub/journal", 1);
+  while (const JournalRecord* r = journal.next()) {
+    const auto header = wire::decode_event_header(r->header);
+    REQUIRE(header);
+    INFO(r->topic << " from " << header->source);
+    CHECK_FALSE((r->topic == "Other/alarm" || r->topic == "Hub/shutdown"));
+    if (r->topic == "Self/started") CHECK(header->source == "Hub");
+  }
+}
+
+TEST_CASE("a module controls only its own dynamic instances through the API", "[hubd][security]") {
+  TempDir root;
+  add_shell_module(root, "Self", "");
+  add_shell_module(root, "Other", "");
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  ApiClient api(ctx, ipc_endpoint(BusPaths::for_root(root.path()).api_socket),
+                credential_of(root, "Self"));
+  const auto refused = [&](const std::string& request) {
+    ApiError error;
+    INFO(request);
+    CHECK_FALSE(api.call(request, error));
+    CHECK(error.code == "forbidden");
+    return error.message;
+  };
+  CHECK_THAT(refused(R"({"method":"stop","name":"Other"})"), Catch::Contains("administrator"));
+  refused(R"({"method":"reload"})");
+  refused(R"({"method":"restart","name":"Self"})");
+  CHECK_THAT(refused(R"({"method":"start","name":"Other","instance":"x"})"),
+             Catch::Contains("only instances of Self"));
+  refused(R"({"method":"stop","instance":"Other.x"})");
+  ApiError error;
+  CHECK(api.call(R"({"method":"inspect"})", error));
+  CHECK(api.call(R"({"method":"start","name":"Self","instance":"w"})", error,
+                 std::chrono::seconds(20)));
+  CHECK(api.call(R"({"method":"stop","instance":"Self.w"})", error, std::chrono::seconds(20)));
+  INFO(error.message);
+  // Still all there: nothing the module asked for beyond its own happened.
+  const std::string inspect = inspect_json(root);
+  CHECK_THAT(inspect, Catch::Contains("\"instance\":\"Other\""));
+}
+
+TEST_CASE(
+    "a million garbage frames from an authenticated peer: refused, counted, and the bus "
+    "keeps delivering",
+    "[hubd][security]") {
+  TempDir root;
+  RunningHub hub(root);
+  const BusPaths paths = BusPaths::for_root(root.path());
+  auto admin = read_credential_file(paths.admin_credential);
+  REQUIRE(admin);
+  zmq::context_t ctx(1);
+  auto sub = Subscriber::open(ctx, *admin, recovering(root, {"Good/+"}));
+  REQUIRE(sub);
+  std::thread flood([&] {
+    zmq::context_t fctx(1);
+    zmq::socket_t dealer(fctx, zmq::socket_type::dealer);
+    set_plain_credential(dealer, *admin);
+    dealer.connect(ipc_endpoint(paths.ingest_socket));
+    std::mt19937_64 random(8);
+    std::string bytes(300, '\0');
+    for (int i = 0; i < 1000000; ++i) {
+      const int frames = static_cast<int>(random() % 5) + 1;
+      for (int f = 0; f < frames; ++f) {
+        const size_t n = random() % bytes.size();
+        for (size_t k = 0; k < n; ++k) bytes[k] = static_cast<char>(random());
+        // Now and then a well-formed publish header, so topic and payload checks are hit.
+        if (f == 1 && n >= 12 && random() % 4 == 0) bytes[0] = 2, bytes[2] = 0, bytes[3] = 0;
+        dealer.send(zmq::buffer(bytes.data(), n),
+                    f + 1 < frames ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    }
+  });
+  // Another peer's events get through during the flood, and after it.
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *admin);
+  REQUIRE(pub);
+  for (int i = 0; i < 20; ++i) {
+    auto seq = pub->publish_confirmed("Good/n", std::to_string(i), std::chrono::seconds(20));
+    REQUIRE(seq);
+    auto e = next_on(*sub, "Good/n");
+    REQUIRE(e);
+    CHECK(e->payload() == std::to_string(i));
+  }
+  flood.join();
+  auto last = pub->publish_confirmed("Good/after", "{}", std::chrono::seconds(20));
+  REQUIRE(last);
+  REQUIRE(next_on(*sub, "Good/after"));
+  const std::string inspect = inspect_json(root);
+  INFO(inspect);
+  CHECK(hub.process().pid() > 0);
+  CHECK_THAT(inspect, !Catch::Contains("\"malformed\":0,"));
+}
+
+TEST_CASE("a module's event scripts act as the module, the site's as the administrator",
+          "[hubd][security][scripts]") {
+  TempDir root;
+  const std::string hubctl = std::string(HUBCTL_PATH) + " --root '" + root.path().string() + "'";
+  add_module(root, "Self", "");
+  add_script(root, "modules/system/Self/events/Test/go/act",
+             hubctl + " publish Other/alarm '{}'; a=$?\n" + hubctl +
+                 " publish Self/done \"{\\\"other\\\":$a}\"\n");
+  add_script(root, "events/Test/go/act", hubctl + " publish Other/alarm '{}'\n");
+  RunningHub hub(root);
+  auto sub = hub.subscribe({"Self/done", "Other/alarm"});
+  ChildProcess go(HUBCTL_PATH, {"--root", root.path(), "publish", "Test/go", "{}"});
+  REQUIRE(go.wait_exit() == 0);
+  bool done = false, site_alarm = false;
+  while (!(done && site_alarm)) {
+    auto e = sub.next(std::chrono::seconds(20));
+    REQUIRE(e);
+    if (e->topic() == "Self/done") {
+      done = true;
+      CHECK(e->source == "Self@scripts");
+      CHECK(e->payload() == "{\"other\":1}");  // refused
+    } else {
+      site_alarm = true;
+      CHECK(e->source == "admin");  // the site's script
+    }
+  }
+}
