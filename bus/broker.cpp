@@ -280,7 +280,7 @@ class Broker::Impl {
       count_rejection(counters_.malformed, std::string(source) + ": " + *problem);
       return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
     }
-    if (!internal) {
+    if (!internal && options_.check_ownership) {
       if (auto why = publish_refusal(source, topic)) {
         count_forbidden(source, *why);
         return acknowledge(router, *header, wire::AckStatus::kForbidden, 0, *why);

@@ -38,6 +38,8 @@ struct BrokerOptions {
   // is acknowledged only once its event is durable (under the journal's durability), and
   // the journal is synced at least every sync_interval. Used by the broker thread only.
   Journal* journal = nullptr;
+  // Refuse topics a publisher does not own (topic_owner.h). Off only to measure its cost.
+  bool check_ownership = true;
   uint64_t last_seq = 0;  // the sequence goes on after this (the journal's recovery)
 };
 

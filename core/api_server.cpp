@@ -110,6 +110,23 @@ constexpr int kRequestsPerWake = 64;  // then hubd's other work (a SIGTERM) gets
 
 }  // namespace
 
+ApiRequest parse_api_request(std::string_view json, std::string identity) {
+  ApiRequest request;
+  request.identity = std::move(identity);
+  if (is_valid_json(json)) {  // checked before any parser sees it
+    try {
+      request.body = YAML::Load(join_surrogate_pairs(json));
+    } catch (const YAML::Exception& e) {
+      request.body = YAML::Node();
+    }
+  }
+  const YAML::Node method = request.body.IsMap() ? request.body["method"] : YAML::Node();
+  if (method && method.IsScalar() && method.Tag() == "!") {  // "!": a quoted string
+    request.method = method.Scalar();
+  }
+  return request;
+}
+
 void ApiServer::serve_pending(const ApiHandler& handle) {
   for (int served = 0; served < kRequestsPerWake; ++served) {
     // [peer][empty delimiter, from REQ or a DEALER that sends one][request]
@@ -124,22 +141,12 @@ void ApiServer::serve_pending(const ApiHandler& handle) {
     }
     if (parts.size() < 2) continue;
     const zmq::message_t& body = parts.back();
-    ApiRequest request;
     const char* user = zmq_msg_gets(body.handle(), "User-Id");
-    request.identity = user ? user : "";
+    ApiRequest request = parse_api_request(body.to_string_view(), user ? user : "");
     std::string reply;
-    if (is_valid_json(body.to_string_view())) {  // checked before any parser sees it
-      try {
-        request.body = YAML::Load(join_surrogate_pairs(body.to_string_view()));
-      } catch (const YAML::Exception& e) {
-        request.body = YAML::Node();
-      }
-    }
-    const YAML::Node method = request.body.IsMap() ? request.body["method"] : YAML::Node();
-    if (!method || !method.IsScalar() || method.Tag() != "!") {  // "!": a quoted string
+    if (request.method.empty()) {
       reply = api_error("bad_request", "expected a JSON object with a \"method\" string");
     } else {
-      request.method = request.body["method"].Scalar();
       try {
         reply = handle(request);
       } catch (const std::exception& e) {

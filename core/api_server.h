@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <yaml-cpp/yaml.h>
 #include <zmq.hpp>
@@ -42,6 +43,10 @@ class ApiServer {
 // A JSON value parsed into a node, as JSON again: plain scalars that are numbers, true,
 // false or null stay so; every other scalar is a string.
 std::string node_to_json(const YAML::Node& node);
+
+// A request as the API socket receives it: `method` is empty unless `json` is a JSON
+// object with a "method" string.
+ApiRequest parse_api_request(std::string_view json, std::string identity);
 
 // {"ok":true,"result":RESULT_JSON}
 std::string api_reply(const std::string& result_json);
