@@ -11,19 +11,30 @@
 namespace hub {
 namespace fs = std::filesystem;
 
-Status make_private_dir(const fs::path& dir, mode_t mode) {
+Status make_private_dir(const fs::path& dir, mode_t mode, const std::optional<Account>& owner) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::error(dir.string() + ": cannot create: " + ec.message());
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0)
     return Status::error(dir.string() + ": " + std::strerror(errno));
-  if (st.st_uid != ::geteuid()) {
+  if (st.st_uid != ::geteuid() && !(owner && st.st_uid == owner->uid)) {
     return Status::error(dir.string() + ": owned by uid " + std::to_string(st.st_uid) +
                          ", not by this user (uid " + std::to_string(::geteuid()) + ")");
   }
+  if (owner) {
+    if (Status s = give_to(dir, *owner); !s) return s;
+  }
   if (::chmod(dir.c_str(), mode) != 0)
     return Status::error(dir.string() + ": " + std::strerror(errno));
+  return Status::ok();
+}
+
+Status give_to(const fs::path& path, const Account& owner) {
+  if (::lchown(path.c_str(), owner.uid, owner.gid) != 0) {
+    return Status::error(path.string() + ": cannot be given to uid " + std::to_string(owner.uid) +
+                         ": " + std::strerror(errno));
+  }
   return Status::ok();
 }
 

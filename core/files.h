@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -13,9 +14,20 @@
 
 namespace hub {
 
+// A user and group that files are given to (a service that runs as another user).
+struct Account {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 // Creates `dir` (and parents) if needed and sets its mode. Fails when it exists but is
-// owned by another user, so sockets are never placed where someone else controls them.
-Status make_private_dir(const std::filesystem::path& dir, mode_t mode);
+// owned by another user (than this one, or `owner`), so sockets are never placed where
+// someone else controls them. With `owner`, gives the directory to it.
+Status make_private_dir(const std::filesystem::path& dir, mode_t mode,
+                        const std::optional<Account>& owner = std::nullopt);
+
+// Gives `path` (never what a symbolic link points to) to `owner`.
+Status give_to(const std::filesystem::path& path, const Account& owner);
 
 // The entries of `dir` whose names do not start with '.', in C-locale (byte) order. A
 // missing `dir` gives none; any other failure to read it is reported in `error`.

@@ -1,5 +1,7 @@
 #include "core/hub_config.h"
 
+#include <grp.h>
+
 #include <algorithm>
 #include <limits>
 #include <set>
@@ -95,7 +97,12 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   }
   if (const YAML::Node services = root["services"];
       services &&
-      reader.expect_map(services, "services", {"volume_paths", "log", "leftover_grace"})) {
+      reader.expect_map(services, "services", {"volume_paths", "log", "leftover_grace", "group"})) {
+    reader.read(services, "services", "group", config.services.group);
+    if (!config.services.group.empty() && ::getgrnam(config.services.group.c_str()) == nullptr) {
+      reader.problem(services["group"], "services.group",
+                     "expected a group of this system, got '" + config.services.group + "'");
+    }
     reader.read(services, "services", "volume_paths", config.services.volume_paths);
     for (const auto& path : config.services.volume_paths) {
       const auto parts = std::filesystem::path(path);

@@ -50,6 +50,10 @@ struct HubConfig {
     uint64_t log_max_size = 10 * 1024 * 1024;  // an instance's output log rotates at this size
     int64_t log_keep = 5;                      // rotated output logs kept per instance
     std::chrono::milliseconds leftover_grace{5000};  // for instances a killed hubd left behind
+    // The group that may enter var/run/hub (the bus and API sockets): services and scripts
+    // that run as another user (service.yml user:) run with it as their group. Empty:
+    // hubd's own group, and then no service may run as another user.
+    std::string group;
   } services;
 
   struct Shutdown {

@@ -1,10 +1,12 @@
 #include "core/hubd.h"
 
+#include <grp.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -274,6 +276,17 @@ int run_hubd(const HubdOptions& options) {
       return fail_early(kExitFailure, s.message());
     }
   }
+  // With services.group, that group may enter var/run/hub (and use the sockets there), so
+  // services that run as another user can reach the bus; no one else can.
+  std::optional<gid_t> services_group;
+  if (!config.services.group.empty()) {
+    const group* g = ::getgrnam(config.services.group.c_str());
+    if (g == nullptr || ::chown(paths.run_dir.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+      return fail_early(kExitFailure, paths.run_dir.string() + ": cannot be given to group " +
+                                          config.services.group);
+    }
+    services_group = g->gr_gid;
+  }
   auto lock = InstanceLock::acquire(paths.run_dir / "hubd.lock");
   if (!lock) return fail_early(kExitAlreadyRunning, lock.error() + " (" + root.string() + ")");
 
@@ -300,6 +313,7 @@ int run_hubd(const HubdOptions& options) {
                        {"HUB_API_ENDPOINT", ipc_endpoint(fs::absolute(paths.api_socket))}};
   supervise.grant = [&bus](const std::string& identity) { return (*bus)->grant(identity); };
   supervise.revoke = [&bus](const std::string& identity) { (*bus)->revoke(identity); };
+  supervise.services_group = services_group;
 
   std::function<void(const std::vector<Module>&)> modules_changed;  // set once scripts run
   ModuleManagerOptions module_options;
@@ -333,6 +347,7 @@ int run_hubd(const HubdOptions& options) {
   }
   module_options.supervisor = &supervisor;
   module_options.grant = supervise.grant;
+  module_options.services_group = services_group;
   module_options.revoke = supervise.revoke;
   ModuleManager modules(module_options, publish);
   modules.load();
@@ -347,6 +362,7 @@ int run_hubd(const HubdOptions& options) {
   dispatch.queue_limit = static_cast<size_t>(config.scripts.queue_limit);
   dispatch.mark_file = paths.run_dir.parent_path().parent_path() / "db/hub/consumers/scripts";
   dispatch.resume = config.scripts.resume;
+  dispatch.services_group = services_group;
   dispatch.bus_last_seq = (*bus)->last_seq();
   SubscriberOptions bus_endpoints;
   bus_endpoints.events_endpoint = ipc_endpoint(paths.events_socket);
@@ -360,6 +376,15 @@ int run_hubd(const HubdOptions& options) {
   // until hubd serves them once it is up).
   auto api_server = ApiServer::bind((*bus)->context(), ipc_endpoint(paths.api_socket));
   if (!api_server) return fail(kExitFailure, api_server.error());
+  // Connecting to a socket takes write permission on it: the owner's and, with
+  // services.group, that group's (the directory already keeps everyone else out).
+  for (const auto& socket :
+       {paths.ingest_socket, paths.events_socket, paths.replay_socket, paths.api_socket}) {
+    const bool ok =
+        ::chmod(socket.c_str(), 0660) == 0 &&
+        (!services_group || ::chown(socket.c_str(), static_cast<uid_t>(-1), *services_group) == 0);
+    if (!ok) return fail(kExitFailure, socket.string() + ": " + std::strerror(errno));
+  }
   HubApi api(
       modules, supervisor, [&bus] { return (*bus)->counters_json(); }, root.string());
   const ApiHandler api_handler = [&api](const ApiRequest& r) { return api.handle(r); };

@@ -72,14 +72,19 @@ bool ModuleManager::cancelled() const {
 }
 
 void ModuleManager::prepare(const Module& m) {
-  Status prepared = make_private_dir(options_.root / "data" / m.name, 0750);
-  if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750);
+  // A module whose service runs as another user owns its data and its scripts' files.
+  auto account = module_account(m, options_.services_group);
+  const std::optional<Account> owner = account ? *account : std::nullopt;
+  Status prepared = make_private_dir(options_.root / "data" / m.name, 0750, owner);
+  if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750, owner);
   if (prepared)
     prepared = write_file(module_config_file(options_.root, m.name), yaml_text(m.config));
   if (prepared && options_.grant) {
     const Credential c = options_.grant(m.name + std::string(kScriptsIdentitySuffix));
     prepared = write_file(script_credential_file(options_.root, m.name),
                           c.identity + ":" + c.secret + "\n", 0600);
+    if (prepared && owner)
+      prepared = give_to(script_credential_file(options_.root, m.name), *owner);
   }
   if (!prepared)
     unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
@@ -162,6 +167,8 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
   for (const auto& warning : selection.warnings) spdlog::warn("module {}: {}", m.name, warning);
   std::string failure = selection.error;
   if (!failure.empty() && stop_at_failure) return failure;
+  auto account = module_account(m, options_.services_group);
+  if (!account && !selection.scripts.empty()) return account.error();
   for (const auto& script : selection.scripts) {
     ScriptRequest request;
     request.script = script;
@@ -171,6 +178,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
         {{"HUB_CONTROL_PHASE", phase},
          {"HUB_CREDENTIAL_FILE", script_credential_file(options_.root, m.name).string()}});
     request.cwd = m.dir;
+    request.account = *account;
     request.timeout = m.script_timeout.value_or(options_.script_timeout);
     request.output_cap = options_.script_output_cap;
     if (phase == "startup") request.cancel_fd = options_.cancel_fd;  // shutdown runs to the end

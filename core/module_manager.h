@@ -39,6 +39,9 @@ struct ModuleManagerOptions {
   // prepared, revoked when it goes. Without them, scripts act as the administrator.
   std::function<Credential(const std::string& identity)> grant;
   std::function<void(const std::string& identity)> revoke;
+  // hub.yml services.group (see SupervisorOptions): a module whose service runs as another
+  // user runs its scripts as that user too, with this group.
+  std::optional<gid_t> services_group;
   // Told the loaded modules whenever reload() changed them (the script dispatcher).
   std::function<void(const std::vector<Module>&)> on_modules_changed;
 };

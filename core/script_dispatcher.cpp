@@ -20,6 +20,7 @@
 #include "core/module_environment.h"
 #include "core/script_index.h"
 #include "core/script_runner.h"
+#include "core/supervisor.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -286,6 +287,8 @@ struct ScriptDispatcher::Impl {
     }
     const auto env = module ? module_environment(options.root, *module, extra)
                             : site_environment(options.root, extra);
+    auto account = module ? module_account(*module, options.services_group)
+                          : Result<std::optional<Account>>(std::optional<Account>());
     for (const auto& script : selection.scripts) {
       ScriptRequest request;
       request.script = script;
@@ -296,7 +299,13 @@ struct ScriptDispatcher::Impl {
       request.timeout =
           module && module->script_timeout ? *module->script_timeout : options.timeout;
       request.output_cap = options.output_cap;
-      const ScriptOutcome outcome = run_script(request);
+      ScriptOutcome outcome;
+      if (account) {
+        request.account = *account;
+        outcome = run_script(request);
+      } else {
+        outcome.start_error = account.error();
+      }
       ++d.runs;
       append_run_log(q.log_file, d.topic + " seq " + std::to_string(d.seq), script, outcome);
       if (outcome.ok()) continue;

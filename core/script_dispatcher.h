@@ -38,6 +38,9 @@ struct DispatcherOptions {
   // HUB_EVENT_REPLAYED=1: those an earlier hubd took in but did not finish (a crash, or a
   // stop that came first). `bus_last_seq` is the bus's newest seq when start() is called.
   std::filesystem::path mark_file;
+  // hub.yml services.group: a module whose service runs as another user runs its event
+  // scripts as that user, with this group.
+  std::optional<gid_t> services_group;
   bool resume = true;
   uint64_t bus_last_seq = 0;
 };

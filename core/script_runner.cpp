@@ -1,6 +1,7 @@
 #include "core/script_runner.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "bus/text.h"
@@ -170,6 +172,43 @@ std::string ScriptOutcome::describe() const {
   return "exited with " + std::to_string(exit_code);
 }
 
+// posix_spawn cannot change the user: for a script of a module whose service runs as
+// another user, fork and drop privileges before exec. Async-signal-safe calls only in the
+// child; a step that fails says which on the script's stderr and exits 127.
+static int spawn_as(const Account& account, const ScriptRequest& request, int in_fd, int out_fd,
+                    int err_fd, const sigset_t& defaults, char* const* argv, char* const* envp,
+                    pid_t& pid) {
+  pid = ::fork();
+  if (pid < 0) return errno;
+  if (pid > 0) return 0;
+  const auto fail = [err_fd](const char* what) {
+    const char* why = strerrordesc_np(errno);
+    for (const char* part : {what, ": ", why ? why : "?", "\n"}) {
+      if (::write(err_fd, part, std::strlen(part)) < 0) break;
+    }
+    _exit(127);
+  };
+  const int in = in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY);
+  if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) fail("stdio");
+  if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) fail("cwd");
+  if (::setpgid(0, 0) != 0) fail("setpgid");
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sigismember(&defaults, sig) == 1) ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::close_range(3, ~0U, 0) != 0) fail("close_range");
+  if (::setgroups(0, nullptr) != 0) fail("clearing supplementary groups");
+  if (::setgid(account.gid) != 0) fail("group");
+  if (::setuid(account.uid) != 0) fail("user");
+  ::execve(request.script.c_str(), argv, envp);
+  fail(request.script.c_str());
+  return 0;  // not reached
+}
+
 ScriptOutcome run_script(const ScriptRequest& request) {
   ScriptOutcome outcome;
   const auto started = Clock::now();
@@ -223,8 +262,10 @@ ScriptOutcome run_script(const ScriptRequest& request) {
   envp.push_back(nullptr);
 
   pid_t pid = -1;
-  const int rc =
-      posix_spawn(&pid, request.script.c_str(), &actions, &attr, argv.data(), envp.data());
+  const int rc = request.account ? spawn_as(*request.account, request, in_r.get(), out_w.get(),
+                                            err_w.get(), defaults, argv.data(), envp.data(), pid)
+                                 : posix_spawn(&pid, request.script.c_str(), &actions, &attr,
+                                               argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -6,9 +6,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/files.h"
 
 namespace hub {
 
@@ -39,6 +42,8 @@ struct ScriptRequest {
   // When this fd becomes readable (hubd passes the signalfd of its stop signals), the run
   // is cancelled: its process group is killed at once. -1: never.
   int cancel_fd = -1;
+  // Run as this user and group (supplementary groups cleared; hubd must be root).
+  std::optional<Account> account;
 };
 
 struct ScriptOutcome {

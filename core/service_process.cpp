@@ -1,6 +1,7 @@
 #include "core/service_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -64,6 +65,14 @@ void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
   if (launch.limits.nice && ::setpriority(PRIO_PROCESS, 0, *launch.limits.nice) != 0)
     child_fail("limits.nice");
   if (::chdir(launch.cwd.c_str()) != 0) child_fail("the workspace");
+  if (launch.uid || launch.gid) {  // last of what needs hubd's privileges
+    if (::setgroups(0, nullptr) != 0) child_fail("user: clearing supplementary groups");
+    if (launch.gid && ::setgid(*launch.gid) != 0) child_fail("group");
+    if (launch.uid && ::setuid(*launch.uid) != 0) child_fail("user");
+    // A change of credentials clears the parent-death signal: set it again.
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_fail("prctl");
+    if (::getppid() != parent) _exit(127);
+  }
   // Nothing of hubd's leaks into the service: every descriptor above 2 closes at exec,
   // except the readiness pipe (and Boost's exec-error pipe, already close-on-exec).
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail("close_range");

@@ -1,5 +1,8 @@
 #include "core/service_spec.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -70,10 +73,11 @@ class SpecParser {
   explicit SpecParser(YamlReader& reader) : r_(reader) {}
 
   void parse(const YAML::Node& node, ServiceSpec& spec) {
-    if (!r_.expect_map(
-            node, "",
-            {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes", "log"}))
+    if (!r_.expect_map(node, "",
+                       {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes",
+                        "log", "user", "group"}))
       return;
+    parse_account(node, spec);
     r_.read(node, "", "command", spec.command);
     if (node["command"] && node["command"].IsScalar() && spec.command.empty())
       r_.problem(node["command"], "command", "expected a program, got an empty string");
@@ -158,6 +162,35 @@ class SpecParser {
       r_.problem(retries, "restart.retries", "expected a number of restarts or 'unlimited'");
     } else {
       r_.read(restart, "restart", "retries", out.retries, 0, 1'000'000);
+    }
+  }
+
+  // user: and group:, names or numbers that must exist on this system.
+  void parse_account(const YAML::Node& node, ServiceSpec& spec) {
+    if (const YAML::Node user = node["user"]) {
+      std::string name;
+      r_.read(node, "", "user", name);
+      const struct passwd* pw = name.empty() ? nullptr
+                                : is_integer(name)
+                                    ? ::getpwuid(static_cast<uid_t>(std::stoul(name)))
+                                    : ::getpwnam(name.c_str());
+      if (pw == nullptr) {
+        r_.problem(user, "user", "expected a user of this system, got '" + name + "'");
+      } else {
+        spec.user = RunAs{pw->pw_name, pw->pw_uid, pw->pw_gid};
+      }
+    }
+    if (const YAML::Node group = node["group"]) {
+      std::string name;
+      r_.read(node, "", "group", name);
+      const struct group* gr = name.empty()       ? nullptr
+                               : is_integer(name) ? ::getgrgid(static_cast<gid_t>(std::stoul(name)))
+                                                  : ::getgrnam(name.c_str());
+      if (gr == nullptr) {
+        r_.problem(group, "group", "expected a group of this system, got '" + name + "'");
+      } else {
+        spec.group = std::make_pair(std::string(gr->gr_name), gr->gr_gid);
+      }
     }
   }
 

@@ -4,6 +4,8 @@
 // key; a module with a bad service definition is rejected. Documented in README.md.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -43,6 +45,13 @@ struct Volume {
   std::string target;  // relative to the workspace
 };
 
+// The account a service (and its module's scripts) runs as: service.yml `user:`.
+struct RunAs {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;  // the user's own group, unless `group:` names another
+};
+
 struct ServiceSpec {
   std::string command;  // relative to the module directory when it contains '/', else on PATH
   std::vector<std::string> args;
@@ -53,7 +62,9 @@ struct ServiceSpec {
   std::chrono::milliseconds ready_timeout{30000};
   ResourceLimits limits;
   std::vector<Volume> volumes;
-  std::optional<uint64_t> log_max_size;  // hub.yml services.log when absent
+  std::optional<RunAs> user;                           // none: hubd's own user
+  std::optional<std::pair<std::string, gid_t>> group;  // none: the user's own group
+  std::optional<uint64_t> log_max_size;                // hub.yml services.log when absent
   std::optional<int64_t> log_keep;
   // The merged definition as YAML text: two specs with the same text are the same service.
   std::string text;

@@ -61,13 +61,22 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
   std::error_code ec = remove_tree(p.dir);
   if (ec) return Status::error(p.dir.string() + ": cannot be cleared: " + ec.message());
   for (const auto& dir : {p.dir, p.dir / "etc/hub", p.log_dir}) {
-    if (Status s = make_private_dir(dir, 0750); !s) return s;
+    if (Status s = make_private_dir(dir, 0750, request.owner); !s) return s;
+  }
+  if (request.owner) {  // the service's user goes through var/run/hub/services/ to its own
+    if (Status s = make_private_dir(p.dir.parent_path(), 0755); !s) return s;
+    if (Status s = make_private_dir(p.dir / "etc", 0750, request.owner); !s) return s;
   }
   if (Status s = write_file(p.config_file, request.config_yaml, 0640); !s) return s;
   const std::string credential = request.credential.identity + ":" + request.credential.secret;
   if (Status s = write_file(p.credential_file, credential + "\n", 0600); !s) return s;
+  if (request.owner) {
+    for (const auto& file : {p.config_file, p.credential_file}) {
+      if (Status s = give_to(file, *request.owner); !s) return s;
+    }
+  }
   const fs::path data = fs::absolute(root / "data" / request.module);
-  if (Status s = make_private_dir(data, 0750); !s) return s;
+  if (Status s = make_private_dir(data, 0750, request.owner); !s) return s;
   if (Status s = link(data, p.dir / "var/db/hub"); !s) return s;
   if (Status s = link(fs::absolute(p.log_dir), p.dir / "var/log/hub"); !s) return s;
   for (const auto& volume : request.volumes) {

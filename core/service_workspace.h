@@ -14,6 +14,7 @@
 
 #include "bus/credentials.h"
 #include "bus/status.h"
+#include "core/files.h"
 #include "core/service_spec.h"
 
 namespace hub {
@@ -34,6 +35,7 @@ struct WorkspaceRequest {
   std::string config_yaml;
   std::vector<Volume> volumes;
   Credential credential;
+  std::optional<Account> owner;  // the service's user: its workspace, data and logs are its
 };
 
 // Removes what an earlier start left and builds the workspace afresh. Fails, naming the

@@ -269,9 +269,11 @@ struct Supervisor::Loop {
     auto program = resolve_command(spec.service.command, spec.module_dir, path);
     if (!program) return fail(in, program.error());
 
+    auto account = service_account(spec.service, options.services_group);
+    if (!account) return fail(in, account.error());
     in->credential = options.grant(spec.instance);
-    WorkspaceRequest request{spec.module, spec.instance, spec.config_yaml, spec.service.volumes,
-                             in->credential};
+    WorkspaceRequest request{spec.module,          spec.instance,  spec.config_yaml,
+                             spec.service.volumes, in->credential, *account};
     auto workspace = prepare_workspace(options.root, options.volume_paths, request);
     if (!workspace) {
       options.revoke(spec.instance);
@@ -314,6 +316,10 @@ struct Supervisor::Loop {
     launch.output_fd = output.write;
     launch.notify_fd = ready.write;
     launch.limits = spec.service.limits;
+    if (*account) {
+      launch.uid = (*account)->uid;
+      launch.gid = (*account)->gid;
+    }
 
     auto pid = launch_service(launch);
     output.close_write();
@@ -679,6 +685,29 @@ std::vector<InstanceStatus> Supervisor::status() {
     for (const auto& [name, in] : loop->instances) all.push_back(loop->status_of(*in));
     return all;
   });
+}
+
+Result<std::optional<Account>> service_account(const ServiceSpec& spec,
+                                               std::optional<gid_t> services_group) {
+  if (!spec.user && !spec.group) return std::optional<Account>();
+  const uid_t uid = spec.user ? spec.user->uid : ::geteuid();
+  if (::geteuid() != 0 && (uid != ::geteuid() || spec.group)) {
+    return Status::error("user: hubd runs as uid " + std::to_string(::geteuid()) +
+                         ", not root, so it cannot run a service as another user or group");
+  }
+  if (spec.group) return std::optional<Account>(Account{uid, spec.group->second});
+  if (!services_group) {
+    return Status::error("user: " + spec.user->name +
+                         " could not reach the bus: set services.group in hub.yml (the group "
+                         "that services of other users reach var/run/hub with)");
+  }
+  return std::optional<Account>(Account{uid, *services_group});
+}
+
+Result<std::optional<Account>> module_account(const Module& module,
+                                              std::optional<gid_t> services_group) {
+  if (!module.service) return std::optional<Account>();
+  return service_account(*module.service, services_group);
 }
 
 }  // namespace hub

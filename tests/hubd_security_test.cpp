@@ -1,5 +1,7 @@
 // What a module may do on a real hubd, as an attacker would try it: publish what it does
 // not own, control what is not its own; and what a flood of garbage does to the broker.
+#include <unistd.h>
+
 #include <random>
 #include <thread>
 
@@ -189,4 +191,67 @@ TEST_CASE("a module's event scripts act as the module, the site's as the adminis
       CHECK(e->source == "admin");  // the site's script
     }
   }
+}
+
+TEST_CASE("a service and its scripts run as the user service.yml names, without its powers",
+          "[hubd][security]") {
+  if (::geteuid() != 0) {
+    WARN("not root: running services as another user cannot be tried");
+    return;
+  }
+  TempDir root;
+  fs::permissions(root.path(), fs::perms(0755));  // the service's user walks to its workspace
+  root.write("config/hub.yml", "services: {group: nogroup}\n");
+  const std::string hubctl = std::string(HUBCTL_PATH) + " --root '" + root.path().string() + "'";
+  const std::string admin_cred = (root.path() / "var/db/hub/admin.cred").string();
+  const std::string other_data = (root.path() / "data/Other").string();
+  // What it can and cannot do, as itself: its exit codes and ids, published as Low.
+  add_module(root, "Low", "command: os/linux/programs/run\nuser: nobody\n");
+  add_script(root, "modules/system/Low/os/linux/programs/run",
+             "cat '" + admin_cred + "' >/dev/null 2>&1; a=$?\nls '" + other_data +
+                 "' >/dev/null 2>&1; o=$?\ncat \"$HUB_CREDENTIAL_FILE\" >/dev/null; c=$?\n"
+                 "echo x > \"$HUB_WORKSPACE/var/db/hub/mine\"; d=$?\n" +
+                 hubctl +
+                 " publish Low/report \"{\\\"uid\\\":$(id -u),\\\"gid\\\":$(id -g),"
+                 "\\\"groups\\\":\\\"$(id -G)\\\",\\\"admin\\\":$a,\\\"other\\\":$o,"
+                 "\\\"own\\\":$c,\\\"data\\\":$d}\"\nexec tail -f /dev/null\n");
+  add_script(root, "modules/system/Low/events/Test/go/act",
+             hubctl + " publish Low/script \"{\\\"uid\\\":$(id -u)}\"\n");
+  add_module(root, "Other", "command: /usr/bin/tail\nargs: [-f, /dev/null]\n");
+  root.write("data/Other/secret", "s3cret\n");
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  auto admin = read_credential_file(BusPaths::for_root(root.path()).admin_credential);
+  REQUIRE(admin);
+  SubscriberOptions o = recovering(root, {"Low/+"});
+  o.resume_from = 1;
+  auto sub = Subscriber::open(ctx, *admin, o);
+  REQUIRE(sub);
+  auto report = next_on(*sub, "Low/report");
+  REQUIRE(report);
+  INFO(report->payload());
+  CHECK(report->source == "Low");
+  CHECK(json_int(report->payload(), "uid") == 65534);
+  CHECK(json_int(report->payload(), "gid") == 65534);
+  CHECK(json_field(report->payload(), "groups") == "65534");  // no supplementary groups
+  CHECK(json_int(report->payload(), "admin") != 0);           // the admin credential: no
+  CHECK(json_int(report->payload(), "other") != 0);           // another module's data: no
+  CHECK(json_int(report->payload(), "own") == 0);             // its own credential: yes
+  CHECK(json_int(report->payload(), "data") == 0);            // its own data: yes
+  ChildProcess go(HUBCTL_PATH, {"--root", root.path(), "publish", "Test/go", "{}"});
+  REQUIRE(go.wait_exit() == 0);
+  auto script = next_on(*sub, "Low/script");
+  REQUIRE(script);
+  CHECK(script->source == "Low@scripts");
+  CHECK(json_int(script->payload(), "uid") == 65534);
+}
+
+TEST_CASE("a service may not run as another user without services.group", "[hubd][security]") {
+  TempDir root;
+  add_module(root, "Low", "command: /usr/bin/tail\nargs: [-f, /dev/null]\nuser: nobody\n");
+  RunningHub hub(root);
+  auto sub = hub.subscribe({"Low/failed"}, /*retained=*/true);
+  auto failed = next_on(sub, "Low/failed");
+  REQUIRE(failed);
+  CHECK_THAT(std::string(failed->payload()), Catch::Contains("services.group"));
 }
