@@ -129,6 +129,21 @@ class Broker::Impl {
         endpoint = where;
         socket->bind(*endpoint);
       }
+      for (const auto& [socket, where] :
+           std::array<std::pair<zmq::socket_t*, const std::string*>, 3>{{
+               {&ingest_, &options_.ingest_tcp},
+               {&events_, &options_.events_tcp},
+               {&replay_, &options_.replay_tcp},
+           }}) {
+        endpoint = where;
+        tcp_bound_.emplace_back();
+        if (where->empty()) continue;
+        if (options_.curve == nullptr) {
+          return Status::error("bus: " + *where + ": tcp needs CURVE (hub.yml network:)");
+        }
+        bind_curve(*socket, *options_.curve, *where);
+        tcp_bound_.back() = socket->get(zmq::sockopt::last_endpoint);
+      }
     } catch (const zmq::error_t& e) {
       return Status::error(endpoint ? "bus: cannot bind " + *endpoint + ": " + e.what()
                                     : std::string("bus: cannot set up the sockets: ") + e.what());
@@ -177,6 +192,7 @@ class Broker::Impl {
   }
 
   const BrokerCounters& counters() const { return counters_; }
+  const std::vector<std::string>& tcp_endpoints() const { return tcp_bound_; }
   uint64_t last_seq() const { return last_seq_.load(std::memory_order_relaxed); }
 
  private:
@@ -622,6 +638,7 @@ class Broker::Impl {
   zmq::message_t overflow_;
   std::string ack_buf_;
   std::string replay_records_;
+  std::vector<std::string> tcp_bound_;  // set by bind()
 
   std::deque<PendingSnapshot> pending_;           // ordered by deadline
   std::deque<PendingAck> pending_acks_;           // in sequence order
@@ -658,5 +675,6 @@ std::map<std::string, uint64_t> Broker::forbidden_by_identity() const {
   return impl_->forbidden_by_identity();
 }
 uint64_t Broker::last_seq() const { return impl_->last_seq(); }
+std::vector<std::string> Broker::tcp_endpoints() const { return impl_->tcp_endpoints(); }
 
 }  // namespace hub

@@ -14,10 +14,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
 
 #include "bus/credentials.h"
+#include "bus/curve.h"
 #include "bus/journal.h"
 #include "bus/status.h"
 
@@ -38,6 +40,10 @@ struct BrokerOptions {
   // is acknowledged only once its event is durable (under the journal's durability), and
   // the journal is synced at least every sync_interval. Used by the broker thread only.
   Journal* journal = nullptr;
+  // The same three sockets also on tcp, with CURVE only (hub.yml network:; "" for none;
+  // a port of '*' is chosen by the system). `curve` must outlive the broker.
+  std::string ingest_tcp, events_tcp, replay_tcp;
+  const CurveServer* curve = nullptr;
   // Refuse topics a publisher does not own (topic_owner.h). Off only to measure its cost.
   bool check_ownership = true;
   uint64_t last_seq = 0;  // the sequence goes on after this (the journal's recovery)
@@ -80,6 +86,9 @@ class Broker {
   std::map<std::string, uint64_t> forbidden_by_identity() const;
   // The last sequence number assigned (0 before the first event).
   uint64_t last_seq() const;
+  // The tcp endpoints bound (ports chosen by the system filled in), in the order ingest,
+  // events, replay; empty for those not asked for.
+  std::vector<std::string> tcp_endpoints() const;
 
  private:
   class Impl;

@@ -87,6 +87,20 @@ void CredentialStore::remove(const std::string& identity) {
   secrets_.erase(identity);
 }
 
+void CredentialStore::add_curve_client(const std::string& public_key, const std::string& identity) {
+  std::lock_guard lock(mu_);
+  curve_[public_key] = identity;
+}
+
+std::string CredentialStore::curve_identity(const std::string& raw_public_key) const {
+  if (raw_public_key.size() != 32) return {};
+  char z85[41] = {};
+  zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(raw_public_key.data()), 32);
+  std::lock_guard lock(mu_);
+  const auto it = curve_.find(z85);
+  return it == curve_.end() ? std::string() : it->second;
+}
+
 bool CredentialStore::verify(const std::string& identity, const std::string& secret) const {
   std::lock_guard lock(mu_);
   const auto it = secrets_.find(identity);

@@ -48,10 +48,15 @@ class CredentialStore {
   void remove(const std::string& identity);
   // True when `identity` is known and `secret` is its secret (constant-time compare).
   bool verify(const std::string& identity, const std::string& secret) const;
+  // CURVE clients (tcp): a public key (Z85) and the identity it stands for.
+  void add_curve_client(const std::string& public_key, const std::string& identity);
+  // The identity of a CURVE client's public key (32 raw bytes), or empty when unknown.
+  std::string curve_identity(const std::string& raw_public_key) const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::string> secrets_;  // guarded by mu_
+  std::map<std::string, std::string> curve_;    // Z85 public key -> identity, guarded by mu_
 };
 
 }  // namespace hub

@@ -31,12 +31,17 @@ uint64_t ZapHandler::serve_pending() {
       return i < request.size() ? request[i].to_string() : std::string();
     };
     const std::string mechanism = frame(5);
-    const std::string identity = frame(6);
-    const bool ok = frame(0) == "1.0" && frame(2) == kZapDomain && mechanism == "PLAIN" &&
-                    request.size() == 8 && credentials_.verify(identity, frame(7));
+    // PLAIN (ipc): [identity][secret]. CURVE (tcp): [the client's public key].
+    const bool curve = mechanism == "CURVE" && request.size() == 7;
+    const std::string identity = curve                  ? credentials_.curve_identity(frame(6))
+                                 : mechanism == "PLAIN" ? frame(6)
+                                                        : "";
+    const bool ok = frame(0) == "1.0" && frame(2) == kZapDomain && !identity.empty() &&
+                    (curve || (mechanism == "PLAIN" && request.size() == 8 &&
+                               credentials_.verify(identity, frame(7))));
     if (!ok) {
       ++refused;
-      refuse_log_once(identity, mechanism);
+      refuse_log_once(curve ? "(a CURVE key not in network.clients)" : identity, mechanism);
     }
     const std::array<std::string, 6> reply = {"1.0",
                                               frame(1),

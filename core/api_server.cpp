@@ -51,19 +51,29 @@ std::string api_error(const std::string& code, const std::string& message) {
          "}";
 }
 
-Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx,
-                                                   const std::string& endpoint) {
+Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx, const std::string& endpoint,
+                                                   const std::string& tcp,
+                                                   const CurveServer* curve) {
   zmq::socket_t socket(ctx, zmq::socket_type::router);
   socket.set(zmq::sockopt::plain_server, 1);
   socket.set(zmq::sockopt::zap_domain, kZapDomain);
   socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxRequest));
   socket.set(zmq::sockopt::linger, 0);
+  std::string bound_tcp;
   try {
     socket.bind(endpoint);
+    if (!tcp.empty()) {
+      if (curve == nullptr) return Status::error("the API: " + tcp + ": tcp needs CURVE");
+      bind_curve(socket, *curve, tcp);
+      bound_tcp = socket.get(zmq::sockopt::last_endpoint);
+    }
   } catch (const zmq::error_t& e) {
-    return Status::error("the API cannot bind " + endpoint + ": " + e.what());
+    return Status::error("the API cannot bind " +
+                         (tcp.empty() ? endpoint : endpoint + " or " + tcp) + ": " + e.what());
   }
-  return std::unique_ptr<ApiServer>(new ApiServer(std::move(socket)));
+  auto server = std::unique_ptr<ApiServer>(new ApiServer(std::move(socket)));
+  server->bound_tcp_ = bound_tcp;
+  return server;
 }
 
 namespace {

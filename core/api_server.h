@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 #include <zmq.hpp>
 
+#include "bus/curve.h"
 #include "bus/status.h"
 
 namespace hub {
@@ -28,7 +29,12 @@ using ApiHandler = std::function<std::string(const ApiRequest&)>;
 
 class ApiServer {
  public:
-  static Result<std::unique_ptr<ApiServer>> bind(zmq::context_t& ctx, const std::string& endpoint);
+  // Binds `endpoint` (ipc, PLAIN) and, when `tcp` is not empty, `tcp` with CURVE only
+  // (`curve` then required). bound_tcp() is the tcp endpoint as bound ('*' port filled in).
+  static Result<std::unique_ptr<ApiServer>> bind(zmq::context_t& ctx, const std::string& endpoint,
+                                                 const std::string& tcp = "",
+                                                 const CurveServer* curve = nullptr);
+  const std::string& bound_tcp() const { return bound_tcp_; }
 
   zmq::socket_t& socket() { return socket_; }
   // Answers every request already waiting, without blocking. A request that is not a
@@ -38,6 +44,7 @@ class ApiServer {
  private:
   explicit ApiServer(zmq::socket_t socket) : socket_(std::move(socket)) {}
   zmq::socket_t socket_;
+  std::string bound_tcp_;
 };
 
 // A JSON value parsed into a node, as JSON again: plain scalars that are numbers, true,

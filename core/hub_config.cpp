@@ -40,8 +40,9 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   HubConfig config;
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!reader.expect_map(root, "",
-                         {"levels", "log", "bus", "journal", "scripts", "services", "shutdown"}))
+  if (!reader.expect_map(
+          root, "",
+          {"levels", "log", "bus", "journal", "scripts", "services", "network", "shutdown"}))
     return reader.status();
 
   reader.read(root, "", "levels", config.levels);
@@ -121,6 +122,29 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     }
     reader.read_duration(services, "services", "leftover_grace", config.services.leftover_grace,
                          std::chrono::minutes(10));
+  }
+  if (const YAML::Node network = root["network"];
+      network &&
+      reader.expect_map(network, "network",
+                        {"ingest", "events", "replay", "api", "server_key", "clients"})) {
+    HubConfig::Network& n = config.network;
+    for (const auto& [key, value] : {std::pair{"ingest", &n.ingest},
+                                     {"events", &n.events},
+                                     {"replay", &n.replay},
+                                     {"api", &n.api}}) {
+      reader.read(network, "network", key, *value);
+      if (!value->empty() && value->rfind("tcp://", 0) != 0) {
+        reader.problem(network[key], std::string("network.") + key,
+                       "expected a tcp://HOST:PORT endpoint, got '" + *value + "'");
+      }
+    }
+    reader.read(network, "network", "server_key", n.server_key);
+    reader.read(network, "network", "clients", n.clients);
+    if (n.any() && (n.server_key.empty() || n.clients.empty())) {
+      reader.problem(network, "network",
+                     "tcp is served with CURVE only: set network.server_key (this hub's secret "
+                     "key file) and network.clients (the clients' public keys)");
+    }
   }
   if (const YAML::Node shutdown = root["shutdown"];
       shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout", "scripts_timeout"})) {

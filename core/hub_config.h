@@ -56,6 +56,17 @@ struct HubConfig {
     std::string group;
   } services;
 
+  // The bus and the API on tcp as well, for peers on other machines: CURVE only (README,
+  // "Security"). Empty endpoints are not served. Key files are relative to the root.
+  struct Network {
+    std::string ingest, events, replay, api;  // tcp://HOST:PORT (PORT may be '*')
+    std::string server_key;                   // this hub's CURVE secret key, owner-only
+    std::string clients;                      // "IDENTITY PUBLIC_KEY" lines, owner-only
+    bool any() const {
+      return !ingest.empty() || !events.empty() || !replay.empty() || !api.empty();
+    }
+  } network;
+
   struct Shutdown {
     std::chrono::milliseconds drain_timeout{2000};     // bound on flushing the bus at exit
     std::chrono::milliseconds scripts_timeout{30000};  // bound on Hub/shutdown's scripts

@@ -65,9 +65,16 @@ int fail(int code, const std::string& message) {
 class RunningBus {
  public:
   static Result<std::unique_ptr<RunningBus>> start(const BusPaths& paths, const HubConfig& config,
-                                                   const Credential& admin) {
+                                                   const Credential& admin,
+                                                   std::optional<CurveServer> curve) {
     auto bus = std::unique_ptr<RunningBus>(new RunningBus());
     bus->credentials_.add(admin);
+    bus->curve_ = std::move(curve);
+    if (bus->curve_) {
+      for (const auto& [key, identity] : bus->curve_->identities) {
+        bus->credentials_.add_curve_client(key, identity);
+      }
+    }
     JournalOptions journal;
     journal.dir = paths.run_dir.parent_path().parent_path() / "db/hub/journal";
     journal.durability = config.journal.durability == "none"          ? Durability::kNone
@@ -104,10 +111,22 @@ class RunningBus {
     options.drain_timeout = config.shutdown.drain_timeout;
     options.journal = bus->journal_.get();
     options.last_seq = go_on;
+    if (bus->curve_) {
+      options.ingest_tcp = config.network.ingest;
+      options.events_tcp = config.network.events;
+      options.replay_tcp = config.network.replay;
+      options.curve = &*bus->curve_;
+    }
     const std::string internal = options.internal_endpoint;
     auto broker = Broker::bind(bus->ctx_, std::move(options), bus->credentials_);
     if (!broker) return broker.status();
     bus->broker_ = std::move(*broker);
+    const auto tcp = bus->broker_->tcp_endpoints();
+    for (size_t i = 0; i < tcp.size(); ++i) {
+      if (tcp[i].empty()) continue;
+      spdlog::info("bus: {} also on {} (CURVE)", std::array{"ingest", "events", "replay"}[i],
+                   tcp[i]);
+    }
     bus->thread_ = std::thread([b = bus->broker_.get(), bus_ptr = bus.get()] {
       try {
         b->run();
@@ -157,6 +176,7 @@ class RunningBus {
   }
 
   uint64_t last_seq() const { return broker_->last_seq(); }
+  const CurveServer* curve() const { return curve_ ? &*curve_ : nullptr; }
 
   std::string counters_json() const {
     const BrokerCounters& c = broker_->counters();
@@ -207,6 +227,7 @@ class RunningBus {
 
   zmq::context_t ctx_;
   CredentialStore credentials_;
+  std::optional<CurveServer> curve_;  // for the tcp endpoints; outlives the broker
   std::unique_ptr<Journal> journal_;  // outlives the broker that writes it
   std::unique_ptr<Broker> broker_;
   std::thread thread_;
@@ -299,7 +320,14 @@ int run_hubd(const HubdOptions& options) {
 
   // The lock is ours, so any socket file still there was left by a hubd that is gone;
   // binding replaces it.
-  auto bus = RunningBus::start(paths, config, *admin);
+  std::optional<CurveServer> curve;
+  if (config.network.any()) {
+    auto loaded =
+        load_curve_server(root / config.network.server_key, root / config.network.clients);
+    if (!loaded) return fail(kExitConfig, "network: " + loaded.error());
+    curve = std::move(*loaded);
+  }
+  auto bus = RunningBus::start(paths, config, *admin, std::move(curve));
   if (!bus) return fail(kExitFailure, bus.error());
 
   SupervisorOptions supervise;
@@ -374,8 +402,12 @@ int run_hubd(const HubdOptions& options) {
 
   // The API is bound before modules start (requests wait, bounded by the caller's timeout,
   // until hubd serves them once it is up).
-  auto api_server = ApiServer::bind((*bus)->context(), ipc_endpoint(paths.api_socket));
+  auto api_server = ApiServer::bind((*bus)->context(), ipc_endpoint(paths.api_socket),
+                                    config.network.api, (*bus)->curve());
   if (!api_server) return fail(kExitFailure, api_server.error());
+  if (!(*api_server)->bound_tcp().empty()) {
+    spdlog::info("api: also on {} (CURVE)", (*api_server)->bound_tcp());
+  }
   // Connecting to a socket takes write permission on it: the owner's and, with
   // services.group, that group's (the directory already keeps everyone else out).
   for (const auto& socket :

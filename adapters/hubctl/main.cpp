@@ -26,6 +26,7 @@
 
 #include "bus/bus_paths.h"
 #include "bus/credentials.h"
+#include "bus/curve.h"
 #include "bus/publisher.h"
 #include "bus/text.h"
 #include "hub/api_client.h"
@@ -66,12 +67,17 @@ const std::map<std::string, std::string> kHelp = {
      "usage: hubctl logs NAME [-f] [-n LINES]\n"
      "The output of service instance NAME (var/log/hub/NAME.log): the last LINES (20;\n"
      "0 for all); -f keeps following, across rotations, until Ctrl-C.\n"},
+    {"keygen",
+     "usage: hubctl keygen\n"
+     "Prints a fresh CURVE key pair (Z85) for hub.yml network: the secret line goes alone\n"
+     "into a file only its owner can read; the public one to whoever connects, or into\n"
+     "network.clients as \"IDENTITY PUBLIC_KEY\".\n"},
 };
 
 constexpr const char* kUsage =
     "usage: hubctl [--root DIR] [--credential FILE] [--timeout SEC] COMMAND [ARGS]\n"
     "\n"
-    "commands: status, inspect, start, stop, restart, reload, publish, logs\n"
+    "commands: status, inspect, start, stop, restart, reload, publish, logs, keygen\n"
     "`hubctl help COMMAND` or `hubctl COMMAND --help` for each.\n"
     "\n"
     "  --root DIR     the hub's root (default: $HUB_ROOT, else the current directory)\n"
@@ -448,6 +454,16 @@ int main(int argc, char** argv) {
       std::cout << help->second;
       return kOk;
     }
+  }
+  if (cmd == "keygen") {  // needs no hub
+    if (!options->args.empty()) return usage_error("keygen takes no arguments", "keygen");
+    const auto [public_key, secret_key] = hub::curve_keypair();
+    if (public_key.empty()) {
+      std::cerr << "hubctl: this libzmq has no CURVE\n";
+      return kFailed;
+    }
+    std::cout << "public: " << public_key << "\nsecret: " << secret_key << "\n";
+    return kOk;
   }
   try {
     Hub hub(*options);
