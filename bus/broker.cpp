@@ -118,6 +118,9 @@ class Broker::Impl {
       // A whole replay answer fits: its credit, plus the control messages around it.
       replay_.set(zmq::sockopt::sndhwm, static_cast<int>(2 * wire::kReplayMaxCredit + 16));
       events_.set(zmq::sockopt::xpub_verbose, 1);
+      // Subscriptions take effect only when the broker applies them (take_subscriptions),
+      // so it can refuse a peer's ten-thousand-and-first.
+      events_.set(zmq::sockopt::xpub_manual, 1);
       events_.set(zmq::sockopt::linger, static_cast<int>(options_.drain_timeout.count()));
       for (const auto& [socket, where] :
            std::array<std::pair<zmq::socket_t*, const std::string*>, 4>{{
@@ -406,15 +409,28 @@ class Broker::Impl {
     ++counters_.acks_undeliverable;
   }
 
-  // XPUB hands up subscription messages; the only ones the broker acts on are sync
-  // subscriptions of clients joining with a snapshot.
+  // XPUB hands up subscription messages, and applies none by itself (xpub_manual): each
+  // is applied here to the connection it came from, unless its identity holds too many.
+  // Sync subscriptions of clients joining with a snapshot are answered, not applied
+  // (nothing is published on them).
   void take_subscriptions() {
     zmq::message_t msg;
     for (int i = 0; i < kBatch && events_.recv(msg, zmq::recv_flags::dontwait); ++i) {
       const std::string_view body = msg.to_string_view();
-      if (body.empty() || body[0] != 1) continue;
+      if (body.empty() || body[0] > 1) continue;
       const std::string_view prefix = body.substr(1);
-      if (prefix.substr(0, wire::kSyncPrefix.size()) != wire::kSyncPrefix) continue;
+      const bool sync = prefix.substr(0, wire::kSyncPrefix.size()) == wire::kSyncPrefix;
+      if (body[0] == 0) {  // for the connection it came from; none when it closed
+        if (!sync) events_.set(zmq::sockopt::unsubscribe, prefix);
+        continue;
+      }
+      if (!sync) {
+        const char* identity = zmq_msg_gets(msg.handle(), "User-Id");
+        if (admit_subscription(identity != nullptr ? identity : "", std::string(prefix))) {
+          events_.set(zmq::sockopt::subscribe, prefix);
+        }
+        continue;
+      }
       const std::string token(prefix.substr(wire::kSyncPrefix.size()));
       auto waiting = std::find_if(pending_.begin(), pending_.end(),
                                   [&](const PendingSnapshot& p) { return p.token == token; });
@@ -425,6 +441,23 @@ class Broker::Impl {
         remember_sync_token(token);
       }
     }
+  }
+
+  // True when `identity` may hold `prefix`: it already does (on some connection), or holds
+  // fewer than kMaxSubscriptionsPerIdentity distinct prefixes.
+  bool admit_subscription(const std::string& identity, const std::string& prefix) {
+    auto& held = subscriptions_[identity];
+    if (held.count(prefix) != 0) return true;
+    if (held.size() < kMaxSubscriptionsPerIdentity) {
+      held.insert(prefix);
+      return true;
+    }
+    const uint64_t n = ++counters_.subscriptions_refused;
+    if ((n & (n - 1)) == 0) {
+      spdlog::warn("bus: refused a subscription of {} ({} so far): it holds {} already", identity,
+                   n, kMaxSubscriptionsPerIdentity);
+    }
+    return false;
   }
 
   void remember_sync_token(const std::string& token) {
@@ -650,6 +683,9 @@ class Broker::Impl {
   std::unordered_map<std::string, uint64_t> module_last_;  // newest seq of each module
   std::string_view chained_module_;                        // the last module looked up,
   uint64_t* chained_prev_ = nullptr;                       // and its entry
+  // Distinct prefixes each identity subscribed to (kept while the broker runs: the same
+  // ones come back when a client reconnects).
+  std::unordered_map<std::string, std::unordered_set<std::string>> subscriptions_;
   std::unordered_set<std::string> sync_seen_;
   std::deque<std::string> sync_order_;  // eviction order of sync_seen_
 };

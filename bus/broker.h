@@ -50,6 +50,9 @@ struct BrokerOptions {
 };
 
 // Monotonic counters, readable while the broker runs.
+// Distinct subscription prefixes one identity may hold; more are refused and counted.
+inline constexpr size_t kMaxSubscriptionsPerIdentity = 10000;
+
 struct BrokerCounters {
   std::atomic<uint64_t> events{0};  // stamped and fanned out
   std::atomic<uint64_t> payload_bytes{0};
@@ -58,9 +61,10 @@ struct BrokerCounters {
   std::atomic<uint64_t> acks_undeliverable{0};
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> snapshots{0};
-  std::atomic<uint64_t> retained_refused{0};  // retain asked for, store full
-  std::atomic<uint64_t> journal_failures{0};  // events the journal could not take
-  std::atomic<uint64_t> forbidden{0};         // publishes of topics the publisher does not own
+  std::atomic<uint64_t> retained_refused{0};       // retain asked for, store full
+  std::atomic<uint64_t> journal_failures{0};       // events the journal could not take
+  std::atomic<uint64_t> forbidden{0};              // publishes of topics the publisher does not own
+  std::atomic<uint64_t> subscriptions_refused{0};  // past kMaxSubscriptionsPerIdentity
 };
 
 class Broker {

@@ -192,6 +192,7 @@ class RunningBus {
         .add("acks_undeliverable", static_cast<int64_t>(c.acks_undeliverable.load()))
         .add("journal_failures", static_cast<int64_t>(c.journal_failures.load()))
         .add("forbidden", static_cast<int64_t>(c.forbidden.load()))
+        .add("subscriptions_refused", static_cast<int64_t>(c.subscriptions_refused.load()))
         .add_raw("forbidden_by", forbidden_by_json())
         .str();
   }

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <zmq_addon.hpp>
 
+#include "bus/broker.h"
 #include "bus/bus_paths.h"
 #include "bus/journal.h"
 #include "bus/publisher.h"
@@ -254,4 +255,40 @@ TEST_CASE("a service may not run as another user without services.group", "[hubd
   auto failed = next_on(sub, "Low/failed");
   REQUIRE(failed);
   CHECK_THAT(std::string(failed->payload()), Catch::Contains("services.group"));
+}
+
+TEST_CASE("ten thousand subscriptions from one identity: the rest are refused and counted",
+          "[hubd][security]") {
+  TempDir root;
+  RunningHub hub(root);
+  const BusPaths paths = BusPaths::for_root(root.path());
+  auto admin = read_credential_file(paths.admin_credential);
+  REQUIRE(admin);
+  zmq::context_t ctx(1);
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::sndhwm, 0);  // or a SUB drops its own subscriptions past 1000 queued
+  set_plain_credential(sub, *admin);
+  sub.connect(ipc_endpoint(paths.events_socket));
+  char prefix[16];
+  for (int i = 0; i <= static_cast<int>(kMaxSubscriptionsPerIdentity); ++i) {
+    std::snprintf(prefix, sizeof prefix, "S/%05d", i);
+    sub.set(zmq::sockopt::subscribe, prefix);
+  }
+  // Subscriptions are taken in order: once one is refused, all before it are in force.
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);;) {
+    if (inspect_json(root).find("\"subscriptions_refused\":0,") == std::string::npos) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+  }
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *admin);
+  REQUIRE(pub);
+  std::snprintf(prefix, sizeof prefix, "S/%05d", static_cast<int>(kMaxSubscriptionsPerIdentity));
+  REQUIRE(pub->publish_confirmed(prefix, "{}", std::chrono::seconds(10)));  // refused one
+  REQUIRE(pub->publish_confirmed("S/00001", "{}", std::chrono::seconds(10)));
+  zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+  REQUIRE(zmq::poll(&item, 1, std::chrono::seconds(10)) == 1);
+  std::vector<zmq::message_t> event;
+  (void)zmq::recv_multipart(sub, std::back_inserter(event));
+  REQUIRE_FALSE(event.empty());
+  CHECK(event[0].to_string() == "S/00001");  // the refused subscription got nothing before it
 }
