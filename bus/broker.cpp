@@ -276,12 +276,14 @@ class Broker::Impl {
 
   void handle_publish(zmq::socket_t& router, bool internal, size_t parts) {
     if (parts != 3) {
+      ++counters_.bad_frame_count;
       count_rejection(counters_.malformed,
                       "expected 3 frames [topic][header][payload], got " + std::to_string(parts));
       return;
     }
     const auto header = wire::decode_publish_header(parts_[1].to_string_view());
     if (!header) {
+      ++counters_.bad_header;
       count_rejection(counters_.malformed,
                       "the publish header is malformed or of an unknown "
                       "version");
@@ -294,8 +296,10 @@ class Broker::Impl {
     }
     const std::string_view topic = parts_[0].to_string_view();
     auto problem = wire::topic_problem(topic);
+    const bool topic_bad = problem.has_value();
     if (!problem) problem = wire::content_type_problem(header->content_type);
     if (problem) {
+      ++(topic_bad ? counters_.bad_topic : counters_.bad_content_type);
       count_rejection(counters_.malformed, std::string(source) + ": " + *problem);
       return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
     }

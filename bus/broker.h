@@ -56,7 +56,11 @@ inline constexpr size_t kMaxSubscriptionsPerIdentity = 10000;
 struct BrokerCounters {
   std::atomic<uint64_t> events{0};  // stamped and fanned out
   std::atomic<uint64_t> payload_bytes{0};
-  std::atomic<uint64_t> malformed{0};  // wrong frame count, bad header, bad topic
+  std::atomic<uint64_t> malformed{0};         // the four below, and publishes without an identity
+  std::atomic<uint64_t> bad_frame_count{0};   // not [topic][header][payload]
+  std::atomic<uint64_t> bad_header{0};        // malformed, or of an unknown version
+  std::atomic<uint64_t> bad_topic{0};         // not MODULE/EVENT (wire::topic_problem)
+  std::atomic<uint64_t> bad_content_type{0};  // not printable ASCII, or too long
   std::atomic<uint64_t> too_large{0};
   std::atomic<uint64_t> acks_undeliverable{0};
   std::atomic<uint64_t> auth_failures{0};

@@ -185,6 +185,13 @@ class RunningBus {
         .add("payload_bytes", static_cast<int64_t>(c.payload_bytes.load()))
         .add("last_seq", static_cast<int64_t>(broker_->last_seq()))
         .add("malformed", static_cast<int64_t>(c.malformed.load()))
+        .add_raw("malformed_by",
+                 JsonObject()
+                     .add("frame_count", static_cast<int64_t>(c.bad_frame_count.load()))
+                     .add("header", static_cast<int64_t>(c.bad_header.load()))
+                     .add("topic", static_cast<int64_t>(c.bad_topic.load()))
+                     .add("content_type", static_cast<int64_t>(c.bad_content_type.load()))
+                     .str())
         .add("too_large", static_cast<int64_t>(c.too_large.load()))
         .add("auth_failures", static_cast<int64_t>(c.auth_failures.load()))
         .add("snapshots", static_cast<int64_t>(c.snapshots.load()))

@@ -164,6 +164,10 @@ TEST_CASE(
   INFO(inspect);
   CHECK(hub.process().pid() > 0);
   CHECK_THAT(inspect, !Catch::Contains("\"malformed\":0,"));
+  // Each kind of garbage is counted with its reason.
+  for (const char* reason : {"frame_count", "header", "topic"}) {
+    CHECK_THAT(inspect, !Catch::Contains("\"" + std::string(reason) + "\":0,"));
+  }
 }
 
 TEST_CASE("a module's event scripts act as the module, the site's as the administrator",
