@@ -139,9 +139,15 @@ size_t check_record(const char* p, size_t avail, std::string& why, JournalRecord
 Result<std::string> read_whole(const fs::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
+  // Read straight into the string (a buffer on the stack would stay resident for good).
   std::string text;
-  char buf[kReadChunk];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  for (;;) {
+    const size_t have = text.size();
+    text.resize(have + kReadChunk);
+    const ssize_t n = ::read(fd, text.data() + have, kReadChunk);
+    text.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    if (n <= 0) break;
+  }
   ::close(fd);
   return text;
 }
@@ -535,10 +541,11 @@ bool JournalReader::fill(size_t at_least) {
     pos_ = 0;
   }
   while (buffer_.size() < at_least) {
-    char chunk[kReadChunk];
-    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    const size_t have = buffer_.size();
+    buffer_.resize(have + kReadChunk);
+    const ssize_t n = ::read(fd_, buffer_.data() + have, kReadChunk);
+    buffer_.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
   }
   return true;
 }

@@ -69,7 +69,8 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     }
     if (sub.options_.resume_from > 0 && sub.options_.recover) {
       sub.seen_seq_ = sub.options_.resume_from - 1;
-      sub.resume_pending_ = true;
+      // Nothing to fetch when nothing from there on came before the join.
+      sub.resume_pending_ = !join || sub.options_.resume_from <= sub.join_seq_;
     }
     return sub;
   } catch (const zmq::error_t& e) {
