@@ -118,9 +118,11 @@ class Broker::Impl {
       // A whole replay answer fits: its credit, plus the control messages around it.
       replay_.set(zmq::sockopt::sndhwm, static_cast<int>(2 * wire::kReplayMaxCredit + 16));
       events_.set(zmq::sockopt::xpub_verbose, 1);
-      // Subscriptions take effect only when the broker applies them (take_subscriptions),
-      // so it can refuse a peer's ten-thousand-and-first.
-      events_.set(zmq::sockopt::xpub_manual, 1);
+      // A subscription is a prefix of a topic (at most 255 bytes) or a sync token: anything
+      // much longer drops the connection. (xpub_manual, which would let the broker refuse
+      // a subscription, is not used: in libzmq 4.3 a peer that sends other messages
+      // upstream makes it apply later subscriptions to the wrong connections.)
+      events_.set(zmq::sockopt::maxmsgsize, int64_t{1024});
       events_.set(zmq::sockopt::linger, static_cast<int>(options_.drain_timeout.count()));
       for (const auto& [socket, where] :
            std::array<std::pair<zmq::socket_t*, const std::string*>, 4>{{
@@ -413,26 +415,19 @@ class Broker::Impl {
     ++counters_.acks_undeliverable;
   }
 
-  // XPUB hands up subscription messages, and applies none by itself (xpub_manual): each
-  // is applied here to the connection it came from, unless its identity holds too many.
-  // Sync subscriptions of clients joining with a snapshot are answered, not applied
-  // (nothing is published on them).
+  // XPUB hands up every subscription (xpub_verbose), with its sender's identity. The
+  // broker answers the sync subscriptions of clients joining with a snapshot, and counts
+  // each identity's distinct prefixes: one that goes past kMaxSubscriptionsPerIdentity is
+  // refused any new connection (its subscription is already in force: libzmq applies it).
   void take_subscriptions() {
     zmq::message_t msg;
     for (int i = 0; i < kBatch && events_.recv(msg, zmq::recv_flags::dontwait); ++i) {
       const std::string_view body = msg.to_string_view();
-      if (body.empty() || body[0] > 1) continue;
+      if (body.empty() || static_cast<unsigned char>(body[0]) != 1) continue;
       const std::string_view prefix = body.substr(1);
-      const bool sync = prefix.substr(0, wire::kSyncPrefix.size()) == wire::kSyncPrefix;
-      if (body[0] == 0) {  // for the connection it came from; none when it closed
-        if (!sync) events_.set(zmq::sockopt::unsubscribe, prefix);
-        continue;
-      }
-      if (!sync) {
+      if (prefix.substr(0, wire::kSyncPrefix.size()) != wire::kSyncPrefix) {
         const char* identity = zmq_msg_gets(msg.handle(), "User-Id");
-        if (admit_subscription(identity != nullptr ? identity : "", std::string(prefix))) {
-          events_.set(zmq::sockopt::subscribe, prefix);
-        }
+        (void)admit_subscription(identity != nullptr ? identity : "", std::string(prefix));
         continue;
       }
       const std::string token(prefix.substr(wire::kSyncPrefix.size()));
@@ -448,7 +443,8 @@ class Broker::Impl {
   }
 
   // True when `identity` may hold `prefix`: it already does (on some connection), or holds
-  // fewer than kMaxSubscriptionsPerIdentity distinct prefixes.
+  // fewer than kMaxSubscriptionsPerIdentity distinct prefixes. False: counted, and the
+  // identity (unless the administrator's or the Hub's) is refused from now on.
   bool admit_subscription(const std::string& identity, const std::string& prefix) {
     auto& held = subscriptions_[identity];
     if (held.count(prefix) != 0) return true;
@@ -457,9 +453,12 @@ class Broker::Impl {
       return true;
     }
     const uint64_t n = ++counters_.subscriptions_refused;
+    const bool banned = identity != kAdminIdentity && identity != kHubIdentity;
+    if (banned) zap_.ban(identity);
     if ((n & (n - 1)) == 0) {
-      spdlog::warn("bus: refused a subscription of {} ({} so far): it holds {} already", identity,
-                   n, kMaxSubscriptionsPerIdentity);
+      spdlog::warn("bus: {} holds {} subscriptions already ({} past that so far){}", identity,
+                   kMaxSubscriptionsPerIdentity, n,
+                   banned ? "; it may not connect again while hubd runs" : "");
     }
     return false;
   }

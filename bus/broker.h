@@ -50,7 +50,8 @@ struct BrokerOptions {
 };
 
 // Monotonic counters, readable while the broker runs.
-// Distinct subscription prefixes one identity may hold; more are refused and counted.
+// Distinct subscription prefixes one identity may hold. Going past it is counted, and the
+// identity (but the administrator's or the Hub's) may not connect again while hubd runs.
 inline constexpr size_t kMaxSubscriptionsPerIdentity = 10000;
 
 struct BrokerCounters {
@@ -69,6 +70,7 @@ struct BrokerCounters {
   std::atomic<uint64_t> journal_failures{0};       // events the journal could not take
   std::atomic<uint64_t> forbidden{0};              // publishes of topics the publisher does not own
   std::atomic<uint64_t> subscriptions_refused{0};  // past kMaxSubscriptionsPerIdentity
+                                                   // (the identity is then refused)
 };
 
 class Broker {

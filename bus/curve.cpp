@@ -1,6 +1,11 @@
 #include "bus/curve.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include <cstring>
 #include <fstream>
@@ -15,10 +20,21 @@ bool is_z85_key(const std::string& key) {
   return key.size() == 40 && zmq_z85_decode(raw, key.c_str()) != nullptr;
 }
 
-Status owner_only(const fs::path& file) {
+// The file's text, when it is a regular file (not a link) that belongs to this user and
+// that no one else may read or write.
+Result<std::string> read_key_file(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
-    return Status::error(file.string() + ": " + std::strerror(errno));
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 1024 * 1024;
+  std::string text(ok ? static_cast<size_t>(st.st_size) : 0, '\0');
+  const bool read_all =
+      ok && ::read(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!read_all) return Status::error(file.string() + ": not a readable regular file");
+  if (st.st_uid != ::geteuid()) {
+    return Status::error(file.string() + ": owned by uid " + std::to_string(st.st_uid) +
+                         ", not by hubd's user");
   }
   if ((st.st_mode & 077) != 0) {
     return Status::error(file.string() +
@@ -26,7 +42,23 @@ Status owner_only(const fs::path& file) {
                          "may be known to them; run: chmod 600 " +
                          file.string());
   }
-  return Status::ok();
+  return text;
+}
+
+// An identity a client key may stand for: the administrator, or a module's (NAME or
+// NAME.X, NAME a module name; never the Hub's).
+bool is_client_identity(const std::string& identity) {
+  if (identity == "admin") return true;
+  const std::string module = identity.substr(0, identity.find('.'));
+  const auto name_ok = [](const std::string& s) {
+    return !s.empty() && s.size() <= 64 && std::isalpha(static_cast<unsigned char>(s[0])) &&
+           std::all_of(s.begin(), s.end(), [](char c) {
+             return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+           });
+  };
+  const size_t dot = identity.find('.');
+  return name_ok(module) && module != "Hub" && module != "admin" &&
+         (dot == std::string::npos || name_ok(identity.substr(dot + 1)));
 }
 
 }  // namespace
@@ -34,11 +66,11 @@ Status owner_only(const fs::path& file) {
 Result<CurveServer> load_curve_server(const fs::path& secret_key_file,
                                       const fs::path& clients_file) {
   CurveServer curve;
-  for (const auto& file : {secret_key_file, clients_file}) {
-    if (Status s = owner_only(file); !s) return s;
-  }
-  std::ifstream key_in(secret_key_file);
-  std::getline(key_in, curve.secret_key);
+  auto key_text = read_key_file(secret_key_file);
+  if (!key_text) return key_text.status();
+  auto clients_text = read_key_file(clients_file);
+  if (!clients_text) return clients_text.status();
+  curve.secret_key = key_text->substr(0, key_text->find('\n'));
   if (!is_z85_key(curve.secret_key)) {
     return Status::error(secret_key_file.string() +
                          ":1: expected a CURVE secret key (40 Z85 characters; hubctl keygen)");
@@ -48,7 +80,7 @@ Result<CurveServer> load_curve_server(const fs::path& secret_key_file,
     return Status::error(secret_key_file.string() + ": this libzmq has no CURVE");
   }
   curve.public_key = public_key;
-  std::ifstream in(clients_file);
+  std::istringstream in(*clients_text);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     std::istringstream words(line);
@@ -58,6 +90,11 @@ Result<CurveServer> load_curve_server(const fs::path& secret_key_file,
     const std::string where = clients_file.string() + ":" + std::to_string(n) + ": ";
     if (!is_z85_key(key) || !extra.empty()) {
       return Status::error(where + "expected IDENTITY PUBLIC_KEY (40 Z85 characters)");
+    }
+    if (!is_client_identity(identity)) {
+      return Status::error(where + "'" + identity +
+                           "' is not an identity a client may have "
+                           "(admin, or a module's NAME or NAME.X; never Hub)");
     }
     if (!curve.identities.emplace(key, identity).second) {
       return Status::error(where + "this key is listed twice");

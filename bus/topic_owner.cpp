@@ -32,7 +32,9 @@ std::optional<std::string> publish_refusal(std::string_view identity, std::strin
   const size_t slash = topic.find('/');
   const std::string_view module = topic.substr(0, slash);
   const std::string_view owner = identity_module(identity);
-  if (owner.empty()) return std::string(identity) + " may publish nothing";
+  if (owner.empty() || owner == kHubIdentity || owner == kAdminIdentity) {
+    return std::string(identity) + " may publish nothing";  // "Hub.x" is not the Hub
+  }
   if (module != owner) {
     return std::string(identity) + " may publish only " + std::string(owner) + "/..., not " +
            std::string(topic);

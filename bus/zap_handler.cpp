@@ -37,6 +37,7 @@ uint64_t ZapHandler::serve_pending() {
                                  : mechanism == "PLAIN" ? frame(6)
                                                         : "";
     const bool ok = frame(0) == "1.0" && frame(2) == kZapDomain && !identity.empty() &&
+                    banned_.count(identity) == 0 &&
                     (curve || (mechanism == "PLAIN" && request.size() == 8 &&
                                credentials_.verify(identity, frame(7))));
     if (!ok) {

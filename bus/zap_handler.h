@@ -23,6 +23,8 @@ class ZapHandler {
   zmq::socket_t& socket() { return socket_; }
   // Answers every request waiting on the socket. Returns how many were refused.
   uint64_t serve_pending();
+  // Refuses `identity` from now on, whatever its credential (a peer that misbehaved).
+  void ban(const std::string& identity) { banned_.insert(identity); }
 
  private:
   void refuse_log_once(const std::string& identity, const std::string& mechanism);
@@ -30,6 +32,7 @@ class ZapHandler {
   zmq::socket_t socket_;
   const CredentialStore& credentials_;
   std::set<std::string> warned_;  // identities whose refusal was already logged
+  std::set<std::string> banned_;
 };
 
 }  // namespace hub

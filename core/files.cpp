@@ -87,8 +87,15 @@ Result<std::string> read_small_file(const fs::path& file, size_t max_bytes) {
 }
 
 Status write_file(const fs::path& file, const std::string& text, mode_t mode) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  // Never through a link, never blocked by a FIFO, never into anything but a regular file.
+  const int fd =
+      ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
   if (fd < 0) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1 || ::ftruncate(fd, 0) != 0) {
+    ::close(fd);
+    return Status::error(file.string() + ": not a regular file of its own; not written");
+  }
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ::close(fd);
   if (!ok) return Status::error(file.string() + ": cannot be written");

@@ -17,7 +17,8 @@ namespace hub {
 // A user and group that files are given to (a service that runs as another user).
 struct Account {
   uid_t uid = 0;
-  gid_t gid = 0;
+  gid_t gid = 0;                     // the primary group; files given to it get this one
+  std::optional<gid_t> extra_group;  // the only supplementary group of its processes
 };
 
 // Creates `dir` (and parents) if needed and sets its mode. Fails when it exists but is

@@ -1,6 +1,7 @@
 #include "core/module_manager.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -76,7 +77,11 @@ void ModuleManager::prepare(const Module& m) {
   auto account = module_account(m, options_.services_group);
   const std::optional<Account> owner = account ? *account : std::nullopt;
   Status prepared = make_private_dir(options_.root / "data" / m.name, 0750, owner);
-  if (prepared) prepared = make_private_dir(module_run_dir(options_.root, m.name), 0750, owner);
+  // The run directory stays hubd's (only its group, the user's, may enter), so nothing in
+  // it can be swapped for a link or a FIFO before hubd writes there again.
+  const fs::path run_dir = module_run_dir(options_.root, m.name);
+  if (prepared) prepared = make_private_dir(run_dir, 0750);
+  if (prepared && owner) prepared = give_to(run_dir, Account{::geteuid(), owner->gid, {}});
   if (prepared)
     prepared = write_file(module_config_file(options_.root, m.name), yaml_text(m.config));
   if (prepared && options_.grant) {

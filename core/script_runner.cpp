@@ -180,11 +180,14 @@ static int spawn_as(const Account& account, const ScriptRequest& request, int in
                     pid_t& pid) {
   pid = ::fork();
   if (pid < 0) return errno;
-  if (pid > 0) return 0;
-  const auto fail = [err_fd](const char* what) {
+  if (pid > 0) {
+    ::setpgid(pid, pid);  // as the child does: a cancel that comes first still finds the group
+    return 0;
+  }
+  const auto fail = [](const char* what) {  // on the script's stderr (fd 2 once set up)
     const char* why = strerrordesc_np(errno);
     for (const char* part : {what, ": ", why ? why : "?", "\n"}) {
-      if (::write(err_fd, part, std::strlen(part)) < 0) break;
+      if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
     }
     _exit(127);
   };
@@ -201,7 +204,8 @@ static int spawn_as(const Account& account, const ScriptRequest& request, int in
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::close_range(3, ~0U, 0) != 0) fail("close_range");
-  if (::setgroups(0, nullptr) != 0) fail("clearing supplementary groups");
+  const gid_t extra = account.extra_group.value_or(0);
+  if (::setgroups(account.extra_group ? 1 : 0, &extra) != 0) fail("setting groups");
   if (::setgid(account.gid) != 0) fail("group");
   if (::setuid(account.uid) != 0) fail("user");
   ::execve(request.script.c_str(), argv, envp);

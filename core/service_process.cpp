@@ -65,10 +65,11 @@ void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
   if (launch.limits.nice && ::setpriority(PRIO_PROCESS, 0, *launch.limits.nice) != 0)
     child_fail("limits.nice");
   if (::chdir(launch.cwd.c_str()) != 0) child_fail("the workspace");
-  if (launch.uid || launch.gid) {  // last of what needs hubd's privileges
-    if (::setgroups(0, nullptr) != 0) child_fail("user: clearing supplementary groups");
-    if (launch.gid && ::setgid(*launch.gid) != 0) child_fail("group");
-    if (launch.uid && ::setuid(*launch.uid) != 0) child_fail("user");
+  if (const auto& a = launch.account) {  // last of what needs hubd's privileges
+    const gid_t extra = a->extra_group.value_or(0);
+    if (::setgroups(a->extra_group ? 1 : 0, &extra) != 0) child_fail("user: setting groups");
+    if (::setgid(a->gid) != 0) child_fail("group");
+    if (::setuid(a->uid) != 0) child_fail("user");
     // A change of credentials clears the parent-death signal: set it again.
     if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_fail("prctl");
     if (::getppid() != parent) _exit(127);

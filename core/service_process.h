@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bus/status.h"
+#include "core/files.h"
 #include "core/service_spec.h"
 
 namespace hub {
@@ -33,9 +34,9 @@ struct ServiceLaunch {
   int output_fd = -1;
   int notify_fd = -1;  // when >= 0: becomes descriptor 3 (kNotifyFd) in the child
   ResourceLimits limits;
-  // The account to run as (needs hubd to be root); supplementary groups are cleared.
-  std::optional<uid_t> uid;
-  std::optional<gid_t> gid;
+  // The account to run as (needs hubd to be root): its supplementary groups are
+  // `extra_group` alone, or none.
+  std::optional<Account> account;
 };
 
 // The pid of the started process; it leads its own process group. Fails with the reason

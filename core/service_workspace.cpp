@@ -60,21 +60,20 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
   const WorkspacePaths p = workspace_paths(root, request.instance);
   std::error_code ec = remove_tree(p.dir);
   if (ec) return Status::error(p.dir.string() + ": cannot be cleared: " + ec.message());
-  for (const auto& dir : {p.dir, p.dir / "etc/hub", p.log_dir}) {
-    if (Status s = make_private_dir(dir, 0750, request.owner); !s) return s;
+  // Built as hubd's own, and given to the service's user (if it has one) only at the end,
+  // innermost first: the user cannot enter it before, so nothing in it can be swapped for
+  // a link while hubd works there; hubd touches nothing in it after.
+  for (const auto& dir : {p.dir, p.dir / "etc/hub"}) {
+    if (Status s = make_private_dir(dir, 0750); !s) return s;
   }
   if (request.owner) {  // the service's user goes through var/run/hub/services/ to its own
     if (Status s = make_private_dir(p.dir.parent_path(), 0755); !s) return s;
-    if (Status s = make_private_dir(p.dir / "etc", 0750, request.owner); !s) return s;
   }
+  // Its own log and data directories sit in directories only hubd may change.
+  if (Status s = make_private_dir(p.log_dir, 0750, request.owner); !s) return s;
   if (Status s = write_file(p.config_file, request.config_yaml, 0640); !s) return s;
   const std::string credential = request.credential.identity + ":" + request.credential.secret;
   if (Status s = write_file(p.credential_file, credential + "\n", 0600); !s) return s;
-  if (request.owner) {
-    for (const auto& file : {p.config_file, p.credential_file}) {
-      if (Status s = give_to(file, *request.owner); !s) return s;
-    }
-  }
   const fs::path data = fs::absolute(root / "data" / request.module);
   if (Status s = make_private_dir(data, 0750, request.owner); !s) return s;
   if (Status s = link(data, p.dir / "var/db/hub"); !s) return s;
@@ -82,11 +81,23 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
   for (const auto& volume : request.volumes) {
     auto source = resolve_volume_source(root, volume_paths, volume);
     if (!source) return source.status();
-    // A source that does not exist yet is created, as a directory, when it is ours.
+    // A source that does not exist yet is created, as a directory, when it is ours; never
+    // for a service of another user (its path may run through that user's directories).
     if (!fs::exists(*source, ec)) {
+      if (request.owner) {
+        return Status::error(volume.source +
+                             ": does not exist (it is not created for a service "
+                             "that runs as another user)");
+      }
       if (Status s = make_private_dir(*source, 0750); !s) return s;
     }
     if (Status s = link(*source, p.dir / fs::path(volume.target).lexically_normal()); !s) return s;
+  }
+  if (request.owner) {
+    for (const auto& path :
+         {p.config_file, p.credential_file, p.dir / "etc/hub", p.dir / "etc", p.dir}) {
+      if (Status s = give_to(path, *request.owner); !s) return s;
+    }
   }
   return p;
 }

@@ -316,10 +316,7 @@ struct Supervisor::Loop {
     launch.output_fd = output.write;
     launch.notify_fd = ready.write;
     launch.limits = spec.service.limits;
-    if (*account) {
-      launch.uid = (*account)->uid;
-      launch.gid = (*account)->gid;
-    }
+    launch.account = *account;
 
     auto pid = launch_service(launch);
     output.close_write();
@@ -690,18 +687,20 @@ std::vector<InstanceStatus> Supervisor::status() {
 Result<std::optional<Account>> service_account(const ServiceSpec& spec,
                                                std::optional<gid_t> services_group) {
   if (!spec.user && !spec.group) return std::optional<Account>();
-  const uid_t uid = spec.user ? spec.user->uid : ::geteuid();
-  if (::geteuid() != 0 && (uid != ::geteuid() || spec.group)) {
+  if (!spec.user) return Status::error("group: needs a user: to go with it");
+  if (::geteuid() != 0) {
     return Status::error("user: hubd runs as uid " + std::to_string(::geteuid()) +
-                         ", not root, so it cannot run a service as another user or group");
+                         ", not root, so it cannot run a service as " + spec.user->name);
   }
-  if (spec.group) return std::optional<Account>(Account{uid, spec.group->second});
   if (!services_group) {
     return Status::error("user: " + spec.user->name +
                          " could not reach the bus: set services.group in hub.yml (the group "
                          "that services of other users reach var/run/hub with)");
   }
-  return std::optional<Account>(Account{uid, *services_group});
+  // Its own group (so what it owns is not shared with other modules' users), and the bus's
+  // as its only supplementary group.
+  const gid_t gid = spec.group ? spec.group->second : spec.user->gid;
+  return std::optional<Account>(Account{spec.user->uid, gid, services_group});
 }
 
 Result<std::optional<Account>> module_account(const Module& module,
