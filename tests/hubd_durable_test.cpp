@@ -27,12 +27,6 @@ namespace {
 
 const fs::path kJournal = "var/db/hub/journal";
 
-Credential admin_of(const TempDir& root) {
-  auto admin = read_credential_file(BusPaths::for_root(root.path()).admin_credential);
-  REQUIRE(admin);
-  return *admin;
-}
-
 }  // namespace
 
 TEST_CASE("kill -9 in the middle of a burst: the journal reads back whole, the sequence goes on",
@@ -42,7 +36,7 @@ TEST_CASE("kill -9 in the middle of a burst: the journal reads back whole, the s
       std::make_unique<ChildProcess>(HUBD_PATH, std::vector<std::string>{"--root", root.path()});
   REQUIRE(hubd->wait_stderr("hub is up"));
   const BusPaths paths = BusPaths::for_root(root.path());
-  const Credential admin = admin_of(root);
+  const Credential admin = admin_credential(root);
   std::atomic<uint64_t> confirmed{0};  // the newest payload number the broker acknowledged
   std::atomic<bool> stop{false};
   std::thread publisher([&] {
@@ -109,7 +103,7 @@ TEST_CASE("scripts of events a killed hubd took in but had not run, run when it 
       std::make_unique<ChildProcess>(HUBD_PATH, std::vector<std::string>{"--root", root.path()});
   REQUIRE(hubd->wait_stderr("hub is up"));
   const BusPaths paths = BusPaths::for_root(root.path());
-  const Credential admin = admin_of(root);
+  const Credential admin = admin_credential(root);
   std::vector<uint64_t> items;
   {
     zmq::context_t ctx(1);

@@ -58,11 +58,10 @@ TEST_CASE("a module publishes only its own topics, and what it is refused is cou
                        " publish Self/alarm \"{\\\"exits\\\":[$a,$b,$c]}\"\n");
   RunningHub hub(root);
   zmq::context_t ctx(1);
-  auto admin = read_credential_file(BusPaths::for_root(root.path()).admin_credential);
-  REQUIRE(admin);
+  const Credential admin = admin_credential(root);
   SubscriberOptions o = recovering(root, {"Self/alarm"});
   o.resume_from = 1;  // from the journal: it may have come before this subscribed
-  auto sub = Subscriber::open(ctx, *admin, o);
+  auto sub = Subscriber::open(ctx, admin, o);
   REQUIRE(sub);
   auto alarm = next_on(*sub, "Self/alarm");
   REQUIRE(alarm);
@@ -122,15 +121,14 @@ TEST_CASE(
   TempDir root;
   RunningHub hub(root);
   const BusPaths paths = BusPaths::for_root(root.path());
-  auto admin = read_credential_file(paths.admin_credential);
-  REQUIRE(admin);
+  const Credential admin = admin_credential(root);
   zmq::context_t ctx(1);
-  auto sub = Subscriber::open(ctx, *admin, recovering(root, {"Good/+"}));
+  auto sub = Subscriber::open(ctx, admin, recovering(root, {"Good/+"}));
   REQUIRE(sub);
   std::thread flood([&] {
     zmq::context_t fctx(1);
     zmq::socket_t dealer(fctx, zmq::socket_type::dealer);
-    set_plain_credential(dealer, *admin);
+    set_plain_credential(dealer, admin);
     dealer.connect(ipc_endpoint(paths.ingest_socket));
     std::mt19937_64 random(8);
     std::string bytes(300, '\0');
@@ -147,7 +145,7 @@ TEST_CASE(
     }
   });
   // Another peer's events get through during the flood, and after it.
-  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *admin);
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), admin);
   REQUIRE(pub);
   for (int i = 0; i < 20; ++i) {
     auto seq = pub->publish_confirmed("Good/n", std::to_string(i), std::chrono::seconds(20));
@@ -226,11 +224,10 @@ TEST_CASE("a service and its scripts run as the user service.yml names, without 
   root.write("data/Other/secret", "s3cret\n");
   RunningHub hub(root);
   zmq::context_t ctx(1);
-  auto admin = read_credential_file(BusPaths::for_root(root.path()).admin_credential);
-  REQUIRE(admin);
+  const Credential admin = admin_credential(root);
   SubscriberOptions o = recovering(root, {"Low/+"});
   o.resume_from = 1;
-  auto sub = Subscriber::open(ctx, *admin, o);
+  auto sub = Subscriber::open(ctx, admin, o);
   REQUIRE(sub);
   auto report = next_on(*sub, "Low/report");
   REQUIRE(report);
@@ -287,9 +284,8 @@ TEST_CASE("ten thousand subscriptions from one identity: counted, and the identi
   SubscriberOptions o = recovering(root, {"Greedy/+"});
   o.connect_timeout = std::chrono::milliseconds(1000);
   CHECK_FALSE(Subscriber::open(ctx, greedy, o));
-  auto admin = read_credential_file(paths.admin_credential);
-  REQUIRE(admin);
-  auto others = Subscriber::open(ctx, *admin, recovering(root, {"Test/+"}));
+  const Credential admin = admin_credential(root);
+  auto others = Subscriber::open(ctx, admin, recovering(root, {"Test/+"}));
   REQUIRE(others);
   ChildProcess go(HUBCTL_PATH, {"--root", root.path(), "publish", "Test/after", "{}"});
   REQUIRE(go.wait_exit() == 0);

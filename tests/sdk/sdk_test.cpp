@@ -178,11 +178,10 @@ TEST_CASE("a durable subscription gets, on restart, what was published while it 
   add_probe(root);
   RunningHub hub(root);
   const BusPaths paths = BusPaths::for_root(root.path());
-  auto admin = read_credential_file(paths.admin_credential);
-  REQUIRE(admin);
+  const Credential admin = admin_credential(root);
   zmq::context_t ctx(1);
   // Every Probe/durable-seen, recovered from the journal if this test falls behind.
-  auto seen = Subscriber::open(ctx, *admin, recovering(root, {"Probe/durable-seen"}));
+  auto seen = Subscriber::open(ctx, admin, recovering(root, {"Probe/durable-seen"}));
   REQUIRE(seen);
   std::vector<uint64_t> published;
   for (int i = 0; i < 3; ++i) published.push_back(publish(root, "Durable/before", "{}"));
@@ -194,7 +193,7 @@ TEST_CASE("a durable subscription gets, on restart, what was published while it 
   REQUIRE(stop.wait_exit() == 0);
   // 10,000 events while it is down, then it starts again.
   constexpr int kWhileDown = 10000;
-  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *admin);
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), admin);
   REQUIRE(pub);
   for (int i = 0; i < kWhileDown - 1; ++i) REQUIRE(pub->publish("Durable/while-down", "{}"));
   auto last_down = pub->publish_confirmed("Durable/while-down", "{}", 10s);

@@ -55,6 +55,12 @@ Subscriber RunningHub::subscribe(std::vector<std::string> patterns, bool retaine
   return std::move(*sub);
 }
 
+Credential admin_credential(const TempDir& root) {
+  auto admin = read_credential_file(BusPaths::for_root(root.path()).admin_credential);
+  if (!admin) throw std::runtime_error(admin.error());
+  return *admin;
+}
+
 SubscriberOptions recovering(const TempDir& root, std::vector<std::string> patterns) {
   const BusPaths paths = BusPaths::for_root(root.path());
   SubscriberOptions o;

@@ -45,6 +45,9 @@ class RunningHub {
   std::unique_ptr<ChildProcess> hubd_;
 };
 
+// The administrator's credential of the hub running on `root` (throws when unreadable).
+Credential admin_credential(const TempDir& root);
+
 // Options for a subscriber to `root`'s bus that fetches what it misses from the journal
 // (no retained snapshot), so a test that falls behind still sees every event.
 SubscriberOptions recovering(const TempDir& root, std::vector<std::string> patterns);
