@@ -154,9 +154,8 @@ TEST_CASE("a replay of many events comes back whole and in order, in bounded ans
   RunningHub hub(root);
   zmq::context_t ctx(1);
   const BusPaths paths = BusPaths::for_root(root.path());
-  auto admin = read_credential_file(paths.admin_credential);
-  REQUIRE(admin);
-  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *admin);
+  const Credential admin = admin_credential(root);
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), admin);
   REQUIRE(pub);
   const uint64_t first = *pub->publish_confirmed("Load/first", "{}", std::chrono::seconds(10));
   for (int i = 0; i < 20000; ++i) REQUIRE(pub->publish("Load/n", std::to_string(i)));
@@ -166,7 +165,7 @@ TEST_CASE("a replay of many events comes back whole and in order, in bounded ans
   request.from = first;
   request.patterns = {"Load/#"};
   uint64_t expected = first, count = 0;
-  auto done = replay(ctx, *admin, request, [&](const Event& e) {
+  auto done = replay(ctx, admin, request, [&](const Event& e) {
     CHECK(e.seq == expected);
     if (e.topic() == "Load/n") CHECK(e.payload() == std::to_string(e.seq - first - 1));
     ++expected;
@@ -202,17 +201,16 @@ TEST_CASE("a deliberately slow subscriber to everything gets every event once, i
   RunningHub hub(root);
   zmq::context_t ctx(1);
   const BusPaths paths = BusPaths::for_root(root.path());
-  auto admin = read_credential_file(paths.admin_credential);
-  REQUIRE(admin);
+  const Credential admin = admin_credential(root);
   SubscriberOptions o = slow_recovering(root);
   uint64_t gaps = 0;
   o.on_gap = [&](uint64_t, uint64_t) { ++gaps; };
-  auto sub = Subscriber::open(ctx, *admin, o);
+  auto sub = Subscriber::open(ctx, admin, o);
   REQUIRE(sub);
   constexpr int kEvents = 1000000;
   std::thread publisher([&] {
     zmq::context_t pctx(1);
-    auto pub = Publisher::connect(pctx, ipc_endpoint(paths.ingest_socket), *admin);
+    auto pub = Publisher::connect(pctx, ipc_endpoint(paths.ingest_socket), admin);
     for (int i = 0; i < kEvents; ++i) (void)pub->publish("Burst/n", std::to_string(i));
     (void)pub->publish_confirmed("Burst/end", "{}", std::chrono::seconds(30));
   });
@@ -245,8 +243,7 @@ TEST_CASE("a recovering subscriber with patterns gets every event it asked for, 
   RunningHub hub(root);
   zmq::context_t ctx(1);
   const BusPaths paths = BusPaths::for_root(root.path());
-  auto admin = read_credential_file(paths.admin_credential);
-  REQUIRE(admin);
+  const Credential admin = admin_credential(root);
   SubscriberOptions o = slow_recovering(root);
   SECTION("patterns of one module: gaps show in each event's module_prev") {
     o.patterns = {"Want/n", "Want/end"};
@@ -256,12 +253,12 @@ TEST_CASE("a recovering subscriber with patterns gets every event it asked for, 
   }
   uint64_t gaps = 0;
   o.on_gap = [&](uint64_t, uint64_t) { ++gaps; };
-  auto sub = Subscriber::open(ctx, *admin, o);
+  auto sub = Subscriber::open(ctx, admin, o);
   REQUIRE(sub);
   constexpr int kEvents = 60000;  // two of three are noise, of its module and another
   std::thread publisher([&] {
     zmq::context_t pctx(1);
-    auto pub = Publisher::connect(pctx, ipc_endpoint(paths.ingest_socket), *admin);
+    auto pub = Publisher::connect(pctx, ipc_endpoint(paths.ingest_socket), admin);
     for (int i = 0; i < kEvents; ++i) {
       const char* topic = i % 3 == 0 ? "Want/n" : i % 3 == 1 ? "Want/noise" : "Noise/n";
       (void)pub->publish(topic, std::to_string(i));
