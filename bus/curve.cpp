@@ -8,7 +8,6 @@
 #include <cctype>
 
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace hub {

@@ -23,12 +23,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -202,7 +204,11 @@ struct Tally {
       if (index != run_id) return;    // a late marker of an earlier run
       if (expected != n + 1) ++gaps;  // the tail is missing
       cpu_s = thread_cpu_s() - cpu_s;
-      done.store(true);
+      {
+        std::lock_guard lock(done_mu);
+        done.store(true);
+      }
+      done_cv.notify_all();
     } else if (e.topic() == kDataTopic) {
       if (delivered == 0) cpu_s = thread_cpu_s();
       if (index != expected) ++gaps;
@@ -216,6 +222,8 @@ struct Tally {
   double cpu_s = 0;  // the receiving thread's CPU time, first event to end marker
   Clock::time_point last{};
   std::atomic<bool> done{false};
+  std::mutex done_mu;  // with done_cv: the publisher waits for the end marker to arrive
+  std::condition_variable done_cv;
 };
 
 struct RunResult {
@@ -236,9 +244,10 @@ RunResult burst(hub::Publisher& pub, Tally& tally) {
   if (auto seq = pub.publish_confirmed(kEndTopic, payload, 30s); !seq)
     throw std::runtime_error("publish_confirmed: " + seq.error());
   const auto deadline = Clock::now() + 30s;
-  while (!tally.done.load()) {  // the marker can be dropped like any event: repeat it
+  // The marker can be dropped like any event: repeat it whenever 10 ms pass without it.
+  for (std::unique_lock lock(tally.done_mu);
+       !tally.done_cv.wait_for(lock, 10ms, [&] { return tally.done.load(); });) {
     if (Clock::now() > deadline) throw std::runtime_error("the subscriber never saw the end");
-    std::this_thread::sleep_for(10ms);
     (void)pub.publish(kEndTopic, payload);
   }
   RunResult r;
