@@ -2,12 +2,15 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "bus/credentials.h"
 #include "core/files.h"
@@ -46,11 +49,24 @@ std::optional<ProcStat> read_stat(pid_t pid) {
   return stat;
 }
 
+// A process in the middle of execve() shows an empty environment for a moment (the new
+// image's is not set up yet), so an empty read is tried again, a bounded number of times.
 bool has_environment_entry(pid_t pid, const std::string& entry) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string item;
-  while (std::getline(in, item, '\0')) {
-    if (item == entry) return true;
+  const std::string file = "/proc/" + std::to_string(pid) + "/environ";
+  constexpr int kAttempts = 100;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const auto text = read_proc_file(file);
+    if (!text) return false;  // gone, or not ours to read
+    if (text->empty()) {
+      ::sched_yield();
+      continue;
+    }
+    for (size_t at = 0; at < text->size();) {
+      const size_t end = std::min(text->find('\0', at), text->size());
+      if (std::string_view(*text).substr(at, end - at) == entry) return true;
+      at = end + 1;
+    }
+    return false;
   }
   return false;
 }
