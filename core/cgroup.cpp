@@ -134,7 +134,8 @@ std::map<std::string, std::string> own_cgroups(const fs::path& cgroup_file) {
 fs::path own_dir(const Mount& mount, const std::string& own) {
   std::string rel = own;
   if (mount.root != "/" && rel.rfind(mount.root, 0) == 0) rel = rel.substr(mount.root.size());
-  return mount.point / fs::path(rel).relative_path();
+  const fs::path below = fs::path(rel).relative_path();
+  return below.empty() ? mount.point : mount.point / below;
 }
 
 // "hub-" and 12 hex digits of the root's path (FNV-1a): stable across runs of one root.

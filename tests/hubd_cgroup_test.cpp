@@ -4,6 +4,7 @@
 // hubd tests need writable cgroups (root on a system that mounts them) and say when they
 // are skipped.
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -60,7 +61,7 @@ struct GroupCleanup {
 void add_limited(const TempDir& root, const std::string& name, const std::string& limits,
                  const std::string& then) {
   add_module(root, name,
-             "command: run\nready: {notify: true}\nstop: {grace: 2s}\nrestart: {policy: no}\n"
+             "command: ./run\nready: {notify: true}\nstop: {grace: 2s}\nrestart: {policy: no}\n"
              "limits: " +
                  limits + "\n");
   add_script(root, "modules/system/" + name + "/run",
@@ -342,4 +343,41 @@ TEST_CASE("a hubd killed with SIGKILL leaves nothing in its groups once started 
   REQUIRE(started_in_group(root, "Stray"));
   CHECK(group_dir(root, "Stray", "pids") == dir);
   REQUIRE(eventually([&] { return pids_in(dir).size() == 2; }));
+}
+
+TEST_CASE(
+    "a hubd that cannot use cgroups warns, naming the service and what is missing, and "
+    "falls back to rlimits",
+    "[cgroup][hubd]") {
+  const fs::path setpriv = "/usr/bin/setpriv";
+  if (::geteuid() != 0 || !fs::exists(setpriv)) {
+    WARN("SKIPPED: needs root and setpriv, to run hubd as an unprivileged user");
+    return;
+  }
+  TempDir root;
+  add_limited(root, "Calm", "{memory: 48MiB, cpu: 0.5, pids: 50}",
+              "grep -E 'processes|address space' /proc/self/limits > \"$HUB_DATA_DIR/limits\"\n"
+              "exec sleep 1000");
+  for (const auto& entry : fs::recursive_directory_iterator(root.path()))
+    REQUIRE(::chown(entry.path().c_str(), 65534, 65534) == 0);
+  REQUIRE(::chown(root.path().c_str(), 65534, 65534) == 0);
+  ChildProcess hubd(setpriv.string(), {"--reuid=65534", "--regid=65534", "--clear-groups",
+                                       HUBD_PATH, "--root", root.path().string()});
+  const auto warning = hubd.wait_stderr("cgroups cannot enforce its limits");
+  REQUIRE(warning);
+  CHECK_THAT(*warning, Catch::Contains("service Calm: "));
+  CHECK_THAT(*warning, Catch::Contains("limits.memory: "));
+  CHECK_THAT(*warning, Catch::Contains("limits.pids: "));
+  CHECK_THAT(*warning, Catch::Contains("Permission denied"));
+  CHECK_THAT(*warning, Catch::Contains("limits.memory is applied as RLIMIT_AS"));
+  CHECK_THAT(*warning, Catch::Contains("limits.pids is applied as RLIMIT_NPROC"));
+  CHECK_THAT(*warning, Catch::Contains("limits.cpu is not enforced"));
+  REQUIRE(started_in_group(root, "Calm"));  // started all the same
+  REQUIRE(eventually([&] { return !read_file(root.path() / "data/Calm/limits").empty(); }));
+  const std::string limits = read_file(root.path() / "data/Calm/limits");
+  CHECK_THAT(limits, Catch::Matches("(.|\n)*Max processes +50 +50(.|\n)*"));
+  CHECK_THAT(limits,
+             Catch::Matches("(.|\n)*Max address space +" + std::to_string(48 << 20) + " (.|\n)*"));
+  hubd.signal(SIGTERM);
+  CHECK(hubd.wait_exit() == 0);
 }
