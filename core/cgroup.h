@@ -42,7 +42,8 @@ class ServiceCgroup {
   uint64_t oom_kills() const;
   // SIGKILL to every process still in the group (each through a pidfd, checked to be a
   // member after it was taken, so a reused pid is never hit), waits for them to die, and
-  // removes the directories. Idempotent. Fails naming a directory that would not go.
+  // removes the directories. Idempotent. Blocks for at most 2 s per directory; fails
+  // naming a directory that would not go (a process stuck in the kernel).
   Status remove();
 
   const std::vector<std::filesystem::path>& dirs() const { return dirs_; }

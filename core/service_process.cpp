@@ -55,7 +55,9 @@ void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
     child_fail("stdio");
   }
   if (::setpgid(0, 0) != 0) child_fail("setpgid");
-  // "0" is the writer itself; while the account is still hubd's, which may move it.
+  // Joined here, not by hubd after the launch: Boost returns only once the child has
+  // exec'd, and by then the service may have forked already. "0" is the writer itself;
+  // before the account changes, while it may still be moved.
   for (int fd : launch.cgroup_fds) {
     if (::write(fd, "0", 1) != 1) child_fail("joining the service's cgroup");
   }
