@@ -79,7 +79,8 @@ std::vector<pid_t> read_pids(const fs::path& dir) {
 std::string unescape_mount_path(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
+    const auto octal = [&](size_t at) { return at < s.size() && s[at] >= '0' && s[at] <= '7'; };
+    if (s[i] == '\\' && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
       out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
       i += 3;
     } else {
