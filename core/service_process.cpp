@@ -55,6 +55,12 @@ void prepare_child(const ServiceLaunch& launch, int null_fd, pid_t parent) {
     child_fail("stdio");
   }
   if (::setpgid(0, 0) != 0) child_fail("setpgid");
+  // Joined here, not by hubd after the launch: Boost returns only once the child has
+  // exec'd, and by then the service may have forked already. "0" is the writer itself;
+  // before the account changes, while it may still be moved.
+  for (int fd : launch.cgroup_fds) {
+    if (::write(fd, "0", 1) != 1) child_fail("joining the service's cgroup");
+  }
   // Services must not outlive hubd; if hubd is already gone, do not start at all.
   if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_fail("prctl");
   if (::getppid() != parent) _exit(127);

@@ -1,7 +1,8 @@
 // Starting one service process (Boost.Process): the program, its arguments and
 // environment exactly as given, cwd the workspace, stdout and stderr into `output_fd`,
 // stdin from /dev/null. In the child, before exec: a clean signal mask and default
-// dispositions, its own process group (so a stop reaches everything it forks), SIGTERM
+// dispositions, its own process group (so a stop reaches everything it forks), its
+// cgroup (joined before exec, so nothing it runs or forks is ever outside), SIGTERM
 // when hubd dies, the resource limits, and no inherited descriptor but 0-2 and
 // `notify_fd`. Thread-safe.
 #pragma once
@@ -32,8 +33,10 @@ struct ServiceLaunch {
   std::vector<std::string> env;  // "KEY=VALUE", the whole environment
   std::filesystem::path cwd;
   int output_fd = -1;
-  int notify_fd = -1;  // when >= 0: becomes descriptor 3 (kNotifyFd) in the child
-  ResourceLimits limits;
+  int notify_fd = -1;     // when >= 0: becomes descriptor 3 (kNotifyFd) in the child
+  ResourceLimits limits;  // its setrlimit part (memory, cpu and pids are the cgroup's)
+  // cgroup.procs of the instance's groups, open for writing (ServiceCgroup::open_join_fds).
+  std::vector<int> cgroup_fds;
   // The account to run as (needs hubd to be root): its supplementary groups are
   // `extra_group` alone, or none.
   std::optional<Account> account;

@@ -206,9 +206,9 @@ class SpecParser {
   }
 
   void parse_limits(const YAML::Node& limits, ResourceLimits& out) {
-    if (!limits ||
-        !r_.expect_map(limits, "limits",
-                       {"address_space", "open_files", "processes", "cpu_seconds", "nice"}))
+    if (!limits || !r_.expect_map(limits, "limits",
+                                  {"address_space", "open_files", "processes", "cpu_seconds",
+                                   "nice", "memory", "cpu", "pids"}))
       return;
     uint64_t bytes = 0;
     r_.read_size(limits, "limits", "address_space", bytes, uint64_t{1} << 50);
@@ -219,6 +219,26 @@ class SpecParser {
     int64_t nice = 100;
     r_.read(limits, "limits", "nice", nice, -20, 19);
     if (nice != 100) out.nice = static_cast<int>(nice);
+    parse_cgroup_limits(limits, out);
+  }
+
+  // memory, cpu and pids: the instance's cgroup (core/cgroup.h).
+  void parse_cgroup_limits(const YAML::Node& limits, ResourceLimits& out) {
+    uint64_t memory = 0;
+    r_.read_size(limits, "limits", "memory", memory, uint64_t{1} << 50);
+    if (memory > 0) out.memory = memory;
+    if (const YAML::Node cpu = limits["cpu"]) {
+      double cores = 0;
+      if (!cpu.IsScalar() || !YAML::convert<double>::decode(cpu, cores) || !(cores >= 0.01) ||
+          cores > 1024) {
+        r_.problem(cpu, "limits.cpu", "expected a number of cores from 0.01 to 1024, such as 0.5");
+      } else {
+        out.cpu = cores;
+      }
+    }
+    int64_t pids = -1;
+    r_.read(limits, "limits", "pids", pids, 1, 4'194'304);
+    if (pids > 0) out.pids = static_cast<uint64_t>(pids);
   }
 
   void parse_volumes(const YAML::Node& volumes, std::vector<Volume>& out) {

@@ -32,12 +32,18 @@ struct RestartPolicy {
 // The delay before restart `attempt` (1 for the first): min * factor^(attempt-1), at most max.
 std::chrono::milliseconds restart_delay(const RestartPolicy& policy, int64_t attempt);
 
-struct ResourceLimits {  // applied with setrlimit (and nice) in the service's process
+struct ResourceLimits {
+  // Applied with setrlimit (and nice) in the service's process.
   std::optional<uint64_t> address_space;  // bytes (RLIMIT_AS)
   std::optional<uint64_t> open_files;     // RLIMIT_NOFILE
   std::optional<uint64_t> processes;      // RLIMIT_NPROC (per user, as the kernel counts it)
   std::optional<uint64_t> cpu_seconds;    // RLIMIT_CPU
   std::optional<int> nice;                // -20 (most favoured) to 19
+  // Applied to the instance's cgroup as a whole (core/cgroup.h); without cgroups, memory
+  // becomes RLIMIT_AS and pids RLIMIT_NPROC where those are not set.
+  std::optional<uint64_t> memory;  // bytes, swap included
+  std::optional<double> cpu;       // cores: 0.5 is half of one core's time
+  std::optional<uint64_t> pids;    // processes and threads at once
 };
 
 struct Volume {

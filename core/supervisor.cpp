@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bus/text.h"
+#include "core/cgroup.h"
 #include "core/instance_log.h"
 #include "core/instance_records.h"
 #include "core/service_process.h"
@@ -185,6 +186,7 @@ struct Instance {
   int64_t restarts = 0;  // since the start request
   bool stop_requested = false;
   std::string kill_reason;  // why the supervisor itself ended the process
+  ServiceCgroup cgroup;     // of the current process, while it runs (empty without limits)
   std::string last_exit;
   Credential credential;
   std::vector<std::shared_ptr<Outcome>> start_waiters;
@@ -201,6 +203,7 @@ struct Supervisor::Loop {
   SupervisorOptions options;
   HubPublish publish;
   InstanceRecords records;
+  Cgroups cgroups{options.root};
   std::string boot_id = current_boot_id();
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
@@ -317,14 +320,24 @@ struct Supervisor::Loop {
     launch.notify_fd = ready.write;
     launch.limits = spec.service.limits;
     launch.account = *account;
+    auto joins = prepare_cgroup(*in, launch.limits);
+    if (!joins) {
+      output.close_all();
+      ready.close_all();
+      options.revoke(spec.instance);
+      return fail(in, joins.error());
+    }
+    launch.cgroup_fds = *joins;
 
     auto pid = launch_service(launch);
     output.close_write();
     ready.close_write();
+    for (int fd : launch.cgroup_fds) ::close(fd);
     if (!pid) {
       output.close_all();
       ready.close_all();
       options.revoke(spec.instance);
+      close_cgroup(*in);
       return fail(in, pid.error());
     }
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
@@ -372,6 +385,49 @@ struct Supervisor::Loop {
     } else {
       become_running(in);
     }
+  }
+
+  // A fresh cgroup for the instance with the limits it can enforce; what no cgroup here
+  // can enforce becomes an rlimit in `limits` where one fits, with a warning naming what is
+  // missing. Returns the descriptors the child joins through (none without a cgroup).
+  Result<std::vector<int>> prepare_cgroup(Instance& in, ResourceLimits& limits) {
+    const auto missing = cgroups.missing(limits);
+    if (!missing.empty()) {
+      std::string why, instead;
+      for (const auto& [controller, problem] : missing) {
+        why += (why.empty() ? "" : "; ") + ("limits." + controller + ": " + problem);
+      }
+      if (missing.count("memory") && !limits.address_space) {
+        limits.address_space = limits.memory;
+        instead += "; limits.memory is applied as RLIMIT_AS (address space, not memory in use)";
+      }
+      if (missing.count("pids") && !limits.processes) {
+        limits.processes = limits.pids;
+        instead +=
+            "; limits.pids is applied as RLIMIT_NPROC (processes of its user; root is exempt)";
+      }
+      if (missing.count("cpu")) instead += "; limits.cpu is not enforced";
+      spdlog::warn("service {}: cgroups cannot enforce its limits: {}{}", in.spec.instance, why,
+                   instead);
+    }
+    const int wanted =
+        int(limits.memory.has_value()) + int(limits.cpu.has_value()) + int(limits.pids.has_value());
+    if (wanted == static_cast<int>(missing.size())) return std::vector<int>();
+    auto group = cgroups.create(in.spec.instance, limits);
+    if (!group) return Status::error("cgroup: " + group.error());
+    auto fds = group->open_join_fds();
+    if (!fds) return Status::error("cgroup: " + fds.error());
+    in.cgroup = std::move(*group);
+    return fds;
+  }
+
+  // Empties and removes the instance's cgroup (a cgroup also holds what left the process
+  // group). Returns how many of its processes the OOM killer killed.
+  uint64_t close_cgroup(Instance& in) {
+    const uint64_t oom_kills = in.cgroup.oom_kills();
+    if (Status s = in.cgroup.remove(); !s)
+      spdlog::warn("service {}: {}", in.spec.instance, s.message());
+    return oom_kills;
   }
 
   void become_running(const std::shared_ptr<Instance>& in) {
@@ -478,10 +534,12 @@ struct Supervisor::Loop {
     in->generation++;
     records.remove(in->spec.instance);
     options.revoke(in->spec.instance);
+    const uint64_t oom_kills = close_cgroup(*in);
 
     JsonObject exited = payload(*in);
     exited.add("pid", static_cast<int64_t>(pid));
     bool clean = false;
+    bool oom = false;  // a SIGKILL the supervisor did not send, the group's OOM count up
     if (status >= 0 && WIFEXITED(status)) {
       exited.add("code", static_cast<int64_t>(WEXITSTATUS(status)));
       in->last_exit = "code " + std::to_string(WEXITSTATUS(status));
@@ -490,10 +548,15 @@ struct Supervisor::Loop {
       exited.add("signal", signal_text(WTERMSIG(status)));
       if (WCOREDUMP(status)) exited.add("core_dumped", true);
       in->last_exit = "signal " + signal_text(WTERMSIG(status));
+      oom = WTERMSIG(status) == SIGKILL && oom_kills > 0 && in->kill_reason.empty() &&
+            !in->stop_requested;
+      if (oom) in->last_exit += " (out of memory: limits.memory)";
     } else {
       in->last_exit = "unknown";
     }
     exited.add("run_ms", run_ms).add("requested", in->stop_requested);
+    if (oom_kills > 0) exited.add("oom_kills", static_cast<int64_t>(oom_kills));
+    if (oom) exited.add("reason", "oom");
     if (!in->kill_reason.empty()) exited.add("reason", in->kill_reason);
     spdlog::log(in->stop_requested || clean ? spdlog::level::info : spdlog::level::warn,
                 "service {} (pid {}) exited: {} after {} ms", in->spec.instance, pid, in->last_exit,
@@ -651,6 +714,10 @@ std::vector<std::string> Supervisor::stop_leftovers(milliseconds grace) {
   for (const auto& p : problems) spdlog::warn("supervisor: {}", p);
   auto stopped = hub::stop_leftovers(records, grace);
   for (const auto& r : records) loop_->records.remove(r.instance);
+  // What left its process group is still in its cgroup.
+  for (auto& line : loop_->call([this] { return loop_->cgroups.remove_leftovers(); })) {
+    stopped.push_back(std::move(line));
+  }
   return stopped;
 }
 

@@ -7,7 +7,7 @@
 // Events, each with "name" and "instance" in the payload (see README.md):
 //   NAME/started {pid}        the process is running (every start and restart)
 //   NAME/ready {pid}          it said it is ready (services that declare readiness)
-//   NAME/exited {pid, code | signal, run_ms}
+//   NAME/exited {pid, code | signal, run_ms, reason (oom: over limits.memory)}
 //   NAME/restarting {attempt, delay_ms, reason}
 //   NAME/starting {attempt}   a restart begins (the module manager announces the first start)
 //   NAME/failed {reason}      given up: no further attempt until the next start
