@@ -44,6 +44,7 @@ from pyzmq_interop_test import Bus, Failure, Hubd, check, parse_event, read_cred
 PUBLISHER = os.path.join(HERE, "confirmed_publisher.py")
 ANSWER_TIMEOUT_MS = 20000      # a replay answer, a publisher's first ack
 PUBLISHER_EXIT_TIMEOUT = 20.0  # a publisher writing its acks once told to stop
+SEEKS_PER_CHECK = 5            # replays from random seqs after each restart
 SEGMENT_SIZES = ["16KiB", "1MiB", "64MiB"]  # small ones make segments roll under the kill
 
 
@@ -69,14 +70,15 @@ def parse_records(frame):
     return out
 
 
-def read_journal(bus, credential):
-    """Every event in the journal, in the order the replay gives them, and the last seq."""
+def read_journal(bus, credential, start=1, credit=4000, limit=None):
+    """The events of the journal from `start` on, in the order the replay gives them
+    (at most `limit`), and the newest seq once caught up (None when stopped at `limit`)."""
     dealer = bus.socket(zmq.DEALER, credential)
     dealer.connect(bus.endpoint("replay.sock"))
-    events, start = [], 1
+    events = []
     try:
         while True:
-            dealer.send_multipart([b"replay", b"%d" % start, b"4000"])
+            dealer.send_multipart([b"replay", b"%d" % start, b"%d" % credit])
             while True:
                 check(dealer.poll(ANSWER_TIMEOUT_MS) != 0, "no replay answer from %d" % start)
                 reply = dealer.recv_multipart()
@@ -93,9 +95,28 @@ def read_journal(bus, credential):
                                     % (reply[1].decode(), reply[2].decode()))
                 else:
                     raise Violation("replay from %d answered %r" % (start, reply))
+            if limit is not None and len(events) >= limit:
+                return events[:limit], None
     finally:
         dealer.close(0)
         bus.sockets.remove(dealer)
+
+
+def check_seeks(bus, credential, events, rng, count):
+    """Replays from `count` random seqs (journalled or skipped), which finds its place
+    through the segments' indexes, and checks each starts where the full read says."""
+    if not events:
+        return
+    seqs = [e["seq"] for e in events]
+    for n in range(count):
+        start = rng.choice(seqs) if n % 2 == 0 else rng.randint(1, seqs[-1])
+        i = bisect.bisect_left(seqs, start)
+        got, _ = read_journal(bus, credential, start, credit=2, limit=2)
+        want = events[i:i + 2]
+        if got != want:
+            raise Violation("a replay from %d gives %s, reading from 1 gave %s there"
+                            % (start, [(e["seq"], e["topic"]) for e in got],
+                               [(e["seq"], e["topic"]) for e in want]))
 
 
 # --- What has been acknowledged on one root ----------------------------------------------
@@ -264,14 +285,17 @@ def stop_publishers(publishers, round_no, ledger):
     return times
 
 
-def check_after_start(hubd, root, ledger):
+def check_after_start(hubd, root, ledger, rng):
     """Reads the journal of the hubd that just came up and verifies it against ledger."""
     bus = Bus(root)
     try:
-        events, last_seq = read_journal(bus, read_credential(root))
+        credential = read_credential(root)
+        events, last_seq = read_journal(bus, credential)
+        counts = verify(events, ledger, hubd.proc.pid, last_seq)
+        check_seeks(bus, credential, events, rng, SEEKS_PER_CHECK)
     finally:
         bus.close()
-    return verify(events, ledger, hubd.proc.pid, last_seq)
+    return counts
 
 
 def median(values, default):
@@ -297,7 +321,6 @@ class ChaosRoot:
         self.stats = totals["by_durability"].setdefault(
             durability, {"kills": 0, "acked": 0, "publish_s": 0.0, "acked_in_window": 0,
                          "startup_kills": 0, "shutdown_kills": 0, "stopped_first": 0})
-        self.startup_s = []  # seconds from spawn to "hub is up", each start
         print("root %d: durability %s, segment_size %s"
               % (totals["roots"], durability, self.segment_size), flush=True)
         totals["roots"] += 1
@@ -310,8 +333,8 @@ class ChaosRoot:
         except Failure as e:
             raise Violation("hubd did not come up (after %d kills): %s\n%s"
                             % (self.totals["kills"], e, self.hubd.stderr()))
-        self.startup_s.append(time.monotonic() - began)
-        return check_after_start(self.hubd, self.root, self.ledger)
+        self.totals["startup_s"].append(time.monotonic() - began)
+        return check_after_start(self.hubd, self.root, self.ledger, self.rng)
 
     def kill_hubd(self):
         self.hubd.proc.kill()  # SIGKILL
@@ -322,7 +345,7 @@ class ChaosRoot:
 
     def kill_during_startup(self):
         """Kills hubd while it opens the journal and binds the bus."""
-        typical = median(self.startup_s, 0.1)
+        typical = median(self.totals["startup_s"], 0.1)
         self.hubd = Hubd(self.hubd_path, self.root)
         time.sleep(self.rng.uniform(0, typical * 1.2))
         self.kill_hubd()
@@ -361,7 +384,7 @@ class ChaosRoot:
         try:
             for done in range(kills):
                 dice = self.rng.random()
-                if done > 0 and dice < self.args.startup_kills:
+                if dice < self.args.startup_kills and self.totals["startup_s"]:
                     self.kill_during_startup()
                 else:
                     self.kill_under_publishes(
@@ -442,7 +465,8 @@ def main():
 
     work = tempfile.mkdtemp(prefix="hubchaos", dir="/tmp")  # short: ipc paths are bounded
     totals = {"kills": 0, "roots": 0, "acked": 0, "checked_acks": 0, "cut_bytes": 0,
-              "recoveries": 0, "by_durability": {}, "stop_s": []}
+              "recoveries": 0, "by_durability": {},
+              "startup_s": [], "stop_s": []}  # seconds: spawn to "hub is up"; SIGTERM to exit
     began = time.monotonic()
     failed = True
     try:
