@@ -148,6 +148,17 @@ class Ledger:
         return times
 
 
+def recovered_ranges(info):
+    """The ranges a Hub/recovered payload names, [(name, first, last)]: NAME_first and
+    NAME_last (skipped_first..skipped_last), or NAME: {first, last}. Whatever they mean
+    (never handed out, or handed out and lost), no journalled or acked event is in them."""
+    ranges = [(key[:-6], value, info[key[:-6] + "_last"]) for key, value in info.items()
+              if key.endswith("_first") and key[:-6] + "_last" in info]
+    ranges += [(key, value["first"], value["last"]) for key, value in info.items()
+               if isinstance(value, dict) and "first" in value and "last" in value]
+    return ranges
+
+
 def verify(events, ledger, hubd_pid, last_seq):
     """Checks the journal (`events`) against `ledger`; returns counts for the summary.
     Raises Violation with every problem found."""
@@ -157,7 +168,7 @@ def verify(events, ledger, hubd_pid, last_seq):
     last_counter = {}
     seqs = []
     startup_seq = None
-    skipped = []   # (first, last, cut_bytes) of each Hub/recovered
+    skipped = []   # ([(name, first, last)], cut_bytes, seq) of each Hub/recovered
     previous = 0
     for e in events:
         seq = e["seq"]
@@ -189,8 +200,10 @@ def verify(events, ledger, hubd_pid, last_seq):
             journal[seq] = key
         elif topic == b"Hub/recovered":
             info = json.loads(e["payload"])
-            skipped.append((info["skipped_first"], info["skipped_last"], info.get("cut_bytes", 0),
-                            seq))
+            ranges = recovered_ranges(info)
+            if not ranges:
+                problems.append("seq %d: Hub/recovered names no range: %r" % (seq, info))
+            skipped.append((ranges, info.get("cut_bytes", 0), seq))
         elif topic == b"Hub/startup" and json.loads(e["payload"]).get("pid") == hubd_pid:
             startup_seq = seq
 
@@ -210,18 +223,19 @@ def verify(events, ledger, hubd_pid, last_seq):
         problems.append("the replay is caught up at %d, below the acked seq %d"
                         % (last_seq, ledger.max_acked))
     acked_seqs = sorted(ledger.acked)
-    for first, last, _, at in skipped:
-        for name, pool in (("acknowledged", acked_seqs), ("journalled", seqs)):
-            i = bisect.bisect_left(pool, first)
-            if i < len(pool) and pool[i] <= last:
-                problems.append("Hub/recovered (seq %d) calls %d..%d skipped, but %s event %d is"
-                                " among them" % (at, first, last, name, pool[i]))
+    for ranges, _, at in skipped:
+        for what, first, last in ranges:
+            for name, pool in (("acknowledged", acked_seqs), ("journalled", seqs)):
+                i = bisect.bisect_left(pool, first)
+                if i < len(pool) and pool[i] <= last:
+                    problems.append("Hub/recovered (seq %d) names %d..%d %s, but %s event %d is"
+                                    " among them" % (at, first, last, what, name, pool[i]))
     if problems:
         raise Violation("\n  ".join(["%d problem(s) in the journal (%d lost):" % (
             len(problems), len(lost))] + problems))
     return {"events": len(events), "recoveries": len(skipped),
             "unacked_kept": sum(1 for s in journal if s not in ledger.acked),
-            "cut_bytes": sum(c for _, _, c, _ in skipped)}
+            "cut_bytes": sum(c for _, c, _ in skipped)}
 
 
 # --- One root, many kills ------------------------------------------------------------------
