@@ -6,7 +6,8 @@ durability and segment size), reads the whole journal back through the replay so
 (docs/PROTOCOL.md 8a) and checks it against every publish acknowledged so far, then
 starts --publishers confirmed publishers (confirmed_publisher.py), waits until each has its
 first ack, and kills hubd with SIGKILL after a random delay. Some rounds (--startup-kills)
-kill hubd instead at a random moment of its start-up, while it recovers the journal. A
+kill hubd instead at a random moment of its start-up, while it recovers the journal; some
+(--shutdown-kills) send SIGTERM first and kill it at a random moment of its clean stop. A
 root serves --rounds-per-root kills in a row, so crashes pile up on one journal; the next
 root takes the next durability of --durability, in turn.
 
@@ -495,6 +496,9 @@ def main():
         print("FAIL after %d kills (seed %d): %s" % (totals["kills"], seed, e))
         print("the root and the acks are kept in %s" % work)
         return 1
+    except BaseException:
+        print("the root and the acks are kept in %s" % work)
+        raise
     finally:
         if not failed and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
