@@ -382,7 +382,7 @@ TEST_CASE("stopping a module kills its running script and cancels its queued one
   CHECK_THAT(hub.wait_for("Hub/scripts-done", started), Catch::Contains("\"runs\":2"));
 }
 
-TEST_CASE("a script that publishes its own trigger is braked, and the brake is reported",
+TEST_CASE("a script that publishes its own trigger is braked and the brake is reported",
           "[dispatcher]") {
   TempDir root;
   root.write("config/hub.yml", "scripts:\n  feedback_limit: 5\n  feedback_window: 1h\n");

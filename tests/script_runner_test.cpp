@@ -229,7 +229,7 @@ TEST_CASE("background children die when the script exits; one that left with set
   ::kill(left, SIGKILL);
 }
 
-TEST_CASE("a run is recorded while it runs, and what a dead parent left is killed from the record",
+TEST_CASE("a run is recorded while it runs and what a dead parent left is killed from the record",
           "[scripts]") {
   TempDir dir;
   const fs::path records = dir.path() / "records", left = dir.path() / "left";
