@@ -201,7 +201,6 @@ std::string describe_failure(const ChildFailure& f, const fs::path& script) {
 struct ChildPlan {
   const ScriptRequest* request;
   int in_fd, out_fd, err_fd;  // in_fd -1: /dev/null
-  int go_fd;                  // EOF on it: the run is recorded, exec may go ahead
   int report_fd;              // close-on-exec: a ChildFailure, or EOF once exec succeeded
   pid_t parent;
   sigset_t defaults;  // signals given back their default action
@@ -215,19 +214,19 @@ struct ChildPlan {
   _exit(127);
 }
 
-// Closes every fd from 3 on except `keep_a` and `keep_b`.
-bool close_all_but(int keep_a, int keep_b) {
-  const int low = std::min(keep_a, keep_b), high = std::max(keep_a, keep_b);
+// Closes every fd from 3 on except `keep`.
+bool close_all_but(int keep) {
   const auto range = [](int first, int last) {
     return first > last ||
            ::close_range(static_cast<unsigned>(first), static_cast<unsigned>(last), 0) == 0;
   };
-  return range(3, low - 1) && range(low + 1, high - 1) && range(high + 1, INT32_MAX);
+  return range(3, keep - 1) && range(keep + 1, INT32_MAX);
 }
 
-// The child between fork and exec: its stdio, a process group of its own, default signals,
-// only its own fds, its user, and SIGKILL when hubd dies (set last: a change of user clears
-// it). It waits until the parent has recorded the run, so no script code runs unrecorded.
+// The child between (v)fork and exec: its stdio, a process group of its own, default
+// signals, only its own fds, its user, and SIGKILL when hubd dies (set last: a change of
+// user clears it). Async-signal-safe calls only, and nothing written to memory (after
+// vfork, the parent's).
 [[noreturn]] void become_script(const ChildPlan& plan) {
   const ScriptRequest& request = *plan.request;
   const int in = plan.in_fd >= 0 ? plan.in_fd : ::open("/dev/null", O_RDONLY);
@@ -244,7 +243,7 @@ bool close_all_but(int keep_a, int keep_b) {
   sigset_t none;
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(plan, ChildStep::kSignals);
-  if (!close_all_but(plan.go_fd, plan.report_fd)) child_fail(plan, ChildStep::kFds);
+  if (!close_all_but(plan.report_fd)) child_fail(plan, ChildStep::kFds);
   if (request.account) {
     const Account& account = *request.account;
     const gid_t extra = account.extra_group.value_or(0);
@@ -255,12 +254,23 @@ bool close_all_but(int keep_a, int keep_b) {
   }
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(plan, ChildStep::kParentDeath);
   if (::getppid() != plan.parent) _exit(127);  // hubd died before the line above
-  char byte;
-  while (::read(plan.go_fd, &byte, 1) < 0 && errno == EINTR) {
-  }
-  ::close(plan.go_fd);
   ::execve(request.script.c_str(), plan.argv, plan.envp);
   child_fail(plan, ChildStep::kExec);
+}
+
+// Starts the child. vfork (the parent waits until the child has exec'd, sharing its
+// memory: no page tables copied, as with posix_spawn) unless the script runs as another
+// user: changing the user in a vfork child of a threaded process is not safe (glibc's
+// setuid signals every thread of the shared memory image), so then fork.
+pid_t spawn_child(const ChildPlan& plan) {
+  if (plan.request->account) {
+    const pid_t pid = ::fork();
+    if (pid == 0) become_script(plan);
+    return pid;
+  }
+  const pid_t pid = ::vfork();
+  if (pid == 0) become_script(plan);
+  return pid;
 }
 
 // The signals a parent typically ignores or handles, given back their default action in
@@ -315,7 +325,7 @@ std::vector<std::string> stop_script_leftovers(const fs::path& record_dir) {
 ScriptOutcome run_script(const ScriptRequest& request) {
   ScriptOutcome outcome;
   const auto started = Clock::now();
-  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1}, go_pipe[2], report_pipe[2];
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1}, report_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
@@ -324,8 +334,6 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     return outcome.start_error = strerror(errno), outcome;
   }
   Fd in_r(in_pipe[0]), in_w(in_pipe[1]);
-  if (::pipe2(go_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
-  Fd go_r(go_pipe[0]), go_w(go_pipe[1]);
   if (::pipe2(report_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
   Fd report_r(report_pipe[0]), report_w(report_pipe[1]);
 
@@ -344,24 +352,22 @@ ScriptOutcome run_script(const ScriptRequest& request) {
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  const ChildPlan plan{&request,       in_r.get(), out_w.get(),          err_w.get(), go_r.get(),
-                       report_w.get(), ::getpid(), signals_to_default(), argv.data(), envp.data()};
-  const pid_t pid = ::fork();
+  const ChildPlan plan{&request,   in_r.get(),           out_w.get(), err_w.get(), report_w.get(),
+                       ::getpid(), signals_to_default(), argv.data(), envp.data()};
+  const pid_t pid = spawn_child(plan);
   if (pid < 0) return outcome.start_error = std::string("fork: ") + strerror(errno), outcome;
-  if (pid == 0) become_script(plan);
   ::setpgid(pid, pid);  // as the child does: a kill that comes first still finds the group
-  out_w.reset();
-  err_w.reset();
-  in_r.reset();
-  go_r.reset();
-  report_w.reset();
+  // Recorded as it starts: should hubd die before, the parent-death signal ends the script.
   if (record) {
     if (Status s = record->save(pid); !s) {
       spdlog::warn("{}: {} (a hubd killed now could not find this run again)",
                    request.script.string(), s.message());
     }
   }
-  go_w.reset();  // the run is recorded: exec may go ahead
+  out_w.reset();
+  err_w.reset();
+  in_r.reset();
+  report_w.reset();
   ChildFailure failure{};
   ssize_t got;
   while ((got = ::read(report_r.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {

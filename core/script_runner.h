@@ -52,8 +52,8 @@ struct ScriptRequest {
   int cancel_fd = -1;
   std::string cancel_reason = "the hub is stopping";
   // Where the run is recorded while it runs (an InstanceRecord named by its HUB_RUN_ID,
-  // which the script's environment carries), written before the script is executed and
-  // removed once its group is killed; see stop_script_leftovers. Empty: not recorded.
+  // which the script's environment carries): written as the script starts, removed once
+  // its group is killed; see stop_script_leftovers. Empty: not recorded.
   std::filesystem::path record_dir;
   // Called once, on the calling thread, if the run is still going at `long_run_at`.
   std::chrono::steady_clock::time_point long_run_at = std::chrono::steady_clock::time_point::max();
