@@ -196,7 +196,7 @@ std::string describe_failure(const ChildFailure& f, const fs::path& script) {
   return std::string(kSteps[static_cast<int>(f.step)]) + ": " + strerror(f.error);
 }
 
-// Everything the child needs, prepared before fork: the child may only make
+// Everything the child needs, prepared before (v)fork: the child may only make
 // async-signal-safe calls.
 struct ChildPlan {
   const ScriptRequest* request;
@@ -225,8 +225,8 @@ bool close_all_but(int keep) {
 
 // The child between (v)fork and exec: its stdio, a process group of its own, default
 // signals, only its own fds, its user, and SIGKILL when hubd dies (set last: a change of
-// user clears it). Async-signal-safe calls only, and nothing written to memory (after
-// vfork, the parent's).
+// user clears it). Async-signal-safe calls only, and nothing written but its own stack
+// frames (after vfork, the memory is the parent's).
 [[noreturn]] void become_script(const ChildPlan& plan) {
   const ScriptRequest& request = *plan.request;
   const int in = plan.in_fd >= 0 ? plan.in_fd : ::open("/dev/null", O_RDONLY);
