@@ -85,9 +85,9 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
                          std::chrono::hours(24 * 3650));
   }
   if (const YAML::Node scripts = root["scripts"];
-      scripts &&
-      reader.expect_map(scripts, "scripts",
-                        {"timeout", "output_cap", "parallel", "queue_limit", "resume"})) {
+      scripts && reader.expect_map(scripts, "scripts",
+                                   {"timeout", "output_cap", "parallel", "queue_limit", "resume",
+                                    "feedback_limit", "feedback_window"})) {
     reader.read(scripts, "scripts", "resume", config.scripts.resume);
     reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout,
                          std::chrono::hours(24));
@@ -95,6 +95,9 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     reader.read(scripts, "scripts", "queue_limit", config.scripts.queue_limit, 1, 10'000'000);
     reader.read_size(scripts, "scripts", "output_cap", config.scripts.output_cap,
                      uint64_t{1} << 30);
+    reader.read(scripts, "scripts", "feedback_limit", config.scripts.feedback_limit, 0, 1'000'000);
+    reader.read_duration(scripts, "scripts", "feedback_window", config.scripts.feedback_window,
+                         std::chrono::hours(24));
   }
   if (const YAML::Node services = root["services"];
       services &&

@@ -39,9 +39,14 @@ struct HubConfig {
   struct Scripts {
     std::chrono::milliseconds timeout{30000};  // per script run; its process group is then killed
     uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run
-    int64_t parallel = 4;                      // owners whose event scripts run at once
-    int64_t queue_limit = 10000;               // events waiting per owner before refusing
-    bool resume = true;  // after a restart, run what an earlier hubd left undispatched
+    int64_t parallel =
+        4;  // event script runs at once (a long run then holds only its owner's slot)
+    int64_t queue_limit = 10000;  // events waiting per owner before refusing
+    bool resume = true;           // after a restart, run what an earlier hubd left undispatched
+    // The feedback brake: a module's scripts run at most this often per topic and window
+    // for events its own scripts published (0: no brake).
+    int64_t feedback_limit = 30;
+    std::chrono::milliseconds feedback_window{10000};
   } scripts;
 
   struct Services {

@@ -30,8 +30,10 @@
 #include "core/hub_config.h"
 #include "core/hub_logger.h"
 #include "core/instance_lock.h"
+#include "core/module_environment.h"
 #include "core/module_manager.h"
 #include "core/script_dispatcher.h"
+#include "core/script_runner.h"
 #include "core/supervisor.h"
 
 namespace hub {
@@ -351,7 +353,10 @@ int run_hubd(const HubdOptions& options) {
   supervise.revoke = [&bus](const std::string& identity) { (*bus)->revoke(identity); };
   supervise.services_group = services_group;
 
-  std::function<void(const std::vector<Module>&)> modules_changed;  // set once scripts run
+  // Set once scripts run.
+  std::function<void(const std::vector<Module>&)> modules_changed;
+  std::function<void(const std::string&, const std::string&)> stop_scripts;
+  std::function<void(const std::string&)> resume_scripts;
   ModuleManagerOptions module_options;
   module_options.root = root;
   module_options.levels = config.levels;
@@ -367,6 +372,12 @@ int run_hubd(const HubdOptions& options) {
   module_options.on_modules_changed = [&modules_changed](const std::vector<Module>& m) {
     if (modules_changed) modules_changed(m);
   };
+  module_options.stop_scripts = [&stop_scripts](const std::string& name, const std::string& why) {
+    if (stop_scripts) stop_scripts(name, why);
+  };
+  module_options.resume_scripts = [&resume_scripts](const std::string& name) {
+    if (resume_scripts) resume_scripts(name);
+  };
   const sigset_t reload_set = signal_set(SIGHUP);
   const int reload_fd = ::signalfd(-1, &reload_set, SFD_CLOEXEC);
   if (reload_fd < 0) return fail(kExitFailure, std::string("signalfd: ") + strerror(errno));
@@ -379,6 +390,11 @@ int run_hubd(const HubdOptions& options) {
   // Declared before the modules, so it outlives them: it stops whatever they left running.
   Supervisor supervisor(supervise, publish);
   for (const auto& line : supervisor.stop_leftovers(config.services.leftover_grace)) {
+    spdlog::warn("left running by an earlier hubd: {}", line);
+  }
+  // Scripts a crashed hubd left running are killed before any script runs again, events
+  // replayed included.
+  for (const auto& line : stop_script_leftovers(script_record_dir(root))) {
     spdlog::warn("left running by an earlier hubd: {}", line);
   }
   module_options.supervisor = &supervisor;
@@ -396,6 +412,8 @@ int run_hubd(const HubdOptions& options) {
   dispatch.output_cap = config.scripts.output_cap;
   dispatch.parallel = static_cast<int>(config.scripts.parallel);
   dispatch.queue_limit = static_cast<size_t>(config.scripts.queue_limit);
+  dispatch.feedback_limit = static_cast<uint64_t>(config.scripts.feedback_limit);
+  dispatch.feedback_window = config.scripts.feedback_window;
   dispatch.mark_file = paths.run_dir.parent_path().parent_path() / "db/hub/consumers/scripts";
   dispatch.resume = config.scripts.resume;
   dispatch.services_group = services_group;
@@ -407,6 +425,10 @@ int run_hubd(const HubdOptions& options) {
                                             modules.tree().loaded, publish);
   if (!dispatcher) return fail(kExitFailure, dispatcher.error());
   modules_changed = [d = dispatcher->get()](const std::vector<Module>& m) { d->set_modules(m); };
+  stop_scripts = [d = dispatcher->get()](const std::string& name, const std::string& why) {
+    d->stop_scripts(name, why);
+  };
+  resume_scripts = [d = dispatcher->get()](const std::string& name) { d->resume_scripts(name); };
 
   // The API is bound before modules start (requests wait, bounded by the caller's timeout,
   // until hubd serves them once it is up).

@@ -199,7 +199,7 @@ std::vector<std::string> stop_leftovers(const std::vector<InstanceRecord>& recor
   for (const auto& r : records) {
     auto held = hold(r);
     if (held.empty()) continue;
-    signal_all(held, SIGTERM);
+    if (grace.count() > 0) signal_all(held, SIGTERM);  // no grace: SIGKILL alone
     targets.emplace_back(&r, std::move(held));
   }
   const auto deadline = std::chrono::steady_clock::now() + grace;
@@ -217,7 +217,9 @@ std::vector<std::string> stop_leftovers(const std::vector<InstanceRecord>& recor
     for (const auto& h : held) ::close(h.fd);
     stopped.push_back(r->instance + " (pid " + std::to_string(r->pid) + ", " +
                       std::to_string(count) + " process(es)) " +
-                      (killed ? "killed after the grace period" : "stopped with SIGTERM"));
+                      (!killed             ? "stopped with SIGTERM"
+                       : grace.count() > 0 ? "killed after the grace period"
+                                           : "killed"));
   }
   return stopped;
 }

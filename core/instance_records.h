@@ -51,7 +51,8 @@ class InstanceRecords {
 std::vector<pid_t> leftover_processes(const InstanceRecord& record);
 
 // Stops what `records` left running: SIGTERM to each of their processes, SIGKILL to what
-// is still there after `grace` (and to what they forked meanwhile). Every signal goes
+// is still there after `grace` (and to what they forked meanwhile); a grace of 0: SIGKILL
+// only. Every signal goes
 // through a pidfd taken before the process was checked, so none can reach a process that
 // reused a pid. Returns one line per instance it had to stop.
 std::vector<std::string> stop_leftovers(const std::vector<InstanceRecord>& records,

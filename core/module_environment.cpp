@@ -39,6 +39,8 @@ fs::path script_log_file(const fs::path& root, const std::string& name) {
   return root / "var/log/hub/scripts" / ((name.empty() ? std::string("_site") : name) + ".log");
 }
 
+fs::path script_record_dir(const fs::path& root) { return root / "var/run/hub/scripts"; }
+
 fs::path module_config_file(const fs::path& root, const std::string& name) {
   return module_run_dir(root, name) / "config.yml";
 }

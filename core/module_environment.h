@@ -28,6 +28,10 @@ std::filesystem::path script_credential_file(const std::filesystem::path& root,
 // the site's (empty `name`; a module name starts with a letter, so it cannot collide).
 std::filesystem::path script_log_file(const std::filesystem::path& root, const std::string& name);
 
+// Where a running script's record is kept (ScriptRequest::record_dir):
+// ROOT/var/run/hub/scripts/.
+std::filesystem::path script_record_dir(const std::filesystem::path& root);
+
 // "KEY=VALUE" strings. `extra` is added last and wins over everything else.
 std::vector<std::string> module_environment(
     const std::filesystem::path& root, const Module& module,

@@ -187,6 +187,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     request.timeout = m.script_timeout.value_or(options_.script_timeout);
     request.output_cap = options_.script_output_cap;
     if (phase == "startup") request.cancel_fd = options_.cancel_fd;  // shutdown runs to the end
+    request.record_dir = script_record_dir(options_.root);
     const ScriptOutcome outcome = run_script(request);
     append_run_log(script_log_file(options_.root, m.name), "control/" + phase, script, outcome);
     if (outcome.ok()) continue;
@@ -200,6 +201,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
 }
 
 bool ModuleManager::start_module(const Module& m) {
+  if (options_.resume_scripts) options_.resume_scripts(m.name);
   JsonObject starting;
   starting.add("name", m.name);
   if (m.service) starting.add("instance", m.name);
@@ -295,6 +297,10 @@ void ModuleManager::stop_module(const std::string& name) {
   up_.erase(name);
 }
 
+void ModuleManager::stop_scripts(const std::string& name, const std::string& reason) {
+  if (options_.stop_scripts) options_.stop_scripts(name, reason);
+}
+
 void ModuleManager::stop_all() {
   while (!started_.empty()) stop_module(started_.back());
 }
@@ -338,9 +344,12 @@ std::string ModuleManager::reload() {
     if (!find_loaded(m.name)) added.push_back(m.name);
   }
 
-  // Stop what goes away or changes, dependents first.
+  // Stop what goes away or changes, dependents first; its event scripts first of all.
+  for (const auto& name : removed) stop_scripts(name, "module " + name + " was removed");
+  for (const auto& name : dropped) stop_scripts(name, "module " + name + " was rejected");
   const std::vector<std::string> order = started_;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    if (contains(changed, *it)) stop_scripts(*it, "module " + *it + " is restarted");
     if (contains(removed, *it) || contains(changed, *it) || contains(dropped, *it)) {
       stop_module(*it);
     }
@@ -447,6 +456,7 @@ Status ModuleManager::start(const std::string& name) {
 
 Status ModuleManager::stop(const std::string& name) {
   if (find_loaded(name) == nullptr) return Status::error("not_found: no loaded module " + name);
+  stop_scripts(name, "module " + name + " was stopped");
   if (contains(started_, name)) stop_module(name);
   return Status::ok();
 }

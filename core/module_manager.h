@@ -44,6 +44,11 @@ struct ModuleManagerOptions {
   std::optional<gid_t> services_group;
   // Told the loaded modules whenever reload() changed them (the script dispatcher).
   std::function<void(const std::vector<Module>&)> on_modules_changed;
+  // Told when a module's event scripts must stop, and why (stop(), or a reload that
+  // removes or changes it), and when they may run again (it starts). Not told when the
+  // hub stops (stop_all()): the dispatcher's own stop ends what still runs then.
+  std::function<void(const std::string& name, const std::string& reason)> stop_scripts;
+  std::function<void(const std::string& name)> resume_scripts;
 };
 
 class ModuleManager {
@@ -74,7 +79,8 @@ class ModuleManager {
   // "failed: ...".
   // Starts a loaded module that is not up (again), its dependencies being up.
   Status start(const std::string& name);
-  // Stops a started module (and its dynamic instances); it stays down until started.
+  // Stops a started module (and its dynamic instances) and its event scripts; it stays
+  // down until started.
   Status stop(const std::string& name);
   // Starts instance NAME.SUFFIX of module NAME's service, with `config` merged over the
   // module's configuration. Stopped with the module, or by stop_instance.
@@ -99,6 +105,7 @@ class ModuleManager {
   void publish_rejected(const RejectedModule& r, bool kept_running);
   bool start_module(const Module& m);  // false when it did not come up
   void stop_module(const std::string& name);
+  void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
   bool cancelled() const;
 

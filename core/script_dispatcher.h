@@ -30,8 +30,14 @@ struct DispatcherOptions {
   std::filesystem::path root;
   std::chrono::milliseconds timeout{30000};  // per script, unless the module sets its own
   size_t output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
-  int parallel = 4;                          // owners whose scripts run at the same time
-  size_t queue_limit = 10000;                // events waiting per owner before some are refused
+  int parallel = 4;                          // runs that share the machine at once
+  // A run that lasts longer holds only its owner's slot from then on.
+  std::chrono::milliseconds slot_hold{250};
+  // The feedback brake (0: none): runs of a module's scripts caused by its own scripts'
+  // events on one topic, per window of bus time.
+  uint64_t feedback_limit = 30;
+  std::chrono::milliseconds feedback_window{10000};
+  size_t queue_limit = 10000;  // events waiting per owner before some are refused
   // Durable dispatch: where the dispatcher keeps the seq up to which every event's scripts
   // have finished (empty: nowhere, dispatch from start() on only). With `resume`, the
   // events after it that are still in the journal are dispatched first, with
@@ -63,9 +69,17 @@ class ScriptDispatcher {
   // is dispatched to the new owners; a module that stays keeps its queue and order.
   void set_modules(std::vector<Module> modules);
 
-  // Stops taking events from the bus and waits for the scripts already running (each is
-  // bounded by its timeout); queued events that have not started are left (logged) for
-  // the next start to resume, with a mark_file.
+  // Takes module `module`'s scripts out of service (its module stopped), until
+  // resume_scripts(): its running script is killed (reported as Hub/script-failed with
+  // `reason`), its queued events are cancelled (one Hub/scripts-skipped), events that come
+  // meanwhile are not queued for it. Returns once the killed script has been reaped.
+  void stop_scripts(const std::string& module, const std::string& reason);
+  // Its scripts run again, for events taken from the bus from now on.
+  void resume_scripts(const std::string& module);
+
+  // Stops taking events from the bus and kills the scripts still running; their events
+  // and the queued ones that have not started are left (logged) for the next start to
+  // resume, with a mark_file.
   void stop();
 
   struct Impl;
@@ -77,7 +91,10 @@ class ScriptDispatcher {
 
 // HUB_EVENT_<FIELD> for a payload's top-level scalar fields: the name upper-cased, every
 // character outside [A-Z0-9_] turned into '_'. Fields whose value holds a NUL byte or is
-// longer than 64 KiB are left out (the raw payload is on stdin).
+// longer than 64 KiB are left out (the raw payload is on stdin), as are those whose name
+// is one the dispatcher sets itself (HUB_EVENT_TOPIC, _SEQ, _TIME, _SOURCE, _CONTENT_TYPE,
+// _REPLAYED, _FIELDS_TRUNCATED; set or not) or an earlier field's. At most 1000 fields
+// and 256 KiB in all: beyond, fields are left out and HUB_EVENT_FIELDS_TRUNCATED=1 says so.
 std::vector<std::pair<std::string, std::string>> event_field_environment(std::string_view payload);
 
 }  // namespace hub

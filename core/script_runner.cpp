@@ -4,8 +4,8 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,8 +17,11 @@
 #include <cstring>
 #include <fstream>
 
+#include <spdlog/spdlog.h>
+
 #include "bus/text.h"
 #include "bus/wire.h"
+#include "core/instance_records.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -163,7 +166,7 @@ void append_run_log(const fs::path& file, std::string_view what, const fs::path&
 
 std::string ScriptOutcome::describe() const {
   if (!start_error.empty()) return "could not start: " + start_error;
-  if (cancelled) return "cancelled because the hub is stopping (its process group was killed)";
+  if (cancelled) return "cancelled because " + cancel_reason + " (its process group was killed)";
   if (timed_out) {
     return "timed out after " + std::to_string(duration.count()) +
            " ms (its process group was killed)";
@@ -172,51 +175,157 @@ std::string ScriptOutcome::describe() const {
   return "exited with " + std::to_string(exit_code);
 }
 
-// posix_spawn cannot change the user: for a script of a module whose service runs as
-// another user, fork and drop privileges before exec. Async-signal-safe calls only in the
-// child; a step that fails says which on the script's stderr and exits 127.
-static int spawn_as(const Account& account, const ScriptRequest& request, int in_fd, int out_fd,
-                    int err_fd, const sigset_t& defaults, char* const* argv, char* const* envp,
-                    pid_t& pid) {
-  pid = ::fork();
-  if (pid < 0) return errno;
-  if (pid > 0) {
-    ::setpgid(pid, pid);  // as the child does: a cancel that comes first still finds the group
-    return 0;
+namespace {
+
+// What the child reports through its report pipe when a step before exec fails.
+enum class ChildStep : int { kStdio, kCwd, kGroup, kSignals, kFds, kUser, kParentDeath, kExec };
+
+struct ChildFailure {
+  ChildStep step;
+  int error;
+};
+
+std::string describe_failure(const ChildFailure& f, const fs::path& script) {
+  static constexpr const char* kSteps[] = {
+      "stdio",          "working directory",  "process group", "signals", "file descriptors",
+      "user and group", "parent-death signal"};
+  if (f.step == ChildStep::kExec) {
+    return script.string() + ": " + strerror(f.error) +
+           (f.error == ENOEXEC ? " (does it start with a #! line?)" : "");
   }
-  const auto fail = [](const char* what) {  // on the script's stderr (fd 2 once set up)
-    const char* why = strerrordesc_np(errno);
-    for (const char* part : {what, ": ", why ? why : "?", "\n"}) {
-      if (::write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
-    }
-    _exit(127);
+  return std::string(kSteps[static_cast<int>(f.step)]) + ": " + strerror(f.error);
+}
+
+// Everything the child needs, prepared before (v)fork: the child may only make
+// async-signal-safe calls.
+struct ChildPlan {
+  const ScriptRequest* request;
+  int in_fd, out_fd, err_fd;  // in_fd -1: /dev/null
+  int report_fd;              // close-on-exec: a ChildFailure, or EOF once exec succeeded
+  pid_t parent;
+  sigset_t defaults;  // signals given back their default action
+  char* const* argv;
+  char* const* envp;
+};
+
+[[noreturn]] void child_fail(const ChildPlan& plan, ChildStep step) {
+  const ChildFailure failure{step, errno};
+  [[maybe_unused]] ssize_t n = ::write(plan.report_fd, &failure, sizeof failure);
+  _exit(127);
+}
+
+// Closes every fd from 3 on except `keep`.
+bool close_all_but(int keep) {
+  const auto range = [](int first, int last) {
+    return first > last ||
+           ::close_range(static_cast<unsigned>(first), static_cast<unsigned>(last), 0) == 0;
   };
-  const int in = in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY);
-  if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) fail("stdio");
-  if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) fail("cwd");
-  if (::setpgid(0, 0) != 0) fail("setpgid");
+  return range(3, keep - 1) && range(keep + 1, INT32_MAX);
+}
+
+// The child between (v)fork and exec: its stdio, a process group of its own, default
+// signals, only its own fds, its user, and SIGKILL when hubd dies (set last: a change of
+// user clears it). Async-signal-safe calls only, and nothing written but its own stack
+// frames (after vfork, the memory is the parent's).
+[[noreturn]] void become_script(const ChildPlan& plan) {
+  const ScriptRequest& request = *plan.request;
+  const int in = plan.in_fd >= 0 ? plan.in_fd : ::open("/dev/null", O_RDONLY);
+  if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(plan.out_fd, 1) < 0 || ::dup2(plan.err_fd, 2) < 0) {
+    child_fail(plan, ChildStep::kStdio);
+  }
+  if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) child_fail(plan, ChildStep::kCwd);
+  if (::setpgid(0, 0) != 0) child_fail(plan, ChildStep::kGroup);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sigismember(&defaults, sig) == 1) ::sigaction(sig, &dfl, nullptr);
+    if (sigismember(&plan.defaults, sig) == 1) ::sigaction(sig, &dfl, nullptr);
   }
   sigset_t none;
   sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::close_range(3, ~0U, 0) != 0) fail("close_range");
-  const gid_t extra = account.extra_group.value_or(0);
-  if (::setgroups(account.extra_group ? 1 : 0, &extra) != 0) fail("setting groups");
-  if (::setgid(account.gid) != 0) fail("group");
-  if (::setuid(account.uid) != 0) fail("user");
-  ::execve(request.script.c_str(), argv, envp);
-  fail(request.script.c_str());
-  return 0;  // not reached
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(plan, ChildStep::kSignals);
+  if (!close_all_but(plan.report_fd)) child_fail(plan, ChildStep::kFds);
+  if (request.account) {
+    const Account& account = *request.account;
+    const gid_t extra = account.extra_group.value_or(0);
+    if (::setgroups(account.extra_group ? 1 : 0, &extra) != 0 || ::setgid(account.gid) != 0 ||
+        ::setuid(account.uid) != 0) {
+      child_fail(plan, ChildStep::kUser);
+    }
+  }
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(plan, ChildStep::kParentDeath);
+  if (::getppid() != plan.parent) _exit(127);  // hubd died before the line above
+  ::execve(request.script.c_str(), plan.argv, plan.envp);
+  child_fail(plan, ChildStep::kExec);
+}
+
+// Starts the child. vfork (the parent waits until the child has exec'd, sharing its
+// memory: no page tables copied, as with posix_spawn) unless the script runs as another
+// user: changing the user in a vfork child of a threaded process is not safe (glibc's
+// setuid signals every thread of the shared memory image), so then fork.
+pid_t spawn_child(const ChildPlan& plan) {
+  if (plan.request->account) {
+    const pid_t pid = ::fork();
+    if (pid == 0) become_script(plan);
+    return pid;
+  }
+  const pid_t pid = ::vfork();
+  if (pid == 0) become_script(plan);
+  return pid;
+}
+
+// The signals a parent typically ignores or handles, given back their default action in
+// the script (handled ones are reset by exec anyway; resetting all 64 would cost 64
+// system calls before every exec).
+sigset_t signals_to_default() {
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD,
+                  SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ}) {
+    sigaddset(&defaults, sig);
+  }
+  return defaults;
+}
+
+// The run's entry in ScriptRequest::record_dir while it runs. Idempotent remove().
+class RunRecord {
+ public:
+  RunRecord(const fs::path& dir, std::string run_id) : records_(dir), run_id_(std::move(run_id)) {}
+  ~RunRecord() { remove(); }
+  RunRecord(const RunRecord&) = delete;
+  RunRecord& operator=(const RunRecord&) = delete;
+  Status save(pid_t pid) {
+    saved_ = true;
+    return records_.save(
+        {run_id_, pid, process_start_time(pid).value_or(0), current_boot_id(), run_id_});
+  }
+  void remove() {
+    if (saved_) records_.remove(run_id_);
+    saved_ = false;
+  }
+
+ private:
+  InstanceRecords records_;
+  std::string run_id_;
+  bool saved_ = false;
+};
+
+}  // namespace
+
+std::vector<std::string> stop_script_leftovers(const fs::path& record_dir) {
+  std::vector<std::string> lines;
+  const InstanceRecords records(record_dir);
+  const auto found = records.load(lines);
+  for (std::string& line : stop_leftovers(found, std::chrono::milliseconds(0))) {
+    lines.push_back("script run " + line);
+  }
+  for (const auto& r : found) records.remove(r.instance);
+  return lines;
 }
 
 ScriptOutcome run_script(const ScriptRequest& request) {
   ScriptOutcome outcome;
   const auto started = Clock::now();
-  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
+  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1}, report_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
@@ -225,61 +334,50 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     return outcome.start_error = strerror(errno), outcome;
   }
   Fd in_r(in_pipe[0]), in_w(in_pipe[1]);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (request.input.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  } else {
-    posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
-  }
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
-  if (!request.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, request.cwd.c_str());
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Unblock everything, and give the default action back to the signals a parent
-  // typically ignores or handles (glibc resets handled ones anyway). Resetting all 64
-  // would cost 64 system calls before every exec.
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD,
-                  SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ}) {
-    sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (::pipe2(report_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
+  Fd report_r(report_pipe[0]), report_w(report_pipe[1]);
 
   std::vector<std::string> argv_storage = {request.script.string()};
   argv_storage.insert(argv_storage.end(), request.args.begin(), request.args.end());
+  std::vector<std::string> env_storage = request.env;
+  std::optional<RunRecord> record;
+  if (!request.record_dir.empty()) {
+    const std::string run_id = new_run_id();
+    env_storage.push_back("HUB_RUN_ID=" + run_id);
+    record.emplace(request.record_dir, run_id);
+  }
   std::vector<char*> argv, envp;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_storage = request.env;
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  pid_t pid = -1;
-  const int rc = request.account ? spawn_as(*request.account, request, in_r.get(), out_w.get(),
-                                            err_w.get(), defaults, argv.data(), envp.data(), pid)
-                                 : posix_spawn(&pid, request.script.c_str(), &actions, &attr,
-                                               argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    outcome.start_error = request.script.string() + ": " + strerror(rc) +
-                          (rc == ENOEXEC ? " (does it start with a #! line?)" : "");
-    return outcome;
+  const ChildPlan plan{&request,   in_r.get(),           out_w.get(), err_w.get(), report_w.get(),
+                       ::getpid(), signals_to_default(), argv.data(), envp.data()};
+  const pid_t pid = spawn_child(plan);
+  if (pid < 0) return outcome.start_error = std::string("fork: ") + strerror(errno), outcome;
+  ::setpgid(pid, pid);  // as the child does: a kill that comes first still finds the group
+  // Recorded as it starts: should hubd die before, the parent-death signal ends the script.
+  if (record) {
+    if (Status s = record->save(pid); !s) {
+      spdlog::warn("{}: {} (a hubd killed now could not find this run again)",
+                   request.script.string(), s.message());
+    }
   }
   out_w.reset();
   err_w.reset();
   in_r.reset();
+  report_w.reset();
+  ChildFailure failure{};
+  ssize_t got;
+  while ((got = ::read(report_r.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    ::waitpid(pid, nullptr, 0);
+    outcome.start_error = describe_failure(failure, request.script);
+    return outcome;
+  }
+  report_r.reset();
   ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
   if (in_w.get() >= 0) ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
@@ -294,6 +392,7 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     return outcome;
   }
   const auto deadline = started + request.timeout;
+  bool long_run = !request.on_long_run;  // true once reported (or when no one asks)
   size_t written = 0;
   bool out_open = true, err_open = true, exited = false, killed = false;
   int status = 0;
@@ -306,7 +405,8 @@ ScriptOutcome run_script(const ScriptRequest& request) {
                                   {in_w.get(), POLLOUT, 0},
                                   {killed ? -1 : request.cancel_fd, POLLIN, 0}}};
     // Round up: poll's millisecond timeout must not end before the deadline does.
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto wake_at = long_run ? deadline : std::min(deadline, request.long_run_at);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake_at - Clock::now());
     const int wait_ms = killed ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
     const int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0 && errno != EINTR) {  // cannot happen with valid fds; never leave it running
@@ -315,10 +415,19 @@ ScriptOutcome run_script(const ScriptRequest& request) {
       ::waitpid(pid, &status, 0);
       break;
     }
+    if (!long_run && Clock::now() >= request.long_run_at) {
+      long_run = true;
+      request.on_long_run();
+    }
     // The deadline is checked on every pass: a script that keeps its pipes busy cannot
     // starve it.
     if (!killed && (fds[4].revents != 0 || Clock::now() >= deadline)) {
-      (fds[4].revents != 0 ? outcome.cancelled : outcome.timed_out) = true;
+      if (fds[4].revents != 0) {
+        outcome.cancelled = true;
+        outcome.cancel_reason = request.cancel_reason;
+      } else {
+        outcome.timed_out = true;
+      }
       killed = true;
       ::kill(-pid, SIGKILL);  // the whole group: the script and whatever it started
       continue;
@@ -334,6 +443,9 @@ ScriptOutcome run_script(const ScriptRequest& request) {
       if (written == request.input.size()) in_w.reset();
     }
     if (fds[0].revents) {
+      // The run ends with the script: what it left in its process group goes too. Killed
+      // before the script is reaped, so its pid (the group's id) cannot have been reused.
+      ::kill(-pid, SIGKILL);
       const pid_t reaped = ::waitpid(pid, &status, 0);
       if (reaped == -1 && errno == ECHILD) {  // someone else reaped it (SIGCHLD ignored?)
         outcome.start_error = "its exit status was lost: the process was reaped elsewhere";
@@ -342,8 +454,8 @@ ScriptOutcome run_script(const ScriptRequest& request) {
       exited = reaped == pid;
     }
   }
-  // What the script wrote before it exited; a background child that keeps the pipes open
-  // does not hold us here.
+  // What the script wrote before it exited; a background child that kept the pipes open
+  // has been killed, or left the group, and does not hold us here.
   if (out_open) drain(out_r.get(), out);
   if (err_open) drain(err_r.get(), err);
 

@@ -2,10 +2,17 @@
 // hub runs them (DESIGN, "The script contract"): which files count and in which order,
 // and one run with its arguments, environment, input, time limit and captured output.
 // Thread-safe: no shared state; run_script blocks the calling thread for one run.
+//
+// A run's processes never outlive it: the script leads a process group of its own, and
+// that whole group is killed with SIGKILL when the script exits, times out or is
+// cancelled. A process that leaves the group on purpose (setsid) is the one way to
+// outlive the run. The script itself gets SIGKILL if hubd dies, and a run can be recorded
+// on disk so that a hubd started after a crash kills what was left of it.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,8 +47,17 @@ struct ScriptRequest {
   std::chrono::milliseconds timeout{30000};
   size_t output_cap = 64 * 1024;  // bytes kept of stdout and of stderr, each
   // When this fd becomes readable (hubd passes the signalfd of its stop signals), the run
-  // is cancelled: its process group is killed at once. -1: never.
+  // is cancelled: its process group is killed at once, and the outcome says it was
+  // because of `cancel_reason`. -1: never.
   int cancel_fd = -1;
+  std::string cancel_reason = "the hub is stopping";
+  // Where the run is recorded while it runs (an InstanceRecord named by its HUB_RUN_ID,
+  // which the script's environment carries): written as the script starts, removed once
+  // its group is killed; see stop_script_leftovers. Empty: not recorded.
+  std::filesystem::path record_dir;
+  // Called once, on the calling thread, if the run is still going at `long_run_at`.
+  std::chrono::steady_clock::time_point long_run_at = std::chrono::steady_clock::time_point::max();
+  std::function<void()> on_long_run;
   // Run as this user and group (supplementary groups cleared; hubd must be root).
   std::optional<Account> account;
 };
@@ -50,8 +66,9 @@ struct ScriptOutcome {
   int exit_code = -1;  // set when the script exited
   int signal = 0;      // set when a signal ended it
   bool timed_out = false;
-  bool cancelled = false;   // the cancel fd fired: the hub is stopping
-  std::string start_error;  // set when it could not be started at all
+  bool cancelled = false;     // the cancel fd fired
+  std::string cancel_reason;  // then why: the request's cancel_reason
+  std::string start_error;    // set when it could not be started at all
   std::chrono::milliseconds duration{0};
   std::string out, err;  // captured output, each at most output_cap bytes
   bool out_truncated = false, err_truncated = false;
@@ -71,8 +88,16 @@ void append_run_log(const std::filesystem::path& file, std::string_view what,
                     const std::filesystem::path& script, const ScriptOutcome& outcome);
 
 // Runs one script in a process group of its own, with a clean signal mask and only
-// stdin/stdout/stderr open. On timeout the whole group is killed with SIGKILL. Output
-// beyond the cap is read and discarded, so a chatty script never blocks on a full pipe.
+// stdin/stdout/stderr open. When the script exits, times out or is cancelled, the whole
+// group is killed with SIGKILL. Output beyond the cap is read and discarded, so a chatty
+// script never blocks on a full pipe.
 ScriptOutcome run_script(const ScriptRequest& request);
+
+// Kills, with SIGKILL, what the runs recorded in `record_dir` left running (a hubd that
+// was killed could not), and removes their records. A process counts only when it is the
+// recorded one (pid and start time, this boot) or is in its group with its HUB_RUN_ID, so
+// a reused pid is never hit. Returns one line per run that had processes left, and per
+// record that could not be read.
+std::vector<std::string> stop_script_leftovers(const std::filesystem::path& record_dir);
 
 }  // namespace hub

@@ -6,7 +6,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 
 #include <catch2/catch.hpp>
 
@@ -54,7 +56,7 @@ class RunningHub {
     SubscriberOptions o;
     o.events_endpoint = ipc_endpoint(paths.events_socket);
     o.replay_endpoint = ipc_endpoint(paths.replay_socket);
-    o.patterns = {"Hub/scripts-done", "Hub/script-failed"};
+    o.patterns = {"Hub/scripts-done", "Hub/script-failed", "Hub/scripts-skipped"};
     o.retained = false;
     auto watch = Subscriber::open(ctx_, *admin, o);
     REQUIRE(watch);
@@ -78,9 +80,28 @@ class RunningHub {
   std::string wait_for(const std::string& topic, uint64_t seq, std::chrono::seconds timeout = 30s) {
     const std::string needle = "\"seq\":" + std::to_string(seq) + ",";
     const std::string needle_end = "\"seq\":" + std::to_string(seq) + "}";
+    return wait_until(topic, timeout, [&](const std::string& payload) {
+      return payload.find(needle) != std::string::npos ||
+             payload.find(needle_end) != std::string::npos;
+    });
+  }
+
+  // The next event on `topic` whose payload contains `text`; the others are kept.
+  std::string wait_containing(const std::string& topic, const std::string& text,
+                              std::chrono::seconds timeout = 30s) {
+    return wait_until(topic, timeout, [&](const std::string& payload) {
+      return payload.find(text) != std::string::npos;
+    });
+  }
+
+  ChildProcess& hubd() { return hubd_; }
+  const fs::path& root() const { return root_.path(); }
+
+ private:
+  std::string wait_until(const std::string& topic, std::chrono::seconds timeout,
+                         const std::function<bool(const std::string&)>& wanted) {
     const auto matches = [&](const std::pair<std::string, std::string>& e) {
-      return e.first == topic && (e.second.find(needle) != std::string::npos ||
-                                  e.second.find(needle_end) != std::string::npos);
+      return e.first == topic && wanted(e.second);
     };
     for (auto it = seen_.begin(); it != seen_.end(); ++it) {
       if (matches(*it)) {
@@ -98,14 +119,10 @@ class RunningHub {
       if (matches(e)) return e.second;
       seen_.push_back(std::move(e));
     }
-    FAIL("no " << topic << " for seq " << seq << " within " << timeout.count() << " s");
+    FAIL("no " << topic << " as awaited within " << timeout.count() << " s");
     return {};
   }
 
-  ChildProcess& hubd() { return hubd_; }
-  const fs::path& root() const { return root_.path(); }
-
- private:
   const TempDir& root_;
   ChildProcess hubd_;
   zmq::context_t ctx_{1};
@@ -250,4 +267,203 @@ TEST_CASE("payload fields become HUB_EVENT_ variables with safe names", "[dispat
                                                                      {"HUB_EVENT_OK", "true"}};
   CHECK(env == expected);
   CHECK(event_field_environment("not json").empty());
+}
+
+namespace {
+
+// Polls, with a deadline, until `file` holds at least `lines` lines; then its text.
+std::string wait_for_lines(const fs::path& file, size_t lines, std::chrono::seconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string text;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = read(file);
+    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) return text;
+    ::poll(nullptr, 0, 10);
+  }
+  FAIL("fewer than " << lines << " lines in " << file << " within " << timeout.count() << " s");
+  return text;
+}
+
+// Stops the hub with SIGTERM and waits for its exit code.
+void stop_hub(RunningHub& hub) {
+  hub.hubd().signal(SIGTERM);
+  CHECK(hub.hubd().wait_exit(30s) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("payload fields never set the dispatcher's own variables, set or not", "[dispatcher]") {
+  const auto env = event_field_environment(
+      "{\"replayed\":\"1\",\"topic\":\"x\",\"seq\":\"9\",\"source\":\"me\",\"time\":\"0\","
+      "\"content_type\":\"a\",\"fields_truncated\":\"0\",\"Content-Type\":\"b\",\"n\":1,\"N\":2}");
+  const std::vector<std::pair<std::string, std::string>> expected = {{"HUB_EVENT_N", "1"}};
+  CHECK(env == expected);  // and of two fields with one name, the first
+}
+
+TEST_CASE("a payload with more fields than an environment holds gives the first ones and says so",
+          "[dispatcher]") {
+  std::string payload = "{";
+  for (int i = 0; i < 90000; ++i) payload += "\"f" + std::to_string(i) + "\":1,";
+  payload.back() = '}';
+  const auto env = event_field_environment(payload);
+  REQUIRE(env.size() > 100);
+  CHECK(env.size() <= 1001);
+  CHECK(env.front() == std::pair<std::string, std::string>{"HUB_EVENT_F0", "1"});
+  CHECK(env.back() == std::pair<std::string, std::string>{"HUB_EVENT_FIELDS_TRUNCATED", "1"});
+  size_t bytes = 0;
+  for (const auto& [name, value] : env) bytes += name.size() + value.size() + 2;
+  CHECK(bytes <= 256 * 1024 + 64);
+
+  TempDir root;
+  add_module(root, "Wide");
+  add_script(root, "modules/site/Wide/events/Test/wide/10-count",
+             "printf '%s %s %s' \"$HUB_EVENT_FIELDS_TRUNCATED\" \"$HUB_EVENT_F0\" \"$(wc -c)\" > "
+             "\"$HUB_DATA_DIR/seen\"\n");
+  RunningHub hub(root);
+  const uint64_t seq = hub.publish("Test/wide", payload);
+  CHECK_THAT(hub.wait_for("Hub/scripts-done", seq), Catch::Contains("\"failures\":0"));
+  CHECK(read(root.path() / "data/Wide/seen") == "1 1 " + std::to_string(payload.size()));
+}
+
+TEST_CASE("hung owners hold only their own slot: other owners' scripts still run at once",
+          "[dispatcher]") {
+  TempDir root;
+  root.write("config/hub.yml", "scripts:\n  parallel: 2\nshutdown:\n  scripts_timeout: 1s\n");
+  for (const std::string name : {"HangA", "HangB"}) {
+    add_module(root, name, "hub:\n  scripts:\n    timeout: 1h\n");
+    add_script(root, "modules/site/" + name + "/events/Test/go/10-hang",
+               "echo $$ >> \"$HUB_ROOT/hung\"\nsleep 3600\n");
+  }
+  add_script(root, "events/Test/quick/10-site", "exit 0\n");
+  RunningHub hub(root);
+  hub.publish("Test/go", "{}");
+  hub.publish("Test/go", "{}");  // a backlog behind the hung runs
+  wait_for_lines(root.path() / "hung", 2);
+  for (int i = 0; i < 3; ++i) {
+    const uint64_t seq = hub.publish("Test/quick", "{}");
+    CHECK_THAT(hub.wait_for("Hub/scripts-done", seq, 10s), Catch::Contains("\"failures\":0"));
+  }
+  stop_hub(hub);
+}
+
+TEST_CASE("stopping a module kills its running script and cancels its queued ones",
+          "[dispatcher]") {
+  TempDir root;
+  add_module(root, "Busy", "hub:\n  scripts:\n    timeout: 1h\n");
+  add_script(root, "modules/site/Busy/events/Test/busy/10-hang",
+             "[ -e \"$HUB_DATA_DIR/free\" ] && exit 0\n"
+             "sleep 3600 & echo $! >> \"$HUB_DATA_DIR/pids\"\nwait\n");
+  add_script(root, "events/Test/busy/10-site", "exit 0\n");
+  RunningHub hub(root);
+  const uint64_t first = hub.publish("Test/busy", "{}");
+  const uint64_t second = hub.publish("Test/busy", "{}");
+  const uint64_t third = hub.publish("Test/busy", "{}");
+  const int child = std::stoi(wait_for_lines(root.path() / "data/Busy/pids", 1));
+
+  ChildProcess stop(HUBCTL_PATH, {"--root", root.path(), "stop", "Busy"});
+  REQUIRE(stop.wait_exit() == 0);
+  CHECK(hub::test::process_exits(child, 5s));  // stop returned: the run is over
+  const std::string killed = hub.wait_for("Hub/script-failed", first);
+  CHECK_THAT(killed, Catch::Contains("\"owner\":\"Busy\""));
+  CHECK_THAT(killed, Catch::Contains("cancelled because module Busy was stopped"));
+  const std::string skipped = hub.wait_containing("Hub/scripts-skipped", "\"owner\":\"Busy\"");
+  CHECK_THAT(skipped, Catch::Contains("\"events\":2"));
+  CHECK_THAT(skipped, Catch::Contains("\"first_seq\":" + std::to_string(second)));
+  CHECK_THAT(skipped, Catch::Contains("\"last_seq\":" + std::to_string(third)));
+  hub.wait_for("Hub/scripts-done", third);  // the site's ran; Busy's hold nothing up
+
+  // Stopped, its scripts stay out of service; started again, they run again.
+  const uint64_t while_stopped = hub.publish("Test/busy", "{}");
+  CHECK_THAT(hub.wait_for("Hub/scripts-done", while_stopped), Catch::Contains("\"runs\":1"));
+  root.write("data/Busy/free", "");
+  ChildProcess start(HUBCTL_PATH, {"--root", root.path(), "start", "Busy"});
+  REQUIRE(start.wait_exit() == 0);
+  const uint64_t started = hub.publish("Test/busy", "{}");
+  CHECK_THAT(hub.wait_for("Hub/scripts-done", started), Catch::Contains("\"runs\":2"));
+}
+
+TEST_CASE("a script that publishes its own trigger is braked and the brake is reported",
+          "[dispatcher]") {
+  TempDir root;
+  root.write("config/hub.yml", "scripts:\n  feedback_limit: 5\n  feedback_window: 1h\n");
+  add_module(root, "Loop");
+  const std::string hubctl = std::string(HUBCTL_PATH) + " --root '" + root.path().string() + "'";
+  add_script(root, "modules/site/Loop/events/Loop/tick/10-again",
+             "echo run >> \"$HUB_DATA_DIR/runs\"\n" + hubctl + " publish Loop/tick '{}'\n");
+  RunningHub hub(root);
+  hub.publish("Loop/tick", "{}");  // as the administrator: not the script's own
+  const std::string braked =
+      hub.wait_containing("Hub/scripts-skipped", "\"reason\":\"feedback\"", 60s);
+  CHECK_THAT(braked, Catch::Contains("\"owner\":\"Loop\""));
+  CHECK_THAT(braked, Catch::Contains("\"topic\":\"Loop/tick\""));
+  CHECK_THAT(braked, Catch::Contains("\"limit\":5"));
+  // The administrator's event, then five of its own; the sixth of its own ran nothing.
+  CHECK(read(root.path() / "data/Loop/runs") == "run\nrun\nrun\nrun\nrun\nrun\n");
+  CHECK_THAT(hub.hubd().stderr_text(), Catch::Contains("a feedback loop"));
+}
+
+TEST_CASE("scripts a killed hubd left running are killed before the next hubd replays them",
+          "[dispatcher]") {
+  TempDir root;
+  root.write("config/hub.yml", "shutdown:\n  scripts_timeout: 1s\n");
+  add_module(root, "Hang", "hub:\n  scripts:\n    timeout: 1h\n");
+  // A child that ignores TERM and HUP, in the script's group; the replayed run says
+  // whether the first one's child is still there.
+  add_script(root, "modules/site/Hang/events/Test/hang/10-hang",
+             "if [ -n \"$HUB_EVENT_REPLAYED\" ]; then\n"
+             "  for p in $(cat \"$HUB_DATA_DIR/children\"); do\n"
+             "    [ -d /proc/$p ] && ! grep -q '^State:.*Z' /proc/$p/status && echo \"alive $p\"\n"
+             "  done >> \"$HUB_DATA_DIR/report\"\n"
+             "  echo checked >> \"$HUB_DATA_DIR/report\"\n"
+             "fi\n"
+             "sh -c 'trap \"\" TERM HUP; exec sleep 3600' &\n"
+             "echo $! >> \"$HUB_DATA_DIR/children\"\nwait\n");
+  int first_child = 0;
+  {
+    RunningHub hub(root);
+    hub.publish("Test/hang", "{}");
+    first_child = std::stoi(wait_for_lines(root.path() / "data/Hang/children", 1));
+    hub.hubd().signal(SIGKILL);
+    REQUIRE(hub.hubd().wait_exit());
+  }
+  REQUIRE(hub::test::process_alive(first_child));  // the crashed hubd could not end it
+  RunningHub again(root);
+  CHECK(wait_for_lines(root.path() / "data/Hang/report", 1) == "checked\n");
+  CHECK_FALSE(hub::test::process_alive(first_child));
+  CHECK_THAT(again.hubd().stderr_text(), Catch::Contains("left running by an earlier hubd"));
+  stop_hub(again);
+  const std::string children = read(root.path() / "data/Hang/children");
+  for (size_t at = 0; at < children.size();) {  // the replayed run's child too
+    CHECK(hub::test::process_exits(std::stoi(children.substr(at)), 5s));
+    at = children.find('\n', at) + 1;
+  }
+}
+
+// Not a test: the numbers for "a hung owner occupies only its own slot". Four owners hang
+// (scripts.parallel: 4, each with a backlog); the latency of another owner's trivial
+// script, publish to Hub/scripts-done, over 10 events one after another.
+TEST_CASE("measure: another owner's latency while four owners hang", "[.][measure]") {
+  TempDir root;
+  root.write("config/hub.yml", "scripts:\n  parallel: 4\nshutdown:\n  scripts_timeout: 1s\n");
+  for (const std::string name : {"HangA", "HangB", "HangC", "HangD"}) {
+    add_module(root, name, "hub:\n  scripts:\n    timeout: 3s\n");
+    add_script(root, "modules/site/" + name + "/events/Test/go/10-hang",
+               "echo $$ >> \"$HUB_ROOT/hung\"\nsleep 3600\n");
+  }
+  add_script(root, "events/Test/quick/10-site", "exit 0\n");
+  RunningHub hub(root);
+  for (int i = 0; i < 3; ++i) hub.publish("Test/go", "{}");
+  wait_for_lines(root.path() / "hung", 4);
+  std::vector<double> ms;
+  for (int i = 0; i < 10; ++i) {
+    const auto began = std::chrono::steady_clock::now();
+    const uint64_t seq = hub.publish("Test/quick", "{}");
+    hub.wait_for("Hub/scripts-done", seq, 60s);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
+                     .count());
+  }
+  std::string line;
+  for (double m : ms) line += std::to_string(static_cast<int>(m)) + " ";
+  WARN("latency ms, event by event: " << line);
+  stop_hub(hub);
 }

@@ -8,15 +8,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 #include <fstream>
 
 #include <catch2/catch.hpp>
 
 #include "core/script_runner.h"
+#include "support/child_process.h"
 #include "support/temp_dir.h"
 
 using namespace hub;
+using hub::test::process_alive;
+using hub::test::process_exits;
 using hub::test::TempDir;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -36,16 +40,6 @@ ScriptRequest request(const fs::path& file) {
   r.env = {"PATH=/usr/bin:/bin"};
   r.timeout = 10s;
   return r;
-}
-
-// Waits until `pid` (not necessarily our child) has exited: its pidfd becomes readable.
-bool process_exits(int pid, std::chrono::milliseconds timeout) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) return errno == ESRCH;  // already gone
-  pollfd item{pidfd, POLLIN, 0};
-  const bool exited = ::poll(&item, 1, static_cast<int>(timeout.count())) == 1;
-  ::close(pidfd);
-  return exited;
 }
 
 }  // namespace
@@ -182,6 +176,17 @@ TEST_CASE("a script starts with no blocked or ignored signals and only fds 0, 1 
   CHECK(outcome.out.find("leaked") == std::string::npos);
 }
 
+// Polls, with a deadline, until `file` exists with a number in it.
+static int wait_for_number(const fs::path& file, std::chrono::seconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int n = 0;
+    if (std::ifstream(file) >> n && n > 0) return n;
+    ::poll(nullptr, 0, 10);
+  }
+  return 0;
+}
+
 TEST_CASE("a background child that keeps stdout open does not hold the run", "[scripts]") {
   TempDir dir;
   const ScriptOutcome outcome =
@@ -202,4 +207,98 @@ TEST_CASE("a run is cancelled at once when the cancel fd becomes readable", "[sc
   CHECK_FALSE(outcome.ok());
   CHECK_THAT(outcome.describe(), Catch::StartsWith("cancelled because the hub is stopping"));
   CHECK(outcome.duration < 5s);
+}
+
+TEST_CASE("background children die when the script exits; one that left with setsid lives on",
+          "[scripts]") {
+  TempDir dir;
+  const fs::path bg = dir.path() / "bg", detached = dir.path() / "detached";
+  const ScriptOutcome outcome = run_script(
+      request(script(dir, "spawner",
+                     "sleep 1000 & echo $! > " + bg.string() + "\n" + "setsid sh -c 'echo $$ > " +
+                         detached.string() + "; exec sleep 1000' &\n" + "while [ ! -s " +
+                         detached.string() + " ]; do sleep 0.01; done\n")));
+  CHECK(outcome.ok());
+  int background = 0, left = 0;
+  std::ifstream(bg) >> background;
+  std::ifstream(detached) >> left;
+  REQUIRE(background > 0);
+  REQUIRE(left > 0);
+  CHECK(process_exits(background, 5s));
+  CHECK(process_alive(left));  // killed with the group it would have died at once
+  ::kill(left, SIGKILL);
+}
+
+TEST_CASE("a run is recorded while it runs and what a dead parent left is killed from the record",
+          "[scripts]") {
+  TempDir dir;
+  const fs::path records = dir.path() / "records", left = dir.path() / "left";
+  const fs::path child_file = dir.path() / "child";
+  auto r = request(script(dir, "hang",
+                          "sh -c 'trap \"\" TERM HUP; exec sleep 1000' &\n"
+                          "echo $! > " +
+                              child_file.string() +
+                              "\n"
+                              "echo \"$HUB_RUN_ID\" > run_id\n"
+                              "wait\n"));
+  r.cwd = dir.path();
+  r.timeout = 60s;
+  r.record_dir = records;
+  ScriptOutcome outcome;
+  std::thread runner([&] { outcome = run_script(r); });
+  const int child = wait_for_number(child_file);
+  REQUIRE(child > 0);
+  // The record a hubd killed now would leave behind: a copy of it.
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(records)) files.push_back(e.path());
+  REQUIRE(files.size() == 1);
+  std::string run_id;
+  std::ifstream(dir.path() / "run_id") >> run_id;
+  CHECK(files[0].filename() == run_id);
+  fs::create_directories(left);
+  fs::copy_file(files[0], left / files[0].filename());
+
+  const auto lines = stop_script_leftovers(left);
+  runner.join();
+  REQUIRE(lines.size() == 1);
+  CHECK_THAT(lines[0], Catch::Contains("2 process(es)"));
+  CHECK(outcome.signal == SIGKILL);
+  CHECK(process_exits(child, 5s));
+  CHECK(fs::is_empty(left));
+  CHECK(fs::is_empty(records));  // the run removed its own record when it ended
+}
+
+TEST_CASE("a record whose pid now belongs to another process kills nothing", "[scripts]") {
+  TempDir dir;
+  auto r = request(script(dir, "hang", "exec sleep 1000\n"));
+  r.timeout = 60s;
+  const int cancel = ::eventfd(0, EFD_CLOEXEC);
+  r.cancel_fd = cancel;
+  r.record_dir = dir.path() / "records";
+  ScriptOutcome outcome;
+  std::thread runner([&] { outcome = run_script(r); });
+  fs::path record;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (record.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(r.record_dir, ec)) record = e.path();
+    if (record.empty()) ::poll(nullptr, 0, 10);
+  }
+  REQUIRE(!record.empty());
+  int pid = 0;
+  uint64_t start_time = 0;
+  std::string boot, run;
+  std::ifstream(record) >> pid >> start_time >> boot >> run;
+  REQUIRE(pid > 0);
+  // The same pid, but started at another time: the pid was reused, not ours to kill.
+  const fs::path left = dir.path() / "left";
+  fs::create_directories(left);
+  std::ofstream(left / "stale") << pid << ' ' << start_time + 1 << ' ' << boot << " other\n";
+  CHECK(stop_script_leftovers(left).empty());
+  CHECK(process_alive(pid));
+  const uint64_t one = 1;
+  CHECK(::write(cancel, &one, sizeof one) == sizeof one);
+  runner.join();
+  ::close(cancel);
+  CHECK(outcome.cancelled);
 }

@@ -5,6 +5,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <fstream>
+
 #include <boost/process.hpp>
 
 namespace hub::test {
@@ -109,6 +112,23 @@ std::string ChildProcess::stderr_text() {
   std::string all;
   for (const auto& line : impl_->err_lines) all += line + "\n";
   return all;
+}
+
+bool process_alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return false;
+  const size_t close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+bool process_exits(int pid, std::chrono::milliseconds timeout) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return errno == ESRCH;  // already gone
+  pollfd item{pidfd, POLLIN, 0};
+  const bool exited = ::poll(&item, 1, static_cast<int>(timeout.count())) == 1;
+  ::close(pidfd);
+  return exited;
 }
 
 }  // namespace hub::test

@@ -44,4 +44,10 @@ class ChildProcess {
   std::unique_ptr<Impl> impl_;
 };
 
+// True when `pid` exists and is not a zombie.
+bool process_alive(int pid);
+// Waits until `pid` (not necessarily our child) has exited: true when it has (or never
+// existed) within `timeout`.
+bool process_exits(int pid, std::chrono::milliseconds timeout);
+
 }  // namespace hub::test

@@ -118,12 +118,4 @@ std::string read_file(const fs::path& file) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
-bool process_alive(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(stat, text)) return false;
-  const size_t close = text.rfind(')');
-  return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
-}
-
 }  // namespace hub::test

@@ -67,7 +67,4 @@ int64_t json_int(std::string_view payload, const std::string& key);
 // The whole file as text (empty when it cannot be read).
 std::string read_file(const std::filesystem::path& file);
 
-// True when `pid` exists and is not a zombie.
-bool process_alive(int pid);
-
 }  // namespace hub::test
