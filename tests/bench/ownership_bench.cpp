@@ -1,4 +1,5 @@
-// ownership_bench: what the broker's topic-ownership check costs. (1) The check itself,
+// ownership_bench: what the broker's topic-ownership check costs (with the check that the
+// publisher's credential was not revoked since it connected). (1) The ownership check itself,
 // in ns per publish, for an accepted module publish, the administrator and a refusal.
 // (2) Broker throughput with the check on and off, alternating in one run: a module
 // identity publishes 1,000,000 events of 100 B flat out to a broker with one subscriber
@@ -40,6 +41,10 @@ double burst(const fs::path& dir, bool check, uint64_t n) {
   hub::CredentialStore credentials;
   const hub::Credential module{"bench", hub::random_secret()};
   credentials.add(module);
+  // One credential revoked, as on any hub where an instance has stopped: every publish
+  // then also checks its connection's grant (the revocation check).
+  credentials.add({"gone", hub::random_secret()});
+  credentials.remove("gone");
   zmq::context_t server(1), client(1);
   hub::BrokerOptions b;
   b.ingest_endpoint = "ipc://" + (dir / "in").string();
