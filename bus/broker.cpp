@@ -338,7 +338,7 @@ class Broker::Impl {
       return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
     }
     if (!internal && options_.check_ownership) {
-      auto why = revoked(parts_[0], source);
+      auto why = revoked(parts_[0], source, &routing_id_);
       if (why) ++counters_.revoked;
       if (!why) why = publish_refusal(source, topic);
       if (why) {
@@ -401,19 +401,26 @@ class Broker::Impl {
 
   // Why the connection `msg` came on may not act any more (the credential it authenticated
   // with was revoked or replaced since), or nullopt. While nothing was ever revoked it
-  // costs one atomic load; after, a property lookup and a compare with the last grant
-  // checked (the store is asked only when either changes).
-  std::optional<std::string> revoked(const zmq::message_t& msg, const char* identity) {
+  // costs one atomic load. With the `routing_id` of an ingest_ message, the connection last
+  // found live is remembered until the next revocation, so a steady publisher costs one
+  // more compare; others cost a property lookup and a look in the store. (A routing id is
+  // not reused while its connection lasts, and one made later was admitted with a grant
+  // live then: remembering only "live" never lets a revoked connection through.)
+  std::optional<std::string> revoked(const zmq::message_t& msg, const char* identity,
+                                     const zmq::message_t* routing_id = nullptr) {
     const uint64_t revocations = credentials_.revocations();
     if (revocations == 0) return std::nullopt;
-    const char* grant = zmq_msg_gets(msg.handle(), kGrantProperty);
-    if (grant == nullptr) grant = "";  // not from a connection the ZAP handler admitted
-    if (revocations != checked_revocations_ || checked_grant_ != grant) {
-      checked_revoked_ = credentials_.is_revoked(grant);
-      checked_grant_ = grant;
-      checked_revocations_ = revocations;
+    if (routing_id != nullptr && revocations == live_at_revocations_ &&
+        routing_id->to_string_view() == live_routing_id_) {
+      return std::nullopt;
     }
-    if (!checked_revoked_) return std::nullopt;
+    if (!credentials_.is_revoked(zmq_msg_gets(msg.handle(), kGrantProperty))) {
+      if (routing_id != nullptr) {
+        live_routing_id_.assign(routing_id->to_string_view());
+        live_at_revocations_ = revocations;
+      }
+      return std::nullopt;
+    }
     return "the credential of " + std::string(identity) +
            " this connection authenticated with was revoked (what it was given to stopped)";
   }
@@ -759,10 +766,9 @@ class Broker::Impl {
   Clock::time_point last_retention_ = Clock::now();
   CountsByIdentity forbidden_by_;
   CountsByIdentity retained_refused_by_;
-  // The last grant revoked() looked up, at which count of revocations, and its answer.
-  std::string checked_grant_;
-  uint64_t checked_revocations_ = 0;
-  bool checked_revoked_ = false;
+  // The ingest connection revoked() last found live, and the count of revocations then.
+  std::string live_routing_id_;
+  uint64_t live_at_revocations_ = 0;
   std::unordered_map<std::string, uint64_t> module_last_;  // newest seq of each module
   std::string_view chained_module_;                        // the last module looked up,
   uint64_t* chained_prev_ = nullptr;                       // and its entry
