@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -52,6 +53,7 @@ struct PendingAck {
   zmq::message_t routing_id;
   wire::PublishHeader header;
   uint64_t seq;
+  std::string not_retained;  // why a retain was refused; empty when kept or not asked
 };
 
 // A replay in progress: its reader stays where the last answer stopped.
@@ -68,6 +70,35 @@ constexpr size_t kReplayBatch = 128;               // events per message of an a
 constexpr size_t kReplayBatchBytes = 1024 * 1024;  // or this many bytes (large payloads)
 constexpr size_t kMaxRefusedIdentities = 1024;     // counted one by one; the rest together
 const std::string kOtherIdentities = "(others)";
+
+// Refusals counted by identity, for inspect: the first kMaxRefusedIdentities identities
+// one by one, later ones together under "(others)". Safe from any thread.
+class CountsByIdentity {
+ public:
+  // Counts one more for `identity`; returns its count.
+  uint64_t add(const std::string& identity) {
+    std::lock_guard lock(mu_);
+    const bool known = by_.count(identity) != 0;
+    return ++by_[known || by_.size() < kMaxRefusedIdentities ? identity : kOtherIdentities];
+  }
+  std::map<std::string, uint64_t> snapshot() const {
+    std::lock_guard lock(mu_);
+    return by_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> by_;  // guarded by mu_
+};
+
+RetainedLimits retained_limits(const BrokerOptions& o) {
+  RetainedLimits limits;
+  limits.max_topics = o.max_retained;
+  limits.max_bytes = o.max_retained_bytes;
+  limits.max_topics_per_owner = o.max_retained_per_module;
+  limits.max_bytes_per_owner = o.max_retained_bytes_per_module;
+  return limits;
+}
 // Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
 constexpr size_t kMaxChainedModules = 65536;
 
@@ -84,12 +115,13 @@ class Broker::Impl {
  public:
   Impl(zmq::context_t& ctx, BrokerOptions options, const CredentialStore& credentials)
       : options_(std::move(options)),
+        credentials_(credentials),
         zap_(ctx, credentials),
         ingest_(ctx, zmq::socket_type::router),
         internal_(ctx, zmq::socket_type::router),
         events_(ctx, zmq::socket_type::xpub),
         replay_(ctx, zmq::socket_type::router),
-        retained_(options_.max_retained),
+        retained_(retained_limits(options_)),
         stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     last_seq_.store(options_.last_seq, std::memory_order_relaxed);
   }
@@ -249,7 +281,7 @@ class Broker::Impl {
     while (!pending_acks_.empty() && pending_acks_.front().seq <= j->durable_seq()) {
       PendingAck& a = pending_acks_.front();
       std::swap(routing_id_, a.routing_id);
-      acknowledge(*a.router, a.header, wire::AckStatus::kAccepted, a.seq, {});
+      accept(*a.router, a.header, a.seq, a.not_retained);
       pending_acks_.pop_front();
     }
   }
@@ -306,7 +338,10 @@ class Broker::Impl {
       return acknowledge(router, *header, wire::AckStatus::kMalformed, 0, *problem);
     }
     if (!internal && options_.check_ownership) {
-      if (auto why = publish_refusal(source, topic)) {
+      auto why = revoked(parts_[0], source, &routing_id_);
+      if (why) ++counters_.revoked;
+      if (!why) why = publish_refusal(source, topic);
+      if (why) {
         count_forbidden(source, *why);
         return acknowledge(router, *header, wire::AckStatus::kForbidden, 0, *why);
       }
@@ -338,11 +373,16 @@ class Broker::Impl {
     ++counters_.events;
     counters_.payload_bytes += parts_[2].size();
 
-    if ((header->flags & wire::kFlagRetain) &&
-        !retained_.keep(parts_[0], stamped, parts_[2], stamp.seq)) {
-      count_rejection(counters_.retained_refused,
-                      "the retained store is full (" + std::to_string(options_.max_retained) +
-                          " topics); " + std::string(topic) + " was delivered, not retained");
+    std::string not_retained;
+    if (header->flags & wire::kFlagRetain) {
+      if (auto why = retained_.keep(parts_[0], stamped, parts_[2], stamp.seq, source)) {
+        not_retained = std::move(*why);
+        count_by_identity(counters_.retained_refused, retained_refused_by_, source,
+                          "did not retain an event",
+                          std::string(topic) + " was delivered, not retained: " + not_retained);
+      }
+      counters_.retained_topics.store(retained_.size(), std::memory_order_relaxed);
+      counters_.retained_bytes.store(retained_.bytes(), std::memory_order_relaxed);
     }
     // Copy what the ack needs before the sends move the frames out.
     const wire::PublishHeader ack_for{header->flags, header->request_id, {}};
@@ -352,32 +392,58 @@ class Broker::Impl {
     if (options_.journal != nullptr && (ack_for.flags & wire::kFlagConfirm)) {
       zmq::message_t id;
       id.copy(routing_id_);
-      pending_acks_.push_back({&router, std::move(id), ack_for, stamp.seq});
+      pending_acks_.push_back(
+          {&router, std::move(id), ack_for, stamp.seq, std::move(not_retained)});
       return;
     }
-    acknowledge(router, ack_for, wire::AckStatus::kAccepted, stamp.seq, {});
+    accept(router, ack_for, stamp.seq, not_retained);
   }
 
-  // Counts a forbidden publish for its identity, and logs it at 1, 2, 4, ... refusals of
-  // that identity (so every offender shows up, and none can flood the log).
-  void count_forbidden(const std::string& identity, const std::string& why) {
-    ++counters_.forbidden;
-    uint64_t n = 0;
-    {
-      std::lock_guard lock(forbidden_mu_);
-      const bool known = forbidden_by_.count(identity) != 0;
-      const std::string& key =
-          known || forbidden_by_.size() < kMaxRefusedIdentities ? identity : kOtherIdentities;
-      n = ++forbidden_by_[key];
+  // Why the connection `msg` came on may not act any more (the credential it authenticated
+  // with was revoked or replaced since), or nullopt. While nothing was ever revoked it
+  // costs one atomic load. With the `routing_id` of an ingest_ message, the connection last
+  // found live is remembered until the next revocation, so a steady publisher costs one
+  // more compare; others cost a property lookup and a look in the store. (A routing id is
+  // not reused while its connection lasts, and one made later was admitted with a grant
+  // live then: remembering only "live" never lets a revoked connection through.)
+  std::optional<std::string> revoked(const zmq::message_t& msg, const char* identity,
+                                     const zmq::message_t* routing_id = nullptr) {
+    const uint64_t revocations = credentials_.revocations();
+    if (revocations == 0) return std::nullopt;
+    if (routing_id != nullptr && revocations == live_at_revocations_ &&
+        routing_id->to_string_view() == live_routing_id_) {
+      return std::nullopt;
     }
-    if ((n & (n - 1)) == 0)
-      spdlog::warn("bus: refused a publish ({} so far from {}): {}", n, identity, why);
+    if (!credentials_.is_revoked(zmq_msg_gets(msg.handle(), kGrantProperty))) {
+      if (routing_id != nullptr) {
+        live_routing_id_.assign(routing_id->to_string_view());
+        live_at_revocations_ = revocations;
+      }
+      return std::nullopt;
+    }
+    return "the credential of " + std::string(identity) +
+           " this connection authenticated with was revoked (what it was given to stopped)";
+  }
+
+  // Counts a refusal in `counter` and for `identity` in `by`, and logs it ("bus: WHAT (N so
+  // far from IDENTITY): WHY") at 1, 2, 4, ... refusals of that identity (so every offender
+  // shows up, and none can flood the log).
+  static void count_by_identity(std::atomic<uint64_t>& counter, CountsByIdentity& by,
+                                const std::string& identity, const char* what,
+                                const std::string& why) {
+    ++counter;
+    const uint64_t n = by.add(identity);
+    if ((n & (n - 1)) == 0) spdlog::warn("bus: {} ({} so far from {}): {}", what, n, identity, why);
+  }
+
+  void count_forbidden(const std::string& identity, const std::string& why) {
+    count_by_identity(counters_.forbidden, forbidden_by_, identity, "refused a publish", why);
   }
 
  public:
-  std::map<std::string, uint64_t> forbidden_by_identity() const {
-    std::lock_guard lock(forbidden_mu_);
-    return forbidden_by_;
+  std::map<std::string, uint64_t> forbidden_by_identity() const { return forbidden_by_.snapshot(); }
+  std::map<std::string, uint64_t> retained_refused_by_identity() const {
+    return retained_refused_by_.snapshot();
   }
 
  private:
@@ -399,10 +465,18 @@ class Broker::Impl {
     return std::exchange(*chained_prev_, seq);
   }
 
+  // Acks an accepted publish as event `seq`; with kAckNotRetained when `not_retained`
+  // (the reason) is not empty.
+  void accept(zmq::socket_t& router, const wire::PublishHeader& header, uint64_t seq,
+              std::string_view not_retained) {
+    acknowledge(router, header, wire::AckStatus::kAccepted, seq, not_retained,
+                not_retained.empty() ? 0 : wire::kAckNotRetained);
+  }
+
   void acknowledge(zmq::socket_t& router, const wire::PublishHeader& header, wire::AckStatus status,
-                   uint64_t seq, std::string_view reason) {
+                   uint64_t seq, std::string_view reason, uint8_t flags = 0) {
     if (!(header.flags & wire::kFlagConfirm)) return;
-    wire::encode(wire::Ack{status, header.request_id, seq}, ack_buf_);
+    wire::encode(wire::Ack{status, header.request_id, seq, flags}, ack_buf_);
     try {
       if (router.send(routing_id_, zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
           router.send(zmq::buffer(ack_buf_), zmq::send_flags::sndmore) &&
@@ -478,6 +552,14 @@ class Broker::Impl {
         return;
       }
       zmq::message_t routing_id = std::move(message.front());
+      if (message.size() > 1) {
+        const char* identity = zmq_msg_gets(message[1].handle(), "User-Id");
+        if (auto why = revoked(message[1], identity != nullptr ? identity : "?")) {
+          ++counters_.revoked;
+          reply_error(routing_id, *why);
+          continue;
+        }
+      }
       std::vector<std::string> frames;
       for (size_t f = 1; f < message.size(); ++f) frames.push_back(message[f].to_string());
       if (!frames.empty() && frames[0] == wire::kReplayRequest) {
@@ -661,6 +743,7 @@ class Broker::Impl {
   }
 
   BrokerOptions options_;
+  const CredentialStore& credentials_;
   ZapHandler zap_;
   zmq::socket_t ingest_, internal_, events_, replay_;
   RetainedStore retained_;
@@ -681,8 +764,11 @@ class Broker::Impl {
   std::map<std::string, ReplaySession> replays_;  // by client and patterns
   Clock::time_point last_sync_ = Clock::now();
   Clock::time_point last_retention_ = Clock::now();
-  mutable std::mutex forbidden_mu_;
-  std::map<std::string, uint64_t> forbidden_by_;           // guarded by forbidden_mu_
+  CountsByIdentity forbidden_by_;
+  CountsByIdentity retained_refused_by_;
+  // The ingest connection revoked() last found live, and the count of revocations then.
+  std::string live_routing_id_;
+  uint64_t live_at_revocations_ = 0;
   std::unordered_map<std::string, uint64_t> module_last_;  // newest seq of each module
   std::string_view chained_module_;                        // the last module looked up,
   uint64_t* chained_prev_ = nullptr;                       // and its entry
@@ -712,6 +798,9 @@ void Broker::stop() { impl_->stop(); }
 const BrokerCounters& Broker::counters() const { return impl_->counters(); }
 std::map<std::string, uint64_t> Broker::forbidden_by_identity() const {
   return impl_->forbidden_by_identity();
+}
+std::map<std::string, uint64_t> Broker::retained_refused_by_identity() const {
+  return impl_->retained_refused_by_identity();
 }
 uint64_t Broker::last_seq() const { return impl_->last_seq(); }
 std::vector<std::string> Broker::tcp_endpoints() const { return impl_->tcp_endpoints(); }

@@ -33,7 +33,11 @@ struct BrokerOptions {
   std::string internal_endpoint = "inproc://hub.internal";
   int subscriber_hwm = 10000;    // events queued per subscriber before it misses some
   size_t max_payload = 1 << 20;  // larger payloads are refused
-  size_t max_retained = 10000;   // topics whose last retained event is kept
+  // The retained store's bounds (retained_store.h; the Hub's own events are not counted).
+  size_t max_retained = 10000;                          // topics of all publishers together
+  uint64_t max_retained_bytes = 64ull << 20;            // their bytes together
+  size_t max_retained_per_module = 1000;                // topics of one module (or admin)
+  uint64_t max_retained_bytes_per_module = 8ull << 20;  // their bytes
   // Bound on taking in what publishers queued at stop, and on flushing subscribers.
   std::chrono::milliseconds drain_timeout{2000};
   // When set, every event is appended to it before it is fanned out, a confirmed publish
@@ -44,7 +48,8 @@ struct BrokerOptions {
   // a port of '*' is chosen by the system). `curve` must outlive the broker.
   std::string ingest_tcp, events_tcp, replay_tcp;
   const CurveServer* curve = nullptr;
-  // Refuse topics a publisher does not own (topic_owner.h). Off only to measure its cost.
+  // Refuse topics a publisher does not own (topic_owner.h), and publishes on connections
+  // whose credential was revoked since. Off only to measure its cost.
   bool check_ownership = true;
   uint64_t last_seq = 0;  // the sequence goes on after this (the journal's recovery)
 };
@@ -66,9 +71,13 @@ struct BrokerCounters {
   std::atomic<uint64_t> acks_undeliverable{0};
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> snapshots{0};
-  std::atomic<uint64_t> retained_refused{0};       // retain asked for, store full
-  std::atomic<uint64_t> journal_failures{0};       // events the journal could not take
-  std::atomic<uint64_t> forbidden{0};              // publishes of topics the publisher does not own
+  std::atomic<uint64_t> retained_refused{0};  // retain asked for, a store limit in the way
+  std::atomic<uint64_t> retained_topics{0};   // held now (with the Hub's own)
+  std::atomic<uint64_t> retained_bytes{0};    // held now for publishers but the Hub
+  std::atomic<uint64_t> journal_failures{0};  // events the journal could not take
+  std::atomic<uint64_t> forbidden{0};         // publishes of topics the publisher does not own, or
+                                              // on a connection whose credential was revoked
+  std::atomic<uint64_t> revoked{0};           // of those, the revoked ones (and replay requests)
   std::atomic<uint64_t> subscriptions_refused{0};  // past kMaxSubscriptionsPerIdentity
                                                    // (the identity is then refused)
 };
@@ -76,7 +85,9 @@ struct BrokerCounters {
 class Broker {
  public:
   // Binds every endpoint in `ctx` and becomes the context's ZAP handler. Fails naming
-  // the endpoint that could not be bound. `credentials` must outlive the broker.
+  // the endpoint that could not be bound. `credentials` must outlive the broker; what is
+  // removed from it is refused from then on, also on connections made before (their
+  // publishes with status forbidden, their snapshot and replay requests with an error).
   static Result<std::unique_ptr<Broker>> bind(zmq::context_t& ctx, BrokerOptions options,
                                               const CredentialStore& credentials);
   ~Broker();
@@ -94,6 +105,8 @@ class Broker {
   // Forbidden publishes by identity (the first kMaxRefusedIdentities identities; later
   // ones are counted under "(others)"). Safe from any thread.
   std::map<std::string, uint64_t> forbidden_by_identity() const;
+  // Retained publishes not retained (a limit of the store), by identity, counted alike.
+  std::map<std::string, uint64_t> retained_refused_by_identity() const;
   // The last sequence number assigned (0 before the first event).
   uint64_t last_seq() const;
   // The tcp endpoints bound (ports chosen by the system filled in), in the order ingest,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -79,12 +80,35 @@ void set_plain_credential(zmq::socket_t& socket, const Credential& credential) {
 
 void CredentialStore::add(const Credential& credential) {
   std::lock_guard lock(mu_);
-  secrets_[credential.identity] = credential.secret;
+  Secret& held = secrets_[credential.identity];
+  if (held.grant != 0) {  // replaced: the connections made with the old one go too
+    live_.erase(held.grant);
+    revocations_.fetch_add(1, std::memory_order_release);
+  }
+  held = Secret{credential.secret, next_grant_++};
+  live_.insert(held.grant);
 }
 
 void CredentialStore::remove(const std::string& identity) {
   std::lock_guard lock(mu_);
-  secrets_.erase(identity);
+  const auto it = secrets_.find(identity);
+  if (it == secrets_.end()) return;
+  live_.erase(it->second.grant);
+  secrets_.erase(it);
+  revocations_.fetch_add(1, std::memory_order_release);
+}
+
+bool CredentialStore::is_revoked(const char* grant_property) const {
+  if (grant_property == nullptr || *grant_property == '\0') return true;
+  char* end = nullptr;
+  errno = 0;
+  const uint64_t grant = std::strtoull(grant_property, &end, 10);
+  return *end != '\0' || errno != 0 || is_revoked(grant);
+}
+
+bool CredentialStore::is_revoked(uint64_t grant) const {
+  std::lock_guard lock(mu_);
+  return grant != kPermanentGrant && live_.count(grant) == 0;
 }
 
 void CredentialStore::add_curve_client(const std::string& public_key, const std::string& identity) {
@@ -101,15 +125,17 @@ std::string CredentialStore::curve_identity(const std::string& raw_public_key) c
   return it == curve_.end() ? std::string() : it->second;
 }
 
-bool CredentialStore::verify(const std::string& identity, const std::string& secret) const {
+std::optional<uint64_t> CredentialStore::verify(const std::string& identity,
+                                                const std::string& secret) const {
   std::lock_guard lock(mu_);
   const auto it = secrets_.find(identity);
-  if (it == secrets_.end() || it->second.size() != secret.size()) return false;
+  if (it == secrets_.end() || it->second.secret.size() != secret.size()) return std::nullopt;
   unsigned char diff = 0;
   for (size_t i = 0; i < secret.size(); ++i) {
-    diff |= static_cast<unsigned char>(it->second[i] ^ secret[i]);
+    diff |= static_cast<unsigned char>(it->second.secret[i] ^ secret[i]);
   }
-  return diff == 0;
+  if (diff != 0) return std::nullopt;
+  return it->second.grant;
 }
 
 }  // namespace hub

@@ -56,6 +56,20 @@ Status Publisher::publish(std::string_view topic, std::string_view payload,
 Result<uint64_t> Publisher::publish_confirmed(std::string_view topic, std::string_view payload,
                                               std::chrono::milliseconds timeout,
                                               PublishOptions options) {
+  auto delivered = publish_delivered(topic, payload, timeout, options);
+  if (!delivered) return delivered.status();
+  if (!delivered->not_retained.empty()) {
+    return Status::error("the hub delivered '" + std::string(topic) + "' as event " +
+                         std::to_string(delivered->seq) +
+                         " but did not retain it: " + delivered->not_retained);
+  }
+  return delivered->seq;
+}
+
+Result<Publisher::Delivery> Publisher::publish_delivered(std::string_view topic,
+                                                         std::string_view payload,
+                                                         std::chrono::milliseconds timeout,
+                                                         PublishOptions options) {
   const uint64_t request_id = next_request_id_++;
   const uint8_t flags = wire::kFlagConfirm | (options.retain ? wire::kFlagRetain : 0);
   if (Status s = send(topic, payload, flags, request_id, options.content_type); !s) return s;
@@ -75,8 +89,14 @@ Result<uint64_t> Publisher::publish_confirmed(std::string_view topic, std::strin
     const auto ack = wire::decode_ack(frames[0].to_string_view());
     const std::string reason = frames.size() > 1 ? frames[1].to_string() : "";
     if (!ack || ack->request_id != request_id) continue;  // a late ack of an earlier call
-    if (ack->status == wire::AckStatus::kAccepted) return ack->seq;
-    return Status::error("the hub refused '" + std::string(topic) + "': " + reason);
+    if (ack->status != wire::AckStatus::kAccepted) {
+      return Status::error("the hub refused '" + std::string(topic) + "': " + reason);
+    }
+    Delivery delivery{ack->seq, {}};
+    if (ack->flags & wire::kAckNotRetained) {
+      delivery.not_retained = reason.empty() ? "no reason given" : reason;
+    }
+    return delivery;
   }
 }
 

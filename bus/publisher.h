@@ -45,8 +45,21 @@ class Publisher {
   Status publish(std::string_view topic, std::string_view payload, PublishOptions options = {});
 
   // Publishes and waits for the broker's answer. Returns the sequence number the broker
-  // assigned, or why it refused the event or did not answer within `timeout`.
+  // assigned, or why it refused the event or did not answer within `timeout`. With
+  // `retain`, also fails when the event was delivered but not retained (a limit of the
+  // retained store); the message says so, with the event's seq.
   Result<uint64_t> publish_confirmed(std::string_view topic, std::string_view payload,
+                                     std::chrono::milliseconds timeout,
+                                     PublishOptions options = {});
+
+  // What the broker did with an accepted publish.
+  struct Delivery {
+    uint64_t seq = 0;          // the sequence number it stamped
+    std::string not_retained;  // why it did not retain it, though asked to; empty when it did
+  };
+  // publish_confirmed() that tells "delivered, not retained" apart: it fails only when
+  // the event was refused or not answered.
+  Result<Delivery> publish_delivered(std::string_view topic, std::string_view payload,
                                      std::chrono::milliseconds timeout,
                                      PublishOptions options = {});
 

@@ -373,8 +373,19 @@ std::string compact_json(std::string_view json) {
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        out += "\\ufffd";  // one replacement character per byte that starts no sequence
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -392,12 +403,13 @@ void append_json_string(std::string& out, std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           append_hex_escape(out, "\\u00", c);
         } else {
-          out += ch;
+          out += static_cast<char>(c);
         }
     }
+    ++i;
   }
   out += '"';
 }
@@ -419,6 +431,11 @@ void append_printable(std::string& out, std::string_view s) {
       const size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
         append_hex_escape(out, "\\x", c);
+      } else if (n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) {
+        // A C1 control (U+0080..U+009F): terminals act on some of them (U+009B is CSI).
+        append_hex_escape(out, "\\u00", static_cast<unsigned char>(s[i + 1]));
+        i += n;
+        continue;
       } else {
         out.append(s.substr(i, n));
         i += n;

@@ -24,18 +24,23 @@ std::vector<std::pair<std::string, std::string>> json_top_level_scalars(std::str
 // REQUIRES: is_valid_json(json).
 std::string compact_json(std::string_view json);
 
-// Appends `s` as a quoted JSON string. REQUIRES: is_valid_utf8(s).
+// Appends `s` as a quoted JSON string, always valid UTF-8 (RFC 8259): control characters
+// are escaped, and every byte that does not start a well-formed UTF-8 sequence (a stray
+// continuation byte, an overlong form, a surrogate, a truncated sequence) becomes \ufffd.
 void append_json_string(std::string& out, std::string_view s);
 
-// Appends `s` so that it stays on one terminal line: valid UTF-8 is kept, control
-// characters become \n, \t, \r or \xNN, backslash becomes \\, invalid bytes \xNN.
+// Appends `s` so that it stays on one terminal line and cannot drive the terminal: valid
+// UTF-8 is kept, control characters become \n, \t, \r or \xNN (ESC is \x1b), C1 controls
+// (U+0080..U+009F) \u00NN, backslash becomes \\, invalid bytes \xNN. For untrusted text
+// on a terminal or in a log.
 void append_printable(std::string& out, std::string_view s);
 
 // Appends standard base64 (RFC 4648, with padding).
 void append_base64(std::string& out, std::string_view bytes);
 
 // Builds a flat JSON object: JsonObject().add("pid", 42).add("root", "/srv").str()
-// gives {"pid":42,"root":"/srv"}. Keys and string values must be valid UTF-8.
+// gives {"pid":42,"root":"/srv"}. Keys and string values are encoded as
+// append_json_string does (invalid UTF-8 becomes \ufffd).
 class JsonObject {
  public:
   JsonObject& add(std::string_view key, std::string_view value);
@@ -53,7 +58,7 @@ class JsonObject {
   std::string body_ = "{";
 };
 
-// ["a","b"]: a JSON array of strings. REQUIRES: each is valid UTF-8.
+// ["a","b"]: a JSON array of strings, each encoded as append_json_string does.
 std::string json_string_array(const std::vector<std::string>& items);
 
 // "2026-11-21T07:18:00.123456Z" for nanoseconds since the Unix epoch.

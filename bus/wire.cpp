@@ -100,6 +100,7 @@ void encode(const Ack& ack, std::string& out) {
   out.assign(kAckSize, '\0');
   out[0] = static_cast<char>(kVersion);
   out[1] = static_cast<char>(ack.status);
+  out[2] = static_cast<char>(ack.flags);
   put_u64(out.data() + 8, ack.request_id);
   put_u64(out.data() + 16, ack.seq);
 }
@@ -158,6 +159,7 @@ std::optional<Ack> decode_ack(std::string_view b) {
   if (status > static_cast<uint8_t>(AckStatus::kTooLarge)) return std::nullopt;
   Ack ack;
   ack.status = static_cast<AckStatus>(status);
+  ack.flags = get_u8(&b[2]);
   ack.request_id = get_u64(&b[8]);
   ack.seq = get_u64(&b[16]);
   return ack;

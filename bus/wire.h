@@ -5,7 +5,7 @@
 // An event is three frames fanned out from the broker's XPUB:
 //   [topic "MODULE/EVENT"] [EventHeader] [payload]
 // An ack (only for publishes that ask for one) is two frames back to the DEALER:
-//   [Ack] [reason, UTF-8, empty when accepted]
+//   [Ack] [reason, UTF-8: why it was refused, or why an accepted one was not retained]
 // All integers are big-endian. The payload is opaque and forwarded untouched.
 #pragma once
 
@@ -92,10 +92,16 @@ enum class AckStatus : uint8_t {
   kTooLarge = 3,
 };
 
+// Ack flags (Ack::flags), set only on an accepted publish.
+// The event was delivered as `seq` but not retained (the store's limits; the reason says
+// which). Clients that ignore the flags still read the ack as accepted.
+inline constexpr uint8_t kAckNotRetained = 0x01;
+
 struct Ack {
   AckStatus status = AckStatus::kAccepted;
   uint64_t request_id = 0;
-  uint64_t seq = 0;  // the assigned sequence number when accepted, else 0
+  uint64_t seq = 0;   // the assigned sequence number when accepted, else 0
+  uint8_t flags = 0;  // kAckNotRetained; other bits are ignored by receivers
 };
 
 // Encoders write into `out` (replacing its contents) so callers can reuse buffers.

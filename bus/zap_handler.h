@@ -1,6 +1,7 @@
 // The ZAP handler (ZeroMQ RFC 27) for the broker's sockets: checks PLAIN credentials
 // against a CredentialStore and gives the peer its identity as the ZAP User-Id, which
-// ZeroMQ then attaches to every message from that peer. One thread only (the broker's).
+// ZeroMQ then attaches to every message from that peer, with the grant of the credential
+// as property kGrantProperty (credentials.h). One thread only (the broker's).
 #pragma once
 
 #include <cstdint>

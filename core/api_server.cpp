@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bus/credentials.h"
 #include "bus/text.h"
 #include "bus/zap_handler.h"
 
@@ -52,8 +53,8 @@ std::string api_error(const std::string& code, const std::string& message) {
 }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx, const std::string& endpoint,
-                                                   const std::string& tcp,
-                                                   const CurveServer* curve) {
+                                                   const std::string& tcp, const CurveServer* curve,
+                                                   const CredentialStore* credentials) {
   zmq::socket_t socket(ctx, zmq::socket_type::router);
   socket.set(zmq::sockopt::plain_server, 1);
   socket.set(zmq::sockopt::zap_domain, kZapDomain);
@@ -73,6 +74,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx, const st
   }
   auto server = std::unique_ptr<ApiServer>(new ApiServer(std::move(socket)));
   server->bound_tcp_ = bound_tcp;
+  server->credentials_ = credentials;
   return server;
 }
 
@@ -154,7 +156,11 @@ void ApiServer::serve_pending(const ApiHandler& handle) {
     const char* user = zmq_msg_gets(body.handle(), "User-Id");
     ApiRequest request = parse_api_request(body.to_string_view(), user ? user : "");
     std::string reply;
-    if (request.method.empty()) {
+    if (credentials_ != nullptr && credentials_->revocations() != 0 &&
+        credentials_->is_revoked(zmq_msg_gets(body.handle(), kGrantProperty))) {
+      reply = api_error("forbidden", "the credential of " + request.identity +
+                                         " this connection authenticated with was revoked");
+    } else if (request.method.empty()) {
       reply = api_error("bad_request", "expected a JSON object with a \"method\" string");
     } else {
       try {

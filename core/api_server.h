@@ -18,6 +18,8 @@
 
 namespace hub {
 
+class CredentialStore;
+
 struct ApiRequest {
   std::string identity;  // the caller's authenticated identity ("admin", an instance name)
   std::string method;
@@ -31,9 +33,12 @@ class ApiServer {
  public:
   // Binds `endpoint` (ipc, PLAIN) and, when `tcp` is not empty, `tcp` with CURVE only
   // (`curve` then required). bound_tcp() is the tcp endpoint as bound ('*' port filled in).
+  // With `credentials` (which must outlive the server), a request on a connection whose
+  // credential was revoked since gets a forbidden error.
   static Result<std::unique_ptr<ApiServer>> bind(zmq::context_t& ctx, const std::string& endpoint,
                                                  const std::string& tcp = "",
-                                                 const CurveServer* curve = nullptr);
+                                                 const CurveServer* curve = nullptr,
+                                                 const CredentialStore* credentials = nullptr);
   const std::string& bound_tcp() const { return bound_tcp_; }
 
   zmq::socket_t& socket() { return socket_; }
@@ -45,6 +50,7 @@ class ApiServer {
   explicit ApiServer(zmq::socket_t socket) : socket_(std::move(socket)) {}
   zmq::socket_t socket_;
   std::string bound_tcp_;
+  const CredentialStore* credentials_ = nullptr;
 };
 
 // A JSON value parsed into a node, as JSON again: plain scalars that are numbers, true,

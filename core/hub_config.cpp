@@ -60,11 +60,20 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     reader.read(log, "log", "keep", config.log.keep, 0, 100);
   }
   if (const YAML::Node bus = root["bus"];
-      bus && reader.expect_map(bus, "bus", {"subscriber_hwm", "max_payload", "max_retained"})) {
+      bus &&
+      reader.expect_map(bus, "bus",
+                        {"subscriber_hwm", "max_payload", "max_retained", "max_retained_bytes",
+                         "max_retained_per_module", "max_retained_bytes_per_module"})) {
     reader.read(bus, "bus", "subscriber_hwm", config.bus.subscriber_hwm, 1,
                 std::numeric_limits<int>::max());
     reader.read_size(bus, "bus", "max_payload", config.bus.max_payload, uint64_t{1} << 30);
     reader.read(bus, "bus", "max_retained", config.bus.max_retained, 0, 1'000'000);
+    reader.read_size(bus, "bus", "max_retained_bytes", config.bus.max_retained_bytes,
+                     uint64_t{1} << 40);
+    reader.read(bus, "bus", "max_retained_per_module", config.bus.max_retained_per_module, 0,
+                1'000'000);
+    reader.read_size(bus, "bus", "max_retained_bytes_per_module",
+                     config.bus.max_retained_bytes_per_module, uint64_t{1} << 40);
   }
   if (const YAML::Node journal = root["journal"];
       journal &&

@@ -25,7 +25,11 @@ struct HubConfig {
   struct Bus {
     int64_t subscriber_hwm = 10000;  // events queued per subscriber before it misses some
     uint64_t max_payload = 1 << 20;  // larger publishes are refused
-    int64_t max_retained = 10000;    // topics whose last retained event is kept
+    // The retained store's bounds (the Hub's own retained events are reserved, not counted).
+    int64_t max_retained = 10000;                         // topics of all publishers together
+    uint64_t max_retained_bytes = 64ull << 20;            // their bytes (topic, header, payload)
+    int64_t max_retained_per_module = 1000;               // topics one module (or admin) holds
+    uint64_t max_retained_bytes_per_module = 8ull << 20;  // and their bytes
   } bus;
 
   struct JournalSettings {

@@ -110,6 +110,9 @@ class RunningBus {
     options.subscriber_hwm = static_cast<int>(config.bus.subscriber_hwm);
     options.max_payload = config.bus.max_payload;
     options.max_retained = static_cast<size_t>(config.bus.max_retained);
+    options.max_retained_bytes = config.bus.max_retained_bytes;
+    options.max_retained_per_module = static_cast<size_t>(config.bus.max_retained_per_module);
+    options.max_retained_bytes_per_module = config.bus.max_retained_bytes_per_module;
     options.drain_timeout = config.shutdown.drain_timeout;
     options.journal = bus->journal_.get();
     options.last_seq = go_on;
@@ -179,6 +182,7 @@ class RunningBus {
 
   uint64_t last_seq() const { return broker_->last_seq(); }
   const CurveServer* curve() const { return curve_ ? &*curve_ : nullptr; }
+  const CredentialStore& credentials() const { return credentials_; }
 
   std::string counters_json() const {
     const BrokerCounters& c = broker_->counters();
@@ -198,20 +202,22 @@ class RunningBus {
         .add("auth_failures", static_cast<int64_t>(c.auth_failures.load()))
         .add("snapshots", static_cast<int64_t>(c.snapshots.load()))
         .add("retained_refused", static_cast<int64_t>(c.retained_refused.load()))
+        .add_raw("retained_refused_by", by_identity_json(broker_->retained_refused_by_identity()))
+        .add("retained_topics", static_cast<int64_t>(c.retained_topics.load()))
+        .add("retained_bytes", static_cast<int64_t>(c.retained_bytes.load()))
         .add("acks_undeliverable", static_cast<int64_t>(c.acks_undeliverable.load()))
         .add("journal_failures", static_cast<int64_t>(c.journal_failures.load()))
         .add("forbidden", static_cast<int64_t>(c.forbidden.load()))
+        .add("revoked", static_cast<int64_t>(c.revoked.load()))
         .add("subscriptions_refused", static_cast<int64_t>(c.subscriptions_refused.load()))
-        .add_raw("forbidden_by", forbidden_by_json())
+        .add_raw("forbidden_by", by_identity_json(broker_->forbidden_by_identity()))
         .str();
   }
 
-  // {"IDENTITY": N, ...}: forbidden publishes, by publisher.
-  std::string forbidden_by_json() const {
+  // {"IDENTITY": N, ...}: refusals by publisher.
+  static std::string by_identity_json(const std::map<std::string, uint64_t>& counts) {
     JsonObject by;
-    for (const auto& [identity, n] : broker_->forbidden_by_identity()) {
-      by.add(identity, static_cast<int64_t>(n));
-    }
+    for (const auto& [identity, n] : counts) by.add(identity, static_cast<int64_t>(n));
     return by.str();
   }
 
@@ -433,7 +439,7 @@ int run_hubd(const HubdOptions& options) {
   // The API is bound before modules start (requests wait, bounded by the caller's timeout,
   // until hubd serves them once it is up).
   auto api_server = ApiServer::bind((*bus)->context(), ipc_endpoint(paths.api_socket),
-                                    config.network.api, (*bus)->curve());
+                                    config.network.api, (*bus)->curve(), &(*bus)->credentials());
   if (!api_server) return fail(kExitFailure, api_server.error());
   if (!(*api_server)->bound_tcp().empty()) {
     spdlog::info("api: also on {} (CURVE)", (*api_server)->bound_tcp());

@@ -1,3 +1,6 @@
+#include <map>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "support/bus_fixture.h"
@@ -11,10 +14,10 @@ namespace {
 // Sends raw frames on a DEALER, as a buggy or hostile client would.
 class RawClient {
  public:
-  RawClient(BusFixture& bus, const std::string& endpoint)
+  RawClient(BusFixture& bus, const std::string& endpoint, const Credential* who = nullptr)
       : socket_(bus.client_ctx, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
-    set_plain_credential(socket_, bus.admin);
+    set_plain_credential(socket_, who != nullptr ? *who : bus.admin);
     socket_.connect(endpoint);
   }
   void send(const std::vector<std::string>& frames) {
@@ -283,13 +286,28 @@ TEST_CASE("a retained store that is full still delivers, and says it did not ret
   options.max_retained = 2;
   BusFixture bus(options);
   auto publisher = bus.publisher();
+  auto watcher = bus.subscribe({"C/#"});
   PublishOptions retain;
   retain.retain = true;
-  for (const char* topic : {"A/x", "B/x", "C/x"})
+  for (const char* topic : {"A/x", "B/x"})
     REQUIRE(publisher.publish_confirmed(topic, "{}", 5s, retain));
+  // Delivered as an event, acked with kAckNotRetained and the reason.
+  auto full = publisher.publish_delivered("C/x", "{}", 5s, retain);
+  REQUIRE(full);
+  CHECK(full->seq == 3);
+  CHECK_THAT(full->not_retained, Catch::Contains("bus.max_retained"));
+  auto delivered = watcher.next(5s);
+  REQUIRE(delivered);
+  CHECK(delivered->seq == 3);
+  // publish_confirmed does not pass it off as done.
+  auto again = publisher.publish_confirmed("C/x", "{}", 5s, retain);
+  REQUIRE_FALSE(again);
+  CHECK_THAT(again.error(), Catch::Contains("as event 4 but did not retain it"));
   REQUIRE(publisher.publish_confirmed("A/x", "{\"again\":1}", 5s,
                                       retain));  // a known topic still updates
-  CHECK(bus.broker->counters().retained_refused == 1);
+  CHECK(bus.broker->counters().retained_refused == 2);
+  CHECK(bus.broker->retained_refused_by_identity() ==
+        std::map<std::string, uint64_t>{{"admin", 2}});
   auto internal = Publisher::connect(bus.broker_ctx, "inproc://hub.internal", std::nullopt);
   REQUIRE(internal);
   REQUIRE(internal->publish_confirmed("Hub/startup", "{}", 5s, retain));  // the hub's own: kept
@@ -302,6 +320,107 @@ TEST_CASE("a retained store that is full still delivers, and says it did not ret
     topics.emplace_back(event->topic());
   }
   CHECK(topics == std::vector<std::string>{"B/x", "A/x", "Hub/startup"});  // in sequence order
+}
+
+TEST_CASE(
+    "one module cannot crowd the others or the Hub's lifecycle state out of the retained store",
+    "[broker][retained]") {
+  BrokerOptions options;
+  options.max_retained = 10;
+  options.max_retained_per_module = 3;
+  options.max_retained_bytes_per_module = 8192;
+  options.max_retained_bytes = 6000;
+  BusFixture bus(options);
+  const Credential greedy{"Greedy.1", "greedy-secret"}, polite{"Polite", "polite-secret"};
+  bus.credentials.add(greedy);
+  bus.credentials.add(polite);
+  PublishOptions retain;
+  retain.retain = true;
+  auto g = bus.publisher(greedy);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(g.publish_confirmed("Greedy/t" + std::to_string(i), "{}", 5s, retain));
+  }
+  // Its fourth topic is past its quota; so are bytes past its byte quota.
+  auto fourth = g.publish_delivered("Greedy/t3", "{}", 5s, retain);
+  REQUIRE(fourth);
+  CHECK_THAT(fourth->not_retained, Catch::Contains("Greedy would hold 4 retained topics"));
+  CHECK_THAT(fourth->not_retained, Catch::Contains("bus.max_retained_per_module"));
+  // Another identity of the same module shares the quota.
+  Credential scripts{"Greedy@scripts", "s"};
+  bus.credentials.add(scripts);
+  auto gs = bus.publisher(scripts);
+  auto shared = gs.publish_delivered("Greedy/t4", "{}", 5s, retain);
+  REQUIRE(shared);
+  CHECK_THAT(shared->not_retained, Catch::Contains("Greedy would hold 4 retained topics"));
+  auto big = g.publish_delivered("Greedy/t0", std::string(9000, 'x'), 5s, retain);
+  REQUIRE(big);
+  CHECK_THAT(big->not_retained, Catch::Contains("bus.max_retained_bytes_per_module"));
+  // Another module still has its own room, and the Hub's lifecycle state is always kept.
+  auto p = bus.publisher(polite);
+  REQUIRE(p.publish_confirmed("Polite/state", std::string(3000, 'p'), 5s, retain));
+  auto internal = Publisher::connect(bus.broker_ctx, "inproc://hub.internal", std::nullopt);
+  REQUIRE(internal);
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(internal->publish_confirmed("M" + std::to_string(i) + "/started",
+                                        std::string(1000, 's'), 5s, retain));
+  }
+  internal->close();
+  // The total byte bound holds for everyone but the Hub.
+  auto over = p.publish_delivered("Polite/more", std::string(3000, 'q'), 5s, retain);
+  REQUIRE(over);
+  CHECK_THAT(over->not_retained, Catch::Contains("the retained store would hold"));
+  CHECK_THAT(over->not_retained, Catch::EndsWith("bus.max_retained_bytes"));
+  CHECK(bus.broker->retained_refused_by_identity() ==
+        std::map<std::string, uint64_t>{{"Greedy.1", 2}, {"Greedy@scripts", 1}, {"Polite", 1}});
+
+  auto late = bus.subscribe();
+  std::set<std::string> topics;
+  for (std::optional<Event> e; (e = late.next(200ms));) topics.emplace(e->topic());
+  // Greedy/t0 was replaced by an event too large to keep: its older value is gone too.
+  CHECK(topics.count("Greedy/t0") == 0);
+  CHECK(topics.count("Greedy/t1") == 1);
+  CHECK(topics.count("Greedy/t3") == 0);
+  CHECK(topics.count("Polite/state") == 1);
+  CHECK(topics.count("Polite/more") == 0);
+  for (int i = 0; i < 20; ++i) CHECK(topics.count("M" + std::to_string(i) + "/started") == 1);
+}
+
+TEST_CASE("a revoked credential stops a connection made with it from publishing",
+          "[broker][auth]") {
+  BusFixture bus;
+  const Credential instance{"Sensor", "first-secret"};
+  bus.credentials.add(instance);
+  auto watcher = bus.subscribe({"Sensor/#"});
+  auto connected = bus.publisher(instance);
+  REQUIRE(connected.publish_confirmed("Sensor/reading", "1", 5s));
+  RawClient replay(bus, bus.endpoint("replay.sock"), &instance);
+  replay.send({"replay", "1", "10"});
+  REQUIRE(replay.receive(5s) == std::vector<std::string>{"error", "this hub keeps no journal"});
+  bus.credentials.remove("Sensor");  // its instance stopped
+  auto refused = connected.publish_confirmed("Sensor/reading", "2", 5s);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains("was revoked"));
+  CHECK(bus.broker->counters().revoked == 1);
+  CHECK(bus.broker->forbidden_by_identity() == std::map<std::string, uint64_t>{{"Sensor", 1}});
+  // Its retained snapshots and journal replays are refused as well.
+  replay.send({"retained", "token"});
+  const auto answer = replay.receive(5s);
+  REQUIRE(answer.size() == 2);
+  CHECK(answer[0] == "error");
+  CHECK_THAT(answer[1], Catch::Contains("was revoked"));
+  // A new start of the same identity, with a new secret, works; the old connection not.
+  bus.credentials.add(Credential{"Sensor", "second-secret"});
+  auto restarted = bus.publisher(Credential{"Sensor", "second-secret"});
+  REQUIRE(restarted.publish_confirmed("Sensor/reading", "3", 5s));
+  CHECK_FALSE(connected.publish_confirmed("Sensor/reading", "4", 5s));
+  for (const char* payload : {"1", "3"}) {
+    auto e = watcher.next(5s);
+    REQUIRE(e);
+    CHECK(e->payload() == payload);
+  }
+  CHECK_FALSE(watcher.next(200ms));  // nothing from the revoked connection
+  // Others, and other identities, are untouched.
+  CHECK(bus.publisher().publish_confirmed("Other/x", "{}", 5s));
 }
 
 TEST_CASE("snapshot requests that are wrong get an error that says why", "[broker]") {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -290,4 +291,78 @@ TEST_CASE("ten thousand subscriptions from one identity: counted, and the identi
   ChildProcess go(HUBCTL_PATH, {"--root", root.path(), "publish", "Test/after", "{}"});
   REQUIRE(go.wait_exit() == 0);
   CHECK(next_on(*others, "Test/after"));
+}
+
+TEST_CASE("names with newlines and escapes cannot forge lines in hubd.log",
+          "[hubd][security][log]") {
+  TempDir root;
+  // A module directory and a PLAIN user name that each carry a whole fake log line, and
+  // an escape sequence that would clear an operator's terminal.
+  add_module(root, "Evil\n2026-01-01T00:00:00.000 error forged by a module\x1b[2J", "");
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  SubscriberOptions o = recovering(root, {"Test/+"});
+  o.connect_timeout = std::chrono::milliseconds(500);
+  CHECK_FALSE(Subscriber::open(ctx, Credential{"x\r\nFORGED by a user name", "wrong"}, o));
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);;) {
+    if (inspect_json(root).find("\"auth_failures\":0,") == std::string::npos) break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+  }
+  const std::string log = read_file(root.path() / "var/log/hub/hubd.log");
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("Evil\\n2026-01-01T00:00:00.000 error forged"));
+  CHECK_THAT(log, Catch::Contains("x\\r\\nFORGED by a user name"));
+  CHECK_THAT(log, !Catch::Contains("\n2026-01-01T00:00:00.000 error forged"));
+  CHECK_THAT(log, !Catch::Contains("\nFORGED"));
+  CHECK_THAT(log, !Catch::Contains("\x1b"));
+}
+
+TEST_CASE("a stopped instance's connection may not publish as it any more", "[hubd][security]") {
+  TempDir root;
+  add_shell_module(root, "Stopped", "");
+  RunningHub hub(root);
+  const BusPaths paths = BusPaths::for_root(root.path());
+  // Someone holding the instance's credential (a child that outlived it, a leaked file)
+  // connects while it runs.
+  zmq::context_t ctx(1);
+  auto pub =
+      Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), credential_of(root, "Stopped"));
+  REQUIRE(pub);
+  REQUIRE(pub->publish_confirmed("Stopped/alive", "{}", std::chrono::seconds(20)));
+  ApiClient api(ctx, ipc_endpoint(paths.api_socket), credential_of(root, "Stopped"));
+  ApiError error;
+  REQUIRE(api.call(R"({"method":"inspect"})", error));
+  ChildProcess stop(HUBCTL_PATH, {"--root", root.path(), "stop", "Stopped"});
+  REQUIRE(stop.wait_exit() == 0);
+  auto after = pub->publish_confirmed("Stopped/alive", "{}", std::chrono::seconds(20));
+  REQUIRE_FALSE(after);
+  CHECK_THAT(after.error(), Catch::Contains("was revoked"));
+  // Nor act as it through the API.
+  CHECK_FALSE(api.call(R"({"method":"start","name":"Stopped","instance":"again"})", error));
+  CHECK(error.code == "forbidden");
+  CHECK_THAT(error.message, Catch::Contains("was revoked"));
+  const std::string inspect = inspect_json(root);
+  CHECK_THAT(inspect, Catch::Contains("\"revoked\":1,"));
+  CHECK_THAT(inspect, Catch::Contains("\"forbidden_by\":{\"Stopped\":1}"));
+}
+
+TEST_CASE("hubctl publish --retain says when the hub delivered but did not retain",
+          "[hubd][security][retained]") {
+  TempDir root;
+  root.write("config/hub.yml", "bus: {max_retained: 1}\n");  // the Hub's own do not count
+  RunningHub hub(root);
+  ChildProcess first(HUBCTL_PATH, {"--root", root.path(), "publish", "--retain", "A/x", "{}"});
+  REQUIRE(first.wait_exit() == 0);
+  ChildProcess second(HUBCTL_PATH, {"--root", root.path(), "publish", "--retain", "B/x", "{}"});
+  REQUIRE(second.wait_exit() == 5);
+  REQUIRE(second.stdout_lines().size() == 1);  // its seq: it was delivered
+  CHECK_THAT(second.stderr_text(), Catch::Contains("was delivered but not retained"));
+  CHECK_THAT(second.stderr_text(), Catch::Contains("bus.max_retained"));
+  const std::string inspect = inspect_json(root);
+  CHECK_THAT(inspect, Catch::Contains("\"retained_refused_by\":{\"admin\":1}"));
+  // Lifecycle state of the hub is still there for a late subscriber.
+  auto sub = hub.subscribe({"Hub/startup", "A/x", "B/x"}, /*retained=*/true);
+  std::set<std::string> topics;
+  while (auto e = sub.next(std::chrono::milliseconds(500))) topics.emplace(e->topic());
+  CHECK(topics == std::set<std::string>{"Hub/startup", "A/x"});
 }

@@ -65,3 +65,37 @@ TEST_CASE("the top-level scalar fields of a JSON object are extracted and decode
   CHECK(json_top_level_scalars("{\"broken\":").empty());
   CHECK(json_top_level_scalars("{}").empty());
 }
+
+TEST_CASE("a JSON string is valid UTF-8 whatever bytes it is given", "[text]") {
+  // Each byte that starts no well-formed sequence becomes one U+FFFD; good text is kept.
+  const std::pair<std::string, std::string> cases[] = {
+      {"ok\xff", "\"ok\\ufffd\""},                               // never valid in UTF-8
+      {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                        // overlong '/'
+      {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},             // overlong, three bytes
+      {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},             // a surrogate
+      {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},  // above U+10FFFF
+      {"a\xe2\x82", "\"a\\ufffd\\ufffd\""},                      // truncated at the end
+      {"\x80x", "\"\\ufffdx\""},                                 // a stray continuation byte
+      {"caf\xc3\xa9 \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xf0\x9f\x98\x80\""},  // kept as is
+      {"del\x7f", "\"del\\u007f\""},
+  };
+  for (const auto& [in, want] : cases) {
+    std::string out;
+    append_json_string(out, in);
+    INFO(want);
+    CHECK(out == want);
+    CHECK(is_valid_json(out));
+  }
+  const std::string rejection =
+      JsonObject().add("name", "bad\xff\xfe").add("reason", "x\xc0\x80y").str();
+  CHECK(is_valid_utf8(rejection));
+  CHECK(is_valid_json(rejection));
+}
+
+TEST_CASE("printable text cannot drive a terminal", "[text]") {
+  std::string out;
+  append_printable(out,
+                   "a\x1b[2Jb\xc2\x9b"
+                   "31mc\r\xc2\xa0");  // ESC, CSI (C1), CR; NBSP stays
+  CHECK(out == "a\\x1b[2Jb\\u009b31mc\\r\xc2\xa0");
+}

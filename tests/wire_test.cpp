@@ -77,6 +77,13 @@ TEST_CASE("an ack survives encoding and decoding", "[wire]") {
   REQUIRE(decoded);
   CHECK(decoded->status == wire::AckStatus::kTooLarge);
   CHECK(decoded->request_id == 7);
+  CHECK(decoded->flags == 0);
+  wire::encode(wire::Ack{wire::AckStatus::kAccepted, 8, 42, wire::kAckNotRetained}, bytes);
+  CHECK(bytes.substr(0, 3) == std::string("\x02\x00\x01", 3));  // flags at offset 2
+  const auto not_retained = wire::decode_ack(bytes);
+  REQUIRE(not_retained);
+  CHECK(not_retained->flags == wire::kAckNotRetained);
+  CHECK(not_retained->seq == 42);
 }
 
 TEST_CASE("malformed headers are rejected, not misread", "[wire]") {

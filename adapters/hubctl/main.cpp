@@ -1,7 +1,7 @@
 // hubctl: controls a running hub through its API (docs/API.md), the way supervisorctl
 // controls supervisord. Exit status, for scripts: 0 done; 1 the hub refused or the
 // operation failed; 2 bad command line; 3 no hub answered (not running, or timed out);
-// 4 no such module or instance.
+// 4 no such module or instance; 5 published with --retain, but not retained.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,7 +36,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum Exit { kOk = 0, kFailed = 1, kBadUsage = 2, kUnreachable = 3, kNotFound = 4 };
+enum Exit {
+  kOk = 0,
+  kFailed = 1,
+  kBadUsage = 2,
+  kUnreachable = 3,
+  kNotFound = 4,
+  kNotRetained = 5,  // publish --retain: delivered, but the hub did not retain it
+};
 
 const std::map<std::string, std::string> kHelp = {
     {"status",
@@ -62,7 +69,9 @@ const std::map<std::string, std::string> kHelp = {
     {"publish",
      "usage: hubctl publish [--retain] TOPIC [PAYLOAD | -]\n"
      "Publishes an event (payload from the argument, stdin with '-', else {}) and returns\n"
-     "once the broker has stamped it; prints its sequence number.\n"},
+     "once the broker has stamped it; prints its sequence number. With --retain, exits 5\n"
+     "(after printing the number) when the event was delivered but the hub did not\n"
+     "retain it (a limit of its retained store; stderr says which).\n"},
     {"logs",
      "usage: hubctl logs NAME [-f] [-n LINES]\n"
      "The output of service instance NAME (var/log/hub/NAME.log): the last LINES (20;\n"
@@ -86,7 +95,8 @@ constexpr const char* kUsage =
     "  --timeout SEC  how long to wait for the hub (default 30; start/stop/reload wait for\n"
     "                 the operation itself)\n"
     "\n"
-    "exit status: 0 done, 1 refused or failed, 2 usage, 3 no hub answered, 4 not found\n";
+    "exit status: 0 done, 1 refused or failed, 2 usage, 3 no hub answered, 4 not found,\n"
+    "             5 published but not retained (publish --retain)\n";
 
 struct Options {
   fs::path root = hub::default_root();
@@ -95,6 +105,13 @@ struct Options {
   std::string command;
   std::vector<std::string> args;
 };
+
+// Text from the hub (names, reasons) as it may go to a terminal (bus/text.h).
+std::string printable(std::string_view text) {
+  std::string out;
+  hub::append_printable(out, text);
+  return out;
+}
 
 int usage_error(const std::string& message, const std::string& command = "") {
   std::cerr << "hubctl: " << message << "\n" << (command.empty() ? kUsage : kHelp.at(command));
@@ -135,7 +152,7 @@ class Hub {
       exit = kOk;
       return result;
     }
-    std::cerr << "hubctl: " << error.message << "\n";
+    std::cerr << "hubctl: " << printable(error.message) << "\n";
     // bad_request from the hub is a refusal (1); 2 is for our own command line.
     exit = error.code == "unreachable" || error.code == "timeout" ? kUnreachable
            : error.code == "not_found"                            ? kNotFound
@@ -181,15 +198,15 @@ int inspect(Hub& hub, const std::vector<std::string>& args) {
   }
   const YAML::Node node = YAML::Load(*result);
   const YAML::Node h = node["hub"];
-  std::cout << "hub " << h["version"].Scalar() << " on " << h["root"].Scalar() << ", pid "
-            << h["pid"].Scalar() << ", up " << hub::ctl::format_uptime(h["uptime_ms"].as<int64_t>())
-            << "\n\n";
+  std::cout << "hub " << h["version"].Scalar() << " on " << printable(h["root"].Scalar())
+            << ", pid " << h["pid"].Scalar() << ", up "
+            << hub::ctl::format_uptime(h["uptime_ms"].as<int64_t>()) << "\n\n";
   std::cout << hub::ctl::format_rows(hub::ctl::status_rows(node, {}));
   for (const auto& in : node["instances"]) {
     if (in["stats"]) {
       YAML::Emitter stats;
       stats << YAML::Flow << in["stats"];
-      std::cout << "stats of " << in["instance"].Scalar() << ": " << stats.c_str() << "\n";
+      std::cout << printable("stats of " + in["instance"].Scalar() + ": " + stats.c_str()) << "\n";
     }
   }
   const YAML::Node bus = node["bus"];
@@ -197,11 +214,20 @@ int inspect(Hub& hub, const std::vector<std::string>& args) {
             << bus["last_seq"].Scalar() << "), " << bus["malformed"].Scalar() << " malformed, "
             << bus["too_large"].Scalar() << " too large, " << bus["auth_failures"].Scalar()
             << " authentication failures, " << bus["forbidden"].Scalar() << " forbidden";
-  std::string by;
-  for (const auto& entry : bus["forbidden_by"]) {
-    by += (by.empty() ? "" : ", ") + entry.first.Scalar() + " " + entry.second.Scalar();
+  const auto by_identity = [](const YAML::Node& counts) {
+    std::string by;
+    for (const auto& entry : counts) {
+      by +=
+          (by.empty() ? "" : ", ") + printable(entry.first.Scalar()) + " " + entry.second.Scalar();
+    }
+    return by.empty() ? by : " (" + by + ")";
+  };
+  std::cout << by_identity(bus["forbidden_by"]) << "\n";
+  if (bus["retained_topics"]) {
+    std::cout << "retained: " << bus["retained_topics"].Scalar() << " topics, "
+              << bus["retained_bytes"].Scalar() << " bytes; " << bus["retained_refused"].Scalar()
+              << " not retained" << by_identity(bus["retained_refused_by"]) << "\n";
   }
-  std::cout << (by.empty() ? "" : " (" + by + ")") << "\n";
   return kOk;
 }
 
@@ -254,12 +280,18 @@ int publish(Hub& hub, const std::vector<std::string>& args_in) {
   }
   hub::PublishOptions options;
   options.retain = retain;
-  auto seq = publisher->publish_confirmed(args[0], payload, std::chrono::seconds(10), options);
-  if (!seq) {
-    std::cerr << "hubctl: " << seq.error() << "\n";
+  auto delivered =
+      publisher->publish_delivered(args[0], payload, std::chrono::seconds(10), options);
+  if (!delivered) {
+    std::cerr << "hubctl: " << printable(delivered.error()) << "\n";
     return kFailed;
   }
-  std::cout << *seq << "\n";
+  std::cout << delivered->seq << "\n";
+  if (!delivered->not_retained.empty()) {
+    std::cerr << "hubctl: event " << delivered->seq
+              << " was delivered but not retained: " << printable(delivered->not_retained) << "\n";
+    return kNotRetained;
+  }
   return kOk;
 }
 

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "bus/text.h"
+
 namespace hub::ctl {
 namespace {
 
@@ -83,13 +85,22 @@ std::vector<StatusRow> status_rows(const YAML::Node& inspect,
 }
 
 std::string format_rows(const std::vector<StatusRow>& rows) {
-  size_t name_width = 4, state_width = 8;
+  // Names and reasons come from module trees: escaped, one row stays one line (bus/text.h).
+  std::vector<StatusRow> shown;
   for (const auto& r : rows) {
+    StatusRow p{"", "", "", r.healthy};
+    append_printable(p.name, r.name);
+    append_printable(p.state, r.state);
+    append_printable(p.detail, r.detail);
+    shown.push_back(std::move(p));
+  }
+  size_t name_width = 4, state_width = 8;
+  for (const auto& r : shown) {
     name_width = std::max(name_width, r.name.size());
     state_width = std::max(state_width, r.state.size());
   }
   std::string out;
-  for (const auto& r : rows) {
+  for (const auto& r : shown) {
     std::string line = r.name + std::string(name_width - r.name.size() + 3, ' ') + r.state;
     if (!r.detail.empty()) line += std::string(state_width - r.state.size() + 3, ' ') + r.detail;
     out += line + "\n";
