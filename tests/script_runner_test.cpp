@@ -187,6 +187,17 @@ static int wait_for_number(const fs::path& file, std::chrono::seconds timeout = 
   return 0;
 }
 
+// Polls, with a deadline, until `dir` holds a file (a run's record); that file.
+static fs::path wait_for_record(const fs::path& dir, std::chrono::seconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) return e.path();
+    ::poll(nullptr, 0, 10);
+  }
+  return {};
+}
+
 TEST_CASE("a background child that keeps stdout open does not hold the run", "[scripts]") {
   TempDir dir;
   const ScriptOutcome outcome =
@@ -235,12 +246,10 @@ TEST_CASE("a run is recorded while it runs and what a dead parent left is killed
   const fs::path records = dir.path() / "records", left = dir.path() / "left";
   const fs::path child_file = dir.path() / "child";
   auto r = request(script(dir, "hang",
+                          "echo \"$HUB_RUN_ID\" > run_id\n"
                           "sh -c 'trap \"\" TERM HUP; exec sleep 1000' &\n"
                           "echo $! > " +
-                              child_file.string() +
-                              "\n"
-                              "echo \"$HUB_RUN_ID\" > run_id\n"
-                              "wait\n"));
+                              child_file.string() + "\nwait\n"));
   r.cwd = dir.path();
   r.timeout = 60s;
   r.record_dir = records;
@@ -248,15 +257,22 @@ TEST_CASE("a run is recorded while it runs and what a dead parent left is killed
   std::thread runner([&] { outcome = run_script(r); });
   const int child = wait_for_number(child_file);
   REQUIRE(child > 0);
+  // Once the child is sleep, past its exec, the run's processes are settled.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::string comm;
+  while (comm != "sleep" && std::chrono::steady_clock::now() < deadline) {
+    std::ifstream("/proc/" + std::to_string(child) + "/comm") >> comm;
+    if (comm != "sleep") ::poll(nullptr, 0, 10);
+  }
+  REQUIRE(comm == "sleep");
   // The record a hubd killed now would leave behind: a copy of it.
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(records)) files.push_back(e.path());
-  REQUIRE(files.size() == 1);
+  const fs::path record = wait_for_record(records);
+  REQUIRE(!record.empty());
   std::string run_id;
   std::ifstream(dir.path() / "run_id") >> run_id;
-  CHECK(files[0].filename() == run_id);
+  CHECK(record.filename() == run_id);
   fs::create_directories(left);
-  fs::copy_file(files[0], left / files[0].filename());
+  fs::copy_file(record, left / record.filename());
 
   const auto lines = stop_script_leftovers(left);
   runner.join();
@@ -277,13 +293,7 @@ TEST_CASE("a record whose pid now belongs to another process kills nothing", "[s
   r.record_dir = dir.path() / "records";
   ScriptOutcome outcome;
   std::thread runner([&] { outcome = run_script(r); });
-  fs::path record;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (record.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(r.record_dir, ec)) record = e.path();
-    if (record.empty()) ::poll(nullptr, 0, 10);
-  }
+  const fs::path record = wait_for_record(r.record_dir);
   REQUIRE(!record.empty());
   int pid = 0;
   uint64_t start_time = 0;
