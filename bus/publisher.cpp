@@ -76,6 +76,12 @@ Result<uint64_t> Publisher::publish_confirmed(std::string_view topic, std::strin
     const std::string reason = frames.size() > 1 ? frames[1].to_string() : "";
     if (!ack || ack->request_id != request_id) continue;  // a late ack of an earlier call
     if (ack->status == wire::AckStatus::kAccepted) return ack->seq;
+    if (ack->status == wire::AckStatus::kFailed) {
+      const std::string delivered =
+          ack->seq != 0 ? " (delivered live as event " + std::to_string(ack->seq) + ")" : "";
+      return Status::error("the hub could not keep '" + std::string(topic) + "'" + delivered +
+                           ": " + reason);
+    }
     return Status::error("the hub refused '" + std::string(topic) + "': " + reason);
   }
 }
