@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -21,6 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>
 
+#include "bus/journal_failure_report.h"
 #include "bus/retained_store.h"
 #include "bus/topic_filter.h"
 #include "bus/topic_owner.h"
@@ -99,6 +101,8 @@ RetainedLimits retained_limits(const BrokerOptions& o) {
   limits.max_bytes_per_owner = o.max_retained_bytes_per_module;
   return limits;
 }
+
+constexpr size_t kMaxGapsLogged = 4096;  // distinct journal gaps remembered as logged
 // Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
 constexpr size_t kMaxChainedModules = 65536;
 
@@ -122,7 +126,8 @@ class Broker::Impl {
         events_(ctx, zmq::socket_type::xpub),
         replay_(ctx, zmq::socket_type::router),
         retained_(retained_limits(options_)),
-        stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+        failure_report_(options_.journal_failure_interval) {
     last_seq_.store(options_.last_seq, std::memory_order_relaxed);
   }
 
@@ -212,6 +217,7 @@ class Broker::Impl {
       if (items[4].revents) counters_.auth_failures += zap_.serve_pending();
       expire_snapshots();
       settle_journal(false);
+      report_journal_failures();
       if (!replays_.empty()) expire_replays(false);
       // Age retention also while no segment rolls over (an idle bus), once a minute.
       if (options_.journal != nullptr && Clock::now() - last_retention_ >= kRetentionEvery) {
@@ -242,6 +248,8 @@ class Broker::Impl {
            Clock::now() < deadline) {
     }
     settle_journal(true);
+    report_journal_failures();
+    settle_journal(true);
     ingest_.close();
     internal_.close();
     replay_.close();
@@ -252,9 +260,12 @@ class Broker::Impl {
     std::optional<Clock::time_point> at;
     if (!pending_.empty()) at = pending_.front().deadline;
     const Journal* j = options_.journal;
-    if (j != nullptr && j->last_seq() > j->durable_seq()) {  // a sync falls due
+    if (j != nullptr && j->unsynced()) {  // a sync falls due
       const auto sync_at = last_sync_ + j->options().sync_interval;
       if (!at || sync_at < *at) at = sync_at;
+    }
+    if (const auto report_at = failure_report_.due(); report_at && (!at || *report_at < *at)) {
+      at = std::max(*report_at, Clock::now());
     }
     if (!at) return std::chrono::milliseconds(-1);
     return std::max(std::chrono::milliseconds(0),
@@ -263,27 +274,62 @@ class Broker::Impl {
   }
 
   // Writes (and, per the durability, syncs) the journal when acks wait for it or the sync
-  // interval is up, then sends the acks whose events are durable now. If the journal
-  // fails, those acks are not sent: their publishers time out, as the event is not kept.
+  // interval is up, then acknowledges the events that are durable now. When the journal
+  // fails, the acks of exactly the events it lost say `failed` (journal_failed).
   void settle_journal(bool now) {
     Journal* j = options_.journal;
     if (j == nullptr) return;
-    const bool unsynced = j->last_seq() > j->durable_seq();
+    const bool unsynced = j->unsynced();
     const bool due = now || !pending_acks_.empty() ||
                      (unsynced && Clock::now() - last_sync_ >= j->options().sync_interval);
-    if (!due || (!unsynced && pending_acks_.empty())) return;
-    if (Status s = j->flush(true); !s) {
-      count_rejection(counters_.journal_failures, s.message());
-      pending_acks_.clear();
-      return;
+    if (!due) return;
+    if (unsynced) {
+      const Status flushed = j->flush(true);
+      last_sync_ = Clock::now();  // after a failure too: the next try waits its turn
+      if (!flushed) journal_failed(flushed.message());
     }
-    last_sync_ = Clock::now();
     while (!pending_acks_.empty() && pending_acks_.front().seq <= j->durable_seq()) {
       PendingAck& a = pending_acks_.front();
       std::swap(routing_id_, a.routing_id);
       accept(*a.router, a.header, a.seq, a.not_retained);
       pending_acks_.pop_front();
     }
+  }
+
+  // The journal lost the events of its last_loss(): their waiting acks say `failed`, and
+  // the failure is counted and reported (Hub/journal-failed and the log, rate-bounded).
+  // Those events were fanned out already; subscribers that read the journal later meet
+  // their numbers as a gap.
+  void journal_failed(const std::string& why) {
+    const JournalLoss loss = options_.journal->last_loss();
+    ++counters_.journal_failures;
+    if (!loss.empty()) counters_.journal_lost_events += loss.last - loss.first + 1;
+    failure_report_.record(loss, why, Clock::now());
+    if (loss.empty()) return;
+    const std::string reason = "not kept: " + why;
+    for (auto it = pending_acks_.begin(); it != pending_acks_.end();) {
+      if (it->seq < loss.first || it->seq > loss.last) {
+        ++it;
+        continue;
+      }
+      std::swap(routing_id_, it->routing_id);  // the publish being handled keeps its own
+      acknowledge(*it->router, it->header, wire::AckStatus::kFailed, it->seq, reason);
+      std::swap(routing_id_, it->routing_id);
+      it = pending_acks_.erase(it);
+    }
+  }
+
+  // Publishes the Hub/journal-failed report that is due, as the Hub (through the same path
+  // as any publish, so it is numbered, journalled if the journal can, and fanned out).
+  void report_journal_failures() {
+    auto report = failure_report_.take(Clock::now());
+    if (!report) return;
+    spdlog::error("journal: {}", *report);
+    parts_[0].rebuild(wire::kJournalFailedTopic.data(), wire::kJournalFailedTopic.size());
+    wire::encode(wire::PublishHeader{0, 0, wire::kDefaultContentType}, ack_buf_);
+    parts_[1].rebuild(ack_buf_.data(), ack_buf_.size());
+    parts_[2].rebuild(report->data(), report->size());
+    handle_publish(internal_, /*internal=*/true, 3);
   }
 
   // Receives the rest of a multipart message into parts_; returns the part count.
@@ -353,9 +399,22 @@ class Broker::Impl {
       return acknowledge(router, *header, wire::AckStatus::kTooLarge, 0, why);
     }
 
+    const uint64_t seq = last_seq_.load(std::memory_order_relaxed) + 1;
+    // The number must be one no hubd will hand out again (and the sequence never wraps):
+    // otherwise the publish is refused, and no number is used.
+    if (seq > wire::kMaxSeq) {
+      return refuse_unkept(
+          router, *header,
+          "the sequence is exhausted (past " + std::to_string(wire::kMaxSeq) + ")");
+    }
+    if (options_.journal != nullptr) {
+      if (Status s = options_.journal->reserve(seq); !s) {
+        return refuse_unkept(router, *header, s.message());
+      }
+    }
     wire::EventHeader stamp;
     stamp.flags = header->flags & wire::kFlagRetain;
-    stamp.seq = last_seq_.load(std::memory_order_relaxed) + 1;
+    stamp.seq = seq;
     stamp.time_ns = wire::now_ns();
     stamp.source = source;
     stamp.content_type = header->content_type;
@@ -363,11 +422,16 @@ class Broker::Impl {
     zmq::message_t stamped(wire::event_header_size(stamp));
     wire::encode_to(stamp, static_cast<char*>(stamped.data()));
     last_seq_.store(stamp.seq, std::memory_order_relaxed);
+    // Delivery never waits for the disk: an event the journal could not take is still
+    // fanned out (it is numbered: subscribers would see a gap otherwise), and its
+    // publisher told `failed`.
+    std::optional<std::string> unkept;
     if (options_.journal != nullptr) {
       if (Status s = options_.journal->append(stamp.seq, topic, stamped.to_string_view(),
                                               parts_[2].to_string_view());
           !s) {
-        count_rejection(counters_.journal_failures, s.message());
+        journal_failed(s.message());
+        unkept = "not kept: " + s.message();
       }
     }
     ++counters_.events;
@@ -389,6 +453,7 @@ class Broker::Impl {
     events_.send(parts_[0], zmq::send_flags::sndmore);
     events_.send(stamped, zmq::send_flags::sndmore);
     events_.send(parts_[2], zmq::send_flags::none);
+    if (unkept) return acknowledge(router, ack_for, wire::AckStatus::kFailed, stamp.seq, *unkept);
     if (options_.journal != nullptr && (ack_for.flags & wire::kFlagConfirm)) {
       zmq::message_t id;
       id.copy(routing_id_);
@@ -397,6 +462,15 @@ class Broker::Impl {
       return;
     }
     accept(router, ack_for, stamp.seq, not_retained);
+  }
+
+  // A publish refused before it got a number, because the number could not be reserved:
+  // counted and reported as a journal failure that lost nothing, acked `failed`.
+  void refuse_unkept(zmq::socket_t& router, const wire::PublishHeader& header,
+                     const std::string& why) {
+    ++counters_.journal_failures;
+    failure_report_.record(JournalLoss{}, why, Clock::now());
+    acknowledge(router, header, wire::AckStatus::kFailed, 0, "not kept: " + why);
   }
 
   // Why the connection `msg` came on may not act any more (the credential it authenticated
@@ -651,7 +725,9 @@ class Broker::Impl {
       send_to(routing_id, {wire::kReplayCaughtUp, std::to_string(newest)});
       return;
     }
-    (void)journal->flush(false);  // everything appended so far is readable
+    if (Status s = journal->flush(false); !s) {  // everything appended so far is readable
+      journal_failed(s.message());
+    }
 
     std::string key(static_cast<const char*>(routing_id.data()), routing_id.size());
     for (const auto& p : patterns) key += '\n' + p;
@@ -667,11 +743,6 @@ class Broker::Impl {
     ReplaySession& session = it->second;
     session.used = Clock::now();
     const uint64_t last = last_seq_.load(std::memory_order_relaxed);
-    const uint64_t first_kept = session.reader->first_retained();
-    if (fresh && from <= last && (first_kept == 0 || first_kept > from)) {
-      const uint64_t lost_to = first_kept == 0 ? last : first_kept - 1;
-      send_to(routing_id, {wire::kReplayLost, std::to_string(from), std::to_string(lost_to)});
-    }
     uint64_t sent = 0, scanned = 0;
     const uint64_t limit = std::min(credit, wire::kReplayMaxCredit);
     std::string& records = replay_records_;  // up to kReplayBatch events, wire::append_record
@@ -684,16 +755,38 @@ class Broker::Impl {
       batched = 0;
       return true;
     };
+    // Numbers missing from the journal go to the client in order, between the events.
+    const auto send_gap = [&](const JournalGap& gap) {
+      log_gap(gap);
+      return send_batch() && send_to(routing_id, {wire::kReplayLost, std::to_string(gap.first),
+                                                  std::to_string(gap.last), gap.why});
+    };
     while (sent < limit && scanned < kReplayScanLimit) {
       const JournalRecord* r = session.reader->next();
       if (r == nullptr) break;
       ++scanned;
+      for (const JournalGap& gap : session.reader->gaps()) {
+        if (!send_gap(gap)) {
+          replays_.erase(it);  // the client is gone or not reading: it asks again
+          return;
+        }
+      }
       session.next = r->seq + 1;
       if (!filter->matches(r->topic)) continue;
       wire::append_record(records, r->topic, r->header, r->payload);
       ++sent;
       if ((++batched == kReplayBatch || records.size() >= kReplayBatchBytes) && !send_batch()) {
-        replays_.erase(it);  // the client is gone or not reading: it asks again
+        replays_.erase(it);
+        return;
+      }
+    }
+    if (sent < limit && scanned < kReplayScanLimit) {
+      // The end of the journal: numbers this run handed out past it were not journalled
+      // (a write that failed). Those of earlier runs show before the next record.
+      const uint64_t from_here = std::max(session.next, options_.last_seq + 1);
+      if (from_here <= last &&
+          !send_gap({from_here, last, "never written to the journal (a failed write)"})) {
+        replays_.erase(it);
         return;
       }
     }
@@ -707,6 +800,14 @@ class Broker::Impl {
     } else {
       send_to(routing_id, {wire::kReplayMore, std::to_string(session.next)});
     }
+  }
+
+  // Says in the log, once per range, that a reader met numbers missing from the journal.
+  void log_gap(const JournalGap& gap) {
+    if (gaps_logged_.size() >= kMaxGapsLogged) gaps_logged_.clear();
+    if (!gaps_logged_.insert({gap.first, gap.last}).second) return;
+    spdlog::warn("journal: events {}..{} are missing from {}: {}", gap.first, gap.last,
+                 options_.journal->options().dir.string(), gap.why);
   }
 
   // Forgets replays idle for a while (or, when `all_old`, the least recently used one).
@@ -759,9 +860,11 @@ class Broker::Impl {
   std::string replay_records_;
   std::vector<std::string> tcp_bound_;  // set by bind()
 
-  std::deque<PendingSnapshot> pending_;           // ordered by deadline
-  std::deque<PendingAck> pending_acks_;           // in sequence order
-  std::map<std::string, ReplaySession> replays_;  // by client and patterns
+  std::deque<PendingSnapshot> pending_;  // ordered by deadline
+  std::deque<PendingAck> pending_acks_;  // in sequence order
+  JournalFailureReport failure_report_;
+  std::map<std::string, ReplaySession> replays_;         // by client and patterns
+  std::set<std::pair<uint64_t, uint64_t>> gaps_logged_;  // journal gaps said in the log
   Clock::time_point last_sync_ = Clock::now();
   Clock::time_point last_retention_ = Clock::now();
   CountsByIdentity forbidden_by_;

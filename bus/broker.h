@@ -43,7 +43,12 @@ struct BrokerOptions {
   // When set, every event is appended to it before it is fanned out, a confirmed publish
   // is acknowledged only once its event is durable (under the journal's durability), and
   // the journal is synced at least every sync_interval. Used by the broker thread only.
+  // A write or sync that fails loses events (Journal's contract): their confirmed
+  // publishes are acked `failed`, never `accepted`; the events are still fanned out.
   Journal* journal = nullptr;
+  // Hub/journal-failed and the log line about journal failures: the first at once, then at
+  // most one per this interval, with counts.
+  std::chrono::milliseconds journal_failure_interval{10000};
   // The same three sockets also on tcp, with CURVE only (hub.yml network:; "" for none;
   // a port of '*' is chosen by the system). `curve` must outlive the broker.
   std::string ingest_tcp, events_tcp, replay_tcp;
@@ -71,13 +76,14 @@ struct BrokerCounters {
   std::atomic<uint64_t> acks_undeliverable{0};
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> snapshots{0};
-  std::atomic<uint64_t> retained_refused{0};  // retain asked for, a store limit in the way
-  std::atomic<uint64_t> retained_topics{0};   // held now (with the Hub's own)
-  std::atomic<uint64_t> retained_bytes{0};    // held now for publishers but the Hub
-  std::atomic<uint64_t> journal_failures{0};  // events the journal could not take
-  std::atomic<uint64_t> forbidden{0};         // publishes of topics the publisher does not own, or
-                                              // on a connection whose credential was revoked
-  std::atomic<uint64_t> revoked{0};           // of those, the revoked ones (and replay requests)
+  std::atomic<uint64_t> retained_refused{0};     // retain asked for, a store limit in the way
+  std::atomic<uint64_t> retained_topics{0};      // held now (with the Hub's own)
+  std::atomic<uint64_t> retained_bytes{0};       // held now for publishers but the Hub
+  std::atomic<uint64_t> journal_failures{0};     // writes, syncs, reservations that failed
+  std::atomic<uint64_t> journal_lost_events{0};  // events they lost (fanned out, not journalled)
+  std::atomic<uint64_t> forbidden{0};  // publishes of topics the publisher does not own, or
+                                       // on a connection whose credential was revoked
+  std::atomic<uint64_t> revoked{0};    // of those, the revoked ones (and replay requests)
   std::atomic<uint64_t> subscriptions_refused{0};  // past kMaxSubscriptionsPerIdentity
                                                    // (the identity is then refused)
 };

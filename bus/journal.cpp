@@ -6,10 +6,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+
+#include "bus/credentials.h"
+#include "bus/wire.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -137,8 +141,15 @@ size_t check_record(const char* p, size_t avail, std::string& why, JournalRecord
 }
 
 Result<std::string> read_whole(const fs::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking and checked to be a regular file: a FIFO or a directory put in the
+  // journal's place is an error, not a hang.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::error(file.string() + ": not a regular file");
+  }
   // Read straight into the string (a buffer on the stack would stay resident for good).
   std::string text;
   for (;;) {
@@ -151,6 +162,55 @@ Result<std::string> read_whole(const fs::path& file) {
   ::close(fd);
   return text;
 }
+
+// A sequence number written as decimal text (`digits`, surrounding whitespace allowed):
+// 1..wire::kMaxSeq, or 0 when `zero_ok`. nullopt when it is anything else.
+std::optional<uint64_t> parse_seq(std::string_view text, bool zero_ok) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (wire::kMaxSeq - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  if (value == 0 && !zero_ok) return std::nullopt;
+  return value;
+}
+
+// The number in one of the journal's small files (`reserved`, `durable`): 0 when the file
+// does not exist (or, when `empty_ok`, is empty); an error naming it when it holds
+// anything but a number in range.
+Result<uint64_t> read_seq_file(const fs::path& file, bool empty_ok) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(file, ec))) return uint64_t{0};
+  auto text = read_whole(file);
+  if (!text) return text.status();
+  if (empty_ok && text->find_first_not_of(" \t\r\n") == std::string::npos) return uint64_t{0};
+  const auto value = parse_seq(*text, /*zero_ok=*/false);
+  if (!value) {
+    std::string shown = text->substr(0, 40);
+    while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.pop_back();
+    return Status::error(file.string() + ": expected a sequence number from 1 to " +
+                         std::to_string(wire::kMaxSeq) + ", found '" + shown +
+                         "' (a damaged file: the journal cannot vouch for its numbers)");
+  }
+  return *value;
+}
+
+std::string seq_text(uint64_t seq) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%020llu\n", static_cast<unsigned long long>(seq));
+  return text;
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
 
 // The last intact seq in `text` (a whole segment) and where the intact part ends. A bad
 // record followed by good ones is left for readers to skip (it is not a torn tail); only
@@ -202,14 +262,41 @@ std::vector<std::pair<uint64_t, fs::path>> journal_segments(const fs::path& dir)
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.size() != 24 || name.compare(20, 4, ".seg") != 0 ||
-        !std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    found.emplace_back(std::stoull(name.substr(0, 20)), it->path());
+    if (name.size() != 24 || name.compare(20, 4, ".seg") != 0) continue;
+    if (const auto first = parse_seq(std::string_view(name).substr(0, 20), false)) {
+      found.emplace_back(*first, it->path());
+    }
   }
   std::sort(found.begin(), found.end());
   return found;
 }
+
+namespace {
+
+// A name that looks like a segment's (20 digits, .seg) but cannot be one: an error, as
+// the numbers in it would be out of range.
+Status check_segment_names(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 24 || name.compare(20, 4, ".seg") != 0 ||
+        !std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    if (!parse_seq(std::string_view(name).substr(0, 20), false)) {
+      return Status::error(it->path().string() +
+                           ": not a segment the journal can have written (its first "
+                           "sequence number must be from 1 to " +
+                           std::to_string(wire::kMaxSeq) + ")");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Journal::Journal(JournalOptions options)
+    : options_(std::move(options)),
+      env_(options_.env != nullptr ? options_.env : &JournalEnv::posix()) {}
 
 Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRecovery& recovery) {
   std::error_code ec;
@@ -217,7 +304,10 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
   if (ec) return Status::error(options.dir.string() + ": cannot be created: " + ec.message());
   ::chmod(options.dir.c_str(), 0750);
   auto journal = std::unique_ptr<Journal>(new Journal(std::move(options)));
-  auto segments = journal_segments(journal->options_.dir);
+  JournalEnv& env = *journal->env_;
+  const fs::path& dir = journal->options_.dir;
+  if (Status s = check_segment_names(dir); !s) return s;
+  auto segments = journal_segments(dir);
   recovery = {};
   recovery.segments = segments.size();
   // The newest segment with an intact record gives the last seq; a torn tail is cut.
@@ -228,15 +318,25 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
     std::string why;
     std::string index;
     const uint64_t last = scan_segment(*text, good_end, why, &index);
+    if (last > wire::kMaxSeq) {
+      return Status::error(it->second.string() + ": holds sequence number " + std::to_string(last) +
+                           ", past the largest, " + std::to_string(wire::kMaxSeq));
+    }
     if (it == segments.rbegin()) {  // rebuilt: what a crash left of it may be behind or past
-      if (Status s = write_index(index_of(it->second), index); !s) return s;
+      if (Status s = journal->write_index(index_of(it->second), index); !s) return s;
       journal->next_index_at_ =
           index.empty() ? 0 : get64(index.data() + index.size() - 8) + kIndexEvery;
     }
     if (good_end < text->size() && it == segments.rbegin()) {
-      if (::truncate(it->second.c_str(), static_cast<off_t>(good_end)) != 0) {
+      int fd = -1;
+      int err = env.open(it->second, O_WRONLY | O_CLOEXEC, 0, fd);
+      if (err == 0) {
+        err = env.truncate(fd, good_end);
+        env.close(fd);
+      }
+      if (err != 0) {
         return Status::error(it->second.string() +
-                             ": cannot cut its torn tail: " + std::strerror(errno));
+                             ": cannot cut its torn tail: " + errno_text(err));
       }
       recovery.cut_bytes = text->size() - good_end;
       recovery.cut_reason =
@@ -247,82 +347,123 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
       break;
     }
   }
-  if (auto reserved = read_whole(journal->options_.dir / "reserved");
-      reserved && !reserved->empty()) {
-    recovery.reserved = std::strtoull(reserved->c_str(), nullptr, 10);
+  auto reserved = read_seq_file(dir / "reserved", /*empty_ok=*/false);
+  if (!reserved) return reserved.status();
+  recovery.reserved = *reserved;
+  auto durable = read_seq_file(dir / "durable", /*empty_ok=*/true);  // empty: never synced
+  if (!durable) return durable.status();
+  recovery.durable = *durable;
+  journal->reserved_ = recovery.next_after();
+  if (int err = env.open(dir / "durable", O_RDWR | O_CREAT | O_CLOEXEC, 0640, journal->mark_fd_);
+      err != 0) {
+    return Status::error((dir / "durable").string() + ": " + errno_text(err));
   }
-  journal->reserved_ = std::max(recovery.reserved, recovery.last_seq);
   if (!segments.empty()) {
     recovery.first_seq = segments.front().first;
     journal->segment_ = segments.back().second;
-    journal->fd_ = ::open(journal->segment_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (journal->fd_ < 0) {
-      return Status::error(journal->segment_.string() + ": " + std::strerror(errno));
+    if (int err = env.open(journal->segment_, O_WRONLY | O_APPEND | O_CLOEXEC, 0, journal->fd_);
+        err != 0) {
+      return Status::error(journal->segment_.string() + ": " + errno_text(err));
     }
     struct stat st {};
     ::fstat(journal->fd_, &st);
-    journal->segment_bytes_ = static_cast<uint64_t>(st.st_size);
-    journal->index_fd_ =
-        ::open(index_of(journal->segment_).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (journal->index_fd_ < 0) {
-      return Status::error(index_of(journal->segment_).string() + ": " + std::strerror(errno));
+    journal->segment_bytes_ = journal->written_bytes_ = journal->durable_bytes_ =
+        static_cast<uint64_t>(st.st_size);
+    if (env.open(index_of(journal->segment_), O_WRONLY | O_APPEND | O_CLOEXEC, 0,
+                 journal->index_fd_) != 0) {
+      journal->index_fd_ = -1;  // readers scan instead
     }
   }
-  journal->last_seq_ = journal->written_seq_ = journal->durable_seq_ = recovery.last_seq;
+  // Numbers up to next_after() are spoken for, used or not: the next append goes past.
+  journal->last_seq_ = journal->lost_through_ = recovery.next_after();
+  journal->buffered_seq_ = journal->written_seq_ = journal->durable_seq_ = recovery.last_seq;
   journal->buffer_.reserve(journal->options_.buffer_size + 4096);
   return journal;
 }
 
 Journal::~Journal() {
   (void)flush(true);
-  if (fd_ >= 0) ::close(fd_);
-  if (index_fd_ >= 0) ::close(index_fd_);
-  // A clean close hands out nothing beyond what is written: the next run goes on from it.
+  if (fd_ >= 0) env_->close(fd_);
+  if (index_fd_ >= 0) env_->close(index_fd_);
+  // A clean close hands out nothing beyond what it numbered: the next run goes on from it.
   if (last_seq_ > 0) (void)write_reservation(last_seq_);
+  if (mark_fd_ >= 0) env_->close(mark_fd_);
 }
 
 Status Journal::write_index(const fs::path& file, const std::string& entries) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
-  const bool ok =
-      ::write(fd, entries.data(), entries.size()) == static_cast<ssize_t>(entries.size());
-  ::close(fd);
-  if (!ok) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  int fd = -1;
+  if (int err = env_->open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640, fd); err != 0) {
+    return Status::error(file.string() + ": " + errno_text(err));
+  }
+  size_t written = 0;
+  int err = entries.empty() ? 0 : env_->write(fd, entries.data(), entries.size(), written);
+  if (err == 0 && written != entries.size()) err = ENOSPC;
+  env_->close(fd);
+  if (err != 0) return Status::error(file.string() + ": cannot be written: " + errno_text(err));
   return Status::ok();
 }
 
 Status Journal::write_reservation(uint64_t through) {
   const fs::path file = options_.dir / "reserved";
   const fs::path temp = options_.dir / "reserved.new";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Status::error(temp.string() + ": " + std::strerror(errno));
+  int fd = -1;
+  if (int err = env_->open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640, fd); err != 0) {
+    return Status::error(temp.string() + ": " + errno_text(err));
+  }
   const std::string text = std::to_string(through) + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(temp.c_str(), file.c_str()) != 0) {
-    return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  size_t written = 0;
+  int err = env_->write(fd, text.data(), text.size(), written);
+  if (err == 0 && written != text.size()) err = ENOSPC;
+  if (err == 0) err = env_->sync(fd);
+  env_->close(fd);
+  if (err == 0) err = env_->rename(temp, file);
+  if (err != 0) {
+    env_->unlink(temp);
+    return Status::error(file.string() + ": cannot be written: " + errno_text(err));
   }
   reserved_ = through;
   return Status::ok();
 }
 
+// Best effort: a stale mark only makes a later open under-report (never over-report)
+// what was durable; the events themselves are durable either way.
+void Journal::write_durable_mark() {
+  if (mark_fd_ < 0 || durable_seq_ == 0) return;
+  const std::string text = seq_text(durable_seq_);
+  (void)env_->pwrite(mark_fd_, text.data(), text.size(), 0);
+}
+
 Status Journal::open_segment(uint64_t first_seq) {
   if (Status s = flush(true); !s) return s;
-  if (fd_ >= 0) ::close(fd_);
-  if (index_fd_ >= 0) ::close(index_fd_);
+  if (fd_ >= 0) env_->close(fd_);
+  if (index_fd_ >= 0) env_->close(index_fd_);
   fd_ = index_fd_ = -1;
   segment_ = options_.dir / segment_name(first_seq);
-  fd_ = ::open(segment_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd_ < 0)
-    return Status::error(segment_.string() + ": cannot be created: " + std::strerror(errno));
-  const fs::path index = index_of(segment_);
-  index_fd_ = ::open(index.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
-  if (index_fd_ < 0)
-    return Status::error(index.string() + ": cannot be created: " + std::strerror(errno));
-  segment_bytes_ = 0;
-  next_index_at_ = 0;
+  if (int err = env_->open(segment_, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640, fd_);
+      err != 0) {
+    fd_ = -1;
+    return lose(segment_.string() + ": cannot be created: " + errno_text(err), written_seq_, 0);
+  }
+  struct stat st {};  // empty, unless an earlier attempt left this very segment behind
+  ::fstat(fd_, &st);
+  segment_bytes_ = written_bytes_ = durable_bytes_ = static_cast<uint64_t>(st.st_size);
+  next_index_at_ = segment_bytes_;
+  new_segment_ = false;
+  if (env_->open(index_of(segment_), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640,
+                 index_fd_) != 0) {
+    index_fd_ = -1;  // no index: readers scan this segment instead
+  }
   return Status::ok();
+}
+
+Status Journal::reserve(uint64_t seq) {
+  if (seq > wire::kMaxSeq) {
+    return Status::error(options_.dir.string() + ": the sequence is exhausted (" +
+                         std::to_string(seq) + " is past the largest number, " +
+                         std::to_string(wire::kMaxSeq) + ")");
+  }
+  if (seq <= reserved_) return Status::ok();
+  return write_reservation(std::min(seq + kReserveBlock, wire::kMaxSeq));
 }
 
 Status Journal::append(uint64_t seq, std::string_view topic, std::string_view header,
@@ -331,10 +472,9 @@ Status Journal::append(uint64_t seq, std::string_view topic, std::string_view he
     return Status::error("journal: sequence number " + std::to_string(seq) +
                          " is not after the last one, " + std::to_string(last_seq_));
   }
-  if (seq > reserved_) {
-    if (Status s = write_reservation(seq + kReserveBlock); !s) return s;
-  }
-  if (fd_ < 0 || segment_bytes_ >= options_.segment_size) {
+  if (Status s = reserve(seq); !s) return s;  // nothing lost: `seq` is not used
+  last_seq_ = seq;
+  if (fd_ < 0 || new_segment_ || segment_bytes_ >= options_.segment_size) {
     if (Status s = open_segment(seq); !s) return s;
     enforce_retention();
   }
@@ -356,45 +496,64 @@ Status Journal::append(uint64_t seq, std::string_view topic, std::string_view he
   const uint32_t crc = crc32c(std::string_view(buffer_.data() + start + kFrame, body));
   for (int i = 0; i < 4; ++i) buffer_[start + 8 + i] = static_cast<char>(crc >> (8 * i));
   segment_bytes_ += kFrame + body;
-  last_seq_ = seq;
+  buffered_seq_ = seq;
   if (options_.durability == Durability::kEveryEvent) return flush(true);
   if (buffer_.size() >= options_.buffer_size) return write_out();
   return Status::ok();
 }
 
+// After a failed write or sync: the segment is cut back to `kept_bytes` (the end of the
+// last record the journal can vouch for, numbered `kept_seq` or lower), what is gathered
+// is dropped, and every number appended after `kept_seq` is a loss. When the cut fails,
+// the next append starts a new segment, so no record ever follows half a one.
+Status Journal::lose(const std::string& why, uint64_t kept_seq, uint64_t kept_bytes) {
+  if (fd_ >= 0) {
+    if (env_->truncate(fd_, kept_bytes) != 0) new_segment_ = true;
+    // Index entries may point past the cut: readers then scan instead.
+    if (kept_bytes < written_bytes_ && index_fd_ >= 0) (void)env_->truncate(index_fd_, 0);
+  }
+  buffer_.clear();
+  index_buffer_.clear();
+  segment_bytes_ = written_bytes_ = kept_bytes;
+  durable_bytes_ = std::min(durable_bytes_, kept_bytes);
+  next_index_at_ = kept_bytes;
+  written_seq_ = buffered_seq_ = std::min(written_seq_, kept_seq);
+  durable_seq_ = std::min(durable_seq_, kept_seq);
+  const uint64_t first = std::max(kept_seq, lost_through_) + 1;
+  last_loss_ = first <= last_seq_ ? JournalLoss{first, last_seq_} : JournalLoss{};
+  lost_through_ = std::max(lost_through_, last_seq_);
+  return Status::error(why);
+}
+
 Status Journal::write_out() {
   size_t done = 0;
   while (done < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      // What did not reach the file is dropped from the buffer, and the file cut back to
-      // whole records, so a later append does not follow half a record.
-      struct stat st {};
-      if (::fstat(fd_, &st) == 0 && done > 0) {
-        (void)::ftruncate(fd_, st.st_size - static_cast<off_t>(done));
-      }
-      segment_bytes_ -= buffer_.size();
-      buffer_.clear();
-      index_buffer_.clear();
-      next_index_at_ = segment_bytes_;
-      last_seq_ = written_seq_;
-      return Status::error(segment_.string() + ": cannot be written: " + why);
+    size_t n = 0;
+    int err = env_->write(fd_, buffer_.data() + done, buffer_.size() - done, n);
+    if (err == 0 && n == 0) err = EIO;  // no progress and no reason: do not spin
+    if (err != 0) {
+      return lose(segment_.string() + ": cannot be written: " + errno_text(err), written_seq_,
+                  written_bytes_);
     }
-    done += static_cast<size_t>(n);
+    done += n;
   }
   buffer_.clear();
-  written_seq_ = last_seq_;
-  if (options_.durability == Durability::kNone) durable_seq_ = written_seq_;
-  // The index after the records it points to. Losing it costs readers speed, not events.
-  if (!index_buffer_.empty()) {
-    if (::write(index_fd_, index_buffer_.data(), index_buffer_.size()) !=
-        static_cast<ssize_t>(index_buffer_.size())) {
-      (void)::ftruncate(index_fd_, 0);  // never half an entry: readers then scan instead
-    }
-    index_buffer_.clear();
+  written_bytes_ = segment_bytes_;
+  written_seq_ = buffered_seq_;
+  if (options_.durability == Durability::kNone) {
+    durable_seq_ = written_seq_;
+    durable_bytes_ = written_bytes_;
+    write_durable_mark();
   }
+  // The index after the records it points to. Losing it costs readers speed, not events.
+  if (!index_buffer_.empty() && index_fd_ >= 0) {
+    size_t n = 0;
+    const int err = env_->write(index_fd_, index_buffer_.data(), index_buffer_.size(), n);
+    if (err != 0 || n != index_buffer_.size()) {
+      (void)env_->truncate(index_fd_, 0);  // never half an entry: readers then scan instead
+    }
+  }
+  index_buffer_.clear();
   return Status::ok();
 }
 
@@ -404,10 +563,14 @@ Status Journal::flush(bool sync) {
     if (Status s = write_out(); !s) return s;
   }
   if (sync && options_.durability != Durability::kNone && durable_seq_ < written_seq_) {
-    if (::fdatasync(fd_) != 0) {
-      return Status::error(segment_.string() + ": cannot be synced: " + std::strerror(errno));
+    if (int err = env_->sync(fd_); err != 0) {
+      // What the failed sync covered is in doubt (the kernel may have dropped it): cut.
+      return lose(segment_.string() + ": cannot be synced: " + errno_text(err), durable_seq_,
+                  durable_bytes_);
     }
     durable_seq_ = written_seq_;
+    durable_bytes_ = written_bytes_;
+    write_durable_mark();
   }
   return Status::ok();
 }
@@ -428,9 +591,8 @@ uint64_t Journal::enforce_retention() {
     const bool too_big = total > options_.max_bytes;
     const bool too_old = now - sizes[i].second > options_.max_age;
     if (!too_big && !too_old) break;
-    std::error_code ec;
-    fs::remove(segments[i].second, ec);
-    fs::remove(index_of(segments[i].second), ec);
+    (void)env_->unlink(segments[i].second);
+    (void)env_->unlink(index_of(segments[i].second));
     total -= sizes[i].first;
   }
   return i < segments.size() ? segments[i].first : last_seq_ + 1;
@@ -438,7 +600,10 @@ uint64_t Journal::enforce_retention() {
 
 JournalReader::JournalReader(fs::path dir, uint64_t from_seq,
                              std::function<void(const std::string&)> on_corrupt)
-    : dir_(std::move(dir)), from_seq_(from_seq), on_corrupt_(std::move(on_corrupt)) {
+    : dir_(std::move(dir)),
+      from_seq_(from_seq),
+      on_corrupt_(std::move(on_corrupt)),
+      expect_(from_seq) {
   segments_ = journal_segments(dir_);
   if (!segments_.empty()) first_retained_ = segments_.front().first;
   // Start in the last segment that begins at or before from_seq.
@@ -461,6 +626,10 @@ bool JournalReader::open_next_segment() {
     if (next_segment_ >= segments_.size()) return false;
   }
   if (fd_ >= 0) ::close(fd_);
+  if (!file_.empty() && last_read_ > 0) {
+    note("after " + file_.filename().string() + ", which ends at " + std::to_string(last_read_) +
+         ", " + segments_[next_segment_].second.filename().string() + " begins");
+  }
   file_ = segments_[next_segment_++].second;
   const uint64_t segment_first = segments_[next_segment_ - 1].first;
   fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
@@ -550,28 +719,87 @@ bool JournalReader::fill(size_t at_least) {
   return true;
 }
 
+void JournalReader::note(const std::string& what) {
+  if (trouble_.size() > 1024) return;  // enough to say why
+  if (!trouble_.empty()) trouble_ += "; ";
+  trouble_ += what;
+}
+
+namespace {
+
+// True for the Hub's Hub/recovered event: the first of a hubd started after numbers went
+// missing, which says which of them were only reserved.
+bool is_recovered_event(const JournalRecord& r) {
+  if (r.topic != wire::kRecoveredTopic) return false;
+  const auto header = wire::decode_event_header(r.header);
+  return header && header->source == kHubIdentity;
+}
+
+}  // namespace
+
+// Records the numbers missing between the last record returned (or from_seq) and `r`.
+void JournalReader::note_gap_before(const JournalRecord& r) {
+  if (r.seq > expect_) {
+    uint64_t first = expect_;
+    const uint64_t last = r.seq - 1;
+    std::string why = trouble_;
+    if (expect_ < first_retained_) {
+      why = "no longer in the journal (older than its oldest segment)";
+    } else if (is_recovered_event(r)) {
+      // Numbers only reserved by a hubd that stopped are not missing events (they were
+      // never acknowledged); what lies below them was written once, and is lost.
+      if (why.empty()) why = "lost before hubd restarted (see Hub/recovered)";
+      if (const auto reserved = wire::recovered_skipped(r.payload);
+          reserved && reserved->second >= first && reserved->first <= last) {
+        if (reserved->first > first) gaps_.push_back({first, reserved->first - 1, why});
+        first = reserved->second + 1;
+      }
+    } else if (why.empty()) {
+      why = "never written to the journal (a failed write, or a crash)";
+    }
+    if (first <= last) gaps_.push_back({first, last, why});
+  }
+  expect_ = std::max(expect_, r.seq + 1);
+}
+
 const JournalRecord* JournalReader::next() {
+  gaps_.clear();
   for (;;) {
     if (fd_ < 0 && !open_next_segment()) return nullptr;
     if (buffer_.size() - pos_ < kFrame && !fill(kFrame)) {
       // The end of this segment, or of what is written so far in the newest one.
-      if (advance()) continue;
+      const size_t left = buffer_.size() - pos_;
+      const std::string cut = file_.filename().string() + " is cut short at byte " +
+                              std::to_string(file_offset_ + pos_);
+      if (advance()) {
+        if (left > 0) note(cut);
+        continue;
+      }
       return nullptr;
     }
     const char* p = buffer_.data() + pos_;
     const uint32_t len = get32(p + 4);
-    if (get32(p) == kMagic && len <= kMaxBody && buffer_.size() - pos_ < kFrame + len &&
-        !fill(kFrame + len)) {
-      if (advance()) continue;
-      return nullptr;  // a record still being written
+    if (get32(p) == kMagic && len <= kMaxBody && buffer_.size() - pos_ < kFrame + len) {
+      const std::string cut = file_.filename().string() + " is cut short at byte " +
+                              std::to_string(file_offset_ + pos_);
+      if (!fill(kFrame + len)) {
+        if (advance()) {  // a newer segment: this record will never be whole
+          note(cut);
+          continue;
+        }
+        return nullptr;  // a record still being written
+      }
     }
     std::string why;
     const size_t size = check_record(buffer_.data() + pos_, buffer_.size() - pos_, why, &record_);
     if (size == 0) {
+      const std::string where = file_.filename().string() + " at byte " +
+                                std::to_string(file_offset_ + pos_) + ": " + why;
       if (on_corrupt_) {
         on_corrupt_(file_.string() + " at byte " + std::to_string(file_offset_ + pos_) + ": " +
                     why + "; skipped to the next record");
       }
+      note("a corrupt record in " + where);
       // Resynchronise at the next indexed record after it (where the journal itself says a
       // record starts); past the last one, or without an index, at the next marker.
       if (!index_loaded_) {
@@ -598,7 +826,14 @@ const JournalRecord* JournalReader::next() {
       continue;
     }
     pos_ += size;
-    if (record_.seq >= from_seq_) return &record_;
+    last_read_ = record_.seq;
+    if (record_.seq < from_seq_) {
+      trouble_.clear();
+      continue;
+    }
+    note_gap_before(record_);
+    trouble_.clear();
+    return &record_;
   }
 }
 

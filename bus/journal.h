@@ -1,15 +1,30 @@
 // The bus journal: every event as subscribers receive it (topic, event header, payload),
 // appended to segment files in one directory (var/db/hub/journal/), each record framed
 // and checksummed, so that no sequence number is ever reused and events can be read back
-// after a crash. The foundation of replay and gap recovery (docs/PROTOCOL.md, to come).
+// after a crash. The foundation of replay and gap recovery (docs/PROTOCOL.md, 8a).
 //
 // Files: SEQ.seg, SEQ the first sequence number in it (20 digits, so names sort in order),
-// and SEQ.idx, where records start every 64 KiB of it, so readers can seek.
+// and SEQ.idx, where records start every 64 KiB of it, so readers can seek. `reserved`: the
+// highest number a running hubd may hand out (rewritten, synced, every kReserveBlock
+// events). `durable`: the newest number known durable (rewritten in place after every
+// sync; not synced itself), so that an open can tell events that were acknowledged and
+// are gone from numbers that were only reserved.
 // Record (integers little-endian):
 //   u32 magic 0x4A425548 ("HUBJ") | u32 body length | u32 CRC-32C of the body | body
 //   body: u64 seq | u32 topic length | topic | u32 header length | header | payload
 // A torn or corrupt tail of the newest segment is cut at open (and said so); a corrupt
 // record elsewhere is reported and skipped by readers, which look for the next magic.
+//
+// Failures (the contract acknowledgements rest on): an event is durable once
+// durable_seq() reaches it and it is not in a loss (last_loss()). A write or sync that
+// fails (ENOSPC, EIO, EROFS, ...) loses exactly the events appended since the last
+// point the journal can vouch for: a failed write those not yet written, a failed sync
+// those not yet synced. They are cut from the file (never half a record left for later
+// records to follow; when the file cannot be cut, the next append starts a new segment),
+// reported by last_loss(), and never come back. The journal goes on with the next append:
+// once the disk takes writes again, it works again, without reopening.
+// Sequence numbers never wrap or repeat: they are at most wire::kMaxSeq; an out-of-range
+// `reserved`, `durable` or segment name is an error at open that names the file.
 //
 // One writer thread; readers (JournalReader) may run on other threads at the same time.
 #pragma once
@@ -23,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bus/journal_env.h"
 #include "bus/status.h"
 
 namespace hub {
@@ -42,18 +58,40 @@ struct JournalOptions {
   std::chrono::seconds max_age{7 * 24 *
                                3600};  // retention: segments whose newest event is older go
   size_t buffer_size = 256 * 1024;     // appends are gathered up to this
+  JournalEnv* env = nullptr;           // the file operations; nullptr: JournalEnv::posix()
 };
 
-// What opening found, for the log.
+// What opening found, for the log and Hub/recovered.
 struct JournalRecovery {
   uint64_t last_seq = 0;  // the newest intact event (0: empty journal)
   // Numbers up to here may have been handed out (and seen by subscribers) without reaching
-  // the journal before a crash: the sequence continues after max(last_seq, reserved).
+  // the journal before a crash; none of them was acknowledged.
   uint64_t reserved = 0;
+  // Every event up to here was durable (confirmed publishes among them were acknowledged
+  // as accepted). 0: not known (a journal from before the mark was kept).
+  uint64_t durable = 0;
   uint64_t first_seq = 0;  // the oldest retained one
   uint64_t cut_bytes = 0;  // torn or corrupt tail cut from the newest segment
   std::string cut_reason;  // why, when cut_bytes > 0
   size_t segments = 0;
+
+  // Durable once, missing now (a cut or deleted newest segment): acknowledged events
+  // among them are lost. Empty (first > last) when nothing durable is missing.
+  uint64_t lost_first() const { return last_seq + 1; }
+  uint64_t lost_last() const { return durable > last_seq ? durable : last_seq; }
+  // Reserved past everything durable, never acknowledged: not events anyone relied on.
+  uint64_t skipped_first() const { return lost_last() + 1; }
+  uint64_t skipped_last() const { return reserved > lost_last() ? reserved : lost_last(); }
+  // The sequence goes on after this.
+  uint64_t next_after() const { return skipped_last(); }
+};
+
+// The events one failure cost: those appended with numbers first..last are not in the
+// journal and never will be. {0, 0}: none.
+struct JournalLoss {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  bool empty() const { return first == 0 || first > last; }
 };
 
 uint32_t crc32c(std::string_view data, uint32_t crc = 0);
@@ -61,50 +99,70 @@ uint32_t crc32c(std::string_view data, uint32_t crc = 0);
 class Journal {
  public:
   // Opens (creating) the journal in options.dir: finds the segments, checks the newest
-  // and cuts a torn tail. The next append must carry last_seq + 1 or more.
+  // and cuts a torn tail. The next append must carry recovery.next_after() + 1 or more.
+  // Fails naming the file when one cannot be read, or holds a number out of range.
   static Result<std::unique_ptr<Journal>> open(JournalOptions options, JournalRecovery& recovery);
   ~Journal();  // flushes and syncs
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // Appends one event. `seq` must be larger than every earlier one. Fails only when the
-  // disk does (the error names the file); the event is then not in the journal.
-  // Before a number past the reservation is used, a new reservation is written and
-  // synced (one small file, every kReserveBlock events), so no number is handed out twice
-  // across a crash. Rolling to a new segment applies retention.
+  // Makes sure no hubd, after a crash of this one, hands out `seq` again: past the
+  // reservation, a new one is written and synced (one small file, every kReserveBlock
+  // events). Fails when that file cannot be written, or `seq` is past wire::kMaxSeq:
+  // `seq` must then not be handed out. Cheap otherwise. append() calls it too.
+  Status reserve(uint64_t seq);
+  // Appends one event. `seq` must be larger than every earlier one. On failure (the error
+  // names the file), last_loss() says which events are lost: this one and perhaps others
+  // gathered before it; a failed reservation loses nothing (the number is not used).
+  // Rolling to a new segment applies retention.
   Status append(uint64_t seq, std::string_view topic, std::string_view header,
                 std::string_view payload);
-  // Writes what is gathered to the kernel and, unless durability is kNone, syncs it.
-  // Called by the owner at least every sync_interval while appends happen (kBatch).
+  // Writes what is gathered to the kernel and, when `sync` and durability is not kNone,
+  // syncs it. On failure, last_loss() says which events are lost. Called by the owner at
+  // least every sync_interval while appends happen (kBatch).
   Status flush(bool sync);
-  // The newest appended sequence number and the newest durable one (synced, or written
-  // for kNone). Confirmations wait for the latter.
+  // The newest number appended (lost or not), and the newest durable one (synced, or
+  // written for kNone). Confirmations wait for the latter.
   uint64_t last_seq() const { return last_seq_; }
   uint64_t durable_seq() const { return durable_seq_; }
+  // True when something appended is not yet durable: a flush(true) is due.
+  bool unsynced() const { return !buffer_.empty() || written_seq_ > durable_seq_; }
+  // The events the last failed append() or flush() lost (successive losses never overlap).
+  const JournalLoss& last_loss() const { return last_loss_; }
   // Deletes segments beyond max_bytes or max_age (never the one being written).
   // Returns the oldest sequence number still retained.
   uint64_t enforce_retention();
   const JournalOptions& options() const { return options_; }
 
  private:
-  explicit Journal(JournalOptions options) : options_(std::move(options)) {}
+  explicit Journal(JournalOptions options);
   Status open_segment(uint64_t first_seq);
   Status write_out();
+  Status lose(const std::string& why, uint64_t kept_seq, uint64_t kept_bytes);
   Status write_reservation(uint64_t through);
-  static Status write_index(const std::filesystem::path& file, const std::string& entries);
+  void write_durable_mark();
+  Status write_index(const std::filesystem::path& file, const std::string& entries);
 
   JournalOptions options_;
+  JournalEnv* env_;
   int fd_ = -1;
-  int index_fd_ = -1;  // the segment's index (SEQ.idx)
+  int index_fd_ = -1;  // the segment's index (SEQ.idx); -1: none (readers scan)
+  int mark_fd_ = -1;   // `durable`
   std::filesystem::path segment_;
   uint64_t segment_bytes_ = 0;  // on disk plus in buffer_
+  uint64_t written_bytes_ = 0;  // whole records in the segment file
+  uint64_t durable_bytes_ = 0;  // of which synced (kNone: written)
+  bool new_segment_ = false;    // a failure left the segment uncut: the next append starts one
   std::string buffer_;
   std::string index_buffer_;    // entries for records in buffer_
   uint64_t next_index_at_ = 0;  // the next record starting at or past this gets an entry
-  uint64_t last_seq_ = 0;
-  uint64_t written_seq_ = 0;  // in the kernel
+  uint64_t last_seq_ = 0;       // numbered: appended, or being appended
+  uint64_t buffered_seq_ = 0;   // the newest in buffer_ (or written)
+  uint64_t written_seq_ = 0;    // in the kernel
   uint64_t durable_seq_ = 0;
   uint64_t reserved_ = 0;
+  uint64_t lost_through_ = 0;  // the newest number a failure lost
+  JournalLoss last_loss_;
 };
 
 inline constexpr uint64_t kReserveBlock = 100000;
@@ -118,8 +176,17 @@ struct JournalRecord {
   std::string_view payload;
 };
 
+// Numbers a reader found missing from the journal, first..last, and what it knows of why.
+struct JournalGap {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::string why;
+};
+
 // Reads events from a sequence number on, across segments, with bounded memory. Corrupt
-// records are skipped and reported through `on_corrupt` (file, offset, why).
+// records are skipped and reported through `on_corrupt` (file, offset, why). Every number
+// missing between from_seq and a record returned is reported through gaps(), except the
+// numbers a Hub/recovered event says were only reserved (never acknowledged).
 class JournalReader {
  public:
   JournalReader(std::filesystem::path dir, uint64_t from_seq,
@@ -130,6 +197,8 @@ class JournalReader {
 
   // The next record with seq >= from_seq, or nullptr at the end of what is written now.
   const JournalRecord* next();
+  // The numbers missing right before the record next() returned last (empty: none).
+  const std::vector<JournalGap>& gaps() const { return gaps_; }
   // The oldest sequence number on disk when the reader started (0: none): events below
   // it are no longer retained.
   uint64_t first_retained() const { return first_retained_; }
@@ -141,6 +210,8 @@ class JournalReader {
   void seek(uint64_t seq);
   void load_index();
   bool record_at(uint64_t offset, uint64_t seq);
+  void note_gap_before(const JournalRecord& record);
+  void note(const std::string& what);  // adds to trouble_
 
   std::filesystem::path dir_;
   uint64_t from_seq_;
@@ -156,10 +227,14 @@ class JournalReader {
   uint64_t first_retained_ = 0;
   std::vector<std::pair<uint64_t, uint64_t>> index_;  // the open segment's: (seq, offset)
   bool index_loaded_ = false;
+  uint64_t expect_;         // the number the next record should carry
+  uint64_t last_read_ = 0;  // the newest record read (any seq), for the reasons of gaps
+  std::string trouble_;     // what was met since the last record: the why of a gap
+  std::vector<JournalGap> gaps_;
 };
 
-// The segments of `dir`, oldest first: (first seq, path). Files with other names are
-// ignored.
+// The segments of `dir`, oldest first: (first seq, path). Files with other names, and
+// names out of range (0, or past wire::kMaxSeq), are left out.
 std::vector<std::pair<uint64_t, std::filesystem::path>> journal_segments(
     const std::filesystem::path& dir);
 

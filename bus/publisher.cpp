@@ -89,6 +89,12 @@ Result<Publisher::Delivery> Publisher::publish_delivered(std::string_view topic,
     const auto ack = wire::decode_ack(frames[0].to_string_view());
     const std::string reason = frames.size() > 1 ? frames[1].to_string() : "";
     if (!ack || ack->request_id != request_id) continue;  // a late ack of an earlier call
+    if (ack->status == wire::AckStatus::kFailed) {
+      const std::string delivered =
+          ack->seq != 0 ? " (delivered live as event " + std::to_string(ack->seq) + ")" : "";
+      return Status::error("the hub could not keep '" + std::string(topic) + "'" + delivered +
+                           ": " + reason);
+    }
     if (ack->status != wire::AckStatus::kAccepted) {
       return Status::error("the hub refused '" + std::string(topic) + "': " + reason);
     }

@@ -45,9 +45,11 @@ class Publisher {
   Status publish(std::string_view topic, std::string_view payload, PublishOptions options = {});
 
   // Publishes and waits for the broker's answer. Returns the sequence number the broker
-  // assigned, or why it refused the event or did not answer within `timeout`. With
-  // `retain`, also fails when the event was delivered but not retained (a limit of the
-  // retained store); the message says so, with the event's seq.
+  // assigned once the event is durable in the hub's journal (when it keeps one), or why it
+  // refused the event, could not keep it (wire::AckStatus::kFailed: disk full, I/O error),
+  // or did not answer within `timeout`. With `retain`, also fails when the event was
+  // delivered but not retained (a limit of the retained store); the message says so, with
+  // the event's seq.
   Result<uint64_t> publish_confirmed(std::string_view topic, std::string_view payload,
                                      std::chrono::milliseconds timeout,
                                      PublishOptions options = {});

@@ -1,5 +1,6 @@
 #include "bus/replay_client.h"
 
+#include <cstdlib>
 #include <iterator>
 
 #include <zmq_addon.hpp>
@@ -31,6 +32,22 @@ Status ReplayCursor::ask() {
 }
 
 Result<std::optional<Event>> ReplayCursor::next() {
+  for (;;) {
+    if (Status s = receive(); !s) return s;
+    while (!ready_.empty()) {
+      auto item = std::move(ready_.front());
+      ready_.pop_front();
+      if (auto* event = std::get_if<Event>(&item)) return std::optional<Event>(std::move(*event));
+      ReplayGap& gap = std::get<ReplayGap>(item);
+      if (request_.on_gap) request_.on_gap(gap);
+      outcome_.lost.push_back(std::move(gap));
+    }
+    if (done_) return std::optional<Event>();
+    // Only gaps were at hand: wait for the events after them.
+  }
+}
+
+Status ReplayCursor::receive() {
   // Waits for answers while none is at hand; takes those that are already here (the end of
   // an answer among them, so the next is asked for before this one is used up), up to
   // about one answer's worth held.
@@ -62,9 +79,17 @@ Result<std::optional<Event>> ReplayCursor::next() {
         }
         ready_.push_back(std::move(*event));
       }
-    } else if (kind == wire::kReplayLost && parts.size() == 3) {
-      outcome_.lost.emplace_back(std::stoull(parts[1].to_string()),
-                                 std::stoull(parts[2].to_string()));
+    } else if (kind == wire::kReplayLost && (parts.size() == 3 || parts.size() == 4)) {
+      ReplayGap gap;
+      gap.first = std::strtoull(parts[1].to_string().c_str(), nullptr, 10);
+      gap.last = std::strtoull(parts[2].to_string().c_str(), nullptr, 10);
+      gap.why = parts.size() == 4 ? parts[3].to_string() : "no longer in the journal";
+      if (request_.to != 0) gap.last = std::min(gap.last, request_.to);
+      gap.first = std::max(gap.first, from_);  // what was asked for, no more
+      if (gap.first <= gap.last) {
+        from_ = gap.last + 1;
+        ready_.emplace_back(std::move(gap));
+      }
     } else if (kind == wire::kReplayMore && parts.size() == 2) {
       from_ = std::stoull(parts[1].to_string());
       asked_ = false;
@@ -82,10 +107,7 @@ Result<std::optional<Event>> ReplayCursor::next() {
       return Status::error("replay: an answer of an unknown kind");
     }
   }
-  if (ready_.empty()) return std::optional<Event>();
-  Event event = std::move(ready_.front());
-  ready_.pop_front();
-  return std::optional<Event>(std::move(event));
+  return Status::ok();
 }
 
 Result<ReplayOutcome> replay(zmq::context_t& ctx, const Credential& credential,

@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <zmq.hpp>
@@ -20,18 +21,28 @@
 
 namespace hub {
 
+// Numbers missing from the journal, first..last, and what the hub knows of why
+// (retention, a corrupt record, a cut or deleted segment, a failed write).
+struct ReplayGap {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::string why;
+};
+
 struct ReplayRequest {
   std::string endpoint;  // the broker's replay socket
   uint64_t from = 1;
   uint64_t to = 0;  // the last seq wanted; 0: up to the newest event
   std::vector<std::string> patterns;
   std::chrono::milliseconds timeout{10000};  // for each answer of the broker
+  // Told of each gap in order: after the events before it, before those after it (clipped
+  // to the range asked for). Nothing thrown from it is caught.
+  std::function<void(const ReplayGap&)> on_gap;
 };
 
 struct ReplayOutcome {
-  uint64_t last_seq = 0;  // the newest event on the bus when the replay caught up
-  // Ranges the journal no longer holds (retention), [first, last] each.
-  std::vector<std::pair<uint64_t, uint64_t>> lost;
+  uint64_t last_seq = 0;        // the newest event on the bus when the replay caught up
+  std::vector<ReplayGap> lost;  // every gap met, in order (as told to on_gap)
 };
 
 // A replay pulled one event at a time, asking the broker for the next answer as soon as
@@ -40,16 +51,18 @@ class ReplayCursor {
  public:
   ReplayCursor(zmq::context_t& ctx, const Credential& credential, ReplayRequest request);
   // The next event, or nullopt once the replay has caught up (or reached request.to).
+  // Gaps before it are told to request.on_gap first.
   Result<std::optional<Event>> next();
   const ReplayOutcome& outcome() const { return outcome_; }
 
  private:
   Status ask();
+  Status receive();  // takes in answers: waits while nothing is at hand
   zmq::socket_t socket_;
   ReplayRequest request_;
   ReplayOutcome outcome_;
   uint64_t from_;
-  std::deque<Event> ready_;
+  std::deque<std::variant<Event, ReplayGap>> ready_;  // in sequence order
   bool asked_ = false;
   bool done_ = false;
 };

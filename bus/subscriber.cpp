@@ -135,10 +135,19 @@ void Subscriber::report_gap(uint64_t first, uint64_t last) const {
   if (options_.on_gap && first <= last) options_.on_gap(first, last);
 }
 
-// Numbers skipped just before Hub/recovered were reserved by a hubd that crashed (it is the
-// first event of the hubd that started next, and says so), not events that were lost.
+// Numbers skipped just before Hub/recovered were reserved by a hubd that stopped (it is the
+// first event of the hubd that started next, and says which), not events that were lost;
+// those below them were durable once, and are.
 static bool follows_reserved_numbers(const Event& e) {
   return e.topic() == wire::kRecoveredTopic && e.source == kHubIdentity;
+}
+
+// The last number missed before `e` was received after seen_seq_: e.seq - 1, or, before
+// Hub/recovered, the last below the numbers it says were only reserved.
+static uint64_t missed_before(const Event& e) {
+  if (!follows_reserved_numbers(e)) return e.seq - 1;
+  const auto skipped = wire::recovered_skipped(e.payload());
+  return skipped ? std::min(e.seq - 1, skipped->first - 1) : 0;
 }
 
 // Starts fetching [seen_seq_ + 1, to] (to 0: up to now) from the journal.
@@ -150,15 +159,29 @@ void Subscriber::start_recovery(uint64_t to) {
   request.to = to;
   if (!filter_.matches_all()) request.patterns = options_.patterns;
   recovering_ = std::make_unique<ReplayCursor>(*ctx_, credential_, request);
+  recovery_gaps_told_ = 0;
+}
+
+// The hub names every number its journal lacks, in order, before the events after them:
+// those are the gaps. Tells the ones the running recovery met since last asked.
+void Subscriber::tell_recovery_gaps() {
+  const auto& lost = recovering_->outcome().lost;
+  for (; recovery_gaps_told_ < lost.size(); ++recovery_gaps_told_) {
+    const ReplayGap& gap = lost[recovery_gaps_told_];
+    if (gap.last <= seen_seq_) continue;
+    report_gap(std::max(gap.first, seen_seq_ + 1), gap.last);
+    seen_seq_ = gap.last;
+  }
 }
 
 // Delivers what the journal gives back of a gap, then the live event that showed it (if
 // it is one this subscriber wants; an idle check has none). nullopt when nothing is left
-// to deliver. A subscriber to everything reports every number the journal lacks; one
-// with patterns (which sees only its own events back) the ranges retention removed.
+// to deliver. Every number the journal lacks is reported as the hub names it, in order
+// (to a subscriber with patterns too: some of them may have been its events).
 std::optional<Event> Subscriber::next_recovered() {
   while (recovering_) {
     auto replayed = recovering_->next();
+    tell_recovery_gaps();
     if (!replayed && ++recovery_failures_ < kRecoveryAttempts) {
       start_recovery(recovery_to_);  // a busy or restarting hub: ask again, from where it was
       continue;
@@ -173,9 +196,7 @@ std::optional<Event> Subscriber::next_recovered() {
       resume_until_ = 0;
       if (replayed) {
         const ReplayOutcome& outcome = recovering_->outcome();
-        if (!filter_.matches_all()) {
-          for (const auto& [first, last] : outcome.lost) report_gap(first, last);
-        } else if (pending_seen_ != 0 && !pending_after_reserved_) {
+        if (filter_.matches_all() && pending_seen_ != 0 && !pending_after_reserved_) {
           report_gap(seen_seq_ + 1, pending_seen_ - 1);  // the end of the range is missing
         }
         seen_seq_ = std::max(seen_seq_, pending_seen_ != 0 ? pending_seen_ - 1 : outcome.last_seq);
@@ -186,10 +207,7 @@ std::optional<Event> Subscriber::next_recovered() {
     Event& e = **replayed;
     recovery_failures_ = 0;
     if (e.seq <= seen_seq_) continue;
-    if (filter_.matches_all() && !follows_reserved_numbers(e)) {
-      report_gap(seen_seq_ + 1, e.seq - 1);  // not in the journal
-    }
-    seen_seq_ = e.seq;
+    seen_seq_ = e.seq;  // numbers skipped before it were told to on_gap (start_recovery)
     if (!filter_.matches(e.topic())) continue;
     last_seq_ = e.seq;
     ++recovered_;
@@ -322,7 +340,7 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
           if (auto e = next_recovered()) return e;
           continue;
         }
-        if (!follows_reserved_numbers(*event)) report_gap(seen_seq_ + 1, event->seq - 1);
+        report_gap(seen_seq_ + 1, missed_before(*event));
       }
       seen_seq_ = std::max(seen_seq_, event->seq);
     }

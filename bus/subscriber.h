@@ -122,6 +122,7 @@ class Subscriber {
   bool tracks_module() const { return !chain_module_.empty(); }  // by module_prev
   uint64_t idle_check_after() const;
   void start_recovery(uint64_t to);
+  void tell_recovery_gaps();
   void report_gap(uint64_t first, uint64_t last) const;
   Status join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
                             const std::string& token);
@@ -149,6 +150,7 @@ class Subscriber {
   bool resume_pending_ = false;          // resume_from's replay is still to start
   uint64_t recovery_to_ = 0;             // the running recovery's end (0: up to now)
   int recovery_failures_ = 0;            // in a row, of the running recovery
+  size_t recovery_gaps_told_ = 0;        // of the running recovery's outcome().lost
   bool pending_after_reserved_ = false;  // the gap's live event follows reserved numbers
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
   uint64_t resume_until_ = 0;  // while it runs: the newest event published before open()

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "bus/text.h"
@@ -156,7 +157,7 @@ std::optional<EventHeader> decode_event_header(std::string_view b) {
 std::optional<Ack> decode_ack(std::string_view b) {
   if (b.size() != kAckSize || get_u8(&b[0]) != kVersion) return std::nullopt;
   const uint8_t status = get_u8(&b[1]);
-  if (status > static_cast<uint8_t>(AckStatus::kTooLarge)) return std::nullopt;
+  if (status > static_cast<uint8_t>(AckStatus::kFailed)) return std::nullopt;
   Ack ack;
   ack.status = static_cast<AckStatus>(status);
   ack.flags = get_u8(&b[2]);
@@ -193,6 +194,19 @@ std::optional<std::string> content_type_problem(std::string_view content_type) {
     if (c < 0x20 || c > 0x7e) return "the content type is not printable ASCII";
   }
   return std::nullopt;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> recovered_skipped(std::string_view payload) {
+  std::optional<uint64_t> first, last;
+  for (const auto& [key, value] : json_top_level_scalars(payload)) {
+    if (key != "skipped_first" && key != "skipped_last") continue;
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || value[0] == '-' || n > kMaxSeq) return std::nullopt;
+    (key == "skipped_first" ? first : last) = n;
+  }
+  if (!first || !last || *first == 0 || *first > *last) return std::nullopt;
+  return std::make_pair(*first, *last);
 }
 
 std::string_view topic_module(std::string_view topic) { return topic.substr(0, topic.find('/')); }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace hub::wire {
 
@@ -38,10 +39,12 @@ inline constexpr std::string_view kSnapshotRequest = "retained";
 inline constexpr std::string_view kReplyOk = "ok";
 inline constexpr std::string_view kReplyError = "error";
 // The journal replay (docs/PROTOCOL.md, "Replay"): [kReplayRequest][from][credit][pattern]*
-// is answered with [kReplayLost][first][last] when the start is no longer retained, then
-// up to `credit` events in messages [kReplayEvents][records] (records: several events,
-// each as append_record writes it), then [kReplayMore][next seq] or
-// [kReplayCaughtUp][last seq]. Numbers are decimal text.
+// is answered with up to `credit` events in messages [kReplayEvents][records] (records:
+// several events, each as append_record writes it), then [kReplayMore][next seq] or
+// [kReplayCaughtUp][last seq]. Wherever numbers are missing from the journal (retention,
+// a corrupt record, a cut or deleted segment, a failed write), [kReplayLost][first][last]
+// [why] comes in order: after the events before the gap, before those after it. Numbers
+// are decimal text.
 inline constexpr std::string_view kReplayRequest = "replay";
 inline constexpr std::string_view kReplayEvents = "events";
 inline constexpr std::string_view kReplayLost = "lost";
@@ -52,6 +55,14 @@ inline constexpr uint64_t kReplayMaxCredit = 4000;
 // crashed one may have handed out (docs/PROTOCOL.md, section 10): the numbers just before
 // it are not events that were lost.
 inline constexpr std::string_view kRecoveredTopic = "Hub/recovered";
+// The numbers a Hub/recovered payload says were only reserved, never acknowledged
+// (skipped_first..skipped_last), or nullopt when it names none.
+std::optional<std::pair<uint64_t, uint64_t>> recovered_skipped(std::string_view payload);
+// Published by the broker when the journal fails to keep events (docs/PROTOCOL.md, 9).
+inline constexpr std::string_view kJournalFailedTopic = "Hub/journal-failed";
+// The largest sequence number: the sequence stops there rather than wrap (it also fits
+// JSON's signed 64-bit integers). Publishes past it are refused with kFailed.
+inline constexpr uint64_t kMaxSeq = (uint64_t{1} << 63) - 1;
 
 void put_u64(char* p, uint64_t v);
 uint64_t get_u64(const char* p);
@@ -90,6 +101,9 @@ enum class AckStatus : uint8_t {
   kMalformed = 1,
   kForbidden = 2,
   kTooLarge = 3,
+  // Not kept: the journal could not make it durable (disk full, I/O error, read-only), or
+  // the sequence is exhausted. The reason says which; it may have been delivered live.
+  kFailed = 4,
 };
 
 // Ack flags (Ack::flags), set only on an accepted publish.

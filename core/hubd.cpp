@@ -94,12 +94,19 @@ class RunningBus {
       spdlog::warn("journal: cut {} bytes of torn or corrupt tail ({})", recovery.cut_bytes,
                    recovery.cut_reason);
     }
-    const uint64_t go_on = std::max(recovery.last_seq, recovery.reserved);
-    if (go_on > recovery.last_seq) {
+    const uint64_t go_on = recovery.next_after();
+    if (recovery.lost_first() <= recovery.lost_last()) {
+      spdlog::error(
+          "journal: events {}..{} were durable (confirmed publishes among them were "
+          "acknowledged) and are missing from the journal: lost{}",
+          recovery.lost_first(), recovery.lost_last(),
+          recovery.cut_bytes > 0 ? " (" + recovery.cut_reason + ")" : std::string());
+    }
+    if (recovery.skipped_first() <= recovery.skipped_last()) {
       spdlog::warn(
           "journal: events {}..{} may have been handed out by a hubd that crashed and "
-          "were not journalled; the sequence goes on at {}",
-          recovery.last_seq + 1, go_on, go_on + 1);
+          "were not journalled (none was acknowledged); the sequence goes on at {}",
+          recovery.skipped_first(), recovery.skipped_last(), go_on + 1);
     }
     spdlog::info("journal: {} segment(s), events {}..{}, durability {}", recovery.segments,
                  recovery.first_seq, recovery.last_seq, config.journal.durability);
@@ -146,16 +153,22 @@ class RunningBus {
     if (!publisher) return publisher.status();
     bus->hub_publisher_.emplace(std::move(*publisher));
     if (go_on > recovery.last_seq) {
-      // First of all: subscribers that come back to a gap learn these numbers were never
-      // events they could have missed (wire::kRecoveredTopic).
-      auto said =
-          bus->publish(wire::kRecoveredTopic,
-                       JsonObject()
-                           .add("skipped_first", static_cast<int64_t>(recovery.last_seq + 1))
-                           .add("skipped_last", static_cast<int64_t>(go_on))
-                           .add("cut_bytes", static_cast<int64_t>(recovery.cut_bytes))
-                           .str(),
-                       false);
+      // First of all: subscribers that come back to a gap learn which numbers were never
+      // acknowledged (skipped) and which were, and are lost (wire::kRecoveredTopic).
+      const bool lost = recovery.lost_first() <= recovery.lost_last();
+      const bool skipped = recovery.skipped_first() <= recovery.skipped_last();
+      const auto number = [](bool present, uint64_t n) {
+        return static_cast<int64_t>(present ? n : 0);
+      };
+      auto said = bus->publish(wire::kRecoveredTopic,
+                               JsonObject()
+                                   .add("skipped_first", number(skipped, recovery.skipped_first()))
+                                   .add("skipped_last", number(skipped, recovery.skipped_last()))
+                                   .add("lost_first", number(lost, recovery.lost_first()))
+                                   .add("lost_last", number(lost, recovery.lost_last()))
+                                   .add("cut_bytes", static_cast<int64_t>(recovery.cut_bytes))
+                                   .str(),
+                               false);
       if (!said) return said.status();
     }
     return bus;
@@ -207,6 +220,7 @@ class RunningBus {
         .add("retained_bytes", static_cast<int64_t>(c.retained_bytes.load()))
         .add("acks_undeliverable", static_cast<int64_t>(c.acks_undeliverable.load()))
         .add("journal_failures", static_cast<int64_t>(c.journal_failures.load()))
+        .add("journal_lost_events", static_cast<int64_t>(c.journal_lost_events.load()))
         .add("forbidden", static_cast<int64_t>(c.forbidden.load()))
         .add("revoked", static_cast<int64_t>(c.revoked.load()))
         .add("subscriptions_refused", static_cast<int64_t>(c.subscriptions_refused.load()))

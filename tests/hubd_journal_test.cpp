@@ -190,8 +190,9 @@ TEST_CASE("a replay from below the journal's retention says which events are los
   REQUIRE_FALSE(lines.empty());
   const uint64_t first_kept = seq_of(lines[0]);
   CHECK(first_kept > 1);
-  CHECK_THAT(tap.stderr_text(), Catch::Contains("events 1.." + std::to_string(first_kept - 1) +
-                                                " are no longer in the journal"));
+  CHECK_THAT(tap.stderr_text(),
+             Catch::Contains("events 1.." + std::to_string(first_kept - 1) +
+                             " are missing from the journal: no longer in the journal"));
 }
 
 TEST_CASE("a deliberately slow subscriber to everything gets every event once, in order",

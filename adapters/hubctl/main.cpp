@@ -69,9 +69,11 @@ const std::map<std::string, std::string> kHelp = {
     {"publish",
      "usage: hubctl publish [--retain] TOPIC [PAYLOAD | -]\n"
      "Publishes an event (payload from the argument, stdin with '-', else {}) and returns\n"
-     "once the broker has stamped it; prints its sequence number. With --retain, exits 5\n"
-     "(after printing the number) when the event was delivered but the hub did not\n"
-     "retain it (a limit of its retained store; stderr says which).\n"},
+     "once it is in the hub's journal; prints its sequence number. Exits 1 with the reason\n"
+     "when the hub refuses it or cannot keep it (disk full, I/O error), or no answer comes\n"
+     "within --timeout. With --retain, exits 5 (after printing the number) when the event\n"
+     "was delivered but the hub did not retain it (a limit of its retained store; stderr\n"
+     "says which).\n"},
     {"logs",
      "usage: hubctl logs NAME [-f] [-n LINES]\n"
      "The output of service instance NAME (var/log/hub/NAME.log): the last LINES (20;\n"
@@ -161,6 +163,7 @@ class Hub {
   }
 
   const hub::BusPaths& paths() const { return paths_; }
+  std::chrono::milliseconds timeout() const { return options_.timeout; }
   zmq::context_t& context() { return ctx_; }
 
  private:
@@ -272,16 +275,18 @@ int publish(Hub& hub, const std::vector<std::string>& args_in) {
     std::cerr << "hubctl: " << up.message() << "\n";
     return kUnreachable;
   }
+  hub::PublisherOptions connection;  // --timeout bounds the whole publish
+  connection.send_timeout = hub.timeout();
+  connection.linger = std::chrono::milliseconds(0);
   auto publisher = hub::Publisher::connect(
-      hub.context(), hub::ipc_endpoint(hub.paths().ingest_socket), *credential);
+      hub.context(), hub::ipc_endpoint(hub.paths().ingest_socket), *credential, connection);
   if (!publisher) {
     std::cerr << "hubctl: " << publisher.error() << "\n";
     return kUnreachable;
   }
   hub::PublishOptions options;
   options.retain = retain;
-  auto delivered =
-      publisher->publish_delivered(args[0], payload, std::chrono::seconds(10), options);
+  auto delivered = publisher->publish_delivered(args[0], payload, hub.timeout(), options);
   if (!delivered) {
     std::cerr << "hubctl: " << printable(delivered.error()) << "\n";
     return kFailed;

@@ -82,9 +82,11 @@ class Context {
   // Publishes EVENT as MODULE/EVENT ("tick" becomes "Timer/tick"; a full topic is taken
   // as it is, and the broker decides whether this service may publish it).
   Status publish(std::string_view event, std::string_view payload, bool retain = false);
-  // The same, returning the sequence number the broker stamped on it. With `retain`, it
-  // also fails when the event was delivered but not retained (a bound of the hub's
-  // retained store): the message says so, with the event's sequence number.
+  // The same, returning the sequence number the broker stamped on it once the event is
+  // durable in the hub's journal; an error with the reason when the hub refuses it or
+  // cannot keep it (disk full, I/O error: it may have been delivered all the same). With
+  // `retain`, it also fails when the event was delivered but not retained (a bound of the
+  // hub's retained store): the message says so, with the event's sequence number.
   Result<uint64_t> publish_confirmed(std::string_view event, std::string_view payload,
                                      bool retain = false);
   // Subscribes to MQTT-style `patterns` (empty: everything). Events published after this
