@@ -216,13 +216,11 @@ Status YamlReader::status() const {
 FileFault YamlReader::fault() const {
   // Every problem starts "FILE:" and, when its place is known, "LINE:COLUMN: ".
   const std::string& first = problems_.front();
+  const std::string prefix = file_ + ":";
   int line = 0;
-  if (first.compare(0, file_.size() + 1, file_ + ":") == 0) {
-    for (size_t i = file_.size() + 1;
-         i < first.size() && std::isdigit(static_cast<unsigned char>(first[i])) &&
-         line < 100'000'000;
-         ++i)
-      line = line * 10 + (first[i] - '0');
+  if (first.compare(0, prefix.size(), prefix) == 0 && first.size() > prefix.size() &&
+      std::isdigit(static_cast<unsigned char>(first[prefix.size()]))) {
+    line = static_cast<int>(std::strtol(first.c_str() + prefix.size(), nullptr, 10));
   }
   return FileFault{file_, line};
 }
