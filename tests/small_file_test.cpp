@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "bus/consumer_mark.h"
+#include "bus/credentials.h"
+#include "bus/curve.h"
 #include "bus/small_file.h"
 #include "support/temp_dir.h"
 
@@ -81,4 +84,24 @@ TEST_CASE("without following links, a symbolic link is refused", "[files]") {
   auto read = read_small_file(link, options);
   REQUIRE_FALSE(read);
   CHECK(read.error() == link.string() + ": is a symbolic link, expected a regular file");
+}
+
+TEST_CASE("credentials, keys and consumer marks refuse a FIFO or a directory without waiting",
+          "[files]") {
+  TempDir dir;
+  const fs::path fifo = dir.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const fs::path directory = dir.path() / "dir";
+  fs::create_directory(directory);
+  for (const fs::path& bad : {fifo, directory}) {
+    auto credential = read_credential_file(bad);
+    REQUIRE_FALSE(credential);
+    CHECK_THAT(credential.error(), Catch::StartsWith("credential " + bad.string() + ": is a "));
+    auto curve = load_curve_server(bad, bad);
+    REQUIRE_FALSE(curve);
+    CHECK_THAT(curve.error(), Catch::StartsWith(bad.string() + ": is a "));
+    const ConsumerMark mark(bad);
+    CHECK_FALSE(mark.found());
+    CHECK(mark.acked() == 0);
+  }
 }
