@@ -77,6 +77,18 @@ TEST_CASE("a directory or a FIFO where hub.yml belongs stops hubd at once with e
   }
 }
 
+TEST_CASE("a hub.yml that is a link to nothing is an error, not the defaults", "[hubd][files]") {
+  TempDir root;
+  const fs::path file = root.path() / "config/hub.yml";
+  fs::create_directories(file.parent_path());
+  fs::create_symlink("hub-old.yml", file);
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  const auto status = hubd.wait_exit(10s);
+  REQUIRE(status);
+  CHECK(*status == 3);
+  CHECK_THAT(hubd.stderr_text(), Catch::Contains(file.string() + ": missing"));
+}
+
 TEST_CASE("a directory or a FIFO where a module's file belongs rejects that module only",
           "[hubd][files]") {
   TempDir root;

@@ -397,3 +397,15 @@ TEST_CASE("a user or group id too large for any system is a problem, not an exce
       Catch::Contains(svc.string() +
                       ":2:7: user: expected a user of this system, got '99999999999999999999'"));
 }
+
+TEST_CASE("a service.yml that is a link to nothing rejects the module, not runs it without",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Linked", "1.0.0\n");
+  const fs::path svc = root.path() / "modules/site/Linked/service.yml";
+  fs::create_symlink("service-old.yml", svc);
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK_THAT(rejected(tree, "Linked").reason,
+             Catch::Contains("bad service definition: " + svc.string() + ": missing"));
+}
