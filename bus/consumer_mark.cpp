@@ -3,14 +3,24 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <sstream>
 #include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/small_file.h"
 
 namespace hub {
 
 ConsumerMark::ConsumerMark(std::filesystem::path file) : file_(std::move(file)) {
-  std::ifstream in(file_);
-  found_ = static_cast<bool>(in >> saved_);
+  // Never blocks: a FIFO or a directory in its place is reported and counts as no mark.
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(file_, ec))) {
+    auto text = read_small_file(file_, 64);
+    if (!text) spdlog::error("consumer mark {} (ignored)", text.error());
+    std::istringstream in(text ? *text : std::string());
+    found_ = static_cast<bool>(in >> saved_);
+  }
   if (!found_) saved_ = 0;
   on_disk_ = found_;
   acked_ = saved_;

@@ -8,7 +8,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+
+#include "bus/small_file.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -32,20 +33,16 @@ std::string random_secret() {
 }
 
 Result<Credential> read_credential_file(const fs::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
-    return Status::error("credential " + file.string() + ": " + std::strerror(errno));
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  SmallFileOptions options;
+  options.max_bytes = 4096;  // one line IDENTITY:SECRET
+  auto read = read_small_file(file, options);
+  if (!read) return Status::error("credential " + read.error());
+  if ((read->mode & (S_IRWXG | S_IRWXO)) != 0) {
     return Status::error("credential " + file.string() +
                          ": readable or writable by group or others; run: chmod 600 " +
                          file.string());
   }
-  std::ifstream in(file);
-  std::string line;
-  if (!in || !std::getline(in, line)) {
-    return Status::error("credential " + file.string() + ": cannot be read");
-  }
+  const std::string line = read->text.substr(0, read->text.find('\n'));
   const size_t colon = line.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == line.size()) {
     return Status::error("credential " + file.string() + ":1: expected one line IDENTITY:SECRET");
@@ -54,7 +51,8 @@ Result<Credential> read_credential_file(const fs::path& file) {
 }
 
 Result<Credential> load_or_create_credential(const fs::path& file, const std::string& identity) {
-  if (!fs::exists(file)) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(file, ec))) {
     const Credential fresh{identity, random_secret()};
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {

@@ -1,14 +1,12 @@
 #include "bus/curve.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-
-#include <cstring>
 #include <sstream>
+
+#include "bus/small_file.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -22,26 +20,22 @@ bool is_z85_key(const std::string& key) {
 // The file's text, when it is a regular file (not a link) that belongs to this user and
 // that no one else may read or write.
 Result<std::string> read_key_file(const fs::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
-  struct stat st {};
-  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 1024 * 1024;
-  std::string text(ok ? static_cast<size_t>(st.st_size) : 0, '\0');
-  const bool read_all =
-      ok && ::read(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!read_all) return Status::error(file.string() + ": not a readable regular file");
-  if (st.st_uid != ::geteuid()) {
-    return Status::error(file.string() + ": owned by uid " + std::to_string(st.st_uid) +
+  SmallFileOptions options;
+  options.max_bytes = 1024 * 1024;
+  options.follow_links = false;
+  auto read = read_small_file(file, options);
+  if (!read) return read.status();
+  if (read->owner != ::geteuid()) {
+    return Status::error(file.string() + ": owned by uid " + std::to_string(read->owner) +
                          ", not by hubd's user");
   }
-  if ((st.st_mode & 077) != 0) {
+  if ((read->mode & 077) != 0) {
     return Status::error(file.string() +
                          ": readable or writable by group or others, so the key "
                          "may be known to them; run: chmod 600 " +
                          file.string());
   }
-  return text;
+  return std::move(read->text);
 }
 
 // An identity a client key may stand for: the administrator, or a module's (NAME or

@@ -50,42 +50,6 @@ std::vector<fs::path> visible_entries(const fs::path& dir, std::error_code& erro
   return entries;
 }
 
-Result<std::string> read_small_file(const fs::path& file, size_t max_bytes) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) return Status::error(file.string() + ": missing");
-    return Status::error(file.string() + ": " + std::strerror(err));
-  }
-  struct stat st {};
-  std::string text;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::error(file.string() + (S_ISDIR(st.st_mode) ? ": is a directory, expected a file"
-                                                              : ": not a regular file"));
-  }
-  if (static_cast<size_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    return Status::error(file.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
-  }
-  text.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::error(file.string() + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  text.resize(got);
-  return text;
-}
-
 Status write_file(const fs::path& file, const std::string& text, mode_t mode) {
   // Never through a link, never blocked by a FIFO, never into anything but a regular file.
   const int fd =

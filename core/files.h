@@ -1,5 +1,6 @@
 // Small filesystem helpers for hubd's view of a root: directories it owns, the entries a
-// user placed in a directory, and little text files. Thread-safe (no shared state).
+// user placed in a directory, the files it writes (the files it reads: bus/small_file.h).
+// Thread-safe (no shared state).
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "bus/small_file.h"  // read_small_file: how every file hubd reads is read
 #include "bus/status.h"
 
 namespace hub {
@@ -19,6 +21,13 @@ struct Account {
   uid_t uid = 0;
   gid_t gid = 0;                     // the primary group; files given to it get this one
   std::optional<gid_t> extra_group;  // the only supplementary group of its processes
+};
+
+// Where a problem in a file is: the file, and the line of its first problem when known
+// (else 0).
+struct FileFault {
+  std::filesystem::path file;
+  int line = 0;
 };
 
 // Creates `dir` (and parents) if needed and sets its mode. Fails when it exists but is
@@ -37,9 +46,5 @@ std::vector<std::filesystem::path> visible_entries(const std::filesystem::path& 
 
 // Writes `text` to `file` (created with `mode`, else truncated; never through a symlink).
 Status write_file(const std::filesystem::path& file, const std::string& text, mode_t mode = 0644);
-
-// Reads a small text file: fails with "PATH: reason" (missing, a directory, not a regular
-// file, unreadable, larger than `max_bytes`). Never blocks on a FIFO.
-Result<std::string> read_small_file(const std::filesystem::path& file, size_t max_bytes);
 
 }  // namespace hub

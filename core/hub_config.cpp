@@ -86,19 +86,19 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
                      "expected none, batch or every-event, got '" + d + "'");
     }
     reader.read_duration(journal, "journal", "sync_interval", config.journal.sync_interval,
-                         std::chrono::seconds(60));
+                         std::chrono::milliseconds(1), std::chrono::seconds(60));
     reader.read_size(journal, "journal", "segment_size", config.journal.segment_size,
                      uint64_t{1} << 32);
     reader.read_size(journal, "journal", "max_size", config.journal.max_size, uint64_t{1} << 50);
     reader.read_duration(journal, "journal", "max_age", config.journal.max_age,
-                         std::chrono::hours(24 * 3650));
+                         std::chrono::seconds(1), std::chrono::hours(24 * 3650));
   }
   if (const YAML::Node scripts = root["scripts"];
       scripts && reader.expect_map(scripts, "scripts",
                                    {"timeout", "output_cap", "parallel", "queue_limit", "resume",
                                     "feedback_limit", "feedback_window"})) {
     reader.read(scripts, "scripts", "resume", config.scripts.resume);
-    reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout,
+    reader.read_duration(scripts, "scripts", "timeout", config.scripts.timeout, kMinScriptTimeout,
                          std::chrono::hours(24));
     reader.read(scripts, "scripts", "parallel", config.scripts.parallel, 1, 256);
     reader.read(scripts, "scripts", "queue_limit", config.scripts.queue_limit, 1, 10'000'000);
@@ -133,7 +133,7 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
       reader.read(log, "services.log", "keep", config.services.log_keep, 0, 100);
     }
     reader.read_duration(services, "services", "leftover_grace", config.services.leftover_grace,
-                         std::chrono::minutes(10));
+                         std::chrono::milliseconds(0), std::chrono::minutes(10));
   }
   if (const YAML::Node network = root["network"];
       network &&
@@ -161,9 +161,9 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   if (const YAML::Node shutdown = root["shutdown"];
       shutdown && reader.expect_map(shutdown, "shutdown", {"drain_timeout", "scripts_timeout"})) {
     reader.read_duration(shutdown, "shutdown", "scripts_timeout", config.shutdown.scripts_timeout,
-                         std::chrono::hours(1));
+                         kMinScriptTimeout, std::chrono::hours(1));
     reader.read_duration(shutdown, "shutdown", "drain_timeout", config.shutdown.drain_timeout,
-                         std::chrono::hours(1));
+                         std::chrono::milliseconds(0), std::chrono::hours(1));
   }
   if (!reader.ok()) return reader.status();
   return config;

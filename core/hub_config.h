@@ -12,6 +12,11 @@
 
 namespace hub {
 
+// The shortest time limit a script run may have (scripts.timeout, a module's
+// hub.scripts.timeout, shutdown.scripts_timeout): a shorter one kills scripts before
+// /bin/sh has started on a busy device, so every run would fail as a timeout.
+constexpr std::chrono::milliseconds kMinScriptTimeout{100};
+
 struct HubConfig {
   // Config levels, lowest precedence first.
   std::vector<std::string> levels = {"system", "customer", "site"};
@@ -35,13 +40,15 @@ struct HubConfig {
   struct JournalSettings {
     std::string durability = "batch";              // none, batch, every-event
     std::chrono::milliseconds sync_interval{100};  // batch: the most an event waits to be synced
+                                                   // (at least 1 ms; every-event syncs each)
     uint64_t segment_size = 64ull << 20;           // var/db/hub/journal/ files roll at this size
     uint64_t max_size = 1ull << 30;                // retention by size
-    std::chrono::milliseconds max_age{7 * 24 * 3600 * 1000LL};  // retention by age
+    std::chrono::milliseconds max_age{7 * 24 * 3600 * 1000LL};  // retention by age (>= 1 s)
   } journal;
 
   struct Scripts {
     std::chrono::milliseconds timeout{30000};  // per script run; its process group is then killed
+                                               // (at least kMinScriptTimeout)
     uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run
     int64_t parallel =
         4;  // event script runs at once (a long run then holds only its owner's slot)
@@ -77,8 +84,9 @@ struct HubConfig {
   } network;
 
   struct Shutdown {
-    std::chrono::milliseconds drain_timeout{2000};     // bound on flushing the bus at exit
-    std::chrono::milliseconds scripts_timeout{30000};  // bound on Hub/shutdown's scripts
+    std::chrono::milliseconds drain_timeout{2000};  // bound on flushing the bus at exit (0: none)
+    std::chrono::milliseconds scripts_timeout{
+        30000};  // bound on Hub/shutdown's scripts (>= 100 ms)
   } shutdown;
 };
 

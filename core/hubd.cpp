@@ -313,7 +313,8 @@ int run_hubd(const HubdOptions& options) {
   const fs::path config_file =
       options.config_file.empty() ? root / "config/hub.yml" : options.config_file;
   HubConfig config;
-  if (!options.config_file.empty() || fs::exists(config_file)) {
+  std::error_code missing;  // a dangling link is no file, but is not nothing either
+  if (!options.config_file.empty() || fs::exists(fs::symlink_status(config_file, missing))) {
     auto loaded = load_hub_config(config_file);
     if (!loaded) return fail_early(kExitConfig, "invalid configuration:\n" + loaded.error());
     config = std::move(*loaded);

@@ -1,7 +1,10 @@
 #include "core/module_config.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
+#include "core/hub_config.h"
 #include "core/yaml_reader.h"
 
 namespace hub {
@@ -9,10 +12,23 @@ namespace fs = std::filesystem;
 
 YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
   if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
-  YAML::Node out = YAML::Clone(base);
+  // Each node of either side is visited once (a map's lookup by key is a linear scan in
+  // yaml-cpp, so keys are indexed here): linear in what parse_yaml bounded.
+  std::map<std::string, YAML::Node> replacing;
+  for (const auto& entry : over) replacing.emplace(entry.first.Scalar(), entry.second);
+  YAML::Node out(YAML::NodeType::Map);
+  out.SetStyle(base.Style());  // as Clone would: the text of equal definitions stays equal
+  std::set<std::string> kept;
+  for (const auto& entry : base) {
+    const std::string key = entry.first.Scalar();
+    kept.insert(key);
+    const auto it = replacing.find(key);
+    out.force_insert(key, it == replacing.end() ? YAML::Clone(entry.second)
+                                                : merge_yaml(entry.second, it->second));
+  }
   for (const auto& entry : over) {
     const std::string key = entry.first.Scalar();
-    out[key] = merge_yaml(out[key], entry.second);
+    if (kept.insert(key).second) out.force_insert(key, YAML::Clone(entry.second));
   }
   return out;
 }
@@ -28,7 +44,8 @@ void read_hub_section(YamlReader& reader, const YAML::Node& config,
   if (!scripts || !reader.expect_map(scripts, "hub.scripts", {"timeout"}) || !scripts["timeout"])
     return;
   std::chrono::milliseconds value{0};
-  reader.read_duration(scripts, "hub.scripts", "timeout", value, std::chrono::hours(24));
+  reader.read_duration(scripts, "hub.scripts", "timeout", value, kMinScriptTimeout,
+                       std::chrono::hours(24));
   if (reader.ok()) timeout = value;
 }
 
@@ -36,7 +53,7 @@ void read_hub_section(YamlReader& reader, const YAML::Node& config,
 
 Result<ModuleConfig> merge_module_config(const fs::path& root,
                                          const std::vector<std::string>& levels,
-                                         const std::string& name) {
+                                         const std::string& name, FileFault* fault) {
   ModuleConfig result;
   YAML::Node merged(YAML::NodeType::Map);
   for (const auto& level : levels) {
@@ -52,20 +69,25 @@ Result<ModuleConfig> merge_module_config(const fs::path& root,
       }
     }
     if (ec && ec != std::errc::no_such_file_or_directory) {
+      if (fault != nullptr) *fault = FileFault{dir, 0};
       return Status::error(dir.string() + ": cannot be read: " + ec.message());
     }
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
       YamlReader reader(file.string());
+      const auto failed = [&] {
+        if (fault != nullptr) *fault = reader.fault();
+        return reader.status();
+      };
       const YAML::Node node = reader.load_file(file.string());
-      if (!reader.ok()) return reader.status();
+      if (!reader.ok()) return failed();
       if (node.IsNull()) continue;  // an empty file adds nothing
       if (!node.IsMap()) {
         reader.problem(node, "", "expected a map of settings (key: value) at the top");
-        return reader.status();
+        return failed();
       }
       read_hub_section(reader, node, result.script_timeout);  // a later file wins, like the merge
-      if (!reader.ok()) return reader.status();
+      if (!reader.ok()) return failed();
       merged = merge_yaml(merged, node);
     }
   }

@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "bus/status.h"
+#include "core/files.h"
 
 namespace hub {
 
@@ -25,10 +26,12 @@ struct ModuleConfig {
 };
 
 // Merges the module's config files. Fails naming the file, line and column of the first
-// file that is not valid YAML, not a map of settings, or has a bad `hub:` section.
+// file that is not a regular file, not valid YAML (yaml_document.h: no key twice, bounded
+// size and aliases), not a map of settings, or has a bad `hub:` section; with `fault`,
+// also says there which file and line.
 Result<ModuleConfig> merge_module_config(const std::filesystem::path& root,
                                          const std::vector<std::string>& levels,
-                                         const std::string& name);
+                                         const std::string& name, FileFault* fault = nullptr);
 
 // `over` merged onto `base` (neither is modified): maps merge deeply, `over` wins.
 YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over);

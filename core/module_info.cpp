@@ -33,11 +33,23 @@ int parse_numbers(std::string_view s, unsigned out[3]) {
   }
 }
 
+// `s` in quotes, every byte that is not printable ASCII written as \xNN, so nothing in a
+// message is invisible (a stray byte-order mark, a control character).
 std::string quoted(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out = "'";
   for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out += '?';
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
     } else {
       out += c;
     }

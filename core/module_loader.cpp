@@ -57,15 +57,14 @@ std::optional<RejectedModule> read_info(Module& m) {
   }
   m.depends = std::move(*depends);
 
+  const fs::path build_file = m.dir / "info/build.txt";
   std::error_code ec;
-  if (fs::exists(m.dir / "info/build.txt", ec)) {
-    auto build = read_small_file(m.dir / "info/build.txt", kMaxInfoFile);
-    if (build) {
-      m.build_info = build->substr(0, kMaxBuildInfo);
-      while (!m.build_info.empty() &&
-             std::isspace(static_cast<unsigned char>(m.build_info.back()))) {
-        m.build_info.pop_back();
-      }
+  if (fs::exists(fs::symlink_status(build_file, ec))) {  // optional, but not half there
+    auto build = read_small_file(build_file, kMaxInfoFile);
+    if (!build) return rejection(m, build.error() + " (info/build.txt is optional)", build_file);
+    m.build_info = build->substr(0, kMaxBuildInfo);
+    while (!m.build_info.empty() && std::isspace(static_cast<unsigned char>(m.build_info.back()))) {
+      m.build_info.pop_back();
     }
   }
   return std::nullopt;
@@ -89,6 +88,41 @@ Candidate examine(const fs::path& dir, const std::string& level) {
     c.rejected = read_info(c.module);
   }
   return c;
+}
+
+Candidate examine_guarded(const fs::path& dir, const std::string& level) {
+  try {
+    return examine(dir, level);
+  } catch (const std::exception& e) {  // a library's surprise rejects this module only
+    Candidate c;
+    c.module.name = dir.filename().string();
+    c.module.level = level;
+    c.module.dir = dir;
+    c.rejected = rejection(c.module, dir.string() + ": cannot be read: " + e.what(), dir);
+    return c;
+  }
+}
+
+// Reads the module's configuration and service definition into `m`; returns why it
+// cannot load, if it cannot.
+std::optional<RejectedModule> read_settings(Module& m, const fs::path& root,
+                                            const std::vector<std::string>& levels,
+                                            const std::vector<std::string>& volume_paths) {
+  FileFault fault;
+  auto config = merge_module_config(root, levels, m.name, &fault);
+  if (!config) return rejection(m, "bad configuration: " + config.error(), fault.file, fault.line);
+  m.config = std::move(config->merged);
+  m.script_timeout = config->script_timeout;
+  auto service = load_service_spec(root, levels, m.dir, m.name, &fault);
+  if (!service) {
+    return rejection(m, "bad service definition: " + service.error(), fault.file, fault.line);
+  }
+  for (const auto& volume : (*service) ? (*service)->volumes : std::vector<Volume>{}) {
+    if (auto source = resolve_volume_source(root, volume_paths, volume); !source)
+      return rejection(m, "bad service definition: " + source.error());
+  }
+  m.service = std::move(*service);
+  return std::nullopt;
 }
 
 // Resolution over the candidates that won their name. Fills tree.loaded and rejected.
@@ -300,7 +334,7 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
     const auto entries = visible_entries(level_dir, error);
     if (error) tree.problems.push_back(level_dir.string() + ": cannot be read: " + error.message());
     for (const auto& dir : entries) {
-      Candidate c = examine(dir, level);
+      Candidate c = examine_guarded(dir, level);
       auto it = winners.find(c.module.name);
       if (it != winners.end()) {
         const Module& lower = it->second.module;
@@ -316,25 +350,11 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   // Only the copy that wins its name gets its configuration read.
   for (auto& [name, c] : winners) {
     if (c.rejected) continue;
-    auto config = merge_module_config(root, levels, name);
-    if (!config) {
-      c.rejected = rejection(c.module, "bad configuration: " + config.error());
-      continue;
+    try {
+      c.rejected = read_settings(c.module, root, levels, volume_paths);
+    } catch (const std::exception& e) {  // a library's surprise rejects this module only
+      c.rejected = rejection(c.module, "its settings cannot be read: " + std::string(e.what()));
     }
-    c.module.config = std::move(config->merged);
-    c.module.script_timeout = config->script_timeout;
-    auto service = load_service_spec(root, levels, c.module.dir, name);
-    if (!service) {
-      c.rejected = rejection(c.module, "bad service definition: " + service.error());
-      continue;
-    }
-    for (const auto& volume : (*service) ? (*service)->volumes : std::vector<Volume>{}) {
-      if (auto source = resolve_volume_source(root, volume_paths, volume); !source) {
-        c.rejected = rejection(c.module, "bad service definition: " + source.error());
-        break;
-      }
-    }
-    c.module.service = std::move(*service);
   }
   // A module shadowed twice names the level that finally wins.
   for (auto& s : tree.shadowed) s.by_level = winners.at(s.name).module.level;

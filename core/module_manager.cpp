@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -95,8 +94,22 @@ void ModuleManager::prepare(const Module& m) {
     unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
 }
 
+Result<ModuleTree> ModuleManager::scan() const {
+  try {
+    return load_module_tree(options_.root, options_.levels, options_.volume_paths);
+  } catch (const std::exception& e) {
+    return Status::error(std::string("cannot scan the modules: ") + e.what());
+  }
+}
+
 void ModuleManager::load() {
-  tree_ = load_module_tree(options_.root, options_.levels, options_.volume_paths);
+  auto scanned = scan();
+  if (scanned) {
+    tree_ = std::move(*scanned);
+  } else {
+    tree_ = ModuleTree();
+    tree_.problems.push_back(scanned.error());
+  }
   std::error_code ec;
   fs::create_directories(script_log_file(options_.root, "").parent_path(), ec);
   for (const auto& m : tree_.loaded) prepare(m);
@@ -191,7 +204,9 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     const ScriptOutcome outcome = run_script(request);
     append_run_log(script_log_file(options_.root, m.name), "control/" + phase, script, outcome);
     if (outcome.ok()) continue;
-    std::string reason = fs::relative(script, m.dir).string() + " " + outcome.describe();
+    std::error_code ec;
+    const fs::path relative = fs::relative(script, m.dir, ec);
+    std::string reason = (ec ? script : relative).string() + " " + outcome.describe();
     if (!outcome.err.empty()) reason += ": " + first_line(outcome.err);
     spdlog::error("module {}: {}", m.name, reason);
     if (failure.empty()) failure = reason;
@@ -307,7 +322,14 @@ void ModuleManager::stop_all() {
 
 std::string ModuleManager::reload() {
   spdlog::info("reload: rescanning modules");
-  ModuleTree fresh = load_module_tree(options_.root, options_.levels, options_.volume_paths);
+  auto scanned = scan();
+  if (!scanned) {
+    spdlog::error("reload: {}; every module keeps running as it was", scanned.error());
+    const std::string report = JsonObject().add("error", scanned.error()).str();
+    publish_("Hub/reload", report, false);
+    return report;
+  }
+  ModuleTree fresh = std::move(*scanned);
   std::map<std::string, const Module*> fresh_loaded;
   for (const auto& m : fresh.loaded) fresh_loaded[m.name] = &m;
   std::map<std::string, const RejectedModule*> fresh_rejected;

@@ -73,6 +73,8 @@ class ModuleManager {
   // Rescans modules and their config: new modules start, removed ones stop, changed ones
   // (and ones that had failed) restart, the rest are not touched. A module whose new
   // definition is rejected keeps running as it was. Publishes Hub/reload with what changed.
+  // Nothing a file holds makes it throw: when the tree cannot be scanned at all, every
+  // module keeps running and Hub/reload says why ({"error": ...}).
   std::string reload();  // returns the Hub/reload payload
 
   // For the API. Failures start with a code: "not_found: ...", "bad_request: ...",
@@ -108,6 +110,8 @@ class ModuleManager {
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
   bool cancelled() const;
+  // load_module_tree, with any exception (a library's surprise) turned into a Status.
+  Result<ModuleTree> scan() const;
 
   ModuleManagerOptions options_;
   HubPublish publish_;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 
 #include <yaml-cpp/yaml.h>
 
@@ -85,11 +87,13 @@ class SpecParser {
     parse_env(node["env"], spec.env);
     parse_restart(node["restart"], spec.restart);
     if (const YAML::Node stop = node["stop"]; stop && r_.expect_map(stop, "stop", {"grace"}))
-      r_.read_duration(stop, "stop", "grace", spec.stop_grace, std::chrono::hours(1));
+      r_.read_duration(stop, "stop", "grace", spec.stop_grace, milliseconds(0),
+                       std::chrono::hours(1));
     if (const YAML::Node ready = node["ready"];
         ready && r_.expect_map(ready, "ready", {"notify", "timeout"})) {
       r_.read(ready, "ready", "notify", spec.ready_notify);
-      r_.read_duration(ready, "ready", "timeout", spec.ready_timeout, std::chrono::hours(1));
+      r_.read_duration(ready, "ready", "timeout", spec.ready_timeout, kMinReadyTimeout,
+                       std::chrono::hours(1));
     }
     parse_limits(node["limits"], spec.limits);
     parse_volumes(node["volumes"], spec.volumes);
@@ -118,7 +122,7 @@ class SpecParser {
         r_.problem(entry.first, key, "HUB_ variables are set by the hub and cannot be overridden");
       } else if (!entry.second.IsScalar()) {
         r_.problem(entry.second, key, "expected a string value");
-      } else {
+      } else if (r_.free_of_nul(entry.second, key)) {
         out.emplace_back(name, entry.second.Scalar());
       }
     }
@@ -142,8 +146,10 @@ class SpecParser {
     }
     if (const YAML::Node backoff = restart["backoff"];
         backoff && r_.expect_map(backoff, "restart.backoff", {"min", "max", "factor"})) {
-      r_.read_duration(backoff, "restart.backoff", "min", out.backoff_min, std::chrono::hours(1));
-      r_.read_duration(backoff, "restart.backoff", "max", out.backoff_max, std::chrono::hours(24));
+      r_.read_duration(backoff, "restart.backoff", "min", out.backoff_min, kMinRestartDelay,
+                       std::chrono::hours(1));
+      r_.read_duration(backoff, "restart.backoff", "max", out.backoff_max, kMinRestartDelay,
+                       std::chrono::hours(24));
       if (const YAML::Node factor = backoff["factor"]) {
         double value = 0;
         if (!factor.IsScalar() || !YAML::convert<double>::decode(factor, value) || value < 1 ||
@@ -154,7 +160,8 @@ class SpecParser {
         }
       }
     }
-    r_.read_duration(restart, "restart", "reset_after", out.reset_after, std::chrono::hours(24));
+    r_.read_duration(restart, "restart", "reset_after", out.reset_after, kMinResetAfter,
+                     std::chrono::hours(24));
     if (const YAML::Node retries = restart["retries"];
         retries && retries.IsScalar() && retries.Scalar() == "unlimited") {
       out.retries = -1;
@@ -170,10 +177,11 @@ class SpecParser {
     if (const YAML::Node user = node["user"]) {
       std::string name;
       r_.read(node, "", "user", name);
-      const struct passwd* pw = name.empty() ? nullptr
-                                : is_integer(name)
-                                    ? ::getpwuid(static_cast<uid_t>(std::stoul(name)))
-                                    : ::getpwnam(name.c_str());
+      const auto id = numeric_id(name);
+      const struct passwd* pw = name.empty()       ? nullptr
+                                : id               ? ::getpwuid(static_cast<uid_t>(*id))
+                                : is_integer(name) ? nullptr
+                                                   : ::getpwnam(name.c_str());
       if (pw == nullptr) {
         r_.problem(user, "user", "expected a user of this system, got '" + name + "'");
       } else {
@@ -183,8 +191,10 @@ class SpecParser {
     if (const YAML::Node group = node["group"]) {
       std::string name;
       r_.read(node, "", "group", name);
+      const auto id = numeric_id(name);
       const struct group* gr = name.empty()       ? nullptr
-                               : is_integer(name) ? ::getgrgid(static_cast<gid_t>(std::stoul(name)))
+                               : id               ? ::getgrgid(static_cast<gid_t>(*id))
+                               : is_integer(name) ? nullptr
                                                   : ::getgrnam(name.c_str());
       if (gr == nullptr) {
         r_.problem(group, "group", "expected a group of this system, got '" + name + "'");
@@ -197,6 +207,15 @@ class SpecParser {
   static bool is_integer(const std::string& s) {
     return !s.empty() &&
            std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+
+  // A user or group id written as a number, when it is one a system can have (not the
+  // all-ones value, which means "unchanged" to the system calls).
+  static std::optional<uint32_t> numeric_id(const std::string& s) {
+    if (!is_integer(s) || s.size() > 10) return std::nullopt;
+    const uint64_t value = std::strtoull(s.c_str(), nullptr, 10);
+    if (value >= UINT32_MAX) return std::nullopt;
+    return static_cast<uint32_t>(value);
   }
 
   void read_count(const YAML::Node& map, const char* key, std::optional<uint64_t>& out) {
@@ -282,7 +301,11 @@ class SpecParser {
 Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
                                                      const std::vector<std::string>& levels,
                                                      const fs::path& module_dir,
-                                                     const std::string& name) {
+                                                     const std::string& name, FileFault* fault) {
+  const auto failed = [fault](const YamlReader& reader) {
+    if (fault != nullptr) *fault = reader.fault();
+    return reader.status();
+  };
   std::vector<fs::path> files = {module_dir / kFileName};
   for (const auto& level : levels)
     files.push_back(root / "config" / level / "modules" / name / kFileName);
@@ -294,14 +317,14 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   YAML::Node backoff_node;
   for (const auto& file : files) {
     std::error_code ec;
-    if (!fs::exists(file, ec)) continue;
+    if (!fs::exists(fs::symlink_status(file, ec))) continue;  // a dangling link is reported
     YamlReader reader(file.string());
     const YAML::Node node = reader.load_file(file.string());
-    if (!reader.ok()) return reader.status();
+    if (!reader.ok()) return failed(reader);
     if (node.IsNull()) continue;  // an empty override changes nothing
     ServiceSpec scratch;
     SpecParser(reader).parse(node, scratch);  // each file is checked where its lines are known
-    if (!reader.ok()) return reader.status();
+    if (!reader.ok()) return failed(reader);
     if (const YAML::Node restart = node["restart"]; restart && restart["backoff"]) {
       backoff_file = file.string();
       backoff_node.reset(restart["backoff"]);  // operator= would overwrite what it refers to
@@ -315,11 +338,11 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   YamlReader reader(last_file);
   SpecParser(reader).parse(merged, spec);
   if (spec.command.empty()) reader.problem(YAML::Node(), "command", "expected the program to run");
-  if (!reader.ok()) return reader.status();
+  if (!reader.ok()) return failed(reader);
   if (spec.restart.backoff_min > spec.restart.backoff_max) {
     YamlReader backoff_reader(backoff_file);
     backoff_reader.problem(backoff_node, "restart.backoff", "expected min no larger than max");
-    return backoff_reader.status();
+    return failed(backoff_reader);
   }
   YAML::Emitter text;
   text << merged;

@@ -15,10 +15,22 @@
 #include <vector>
 
 #include "bus/status.h"
+#include "core/files.h"
 
 namespace hub {
 
 enum class RestartMode { kAlways, kOnFailure, kNever };
+
+// The shortest delay before a restart (restart.backoff min and max). A service that exits
+// at once is then started at most 100 times a second before its backoff grows; shorter,
+// a crash loop turns into a busy loop of fork, exec and journaled NAME/started and
+// NAME/exited events that takes the CPU and the flash from the hub and the other services.
+constexpr std::chrono::milliseconds kMinRestartDelay{10};
+// The shortest restart.reset_after: with 0 every run would reset the count of restarts,
+// so `retries` would never be reached and a crash loop would never be given up.
+constexpr std::chrono::milliseconds kMinResetAfter{100};
+// The shortest ready.timeout: with 0 no service could ever be ready in time.
+constexpr std::chrono::milliseconds kMinReadyTimeout{100};
 
 struct RestartPolicy {
   RestartMode mode = RestartMode::kOnFailure;
@@ -76,12 +88,15 @@ struct ServiceSpec {
   std::string text;
 };
 
-// Reads the module's service.yml files. No file at all: std::nullopt. Fails with every
-// problem found (file:line:column: key: what was expected).
+// Reads the module's service.yml files (each a regular file of YAML within the bounds of
+// yaml_document.h). No file at all: std::nullopt. Fails with every problem found
+// (file:line:column: key: what was expected); with `fault`, also says there which file
+// and line.
 Result<std::optional<ServiceSpec>> load_service_spec(const std::filesystem::path& root,
                                                      const std::vector<std::string>& levels,
                                                      const std::filesystem::path& module_dir,
-                                                     const std::string& name);
+                                                     const std::string& name,
+                                                     FileFault* fault = nullptr);
 
 // Where a volume's source really is (symbolic links resolved), or why it may not be
 // used: it must stay inside `root` or inside one of `allowed` (absolute paths).

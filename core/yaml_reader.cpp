@@ -1,10 +1,11 @@
 #include "core/yaml_reader.h"
 
-#include <cerrno>
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
+
+#include "bus/small_file.h"
 
 namespace hub {
 namespace {
@@ -33,18 +34,25 @@ std::string join_key(std::string_view path, std::string_view key) {
   return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
 }
 
-YAML::Node YamlReader::load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    problems_.push_back(file_ + ": cannot be read: " + std::strerror(errno));
+YAML::Node YamlReader::load_file(const std::string& path, const YamlLimits& limits) {
+  auto text = read_small_file(path, limits.max_bytes);
+  if (!text) {
+    problems_.push_back(text.error());
     return YAML::Node();
   }
-  try {
-    return YAML::Load(in);
-  } catch (const YAML::ParserException& e) {
-    problems_.push_back(file_ + ":" + std::to_string(e.mark.line + 1) + ":" +
-                        std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
+  auto node = parse_yaml(*text, file_, limits);
+  if (!node) {
+    add_problems(node.error());
     return YAML::Node();
+  }
+  return *node;
+}
+
+void YamlReader::add_problems(const std::string& lines) {
+  for (size_t start = 0; start <= lines.size();) {
+    const size_t end = std::min(lines.find('\n', start), lines.size());
+    problems_.push_back(lines.substr(start, end - start));
+    start = end + 1;
   }
 }
 
@@ -99,7 +107,15 @@ void YamlReader::read(const YAML::Node& map, std::string_view path, const char* 
   if (!node) return;
   if (!node.IsScalar())
     return problem(node, join_key(path, key), "expected a string, got " + describe(node));
-  out = node.Scalar();
+  if (free_of_nul(node, join_key(path, key))) out = node.Scalar();
+}
+
+bool YamlReader::free_of_nul(const YAML::Node& scalar, std::string_view path) {
+  if (scalar.Scalar().find('\0') == std::string::npos) return true;
+  problem(scalar, path,
+          "holds a NUL character (\\0), which would silently cut it short where it is "
+          "used (a program, its arguments and environment, a path)");
+  return false;
 }
 
 void YamlReader::read(const YAML::Node& map, std::string_view path, const char* key, bool& out) {
@@ -125,6 +141,7 @@ void YamlReader::read(const YAML::Node& map, std::string_view path, const char* 
       return problem(node[i], name + "[" + std::to_string(i) + "]",
                      "expected a string, got " + describe(node[i]));
     }
+    if (!free_of_nul(node[i], name + "[" + std::to_string(i) + "]")) return;
     values.push_back(node[i].Scalar());
   }
   out = std::move(values);
@@ -152,11 +169,17 @@ bool YamlReader::read_scaled(const YAML::Node& map, std::string_view path, const
 }
 
 void YamlReader::read_duration(const YAML::Node& map, std::string_view path, const char* key,
-                               std::chrono::milliseconds& out, std::chrono::milliseconds max) {
+                               std::chrono::milliseconds& out, std::chrono::milliseconds min,
+                               std::chrono::milliseconds max) {
   uint64_t ms = 0;
   if (!read_scaled(map, path, key, "a duration such as 500ms, 5s, 2m or 1h",
                    {{"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60'000}, {"h", 3'600'000}}, ms)) {
     return;
+  }
+  if (ms < static_cast<uint64_t>(min.count())) {
+    return problem(
+        map[key], join_key(path, key),
+        "expected at least " + std::to_string(min.count()) + " ms, got " + map[key].Scalar());
   }
   if (ms > static_cast<uint64_t>(max.count())) {
     return problem(
@@ -188,6 +211,18 @@ Status YamlReader::status() const {
   std::string all;
   for (const auto& p : problems_) all += (all.empty() ? "" : "\n") + p;
   return Status::error(all);
+}
+
+FileFault YamlReader::fault() const {
+  // Every problem starts "FILE:" and, when its place is known, "LINE:COLUMN: ".
+  const std::string& first = problems_.front();
+  const std::string prefix = file_ + ":";
+  int line = 0;
+  if (first.compare(0, prefix.size(), prefix) == 0 && first.size() > prefix.size() &&
+      std::isdigit(static_cast<unsigned char>(first[prefix.size()]))) {
+    line = static_cast<int>(std::strtol(first.c_str() + prefix.size(), nullptr, 10));
+  }
+  return FileFault{file_, line};
 }
 
 }  // namespace hub

@@ -89,3 +89,29 @@ TEST_CASE("sizes and durations too large to mean anything are refused, not wrapp
       Catch::Contains(":4:18: shutdown.drain_timeout: expected at most 3600000 ms, got 600h"));
   CHECK_THAT(config.error(), Catch::Contains(":6:15: scripts.output_cap: expected from 1 to"));
 }
+
+TEST_CASE("a key given twice in hub.yml is refused, naming both lines", "[config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml", "log:\n  level: debug\nbus: {}\nlog: {level: error}\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  CHECK_THAT(
+      config.error(),
+      Catch::Contains(file.string() + ":4:1: log: given twice in one map (first at line 1)"));
+}
+
+TEST_CASE("a directory where hub.yml belongs is an error naming it", "[config]") {
+  TempDir dir;
+  const auto file = dir.path() / "hub.yml";
+  std::filesystem::create_directory(file);
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  CHECK(config.error() == file.string() + ": is a directory, expected a regular file");
+}
+
+TEST_CASE("a byte-order mark at the start of hub.yml is dropped", "[config]") {
+  TempDir dir;
+  auto config = load_hub_config(dir.write("hub.yml", "\xEF\xBB\xBFlog: {level: debug}\n"));
+  REQUIRE(config);
+  CHECK(config->log.level == "debug");
+}

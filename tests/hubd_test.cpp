@@ -114,7 +114,7 @@ TEST_CASE("a --config file that does not exist is a configuration error", "[hubd
   TempDir root;
   ChildProcess hubd(HUBD_PATH, {"--root", root.path(), "--config", "/nonexistent/hub.yml"});
   CHECK(hubd.wait_exit() == 3);
-  CHECK_THAT(hubd.stderr_text(), Catch::Contains("/nonexistent/hub.yml: cannot be read"));
+  CHECK_THAT(hubd.stderr_text(), Catch::Contains("/nonexistent/hub.yml: missing"));
 }
 
 TEST_CASE("a second hubd on the same root refuses and the first keeps running", "[hubd]") {

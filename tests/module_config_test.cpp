@@ -74,3 +74,56 @@ TEST_CASE("a bad hub: section is named with its own file and line", "[config]") 
   CHECK_THAT(merged.error(),
              Catch::StartsWith(bad.string() + ":4:14: hub.scripts.timeout: expected a duration"));
 }
+
+TEST_CASE("a key given twice in a module config file is refused, naming both lines", "[config]") {
+  TempDir root;
+  const auto file =
+      root.write("config/site/modules/Foo/a.yml", "db:\n  host: a\n  port: 1\n  host: b\n");
+  auto merged = merge_module_config(root.path(), {"site"}, "Foo");
+  REQUIRE_FALSE(merged);
+  CHECK_THAT(merged.error(),
+             Catch::Contains(file.string() + ":4:3: db.host: given twice in one map (first at "
+                                             "line 2)"));
+}
+
+TEST_CASE("a module's hub.scripts.timeout of 0 is refused", "[config]") {
+  TempDir root;
+  const auto file =
+      root.write("config/site/modules/Foo/a.yml", "hub:\n  scripts:\n    timeout: 0s\n");
+  auto merged = merge_module_config(root.path(), {"site"}, "Foo");
+  REQUIRE_FALSE(merged);
+  CHECK_THAT(merged.error(),
+             Catch::Contains(file.string() +
+                             ":3:14: hub.scripts.timeout: expected at least 100 ms, got 0s"));
+}
+
+TEST_CASE("aliases that stand for too many nodes are refused before anything copies them",
+          "[config]") {
+  // 9^6 nodes from a few hundred bytes: each file alone is cheap as yaml-cpp holds it (an
+  // alias is shared), but merging one onto the other expanded every alias.
+  std::string bomb = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int level = 1; level <= 6; ++level) {
+    const std::string prev = "*l" + std::to_string(level - 1);
+    bomb += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " {";
+    for (int i = 0; i < 9; ++i) bomb += (i ? ", k" : "k") + std::to_string(i) + ": " + prev;
+    bomb += "}\n";
+  }
+  TempDir root;
+  const auto first = root.write("config/system/modules/Foo/a.yml", bomb);
+  root.write("config/site/modules/Foo/a.yml", bomb);
+  auto merged = merge_module_config(root.path(), {"system", "site"}, "Foo");
+  REQUIRE_FALSE(merged);
+  CHECK_THAT(merged.error(), Catch::StartsWith(first.string() + ":"));
+  CHECK_THAT(merged.error(), Catch::Contains("more than 100000 YAML nodes"));
+}
+
+TEST_CASE("a config file with a second YAML document is refused, not half read", "[config]") {
+  TempDir root;
+  const auto file = root.write("config/site/modules/Foo/a.yml", "a: 1\n---\nb: 2\n");
+  auto merged = merge_module_config(root.path(), {"site"}, "Foo");
+  REQUIRE_FALSE(merged);
+  CHECK_THAT(merged.error(),
+             Catch::Contains(file.string() + ": holds more than one YAML document"));
+  root.write("config/site/modules/Foo/a.yml", "---\na: 1\n...\n---\n");  // ends, adds nothing
+  CHECK(merge_module_config(root.path(), {"site"}, "Foo"));
+}

@@ -80,7 +80,9 @@ TEST_CASE("malformed version files reject the module with what was found", "[loa
       {"v4.14.2\n", "got 'v4.14.2'"},
       {"4.14.2 beta\n", "got '4.14.2 beta'"},
       {"4.14.2.1\n", "got '4.14.2.1'"},
-      {"4.14.2\n4.14.3\n", "got '4.14.2?4.14.3'"},
+      {"4.14.2\n4.14.3\n", "got '4.14.2\\n4.14.3'"},
+      // Bytes an editor does not show are shown: here a zero-width space.
+      {"1.0.0\xE2\x80\x8B\n", "got '1.0.0\\xE2\\x80\\x8B'"},
   };
   for (const auto& c : cases) {
     INFO("version.txt: " << c.text);
@@ -141,7 +143,7 @@ TEST_CASE("files where directories belong, and the reverse, are clear rejections
   CHECK_THAT(rejected(tree, "InfoFile").reason,
              Catch::Contains("info/version.txt: Not a directory"));
   CHECK_THAT(rejected(tree, "VersionDir").reason,
-             Catch::Contains("info/version.txt: is a directory, expected a file"));
+             Catch::Contains("info/version.txt: is a directory, expected a regular file"));
 }
 
 TEST_CASE("unreadable info files reject the module with the system's reason", "[loader]") {
@@ -158,7 +160,7 @@ TEST_CASE("unreadable info files reject the module with the system's reason", "[
   CHECK(tree.loaded.empty());
   CHECK_THAT(rejected(tree, "Locked").reason, Catch::Contains(version.string() + ": missing"));
   CHECK_THAT(rejected(tree, "Fifo").reason,
-             Catch::Contains(depends.string() + ": not a regular file"));
+             Catch::Contains(depends.string() + ": is a FIFO, expected a regular file"));
 }
 
 TEST_CASE("symlink loops in the tree reject the module and nothing else", "[loader]") {
@@ -315,4 +317,95 @@ TEST_CASE("a level directory that cannot be read is reported, not silently empty
   REQUIRE(tree.problems.size() == 1);
   CHECK(tree.problems[0] ==
         (root.path() / "modules/site").string() + ": cannot be read: Not a directory");
+}
+
+TEST_CASE("a byte-order mark at the start of an info file is dropped", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Bom",
+             "\xEF\xBB\xBF"
+             "1.0.0\n");
+  add_module(root, "site", "User", "1.0.0\n",
+             "\xEF\xBB\xBF"
+             "Bom:1\n");
+  root.write("modules/site/Bom/info/build.txt",
+             "\xEF\xBB\xBF"
+             "built today\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  REQUIRE(loaded_names(tree) == std::vector<std::string>{"Bom", "User"});
+  CHECK(tree.loaded[0].version.str() == "1.0.0");
+  CHECK(tree.loaded[0].build_info == "built today");
+}
+
+TEST_CASE("an optional info/build.txt that cannot be read rejects the module, not ignored",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Built", "1.0.0\n");
+  const fs::path build = root.path() / "modules/site/Built/info/build.txt";
+  fs::create_directory(build);
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  const auto& r = rejected(tree, "Built");
+  CHECK_THAT(r.reason,
+             Catch::Contains(build.string() + ": is a directory, expected a regular file"));
+  CHECK(r.file == build);
+}
+
+TEST_CASE("a directory where a config or service file belongs rejects the module, naming it",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Conf", "1.0.0\n");
+  add_module(root, "site", "Svc", "1.0.0\n");
+  add_module(root, "site", "Fine", "1.0.0\n");
+  const fs::path conf = root.path() / "config/customer/modules/Conf/a.yml";
+  const fs::path svc = root.path() / "config/site/modules/Svc/service.yml";
+  fs::create_directories(conf);
+  fs::create_directories(svc);
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Fine"});
+  CHECK_THAT(rejected(tree, "Conf").reason,
+             Catch::Contains("bad configuration: " + conf.string() + ": is a directory"));
+  CHECK(rejected(tree, "Conf").file == conf);
+  CHECK_THAT(rejected(tree, "Svc").reason,
+             Catch::Contains("bad service definition: " + svc.string() + ": is a directory"));
+  CHECK(rejected(tree, "Svc").file == svc);
+}
+
+TEST_CASE("a rejected module names the file and line of a bad config or service file", "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Conf", "1.0.0\n");
+  add_module(root, "site", "Svc", "1.0.0\n");
+  const fs::path conf = root.write("config/site/modules/Conf/a.yml", "a: 1\nb: [\n");
+  const fs::path svc =
+      root.write("modules/site/Svc/service.yml", "command: serve\nstop: {grace: soon}\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK(rejected(tree, "Conf").file == conf);
+  CHECK(rejected(tree, "Conf").line >= 2);
+  CHECK(rejected(tree, "Svc").file == svc);
+  CHECK(rejected(tree, "Svc").line == 2);
+}
+
+TEST_CASE("a user or group id too large for any system is a problem, not an exception",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Huge", "1.0.0\n");
+  const fs::path svc =
+      root.write("modules/site/Huge/service.yml", "command: serve\nuser: '99999999999999999999'\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK_THAT(
+      rejected(tree, "Huge").reason,
+      Catch::Contains(svc.string() +
+                      ":2:7: user: expected a user of this system, got '99999999999999999999'"));
+}
+
+TEST_CASE("a service.yml that is a link to nothing rejects the module, not runs it without",
+          "[loader]") {
+  TempDir root;
+  add_module(root, "site", "Linked", "1.0.0\n");
+  const fs::path svc = root.path() / "modules/site/Linked/service.yml";
+  fs::create_symlink("service-old.yml", svc);
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  CHECK_THAT(rejected(tree, "Linked").reason,
+             Catch::Contains("bad service definition: " + svc.string() + ": missing"));
 }

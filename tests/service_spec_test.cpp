@@ -530,3 +530,76 @@ TEST_CASE("bad hub.yml services settings name the line and dotted key", "[servic
       e, Catch::Contains(":6:19: services.leftover_grace: expected at most 600000 ms, got 11m"));
   CHECK_THAT(e, Catch::Contains(":7:3: services.volume_path: unknown key"));
 }
+
+// ---- what service.yml may not hold ---------------------------------------------------
+
+TEST_CASE("a key given twice in one map is refused, naming both lines", "[service]") {
+  TempDir root;
+  const auto file = root.write(kModuleFile,
+                               "command: serve\n"
+                               "restart:\n"
+                               "  policy: always\n"
+                               "  policy: 'no'\n"
+                               "command: other\n");
+  const std::string e = foo_problems(root);
+  CHECK_THAT(e, Catch::Contains(file.string() +
+                                ":4:3: restart.policy: given twice in one map (first at line 3)"));
+  CHECK_THAT(e, Catch::Contains(file.string() + ":5:1: command: given twice in one map (first at "
+                                                "line 1)"));
+}
+
+TEST_CASE("a NUL in a command, an argument or an environment value is refused", "[service]") {
+  const std::string e = problems_of(
+      "command: \"serve\\0--evil\"\n"
+      "args: [ok, \"a\\0b\"]\n"
+      "env:\n"
+      "  TZ: \"UTC\\x00+5\"\n"
+      "user: \"root\\0\"\n");
+  CHECK_THAT(e, Catch::Contains(":1:10: command: holds a NUL character"));
+  CHECK_THAT(e, Catch::Contains(":2:12: args[1]: holds a NUL character"));
+  CHECK_THAT(e, Catch::Contains(":4:7: env.TZ: holds a NUL character"));
+  CHECK_THAT(e, Catch::Contains(":5:7: user: holds a NUL character"));
+}
+
+TEST_CASE("restart and readiness durations too short to mean anything are refused", "[service]") {
+  const std::string e = problems_of(
+      "command: serve\n"
+      "restart:\n"
+      "  backoff: {min: 1ms, max: 5ms}\n"
+      "  reset_after: 0s\n"
+      "ready: {timeout: 0s}\n");
+  CHECK_THAT(e, Catch::Contains(":3:18: restart.backoff.min: expected at least 10 ms, got 1ms"));
+  CHECK_THAT(e, Catch::Contains(":3:28: restart.backoff.max: expected at least 10 ms, got 5ms"));
+  CHECK_THAT(e, Catch::Contains(":4:16: restart.reset_after: expected at least 100 ms, got 0s"));
+  CHECK_THAT(e, Catch::Contains(":5:18: ready.timeout: expected at least 100 ms, got 0s"));
+  // The documented minimums themselves are fine, and stop.grace may be 0 (SIGKILL at once).
+  TempDir root;
+  root.write(kModuleFile,
+             "command: serve\nrestart: {backoff: {min: 10ms, max: 10ms}, reset_after: 100ms}\n"
+             "ready: {timeout: 100ms}\nstop: {grace: 0s}\n");
+  const ServiceSpec spec = foo_service(root);
+  CHECK(spec.restart.backoff_min == milliseconds(10));
+  CHECK(spec.stop_grace == milliseconds(0));
+}
+
+TEST_CASE("an alias inside the node it names is refused, not followed for ever", "[service]") {
+  CHECK_THAT(problems_of("command: serve\nenv: &e\n  A: x\n  B: *e\n"),
+             Catch::Contains(":4:6: env.B: an alias inside the node it names (a cycle)"));
+}
+
+TEST_CASE("hub.yml scripts and shutdown timeouts of 0 are refused", "[service][config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml",
+                              "scripts: {timeout: 0s}\n"
+                              "shutdown: {scripts_timeout: 50ms, drain_timeout: 0s}\n"
+                              "journal: {sync_interval: 0ms, max_age: 0s}\n");
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  const std::string& e = config.error();
+  CHECK_THAT(e, Catch::Contains(file.string() +
+                                ":1:20: scripts.timeout: expected at least 100 ms, got 0s"));
+  CHECK_THAT(e, Catch::Contains(":2:29: shutdown.scripts_timeout: expected at least 100 ms"));
+  CHECK_THAT(e, !Catch::Contains("drain_timeout"));  // 0: do not wait to flush
+  CHECK_THAT(e, Catch::Contains(":3:26: journal.sync_interval: expected at least 1 ms, got 0ms"));
+  CHECK_THAT(e, Catch::Contains(":3:40: journal.max_age: expected at least 1000 ms, got 0s"));
+}
