@@ -106,7 +106,7 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
                      uint64_t{1} << 30);
     reader.read(scripts, "scripts", "feedback_limit", config.scripts.feedback_limit, 0, 1'000'000);
     reader.read_duration(scripts, "scripts", "feedback_window", config.scripts.feedback_window,
-                         std::chrono::hours(24));
+                         std::chrono::milliseconds(0), std::chrono::hours(24));
   }
   if (const YAML::Node services = root["services"];
       services &&
