@@ -83,15 +83,20 @@ void ModuleManager::prepare(const Module& m) {
   if (prepared && owner) prepared = give_to(run_dir, Account{::geteuid(), owner->gid, {}});
   if (prepared)
     prepared = write_file(module_config_file(options_.root, m.name), yaml_text(m.config));
-  if (prepared && options_.grant) {
-    const Credential c = options_.grant(m.name + std::string(kScriptsIdentitySuffix));
-    prepared = write_file(script_credential_file(options_.root, m.name),
-                          c.identity + ":" + c.secret + "\n", 0600);
-    if (prepared && owner)
-      prepared = give_to(script_credential_file(options_.root, m.name), *owner);
-  }
+  if (prepared) prepared = grant_scripts_credential(m.name, owner);
   if (!prepared)
     unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
+}
+
+Status ModuleManager::grant_scripts_credential(const std::string& name,
+                                               const std::optional<Account>& owner) {
+  if (!options_.grant) return Status::ok();
+  scripts_revoked_.erase(name);
+  const Credential c = options_.grant(name + std::string(kScriptsIdentitySuffix));
+  const fs::path file = script_credential_file(options_.root, name);
+  Status written = write_file(file, c.identity + ":" + c.secret + "\n", 0600);
+  if (written && owner) written = give_to(file, *owner);
+  return written;
 }
 
 Result<ModuleTree> ModuleManager::scan() const {
@@ -216,6 +221,15 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
 }
 
 bool ModuleManager::start_module(const Module& m) {
+  if (scripts_revoked_.count(m.name) != 0) {  // stopped through the API: a fresh one
+    auto account = module_account(m, options_.services_group);
+    const Status granted =
+        grant_scripts_credential(m.name, account ? *account : std::optional<Account>{});
+    if (!granted) {
+      fail(m, "cannot give its scripts a credential: " + granted.message());
+      return false;
+    }
+  }
   if (options_.resume_scripts) options_.resume_scripts(m.name);
   JsonObject starting;
   starting.add("name", m.name);
@@ -480,6 +494,12 @@ Status ModuleManager::stop(const std::string& name) {
   if (find_loaded(name) == nullptr) return Status::error("not_found: no loaded module " + name);
   stop_scripts(name, "module " + name + " was stopped");
   if (contains(started_, name)) stop_module(name);
+  // What its scripts left running (setsid) may not act for it any more; a start grants
+  // a fresh credential.
+  if (options_.revoke) {
+    options_.revoke(name + std::string(kScriptsIdentitySuffix));
+    scripts_revoked_.insert(name);
+  }
   return Status::ok();
 }
 

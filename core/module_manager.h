@@ -17,6 +17,7 @@
 
 #include "bus/credentials.h"
 #include "bus/status.h"
+#include "core/files.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
 
@@ -103,6 +104,9 @@ class ModuleManager {
   std::string run_control_scripts(const Module& m, const std::string& phase, bool stop_at_failure);
   void fail(const Module& m, const std::string& reason);
   void prepare(const Module& m);
+  // A fresh credential for the scripts of module `name` (NAME@scripts), in its run
+  // directory, readable by `owner` when given.
+  Status grant_scripts_credential(const std::string& name, const std::optional<Account>& owner);
   void publish_loaded(const Module& m);
   void publish_rejected(const RejectedModule& r, bool kept_running);
   bool start_module(const Module& m);  // false when it did not come up
@@ -118,7 +122,8 @@ class ModuleManager {
   ModuleTree tree_;
   std::vector<std::pair<std::string, std::string>> unprepared_;  // name, why
   std::set<std::string> not_startable_;                          // failed to prepare or to start
-  std::vector<std::string> started_;  // startup scripts ran: these get a shutdown, in reverse
+  std::set<std::string> scripts_revoked_;  // stopped through the API: scripts' credential revoked
+  std::vector<std::string> started_;       // startup scripts ran: these get a shutdown, in reverse
   std::set<std::string> up_;
   std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
 };

@@ -35,7 +35,8 @@ constexpr size_t kMaxFieldValue = 64 * 1024;
 // 8 MiB stack), which the environment shares with the arguments and the module's variables.
 constexpr size_t kMaxFieldBytes = 256 * 1024;
 constexpr size_t kMaxFields = 1000;
-constexpr size_t kBatch = 256;                        // events taken from the bus per lock
+constexpr int kMaxRunningFactor = 4;  // all runs, long ones too: at most this x parallel
+constexpr size_t kBatch = 256;        // events taken from the bus per lock
 constexpr std::chrono::milliseconds kMarkEvery{200};  // a lagging mark is looked at this often
 constexpr size_t kStderrInEvent = 4 * 1024;
 constexpr std::string_view kFailedTopic = "Hub/script-failed";
@@ -168,6 +169,9 @@ struct ScriptDispatcher::Impl {
   int idle_workers = 0;              // guarded by mu
   // Runs holding one of the `parallel` shared slots: started less than slot_hold ago.
   int pooled = 0;  // guarded by mu
+  // Every run, long ones too: never more than kMaxRunningFactor x parallel, so a common
+  // event on a busy hub cannot start a process (and a thread) per owner at once.
+  int running = 0;  // guarded by mu
 
   ~Impl() {
     if (wake_fd >= 0) ::close(wake_fd);
@@ -354,12 +358,19 @@ struct ScriptDispatcher::Impl {
   // new thread. Workers start on first need: an idle hub keeps no threads (and their
   // memory) for scripts it may never run. REQUIRES: mu held.
   void wake_worker() {
-    if (stopping || runnable.empty() || pooled >= std::max(1, options.parallel)) return;
+    if (stopping || runnable.empty() || !slot_free()) return;
     if (idle_workers > 0) {
       work_ready.notify_one();
     } else {
       workers.emplace_back([this] { work(); });
     }
+  }
+
+  // A run may start: a shared slot is free, and the bound on all runs is not reached.
+  // REQUIRES: mu held.
+  bool slot_free() const {
+    const int parallel = std::max(1, options.parallel);
+    return pooled < parallel && running < kMaxRunningFactor * parallel;
   }
 
   // Takes `q` out of service: its waiting events are cancelled (added to `cancelled`, for
@@ -419,10 +430,9 @@ struct ScriptDispatcher::Impl {
 
   void work() {
     std::unique_lock lock(mu);
-    const int parallel = std::max(1, options.parallel);
     for (;;) {
       ++idle_workers;
-      work_ready.wait(lock, [&] { return stopping || (!runnable.empty() && pooled < parallel); });
+      work_ready.wait(lock, [&] { return stopping || (!runnable.empty() && slot_free()); });
       --idle_workers;
       if (stopping) return;
       const std::shared_ptr<OwnerQueue> owner = runnable.front();
@@ -433,6 +443,7 @@ struct ScriptDispatcher::Impl {
       q.waiting.pop_front();
       const std::shared_ptr<const OwnerInfo> info = q.info;
       ++pooled;
+      ++running;
       bool in_pool = true;  // guarded by mu
       wake_worker();        // more owners may be waiting, and slots free
       lock.unlock();
@@ -450,6 +461,7 @@ struct ScriptDispatcher::Impl {
       if (!interrupted) finish_owner(*d);
       lock.lock();
       if (in_pool) --pooled;
+      --running;
       q.running = false;
       if (!q.waiting.empty() && !q.stopped) runnable.push_back(owner);
       // An interrupted run stays outstanding: the mark stays before it, so it runs again.

@@ -146,8 +146,13 @@ void append_run_log(const fs::path& file, std::string_view what, const fs::path&
   std::error_code ec;
   if (fs::file_size(file, ec) > kRotateAt && !ec) fs::rename(file, file.string() + ".1", ec);
   std::ofstream log(file, std::ios::app);
-  log << format_utc_time(wire::now_ns()) << " " << what << ": " << script.string() << " "
-      << outcome.describe() << " in " << outcome.duration.count() << " ms\n";
+  // Names come from the module tree and the event: escaped, so none can forge a record.
+  std::string head;
+  append_printable(head, what);
+  head += ": ";
+  append_printable(head, script.string());
+  log << format_utc_time(wire::now_ns()) << " " << head << " " << outcome.describe() << " in "
+      << outcome.duration.count() << " ms\n";
   for (const auto* stream : {&outcome.out, &outcome.err}) {
     size_t start = 0;
     while (start < stream->size()) {

@@ -347,6 +347,7 @@ struct Supervisor::Loop {
       output.close_all();
       ready.close_all();
       options.revoke(spec.instance);
+      close_cgroup(*in);
       return fail(in, std::string("pidfd_open: ") + strerror(errno));
     }
 

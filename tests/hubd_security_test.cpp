@@ -13,6 +13,7 @@
 #include "bus/bus_paths.h"
 #include "bus/journal.h"
 #include "bus/publisher.h"
+#include "core/module_environment.h"
 #include "hub/api_client.h"
 #include "support/running_hub.h"
 
@@ -365,4 +366,36 @@ TEST_CASE("hubctl publish --retain says when the hub delivered but did not retai
   std::set<std::string> topics;
   while (auto e = sub.next(std::chrono::milliseconds(500))) topics.emplace(e->topic());
   CHECK(topics == std::set<std::string>{"Hub/startup", "A/x"});
+}
+
+TEST_CASE(
+    "a stopped module's scripts may not publish as it, and a start gives them a new credential",
+    "[hubd][security]") {
+  TempDir root;
+  add_shell_module(root, "Quiet", "");
+  RunningHub hub(root);
+  const BusPaths paths = BusPaths::for_root(root.path());
+  const auto file = script_credential_file(root.path(), "Quiet");
+  // A copy, as a process its scripts left running (setsid) would hold it.
+  const auto before = read_credential_file(file);
+  REQUIRE(before);
+  zmq::context_t ctx(1);
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *before);
+  REQUIRE(pub);
+  REQUIRE(pub->publish_confirmed("Quiet/alive", "{}", std::chrono::seconds(20)));
+
+  ChildProcess stop(HUBCTL_PATH, {"--root", root.path(), "stop", "Quiet"});
+  REQUIRE(stop.wait_exit() == 0);
+  auto refused = pub->publish_confirmed("Quiet/alive", "{}", std::chrono::seconds(20));
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains("was revoked"));
+
+  ChildProcess start(HUBCTL_PATH, {"--root", root.path(), "start", "Quiet"});
+  REQUIRE(start.wait_exit() == 0);
+  const auto after = read_credential_file(file);
+  REQUIRE(after);
+  CHECK(after->secret != before->secret);
+  auto fresh = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), *after);
+  REQUIRE(fresh);
+  CHECK(fresh->publish_confirmed("Quiet/alive", "{}", std::chrono::seconds(20)));
 }

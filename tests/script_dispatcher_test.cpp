@@ -346,6 +346,29 @@ TEST_CASE("hung owners hold only their own slot: other owners' scripts still run
   stop_hub(hub);
 }
 
+TEST_CASE("slow runs together are bounded: at most 4 x scripts.parallel at once", "[dispatcher]") {
+  TempDir root;
+  root.write("config/hub.yml", "scripts:\n  parallel: 1\nshutdown:\n  scripts_timeout: 1s\n");
+  const std::vector<std::string> owners = {"SlowA", "SlowB", "SlowC", "SlowD", "SlowE", "SlowF"};
+  for (const auto& name : owners) {
+    add_module(root, name, "hub:\n  scripts:\n    timeout: 1h\n");
+    add_script(root, "modules/site/" + name + "/events/Test/slow/10-wait",
+               "echo $$ >> \"$HUB_ROOT/started\"\n"
+               "while [ ! -e \"$HUB_ROOT/release\" ]; do sleep 0.02; done\n");
+  }
+  RunningHub hub(root);
+  const uint64_t seq = hub.publish("Test/slow", "{}");
+  wait_for_lines(root.path() / "started", 4);
+  // Each of the four has given its shared slot back after 250 ms; without the bound the
+  // fifth would start then. The window is a negative check: what must not happen in it.
+  ::poll(nullptr, 0, 1500);
+  const std::string text = read(root.path() / "started");
+  CHECK(std::count(text.begin(), text.end(), '\n') == 4);
+  root.write("release", "");
+  CHECK_THAT(hub.wait_for("Hub/scripts-done", seq), Catch::Contains("\"runs\":6,\"failures\":0"));
+  stop_hub(hub);
+}
+
 TEST_CASE("stopping a module kills its running script and cancels its queued ones",
           "[dispatcher]") {
   TempDir root;
@@ -466,4 +489,17 @@ TEST_CASE("measure: another owner's latency while four owners hang", "[.][measur
   for (double m : ms) line += std::to_string(static_cast<int>(m)) + " ";
   WARN("latency ms, event by event: " << line);
   stop_hub(hub);
+}
+
+TEST_CASE("a script's name cannot forge a record in its owner's script log", "[dispatcher]") {
+  TempDir root;
+  add_script(root, "events/Test/named/10-a\n2026-01-01T00:00:00.000000Z FORGED exited with 0",
+             "exit 0\n");
+  RunningHub hub(root);
+  const uint64_t seq = hub.publish("Test/named", "{}");
+  CHECK_THAT(hub.wait_for("Hub/scripts-done", seq), Catch::Contains("\"runs\":1,"));
+  const std::string log = read(root.path() / "var/log/hub/scripts/_site.log");
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("10-a\\n2026-01-01T00:00:00.000000Z FORGED"));
+  CHECK_THAT(log, !Catch::Contains("\n2026-01-01T00:00:00.000000Z FORGED"));
 }
