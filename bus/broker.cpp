@@ -102,7 +102,8 @@ RetainedLimits retained_limits(const BrokerOptions& o) {
   return limits;
 }
 
-constexpr size_t kMaxGapsLogged = 4096;  // distinct journal gaps remembered as logged
+constexpr size_t kMaxGapsLogged = 4096;      // distinct journal gaps remembered as logged
+constexpr size_t kMaxLiveRemembered = 4096;  // live connections remembered by revoked()
 // Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
 constexpr size_t kMaxChainedModules = 65536;
 
@@ -475,24 +476,27 @@ class Broker::Impl {
 
   // Why the connection `msg` came on may not act any more (the credential it authenticated
   // with was revoked or replaced since), or nullopt. While nothing was ever revoked it
-  // costs one atomic load. With the `routing_id` of an ingest_ message, the connection last
-  // found live is remembered until the next revocation, so a steady publisher costs one
-  // more compare; others cost a property lookup and a look in the store. (A routing id is
-  // not reused while its connection lasts, and one made later was admitted with a grant
-  // live then: remembering only "live" never lets a revoked connection through.)
+  // costs one atomic load. With the `routing_id` of an ingest_ message, connections found
+  // live are remembered until the next revocation, so a publisher seen before costs one
+  // hash lookup (routing ids are 5 bytes: no allocation); others cost a property lookup
+  // and a look in the store. (A routing id is not reused while its connection lasts, and
+  // one made later was admitted with a grant live then: remembering only "live" never
+  // lets a revoked connection through.)
   std::optional<std::string> revoked(const zmq::message_t& msg, const char* identity,
                                      const zmq::message_t* routing_id = nullptr) {
     const uint64_t revocations = credentials_.revocations();
     if (revocations == 0) return std::nullopt;
-    if (routing_id != nullptr && revocations == live_at_revocations_ &&
-        routing_id->to_string_view() == live_routing_id_) {
-      return std::nullopt;
+    if (revocations != live_at_revocations_ || live_routing_ids_.size() >= kMaxLiveRemembered) {
+      live_routing_ids_.clear();
+      live_at_revocations_ = revocations;
+    }
+    std::string id;
+    if (routing_id != nullptr) {
+      id.assign(routing_id->to_string_view());
+      if (live_routing_ids_.count(id) != 0) return std::nullopt;
     }
     if (!credentials_.is_revoked(zmq_msg_gets(msg.handle(), kGrantProperty))) {
-      if (routing_id != nullptr) {
-        live_routing_id_.assign(routing_id->to_string_view());
-        live_at_revocations_ = revocations;
-      }
+      if (routing_id != nullptr) live_routing_ids_.insert(std::move(id));
       return std::nullopt;
     }
     return "the credential of " + std::string(identity) +
@@ -870,7 +874,7 @@ class Broker::Impl {
   CountsByIdentity forbidden_by_;
   CountsByIdentity retained_refused_by_;
   // The ingest connection revoked() last found live, and the count of revocations then.
-  std::string live_routing_id_;
+  std::unordered_set<std::string> live_routing_ids_;  // found live since the last revocation
   uint64_t live_at_revocations_ = 0;
   std::unordered_map<std::string, uint64_t> module_last_;  // newest seq of each module
   std::string_view chained_module_;                        // the last module looked up,
