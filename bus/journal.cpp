@@ -323,7 +323,11 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
                            ", past the largest, " + std::to_string(wire::kMaxSeq));
     }
     if (it == segments.rbegin()) {  // rebuilt: what a crash left of it may be behind or past
-      if (Status s = journal->write_index(index_of(it->second), index); !s) return s;
+      // Without it readers scan the segment: slower, nothing lost (a full disk, say).
+      if (Status s = journal->write_index(index_of(it->second), index); !s) {
+        recovery.index_problem = s.message();
+        index.clear();
+      }
       journal->next_index_at_ =
           index.empty() ? 0 : get64(index.data() + index.size() - 8) + kIndexEvery;
     }
@@ -350,6 +354,12 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
   auto reserved = read_seq_file(dir / "reserved", /*empty_ok=*/false);
   if (!reserved) return reserved.status();
   recovery.reserved = *reserved;
+  if (recovery.reserved > 0) {
+    std::error_code size_ec;
+    journal->reserved_file_bytes_ = fs::file_size(dir / "reserved", size_ec);
+    journal->reserved_name_durable_ = true;
+  }
+  (void)env.unlink(dir / "reserved.new");  // left by an older hubd, which renamed it
   auto durable = read_seq_file(dir / "durable", /*empty_ok=*/true);  // empty: never synced
   if (!durable) return durable.status();
   recovery.durable = *durable;
@@ -388,6 +398,7 @@ Journal::~Journal() {
   // A clean close hands out nothing beyond what it numbered: the next run goes on from it.
   if (last_seq_ > 0) (void)write_reservation(last_seq_);
   if (mark_fd_ >= 0) env_->close(mark_fd_);
+  if (reserved_fd_ >= 0) env_->close(reserved_fd_);
 }
 
 Status Journal::write_index(const fs::path& file, const std::string& entries) {
@@ -398,29 +409,33 @@ Status Journal::write_index(const fs::path& file, const std::string& entries) {
   size_t written = 0;
   int err = entries.empty() ? 0 : env_->write(fd, entries.data(), entries.size(), written);
   if (err == 0 && written != entries.size()) err = ENOSPC;
+  if (err != 0) (void)env_->truncate(fd, 0);  // never half an entry: readers scan instead
   env_->close(fd);
   if (err != 0) return Status::error(file.string() + ": cannot be written: " + errno_text(err));
   return Status::ok();
 }
 
+// Rewritten in place: 21 bytes at offset 0 of a file that already has its block, so a
+// full disk cannot refuse it (a new file and a rename would need space), and a write
+// that small, within one sector, is not torn by a power cut. The file's name is made
+// durable once, when the journal creates it.
 Status Journal::write_reservation(uint64_t through) {
   const fs::path file = options_.dir / "reserved";
-  const fs::path temp = options_.dir / "reserved.new";
-  int fd = -1;
-  if (int err = env_->open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640, fd); err != 0) {
-    return Status::error(temp.string() + ": " + errno_text(err));
+  int err = 0;
+  if (reserved_fd_ < 0) {
+    err = env_->open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0640, reserved_fd_);
+    if (err != 0) reserved_fd_ = -1;
   }
-  const std::string text = std::to_string(through) + "\n";
-  size_t written = 0;
-  int err = env_->write(fd, text.data(), text.size(), written);
-  if (err == 0 && written != text.size()) err = ENOSPC;
-  if (err == 0) err = env_->sync(fd);
-  env_->close(fd);
-  if (err == 0) err = env_->rename(temp, file);
-  if (err != 0) {
-    env_->unlink(temp);
-    return Status::error(file.string() + ": cannot be written: " + errno_text(err));
+  const std::string text = seq_text(through);
+  if (err == 0) err = env_->pwrite(reserved_fd_, text.data(), text.size(), 0);
+  if (err == 0 && reserved_file_bytes_ > text.size()) {  // an older, longer form
+    err = env_->truncate(reserved_fd_, text.size());
   }
+  if (err == 0) err = env_->sync(reserved_fd_);
+  if (err == 0 && !reserved_name_durable_) err = env_->sync_dir(options_.dir);
+  if (err != 0) return Status::error(file.string() + ": cannot be written: " + errno_text(err));
+  reserved_file_bytes_ = text.size();
+  reserved_name_durable_ = true;
   reserved_ = through;
   return Status::ok();
 }
@@ -449,6 +464,7 @@ Status Journal::open_segment(uint64_t first_seq) {
   segment_bytes_ = written_bytes_ = durable_bytes_ = static_cast<uint64_t>(st.st_size);
   next_index_at_ = segment_bytes_;
   new_segment_ = false;
+  segment_name_durable_ = false;
   if (env_->open(index_of(segment_), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640,
                  index_fd_) != 0) {
     index_fd_ = -1;  // no index: readers scan this segment instead
@@ -563,7 +579,11 @@ Status Journal::flush(bool sync) {
     if (Status s = write_out(); !s) return s;
   }
   if (sync && options_.durability != Durability::kNone && durable_seq_ < written_seq_) {
-    if (int err = env_->sync(fd_); err != 0) {
+    int err = env_->sync(fd_);
+    // A segment's records are durable once its name is: the first sync syncs the directory.
+    if (err == 0 && !segment_name_durable_) err = env_->sync_dir(options_.dir);
+    if (err == 0) segment_name_durable_ = true;
+    if (err != 0) {
       // What the failed sync covered is in doubt (the kernel may have dropped it): cut.
       return lose(segment_.string() + ": cannot be synced: " + errno_text(err), durable_seq_,
                   durable_bytes_);
@@ -587,7 +607,9 @@ uint64_t Journal::enforce_retention() {
   }
   const auto now = fs::file_time_type::clock::now();
   size_t i = 0;
-  for (; i + 1 < segments.size(); ++i) {  // never the newest, which may be written
+  // Never the newest, which is written, nor the one before it, whose last events may be
+  // waiting for their acknowledgement: an acknowledged event outlives its ack.
+  for (; i + 2 < segments.size(); ++i) {
     const bool too_big = total > options_.max_bytes;
     const bool too_old = now - sizes[i].second > options_.max_age;
     if (!too_big && !too_old) break;

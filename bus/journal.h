@@ -74,6 +74,8 @@ struct JournalRecovery {
   uint64_t cut_bytes = 0;  // torn or corrupt tail cut from the newest segment
   std::string cut_reason;  // why, when cut_bytes > 0
   size_t segments = 0;
+  // Why the newest segment's index could not be rebuilt (readers scan it instead), or "".
+  std::string index_problem;
 
   // Durable once, missing now (a cut or deleted newest segment): acknowledged events
   // among them are lost. Empty (first > last) when nothing durable is missing.
@@ -146,8 +148,12 @@ class Journal {
   JournalOptions options_;
   JournalEnv* env_;
   int fd_ = -1;
-  int index_fd_ = -1;  // the segment's index (SEQ.idx); -1: none (readers scan)
-  int mark_fd_ = -1;   // `durable`
+  int index_fd_ = -1;                 // the segment's index (SEQ.idx); -1: none (readers scan)
+  int mark_fd_ = -1;                  // `durable`
+  int reserved_fd_ = -1;              // `reserved`, opened at the first reservation
+  uint64_t reserved_file_bytes_ = 0;  // its size (an older hubd wrote shorter or longer)
+  bool reserved_name_durable_ = false;
+  bool segment_name_durable_ = true;  // false: the directory is synced with the next sync
   std::filesystem::path segment_;
   uint64_t segment_bytes_ = 0;  // on disk plus in buffer_
   uint64_t written_bytes_ = 0;  // whole records in the segment file

@@ -38,11 +38,15 @@ class PosixJournalEnv final : public JournalEnv {
     return 0;
   }
   int sync(int fd) override { return ::fdatasync(fd) == 0 ? 0 : errno; }
+  int sync_dir(const std::filesystem::path& dir) override {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    const int err = ::fsync(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    return err;
+  }
   int truncate(int fd, uint64_t size) override {
     return ::ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : errno;
-  }
-  int rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
-    return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
   }
   int unlink(const std::filesystem::path& file) override {
     return ::unlink(file.c_str()) == 0 ? 0 : errno;

@@ -28,8 +28,9 @@ class JournalEnv {
   // pwrite(2) of all `size` bytes at `offset` (small files: the durable mark).
   virtual int pwrite(int fd, const char* data, size_t size, uint64_t offset) = 0;
   virtual int sync(int fd) = 0;  // fdatasync(2)
+  // fsync(2) of a directory, so that a file created in it survives a power cut.
+  virtual int sync_dir(const std::filesystem::path& dir) = 0;
   virtual int truncate(int fd, uint64_t size) = 0;
-  virtual int rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
   virtual int unlink(const std::filesystem::path& file) = 0;
   virtual int close(int fd) = 0;
 

@@ -58,6 +58,11 @@ Result<uint64_t> Publisher::publish_confirmed(std::string_view topic, std::strin
                                               PublishOptions options) {
   auto delivered = publish_delivered(topic, payload, timeout, options);
   if (!delivered) return delivered.status();
+  if (!delivered->not_kept.empty()) {
+    return Status::error("the hub could not keep '" + std::string(topic) +
+                         "' (delivered live as event " + std::to_string(delivered->seq) +
+                         "): " + delivered->not_kept);
+  }
   if (!delivered->not_retained.empty()) {
     return Status::error("the hub delivered '" + std::string(topic) + "' as event " +
                          std::to_string(delivered->seq) +
@@ -90,15 +95,15 @@ Result<Publisher::Delivery> Publisher::publish_delivered(std::string_view topic,
     const std::string reason = frames.size() > 1 ? frames[1].to_string() : "";
     if (!ack || ack->request_id != request_id) continue;  // a late ack of an earlier call
     if (ack->status == wire::AckStatus::kFailed) {
-      const std::string delivered =
-          ack->seq != 0 ? " (delivered live as event " + std::to_string(ack->seq) + ")" : "";
-      return Status::error("the hub could not keep '" + std::string(topic) + "'" + delivered +
-                           ": " + reason);
+      if (ack->seq == 0) {  // not kept, and not delivered either
+        return Status::error("the hub could not keep '" + std::string(topic) + "': " + reason);
+      }
+      return Delivery{ack->seq, {}, reason.empty() ? "no reason given" : reason};
     }
     if (ack->status != wire::AckStatus::kAccepted) {
       return Status::error("the hub refused '" + std::string(topic) + "': " + reason);
     }
-    Delivery delivery{ack->seq, {}};
+    Delivery delivery{ack->seq, {}, {}};
     if (ack->flags & wire::kAckNotRetained) {
       delivery.not_retained = reason.empty() ? "no reason given" : reason;
     }

@@ -54,13 +54,14 @@ class Publisher {
                                      std::chrono::milliseconds timeout,
                                      PublishOptions options = {});
 
-  // What the broker did with an accepted publish.
+  // What the broker did with a publish it delivered.
   struct Delivery {
     uint64_t seq = 0;          // the sequence number it stamped
     std::string not_retained;  // why it did not retain it, though asked to; empty when it did
+    std::string not_kept;      // why the journal could not keep it (delivered live only)
   };
-  // publish_confirmed() that tells "delivered, not retained" apart: it fails only when
-  // the event was refused or not answered.
+  // publish_confirmed() that tells "delivered, but not retained or not kept" apart: it
+  // fails only when the event was refused, not delivered at all, or not answered.
   Result<Delivery> publish_delivered(std::string_view topic, std::string_view payload,
                                      std::chrono::milliseconds timeout,
                                      PublishOptions options = {});

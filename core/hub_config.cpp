@@ -87,9 +87,19 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
     }
     reader.read_duration(journal, "journal", "sync_interval", config.journal.sync_interval,
                          std::chrono::milliseconds(1), std::chrono::seconds(60));
+    // Floors that keep retention from deleting what was just acknowledged: a segment
+    // holds many events, and retention keeps at least two whole ones.
     reader.read_size(journal, "journal", "segment_size", config.journal.segment_size,
-                     uint64_t{1} << 32);
-    reader.read_size(journal, "journal", "max_size", config.journal.max_size, uint64_t{1} << 50);
+                     kMinSegmentSize, uint64_t{1} << 32);
+    reader.read_size(journal, "journal", "max_size", config.journal.max_size, kMinSegmentSize * 2,
+                     uint64_t{1} << 50);
+    if (reader.ok() && config.journal.max_size < 2 * config.journal.segment_size) {
+      const char* at = journal["max_size"] ? "max_size" : "segment_size";
+      reader.problem(journal[at], std::string("journal.") + at,
+                     "expected journal.max_size (" + std::to_string(config.journal.max_size) +
+                         " bytes) to be at least twice journal.segment_size (" +
+                         std::to_string(config.journal.segment_size) + " bytes)");
+    }
     reader.read_duration(journal, "journal", "max_age", config.journal.max_age,
                          std::chrono::seconds(1), std::chrono::hours(24 * 3650));
   }

@@ -17,6 +17,10 @@ namespace hub {
 // /bin/sh has started on a busy device, so every run would fail as a timeout.
 constexpr std::chrono::milliseconds kMinScriptTimeout{100};
 
+// The smallest journal segment (journal.segment_size); journal.max_size must be at least
+// twice the segment size, so retention never deletes the segment just filled.
+constexpr uint64_t kMinSegmentSize = 4 * 1024;
+
 struct HubConfig {
   // Config levels, lowest precedence first.
   std::vector<std::string> levels = {"system", "customer", "site"};

@@ -169,7 +169,7 @@ class RunningBus {
                                    .add("cut_bytes", static_cast<int64_t>(recovery.cut_bytes))
                                    .str(),
                                false);
-      if (!said) return said.status();
+      if (!said) spdlog::error("cannot publish {}: {}", wire::kRecoveredTopic, said.error());
     }
     return bus;
   }
@@ -182,15 +182,23 @@ class RunningBus {
   zmq::context_t& context() { return ctx_; }
 
   // Publishes as Hub and waits until the broker has stamped and fanned the event out.
-  // Safe from any thread.
+  // An event delivered live that the journal could not keep (a full disk) is not a
+  // failure here: subscribers have it, the broker reports the journal's failure
+  // (Hub/journal-failed), and the hub must go on. Safe from any thread.
   Result<uint64_t> publish(std::string_view topic, const std::string& payload, bool retain) {
     if (failed_) return Status::error("the bus has failed");
     std::lock_guard lock(publish_mu_);
     PublishOptions options;
     options.retain = retain;
-    return hub_publisher_->publish_confirmed(
+    auto delivered = hub_publisher_->publish_delivered(
         topic, payload, std::chrono::duration_cast<std::chrono::milliseconds>(kHubEventTimeout),
         options);
+    if (!delivered) return delivered.status();
+    if (!delivered->not_kept.empty()) {
+      spdlog::warn("{} (event {}) was delivered but not kept in the journal: {}", topic,
+                   delivered->seq, delivered->not_kept);
+    }
+    return delivered->seq;
   }
 
   uint64_t last_seq() const { return broker_->last_seq(); }

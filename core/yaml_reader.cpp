@@ -190,7 +190,7 @@ void YamlReader::read_duration(const YAML::Node& map, std::string_view path, con
 }
 
 void YamlReader::read_size(const YAML::Node& map, std::string_view path, const char* key,
-                           uint64_t& out, uint64_t max) {
+                           uint64_t& out, uint64_t min, uint64_t max) {
   uint64_t bytes = 0;
   if (!read_scaled(
           map, path, key, "a size such as 65536, 64KiB or 10MiB",
@@ -198,10 +198,10 @@ void YamlReader::read_size(const YAML::Node& map, std::string_view path, const c
           bytes)) {
     return;
   }
-  if (bytes < 1 || bytes > max) {
-    return problem(
-        map[key], join_key(path, key),
-        "expected from 1 to " + std::to_string(max) + " bytes, got " + map[key].Scalar());
+  if (bytes < min || bytes > max) {
+    return problem(map[key], join_key(path, key),
+                   "expected from " + std::to_string(min) + " to " + std::to_string(max) +
+                       " bytes, got " + map[key].Scalar());
   }
   out = bytes;
 }

@@ -48,9 +48,13 @@ class YamlReader {
   void read_duration(const YAML::Node& map, std::string_view path, const char* key,
                      std::chrono::milliseconds& out, std::chrono::milliseconds min,
                      std::chrono::milliseconds max);
-  // 65536, "64KiB", "10MiB", "1GiB". From 1 byte to `max`.
+  // 65536, "64KiB", "10MiB", "1GiB". From `min` (1 byte unless given) to `max`.
   void read_size(const YAML::Node& map, std::string_view path, const char* key, uint64_t& out,
-                 uint64_t max);
+                 uint64_t max) {
+    read_size(map, path, key, out, 1, max);
+  }
+  void read_size(const YAML::Node& map, std::string_view path, const char* key, uint64_t& out,
+                 uint64_t min, uint64_t max);
 
   // Reports a problem at `at` (its line and column when it has them).
   void problem(const YAML::Node& at, std::string_view path, const std::string& what);

@@ -115,3 +115,34 @@ TEST_CASE("a byte-order mark at the start of hub.yml is dropped", "[config]") {
   REQUIRE(config);
   CHECK(config->log.level == "debug");
 }
+
+TEST_CASE("journal sizes that would let retention delete what was just acknowledged are refused",
+          "[config]") {
+  TempDir dir;
+  SECTION("a segment smaller than 4 KiB") {
+    const auto file = dir.write("hub.yml", "journal:\n  segment_size: 1\n");
+    auto config = load_hub_config(file);
+    REQUIRE_FALSE(config);
+    CHECK_THAT(config.error(), Catch::Contains(file.string() + ":2:17: journal.segment_size") &&
+                                   Catch::Contains("expected from 4096"));
+  }
+  SECTION("a journal smaller than two segments") {
+    const auto file = dir.write("hub.yml", "journal:\n  segment_size: 1MiB\n  max_size: 1MiB\n");
+    auto config = load_hub_config(file);
+    REQUIRE_FALSE(config);
+    CHECK_THAT(config.error(), Catch::Contains(file.string() + ":3:13: journal.max_size") &&
+                                   Catch::Contains("at least twice journal.segment_size"));
+  }
+  SECTION("a segment as large as the default journal, with no max_size") {
+    const auto file = dir.write("hub.yml", "journal:\n  segment_size: 1GiB\n");
+    auto config = load_hub_config(file);
+    REQUIRE_FALSE(config);
+    CHECK_THAT(config.error(), Catch::Contains(file.string() + ":2:17: journal.segment_size"));
+  }
+  SECTION("the smallest journal that keeps two segments is fine") {
+    auto config =
+        load_hub_config(dir.write("hub.yml", "journal: {segment_size: 4KiB, max_size: 8KiB}\n"));
+    REQUIRE(config);
+    CHECK(config->journal.max_size == 8192);
+  }
+}

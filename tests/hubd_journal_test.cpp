@@ -181,7 +181,7 @@ TEST_CASE("a replay of many events comes back whole and in order, in bounded ans
 TEST_CASE("a replay from below the journal's retention says which events are lost",
           "[hubd][journal][replay]") {
   TempDir root;
-  root.write("config/hub.yml", "journal: {segment_size: 2KiB, max_size: 8KiB}\n");
+  root.write("config/hub.yml", "journal: {segment_size: 4KiB, max_size: 8KiB}\n");
   RunningHub hub(root);
   for (int i = 0; i < 200; ++i) publish(root, "Fill/up", "{\"padding\":\"xxxxxxxxxxxxxxxxxxxx\"}");
   ChildProcess tap(BUS_TAP_PATH, {"--root", root.path(), "--from", "1"});

@@ -1,9 +1,10 @@
 // The journal when the disk fails (through the fault-injection seam, JournalEnv): a write,
-// sync, rename or open that fails with ENOSPC, EIO or EROFS loses exactly the events it
+// sync, directory sync or open that fails with ENOSPC, EIO or EROFS loses exactly the events it
 // could not keep, says which, never leaves half a record for later ones to follow, and
 // the journal goes on once the disk takes writes again. Also: numbers out of range at
 // open, and every gap a reader meets reported with its exact range.
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -219,7 +220,7 @@ TEST_CASE("a file that cannot even be cut back: the journal goes on in a new seg
 
 TEST_CASE("a reservation that cannot be written refuses the number and loses nothing",
           "[journal][faults]") {
-  const auto op = GENERATE(Op::kRename, Op::kSync, Op::kOpen, Op::kWrite);
+  const auto op = GENERATE(Op::kPwrite, Op::kSync);
   TempDir dir;
   FaultyJournalEnv env;
   auto j = open_journal(dir, &env);
@@ -234,6 +235,84 @@ TEST_CASE("a reservation that cannot be written refuses the number and loses not
   REQUIRE(j->append(past, "Mod/ev", "hdr", payload_of(past)));
   REQUIRE(j->flush(true));
   CHECK(j->durable_seq() == past);
+}
+
+TEST_CASE("the reservation is rewritten in place, so a full disk cannot refuse it",
+          "[journal][faults]") {
+  TempDir dir;
+  FaultyJournalEnv env;
+  auto j = open_journal(dir, &env);
+  append_range(*j, 1, 2);  // the first reservation creates the file
+  const fs::path file = dir.path() / "journal" / "reserved";
+  struct stat before {};
+  REQUIRE(::stat(file.c_str(), &before) == 0);
+  // No file can be created any more: a new file and a rename would be refused.
+  env.fail(Op::kOpen, ENOSPC);
+  const uint64_t past = 2 + kReserveBlock;
+  REQUIRE(j->append(past, "Mod/ev", "hdr", payload_of(past)));
+  struct stat after {};
+  REQUIRE(::stat(file.c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "%020llu\n",
+                static_cast<unsigned long long>(past + kReserveBlock));
+  CHECK(text == expected);
+}
+
+TEST_CASE("a new segment counts as durable only once the directory holding it is synced",
+          "[journal][faults]") {
+  TempDir dir;
+  FaultyJournalEnv env;
+  auto j = open_journal(dir, &env, Durability::kBatch, /*segment_size=*/200);
+  append_range(*j, 1, 2);
+  REQUIRE(j->flush(true));
+  const uint64_t durable = j->durable_seq();
+  env.fail(Op::kSyncDir, EIO);
+  uint64_t seq = 3;
+  while (journal_segments(dir.path() / "journal").size() < 2) {
+    REQUIRE(j->append(seq, "Mod/ev", "hdr", payload_of(seq)));
+    ++seq;
+  }
+  const Status s = j->flush(true);
+  REQUIRE_FALSE(s);
+  CHECK_THAT(s.message(), Catch::Contains("cannot be synced"));
+  CHECK(j->durable_seq() < seq - 1);  // the new segment's events were not called durable
+  CHECK(j->durable_seq() >= durable);
+  CHECK(j->last_loss().last == seq - 1);
+  env.clear();
+  append_range(*j, seq, seq + 2);
+  REQUIRE(j->flush(true));
+  CHECK(j->durable_seq() == seq + 2);
+}
+
+TEST_CASE("retention never deletes the segment just filled, whose acks may be on their way",
+          "[journal][retention]") {
+  TempDir dir;
+  JournalOptions o;
+  o.dir = dir.path() / "journal";
+  o.segment_size = 200;
+  o.max_bytes = 1;  // everything is past the limit
+  JournalRecovery recovery;
+  auto j = Journal::open(o, recovery);
+  REQUIRE(j);
+  uint64_t seq = 1;
+  while (journal_segments(o.dir).size() < 2) {
+    REQUIRE((*j)->append(seq, "Mod/ev", "hdr", payload_of(seq)));
+    ++seq;
+  }
+  for (int rolls = 0; rolls < 3; ++rolls) {
+    const uint64_t newest = journal_segments(o.dir).back().first;
+    while (journal_segments(o.dir).back().first == newest) {
+      REQUIRE((*j)->append(seq, "Mod/ev", "hdr", payload_of(seq)));
+      ++seq;
+    }
+    // Rolled: the older ones went, the one just filled stays next to the new one.
+    const auto segments = journal_segments(o.dir);
+    REQUIRE(segments.size() == 2);
+    CHECK(segments.front().first == newest);
+  }
 }
 
 TEST_CASE("a segment that cannot be created loses the event that needed it, then recovers",

@@ -291,6 +291,12 @@ int publish(Hub& hub, const std::vector<std::string>& args_in) {
     std::cerr << "hubctl: " << printable(delivered.error()) << "\n";
     return kFailed;
   }
+  if (!delivered->not_kept.empty()) {  // no seq on stdout: only what is kept is acknowledged
+    std::cerr << "hubctl: the hub could not keep '" << printable(args[0])
+              << "' (delivered live as event " << delivered->seq
+              << "): " << printable(delivered->not_kept) << "\n";
+    return kFailed;
+  }
   std::cout << delivered->seq << "\n";
   if (!delivered->not_retained.empty()) {
     std::cerr << "hubctl: event " << delivered->seq

@@ -86,10 +86,10 @@ int FaultyJournalEnv::truncate(int fd, uint64_t size) {
   return posix().truncate(fd, size);
 }
 
-int FaultyJournalEnv::rename(const std::filesystem::path& from, const std::filesystem::path& to) {
+int FaultyJournalEnv::sync_dir(const std::filesystem::path& dir) {
   std::lock_guard lock(mu_);
-  if (int err = armed(Op::kRename, to.string())) return err;
-  return posix().rename(from, to);
+  if (int err = armed(Op::kSyncDir, dir.string())) return err;
+  return posix().sync_dir(dir);
 }
 
 int FaultyJournalEnv::unlink(const std::filesystem::path& file) {

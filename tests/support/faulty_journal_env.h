@@ -16,7 +16,7 @@ namespace hub::test {
 
 class FaultyJournalEnv : public JournalEnv {
  public:
-  enum class Op { kOpen, kWrite, kPwrite, kSync, kTruncate, kRename, kUnlink };
+  enum class Op { kOpen, kWrite, kPwrite, kSync, kTruncate, kUnlink, kSyncDir };
 
   // From now on, `op` on files whose name contains `file_part` ("" for any) fails with
   // `err`, until clear().
@@ -32,7 +32,7 @@ class FaultyJournalEnv : public JournalEnv {
   int pwrite(int fd, const char* data, size_t size, uint64_t offset) override;
   int sync(int fd) override;
   int truncate(int fd, uint64_t size) override;
-  int rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
+  int sync_dir(const std::filesystem::path& dir) override;
   int unlink(const std::filesystem::path& file) override;
   int close(int fd) override;
 
