@@ -94,6 +94,10 @@ class RunningBus {
       spdlog::warn("journal: cut {} bytes of torn or corrupt tail ({})", recovery.cut_bytes,
                    recovery.cut_reason);
     }
+    if (!recovery.index_problem.empty()) {
+      spdlog::warn("journal: the newest segment's index was not rebuilt ({}); readers scan it",
+                   recovery.index_problem);
+    }
     const uint64_t go_on = recovery.next_after();
     if (recovery.lost_first() <= recovery.lost_last()) {
       spdlog::error(

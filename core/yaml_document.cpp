@@ -1,7 +1,7 @@
 #include "core/yaml_document.h"
 
 #include <map>
-#include <optional>
+#include <memory>
 #include <sstream>
 #include <vector>
 
@@ -20,27 +20,34 @@ struct Stop {
   std::string problem;
 };
 
-// Checks one document as the parser reports it, before any node exists: counts nodes
-// with aliases expanded, and finds keys given twice. The nesting is kept on its own stack,
-// so a deep document costs no recursion here.
+// Checks one document as the parser reports it, before any node exists: counts nodes and
+// text with aliases expanded, and finds keys given twice. The nesting is kept on its own
+// stack, so a deep document costs no recursion here; each level keeps its own key only
+// (shared with the anchor it came from, never copied), and paths are built for messages.
 class DocumentCheck : public YAML::EventHandler {
  public:
-  DocumentCheck(const std::string& name, size_t max_nodes) : name_(name), max_nodes_(max_nodes) {}
+  DocumentCheck(const std::string& name, const YamlLimits& limits) : name_(name), limits_(limits) {}
 
-  const std::vector<std::string>& problems() const { return problems_; }
+  // Every problem, with the count of keys given twice beyond those reported.
+  std::vector<std::string> all_problems() const {
+    std::vector<std::string> all = problems_;
+    if (duplicates_ > kMaxProblems) {
+      all.push_back(name_ + ": and " + std::to_string(duplicates_ - kMaxProblems) +
+                    " more keys given twice");
+    }
+    return all;
+  }
   // Nothing but a null (as after a final '---').
   bool empty() const { return !substantial_; }
 
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
 
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    leaf(mark, anchor, std::nullopt);
-  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, {}); }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                 const std::string& value) override {
     substantial_ = true;
-    leaf(mark, anchor, value);
+    leaf(mark, anchor, std::make_shared<const std::string>(value));
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     substantial_ = true;
@@ -49,7 +56,8 @@ class DocumentCheck : public YAML::EventHandler {
       throw Stop{at(name_, mark) + ": " + path_here() +
                  "an alias inside the node it names (a cycle), which hub cannot use"};
     }
-    add(mark, it->second.nodes, it->second.scalar);
+    const Anchor& a = it->second;
+    add(mark, a.size, a.scalar);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -63,96 +71,135 @@ class DocumentCheck : public YAML::EventHandler {
   void OnMapEnd() override { close(); }
 
  private:
+  using Text = std::shared_ptr<const std::string>;  // null: a null or a collection
+  struct Size {
+    size_t nodes = 1;
+    size_t bytes = 0;  // of scalar text
+  };
   struct Anchor {
     bool complete = false;
-    size_t nodes = 1;
-    std::optional<std::string> scalar;  // a key may be an alias of a scalar
+    Size size;
+    Text scalar;  // a key may be an alias of a scalar
+  };
+  struct TextLess {
+    bool operator()(const Text& a, const Text& b) const { return a != b && *a < *b; }
   };
   struct Open {
     bool map;
     YAML::Mark mark;
     YAML::anchor_t anchor;
-    std::string path;                 // dotted, as problems name it
-    size_t nodes = 1;                 // in it so far, aliases expanded
-    size_t children = 0;              // in a map: keys and values alternate
-    std::string key;                  // in a map: the key whose value comes next
-    std::map<std::string, int> keys;  // in a map: each key's line
+    std::string place;                   // where it is in its parent, shortened: "key", "[3]", ""
+    Size size;                           // in it so far, aliases expanded
+    size_t children = 0;                 // in a map: keys and values alternate
+    Text key;                            // in a map: the key whose value comes next
+    std::map<Text, int, TextLess> keys;  // in a map: each key's line
   };
 
-  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, std::optional<std::string> scalar) {
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = Anchor{true, 1, scalar};
-    add(mark, 1, scalar);
+  static constexpr size_t kShownKey = 64;     // bytes of a key a message shows
+  static constexpr size_t kShownPath = 512;   // bytes of a path a message shows
+  static constexpr size_t kMaxProblems = 20;  // keys given twice reported, then counted
+
+  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, Text scalar) {
+    const Size size{1, scalar ? scalar->size() : 0};
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = Anchor{true, size, scalar};
+    add(mark, size, scalar);
   }
 
   void open(const YAML::Mark& mark, YAML::anchor_t anchor, bool map) {
     substantial_ = true;
-    count(mark, 1);
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = Anchor{false, 1, std::nullopt};
-    std::string path = path_of_next();
-    stack_.push_back(Open{map, mark, anchor, std::move(path), 1, 0, {}, {}});
+    count(mark, Size{1, 0});
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = Anchor{};
+    std::string place = place_of_next();
+    stack_.push_back(Open{map, mark, anchor, std::move(place), {}, 0, {}, {}});
   }
 
   void close() {
     Open done = std::move(stack_.back());
     stack_.pop_back();
-    if (done.anchor != YAML::NullAnchor) anchors_[done.anchor] = Anchor{true, done.nodes, {}};
-    place(done.mark, done.nodes, std::nullopt);
+    if (done.anchor != YAML::NullAnchor) anchors_[done.anchor] = Anchor{true, done.size, {}};
+    place(done.mark, done.size, {});
   }
 
-  // A node of `nodes` nodes (already counted when it is a container) ends here.
-  void add(const YAML::Mark& mark, size_t nodes, const std::optional<std::string>& scalar) {
-    count(mark, nodes);
-    place(mark, nodes, scalar);
+  // A node of `size` (already counted when it is a collection) ends here.
+  void add(const YAML::Mark& mark, const Size& size, const Text& scalar) {
+    count(mark, size);
+    place(mark, size, scalar);
   }
 
-  void count(const YAML::Mark& mark, size_t nodes) {
-    total_ += nodes;
-    if (total_ > max_nodes_) {
-      throw Stop{at(name_, mark) + ": " + path_here() + "more than " + std::to_string(max_nodes_) +
+  void count(const YAML::Mark& mark, const Size& size) {
+    total_.nodes += size.nodes;
+    total_.bytes += size.bytes;
+    if (total_.nodes > limits_.max_nodes) {
+      throw Stop{at(name_, mark) + ": " + path_here() + "more than " +
+                 std::to_string(limits_.max_nodes) +
                  " YAML nodes, counting each alias as the nodes it stands for (is it an "
+                 "alias bomb?)"};
+    }
+    if (total_.bytes > limits_.max_text_bytes) {
+      throw Stop{at(name_, mark) + ": " + path_here() + "more than " +
+                 std::to_string(limits_.max_text_bytes) +
+                 " bytes of text, counting each alias as the text it stands for (is it an "
                  "alias bomb?)"};
     }
   }
 
-  void place(const YAML::Mark& mark, size_t nodes, const std::optional<std::string>& scalar) {
+  void place(const YAML::Mark& mark, const Size& size, const Text& scalar) {
     if (stack_.empty()) return;  // the document's root
     Open& parent = stack_.back();
-    parent.nodes += nodes;
+    parent.size.nodes += size.nodes;
+    parent.size.bytes += size.bytes;
     const bool is_key = parent.map && parent.children % 2 == 0;
     ++parent.children;
     if (!is_key) return;
-    parent.key = scalar.value_or("?");
+    parent.key = scalar;
     if (!scalar) return;  // a complex key: hub reads none, expect_map reports it
-    const auto [first, inserted] = parent.keys.emplace(*scalar, mark.line + 1);
-    if (!inserted) {
-      problems_.push_back(at(name_, mark) + ": " + join(parent.path, *scalar) +
-                          ": given twice in one map (first at line " +
-                          std::to_string(first->second) + "); keep one");
-    }
+    const auto [first, inserted] = parent.keys.emplace(scalar, mark.line + 1);
+    if (inserted) return;
+    if (++duplicates_ > kMaxProblems) return;  // counted, said once at the end
+    problems_.push_back(at(name_, mark) + ": " + path_with(shown(*scalar)) +
+                        ": given twice in one map (first at line " + std::to_string(first->second) +
+                        "); keep one");
   }
 
-  // The path of the node that comes next inside the innermost open one.
-  std::string path_of_next() const {
+  static std::string shown(const std::string& key) {
+    return key.size() <= kShownKey ? key : key.substr(0, kShownKey) + "...";
+  }
+
+  // Where the node that comes next sits in the innermost open one.
+  std::string place_of_next() const {
     if (stack_.empty()) return {};
     const Open& parent = stack_.back();
-    if (!parent.map) return parent.path + "[" + std::to_string(parent.children) + "]";
-    if (parent.children % 2 == 0) return parent.path;  // a key
-    return join(parent.path, parent.key);
+    if (!parent.map) return "[" + std::to_string(parent.children) + "]";
+    if (parent.children % 2 == 0) return {};  // a key
+    return parent.key ? shown(*parent.key) : "?";
+  }
+
+  // The dotted path of the open nodes, then `last`; shortened to kShownPath bytes.
+  std::string path_with(const std::string& last) const {
+    std::string path;
+    const auto append = [&path](const std::string& place) {
+      if (place.empty()) return;
+      if (!path.empty() && place.front() != '[') path += '.';
+      path += place;
+    };
+    for (const Open& o : stack_) {
+      append(o.place);
+      if (path.size() > kShownPath) return path.substr(0, kShownPath) + "...";
+    }
+    append(last);
+    return path;
   }
 
   std::string path_here() const {
-    const std::string path = path_of_next();
+    const std::string path = path_with(place_of_next());
     return path.empty() ? std::string() : path + ": ";
   }
 
-  static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-
   const std::string& name_;
-  const size_t max_nodes_;
-  size_t total_ = 0;
+  const YamlLimits& limits_;
+  Size total_{0, 0};
   bool substantial_ = false;
+  size_t duplicates_ = 0;
   std::vector<Open> stack_;
   std::map<YAML::anchor_t, Anchor> anchors_;
   std::vector<std::string> problems_;
@@ -163,15 +210,15 @@ std::vector<std::string> check(std::string_view text, const std::string& name,
                                const YamlLimits& limits) {
   std::istringstream in{std::string(text)};
   YAML::Parser parser(in);
-  DocumentCheck first(name, limits.max_nodes);
+  DocumentCheck first(name, limits);
   try {
     parser.HandleNextDocument(first);
   } catch (const Stop& stop) {
     return {stop.problem};
   }
-  std::vector<std::string> problems = first.problems();
+  std::vector<std::string> problems = first.all_problems();
   // YAML::Load reads the first document only: what follows would be lost without a word.
-  DocumentCheck second(name, limits.max_nodes);
+  DocumentCheck second(name, limits);
   try {
     if (parser.HandleNextDocument(second) && !second.empty()) {
       problems.push_back(name +

@@ -1,4 +1,6 @@
 // core/yaml_document.h: YAML within bounds, keys given once, one document.
+#include <sys/resource.h>
+
 #include <chrono>
 
 #include <catch2/catch.hpp>
@@ -87,4 +89,44 @@ TEST_CASE("a cycle, a second document and broken YAML are named", "[yaml]") {
   CHECK(parse_yaml("a: 1\n---\n", "f.yml"));  // a final '---' adds nothing
   CHECK_THAT(problems("a: [1,\n"), Catch::StartsWith("f.yml:2:1: not valid YAML: "));
   CHECK_THAT(problems("a: *nothing\n"), Catch::Contains("not valid YAML"));
+}
+
+TEST_CASE("the text bound counts aliases of scalars as the text they stand for", "[yaml]") {
+  YamlLimits limits;
+  limits.max_text_bytes = 100;
+  const std::string forty(40, 'x');
+  CHECK(parse_yaml("a: &s " + forty + "\nb: *s\n", "f.yml", limits));  // 80 bytes
+  auto over = parse_yaml("a: &s " + forty + "\nb: [*s, *s]\n", "f.yml", limits);
+  REQUIRE_FALSE(over);
+  CHECK_THAT(over.error(), Catch::Contains("f.yml:2:9: b[1]: more than 100 bytes of text"));
+}
+
+TEST_CASE("a large scalar aliased as keys deep down is refused in memory of its own size",
+          "[yaml]") {
+  // 400 KB, used as the key of 2000 nested maps: 800 MB of keys, and a path through them
+  // that names each one.
+  std::string text = "big: &k " + std::string(400'000, 'k') + "\ndeep: ";
+  for (int i = 0; i < 2000; ++i) text += "{*k : ";
+  text += "end";
+  for (int i = 0; i < 2000; ++i) text += "}";
+  text += "\n";
+  rusage before{};
+  ::getrusage(RUSAGE_SELF, &before);
+  const std::string e = problems(text);
+  rusage after{};
+  ::getrusage(RUSAGE_SELF, &after);
+  CHECK_THAT(e, Catch::Contains("bytes of text, counting each alias as the text it stands for"));
+  CHECK(e.size() < 2000);                                  // the path is shortened, the key too
+  CHECK(after.ru_maxrss - before.ru_maxrss < 256 * 1024);  // KiB: far below the expansion
+}
+
+TEST_CASE("keys given twice many times are reported twenty times, then counted", "[yaml]") {
+  std::string text = "a: &k key\nm:\n  *k : 0\n";
+  for (int i = 1; i <= 500; ++i) text += "  *k : " + std::to_string(i) + "\n";
+  const std::string e = problems(text);
+  size_t lines = 0;
+  for (char c : e) lines += c == '\n';
+  CHECK(lines == 20);  // 20 reports, and the line that counts the rest
+  CHECK_THAT(e, Catch::Contains("f.yml:4:3: m.key: given twice in one map (first at line 3)"));
+  CHECK_THAT(e, Catch::EndsWith("f.yml: and 480 more keys given twice"));
 }
