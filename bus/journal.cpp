@@ -661,6 +661,7 @@ bool JournalReader::open_next_segment() {
   if (fd_ < 0) return open_next_segment();
   index_.clear();
   index_loaded_ = false;
+  resync_.active = false;  // a segment begins with a record
   if (from_seq_ > segment_first) {
     seek(from_seq_);
     index_loaded_ = true;
@@ -784,6 +785,39 @@ void JournalReader::note_gap_before(const JournalRecord& r) {
   expect_ = std::max(expect_, r.seq + 1);
 }
 
+void JournalReader::start_resync() {
+  if (!index_loaded_) {
+    load_index();
+    index_loaded_ = true;
+  }
+  resync_ = Resync{true, last_read_, 0, 0};
+  const uint64_t here = file_offset_ + pos_;
+  const auto next = std::upper_bound(index_.begin(), index_.end(), here,
+                                     [](uint64_t at, const auto& e) { return at < e.second; });
+  if (next != index_.end()) {
+    resync_.limit_seq = next->first;
+    resync_.limit_offset = next->second;
+  }
+}
+
+bool JournalReader::resync_accepts(uint64_t offset, uint64_t seq) const {
+  if (seq <= resync_.after_seq) return false;
+  return resync_.limit_seq == 0 || (seq <= resync_.limit_seq && offset <= resync_.limit_offset);
+}
+
+// On to the next "HUBJ" after pos_ in what is read; without one, to the end of it, less
+// the three bytes a marker split by the read may have begun in.
+void JournalReader::skip_to_next_marker() {
+  const std::string marker("HUBJ", 4);
+  const size_t at = buffer_.find(marker, pos_ + 1);
+  if (at != std::string::npos) {
+    pos_ = at;
+  } else {
+    pos_ = std::max(pos_ + 1, buffer_.size() > 3 ? buffer_.size() - 3 : buffer_.size());
+    pos_ = std::min(pos_, buffer_.size());
+  }
+}
+
 const JournalRecord* JournalReader::next() {
   gaps_.clear();
   for (;;) {
@@ -815,37 +849,25 @@ const JournalRecord* JournalReader::next() {
     std::string why;
     const size_t size = check_record(buffer_.data() + pos_, buffer_.size() - pos_, why, &record_);
     if (size == 0) {
-      const std::string where = file_.filename().string() + " at byte " +
-                                std::to_string(file_offset_ + pos_) + ": " + why;
-      if (on_corrupt_) {
-        on_corrupt_(file_.string() + " at byte " + std::to_string(file_offset_ + pos_) + ": " +
-                    why + "; skipped to the next record");
-      }
-      note("a corrupt record in " + where);
-      // Resynchronise at the next indexed record after it (where the journal itself says a
-      // record starts); past the last one, or without an index, at the next marker.
-      if (!index_loaded_) {
-        load_index();
-        index_loaded_ = true;
-      }
-      const uint64_t here = file_offset_ + pos_;
-      auto next = std::upper_bound(index_.begin(), index_.end(), here,
-                                   [](uint64_t at, const auto& e) { return at < e.second; });
-      for (; next != index_.end(); ++next) {
-        if (!record_at(next->second, next->first)) continue;
-        if (::lseek(fd_, static_cast<off_t>(next->second), SEEK_SET) ==
-            static_cast<off_t>(next->second)) {
-          buffer_.clear();
-          pos_ = 0;
-          file_offset_ = next->second;
+      if (!resync_.active) {
+        const std::string where = file_.filename().string() + " at byte " +
+                                  std::to_string(file_offset_ + pos_) + ": " + why;
+        if (on_corrupt_) {
+          on_corrupt_(file_.string() + " at byte " + std::to_string(file_offset_ + pos_) + ": " +
+                      why + "; skipped to the next intact record");
         }
-        break;
+        note("a corrupt record in " + where);
+        start_resync();
       }
-      if (next != index_.end()) continue;
-      const std::string marker("HUBJ", 4);
-      const size_t at = buffer_.find(marker, pos_ + 1);
-      pos_ = at == std::string::npos ? buffer_.size() : at;
+      skip_to_next_marker();
       continue;
+    }
+    if (resync_.active) {
+      if (!resync_accepts(file_offset_ + pos_, record_.seq)) {  // record-shaped, not a record
+        skip_to_next_marker();
+        continue;
+      }
+      resync_.active = false;
     }
     pos_ += size;
     last_read_ = record_.seq;

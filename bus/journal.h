@@ -189,8 +189,9 @@ struct JournalGap {
   std::string why;
 };
 
-// Reads events from a sequence number on, across segments, with bounded memory. Corrupt
-// records are skipped and reported through `on_corrupt` (file, offset, why). Every number
+// Reads events from a sequence number on, across segments, with bounded memory. A corrupt
+// record is reported once through `on_corrupt` (file, offset, why) and skipped: reading
+// goes on at the next intact record after it, so nothing intact is hidden. Every number
 // missing between from_seq and a record returned is reported through gaps(), except the
 // numbers a Hub/recovered event says were only reserved (never acknowledged).
 class JournalReader {
@@ -218,6 +219,9 @@ class JournalReader {
   bool record_at(uint64_t offset, uint64_t seq);
   void note_gap_before(const JournalRecord& record);
   void note(const std::string& what);  // adds to trouble_
+  void start_resync();                 // after a corrupt record at pos_
+  bool resync_accepts(uint64_t offset, uint64_t seq) const;
+  void skip_to_next_marker();
 
   std::filesystem::path dir_;
   uint64_t from_seq_;
@@ -237,6 +241,15 @@ class JournalReader {
   uint64_t last_read_ = 0;  // the newest record read (any seq), for the reasons of gaps
   std::string trouble_;     // what was met since the last record: the why of a gap
   std::vector<JournalGap> gaps_;
+  // After a corrupt record: looking for the next intact one. A candidate must come after
+  // the last record read and, when the index names a record further on, not past it (so
+  // a record-shaped payload inside a damaged record is not taken for an event).
+  struct Resync {
+    bool active = false;
+    uint64_t after_seq = 0;
+    uint64_t limit_seq = 0;  // 0: no indexed record further on
+    uint64_t limit_offset = 0;
+  } resync_;
 };
 
 // The segments of `dir`, oldest first: (first seq, path). Files with other names, and

@@ -146,8 +146,7 @@ static bool follows_reserved_numbers(const Event& e) {
 // Hub/recovered, the last below the numbers it says were only reserved.
 static uint64_t missed_before(const Event& e) {
   if (!follows_reserved_numbers(e)) return e.seq - 1;
-  const auto skipped = wire::recovered_skipped(e.payload());
-  return skipped ? std::min(e.seq - 1, skipped->first - 1) : 0;
+  return wire::recovered_lost_through(e.payload(), e.seq);
 }
 
 // Starts fetching [seen_seq_ + 1, to] (to 0: up to now) from the journal.

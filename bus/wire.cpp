@@ -1,5 +1,6 @@
 #include "bus/wire.h"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdlib>
@@ -207,6 +208,11 @@ std::optional<std::pair<uint64_t, uint64_t>> recovered_skipped(std::string_view 
   }
   if (!first || !last || *first == 0 || *first > *last) return std::nullopt;
   return std::make_pair(*first, *last);
+}
+
+uint64_t recovered_lost_through(std::string_view payload, uint64_t seq) {
+  const auto skipped = recovered_skipped(payload);
+  return skipped ? std::min(seq - 1, skipped->first - 1) : seq - 1;
 }
 
 std::string_view topic_module(std::string_view topic) { return topic.substr(0, topic.find('/')); }

@@ -58,6 +58,10 @@ inline constexpr std::string_view kRecoveredTopic = "Hub/recovered";
 // The numbers a Hub/recovered payload says were only reserved, never acknowledged
 // (skipped_first..skipped_last), or nullopt when it names none.
 std::optional<std::pair<uint64_t, uint64_t>> recovered_skipped(std::string_view payload);
+// The last number lost right before a Hub/recovered event numbered `seq`: the one below
+// the numbers it says were only reserved, or seq - 1 when it names none (every number
+// missing before it was durable once, and is lost). 0: none lost.
+uint64_t recovered_lost_through(std::string_view payload, uint64_t seq);
 // Published by the broker when the journal fails to keep events (docs/PROTOCOL.md, 9).
 inline constexpr std::string_view kJournalFailedTopic = "Hub/journal-failed";
 // The largest sequence number: the sequence stops there rather than wrap (it also fits

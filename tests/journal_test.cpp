@@ -229,10 +229,47 @@ TEST_CASE("a flipped byte: the tail record is cut at open, an earlier one skippe
   std::vector<std::string> corrupt;
   const auto seqs = read_all(dir, 1, &corrupt);
   REQUIRE(corrupt.size() == 1);
-  CHECK_THAT(corrupt[0], Catch::Contains("skipped to the next record"));
+  CHECK_THAT(corrupt[0], Catch::Contains("skipped to the next intact record"));
   CHECK(seqs.size() == 98);  // one skipped in the middle, the last one cut
   CHECK(seqs.back() == 99);
   CHECK(recovery.last_seq == 99);
+}
+
+TEST_CASE("after a corrupt record, reading goes on at the very next intact one", "[journal]") {
+  // Large enough for index entries every 64 KiB; payloads full of record markers, so the
+  // search for the next record meets many that are not records.
+  TempDir dir;
+  JournalRecovery recovery;
+  const auto payload = [](uint64_t seq) {
+    return "{\"n\":" + std::to_string(seq) + ",\"x\":\"HUBJ HUBJHUBJ\"}";
+  };
+  {
+    auto j = open(dir, recovery);
+    for (uint64_t seq = 1; seq <= 4000; ++seq) REQUIRE(j->append(seq, "Mod/ev", "h", payload(seq)));
+    REQUIRE(j->flush(true));
+  }
+  const fs::path segment = journal_segments(dir.path() / "journal").back().second;
+  REQUIRE(fs::file_size(segment) > 3 * 65536);
+  {  // just past the first indexed record after 64 KiB: the old reader hid 64 KiB after it
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(65536 + 70);
+    f.write("\xff\xff", 2);
+  }
+  std::vector<std::string> corrupt;
+  JournalReader reader(dir.path() / "journal", 1,
+                       [&](const std::string& why) { corrupt.push_back(why); });
+  std::vector<uint64_t> seqs;
+  std::vector<JournalGap> gaps;
+  while (const JournalRecord* r = reader.next()) {
+    CHECK(r->payload == payload(r->seq));
+    for (const auto& gap : reader.gaps()) gaps.push_back(gap);
+    seqs.push_back(r->seq);
+  }
+  CHECK(corrupt.size() == 1);  // one corrupt record, however many false markers follow
+  CHECK(seqs.size() == 3999);  // all but the damaged one
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0].first == gaps[0].last);
+  CHECK_THAT(gaps[0].why, Catch::Contains("a corrupt record"));
 }
 
 TEST_CASE("retention deletes the oldest segments and says what is no longer retained",

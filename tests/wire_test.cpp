@@ -147,3 +147,20 @@ TEST_CASE("content types are printable ASCII", "[wire]") {
   CHECK(wire::content_type_problem("text/\x01"));
   CHECK(wire::content_type_problem(std::string(256, 'a')));
 }
+
+TEST_CASE("Hub/recovered tells numbers only reserved from numbers lost", "[wire][recovered]") {
+  // Events 11..19 missing before Hub/recovered, event 20.
+  SECTION("reserved only: none of them lost") {
+    CHECK(wire::recovered_lost_through(
+              R"({"skipped_first":11,"skipped_last":19,"lost_first":0,"lost_last":0})", 20) == 10);
+  }
+  SECTION("lost below the reserved ones") {
+    CHECK(wire::recovered_lost_through(
+              R"({"skipped_first":15,"skipped_last":19,"lost_first":11,"lost_last":14})", 20) ==
+          14);
+  }
+  SECTION("lost only, nothing reserved: every one of them is lost") {
+    CHECK(wire::recovered_lost_through(
+              R"({"skipped_first":0,"skipped_last":0,"lost_first":11,"lost_last":19})", 20) == 19);
+  }
+}
