@@ -523,8 +523,15 @@ Status Journal::append(uint64_t seq, std::string_view topic, std::string_view he
 // is dropped, and every number appended after `kept_seq` is a loss. When the cut fails,
 // the next append starts a new segment, so no record ever follows half a one.
 Status Journal::lose(const std::string& why, uint64_t kept_seq, uint64_t kept_bytes) {
+  std::string uncut;
   if (fd_ >= 0) {
-    if (env_->truncate(fd_, kept_bytes) != 0) new_segment_ = true;
+    if (int err = env_->truncate(fd_, kept_bytes); err != 0) {
+      new_segment_ = true;
+      // What cannot be cut may be read back later: told, so that a publisher told `failed`
+      // knows its event may show up after all (delivery stays at least once).
+      uncut = "; and the segment could not be cut back (" + errno_text(err) +
+              "): some of these events may still be read from it";
+    }
     // Index entries may point past the cut: readers then scan instead.
     if (kept_bytes < written_bytes_ && index_fd_ >= 0) (void)env_->truncate(index_fd_, 0);
   }
@@ -538,7 +545,7 @@ Status Journal::lose(const std::string& why, uint64_t kept_seq, uint64_t kept_by
   const uint64_t first = std::max(kept_seq, lost_through_) + 1;
   last_loss_ = first <= last_seq_ ? JournalLoss{first, last_seq_} : JournalLoss{};
   lost_through_ = std::max(lost_through_, last_seq_);
-  return Status::error(why);
+  return Status::error(why + uncut);
 }
 
 Status Journal::write_out() {

@@ -462,3 +462,26 @@ TEST_CASE("a cut below the durable mark is told apart from numbers that were onl
   CHECK(recovery.skipped_last() == 1 + kReserveBlock);
   CHECK(recovery.next_after() == 1 + kReserveBlock);
 }
+
+TEST_CASE("a failed sync whose events cannot be cut back says they may still be read",
+          "[journal][faults]") {
+  TempDir dir;
+  FaultyJournalEnv env;
+  auto j = open_journal(dir, &env);
+  append_range(*j, 1, 3);
+  REQUIRE(j->flush(true));
+  append_range(*j, 4, 6);
+  env.fail(Op::kSync, EIO, ".seg");
+  env.fail(Op::kTruncate, EIO, ".seg");
+  const Status s = j->flush(true);
+  REQUIRE_FALSE(s);
+  CHECK_THAT(s.message(), Catch::Contains("cannot be synced") &&
+                              Catch::Contains("could not be cut back") &&
+                              Catch::Contains("may still be read"));
+  CHECK(j->last_loss().first == 4);
+  CHECK(j->last_loss().last == 6);
+  env.clear();
+  append_range(*j, 7, 8);  // in a new segment: nothing follows the uncut records
+  REQUIRE(j->flush(true));
+  CHECK(journal_segments(dir.path() / "journal").size() == 2);
+}
