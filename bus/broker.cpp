@@ -220,8 +220,10 @@ class Broker::Impl {
       settle_journal(false);
       report_journal_failures();
       if (!replays_.empty()) expire_replays(false);
-      // Age retention also while no segment rolls over (an idle bus), once a minute.
-      if (options_.journal != nullptr && Clock::now() - last_retention_ >= kRetentionEvery) {
+      // After the acks: retention when a segment rolled over, and by age also while none
+      // does (an idle bus), once a minute.
+      if (options_.journal != nullptr && (options_.journal->retention_due() ||
+                                          Clock::now() - last_retention_ >= kRetentionEvery)) {
         options_.journal->enforce_retention();
         last_retention_ = Clock::now();
       }

@@ -296,7 +296,8 @@ Status check_segment_names(const fs::path& dir) {
 
 Journal::Journal(JournalOptions options)
     : options_(std::move(options)),
-      env_(options_.env != nullptr ? options_.env : &JournalEnv::posix()) {}
+      env_(options_.env != nullptr ? options_.env : &JournalEnv::posix()),
+      reservation_(*env_, options_.dir, options_.dir / "reserved") {}
 
 Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRecovery& recovery) {
   std::error_code ec;
@@ -351,14 +352,9 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
       break;
     }
   }
-  auto reserved = read_seq_file(dir / "reserved", /*empty_ok=*/false);
+  auto reserved = ReservationFile::read(dir / "reserved");
   if (!reserved) return reserved.status();
   recovery.reserved = *reserved;
-  if (recovery.reserved > 0) {
-    std::error_code size_ec;
-    journal->reserved_file_bytes_ = fs::file_size(dir / "reserved", size_ec);
-    journal->reserved_name_durable_ = true;
-  }
   (void)env.unlink(dir / "reserved.new");  // left by an older hubd, which renamed it
   auto durable = read_seq_file(dir / "durable", /*empty_ok=*/true);  // empty: never synced
   if (!durable) return durable.status();
@@ -375,6 +371,12 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options, JournalRe
         err != 0) {
       return Status::error(journal->segment_.string() + ": " + errno_text(err));
     }
+    // What it holds counts as durable from now on: a hubd killed before its sync left it
+    // written, not synced, and perhaps its name too.
+    int err = env.sync(journal->fd_);
+    if (err == 0) err = env.sync_dir(dir);
+    if (err != 0)
+      return Status::error(journal->segment_.string() + ": cannot be synced: " + errno_text(err));
     struct stat st {};
     ::fstat(journal->fd_, &st);
     journal->segment_bytes_ = journal->written_bytes_ = journal->durable_bytes_ =
@@ -398,7 +400,6 @@ Journal::~Journal() {
   // A clean close hands out nothing beyond what it numbered: the next run goes on from it.
   if (last_seq_ > 0) (void)write_reservation(last_seq_);
   if (mark_fd_ >= 0) env_->close(mark_fd_);
-  if (reserved_fd_ >= 0) env_->close(reserved_fd_);
 }
 
 Status Journal::write_index(const fs::path& file, const std::string& entries) {
@@ -415,27 +416,8 @@ Status Journal::write_index(const fs::path& file, const std::string& entries) {
   return Status::ok();
 }
 
-// Rewritten in place: 21 bytes at offset 0 of a file that already has its block, so a
-// full disk cannot refuse it (a new file and a rename would need space), and a write
-// that small, within one sector, is not torn by a power cut. The file's name is made
-// durable once, when the journal creates it.
 Status Journal::write_reservation(uint64_t through) {
-  const fs::path file = options_.dir / "reserved";
-  int err = 0;
-  if (reserved_fd_ < 0) {
-    err = env_->open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0640, reserved_fd_);
-    if (err != 0) reserved_fd_ = -1;
-  }
-  const std::string text = seq_text(through);
-  if (err == 0) err = env_->pwrite(reserved_fd_, text.data(), text.size(), 0);
-  if (err == 0 && reserved_file_bytes_ > text.size()) {  // an older, longer form
-    err = env_->truncate(reserved_fd_, text.size());
-  }
-  if (err == 0) err = env_->sync(reserved_fd_);
-  if (err == 0 && !reserved_name_durable_) err = env_->sync_dir(options_.dir);
-  if (err != 0) return Status::error(file.string() + ": cannot be written: " + errno_text(err));
-  reserved_file_bytes_ = text.size();
-  reserved_name_durable_ = true;
+  if (Status s = reservation_.write(through); !s) return s;
   reserved_ = through;
   return Status::ok();
 }
@@ -492,7 +474,7 @@ Status Journal::append(uint64_t seq, std::string_view topic, std::string_view he
   last_seq_ = seq;
   if (fd_ < 0 || new_segment_ || segment_bytes_ >= options_.segment_size) {
     if (Status s = open_segment(seq); !s) return s;
-    enforce_retention();
+    retention_due_ = true;  // applied by the owner once the acks of what rolled are sent
   }
   const size_t body = 16 + topic.size() + header.size() + payload.size();
   const size_t start = buffer_.size();
@@ -603,6 +585,7 @@ Status Journal::flush(bool sync) {
 }
 
 uint64_t Journal::enforce_retention() {
+  retention_due_ = false;
   auto segments = journal_segments(options_.dir);
   uint64_t total = 0;
   std::vector<std::pair<uint64_t, fs::file_time_type>> sizes;
@@ -668,7 +651,6 @@ bool JournalReader::open_next_segment() {
   if (fd_ < 0) return open_next_segment();
   index_.clear();
   index_loaded_ = false;
-  resync_.active = false;  // a segment begins with a record
   if (from_seq_ > segment_first) {
     seek(from_seq_);
     index_loaded_ = true;
@@ -792,36 +774,131 @@ void JournalReader::note_gap_before(const JournalRecord& r) {
   expect_ = std::max(expect_, r.seq + 1);
 }
 
-void JournalReader::start_resync() {
+bool JournalReader::segment_complete() {
+  if (next_segment_ >= segments_.size()) {
+    for (const auto& s : journal_segments(dir_)) {
+      if (segments_.empty() || s.first > segments_.back().first) segments_.push_back(s);
+    }
+  }
+  return next_segment_ < segments_.size();
+}
+
+namespace {
+
+constexpr uint64_t kMaxResyncBytes = 16 << 20;  // examined after one damaged record
+
+// The record at `offset` of `fd` when it is intact, ends by `end`, and is numbered after
+// `after` and (`before` != 0) before `before`: its seq and size. Counts what it reads
+// against `budget`.
+std::optional<std::pair<uint64_t, uint64_t>> intact_record(int fd, uint64_t offset, uint64_t end,
+                                                           uint64_t after, uint64_t before,
+                                                           uint64_t& budget) {
+  char head[kFrame + 8];
+  if (offset + sizeof head > end ||
+      ::pread(fd, head, sizeof head, static_cast<off_t>(offset)) != ssize_t{sizeof head}) {
+    return std::nullopt;
+  }
+  const uint32_t len = get32(head + 4);
+  const uint64_t seq = get64(head + kFrame);
+  if (get32(head) != kMagic || len > kMaxBody || offset + kFrame + len > end || seq <= after ||
+      (before != 0 && seq >= before)) {
+    return std::nullopt;  // cheap checks first: most markers in payloads end here
+  }
+  if (budget < kFrame + len) {
+    budget = 0;
+    return std::nullopt;
+  }
+  budget -= kFrame + len;
+  std::string record(kFrame + len, '\0');
+  if (::pread(fd, record.data(), record.size(), static_cast<off_t>(offset)) !=
+      static_cast<ssize_t>(record.size())) {
+    return std::nullopt;
+  }
+  std::string why;
+  JournalRecord r;
+  if (check_record(record.data(), record.size(), why, &r) == 0 || r.seq != seq) return std::nullopt;
+  return std::make_pair(seq, uint64_t{kFrame + len});
+}
+
+// True when the bytes from `offset` to `end` are the start of a record still being
+// written (a plausible frame that goes past the end, or less than a frame).
+bool unfinished_tail(int fd, uint64_t offset, uint64_t end) {
+  if (end - offset < kFrame) return true;
+  char frame[kFrame];
+  if (::pread(fd, frame, kFrame, static_cast<off_t>(offset)) != ssize_t{kFrame}) return false;
+  return get32(frame) == kMagic && get32(frame + 4) <= kMaxBody &&
+         offset + kFrame + get32(frame + 4) > end;
+}
+
+}  // namespace
+
+// True when intact records, numbered upwards from after the last one read, lead from
+// `from` exactly to `end` (where the record numbered `end_seq` starts; 0: the end of what
+// is written, where a record still being written may be found).
+bool JournalReader::intact_chain(uint64_t from, uint64_t end, uint64_t end_seq, bool end_is_eof,
+                                 uint64_t& budget) {
+  uint64_t at = from;
+  uint64_t last = last_read_;
+  while (at < end) {
+    const auto r = intact_record(fd_, at, end, last, end_seq, budget);
+    if (!r) return end_is_eof && at > from && unfinished_tail(fd_, at, end);
+    last = r->first;
+    at += r->second;
+  }
+  return at == end;
+}
+
+// Where reading goes on after a damaged record at `at`: see the class comment.
+uint64_t JournalReader::resume_after_damage(uint64_t at) {
   if (!index_loaded_) {
     load_index();
     index_loaded_ = true;
   }
-  resync_ = Resync{true, last_read_, 0, 0};
-  const uint64_t here = file_offset_ + pos_;
-  const auto next = std::upper_bound(index_.begin(), index_.end(), here,
-                                     [](uint64_t at, const auto& e) { return at < e.second; });
-  if (next != index_.end()) {
-    resync_.limit_seq = next->first;
-    resync_.limit_offset = next->second;
+  struct stat st {};
+  const uint64_t size = ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : at;
+  uint64_t budget = kMaxResyncBytes;
+  auto entry = std::upper_bound(index_.begin(), index_.end(), at,
+                                [](uint64_t offset, const auto& e) { return offset < e.second; });
+  uint64_t from = at;
+  for (;; ++entry) {
+    const bool to_eof = entry == index_.end();
+    const uint64_t end = to_eof ? size : std::min(entry->second, size);
+    const uint64_t end_seq = to_eof ? 0 : entry->first;
+    // Candidates: every record marker after `from`, in order, read in chunks.
+    constexpr size_t kChunk = 64 * 1024;
+    std::string chunk;
+    for (uint64_t base = from + 1; base < end && budget > 0; base += kChunk) {
+      chunk.resize(static_cast<size_t>(std::min<uint64_t>(kChunk + 3, end - base)));
+      const ssize_t n = ::pread(fd_, chunk.data(), chunk.size(), static_cast<off_t>(base));
+      if (n <= 0) break;
+      chunk.resize(static_cast<size_t>(n));
+      const std::string marker("HUBJ", 4);
+      for (size_t i = chunk.find(marker); i != std::string::npos && i < kChunk;
+           i = chunk.find(marker, i + 1)) {
+        if (intact_chain(base + i, end, end_seq, to_eof, budget)) return base + i;
+        if (budget == 0) break;
+      }
+    }
+    if (to_eof) return size;  // nothing intact after it: on at the end
+    if (record_at(entry->second, entry->first)) return entry->second;
+    from = entry->second;  // the indexed record is damaged too: on to the next one
   }
 }
 
-bool JournalReader::resync_accepts(uint64_t offset, uint64_t seq) const {
-  if (seq <= resync_.after_seq) return false;
-  return resync_.limit_seq == 0 || (seq <= resync_.limit_seq && offset <= resync_.limit_offset);
-}
-
-// On to the next "HUBJ" after pos_ in what is read; without one, to the end of it, less
-// the three bytes a marker split by the read may have begun in.
-void JournalReader::skip_to_next_marker() {
-  const std::string marker("HUBJ", 4);
-  const size_t at = buffer_.find(marker, pos_ + 1);
-  if (at != std::string::npos) {
-    pos_ = at;
+void JournalReader::damaged(const std::string& why, uint64_t resume) {
+  const uint64_t at = file_offset_ + pos_;
+  const std::string where = file_.filename().string() + " at byte " + std::to_string(at);
+  if (on_corrupt_) {
+    on_corrupt_(file_.string() + " at byte " + std::to_string(at) + ": " + why +
+                "; skipped to the next intact record");
+  }
+  note("a corrupt record in " + where + ": " + why);
+  if (::lseek(fd_, static_cast<off_t>(resume), SEEK_SET) == static_cast<off_t>(resume)) {
+    buffer_.clear();
+    pos_ = 0;
+    file_offset_ = resume;
   } else {
-    pos_ = std::max(pos_ + 1, buffer_.size() > 3 ? buffer_.size() - 3 : buffer_.size());
-    pos_ = std::min(pos_, buffer_.size());
+    pos_ = buffer_.size();  // cannot seek: on with what follows in the file
   }
 }
 
@@ -843,38 +920,20 @@ const JournalRecord* JournalReader::next() {
     const char* p = buffer_.data() + pos_;
     const uint32_t len = get32(p + 4);
     if (get32(p) == kMagic && len <= kMaxBody && buffer_.size() - pos_ < kFrame + len) {
-      const std::string cut = file_.filename().string() + " is cut short at byte " +
-                              std::to_string(file_offset_ + pos_);
       if (!fill(kFrame + len)) {
-        if (advance()) {  // a newer segment: this record will never be whole
-          note(cut);
-          continue;
-        }
-        return nullptr;  // a record still being written
+        // A record still being written is the last thing in the newest segment; one with
+        // intact records after it, or at the end of a complete segment, is damaged.
+        const uint64_t resume = resume_after_damage(file_offset_ + pos_);
+        if (!segment_complete() && resume >= file_offset_ + buffer_.size()) return nullptr;
+        damaged("a record cut short (its length is damaged, or the file was cut)", resume);
+        continue;
       }
     }
     std::string why;
     const size_t size = check_record(buffer_.data() + pos_, buffer_.size() - pos_, why, &record_);
     if (size == 0) {
-      if (!resync_.active) {
-        const std::string where = file_.filename().string() + " at byte " +
-                                  std::to_string(file_offset_ + pos_) + ": " + why;
-        if (on_corrupt_) {
-          on_corrupt_(file_.string() + " at byte " + std::to_string(file_offset_ + pos_) + ": " +
-                      why + "; skipped to the next intact record");
-        }
-        note("a corrupt record in " + where);
-        start_resync();
-      }
-      skip_to_next_marker();
+      damaged(why, resume_after_damage(file_offset_ + pos_));
       continue;
-    }
-    if (resync_.active) {
-      if (!resync_accepts(file_offset_ + pos_, record_.seq)) {  // record-shaped, not a record
-        skip_to_next_marker();
-        continue;
-      }
-      resync_.active = false;
     }
     pos_ += size;
     last_read_ = record_.seq;

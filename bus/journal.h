@@ -5,11 +5,11 @@
 //
 // Files: SEQ.seg, SEQ the first sequence number in it (20 digits, so names sort in order),
 // and SEQ.idx, where records start every 64 KiB of it, so readers can seek. `reserved`: the
-// highest number a running hubd may hand out (rewritten, synced, every kReserveBlock
-// events). `durable`: the newest number known durable (rewritten in place after every
-// sync; not synced itself), so that an open can tell events that were acknowledged and
-// are gone from numbers that were only reserved.
-// Record (integers little-endian):
+// highest number a running hubd may hand out (rewritten in place, synced, every
+// kReserveBlock events; bus/journal_reservation.h). `durable`: the newest number known durable
+// (rewritten in place after every sync; not synced itself), so that an open can tell events that
+// were acknowledged and are gone from numbers that were only reserved. Record (integers
+// little-endian):
 //   u32 magic 0x4A425548 ("HUBJ") | u32 body length | u32 CRC-32C of the body | body
 //   body: u64 seq | u32 topic length | topic | u32 header length | header | payload
 // A torn or corrupt tail of the newest segment is cut at open (and said so); a corrupt
@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "bus/journal_env.h"
+#include "bus/journal_reservation.h"
 #include "bus/status.h"
 
 namespace hub {
@@ -116,7 +117,6 @@ class Journal {
   // Appends one event. `seq` must be larger than every earlier one. On failure (the error
   // names the file), last_loss() says which events are lost: this one and perhaps others
   // gathered before it; a failed reservation loses nothing (the number is not used).
-  // Rolling to a new segment applies retention.
   Status append(uint64_t seq, std::string_view topic, std::string_view header,
                 std::string_view payload);
   // Writes what is gathered to the kernel and, when `sync` and durability is not kNone,
@@ -131,9 +131,13 @@ class Journal {
   bool unsynced() const { return !buffer_.empty() || written_seq_ > durable_seq_; }
   // The events the last failed append() or flush() lost (successive losses never overlap).
   const JournalLoss& last_loss() const { return last_loss_; }
-  // Deletes segments beyond max_bytes or max_age (never the one being written).
-  // Returns the oldest sequence number still retained.
+  // Deletes segments beyond max_bytes or max_age, never the one being written nor the one
+  // before it. Returns the oldest sequence number still retained. append() never deletes:
+  // the owner calls this once the acks of the events appended so far are sent (an
+  // acknowledged event outlives its ack), at least whenever retention_due() says a
+  // segment rolled over.
   uint64_t enforce_retention();
+  bool retention_due() const { return retention_due_; }
   const JournalOptions& options() const { return options_; }
 
  private:
@@ -147,13 +151,12 @@ class Journal {
 
   JournalOptions options_;
   JournalEnv* env_;
+  ReservationFile reservation_;  // `reserved`
   int fd_ = -1;
   int index_fd_ = -1;                 // the segment's index (SEQ.idx); -1: none (readers scan)
   int mark_fd_ = -1;                  // `durable`
-  int reserved_fd_ = -1;              // `reserved`, opened at the first reservation
-  uint64_t reserved_file_bytes_ = 0;  // its size (an older hubd wrote shorter or longer)
-  bool reserved_name_durable_ = false;
   bool segment_name_durable_ = true;  // false: the directory is synced with the next sync
+  bool retention_due_ = false;        // a segment rolled over since the last enforce_retention
   std::filesystem::path segment_;
   uint64_t segment_bytes_ = 0;  // on disk plus in buffer_
   uint64_t written_bytes_ = 0;  // whole records in the segment file
@@ -189,9 +192,13 @@ struct JournalGap {
   std::string why;
 };
 
-// Reads events from a sequence number on, across segments, with bounded memory. A corrupt
+// Reads events from a sequence number on, across segments, with bounded memory. A damaged
 // record is reported once through `on_corrupt` (file, offset, why) and skipped: reading
-// goes on at the next intact record after it, so nothing intact is hidden. Every number
+// goes on at the first intact record after it from which intact records lead exactly to
+// the next indexed record (or the end of the segment), so intact records are not hidden
+// and a record-shaped payload inside the damaged record is not taken for records (at
+// most one, numbered as the damaged one, could pass). The search examines at most
+// kMaxResyncBytes; past that, reading goes on at the next indexed record. Every number
 // missing between from_seq and a record returned is reported through gaps(), except the
 // numbers a Hub/recovered event says were only reserved (never acknowledged).
 class JournalReader {
@@ -219,9 +226,12 @@ class JournalReader {
   bool record_at(uint64_t offset, uint64_t seq);
   void note_gap_before(const JournalRecord& record);
   void note(const std::string& what);  // adds to trouble_
-  void start_resync();                 // after a corrupt record at pos_
-  bool resync_accepts(uint64_t offset, uint64_t seq) const;
-  void skip_to_next_marker();
+  bool segment_complete();             // a newer segment exists: this one grows no more
+  // The record at pos_ is damaged: reported, and reading goes on at `resume`.
+  void damaged(const std::string& why, uint64_t resume);
+  uint64_t resume_after_damage(uint64_t at);
+  bool intact_chain(uint64_t from, uint64_t end, uint64_t end_seq, bool end_is_eof,
+                    uint64_t& budget);
 
   std::filesystem::path dir_;
   uint64_t from_seq_;
@@ -241,15 +251,6 @@ class JournalReader {
   uint64_t last_read_ = 0;  // the newest record read (any seq), for the reasons of gaps
   std::string trouble_;     // what was met since the last record: the why of a gap
   std::vector<JournalGap> gaps_;
-  // After a corrupt record: looking for the next intact one. A candidate must come after
-  // the last record read and, when the index names a record further on, not past it (so
-  // a record-shaped payload inside a damaged record is not taken for an event).
-  struct Resync {
-    bool active = false;
-    uint64_t after_seq = 0;
-    uint64_t limit_seq = 0;  // 0: no indexed record further on
-    uint64_t limit_offset = 0;
-  } resync_;
 };
 
 // The segments of `dir`, oldest first: (first seq, path). Files with other names, and

@@ -195,8 +195,8 @@ std::optional<Event> Subscriber::next_recovered() {
       resume_until_ = 0;
       if (replayed) {
         const ReplayOutcome& outcome = recovering_->outcome();
-        if (filter_.matches_all() && pending_seen_ != 0 && !pending_after_reserved_) {
-          report_gap(seen_seq_ + 1, pending_seen_ - 1);  // the end of the range is missing
+        if (filter_.matches_all() && pending_seen_ != 0) {  // the end of the range is missing
+          report_gap(seen_seq_ + 1, pending_lost_through_);
         }
         seen_seq_ = std::max(seen_seq_, pending_seen_ != 0 ? pending_seen_ - 1 : outcome.last_seq);
       }
@@ -214,7 +214,7 @@ std::optional<Event> Subscriber::next_recovered() {
   }
   if (pending_seen_ != 0) seen_seq_ = std::max(seen_seq_, pending_seen_);
   pending_seen_ = 0;
-  pending_after_reserved_ = false;
+  pending_lost_through_ = 0;
   if (!resume_) return std::nullopt;
   Event live = std::move(*resume_);
   resume_.reset();
@@ -334,7 +334,7 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
         if (recover_ready()) {
           start_recovery(event->seq - 1);
           pending_seen_ = event->seq;
-          pending_after_reserved_ = follows_reserved_numbers(*event);
+          pending_lost_through_ = missed_before(*event);
           if (filter_.matches(event->topic())) resume_ = std::move(*event);
           if (auto e = next_recovered()) return e;
           continue;

@@ -145,13 +145,15 @@ class Subscriber {
   std::string chain_module_;                  // the module whose every event this one receives
   uint64_t queue_bound_ = 0;                  // the broker's queue per subscriber (0: unknown)
   uint64_t received_since_check_ = 0;         // messages received since the journal was last asked
-  uint64_t seen_seq_ = 0;                // the newest number received or replayed (tracking gaps)
-  uint64_t pending_seen_ = 0;            // a recovery's live event: seen once the recovery ends
-  bool resume_pending_ = false;          // resume_from's replay is still to start
-  uint64_t recovery_to_ = 0;             // the running recovery's end (0: up to now)
-  int recovery_failures_ = 0;            // in a row, of the running recovery
-  size_t recovery_gaps_told_ = 0;        // of the running recovery's outcome().lost
-  bool pending_after_reserved_ = false;  // the gap's live event follows reserved numbers
+  uint64_t seen_seq_ = 0;          // the newest number received or replayed (tracking gaps)
+  uint64_t pending_seen_ = 0;      // a recovery's live event: seen once the recovery ends
+  bool resume_pending_ = false;    // resume_from's replay is still to start
+  uint64_t recovery_to_ = 0;       // the running recovery's end (0: up to now)
+  int recovery_failures_ = 0;      // in a row, of the running recovery
+  size_t recovery_gaps_told_ = 0;  // of the running recovery's outcome().lost
+  // The last number missing before that live event that was an event (numbers a
+  // Hub/recovered says were only reserved are not).
+  uint64_t pending_lost_through_ = 0;
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
   uint64_t resume_until_ = 0;  // while it runs: the newest event published before open()
 };

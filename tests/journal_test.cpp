@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -270,6 +271,106 @@ TEST_CASE("after a corrupt record, reading goes on at the very next intact one",
   REQUIRE(gaps.size() == 1);
   CHECK(gaps[0].first == gaps[0].last);
   CHECK_THAT(gaps[0].why, Catch::Contains("a corrupt record"));
+}
+
+namespace {
+
+// The bytes of one record as the journal writes it: what a hostile payload could carry.
+std::string record_bytes(uint64_t seq, const std::string& topic, const std::string& payload) {
+  TempDir scratch;
+  JournalRecovery recovery;
+  {
+    auto j = open(scratch, recovery);
+    REQUIRE(j->append(seq, topic, "h", payload));
+  }
+  std::ifstream in(journal_segments(scratch.path() / "journal").front().second, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+struct Damaged {
+  std::vector<uint64_t> seqs;
+  std::vector<std::string> topics;
+  std::vector<std::string> corrupt;
+};
+
+Damaged read_damaged(const TempDir& dir) {
+  Damaged out;
+  JournalReader reader(dir.path() / "journal", 1,
+                       [&](const std::string& why) { out.corrupt.push_back(why); });
+  while (const JournalRecord* r = reader.next()) {
+    out.seqs.push_back(r->seq);
+    out.topics.emplace_back(r->topic);
+  }
+  return out;
+}
+
+// Damages the length field of the records numbered `seqs` in `segment`: each then claims
+// megabytes, past the end of the file.
+void damage_lengths(const fs::path& segment, const std::vector<uint64_t>& seqs) {
+  std::vector<uint64_t> offsets;
+  {  // find them first: records are whole and in order, walk them
+    std::ifstream in(segment, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (size_t at = 0; at + 20 <= text.size();) {
+      uint64_t seq = 0;
+      std::memcpy(&seq, text.data() + at + 12, 8);
+      uint32_t len = 0;
+      std::memcpy(&len, text.data() + at + 4, 4);
+      if (std::find(seqs.begin(), seqs.end(), seq) != seqs.end()) offsets.push_back(at);
+      at += 12 + len;
+    }
+  }
+  REQUIRE(offsets.size() == seqs.size());
+  std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+  for (uint64_t offset : offsets) {
+    f.seekp(static_cast<std::streamoff>(offset + 6));
+    f.write("\x7f", 1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a record-shaped payload inside a damaged record is not taken for records", "[journal]") {
+  TempDir dir;
+  JournalRecovery recovery;
+  const uint64_t victim = 500;
+  // Forged records numbered as the next real one, and as the next indexed one.
+  const std::string forged =
+      record_bytes(victim + 1, "Evil/forged", "forged") + record_bytes(1300, "Evil/forged", "x");
+  {
+    auto j = open(dir, recovery);
+    for (uint64_t seq = 1; seq <= 3000; ++seq) {
+      REQUIRE(j->append(seq, "Mod/ev", "h", seq == victim ? forged : payload_of(seq)));
+    }
+  }
+  const fs::path segment = journal_segments(dir.path() / "journal").front().second;
+  damage_lengths(segment, {victim});
+  const Damaged read = read_damaged(dir);
+  CHECK(std::count(read.topics.begin(), read.topics.end(), "Evil/forged") == 0);
+  CHECK(read.seqs.size() == 2999);  // all but the damaged one
+  CHECK(std::find(read.seqs.begin(), read.seqs.end(), victim) == read.seqs.end());
+  CHECK(read.corrupt.size() == 1);
+}
+
+TEST_CASE("two damaged records, the second an indexed one: reading goes on after both",
+          "[journal]") {
+  TempDir dir;
+  JournalRecovery recovery;
+  { append_range(*open(dir, recovery), 1, 4000); }
+  const fs::path segment = journal_segments(dir.path() / "journal").front().second;
+  // The first indexed record past 64 KiB, and the one before it.
+  std::ifstream idx(fs::path(segment).replace_extension(".idx"), std::ios::binary);
+  char entry[32];
+  REQUIRE(idx.read(entry, 32));
+  uint64_t indexed = 0;
+  std::memcpy(&indexed, entry + 16, 8);
+  REQUIRE(indexed > 1);
+  damage_lengths(segment, {indexed - 1, indexed});
+  std::vector<std::string> corrupt;
+  const auto seqs = read_all(dir, 1, &corrupt);
+  CHECK(seqs.size() == 3998);
+  CHECK(corrupt.size() == 1);  // one damaged stretch, one report
+  CHECK(seqs.back() == 4000);
 }
 
 TEST_CASE("retention deletes the oldest segments and says what is no longer retained",
