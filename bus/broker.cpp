@@ -7,13 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <deque>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -23,7 +21,10 @@
 #include <zmq_addon.hpp>
 
 #include "bus/journal_failure_report.h"
+#include "bus/replay_service.h"
 #include "bus/retained_store.h"
+#include "bus/router_replies.h"
+#include "bus/snapshot_service.h"
 #include "bus/topic_filter.h"
 #include "bus/topic_owner.h"
 #include "bus/wire.h"
@@ -36,9 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 // Messages taken from one socket before the others get a turn.
 constexpr int kBatch = 256;
-// How long a snapshot request waits for its sync subscription to show up on the XPUB.
-constexpr auto kSyncWait = std::chrono::seconds(5);
-constexpr size_t kMaxSyncTokens = 4096;
 // Room above max_payload for the topic and header frames of one publish.
 constexpr size_t kMaxFrameSlack = 64 * 1024;
 
@@ -58,19 +56,8 @@ struct PendingAck {
   std::string not_retained;  // why a retain was refused; empty when kept or not asked
 };
 
-// A replay in progress: its reader stays where the last answer stopped.
-struct ReplaySession {
-  std::unique_ptr<JournalReader> reader;
-  uint64_t next = 0;  // the sequence number the client will ask from
-  Clock::time_point used;
-};
-constexpr size_t kMaxReplays = 64;
-constexpr auto kReplayIdle = std::chrono::seconds(30);
-constexpr uint64_t kReplayScanLimit = 100000;  // records read per answer, matching or not
 constexpr auto kRetentionEvery = std::chrono::minutes(1);
-constexpr size_t kReplayBatch = 128;               // events per message of an answer, at most,
-constexpr size_t kReplayBatchBytes = 1024 * 1024;  // or this many bytes (large payloads)
-constexpr size_t kMaxRefusedIdentities = 1024;     // counted one by one; the rest together
+constexpr size_t kMaxRefusedIdentities = 1024;  // counted one by one; the rest together
 const std::string kOtherIdentities = "(others)";
 
 // Refusals counted by identity, for inspect: the first kMaxRefusedIdentities identities
@@ -102,17 +89,9 @@ RetainedLimits retained_limits(const BrokerOptions& o) {
   return limits;
 }
 
-constexpr size_t kMaxGapsLogged = 4096;      // distinct journal gaps remembered as logged
 constexpr size_t kMaxLiveRemembered = 4096;  // live connections remembered by revoked()
 // Modules whose newest seq is remembered; events of others say "look" (module_prev seq-1).
 constexpr size_t kMaxChainedModules = 65536;
-
-struct PendingSnapshot {
-  zmq::message_t routing_id;
-  std::string token;
-  TopicFilter filter;
-  Clock::time_point deadline;
-};
 
 }  // namespace
 
@@ -128,7 +107,11 @@ class Broker::Impl {
         replay_(ctx, zmq::socket_type::router),
         retained_(retained_limits(options_)),
         stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-        failure_report_(options_.journal_failure_interval) {
+        failure_report_(options_.journal_failure_interval),
+        replays_(replay_, options_.journal, options_.last_seq,
+                 [this](const std::string& why) { journal_failed(why); }),
+        snapshots_(replay_, retained_, static_cast<uint64_t>(options_.subscriber_hwm),
+                   counters_.snapshots) {
     last_seq_.store(options_.last_seq, std::memory_order_relaxed);
   }
 
@@ -214,12 +197,12 @@ class Broker::Impl {
       if (items[0].revents) take_publishes(ingest_, false);
       if (items[1].revents) take_publishes(internal_, true);
       if (items[2].revents) take_subscriptions();
-      if (items[3].revents) take_snapshot_requests();
+      if (items[3].revents) take_requests();
       if (items[4].revents) counters_.auth_failures += zap_.serve_pending();
-      expire_snapshots();
+      snapshots_.expire();
       settle_journal(false);
       report_journal_failures();
-      if (!replays_.empty()) expire_replays(false);
+      replays_.expire_idle();
       // After the acks: retention when a segment rolled over, and by age also while none
       // does (an idle bus), once a minute.
       if (options_.journal != nullptr && (options_.journal->retention_due() ||
@@ -260,8 +243,7 @@ class Broker::Impl {
   }
 
   std::chrono::milliseconds next_deadline() const {
-    std::optional<Clock::time_point> at;
-    if (!pending_.empty()) at = pending_.front().deadline;
+    std::optional<Clock::time_point> at = snapshots_.next_deadline();
     const Journal* j = options_.journal;
     if (j != nullptr && j->unsynced()) {  // a sync falls due
       const auto sync_at = last_sync_ + j->options().sync_interval;
@@ -584,15 +566,7 @@ class Broker::Impl {
         (void)admit_subscription(identity != nullptr ? identity : "", std::string(prefix));
         continue;
       }
-      const std::string token(prefix.substr(wire::kSyncPrefix.size()));
-      auto waiting = std::find_if(pending_.begin(), pending_.end(),
-                                  [&](const PendingSnapshot& p) { return p.token == token; });
-      if (waiting != pending_.end()) {
-        answer_snapshot(waiting->routing_id, waiting->filter);
-        pending_.erase(waiting);
-      } else {
-        remember_sync_token(token);
-      }
+      snapshots_.sync_arrived(std::string(prefix.substr(wire::kSyncPrefix.size())), last_seq());
     }
   }
 
@@ -617,15 +591,9 @@ class Broker::Impl {
     return false;
   }
 
-  void remember_sync_token(const std::string& token) {
-    if (sync_order_.size() >= kMaxSyncTokens) {
-      sync_seen_.erase(sync_order_.front());
-      sync_order_.pop_front();
-    }
-    if (sync_seen_.insert(token).second) sync_order_.push_back(token);
-  }
-
-  void take_snapshot_requests() {
+  // Requests on the replay socket: journal replays and retained snapshots, from clients
+  // whose credential still stands.
+  void take_requests() {
     for (int i = 0; i < kBatch; ++i) {
       std::vector<zmq::message_t> message;  // [routing id][request frames...]
       if (!zmq::recv_multipart(replay_, std::back_inserter(message), zmq::recv_flags::dontwait)) {
@@ -636,216 +604,21 @@ class Broker::Impl {
         const char* identity = zmq_msg_gets(message[1].handle(), "User-Id");
         if (auto why = revoked(message[1], identity != nullptr ? identity : "?")) {
           ++counters_.revoked;
-          reply_error(routing_id, *why);
+          reply_error(replay_, routing_id, *why);
           continue;
         }
       }
       std::vector<std::string> frames;
       for (size_t f = 1; f < message.size(); ++f) frames.push_back(message[f].to_string());
       if (!frames.empty() && frames[0] == wire::kReplayRequest) {
-        answer_replay(routing_id, frames);
-        continue;
-      }
-      if (frames.size() < 2 || frames[0] != wire::kSnapshotRequest) {
-        reply_error(
-            routing_id,
-            "expected [\"retained\"][token][pattern]* or [\"replay\"][from][credit][pattern]*");
-        continue;
-      }
-      auto filter = TopicFilter::parse({frames.begin() + 2, frames.end()});
-      if (!filter) {
-        reply_error(routing_id, filter.error());
-        continue;
-      }
-      const std::string& token = frames[1];
-      if (sync_seen_.erase(token) != 0) {
-        sync_order_.erase(std::find(sync_order_.begin(), sync_order_.end(), token));
-        answer_snapshot(routing_id, *filter);
+        replays_.answer(routing_id, frames, last_seq());
+      } else if (frames.size() >= 2 && frames[0] == wire::kSnapshotRequest) {
+        snapshots_.request(std::move(routing_id), frames, last_seq());
       } else {
-        pending_.push_back(
-            {std::move(routing_id), token, std::move(*filter), Clock::now() + kSyncWait});
+        reply_error(
+            replay_, routing_id,
+            "expected [\"retained\"][token][pattern]* or [\"replay\"][from][credit][pattern]*");
       }
-    }
-  }
-
-  void expire_snapshots() {
-    const auto now = Clock::now();
-    while (!pending_.empty() && pending_.front().deadline <= now) {
-      reply_error(pending_.front().routing_id,
-                  "the sync subscription did not arrive on the events socket in time");
-      pending_.pop_front();
-    }
-  }
-
-  // [ok][last_seq, subscriber queue bound] then [topic][header][payload] per retained
-  // event, in sequence order.
-  void answer_snapshot(zmq::message_t& routing_id, const TopicFilter& filter) {
-    std::vector<zmq::message_t> reply;
-    reply.emplace_back(wire::kReplyOk.data(), wire::kReplyOk.size());
-    char joined[16];
-    wire::put_u64(joined, last_seq());
-    wire::put_u64(joined + 8, static_cast<uint64_t>(options_.subscriber_hwm));
-    reply.emplace_back(joined, sizeof joined);
-    retained_.append_matching(filter, reply);
-    ++counters_.snapshots;
-    send_reply(routing_id, reply);
-  }
-
-  // Sends one reply of `frames` to `routing_id` (kept for more replies). False when the
-  // client cannot take it now (gone, or its queue full).
-  bool send_to(const zmq::message_t& routing_id, std::initializer_list<std::string_view> frames) {
-    try {
-      zmq::message_t id(routing_id.data(), routing_id.size());
-      if (!replay_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-      size_t i = 0;
-      for (std::string_view f : frames) {
-        ++i;
-        replay_.send(zmq::buffer(f),
-                     i < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      }
-      return true;
-    } catch (const zmq::error_t&) {
-      return false;  // the client left
-    }
-  }
-
-  // A replay from the journal: up to `credit` events matching the patterns, from `from`
-  // on (see wire.h). A client that asks again from where the last answer stopped goes on
-  // with the same reader, so a long replay costs no re-reading; memory stays bounded by
-  // the credit on both sides.
-  void answer_replay(zmq::message_t& routing_id, const std::vector<std::string>& frames) {
-    Journal* journal = options_.journal;
-    if (journal == nullptr) return reply_error(routing_id, "this hub keeps no journal");
-    char* end = nullptr;
-    const uint64_t from = frames.size() >= 3 ? std::strtoull(frames[1].c_str(), &end, 10) : 0;
-    const uint64_t credit =
-        from > 0 && *end == '\0' ? std::strtoull(frames[2].c_str(), &end, 10) : 0;
-    if (from == 0 || credit == 0 || *end != '\0') {
-      return reply_error(routing_id, "expected [\"replay\"][from seq][credit][pattern]*");
-    }
-    std::vector<std::string> patterns(frames.begin() + 3, frames.end());
-    auto filter = TopicFilter::parse(patterns);
-    if (!filter) return reply_error(routing_id, filter.error());
-    const uint64_t newest = last_seq_.load(std::memory_order_relaxed);
-    if (from > newest) {  // nothing to read (a subscriber's idle check, mostly): no reader
-      send_to(routing_id, {wire::kReplayCaughtUp, std::to_string(newest)});
-      return;
-    }
-    if (Status s = journal->flush(false); !s) {  // everything appended so far is readable
-      journal_failed(s.message());
-    }
-
-    std::string key(static_cast<const char*>(routing_id.data()), routing_id.size());
-    for (const auto& p : patterns) key += '\n' + p;
-    auto it = replays_.find(key);
-    const bool fresh = it == replays_.end() || it->second.next != from;
-    if (fresh) {
-      if (replays_.size() >= kMaxReplays) expire_replays(true);
-      auto reader = std::make_unique<JournalReader>(
-          journal->options().dir, from,
-          [](const std::string& why) { spdlog::error("journal: {}", why); });
-      it = replays_.insert_or_assign(key, ReplaySession{std::move(reader), from, {}}).first;
-    }
-    ReplaySession& session = it->second;
-    session.used = Clock::now();
-    const uint64_t last = last_seq_.load(std::memory_order_relaxed);
-    uint64_t sent = 0, scanned = 0;
-    const uint64_t limit = std::min(credit, wire::kReplayMaxCredit);
-    std::string& records = replay_records_;  // up to kReplayBatch events, wire::append_record
-    records.clear();
-    size_t batched = 0;
-    const auto send_batch = [&] {
-      if (batched == 0) return true;
-      if (!send_to(routing_id, {wire::kReplayEvents, records})) return false;
-      records.clear();
-      batched = 0;
-      return true;
-    };
-    // Numbers missing from the journal go to the client in order, between the events.
-    const auto send_gap = [&](const JournalGap& gap) {
-      log_gap(gap);
-      return send_batch() && send_to(routing_id, {wire::kReplayLost, std::to_string(gap.first),
-                                                  std::to_string(gap.last), gap.why});
-    };
-    while (sent < limit && scanned < kReplayScanLimit) {
-      const JournalRecord* r = session.reader->next();
-      if (r == nullptr) break;
-      ++scanned;
-      for (const JournalGap& gap : session.reader->gaps()) {
-        if (!send_gap(gap)) {
-          replays_.erase(it);  // the client is gone or not reading: it asks again
-          return;
-        }
-      }
-      session.next = r->seq + 1;
-      if (!filter->matches(r->topic)) continue;
-      wire::append_record(records, r->topic, r->header, r->payload);
-      ++sent;
-      if ((++batched == kReplayBatch || records.size() >= kReplayBatchBytes) && !send_batch()) {
-        replays_.erase(it);
-        return;
-      }
-    }
-    if (sent < limit && scanned < kReplayScanLimit) {
-      // The end of the journal: numbers this run handed out past it were not journalled
-      // (a write that failed). Those of earlier runs show before the next record.
-      const uint64_t from_here = std::max(session.next, options_.last_seq + 1);
-      if (from_here <= last &&
-          !send_gap({from_here, last, "never written to the journal (a failed write)"})) {
-        replays_.erase(it);
-        return;
-      }
-    }
-    if (!send_batch()) {
-      replays_.erase(it);
-      return;
-    }
-    if (sent < limit && scanned < kReplayScanLimit) {
-      send_to(routing_id, {wire::kReplayCaughtUp, std::to_string(last)});
-      replays_.erase(it);
-    } else {
-      send_to(routing_id, {wire::kReplayMore, std::to_string(session.next)});
-    }
-  }
-
-  // Says in the log, once per range, that a reader met numbers missing from the journal.
-  void log_gap(const JournalGap& gap) {
-    if (gaps_logged_.size() >= kMaxGapsLogged) gaps_logged_.clear();
-    if (!gaps_logged_.insert({gap.first, gap.last}).second) return;
-    spdlog::warn("journal: events {}..{} are missing from {}: {}", gap.first, gap.last,
-                 options_.journal->options().dir.string(), gap.why);
-  }
-
-  // Forgets replays idle for a while (or, when `all_old`, the least recently used one).
-  void expire_replays(bool oldest) {
-    auto victim = replays_.end();
-    for (auto it = replays_.begin(); it != replays_.end();) {
-      if (Clock::now() - it->second.used > kReplayIdle) {
-        it = replays_.erase(it);
-        continue;
-      }
-      if (victim == replays_.end() || it->second.used < victim->second.used) victim = it;
-      ++it;
-    }
-    if (oldest && victim != replays_.end()) replays_.erase(victim);
-  }
-
-  void reply_error(zmq::message_t& routing_id, const std::string& why) {
-    std::vector<zmq::message_t> reply;
-    reply.emplace_back(wire::kReplyError.data(), wire::kReplyError.size());
-    reply.emplace_back(why.data(), why.size());
-    send_reply(routing_id, reply);
-  }
-
-  void send_reply(zmq::message_t& routing_id, std::vector<zmq::message_t>& frames) {
-    try {
-      if (!replay_.send(routing_id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
-      for (size_t i = 0; i < frames.size(); ++i) {
-        replay_.send(frames[i],
-                     i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      }
-    } catch (const zmq::error_t&) {
-      // The client left before its answer.
     }
   }
 
@@ -863,14 +636,12 @@ class Broker::Impl {
   std::array<zmq::message_t, 3> parts_;
   zmq::message_t overflow_;
   std::string ack_buf_;
-  std::string replay_records_;
   std::vector<std::string> tcp_bound_;  // set by bind()
 
-  std::deque<PendingSnapshot> pending_;  // ordered by deadline
   std::deque<PendingAck> pending_acks_;  // in sequence order
   JournalFailureReport failure_report_;
-  std::map<std::string, ReplaySession> replays_;         // by client and patterns
-  std::set<std::pair<uint64_t, uint64_t>> gaps_logged_;  // journal gaps said in the log
+  ReplayService replays_;
+  SnapshotService snapshots_;
   Clock::time_point last_sync_ = Clock::now();
   Clock::time_point last_retention_ = Clock::now();
   CountsByIdentity forbidden_by_;
@@ -884,8 +655,6 @@ class Broker::Impl {
   // Distinct prefixes each identity subscribed to (kept while the broker runs: the same
   // ones come back when a client reconnects).
   std::unordered_map<std::string, std::unordered_set<std::string>> subscriptions_;
-  std::unordered_set<std::string> sync_seen_;
-  std::deque<std::string> sync_order_;  // eviction order of sync_seen_
 };
 
 Result<std::unique_ptr<Broker>> Broker::bind(zmq::context_t& ctx, BrokerOptions options,

@@ -1,8 +1,9 @@
 // The bus broker: takes publishes on ROUTER sockets (publishers connect DEALERs, which
 // queue or block at their high-water mark instead of dropping), stamps each event with a
 // global sequence number, the time and the authenticated source, and fans it out on an
-// XPUB socket. Payloads are forwarded without copying or parsing. It also answers
-// retained-event snapshots and is the ZAP handler for its own sockets.
+// XPUB socket. Payloads are forwarded without copying or parsing. Its replay socket
+// answers retained-event snapshots for clients joining (snapshot_service.h) and replays
+// of the journal (replay_service.h); it is the ZAP handler for its own sockets.
 //
 // One thread only: bind() on any thread, then run() on exactly one thread; stop() and
 // counters() are safe from any thread.

@@ -1,7 +1,7 @@
 // Reading the bus's past from the broker's journal (docs/PROTOCOL.md, "Replay"): events
 // from a sequence number on, optionally only those matching MQTT-style patterns, in order,
-// with bounded memory whatever the range. Used by bus-tap (--from, --last) and, later, by
-// gap recovery and durable consumers. One thread only.
+// with bounded memory whatever the range. Used by bus-tap (--from, --last), and by a
+// recovering Subscriber (gap recovery, durable consumers resuming). One thread only.
 #pragma once
 
 #include <chrono>
@@ -16,8 +16,8 @@
 #include <zmq.hpp>
 
 #include "bus/credentials.h"
+#include "bus/event.h"
 #include "bus/status.h"
-#include "bus/subscriber.h"
 
 namespace hub {
 

@@ -1,7 +1,6 @@
 #include "bus/subscriber.h"
 
-#include "bus/replay_client.h"
-
+#include <algorithm>
 #include <cerrno>
 #include <iterator>
 
@@ -14,7 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kIdleCheckEvery = std::chrono::seconds(1);
-constexpr int kRecoveryAttempts = 3;  // replays tried before what they were to bring is lost
 
 std::chrono::milliseconds left_until(Clock::time_point deadline) {
   return std::max(std::chrono::milliseconds(0),
@@ -62,15 +60,15 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     }
     const bool join = options.retained || options.sync;
     if (join) socket.set(zmq::sockopt::subscribe, std::string(wire::kSyncPrefix) + token);
-    Subscriber sub(std::move(socket), std::move(*filter), std::move(options), ctx, credential);
-    sub.chain_module_ = std::move(chain_module);
+    Subscriber sub(std::move(socket), std::move(*filter), std::move(options), ctx, credential,
+                   !chain_module.empty());
     if (join) {
       if (Status s = sub.join_with_snapshot(ctx, credential, token); !s) return s;
     }
     if (sub.options_.resume_from > 0 && sub.options_.recover) {
-      sub.seen_seq_ = sub.options_.resume_from - 1;
       // Nothing to fetch when nothing from there on came before the join.
-      sub.resume_pending_ = !join || sub.options_.resume_from <= sub.join_seq_;
+      sub.gaps_.resume_from(sub.options_.resume_from,
+                            !join || sub.options_.resume_from <= sub.join_seq_);
     }
     return sub;
   } catch (const zmq::error_t& e) {
@@ -116,9 +114,7 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   queue_bound_ = wire::get_u64(static_cast<const char*>(frames[1].data()) + 8);
   join_time_ns_ = wire::now_ns();  // the broker answered before this; it shares our clock
   last_seq_ = join_seq_;
-  // Every event of the module after the join is due: one missed before the first that
-  // arrives shows in that one's module_prev.
-  if (tracks_module()) seen_seq_ = join_seq_;
+  gaps_.joined(join_seq_);
   for (size_t i = 2; i < frames.size(); i += 3) {
     auto event = Event::decode(std::move(frames[i]), frames[i + 1], std::move(frames[i + 2]));
     if (!event) {
@@ -131,90 +127,43 @@ Status Subscriber::join_with_snapshot(zmq::context_t& ctx, const Credential& cre
   return Status::ok();
 }
 
-void Subscriber::report_gap(uint64_t first, uint64_t last) const {
-  if (options_.on_gap && first <= last) options_.on_gap(first, last);
-}
-
-// Numbers skipped just before Hub/recovered were reserved by a hubd that stopped (it is the
-// first event of the hubd that started next, and says which), not events that were lost;
-// those below them were durable once, and are.
-static bool follows_reserved_numbers(const Event& e) {
-  return e.topic() == wire::kRecoveredTopic && e.source == kHubIdentity;
-}
-
-// The last number missed before `e` was received after seen_seq_: e.seq - 1, or, before
-// Hub/recovered, the last below the numbers it says were only reserved.
-static uint64_t missed_before(const Event& e) {
-  if (!follows_reserved_numbers(e)) return e.seq - 1;
-  return wire::recovered_lost_through(e.payload(), e.seq);
-}
-
-// Starts fetching [seen_seq_ + 1, to] (to 0: up to now) from the journal.
-void Subscriber::start_recovery(uint64_t to) {
-  recovery_to_ = to;
+// Starts fetching what gaps_ asks for from the journal.
+void Subscriber::start_fetch() {
+  const GapTracker::Range range = gaps_.fetch_range();
   ReplayRequest request;
   request.endpoint = options_.replay_endpoint;
-  request.from = seen_seq_ + 1;
-  request.to = to;
+  request.from = range.first;
+  request.to = range.last;
   if (!filter_.matches_all()) request.patterns = options_.patterns;
   recovering_ = std::make_unique<ReplayCursor>(*ctx_, credential_, request);
-  recovery_gaps_told_ = 0;
-}
-
-// The hub names every number its journal lacks, in order, before the events after them:
-// those are the gaps. Tells the ones the running recovery met since last asked.
-void Subscriber::tell_recovery_gaps() {
-  const auto& lost = recovering_->outcome().lost;
-  for (; recovery_gaps_told_ < lost.size(); ++recovery_gaps_told_) {
-    const ReplayGap& gap = lost[recovery_gaps_told_];
-    if (gap.last <= seen_seq_) continue;
-    report_gap(std::max(gap.first, seen_seq_ + 1), gap.last);
-    seen_seq_ = gap.last;
-  }
 }
 
 // Delivers what the journal gives back of a gap, then the live event that showed it (if
 // it is one this subscriber wants; an idle check has none). nullopt when nothing is left
-// to deliver. Every number the journal lacks is reported as the hub names it, in order
-// (to a subscriber with patterns too: some of them may have been its events).
+// to deliver. gaps_ reports every number the journal lacks.
 std::optional<Event> Subscriber::next_recovered() {
   while (recovering_) {
     auto replayed = recovering_->next();
-    tell_recovery_gaps();
-    if (!replayed && ++recovery_failures_ < kRecoveryAttempts) {
-      start_recovery(recovery_to_);  // a busy or restarting hub: ask again, from where it was
-      continue;
-    }
-    if (!replayed || !*replayed) {  // failed (again and again), or caught up
-      recovery_failures_ = 0;
-      if (!replayed) {  // the journal cannot be asked: what was to come from it is lost
-        const uint64_t to = pending_seen_ != 0 ? pending_seen_ - 1 : resume_until_;
-        report_gap(seen_seq_ + 1, to);
-        seen_seq_ = std::max(seen_seq_, to);
-      }
-      resume_until_ = 0;
-      if (replayed) {
-        const ReplayOutcome& outcome = recovering_->outcome();
-        if (filter_.matches_all() && pending_seen_ != 0) {  // the end of the range is missing
-          report_gap(seen_seq_ + 1, pending_lost_through_);
-        }
-        seen_seq_ = std::max(seen_seq_, pending_seen_ != 0 ? pending_seen_ - 1 : outcome.last_seq);
+    gaps_.fetch_lost(recovering_->outcome().lost);
+    if (!replayed) {
+      if (gaps_.fetch_failed()) {
+        start_fetch();  // a busy or restarting hub: ask again, from where it was
+        continue;
       }
       recovering_.reset();
       break;
     }
+    if (!*replayed) {  // caught up
+      gaps_.fetch_caught_up(recovering_->outcome().last_seq);
+      recovering_.reset();
+      break;
+    }
     Event& e = **replayed;
-    recovery_failures_ = 0;
-    if (e.seq <= seen_seq_) continue;
-    seen_seq_ = e.seq;  // numbers skipped before it were told to on_gap (start_recovery)
-    if (!filter_.matches(e.topic())) continue;
+    if (!gaps_.fetched(e.seq) || !filter_.matches(e.topic())) continue;
     last_seq_ = e.seq;
     ++recovered_;
     return std::move(e);
   }
-  if (pending_seen_ != 0) seen_seq_ = std::max(seen_seq_, pending_seen_);
-  pending_seen_ = 0;
-  pending_lost_through_ = 0;
   if (!resume_) return std::nullopt;
   Event live = std::move(*resume_);
   resume_.reset();
@@ -223,21 +172,18 @@ std::optional<Event> Subscriber::next_recovered() {
 }
 
 Subscriber::Subscriber(zmq::socket_t socket, TopicFilter filter, SubscriberOptions options,
-                       zmq::context_t& ctx, Credential credential)
+                       zmq::context_t& ctx, Credential credential, bool tracks_module)
     : socket_(std::move(socket)),
       filter_(std::move(filter)),
       options_(std::move(options)),
       ctx_(&ctx),
-      credential_(std::move(credential)) {}
+      credential_(std::move(credential)),
+      gaps_(GapTrackerMode{filter_.matches_all() || options_.lossless, tracks_module,
+                           options_.recover && !options_.replay_endpoint.empty(),
+                           filter_.matches_all()},
+            options_.on_gap) {}
 
 Subscriber::~Subscriber() = default;
-
-bool Subscriber::tracks_all() const { return filter_.matches_all() || options_.lossless; }
-
-bool Subscriber::recover_ready() const {
-  return options_.recover && !options_.replay_endpoint.empty() &&
-         (tracks_all() || tracks_module()) && seen_seq_ != 0;
-}
 
 // ZeroMQ drops an event for a subscriber only when the broker's queue for it is full; all
 // that queue holds then still arrives. A subscriber that received this many since it last
@@ -252,11 +198,7 @@ Subscriber::Subscriber(Subscriber&&) noexcept = default;
 Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
 
 std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
-  if (resume_pending_) {
-    resume_pending_ = false;
-    resume_until_ = join_seq_;
-    start_recovery(0);
-  }
+  if (gaps_.start_resume(join_seq_)) start_fetch();
   if (resume_ || recovering_) {
     if (auto e = next_recovered()) return e;
   }
@@ -284,17 +226,17 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       const bool check_due =
           received_since_check_ >= idle_check_after() ||
           (received_since_check_ > 0 && Clock::now() - last_check_ >= kIdleCheckEvery);
-      if (recover_ready() && check_due && timeout.count() != 0) {
+      if (check_due && timeout.count() != 0 && gaps_.start_catch_up()) {
         received_since_check_ = 0;
         last_check_ = Clock::now();
-        start_recovery(0);
+        start_fetch();
         if (auto e = next_recovered()) return e;
         continue;
       }
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, options_.wake_fd, ZMQ_POLLIN, 0}};
       auto wait = forever ? std::chrono::milliseconds(-1) : left_until(deadline);
-      if (recover_ready() && received_since_check_ > 0) {  // wake for the timed check
+      if (gaps_.can_fetch() && received_since_check_ > 0) {  // wake for the timed check
         const auto check_in = left_until(last_check_ + kIdleCheckEvery);
         if (wait.count() < 0 || check_in < wait) wait = check_in;
       }
@@ -324,45 +266,21 @@ std::optional<Event> Subscriber::receive(std::chrono::milliseconds timeout) {
       if (event->seq <= join_seq_ && event->time_ns <= join_time_ns_) continue;
       joined_ = true;
     }
-    // Gaps show in the numbers of every event received (a subscriber to everything, or a
-    // lossless one filtering here), or in module_prev of each event of the one module a
-    // chained subscriber receives all of.
-    if (tracks_all() || tracks_module()) {
-      if (recover_ready() && event->seq <= seen_seq_) continue;  // given by a replay already
-      const bool gap = tracks_all() ? event->seq > seen_seq_ + 1 : event->module_prev > seen_seq_;
-      if (seen_seq_ != 0 && gap) {
-        if (recover_ready()) {
-          start_recovery(event->seq - 1);
-          pending_seen_ = event->seq;
-          pending_lost_through_ = missed_before(*event);
-          if (filter_.matches(event->topic())) resume_ = std::move(*event);
-          if (auto e = next_recovered()) return e;
-          continue;
-        }
-        report_gap(seen_seq_ + 1, missed_before(*event));
-      }
-      seen_seq_ = std::max(seen_seq_, event->seq);
+    switch (gaps_.live(*event)) {
+      case GapTracker::Verdict::kDeliver:
+        break;
+      case GapTracker::Verdict::kDrop:
+        continue;
+      case GapTracker::Verdict::kFetch:
+        start_fetch();
+        if (filter_.matches(event->topic())) resume_ = std::move(*event);
+        if (auto e = next_recovered()) return e;
+        continue;
     }
     if (!filter_.matches(event->topic())) continue;
     last_seq_ = event->seq;
     return event;
   }
-}
-
-std::optional<Event> Event::decode(zmq::message_t topic, std::string_view header,
-                                   zmq::message_t payload) {
-  const auto stamp = wire::decode_event_header(header);
-  if (!stamp) return std::nullopt;
-  Event event;
-  event.topic_frame = std::move(topic);
-  event.payload_frame = std::move(payload);
-  event.seq = stamp->seq;
-  event.time_ns = stamp->time_ns;
-  event.flags = stamp->flags;
-  event.source = std::string(stamp->source);
-  event.content_type = std::string(stamp->content_type);
-  event.module_prev = stamp->module_prev;
-  return event;
 }
 
 }  // namespace hub

@@ -16,42 +16,14 @@
 #include <zmq.hpp>
 
 #include "bus/credentials.h"
+#include "bus/event.h"
+#include "bus/gap_tracker.h"
+#include "bus/replay_client.h"
 #include "bus/status.h"
 #include "bus/topic_filter.h"
 #include "bus/wire.h"
 
 namespace hub {
-class ReplayCursor;
-}
-
-namespace hub {
-
-// One event as received: the topic and payload frames as they came (the payload is never
-// copied), and the broker's stamp decoded into owned fields.
-struct Event {
-  zmq::message_t topic_frame;
-  zmq::message_t payload_frame;
-  uint64_t seq = 0;
-  uint64_t time_ns = 0;  // nanoseconds since the Unix epoch (UTC), the broker's clock
-  uint8_t flags = 0;
-  uint64_t module_prev = 0;  // the previous event of this topic's module (wire.h)
-  std::string source;        // the publisher's authenticated identity
-  std::string content_type;  // as published
-
-  // Views into the frames: valid while this Event is neither destroyed nor moved.
-  std::string_view topic() const { return topic_frame.to_string_view(); }
-  std::string_view payload() const { return payload_frame.to_string_view(); }
-  bool retained() const { return (flags & wire::kFlagRetain) != 0; }
-
-  // Builds an Event from [topic][event header][payload]; nullopt when the header is not
-  // a well-formed event header.
-  static std::optional<Event> decode(zmq::message_t topic, std::string_view header,
-                                     zmq::message_t payload);
-  static std::optional<Event> decode(zmq::message_t topic, const zmq::message_t& header,
-                                     zmq::message_t payload) {
-    return decode(std::move(topic), header.to_string_view(), std::move(payload));
-  }
-};
 
 struct SubscriberOptions {
   std::string events_endpoint;        // the broker's XPUB
@@ -109,21 +81,16 @@ class Subscriber {
   uint64_t recovered() const { return recovered_; }
   // With `recover`, once next() has nothing more: every matching event up to this seq has
   // been handed out (a durable consumer may mark it handled).
-  uint64_t delivered_through() const { return std::max(seen_seq_, last_seq_); }
+  uint64_t delivered_through() const { return std::max(gaps_.seen(), last_seq_); }
   // The newest event published before open() (with `sync` or `retained`; else 0).
   uint64_t joined_at() const { return join_seq_; }
 
  private:
   Subscriber(zmq::socket_t socket, TopicFilter filter, SubscriberOptions options,
-             zmq::context_t& ctx, Credential credential);
+             zmq::context_t& ctx, Credential credential, bool tracks_module);
   std::optional<Event> next_recovered();
-  bool recover_ready() const;  // recovery asked for, possible, and a first event seen
-  bool tracks_all() const;     // every event's number is seen: gaps can be told
-  bool tracks_module() const { return !chain_module_.empty(); }  // by module_prev
+  void start_fetch();  // a ReplayCursor for gaps_.fetch_range()
   uint64_t idle_check_after() const;
-  void start_recovery(uint64_t to);
-  void tell_recovery_gaps();
-  void report_gap(uint64_t first, uint64_t last) const;
   Status join_with_snapshot(zmq::context_t& ctx, const Credential& credential,
                             const std::string& token);
   std::optional<Event> receive(std::chrono::milliseconds timeout);
@@ -140,22 +107,12 @@ class Subscriber {
   uint64_t recovered_ = 0;
   zmq::context_t* ctx_;
   Credential credential_;
-  std::unique_ptr<ReplayCursor> recovering_;  // while a gap is fetched from the journal
+  GapTracker gaps_;                           // what was missed, fetched, reported
+  std::unique_ptr<ReplayCursor> recovering_;  // while gaps_ fetches from the journal
   std::optional<Event> resume_;               // the live event that showed the gap
-  std::string chain_module_;                  // the module whose every event this one receives
   uint64_t queue_bound_ = 0;                  // the broker's queue per subscriber (0: unknown)
   uint64_t received_since_check_ = 0;         // messages received since the journal was last asked
-  uint64_t seen_seq_ = 0;          // the newest number received or replayed (tracking gaps)
-  uint64_t pending_seen_ = 0;      // a recovery's live event: seen once the recovery ends
-  bool resume_pending_ = false;    // resume_from's replay is still to start
-  uint64_t recovery_to_ = 0;       // the running recovery's end (0: up to now)
-  int recovery_failures_ = 0;      // in a row, of the running recovery
-  size_t recovery_gaps_told_ = 0;  // of the running recovery's outcome().lost
-  // The last number missing before that live event that was an event (numbers a
-  // Hub/recovered says were only reserved are not).
-  uint64_t pending_lost_through_ = 0;
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
-  uint64_t resume_until_ = 0;  // while it runs: the newest event published before open()
 };
 
 }  // namespace hub

@@ -21,7 +21,9 @@
 #include "bus/consumer_mark.h"
 #include "bus/credentials.h"
 #include "bus/publisher.h"
+#include "bus/subscriber.h"
 #include "bus/text.h"
+#include "hub/api_client.h"
 #include "hub/sdk.h"
 
 namespace hub::sdk {
@@ -105,6 +107,42 @@ struct Context::Impl {
     };
     options.wake_fd = wake_fd;
     return Subscriber::open(zmq, credential, std::move(options));
+  }
+
+  // Hands `e` to `handler`. Whatever it throws is logged (naming `subscription`, when a
+  // durable one) and reported as MODULE/handler-failed; the caller goes on with the next.
+  void call(const Handler& handler, const hub::Event& e, const std::string& subscription = {}) {
+    const Event view(e.topic(), e.payload(), e.seq, e.time_ns, e.retained(), e.source,
+                     e.content_type);
+    try {
+      handler(view);
+    } catch (const std::exception& ex) {
+      handler_failed(e, subscription, ex.what());
+    } catch (...) {
+      handler_failed(e, subscription, "an exception not derived from std::exception");
+    }
+  }
+
+  void handler_failed(const hub::Event& e, const std::string& subscription,
+                      const std::string& what) {
+    if (subscription.empty()) {
+      logger->error("handler for {} (seq {}) threw: {}", e.topic(), e.seq, what);
+    } else {
+      logger->error("handler of {} for {} (seq {}) threw: {}", subscription, e.topic(), e.seq,
+                    what);
+    }
+    JsonObject report;
+    report.add("instance", config.instance)
+        .add("topic", e.topic())
+        .add("seq", static_cast<int64_t>(e.seq))
+        .add("what", what);
+    if (!subscription.empty()) report.add("subscription", subscription);
+    std::lock_guard lock(publish_mu);
+    try {
+      (void)publisher_locked().publish(topic_of("handler-failed"), report.str(), {});
+    } catch (const std::exception&) {
+      // No publisher (its error is the caller's to see on its own publishes).
+    }
   }
 
   Publisher& publisher_locked() {
@@ -221,18 +259,7 @@ Status Context::subscribe(std::vector<std::string> patterns, Handler handler) {
         while (!impl_->closing) {
           auto event = sub->next(std::chrono::milliseconds(-1));
           if (!event) continue;  // woken (the loop ends if the Context is going) or interrupted
-          try {
-            handler(*event);
-          } catch (const std::exception& e) {
-            impl_->logger->error("handler for {} (seq {}) threw: {}", event->topic(), event->seq,
-                                 e.what());
-            (void)publish("handler-failed", JsonObject()
-                                                .add("instance", impl_->config.instance)
-                                                .add("topic", event->topic())
-                                                .add("seq", static_cast<int64_t>(event->seq))
-                                                .add("what", e.what())
-                                                .str());
-          }
+          impl_->call(handler, *event);
         }
       });
   return Status::ok();
@@ -280,13 +307,8 @@ Status Context::subscribe_durable(const std::string& name, std::vector<std::stri
   impl_->subscriptions.emplace_back([this, mark, name,
                                      sub = std::make_shared<Subscriber>(std::move(*sub)),
                                      handler = std::move(handler)] {
-    const auto deliver = [&](const Event& e) {
-      try {
-        handler(e);
-      } catch (const std::exception& ex) {
-        impl_->logger->error("handler of {} for {} (seq {}) threw: {}", name, e.topic(), e.seq,
-                             ex.what());
-      }
+    const auto deliver = [&](const hub::Event& e) {
+      impl_->call(handler, e, name);
       if (!mark->ack(e.seq))
         impl_->logger->error("durable subscription {}: cannot save its mark", name);
     };

@@ -197,7 +197,9 @@ double thread_cpu_s() {
 // Kept by the receiving thread; read by the bench once `done` is set.
 struct Tally {
   Tally(uint64_t events, uint64_t run) : n(events), run_id(run) {}
-  void take(const hub::Event& e) {
+  // A hub::Event (a bare Subscriber) or a hub::sdk::Event (a handler).
+  template <typename AnyEvent>
+  void take(const AnyEvent& e) {
     if (done.load() || e.payload().size() < 8) return;
     const uint64_t index = hub::wire::get_u64(e.payload().data());
     if (e.topic() == kEndTopic) {
@@ -292,7 +294,7 @@ RunResult run_sdk(hub::Publisher& pub, uint64_t n, uint64_t run) {
   Tally tally(n, run);  // outlives the Context, which joins the handler's thread
   auto ctx = hub::sdk::Context::from_environment();
   if (!ctx) throw std::runtime_error(ctx.error());
-  const auto handler = [&tally](const hub::Event& e) { tally.take(e); };
+  const auto handler = [&tally](const hub::sdk::Event& e) { tally.take(e); };
   if (hub::Status s = (*ctx)->subscribe({"bench/#"}, handler); !s)
     throw std::runtime_error("subscribe: " + s.message());
   return burst(pub, tally);

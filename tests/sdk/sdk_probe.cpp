@@ -3,11 +3,13 @@
 //   on Probe/check publishes Probe/facts (its ServiceConfig and load_config), Probe/confirmed
 //   and Probe/confirmed-seq (the seq publish_confirmed returned), Probe/api (inspect, port
 //   and report outcomes);
-//   answers +/ping with Probe/pong {topic, seq}; throws on Probe/throw;
+//   answers +/ping with Probe/pong {topic, seq}; throws a std::runtime_error on
+//   Probe/throw, an int on Probe/throw-other;
 //   on Probe/spawn starts dynamic instance NAME.w1 (config role=worker), on Probe/unspawn
 //   stops it, publishing Probe/spawned and Probe/unspawned with the outcome;
 //   answers every Durable/# event, durably (subscribe_durable "main"), with
-//   Probe/durable-seen {seq}, including those published while it was stopped;
+//   Probe/durable-seen {seq}, including those published while it was stopped, and throws
+//   (after answering) on Durable/throw, and an int on Durable/throw-other;
 //   on SIGTERM publishes Probe/bye and exits 0.
 // A dynamic instance (config role: worker) only says ready and waits.
 #include <string>
@@ -58,16 +60,18 @@ int main() {
       ctx.wait();
       return hub::Status::ok();
     }
-    hub::Status s = ctx.subscribe({"+/ping"}, [&](const hub::Event& e) {
+    hub::Status s = ctx.subscribe({"+/ping"}, [&](const hub::sdk::Event& e) {
       (void)ctx.publish(
           "pong",
           JsonObject().add("topic", e.topic()).add("seq", static_cast<int64_t>(e.seq)).str());
     });
     if (!s) return s;
     s = ctx.subscribe(
-        {"Probe/check", "Probe/throw", "Probe/spawn", "Probe/unspawn"}, [&](const hub::Event& e) {
+        {"Probe/check", "Probe/throw", "Probe/throw-other", "Probe/spawn", "Probe/unspawn"},
+        [&](const hub::sdk::Event& e) {
           if (e.topic() == "Probe/check") return check(ctx, *config);
           if (e.topic() == "Probe/throw") throw std::runtime_error("asked to throw");
+          if (e.topic() == "Probe/throw-other") throw 42;  // not a std::exception
           const bool spawn = e.topic() == "Probe/spawn";
           const std::string name = ctx.config().module;
           const hub::Status r = spawn ? ctx.start_instance(name, "w1", {{"role", "worker"}})
@@ -77,8 +81,10 @@ int main() {
         });
     if (!s) return s;
     // A durable subscription: what comes while the probe is stopped reaches it on restart.
-    s = ctx.subscribe_durable("main", {"Durable/#"}, [&](const hub::Event& e) {
+    s = ctx.subscribe_durable("main", {"Durable/#"}, [&](const hub::sdk::Event& e) {
       (void)ctx.publish("durable-seen", JsonObject().add("seq", static_cast<int64_t>(e.seq)).str());
+      if (e.topic() == "Durable/throw") throw std::runtime_error("durable asked to throw");
+      if (e.topic() == "Durable/throw-other") throw 42;
     });
     if (!s) return s;
     ctx.log().info("probe ready");

@@ -105,10 +105,51 @@ TEST_CASE("a handler that throws is logged and reported, and the service carries
   CHECK(json_int(failed.payload(), "seq") == static_cast<int64_t>(thrown));
   publish(root, "X/ping");
   from_probe(sub, "Probe/pong");  // still serving
+  // Something not derived from std::exception: reported alike, the service goes on.
+  const uint64_t other = publish(root, "Probe/throw-other");
+  const Event failed_other = from_probe(sub, "Probe/handler-failed");
+  CHECK(json_field(failed_other.payload(), "what") ==
+        "an exception not derived from std::exception");
+  CHECK(json_int(failed_other.payload(), "seq") == static_cast<int64_t>(other));
+  publish(root, "Y/ping");
+  from_probe(sub, "Probe/pong");
+  hub.stop();
+  const std::string log = read_file(root.path() / "var/log/hub/Probe.log");
+  CHECK_THAT(log, Catch::Contains("handler for Probe/throw (seq " + std::to_string(thrown) +
+                                  ") threw: asked to throw"));
+  CHECK_THAT(log, Catch::Contains("handler for Probe/throw-other (seq " + std::to_string(other) +
+                                  ") threw: an exception not derived from std::exception"));
+}
+
+TEST_CASE("a durable subscription's handler that throws is reported, and its event handled",
+          "[sdk]") {
+  TempDir root;
+  add_probe(root);
+  RunningHub hub(root);
+  auto sub = hub.subscribe({"Probe/#"});
+  const uint64_t thrown = publish(root, "Durable/throw");
+  CHECK(json_int(from_probe(sub, "Probe/durable-seen").payload(), "seq") ==
+        static_cast<int64_t>(thrown));
+  const Event failed = from_probe(sub, "Probe/handler-failed");
+  CHECK(json_field(failed.payload(), "what") == "durable asked to throw");
+  CHECK(json_field(failed.payload(), "subscription") == "main");
+  CHECK(json_field(failed.payload(), "topic") == "Durable/throw");
+  CHECK(json_int(failed.payload(), "seq") == static_cast<int64_t>(thrown));
+  const uint64_t other = publish(root, "Durable/throw-other");
+  CHECK(json_int(from_probe(sub, "Probe/durable-seen").payload(), "seq") ==
+        static_cast<int64_t>(other));
+  const Event failed_other = from_probe(sub, "Probe/handler-failed");
+  CHECK(json_field(failed_other.payload(), "what") ==
+        "an exception not derived from std::exception");
+  CHECK(json_int(failed_other.payload(), "seq") == static_cast<int64_t>(other));
+  // The subscription goes on, past both: the next event comes, once.
+  const uint64_t after = publish(root, "Durable/after");
+  CHECK(json_int(from_probe(sub, "Probe/durable-seen").payload(), "seq") ==
+        static_cast<int64_t>(after));
   hub.stop();
   CHECK_THAT(read_file(root.path() / "var/log/hub/Probe.log"),
-             Catch::Contains("handler for Probe/throw (seq " + std::to_string(thrown) +
-                             ") threw: asked to throw"));
+             Catch::Contains("handler of main for Durable/throw (seq " + std::to_string(thrown) +
+                             ") threw: durable asked to throw"));
 }
 
 TEST_CASE("a dynamic instance started and stopped through the SDK shows in inspect and on the bus",

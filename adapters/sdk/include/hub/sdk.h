@@ -26,8 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "bus/status.h"
-#include "bus/subscriber.h"
-#include "hub/api_client.h"
+#include "hub/event.h"
 
 namespace hub::sdk {
 
@@ -47,8 +46,9 @@ struct ServiceConfig {
 };
 
 // Called for each event of a subscription, in sequence order, on that subscription's own
-// thread. An exception it throws is logged and reported as NAME/handler-failed; the
-// subscription goes on with the next event.
+// thread. Whatever it throws (of any type, std::exception or not) is logged and reported
+// as MODULE/handler-failed, for every kind of subscription; the subscription goes on with
+// the next event (a durable one counts the event as handled).
 using Handler = std::function<void(const Event&)>;
 
 class Context {

@@ -11,7 +11,7 @@
 int main() {
   return hub::sdk::run([](hub::sdk::Context& ctx) -> hub::Status {
     std::atomic<int64_t> ticks{0};
-    const hub::Status subscribed = ctx.subscribe({"Timer/tick"}, [&](const hub::Event& tick) {
+    const hub::Status subscribed = ctx.subscribe({"Timer/tick"}, [&](const hub::sdk::Event& tick) {
       const int64_t n = ++ticks;
       ctx.log().info("tick {} (event {}): {}", n, tick.seq, tick.payload());
       const std::string beat =
