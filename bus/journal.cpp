@@ -143,11 +143,10 @@ size_t check_record(const char* p, size_t avail, std::string& why, JournalRecord
 Result<std::string> read_whole(const fs::path& file) {
   // Non-blocking and checked to be a regular file: a FIFO or a directory put in the
   // journal's place is an error, not a hang.
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::error(file.string() + ": " + std::strerror(errno));
+  const unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return Status::error(file.string() + ": " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return Status::error(file.string() + ": not a regular file");
   }
   // Read straight into the string (a buffer on the stack would stay resident for good).
@@ -155,11 +154,10 @@ Result<std::string> read_whole(const fs::path& file) {
   for (;;) {
     const size_t have = text.size();
     text.resize(have + kReadChunk);
-    const ssize_t n = ::read(fd, text.data() + have, kReadChunk);
+    const ssize_t n = ::read(fd.get(), text.data() + have, kReadChunk);
     text.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n <= 0) break;
   }
-  ::close(fd);
   return text;
 }
 
@@ -624,9 +622,7 @@ JournalReader::JournalReader(fs::path dir, uint64_t from_seq,
   }
 }
 
-JournalReader::~JournalReader() {
-  if (fd_ >= 0) ::close(fd_);
-}
+JournalReader::~JournalReader() = default;
 
 bool JournalReader::open_next_segment() {
   if (next_segment_ >= segments_.size()) {
@@ -637,18 +633,18 @@ bool JournalReader::open_next_segment() {
     }
     if (next_segment_ >= segments_.size()) return false;
   }
-  if (fd_ >= 0) ::close(fd_);
+  fd_.reset();
   if (!file_.empty() && last_read_ > 0) {
     note("after " + file_.filename().string() + ", which ends at " + std::to_string(last_read_) +
          ", " + segments_[next_segment_].second.filename().string() + " begins");
   }
   file_ = segments_[next_segment_++].second;
   const uint64_t segment_first = segments_[next_segment_ - 1].first;
-  fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_.reset(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
   buffer_.clear();
   pos_ = 0;
   file_offset_ = 0;
-  if (fd_ < 0) return open_next_segment();
+  if (!fd_) return open_next_segment();
   index_.clear();
   index_loaded_ = false;
   if (from_seq_ > segment_first) {
@@ -673,12 +669,13 @@ void JournalReader::load_index() {
 // True when a record with `seq` starts at `offset` of the open segment.
 bool JournalReader::record_at(uint64_t offset, uint64_t seq) {
   char frame[kFrame];
-  if (::pread(fd_, frame, kFrame, static_cast<off_t>(offset)) != static_cast<ssize_t>(kFrame) ||
+  if (::pread(fd_.get(), frame, kFrame, static_cast<off_t>(offset)) !=
+          static_cast<ssize_t>(kFrame) ||
       get32(frame) != kMagic || get32(frame + 4) > kMaxBody) {
     return false;
   }
   std::string record(kFrame + get32(frame + 4), '\0');
-  if (::pread(fd_, record.data(), record.size(), static_cast<off_t>(offset)) !=
+  if (::pread(fd_.get(), record.data(), record.size(), static_cast<off_t>(offset)) !=
       static_cast<ssize_t>(record.size())) {
     return false;
   }
@@ -696,7 +693,7 @@ void JournalReader::seek(uint64_t seq) {
   while (it != index_.begin()) {
     --it;
     if (it->second > 0 && record_at(it->second, it->first)) {
-      if (::lseek(fd_, static_cast<off_t>(it->second), SEEK_SET) ==
+      if (::lseek(fd_.get(), static_cast<off_t>(it->second), SEEK_SET) ==
           static_cast<off_t>(it->second)) {
         file_offset_ = it->second;
       }
@@ -724,7 +721,7 @@ bool JournalReader::fill(size_t at_least) {
   while (buffer_.size() < at_least) {
     const size_t have = buffer_.size();
     buffer_.resize(have + kReadChunk);
-    const ssize_t n = ::read(fd_, buffer_.data() + have, kReadChunk);
+    const ssize_t n = ::read(fd_.get(), buffer_.data() + have, kReadChunk);
     buffer_.resize(have + static_cast<size_t>(std::max<ssize_t>(n, 0)));
     if (n <= 0) return false;
   }
@@ -905,7 +902,7 @@ void JournalReader::damaged(const std::string& why, uint64_t resume) {
 const JournalRecord* JournalReader::next() {
   gaps_.clear();
   for (;;) {
-    if (fd_ < 0 && !open_next_segment()) return nullptr;
+    if (!fd_ && !open_next_segment()) return nullptr;
     if (buffer_.size() - pos_ < kFrame && !fill(kFrame)) {
       // The end of this segment, or of what is written so far in the newest one.
       const size_t left = buffer_.size() - pos_;

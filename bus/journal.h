@@ -41,6 +41,7 @@
 #include "bus/journal_env.h"
 #include "bus/journal_reservation.h"
 #include "bus/status.h"
+#include "bus/unique_fd.h"
 
 namespace hub {
 
@@ -238,7 +239,7 @@ class JournalReader {
   std::function<void(const std::string&)> on_corrupt_;
   std::vector<std::pair<uint64_t, std::filesystem::path>> segments_;  // by first seq
   size_t next_segment_ = 0;
-  int fd_ = -1;
+  unique_fd fd_;
   std::filesystem::path file_;
   uint64_t file_offset_ = 0;  // of buffer_[0]
   std::string buffer_;

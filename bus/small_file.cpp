@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bus/unique_fd.h"
+
 namespace hub {
 namespace {
 
@@ -21,14 +23,6 @@ Status too_large(const std::filesystem::path& file, uint64_t size, size_t max_by
   return Status::error(file.string() + ": is " + std::to_string(size) + " bytes, more than the " +
                        std::to_string(max_bytes) + " allowed");
 }
-
-// Closes the descriptor on every path out.
-struct Descriptor {
-  int fd;
-  ~Descriptor() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 }  // namespace
 
@@ -57,14 +51,15 @@ Result<SmallFile> read_small_file(const std::filesystem::path& file,
   if (!S_ISREG(st.st_mode)) return refused(file, st.st_mode);
   const int flags =
       O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (options.follow_links ? 0 : O_NOFOLLOW);
-  const Descriptor fd{::open(file.c_str(), flags)};
-  if (fd.fd < 0) {
+  const unique_fd fd(::open(file.c_str(), flags));
+  if (!fd) {
     const int err = errno;
     if (err == ENOENT) return Status::error(file.string() + ": missing");
     if (err == ELOOP && !options.follow_links) return refused(file, S_IFLNK);
     return Status::error(file.string() + ": " + std::strerror(err));
   }
-  if (::fstat(fd.fd, &st) != 0) return Status::error(file.string() + ": " + std::strerror(errno));
+  if (::fstat(fd.get(), &st) != 0)
+    return Status::error(file.string() + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return refused(file, st.st_mode);
   if (static_cast<uint64_t>(st.st_size) > options.max_bytes)
     return too_large(file, static_cast<uint64_t>(st.st_size), options.max_bytes);
@@ -81,7 +76,7 @@ Result<SmallFile> read_small_file(const std::filesystem::path& file,
       if (got == limit) break;
       out.text.resize(std::min(2 * got, limit));
     }
-    const ssize_t n = ::read(fd.fd, out.text.data() + got, out.text.size() - got);
+    const ssize_t n = ::read(fd.get(), out.text.data() + got, out.text.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::error(file.string() + ": " + std::strerror(errno));
     if (n == 0) break;

@@ -229,17 +229,13 @@ ServiceCgroup& ServiceCgroup::operator=(ServiceCgroup&& other) noexcept {
   return *this;
 }
 
-Result<std::vector<int>> ServiceCgroup::open_join_fds() const {
-  std::vector<int> fds;
+Result<std::vector<unique_fd>> ServiceCgroup::open_join_fds() const {
+  std::vector<unique_fd> fds;
   for (const auto& dir : dirs_) {
     const fs::path procs = dir / "cgroup.procs";
-    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      const std::string why = procs.string() + ": " + errno_text();
-      for (int open_fd : fds) ::close(open_fd);
-      return Status::error(why);
-    }
-    fds.push_back(fd);
+    unique_fd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) return Status::error(procs.string() + ": " + errno_text());
+    fds.push_back(std::move(fd));
   }
   return fds;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bus/status.h"
+#include "bus/unique_fd.h"
 #include "core/service_spec.h"
 
 namespace hub {
@@ -35,8 +36,7 @@ class ServiceCgroup {
 
   // Opens each directory's cgroup.procs for writing (close-on-exec). The child writes "0"
   // to each between fork and exec, so the service is inside before it can run or fork.
-  // The caller closes them once the child has started.
-  Result<std::vector<int>> open_join_fds() const;
+  Result<std::vector<unique_fd>> open_join_fds() const;
   // How many of the group's processes the kernel's OOM killer has killed (v1
   // memory.oom_control, v2 memory.events: "oom_kill"); 0 without a memory group.
   uint64_t oom_kills() const;

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bus/unique_fd.h"
+
 namespace hub {
 namespace fs = std::filesystem;
 
@@ -52,16 +54,15 @@ std::vector<fs::path> visible_entries(const fs::path& dir, std::error_code& erro
 
 Status write_file(const fs::path& file, const std::string& text, mode_t mode) {
   // Never through a link, never blocked by a FIFO, never into anything but a regular file.
-  const int fd =
-      ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
-  if (fd < 0) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
+  const unique_fd fd(
+      ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode));
+  if (!fd) return Status::error(file.string() + ": cannot be written: " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1 || ::ftruncate(fd, 0) != 0) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1 ||
+      ::ftruncate(fd.get(), 0) != 0) {
     return Status::error(file.string() + ": not a regular file of its own; not written");
   }
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
+  const bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
   if (!ok) return Status::error(file.string() + ": cannot be written");
   return Status::ok();
 }

@@ -13,15 +13,9 @@
 
 #include "bus/small_file.h"  // read_small_file: how every file hubd reads is read
 #include "bus/status.h"
+#include "core/accounts.h"
 
 namespace hub {
-
-// A user and group that files are given to (a service that runs as another user).
-struct Account {
-  uid_t uid = 0;
-  gid_t gid = 0;                     // the primary group; files given to it get this one
-  std::optional<gid_t> extra_group;  // the only supplementary group of its processes
-};
 
 // Where a problem in a file is: the file, and the line of its first problem when known
 // (else 0).

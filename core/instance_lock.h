@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "bus/status.h"
+#include "bus/unique_fd.h"
 
 namespace hub {
 
@@ -15,14 +16,13 @@ class InstanceLock {
   // it, when another process has it.
   static Result<InstanceLock> acquire(const std::filesystem::path& file);
 
-  InstanceLock(InstanceLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  InstanceLock(InstanceLock&& other) noexcept = default;
   InstanceLock& operator=(InstanceLock&&) = delete;
   InstanceLock(const InstanceLock&) = delete;
-  ~InstanceLock();
 
  private:
-  explicit InstanceLock(int fd) : fd_(fd) {}
-  int fd_;
+  explicit InstanceLock(unique_fd fd) : fd_(std::move(fd)) {}
+  unique_fd fd_;
 };
 
 }  // namespace hub

@@ -1,6 +1,7 @@
-// The environment a module's scripts (and, later, its service) run with: hubd's own
-// environment, minus any HUB_ variables it inherited, plus the module's facts, and PATH
-// and LD_LIBRARY_PATH with the module's own directories first. Documented in README.md.
+// The environment a module's scripts and its service run with (the supervisor adds the
+// instance's own facts to the service's): hubd's own environment, minus any HUB_
+// variables it inherited, plus the module's facts, and PATH and LD_LIBRARY_PATH with the
+// module's own directories first. Documented in README.md.
 #pragma once
 
 #include <filesystem>

@@ -21,10 +21,10 @@
 #include "bus/consumer_mark.h"
 #include "bus/text.h"
 #include "bus/topic_owner.h"
+#include "core/accounts.h"
 #include "core/module_environment.h"
 #include "core/script_index.h"
 #include "core/script_runner.h"
-#include "core/supervisor.h"
 
 namespace hub {
 namespace fs = std::filesystem;

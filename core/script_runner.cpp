@@ -1,13 +1,10 @@
 #include "core/script_runner.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +18,7 @@
 
 #include "bus/text.h"
 #include "bus/wire.h"
+#include "core/child_launcher.h"
 #include "core/instance_records.h"
 
 namespace hub {
@@ -32,23 +30,6 @@ using Clock = std::chrono::steady_clock;
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
-
-// An fd closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 // Blocks SIGPIPE in this thread while stdin is written, so a script that exits without
 // reading its input gives EPIPE instead of killing the caller; a SIGPIPE raised meanwhile
@@ -182,115 +163,6 @@ std::string ScriptOutcome::describe() const {
 
 namespace {
 
-// What the child reports through its report pipe when a step before exec fails.
-enum class ChildStep : int { kStdio, kCwd, kGroup, kSignals, kFds, kUser, kParentDeath, kExec };
-
-struct ChildFailure {
-  ChildStep step;
-  int error;
-};
-
-std::string describe_failure(const ChildFailure& f, const fs::path& script) {
-  static constexpr const char* kSteps[] = {
-      "stdio",          "working directory",  "process group", "signals", "file descriptors",
-      "user and group", "parent-death signal"};
-  if (f.step == ChildStep::kExec) {
-    return script.string() + ": " + strerror(f.error) +
-           (f.error == ENOEXEC ? " (does it start with a #! line?)" : "");
-  }
-  return std::string(kSteps[static_cast<int>(f.step)]) + ": " + strerror(f.error);
-}
-
-// Everything the child needs, prepared before (v)fork: the child may only make
-// async-signal-safe calls.
-struct ChildPlan {
-  const ScriptRequest* request;
-  int in_fd, out_fd, err_fd;  // in_fd -1: /dev/null
-  int report_fd;              // close-on-exec: a ChildFailure, or EOF once exec succeeded
-  pid_t parent;
-  sigset_t defaults;  // signals given back their default action
-  char* const* argv;
-  char* const* envp;
-};
-
-[[noreturn]] void child_fail(const ChildPlan& plan, ChildStep step) {
-  const ChildFailure failure{step, errno};
-  [[maybe_unused]] ssize_t n = ::write(plan.report_fd, &failure, sizeof failure);
-  _exit(127);
-}
-
-// Closes every fd from 3 on except `keep`.
-bool close_all_but(int keep) {
-  const auto range = [](int first, int last) {
-    return first > last ||
-           ::close_range(static_cast<unsigned>(first), static_cast<unsigned>(last), 0) == 0;
-  };
-  return range(3, keep - 1) && range(keep + 1, INT32_MAX);
-}
-
-// The child between (v)fork and exec: its stdio, a process group of its own, default
-// signals, only its own fds, its user, and SIGKILL when hubd dies (set last: a change of
-// user clears it). Async-signal-safe calls only, and nothing written but its own stack
-// frames (after vfork, the memory is the parent's).
-[[noreturn]] void become_script(const ChildPlan& plan) {
-  const ScriptRequest& request = *plan.request;
-  const int in = plan.in_fd >= 0 ? plan.in_fd : ::open("/dev/null", O_RDONLY);
-  if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(plan.out_fd, 1) < 0 || ::dup2(plan.err_fd, 2) < 0) {
-    child_fail(plan, ChildStep::kStdio);
-  }
-  if (!request.cwd.empty() && ::chdir(request.cwd.c_str()) != 0) child_fail(plan, ChildStep::kCwd);
-  if (::setpgid(0, 0) != 0) child_fail(plan, ChildStep::kGroup);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sigismember(&plan.defaults, sig) == 1) ::sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(plan, ChildStep::kSignals);
-  if (!close_all_but(plan.report_fd)) child_fail(plan, ChildStep::kFds);
-  if (request.account) {
-    const Account& account = *request.account;
-    const gid_t extra = account.extra_group.value_or(0);
-    if (::setgroups(account.extra_group ? 1 : 0, &extra) != 0 || ::setgid(account.gid) != 0 ||
-        ::setuid(account.uid) != 0) {
-      child_fail(plan, ChildStep::kUser);
-    }
-  }
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(plan, ChildStep::kParentDeath);
-  if (::getppid() != plan.parent) _exit(127);  // hubd died before the line above
-  ::execve(request.script.c_str(), plan.argv, plan.envp);
-  child_fail(plan, ChildStep::kExec);
-}
-
-// Starts the child. vfork (the parent waits until the child has exec'd, sharing its
-// memory: no page tables copied, as with posix_spawn) unless the script runs as another
-// user: changing the user in a vfork child of a threaded process is not safe (glibc's
-// setuid signals every thread of the shared memory image), so then fork.
-pid_t spawn_child(const ChildPlan& plan) {
-  if (plan.request->account) {
-    const pid_t pid = ::fork();
-    if (pid == 0) become_script(plan);
-    return pid;
-  }
-  const pid_t pid = ::vfork();
-  if (pid == 0) become_script(plan);
-  return pid;
-}
-
-// The signals a parent typically ignores or handles, given back their default action in
-// the script (handled ones are reset by exec anyway; resetting all 64 would cost 64
-// system calls before every exec).
-sigset_t signals_to_default() {
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD,
-                  SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ}) {
-    sigaddset(&defaults, sig);
-  }
-  return defaults;
-}
-
 // The run's entry in ScriptRequest::record_dir while it runs. Idempotent remove().
 class RunRecord {
  public:
@@ -330,38 +202,37 @@ std::vector<std::string> stop_script_leftovers(const fs::path& record_dir) {
 ScriptOutcome run_script(const ScriptRequest& request) {
   ScriptOutcome outcome;
   const auto started = Clock::now();
-  int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1}, report_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
-  Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
-  Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-  if (!request.input.empty() && ::pipe2(in_pipe, O_CLOEXEC) != 0) {
-    return outcome.start_error = strerror(errno), outcome;
+  auto out_pipe = Pipe::open();
+  if (!out_pipe) return outcome.start_error = out_pipe.error(), outcome;
+  auto err_pipe = Pipe::open();
+  if (!err_pipe) return outcome.start_error = err_pipe.error(), outcome;
+  Pipe in_pipe;
+  if (!request.input.empty()) {
+    auto opened = Pipe::open();
+    if (!opened) return outcome.start_error = opened.error(), outcome;
+    in_pipe = std::move(*opened);
   }
-  Fd in_r(in_pipe[0]), in_w(in_pipe[1]);
-  if (::pipe2(report_pipe, O_CLOEXEC) != 0) return outcome.start_error = strerror(errno), outcome;
-  Fd report_r(report_pipe[0]), report_w(report_pipe[1]);
+  unique_fd &out_r = out_pipe->read, &err_r = err_pipe->read, &in_w = in_pipe.write;
 
-  std::vector<std::string> argv_storage = {request.script.string()};
-  argv_storage.insert(argv_storage.end(), request.args.begin(), request.args.end());
-  std::vector<std::string> env_storage = request.env;
+  ChildSpec spec;
+  spec.program = request.script;
+  spec.args = request.args;
+  spec.env = request.env;
+  spec.cwd = request.cwd;
+  spec.stdin_fd = in_pipe.read.get();
+  spec.stdout_fd = out_pipe->write.get();
+  spec.stderr_fd = err_pipe->write.get();
+  spec.account = request.account;
   std::optional<RunRecord> record;
   if (!request.record_dir.empty()) {
     const std::string run_id = new_run_id();
-    env_storage.push_back("HUB_RUN_ID=" + run_id);
+    spec.env.push_back("HUB_RUN_ID=" + run_id);
     record.emplace(request.record_dir, run_id);
   }
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_storage) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  const ChildPlan plan{&request,   in_r.get(),           out_w.get(), err_w.get(), report_w.get(),
-                       ::getpid(), signals_to_default(), argv.data(), envp.data()};
-  const pid_t pid = spawn_child(plan);
-  if (pid < 0) return outcome.start_error = std::string("fork: ") + strerror(errno), outcome;
-  ::setpgid(pid, pid);  // as the child does: a kill that comes first still finds the group
+  auto launched = launch_child(spec);
+  if (!launched) return outcome.start_error = launched.error(), outcome;
+  Child& child = *launched;
+  const pid_t pid = child.pid();
   // Recorded as it starts: should hubd die before, the parent-death signal ends the script.
   if (record) {
     if (Status s = record->save(pid); !s) {
@@ -369,33 +240,14 @@ ScriptOutcome run_script(const ScriptRequest& request) {
                    request.script.string(), s.message());
     }
   }
-  out_w.reset();
-  err_w.reset();
-  in_r.reset();
-  report_w.reset();
-  ChildFailure failure{};
-  ssize_t got;
-  while ((got = ::read(report_r.get(), &failure, sizeof failure)) < 0 && errno == EINTR) {
-  }
-  if (got == static_cast<ssize_t>(sizeof failure)) {
-    ::waitpid(pid, nullptr, 0);
-    outcome.start_error = describe_failure(failure, request.script);
-    return outcome;
-  }
-  report_r.reset();
+  out_pipe->write.reset();
+  err_pipe->write.reset();
+  in_pipe.read.reset();
   ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-  if (in_w.get() >= 0) ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+  if (in_w) ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
 
   SigpipeBlocked sigpipe_blocked;
-  // The pidfd turns "the script exited" into a poll event beside its pipes (Linux >= 5.3).
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.get() < 0) {
-    outcome.start_error = std::string("pidfd_open: ") + strerror(errno);
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return outcome;
-  }
   const auto deadline = started + request.timeout;
   bool long_run = !request.on_long_run;  // true once reported (or when no one asks)
   size_t written = 0;
@@ -404,7 +256,7 @@ ScriptOutcome run_script(const ScriptRequest& request) {
   const Capture out{&outcome.out, &outcome.out_truncated, request.output_cap};
   const Capture err{&outcome.err, &outcome.err_truncated, request.output_cap};
   while (!exited) {
-    std::array<pollfd, 5> fds = {{{pidfd.get(), POLLIN, 0},
+    std::array<pollfd, 5> fds = {{{child.pidfd(), POLLIN, 0},
                                   {out_open ? out_r.get() : -1, POLLIN, 0},
                                   {err_open ? err_r.get() : -1, POLLIN, 0},
                                   {in_w.get(), POLLOUT, 0},
@@ -416,8 +268,8 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     const int ready = ::poll(fds.data(), fds.size(), wait_ms);
     if (ready < 0 && errno != EINTR) {  // cannot happen with valid fds; never leave it running
       outcome.start_error = std::string("poll: ") + strerror(errno);
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
+      child.kill_group(SIGKILL);
+      if (auto reaped = child.reap()) status = *reaped;
       break;
     }
     if (!long_run && Clock::now() >= request.long_run_at) {
@@ -434,7 +286,7 @@ ScriptOutcome run_script(const ScriptRequest& request) {
         outcome.timed_out = true;
       }
       killed = true;
-      ::kill(-pid, SIGKILL);  // the whole group: the script and whatever it started
+      child.kill_group(SIGKILL);  // the whole group: the script and whatever it started
       continue;
     }
     if (fds[1].revents) out_open = drain(out_r.get(), out);
@@ -450,13 +302,14 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     if (fds[0].revents) {
       // The run ends with the script: what it left in its process group goes too. Killed
       // before the script is reaped, so its pid (the group's id) cannot have been reused.
-      ::kill(-pid, SIGKILL);
-      const pid_t reaped = ::waitpid(pid, &status, 0);
-      if (reaped == -1 && errno == ECHILD) {  // someone else reaped it (SIGCHLD ignored?)
-        outcome.start_error = "its exit status was lost: the process was reaped elsewhere";
+      child.kill_group(SIGKILL);
+      auto reaped = child.reap();
+      if (!reaped) {  // someone else reaped it (SIGCHLD ignored?)
+        outcome.start_error = reaped.error();
         break;
       }
-      exited = reaped == pid;
+      status = *reaped;
+      exited = true;
     }
   }
   // What the script wrote before it exited; a background child that kept the pipes open

@@ -1,10 +1,10 @@
-// Starting one service process (Boost.Process): the program, its arguments and
+// Starting one service process (with the child launcher): the program, its arguments and
 // environment exactly as given, cwd the workspace, stdout and stderr into `output_fd`,
-// stdin from /dev/null. In the child, before exec: a clean signal mask and default
-// dispositions, its own process group (so a stop reaches everything it forks), its
-// cgroup (joined before exec, so nothing it runs or forks is ever outside), SIGTERM
-// when hubd dies, the resource limits, and no inherited descriptor but 0-2 and
-// `notify_fd`. Thread-safe.
+// stdin from /dev/null. In the child, before exec: a clean signal mask and every
+// disposition the default, its own process group (so a stop reaches everything it forks),
+// its cgroup (joined before exec, so nothing it runs or forks is ever outside), SIGTERM
+// when hubd dies, the resource limits, its account, and no inherited descriptor but 0-2
+// and `notify_fd`. Thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bus/status.h"
+#include "core/child_launcher.h"
 #include "core/files.h"
 #include "core/service_spec.h"
 
@@ -21,11 +22,6 @@ namespace hub {
 
 // The descriptor number a service writes its readiness line to ("echo >&3").
 inline constexpr int kNotifyFd = 3;
-
-// Makes sure descriptor 3 is open in hubd (on /dev/null when nothing else holds it), so no
-// descriptor Boost.Process opens while launching can be number 3 in the child. Call once,
-// before the first launch.
-void reserve_notify_fd_number();
 
 struct ServiceLaunch {
   std::filesystem::path program;  // absolute
@@ -42,9 +38,9 @@ struct ServiceLaunch {
   std::optional<Account> account;
 };
 
-// The pid of the started process; it leads its own process group. Fails with the reason
-// exec failed ("…: No such file or directory").
-Result<pid_t> launch_service(const ServiceLaunch& launch);
+// The started process, which leads its own process group. Fails with the step that failed
+// ("limits.open_files: Operation not permitted", "PROGRAM: No such file or directory").
+Result<Child> launch_service(const ServiceLaunch& launch);
 
 // Finds `command` as a service would run it: with a '/', relative to `module_dir`;
 // otherwise on `path` (a PATH value). Fails when it is not an executable file.

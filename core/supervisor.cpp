@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,27 +137,6 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
   return {};
 }
 
-struct Pipe {
-  int read = -1;
-  int write = -1;
-  Status open() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Status::error(std::string("pipe: ") + strerror(errno));
-    read = fds[0];
-    write = fds[1];
-    return Status::ok();
-  }
-  void close_write() {
-    if (write >= 0) ::close(write);
-    write = -1;
-  }
-  void close_all() {
-    close_write();
-    if (read >= 0) ::close(read);
-    read = -1;
-  }
-};
-
 }  // namespace
 
 // The output of one process on its way to the instance's log; lives until the pipe's
@@ -216,7 +194,6 @@ struct Supervisor::Loop {
       : options(std::move(o)),
         publish(std::move(p)),
         records(options.root / "var/run/hub/instances") {
-    reserve_notify_fd_number();
     thread = std::thread([this] {
       // A handler that throws loses its own step, never the loop: every other instance
       // is still watched.
@@ -288,15 +265,13 @@ struct Supervisor::Loop {
           spec.service.log_keep.value_or(options.log_keep));
     }
 
-    Pipe output, ready;
-    Status pipes = output.open();
-    if (pipes && spec.service.ready_notify) pipes = ready.open();
-    if (!pipes) {
-      output.close_all();
+    auto output = Pipe::open();
+    auto ready = spec.service.ready_notify ? Pipe::open() : Result<Pipe>(Pipe());  // or none
+    if (!output || !ready) {
       options.revoke(spec.instance);
-      return fail(in, pipes.message());
+      return fail(in, !output ? output.error() : ready.error());
     }
-    ::fcntl(output.read, F_SETPIPE_SZ, static_cast<int>(kPipeSize));  // best effort
+    ::fcntl(output->read.get(), F_SETPIPE_SZ, static_cast<int>(kPipeSize));  // best effort
 
     const std::string run_id = new_run_id();
     ServiceLaunch launch;
@@ -313,68 +288,57 @@ struct Supervisor::Loop {
         {"HUB_CREDENTIAL_FILE", fs::absolute(workspace->credential_file).string()},
         {"HUB_RUN_ID", run_id}};
     for (const auto& [key, value] : facts) launch.env.push_back(key + "=" + value);
-    if (ready.write >= 0) launch.env.push_back("HUB_NOTIFY_FD=" + std::to_string(kNotifyFd));
+    if (ready->write) launch.env.push_back("HUB_NOTIFY_FD=" + std::to_string(kNotifyFd));
     for (const auto& [key, value] : spec.service.env) launch.env.push_back(key + "=" + value);
     launch.cwd = workspace->dir;
-    launch.output_fd = output.write;
-    launch.notify_fd = ready.write;
+    launch.output_fd = output->write.get();
+    launch.notify_fd = ready->write.get();
     launch.limits = spec.service.limits;
     launch.account = *account;
     auto joins = prepare_cgroup(*in, launch.limits);
     if (!joins) {
-      output.close_all();
-      ready.close_all();
       options.revoke(spec.instance);
       return fail(in, joins.error());
     }
-    launch.cgroup_fds = *joins;
+    for (const auto& fd : *joins) launch.cgroup_fds.push_back(fd.get());
 
-    auto pid = launch_service(launch);
-    output.close_write();
-    ready.close_write();
-    for (int fd : launch.cgroup_fds) ::close(fd);
-    if (!pid) {
-      output.close_all();
-      ready.close_all();
+    auto child = launch_service(launch);
+    output->write.reset();
+    ready->write.reset();
+    joins->clear();
+    if (!child) {
       options.revoke(spec.instance);
       close_cgroup(*in);
-      return fail(in, pid.error());
+      return fail(in, child.error());
     }
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
-    if (pidfd < 0) {  // cannot happen for our own unreaped child; never leave it unwatched
-      ::kill(-*pid, SIGKILL);
-      ::waitpid(*pid, nullptr, 0);
-      output.close_all();
-      ready.close_all();
-      options.revoke(spec.instance);
-      close_cgroup(*in);
-      return fail(in, std::string("pidfd_open: ") + strerror(errno));
-    }
+    // From here on the instance watches it (pidfd) and reaps it.
+    unique_fd pidfd = child->take_pidfd();
+    const pid_t pid = child->release();
 
-    in->pid = *pid;
+    in->pid = pid;
     in->generation++;
     in->spawned_at = Clock::now();
     in->kill_reason.clear();
     in->state = InstanceState::kStarting;
-    in->pidfd = std::make_unique<asio::posix::stream_descriptor>(io, pidfd);
+    in->pidfd = std::make_unique<asio::posix::stream_descriptor>(io, pidfd.release());
     if (Status s = records.save(
-            {spec.instance, *pid, process_start_time(*pid).value_or(0), boot_id, run_id});
+            {spec.instance, pid, process_start_time(pid).value_or(0), boot_id, run_id});
         !s) {
       spdlog::warn("service {}: {} (a hubd killed now could not find it again)", spec.instance,
                    s.message());
     }
-    start_pump(output.read, in);
+    start_pump(output->read.release(), in);
     watch_exit(in);
 
-    spdlog::info("service {} started (pid {})", spec.instance, *pid);
+    spdlog::info("service {} started (pid {})", spec.instance, pid);
     publish_event(*in, "started",
                   payload(*in)
-                      .add("pid", static_cast<int64_t>(*pid))
+                      .add("pid", static_cast<int64_t>(pid))
                       .add("restarts", in->restarts)
                       .add("command", program->string()),
                   true);
-    if (ready.read >= 0) {
-      in->notify = std::make_unique<asio::posix::stream_descriptor>(io, ready.read);
+    if (ready->read) {
+      in->notify = std::make_unique<asio::posix::stream_descriptor>(io, ready->read.release());
       watch_ready(in);
       in->timer.expires_after(spec.service.ready_timeout);
       const uint64_t generation = in->generation;
@@ -391,7 +355,7 @@ struct Supervisor::Loop {
   // A fresh cgroup for the instance with the limits it can enforce; what no cgroup here
   // can enforce becomes an rlimit in `limits` where one fits, with a warning naming what is
   // missing. Returns the descriptors the child joins through (none without a cgroup).
-  Result<std::vector<int>> prepare_cgroup(Instance& in, ResourceLimits& limits) {
+  Result<std::vector<unique_fd>> prepare_cgroup(Instance& in, ResourceLimits& limits) {
     const auto missing = cgroups.missing(limits);
     if (!missing.empty()) {
       std::string why, instead;
@@ -413,7 +377,7 @@ struct Supervisor::Loop {
     }
     const int wanted =
         int(limits.memory.has_value()) + int(limits.cpu.has_value()) + int(limits.pids.has_value());
-    if (wanted == static_cast<int>(missing.size())) return std::vector<int>();
+    if (wanted == static_cast<int>(missing.size())) return std::vector<unique_fd>();
     auto group = cgroups.create(in.spec.instance, limits);
     if (!group) return Status::error("cgroup: " + group.error());
     auto fds = group->open_join_fds();
@@ -750,31 +714,6 @@ std::vector<InstanceStatus> Supervisor::status() {
     for (const auto& [name, in] : loop->instances) all.push_back(loop->status_of(*in));
     return all;
   });
-}
-
-Result<std::optional<Account>> service_account(const ServiceSpec& spec,
-                                               std::optional<gid_t> services_group) {
-  if (!spec.user && !spec.group) return std::optional<Account>();
-  if (!spec.user) return Status::error("group: needs a user: to go with it");
-  if (::geteuid() != 0) {
-    return Status::error("user: hubd runs as uid " + std::to_string(::geteuid()) +
-                         ", not root, so it cannot run a service as " + spec.user->name);
-  }
-  if (!services_group) {
-    return Status::error("user: " + spec.user->name +
-                         " could not reach the bus: set services.group in hub.yml (the group "
-                         "that services of other users reach var/run/hub with)");
-  }
-  // Its own group (so what it owns is not shared with other modules' users), and the bus's
-  // as its only supplementary group.
-  const gid_t gid = spec.group ? spec.group->second : spec.user->gid;
-  return std::optional<Account>(Account{spec.user->uid, gid, services_group});
-}
-
-Result<std::optional<Account>> module_account(const Module& module,
-                                              std::optional<gid_t> services_group) {
-  if (!module.service) return std::optional<Account>();
-  return service_account(*module.service, services_group);
 }
 
 }  // namespace hub

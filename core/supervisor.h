@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bus/credentials.h"
+#include "core/accounts.h"
 #include "core/files.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
@@ -56,14 +57,6 @@ struct SupervisorOptions {
   // reach the bus. None: services may not run as another user.
   std::optional<gid_t> services_group;
 };
-
-// The account a module's service and scripts run as (service.yml user: and group:), or
-// nullopt for hubd's own; fails saying why it cannot be (hubd not root, no services.group).
-Result<std::optional<Account>> service_account(const ServiceSpec& spec,
-                                               std::optional<gid_t> services_group);
-// The same for a module: nullopt when it runs no service.
-Result<std::optional<Account>> module_account(const Module& module,
-                                              std::optional<gid_t> services_group);
 
 enum class InstanceState { kStarting, kRunning, kBackoff, kStopping, kExited, kFailed, kStopped };
 const char* state_name(InstanceState state);

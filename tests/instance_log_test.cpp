@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 
 #include "core/instance_log.h"
@@ -341,6 +343,35 @@ std::vector<pid_t> sorted(std::vector<pid_t> pids) {
 
 pid_t to_pid(const std::string& text) { return static_cast<pid_t>(std::stol(text)); }
 
+// A shell command for a group member that prints its pid once its own exec is complete,
+// then waits without forking or exec'ing again: blocked opening a FIFO no one writes.
+// (`sleep 30 & echo $!` prints the pid before the member has exec'd: caught in the
+// middle of execve, its environment reads empty, and it is not recognised.)
+class SettledMember {
+ public:
+  SettledMember() { REQUIRE(::mkfifo(fifo_.c_str(), 0600) == 0); }
+  // Run as `sh -c` in the background of a Shell; `env_prefix` goes before it ("env -u X").
+  // It prints "LABEL PID" (members started together print in either order).
+  std::string command(const std::string& label = "member",
+                      const std::string& env_prefix = "") const {
+    return env_prefix + "sh -c 'echo " + label + " $$; read line < " + fifo_.string() + "' &\n";
+  }
+  // The pid in a line command() printed, by its label.
+  static std::map<std::string, pid_t> pids(const std::vector<std::string>& lines) {
+    std::map<std::string, pid_t> by_label;
+    for (const auto& line : lines) {
+      const size_t space = line.find(' ');
+      if (space != std::string::npos)
+        by_label[line.substr(0, space)] = to_pid(line.substr(space + 1));
+    }
+    return by_label;
+  }
+
+ private:
+  TempDir dir_;
+  fs::path fifo_ = dir_.path() / "never-written";
+};
+
 }  // namespace
 
 TEST_CASE("a live process has a start time and a pid nobody has does not", "[instance-log]") {
@@ -379,13 +410,13 @@ TEST_CASE("a recorded process is found again only with its own start time and bo
 TEST_CASE("a group member counts as left over only when it carries the run's HUB_RUN_ID",
           "[instance-log]") {
   const std::string run_id = new_run_id();
+  const SettledMember member;
   Shell group(
-      "sleep 30 & echo $!\n"
-      "env -u HUB_RUN_ID sh -c 'echo $$; exec sleep 30' &\n"
-      "wait\n",
+      member.command("marked") + member.command("unmarked", "env -u HUB_RUN_ID ") + "wait\n",
       environment(run_id));
-  const pid_t marked = to_pid(group.read_line());
-  const pid_t unmarked = to_pid(group.read_line());
+  auto pids = SettledMember::pids({group.read_line(), group.read_line()});
+  REQUIRE(pids.size() == 2);
+  const pid_t marked = pids["marked"], unmarked = pids["unmarked"];
   REQUIRE(::getpgid(unmarked) == group.pid());  // in the group, but not of this run
   const InstanceRecord record = record_of(group, run_id);
   CHECK(sorted(leftover_processes(record)) == sorted({group.pid(), marked}));
@@ -405,8 +436,11 @@ TEST_CASE("a zombie is not a leftover process", "[instance-log]") {
 TEST_CASE("leftovers that ignore SIGTERM are killed, group members too, after the grace",
           "[instance-log]") {
   const std::string run_id = new_run_id();
-  Shell group("trap '' TERM\nsleep 30 & echo $!\nwait\n", environment(run_id));
-  const pid_t member = to_pid(group.read_line());  // sh ignores TERM from here on
+  const SettledMember settled;
+  Shell group("trap '' TERM\n" + settled.command() + "wait\n", environment(run_id));
+  const auto pids = SettledMember::pids({group.read_line()});
+  REQUIRE(pids.count("member") == 1);
+  const pid_t member = pids.at("member");  // ignores TERM, as its shell does
   const InstanceRecord record = record_of(group, run_id);
   REQUIRE(sorted(leftover_processes(record)) == sorted({group.pid(), member}));
 
