@@ -837,8 +837,8 @@ bool JournalReader::intact_chain(uint64_t from, uint64_t end, uint64_t end_seq, 
   uint64_t at = from;
   uint64_t last = last_read_;
   while (at < end) {
-    const auto r = intact_record(fd_, at, end, last, end_seq, budget);
-    if (!r) return end_is_eof && at > from && unfinished_tail(fd_, at, end);
+    const auto r = intact_record(fd_.get(), at, end, last, end_seq, budget);
+    if (!r) return end_is_eof && at > from && unfinished_tail(fd_.get(), at, end);
     last = r->first;
     at += r->second;
   }
@@ -852,7 +852,7 @@ uint64_t JournalReader::resume_after_damage(uint64_t at) {
     index_loaded_ = true;
   }
   struct stat st {};
-  const uint64_t size = ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : at;
+  const uint64_t size = ::fstat(fd_.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : at;
   uint64_t budget = kMaxResyncBytes;
   auto entry = std::upper_bound(index_.begin(), index_.end(), at,
                                 [](uint64_t offset, const auto& e) { return offset < e.second; });
@@ -866,7 +866,7 @@ uint64_t JournalReader::resume_after_damage(uint64_t at) {
     std::string chunk;
     for (uint64_t base = from + 1; base < end && budget > 0; base += kChunk) {
       chunk.resize(static_cast<size_t>(std::min<uint64_t>(kChunk + 3, end - base)));
-      const ssize_t n = ::pread(fd_, chunk.data(), chunk.size(), static_cast<off_t>(base));
+      const ssize_t n = ::pread(fd_.get(), chunk.data(), chunk.size(), static_cast<off_t>(base));
       if (n <= 0) break;
       chunk.resize(static_cast<size_t>(n));
       const std::string marker("HUBJ", 4);
@@ -890,7 +890,7 @@ void JournalReader::damaged(const std::string& why, uint64_t resume) {
                 "; skipped to the next intact record");
   }
   note("a corrupt record in " + where + ": " + why);
-  if (::lseek(fd_, static_cast<off_t>(resume), SEEK_SET) == static_cast<off_t>(resume)) {
+  if (::lseek(fd_.get(), static_cast<off_t>(resume), SEEK_SET) == static_cast<off_t>(resume)) {
     buffer_.clear();
     pos_ = 0;
     file_offset_ = resume;
