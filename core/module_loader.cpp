@@ -323,6 +323,8 @@ class Resolver {
 
 }  // namespace
 
+std::vector<std::string> default_config_levels() { return {"system", "customer", "site"}; }
+
 ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels,
                             const std::vector<std::string>& volume_paths) {
   ModuleTree tree;

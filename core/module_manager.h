@@ -20,6 +20,7 @@
 #include "core/files.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
+#include "core/script_runner.h"
 
 namespace hub {
 
@@ -27,10 +28,10 @@ class Supervisor;
 
 struct ModuleManagerOptions {
   std::filesystem::path root;
-  std::vector<std::string> levels = {"system", "customer", "site"};
-  std::vector<std::string> volume_paths;            // hub.yml services.volume_paths
-  std::chrono::milliseconds script_timeout{30000};  // per control script
-  size_t script_output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
+  std::vector<std::string> levels = default_config_levels();
+  std::vector<std::string> volume_paths;  // hub.yml services.volume_paths
+  std::chrono::milliseconds script_timeout = kDefaultScriptTimeout;  // per control script
+  size_t script_output_cap = kDefaultScriptOutputCap;  // bytes of stdout and of stderr kept per run
   // Readable once the hub is asked to stop (hubd's signalfd): a startup script running
   // then is killed and no further module starts. -1: never.
   int cancel_fd = -1;
