@@ -22,6 +22,7 @@
 #include "bus/credentials.h"
 #include "bus/journal.h"
 #include "bus/publisher.h"
+#include "bus/root_layout.h"
 #include "bus/text.h"
 #include "bus/wire.h"
 #include "core/api_server.h"
@@ -66,9 +67,10 @@ int fail(int code, const std::string& message) {
 // must be torn down in reverse.
 class RunningBus {
  public:
-  static Result<std::unique_ptr<RunningBus>> start(const BusPaths& paths, const HubConfig& config,
-                                                   const Credential& admin,
+  static Result<std::unique_ptr<RunningBus>> start(const RootLayout& layout,
+                                                   const HubConfig& config, const Credential& admin,
                                                    std::optional<CurveServer> curve) {
+    const BusPaths paths = layout.bus();
     auto bus = std::unique_ptr<RunningBus>(new RunningBus());
     bus->credentials_.add(admin);
     bus->curve_ = std::move(curve);
@@ -78,7 +80,7 @@ class RunningBus {
       }
     }
     JournalOptions journal;
-    journal.dir = paths.run_dir.parent_path().parent_path() / "db/hub/journal";
+    journal.dir = layout.journal_dir();
     journal.durability = config.journal.durability == "none"          ? Durability::kNone
                          : config.journal.durability == "every-event" ? Durability::kEveryEvent
                                                                       : Durability::kBatch;
@@ -322,8 +324,9 @@ void block_stop_signals() {
 
 int run_hubd(const HubdOptions& options) {
   const fs::path& root = options.root;
+  const RootLayout layout(root);
   const fs::path config_file =
-      options.config_file.empty() ? root / "config/hub.yml" : options.config_file;
+      options.config_file.empty() ? layout.config_file() : options.config_file;
   HubConfig config;
   std::error_code missing;  // a dangling link is no file, but is not nothing either
   if (!options.config_file.empty() || fs::exists(fs::symlink_status(config_file, missing))) {
@@ -332,10 +335,9 @@ int run_hubd(const HubdOptions& options) {
     config = std::move(*loaded);
   }
 
-  const BusPaths paths = BusPaths::for_root(root);
-  for (const auto& [dir, mode] : {std::pair{paths.run_dir, 0750},
-                                  {root / "var/db/hub", 0750},
-                                  {root / "var/log/hub", 0755}}) {
+  const BusPaths paths = layout.bus();
+  for (const auto& [dir, mode] :
+       {std::pair{layout.run_dir(), 0750}, {layout.db_dir(), 0750}, {layout.log_dir(), 0755}}) {
     if (Status s = make_private_dir(dir, static_cast<mode_t>(mode)); !s) {
       return fail_early(kExitFailure, s.message());
     }
@@ -351,10 +353,10 @@ int run_hubd(const HubdOptions& options) {
     }
     services_group = g->gr_gid;
   }
-  auto lock = InstanceLock::acquire(paths.run_dir / "hubd.lock");
+  auto lock = InstanceLock::acquire(layout.lock_file());
   if (!lock) return fail_early(kExitAlreadyRunning, lock.error() + " (" + root.string() + ")");
 
-  auto logger = install_hub_logger(root / "var/log/hub/hubd.log", config.log);
+  auto logger = install_hub_logger(layout.hubd_log(), config.log);
   if (!logger) return fail_early(kExitFailure, logger.error());
   spdlog::info("hubd {} starting on {} (pid {})", HUB_VERSION, root.string(), ::getpid());
 
@@ -370,7 +372,7 @@ int run_hubd(const HubdOptions& options) {
     if (!loaded) return fail(kExitConfig, "network: " + loaded.error());
     curve = std::move(*loaded);
   }
-  auto bus = RunningBus::start(paths, config, *admin, std::move(curve));
+  auto bus = RunningBus::start(layout, config, *admin, std::move(curve));
   if (!bus) return fail(kExitFailure, bus.error());
 
   SupervisorOptions supervise;
@@ -427,7 +429,7 @@ int run_hubd(const HubdOptions& options) {
   }
   // Scripts a crashed hubd left running are killed before any script runs again, events
   // replayed included.
-  for (const auto& line : stop_script_leftovers(script_record_dir(root))) {
+  for (const auto& line : stop_script_leftovers(layout.script_records_dir())) {
     spdlog::warn("left running by an earlier hubd: {}", line);
   }
   module_options.supervisor = &supervisor;
@@ -447,7 +449,7 @@ int run_hubd(const HubdOptions& options) {
   dispatch.queue_limit = static_cast<size_t>(config.scripts.queue_limit);
   dispatch.feedback_limit = static_cast<uint64_t>(config.scripts.feedback_limit);
   dispatch.feedback_window = config.scripts.feedback_window;
-  dispatch.mark_file = paths.run_dir.parent_path().parent_path() / "db/hub/consumers/scripts";
+  dispatch.mark_file = layout.consumer_mark_file("scripts");
   dispatch.resume = config.scripts.resume;
   dispatch.services_group = services_group;
   dispatch.bus_last_seq = (*bus)->last_seq();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bus/credentials.h"
+#include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/files.h"
 #include "core/hub_publish.h"
@@ -115,6 +116,7 @@ class ModuleManager {
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
   bool cancelled() const;
+  RootLayout layout() const { return RootLayout(options_.root); }
   // load_module_tree, with any exception (a library's surprise) turned into a Status.
   Result<ModuleTree> scan() const;
 
