@@ -26,21 +26,32 @@
 
 namespace hub {
 
+// Defaults of the options below that hub.yml sets too (bus:, shutdown.drain_timeout).
+inline constexpr int kDefaultSubscriberHwm = 10000;
+inline constexpr size_t kDefaultMaxPayload = 1 << 20;
+inline constexpr size_t kDefaultMaxRetained = 10000;
+inline constexpr uint64_t kDefaultMaxRetainedBytes = 64ull << 20;
+inline constexpr size_t kDefaultMaxRetainedPerModule = 1000;
+inline constexpr uint64_t kDefaultMaxRetainedBytesPerModule = 8ull << 20;
+inline constexpr std::chrono::milliseconds kDefaultDrainTimeout{2000};
+
 struct BrokerOptions {
   std::string ingest_endpoint;  // authenticated publishers (PLAIN, checked by ZAP)
   std::string events_endpoint;  // subscribers (PLAIN, checked by ZAP)
   std::string replay_endpoint;  // retained snapshots (PLAIN, checked by ZAP)
   // In-process publishers; every event from here is stamped with source "Hub".
   std::string internal_endpoint = "inproc://hub.internal";
-  int subscriber_hwm = 10000;    // events queued per subscriber before it misses some
-  size_t max_payload = 1 << 20;  // larger payloads are refused
+  int subscriber_hwm = kDefaultSubscriberHwm;  // events queued per subscriber before it misses
+  size_t max_payload = kDefaultMaxPayload;     // larger payloads are refused
   // The retained store's bounds (retained_store.h; the Hub's own events are not counted).
-  size_t max_retained = 10000;                          // topics of all publishers together
-  uint64_t max_retained_bytes = 64ull << 20;            // their bytes together
-  size_t max_retained_per_module = 1000;                // topics of one module (or admin)
-  uint64_t max_retained_bytes_per_module = 8ull << 20;  // their bytes
+  // Topics of all publishers together, their bytes together, topics of one module (or
+  // admin), and their bytes.
+  size_t max_retained = kDefaultMaxRetained;
+  uint64_t max_retained_bytes = kDefaultMaxRetainedBytes;
+  size_t max_retained_per_module = kDefaultMaxRetainedPerModule;
+  uint64_t max_retained_bytes_per_module = kDefaultMaxRetainedBytesPerModule;
   // Bound on taking in what publishers queued at stop, and on flushing subscribers.
-  std::chrono::milliseconds drain_timeout{2000};
+  std::chrono::milliseconds drain_timeout = kDefaultDrainTimeout;
   // When set, every event is appended to it before it is fanned out, a confirmed publish
   // is acknowledged only once its event is durable (under the journal's durability), and
   // the journal is synced at least every sync_interval. Used by the broker thread only.

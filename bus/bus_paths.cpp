@@ -2,18 +2,11 @@
 
 #include <cstdlib>
 
+#include "bus/root_layout.h"
+
 namespace hub {
 
-BusPaths BusPaths::for_root(const std::filesystem::path& root) {
-  BusPaths p;
-  p.run_dir = root / "var/run/hub";
-  p.ingest_socket = p.run_dir / "ingest.sock";
-  p.events_socket = p.run_dir / "events.sock";
-  p.replay_socket = p.run_dir / "replay.sock";
-  p.api_socket = p.run_dir / "api.sock";
-  p.admin_credential = root / "var/db/hub/admin.cred";
-  return p;
-}
+BusPaths BusPaths::for_root(const std::filesystem::path& root) { return RootLayout(root).bus(); }
 
 std::filesystem::path default_root() {
   const char* env = std::getenv("HUB_ROOT");

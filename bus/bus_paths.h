@@ -17,6 +17,7 @@ struct BusPaths {
   std::filesystem::path api_socket;        // the Hub API (request/reply, docs/API.md)
   std::filesystem::path admin_credential;  // ROOT/var/db/hub/admin.cred, mode 0600
 
+  // RootLayout(root).bus() (root_layout.h), for clients that need only the bus.
   static BusPaths for_root(const std::filesystem::path& root);
 };
 

@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,16 +52,35 @@ enum class Durability {
   kEveryEvent,  // fsync'd before append() returns
 };
 
+// hub.yml's names for them (journal.durability): "none", "batch", "every-event".
+constexpr const char* durability_name(Durability d) {
+  return d == Durability::kNone ? "none" : d == Durability::kBatch ? "batch" : "every-event";
+}
+// The durability named `name`, if any.
+inline std::optional<Durability> durability_named(std::string_view name) {
+  for (Durability d : {Durability::kNone, Durability::kBatch, Durability::kEveryEvent}) {
+    if (name == durability_name(d)) return d;
+  }
+  return std::nullopt;
+}
+
+// Defaults of the options below that hub.yml sets too (journal:).
+inline constexpr Durability kDefaultDurability = Durability::kBatch;
+inline constexpr std::chrono::milliseconds kDefaultSyncInterval{100};
+inline constexpr uint64_t kDefaultSegmentSize = 64ull << 20;
+inline constexpr uint64_t kDefaultJournalMaxBytes = 1ull << 30;
+inline constexpr std::chrono::seconds kDefaultJournalMaxAge{7 * 24 * 3600};
+
 struct JournalOptions {
   std::filesystem::path dir;
-  Durability durability = Durability::kBatch;
-  std::chrono::milliseconds sync_interval{100};  // kBatch: the bound on unsynced age
-  uint64_t segment_size = 64ull << 20;           // a segment is closed past this size
-  uint64_t max_bytes = 1ull << 30;               // retention: oldest segments go past this
-  std::chrono::seconds max_age{7 * 24 *
-                               3600};  // retention: segments whose newest event is older go
-  size_t buffer_size = 256 * 1024;     // appends are gathered up to this
-  JournalEnv* env = nullptr;           // the file operations; nullptr: JournalEnv::posix()
+  Durability durability = kDefaultDurability;
+  std::chrono::milliseconds sync_interval = kDefaultSyncInterval;  // kBatch: bound on unsynced age
+  uint64_t segment_size = kDefaultSegmentSize;   // a segment is closed past this size
+  uint64_t max_bytes = kDefaultJournalMaxBytes;  // retention: oldest segments go past this
+  // Retention: segments whose newest event is older go.
+  std::chrono::seconds max_age = kDefaultJournalMaxAge;
+  size_t buffer_size = 256 * 1024;  // appends are gathered up to this
+  JournalEnv* env = nullptr;        // the file operations; nullptr: JournalEnv::posix()
 };
 
 // What opening found, for the log and Hub/recovered.

@@ -81,7 +81,7 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
                         {"durability", "sync_interval", "segment_size", "max_size", "max_age"})) {
     reader.read(journal, "journal", "durability", config.journal.durability);
     const std::string& d = config.journal.durability;
-    if (journal["durability"] && d != "none" && d != "batch" && d != "every-event") {
+    if (journal["durability"] && !durability_named(d)) {
       reader.problem(journal["durability"], "journal.durability",
                      "expected none, batch or every-event, got '" + d + "'");
     }

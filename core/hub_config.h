@@ -1,5 +1,7 @@
-// config/hub.yml: the Hub's runtime settings. Every field has its default here; the file
-// only needs what differs. See config/hub.yml for the documented example.
+// config/hub.yml: the Hub's runtime settings. Every field has a default; the file only
+// needs what differs. A default that a component's options share is that component's
+// (kDefault... next to its options), named here. See config/hub.yml for the documented
+// example, and hub_options.h for how each section becomes a component's options.
 #pragma once
 
 #include <chrono>
@@ -8,7 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "bus/broker.h"
+#include "bus/journal.h"
 #include "bus/status.h"
+#include "core/module_loader.h"
+#include "core/script_dispatcher.h"
+#include "core/script_runner.h"
+#include "core/supervisor.h"
 
 namespace hub {
 
@@ -23,7 +31,7 @@ constexpr uint64_t kMinSegmentSize = 4 * 1024;
 
 struct HubConfig {
   // Config levels, lowest precedence first.
-  std::vector<std::string> levels = {"system", "customer", "site"};
+  std::vector<std::string> levels = default_config_levels();
 
   struct Log {
     std::string level = "info";            // trace, debug, info, warn, error
@@ -32,44 +40,48 @@ struct HubConfig {
   } log;
 
   struct Bus {
-    int64_t subscriber_hwm = 10000;  // events queued per subscriber before it misses some
-    uint64_t max_payload = 1 << 20;  // larger publishes are refused
-    // The retained store's bounds (the Hub's own retained events are reserved, not counted).
-    int64_t max_retained = 10000;                         // topics of all publishers together
-    uint64_t max_retained_bytes = 64ull << 20;            // their bytes (topic, header, payload)
-    int64_t max_retained_per_module = 1000;               // topics one module (or admin) holds
-    uint64_t max_retained_bytes_per_module = 8ull << 20;  // and their bytes
+    // Events queued per subscriber before it misses some.
+    int64_t subscriber_hwm = kDefaultSubscriberHwm;
+    uint64_t max_payload = kDefaultMaxPayload;  // larger publishes are refused
+    // The retained store's bounds (the Hub's own retained events are reserved, not counted):
+    // topics of all publishers together, their bytes (topic, header, payload), topics one
+    // module (or admin) holds, and their bytes.
+    int64_t max_retained = kDefaultMaxRetained;
+    uint64_t max_retained_bytes = kDefaultMaxRetainedBytes;
+    int64_t max_retained_per_module = kDefaultMaxRetainedPerModule;
+    uint64_t max_retained_bytes_per_module = kDefaultMaxRetainedBytesPerModule;
   } bus;
 
   struct JournalSettings {
-    std::string durability = "batch";              // none, batch, every-event
-    std::chrono::milliseconds sync_interval{100};  // batch: the most an event waits to be synced
-                                                   // (at least 1 ms; every-event syncs each)
-    uint64_t segment_size = 64ull << 20;           // var/db/hub/journal/ files roll at this size
-    uint64_t max_size = 1ull << 30;                // retention by size
-    std::chrono::milliseconds max_age{7 * 24 * 3600 * 1000LL};  // retention by age (>= 1 s)
+    std::string durability = durability_name(kDefaultDurability);  // none, batch, every-event
+    // batch: the most an event waits to be synced (at least 1 ms; every-event syncs each)
+    std::chrono::milliseconds sync_interval = kDefaultSyncInterval;
+    uint64_t segment_size = kDefaultSegmentSize;  // var/db/hub/journal/ files roll at this size
+    uint64_t max_size = kDefaultJournalMaxBytes;  // retention by size
+    std::chrono::milliseconds max_age = kDefaultJournalMaxAge;  // retention by age (>= 1 s)
   } journal;
 
   struct Scripts {
-    std::chrono::milliseconds timeout{30000};  // per script run; its process group is then killed
-                                               // (at least kMinScriptTimeout)
-    uint64_t output_cap = 64 * 1024;           // bytes of stdout and of stderr kept per run
-    int64_t parallel =
-        4;  // event script runs at once (a long run then holds only its owner's slot)
-    int64_t queue_limit = 10000;  // events waiting per owner before refusing
-    bool resume = true;           // after a restart, run what an earlier hubd left undispatched
+    // Per script run; its process group is then killed (at least kMinScriptTimeout).
+    std::chrono::milliseconds timeout = kDefaultScriptTimeout;
+    uint64_t output_cap = kDefaultScriptOutputCap;  // bytes of stdout and of stderr kept per run
+    // Event script runs at once (a long run then holds only its owner's slot).
+    int64_t parallel = kDefaultScriptsParallel;
+    int64_t queue_limit = kDefaultScriptQueueLimit;  // events waiting per owner before refusing
+    // After a restart, run what an earlier hubd left undispatched.
+    bool resume = kDefaultScriptsResume;
     // The feedback brake: a module's scripts run at most this often per topic and window
     // for events its own scripts published (0: no brake).
-    int64_t feedback_limit = 30;
-    std::chrono::milliseconds feedback_window{10000};
+    int64_t feedback_limit = kDefaultFeedbackLimit;
+    std::chrono::milliseconds feedback_window = kDefaultFeedbackWindow;
   } scripts;
 
   struct Services {
     // Absolute directories outside the root that service volumes may point into.
     std::vector<std::string> volume_paths;
-    uint64_t log_max_size = 10 * 1024 * 1024;  // an instance's output log rotates at this size
-    int64_t log_keep = 5;                      // rotated output logs kept per instance
-    std::chrono::milliseconds leftover_grace{5000};  // for instances a killed hubd left behind
+    uint64_t log_max_size = kDefaultInstanceLogMaxSize;  // an instance's output log rotates here
+    int64_t log_keep = kDefaultInstanceLogKeep;          // rotated output logs kept per instance
+    std::chrono::milliseconds leftover_grace{5000};      // for instances a killed hubd left behind
     // The group that may enter var/run/hub (the bus and API sockets): services and scripts
     // that run as another user (service.yml user:) run with it as their group. Empty:
     // hubd's own group, and then no service may run as another user.
@@ -88,7 +100,8 @@ struct HubConfig {
   } network;
 
   struct Shutdown {
-    std::chrono::milliseconds drain_timeout{2000};  // bound on flushing the bus at exit (0: none)
+    // Bound on flushing the bus at exit (0: none).
+    std::chrono::milliseconds drain_timeout = kDefaultDrainTimeout;
     std::chrono::milliseconds scripts_timeout{
         30000};  // bound on Hub/shutdown's scripts (>= 100 ms)
   } shutdown;

@@ -2,6 +2,8 @@
 // their services, reloads on SIGHUP, and runs until SIGTERM or SIGINT.
 #pragma once
 
+#include <signal.h>
+
 #include <filesystem>
 
 namespace hub {
@@ -19,13 +21,16 @@ struct HubdOptions {
   std::filesystem::path config_file;  // empty: ROOT/config/hub.yml, defaults if absent
 };
 
+// SIGTERM and SIGINT: the signals that stop hubd.
+sigset_t stop_signals();
+
 // Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE in the calling thread and every thread it
 // starts later, so run_hubd can read them from signalfds. Call first thing in main.
 void block_stop_signals();
 
-// Runs the hub until SIGTERM or SIGINT, then publishes Hub/shutdown, drains the bus and
-// returns kExitOk. Failures are logged (or printed, before the log exists) and returned
-// as an ExitCode. REQUIRES: block_stop_signals() was called.
+// Runs the hub (hub.h) until SIGTERM or SIGINT, then publishes Hub/shutdown, drains the
+// bus and returns kExitOk. Failures are logged (or printed, before the log exists) and
+// returned as an ExitCode. REQUIRES: block_stop_signals() was called.
 int run_hubd(const HubdOptions& options);
 
 }  // namespace hub

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "bus/root_layout.h"
 #include "core/hub_config.h"
 #include "core/yaml_reader.h"
 
@@ -57,7 +58,7 @@ Result<ModuleConfig> merge_module_config(const fs::path& root,
   ModuleConfig result;
   YAML::Node merged(YAML::NodeType::Map);
   for (const auto& level : levels) {
-    const fs::path dir = root / "config" / level / "modules" / name;
+    const fs::path dir = RootLayout(root).module_config_dir(level, name);
     std::vector<fs::path> files;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {

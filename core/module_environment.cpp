@@ -3,6 +3,8 @@
 #include <cstring>
 #include <map>
 
+#include "bus/root_layout.h"
+
 extern char** environ;
 
 namespace hub {
@@ -26,24 +28,6 @@ std::string search_path(const std::vector<fs::path>& dirs, const char* inherited
 }
 
 }  // namespace
-
-fs::path module_run_dir(const fs::path& root, const std::string& name) {
-  return root / "var/run/hub/modules" / name;
-}
-
-fs::path script_credential_file(const fs::path& root, const std::string& name) {
-  return module_run_dir(root, name) / "credential";
-}
-
-fs::path script_log_file(const fs::path& root, const std::string& name) {
-  return root / "var/log/hub/scripts" / ((name.empty() ? std::string("_site") : name) + ".log");
-}
-
-fs::path script_record_dir(const fs::path& root) { return root / "var/run/hub/scripts"; }
-
-fs::path module_config_file(const fs::path& root, const std::string& name) {
-  return module_run_dir(root, name) / "config.yml";
-}
 
 namespace {
 
@@ -70,8 +54,9 @@ std::vector<std::string> build_environment(
     env["HUB_MODULE_DIR"] = m.dir.string();
     env["HUB_MODULE_LEVEL"] = m.level;
     env["HUB_MODULE_VERSION"] = m.version.str();
-    env["HUB_MODULE_CONFIG"] = module_config_file(root, m.name).string();
-    env["HUB_DATA_DIR"] = (root / "data" / m.name).string();
+    const RootLayout layout(root);
+    env["HUB_MODULE_CONFIG"] = layout.module_config_file(m.name).string();
+    env["HUB_DATA_DIR"] = layout.module_data_dir(m.name).string();
   }
   for (const auto& [key, value] : extra) env[key] = value;
 

@@ -13,25 +13,8 @@
 
 namespace hub {
 
-// Where hubd keeps per-module runtime files: ROOT/var/run/hub/modules/NAME/.
-std::filesystem::path module_run_dir(const std::filesystem::path& root, const std::string& name);
-// The merged config as the module's scripts see it: module_run_dir(...)/config.yml.
-std::filesystem::path module_config_file(const std::filesystem::path& root,
-                                         const std::string& name);
-
-// The credential a module's scripts (control and event) act with on the bus and the API,
-// identity NAME@scripts: module_run_dir(...)/credential, mode 0600. Given to them as
-// HUB_CREDENTIAL_FILE.
-std::filesystem::path script_credential_file(const std::filesystem::path& root,
-                                             const std::string& name);
-
-// The log of an owner's scripts: ROOT/var/log/hub/scripts/NAME.log, and _site.log for
-// the site's (empty `name`; a module name starts with a letter, so it cannot collide).
-std::filesystem::path script_log_file(const std::filesystem::path& root, const std::string& name);
-
-// Where a running script's record is kept (ScriptRequest::record_dir):
-// ROOT/var/run/hub/scripts/.
-std::filesystem::path script_record_dir(const std::filesystem::path& root);
+// The files these name (the merged config, the scripts' credential NAME@scripts, given
+// as HUB_CREDENTIAL_FILE, the data directory) are RootLayout's (bus/root_layout.h).
 
 // "KEY=VALUE" strings. `extra` is added last and wins over everything else.
 std::vector<std::string> module_environment(

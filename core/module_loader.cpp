@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "bus/root_layout.h"
 #include "core/files.h"
 #include "core/module_config.h"
 
@@ -323,6 +324,8 @@ class Resolver {
 
 }  // namespace
 
+std::vector<std::string> default_config_levels() { return {"system", "customer", "site"}; }
+
 ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels,
                             const std::vector<std::string>& volume_paths) {
   ModuleTree tree;
@@ -330,7 +333,7 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
   for (const auto& level : levels) {  // lowest first: a later level shadows an earlier one
     std::error_code error;
-    const fs::path level_dir = root / "modules" / level;
+    const fs::path level_dir = RootLayout(root).modules_dir(level);
     const auto entries = visible_entries(level_dir, error);
     if (error) tree.problems.push_back(level_dir.string() + ": cannot be read: " + error.message());
     for (const auto& dir : entries) {

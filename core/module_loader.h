@@ -59,6 +59,10 @@ struct ModuleTree {
   std::vector<std::string> problems;
 };
 
+// The config levels unless hub.yml says otherwise (levels:), lowest precedence first:
+// system, customer, site.
+std::vector<std::string> default_config_levels();
+
 // Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
 // each module's config from ROOT/config/LEVEL/modules/NAME/. Never fails as a whole:
 // every problem rejects the module it belongs to (and, transitively, its dependents);

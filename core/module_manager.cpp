@@ -75,14 +75,13 @@ void ModuleManager::prepare(const Module& m) {
   // A module whose service runs as another user owns its data and its scripts' files.
   auto account = module_account(m, options_.services_group);
   const std::optional<Account> owner = account ? *account : std::nullopt;
-  Status prepared = make_private_dir(options_.root / "data" / m.name, 0750, owner);
+  Status prepared = make_private_dir(layout().module_data_dir(m.name), 0750, owner);
   // The run directory stays hubd's (only its group, the user's, may enter), so nothing in
   // it can be swapped for a link or a FIFO before hubd writes there again.
-  const fs::path run_dir = module_run_dir(options_.root, m.name);
+  const fs::path run_dir = layout().module_run_dir(m.name);
   if (prepared) prepared = make_private_dir(run_dir, 0750);
   if (prepared && owner) prepared = give_to(run_dir, Account{::geteuid(), owner->gid, {}});
-  if (prepared)
-    prepared = write_file(module_config_file(options_.root, m.name), yaml_text(m.config));
+  if (prepared) prepared = write_file(layout().module_config_file(m.name), yaml_text(m.config));
   if (prepared) prepared = grant_scripts_credential(m.name, owner);
   if (!prepared)
     unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
@@ -93,7 +92,7 @@ Status ModuleManager::grant_scripts_credential(const std::string& name,
   if (!options_.grant) return Status::ok();
   scripts_revoked_.erase(name);
   const Credential c = options_.grant(name + std::string(kScriptsIdentitySuffix));
-  const fs::path file = script_credential_file(options_.root, name);
+  const fs::path file = layout().script_credential_file(name);
   Status written = write_file(file, c.identity + ":" + c.secret + "\n", 0600);
   if (written && owner) written = give_to(file, *owner);
   return written;
@@ -116,7 +115,7 @@ void ModuleManager::load() {
     tree_.problems.push_back(scanned.error());
   }
   std::error_code ec;
-  fs::create_directories(script_log_file(options_.root, "").parent_path(), ec);
+  fs::create_directories(layout().script_logs_dir(), ec);
   for (const auto& m : tree_.loaded) prepare(m);
 }
 
@@ -199,15 +198,15 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     request.env = module_environment(
         options_.root, m,
         {{"HUB_CONTROL_PHASE", phase},
-         {"HUB_CREDENTIAL_FILE", script_credential_file(options_.root, m.name).string()}});
+         {"HUB_CREDENTIAL_FILE", layout().script_credential_file(m.name).string()}});
     request.cwd = m.dir;
     request.account = *account;
     request.timeout = m.script_timeout.value_or(options_.script_timeout);
     request.output_cap = options_.script_output_cap;
     if (phase == "startup") request.cancel_fd = options_.cancel_fd;  // shutdown runs to the end
-    request.record_dir = script_record_dir(options_.root);
+    request.record_dir = layout().script_records_dir();
     const ScriptOutcome outcome = run_script(request);
-    append_run_log(script_log_file(options_.root, m.name), "control/" + phase, script, outcome);
+    append_run_log(layout().script_log(m.name), "control/" + phase, script, outcome);
     if (outcome.ok()) continue;
     std::error_code ec;
     const fs::path relative = fs::relative(script, m.dir, ec);
@@ -412,7 +411,7 @@ std::string ModuleManager::reload() {
     not_startable_.erase(name);
     if (options_.revoke) options_.revoke(name + std::string(kScriptsIdentitySuffix));
     std::error_code ec;
-    fs::remove(script_credential_file(options_.root, name), ec);
+    fs::remove(layout().script_credential_file(name), ec);
   }
   for (const auto& name : dropped) not_startable_.erase(name);
 

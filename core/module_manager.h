@@ -16,10 +16,12 @@
 #include <vector>
 
 #include "bus/credentials.h"
+#include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/files.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
+#include "core/script_runner.h"
 
 namespace hub {
 
@@ -27,10 +29,10 @@ class Supervisor;
 
 struct ModuleManagerOptions {
   std::filesystem::path root;
-  std::vector<std::string> levels = {"system", "customer", "site"};
-  std::vector<std::string> volume_paths;            // hub.yml services.volume_paths
-  std::chrono::milliseconds script_timeout{30000};  // per control script
-  size_t script_output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
+  std::vector<std::string> levels = default_config_levels();
+  std::vector<std::string> volume_paths;  // hub.yml services.volume_paths
+  std::chrono::milliseconds script_timeout = kDefaultScriptTimeout;  // per control script
+  size_t script_output_cap = kDefaultScriptOutputCap;  // bytes of stdout and of stderr kept per run
   // Readable once the hub is asked to stop (hubd's signalfd): a startup script running
   // then is killed and no further module starts. -1: never.
   int cancel_fd = -1;
@@ -114,6 +116,7 @@ class ModuleManager {
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
   bool cancelled() const;
+  RootLayout layout() const { return RootLayout(options_.root); }
   // load_module_tree, with any exception (a library's surprise) turned into a Status.
   Result<ModuleTree> scan() const;
 

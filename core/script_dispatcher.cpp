@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/consumer_mark.h"
+#include "bus/root_layout.h"
 #include "bus/text.h"
 #include "bus/topic_owner.h"
 #include "core/accounts.h"
@@ -245,9 +246,10 @@ struct ScriptDispatcher::Impl {
         if (old->info->module && old->info->module->name == m.name) q = old;
       }
       if (!q) q = std::make_shared<OwnerQueue>();
-      q->info = std::make_shared<const OwnerInfo>(OwnerInfo{{m.name, m.dir, m.dir / "events"},
-                                                            std::make_shared<const Module>(m),
-                                                            script_log_file(options.root, m.name)});
+      q->info =
+          std::make_shared<const OwnerInfo>(OwnerInfo{{m.name, m.dir, m.dir / "events"},
+                                                      std::make_shared<const Module>(m),
+                                                      RootLayout(options.root).script_log(m.name)});
       next.push_back(std::move(q));
     }
     Cancelled cancelled;
@@ -489,7 +491,7 @@ struct ScriptDispatcher::Impl {
     auto extra = d.env;
     if (module) {
       extra.emplace_back("HUB_CREDENTIAL_FILE",
-                         script_credential_file(options.root, module->name).string());
+                         RootLayout(options.root).script_credential_file(module->name).string());
     }
     const auto env = module ? module_environment(options.root, *module, extra)
                             : site_environment(options.root, extra);
@@ -511,7 +513,7 @@ struct ScriptDispatcher::Impl {
           module && module->script_timeout ? *module->script_timeout : options.timeout;
       request.output_cap = options.output_cap;
       request.cancel_fd = owner.cancel_fd;
-      request.record_dir = script_record_dir(options.root);
+      request.record_dir = RootLayout(options.root).script_records_dir();
       request.long_run_at = long_run_at;
       request.on_long_run = on_long_run;
       ScriptOutcome outcome;
@@ -578,14 +580,15 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   impl->options = std::move(options);
   impl->publish = std::move(publish);
   const fs::path& root = impl->options.root;
-  const fs::path logs = script_log_file(root, "").parent_path();
+  const RootLayout layout(root);
+  const fs::path logs = layout.script_logs_dir();
   std::error_code ec;
   fs::create_directories(logs, ec);
   if (ec) return Status::error(logs.string() + ": cannot create: " + ec.message());
 
   auto site = std::make_shared<OwnerQueue>();
   site->info = std::make_shared<const OwnerInfo>(
-      OwnerInfo{{"", root, root / "events"}, nullptr, script_log_file(root, "")});
+      OwnerInfo{{"", root, layout.site_events_dir()}, nullptr, layout.script_log("")});
   impl->owners.push_back(site);
   impl->new_modules = std::move(modules);
   impl->apply_new_modules();

@@ -23,21 +23,31 @@
 #include "bus/subscriber.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
+#include "core/script_runner.h"
 
 namespace hub {
 
+// Defaults of the options below that hub.yml sets too (scripts:).
+inline constexpr int kDefaultScriptsParallel = 4;
+inline constexpr uint64_t kDefaultFeedbackLimit = 30;
+inline constexpr std::chrono::milliseconds kDefaultFeedbackWindow{10000};
+inline constexpr size_t kDefaultScriptQueueLimit = 10000;
+inline constexpr bool kDefaultScriptsResume = true;
+
 struct DispatcherOptions {
   std::filesystem::path root;
-  std::chrono::milliseconds timeout{30000};  // per script, unless the module sets its own
-  size_t output_cap = 64 * 1024;             // bytes of stdout and of stderr kept per run
-  int parallel = 4;                          // runs that share the machine at once
+  // Per script, unless the module sets its own.
+  std::chrono::milliseconds timeout = kDefaultScriptTimeout;
+  size_t output_cap = kDefaultScriptOutputCap;  // bytes of stdout and of stderr kept per run
+  int parallel = kDefaultScriptsParallel;       // runs that share the machine at once
   // A run that lasts longer holds only its owner's slot from then on.
   std::chrono::milliseconds slot_hold{250};
   // The feedback brake (0: none): runs of a module's scripts caused by its own scripts'
   // events on one topic, per window of bus time.
-  uint64_t feedback_limit = 30;
-  std::chrono::milliseconds feedback_window{10000};
-  size_t queue_limit = 10000;  // events waiting per owner before some are refused
+  uint64_t feedback_limit = kDefaultFeedbackLimit;
+  std::chrono::milliseconds feedback_window = kDefaultFeedbackWindow;
+  // Events waiting per owner before some are refused.
+  size_t queue_limit = kDefaultScriptQueueLimit;
   // Durable dispatch: where the dispatcher keeps the seq up to which every event's scripts
   // have finished (empty: nowhere, dispatch from start() on only). With `resume`, the
   // events after it that are still in the journal are dispatched first, with
@@ -47,7 +57,7 @@ struct DispatcherOptions {
   // hub.yml services.group: a module whose service runs as another user runs its event
   // scripts as that user, with this group.
   std::optional<gid_t> services_group;
-  bool resume = true;
+  bool resume = kDefaultScriptsResume;
   uint64_t bus_last_seq = 0;
 };
 

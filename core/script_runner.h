@@ -38,14 +38,18 @@ struct ScriptSelection {
 // path selects nothing.
 ScriptSelection select_scripts(const std::filesystem::path& path);
 
+// A run's defaults, hub.yml's too (scripts.timeout, scripts.output_cap).
+inline constexpr std::chrono::milliseconds kDefaultScriptTimeout{30000};
+inline constexpr size_t kDefaultScriptOutputCap = 64 * 1024;
+
 struct ScriptRequest {
   std::filesystem::path script;
   std::vector<std::string> args;  // $1, $2, ...
   std::vector<std::string> env;   // the whole environment, "KEY=VALUE" each
   std::filesystem::path cwd;
   std::string input;  // written to stdin, which is then closed (empty: /dev/null)
-  std::chrono::milliseconds timeout{30000};
-  size_t output_cap = 64 * 1024;  // bytes kept of stdout and of stderr, each
+  std::chrono::milliseconds timeout = kDefaultScriptTimeout;
+  size_t output_cap = kDefaultScriptOutputCap;  // bytes kept of stdout and of stderr, each
   // When this fd becomes readable (hubd passes the signalfd of its stop signals), the run
   // is cancelled: its process group is killed at once, and the outcome says it was
   // because of `cancel_reason`. -1: never.

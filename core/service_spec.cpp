@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bus/root_layout.h"
 #include "core/module_config.h"
 #include "core/yaml_reader.h"
 
@@ -27,8 +28,7 @@ std::chrono::milliseconds restart_delay(const RestartPolicy& policy, int64_t att
 namespace {
 
 constexpr const char* kFileName = "service.yml";
-// Paths the hub itself links in every workspace; a volume may not cover or hide them.
-const char* const kReservedTargets[] = {"etc/hub", "var/db/hub", "var/log/hub"};
+const char* const kReservedTargets[] = {kWorkspaceConfigDir, kWorkspaceDataLink, kWorkspaceLogLink};
 
 bool is_env_name(const std::string& name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
@@ -308,7 +308,7 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   };
   std::vector<fs::path> files = {module_dir / kFileName};
   for (const auto& level : levels)
-    files.push_back(root / "config" / level / "modules" / name / kFileName);
+    files.push_back(RootLayout(root).module_config_dir(level, name) / kFileName);
   YAML::Node merged;
   std::string last_file;
   // Merged nodes carry no positions (YAML::Clone drops them), so restart.backoff, which

@@ -58,6 +58,13 @@ struct ResourceLimits {
   std::optional<uint64_t> pids;    // processes and threads at once
 };
 
+// What the hub itself puts in every workspace (service_workspace.h), relative to it: the
+// service's config and credential, and links to its data and to its log directory. A
+// volume may not cover or hide them.
+inline constexpr const char* kWorkspaceConfigDir = "etc/hub";
+inline constexpr const char* kWorkspaceDataLink = "var/db/hub";
+inline constexpr const char* kWorkspaceLogLink = "var/log/hub";
+
 struct Volume {
   std::string source;  // as written: relative to the root, or absolute
   std::string target;  // relative to the workspace

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "bus/root_layout.h"
 #include "core/files.h"
 
 namespace hub {
@@ -46,11 +47,12 @@ std::error_code remove_tree(const fs::path& dir) {
 
 WorkspacePaths workspace_paths(const fs::path& root, const std::string& instance) {
   WorkspacePaths p;
-  p.dir = root / "var/run/hub/services" / instance;
-  p.config_file = p.dir / "etc/hub/service.yml";
-  p.credential_file = p.dir / "etc/hub/credential";
-  p.log_dir = root / "var/log/hub/services" / instance;
-  p.output_log = root / "var/log/hub" / (instance + ".log");
+  const RootLayout layout(root);
+  p.dir = layout.workspace_dir(instance);
+  p.config_file = p.dir / kWorkspaceConfigDir / "service.yml";
+  p.credential_file = p.dir / kWorkspaceConfigDir / "credential";
+  p.log_dir = layout.instance_log_dir(instance);
+  p.output_log = layout.instance_log(instance);
   return p;
 }
 
@@ -63,7 +65,7 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
   // Built as hubd's own, and given to the service's user (if it has one) only at the end,
   // innermost first: the user cannot enter it before, so nothing in it can be swapped for
   // a link while hubd works there; hubd touches nothing in it after.
-  for (const auto& dir : {p.dir, p.dir / "etc/hub"}) {
+  for (const auto& dir : {p.dir, p.dir / kWorkspaceConfigDir}) {
     if (Status s = make_private_dir(dir, 0750); !s) return s;
   }
   if (request.owner) {  // the service's user goes through var/run/hub/services/ to its own
@@ -74,10 +76,10 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
   if (Status s = write_file(p.config_file, request.config_yaml, 0640); !s) return s;
   const std::string credential = request.credential.identity + ":" + request.credential.secret;
   if (Status s = write_file(p.credential_file, credential + "\n", 0600); !s) return s;
-  const fs::path data = fs::absolute(root / "data" / request.module);
+  const fs::path data = fs::absolute(RootLayout(root).module_data_dir(request.module));
   if (Status s = make_private_dir(data, 0750, request.owner); !s) return s;
-  if (Status s = link(data, p.dir / "var/db/hub"); !s) return s;
-  if (Status s = link(fs::absolute(p.log_dir), p.dir / "var/log/hub"); !s) return s;
+  if (Status s = link(data, p.dir / kWorkspaceDataLink); !s) return s;
+  if (Status s = link(fs::absolute(p.log_dir), p.dir / kWorkspaceLogLink); !s) return s;
   for (const auto& volume : request.volumes) {
     auto source = resolve_volume_source(root, volume_paths, volume);
     if (!source) return source.status();
@@ -94,8 +96,8 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
     if (Status s = link(*source, p.dir / fs::path(volume.target).lexically_normal()); !s) return s;
   }
   if (request.owner) {
-    for (const auto& path :
-         {p.config_file, p.credential_file, p.dir / "etc/hub", p.dir / "etc", p.dir}) {
+    for (const auto& path : {p.config_file, p.credential_file, p.dir / kWorkspaceConfigDir,
+                             (p.dir / kWorkspaceConfigDir).parent_path(), p.dir}) {
       if (Status s = give_to(path, *request.owner); !s) return s;
     }
   }

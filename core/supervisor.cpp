@@ -20,6 +20,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "bus/root_layout.h"
 #include "bus/text.h"
 #include "core/cgroup.h"
 #include "core/instance_log.h"
@@ -193,7 +194,7 @@ struct Supervisor::Loop {
   Loop(SupervisorOptions o, HubPublish p)
       : options(std::move(o)),
         publish(std::move(p)),
-        records(options.root / "var/run/hub/instances") {
+        records(RootLayout(options.root).instance_records_dir()) {
     thread = std::thread([this] {
       // A handler that throws loses its own step, never the loop: every other instance
       // is still watched.

@@ -44,11 +44,15 @@ struct InstanceSpec {
   std::vector<std::string> env;  // "KEY=VALUE": the module's environment
 };
 
+// Defaults of the options below that hub.yml sets too (services.log).
+inline constexpr uint64_t kDefaultInstanceLogMaxSize = 10 * 1024 * 1024;
+inline constexpr int64_t kDefaultInstanceLogKeep = 5;
+
 struct SupervisorOptions {
   std::filesystem::path root;
-  std::vector<std::string> volume_paths;  // hub.yml services.volume_paths
-  uint64_t log_max_size = 10 * 1024 * 1024;
-  int64_t log_keep = 5;
+  std::vector<std::string> volume_paths;               // hub.yml services.volume_paths
+  uint64_t log_max_size = kDefaultInstanceLogMaxSize;  // an instance's output log rotates here
+  int64_t log_keep = kDefaultInstanceLogKeep;          // rotated output logs kept per instance
   std::vector<std::pair<std::string, std::string>> hub_env;  // bus and API endpoints
   // Registers a fresh credential for a starting instance, and forgets it once it exited.
   std::function<Credential(const std::string& identity)> grant;

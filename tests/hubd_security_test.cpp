@@ -13,7 +13,7 @@
 #include "bus/bus_paths.h"
 #include "bus/journal.h"
 #include "bus/publisher.h"
-#include "core/module_environment.h"
+#include "bus/root_layout.h"
 #include "hub/api_client.h"
 #include "support/running_hub.h"
 
@@ -375,7 +375,7 @@ TEST_CASE(
   add_shell_module(root, "Quiet", "");
   RunningHub hub(root);
   const BusPaths paths = BusPaths::for_root(root.path());
-  const auto file = script_credential_file(root.path(), "Quiet");
+  const auto file = RootLayout(root.path()).script_credential_file("Quiet");
   // A copy, as a process its scripts left running (setsid) would hold it.
   const auto before = read_credential_file(file);
   REQUIRE(before);

@@ -28,6 +28,7 @@
 #include "bus/credentials.h"
 #include "bus/curve.h"
 #include "bus/publisher.h"
+#include "bus/root_layout.h"
 #include "bus/text.h"
 #include "hub/api_client.h"
 #include "hubctl/status_table.h"
@@ -132,7 +133,7 @@ std::string request_json(const std::string& method,
 
 class Hub {
  public:
-  explicit Hub(const Options& o) : options_(o), paths_(hub::BusPaths::for_root(o.root)) {}
+  explicit Hub(const Options& o) : options_(o), layout_(o.root), paths_(layout_.bus()) {}
 
   fs::path credential_file() const {
     return options_.credential.empty() ? hub::default_credential_file(paths_) : options_.credential;
@@ -162,12 +163,14 @@ class Hub {
     return std::nullopt;
   }
 
+  const hub::RootLayout& layout() const { return layout_; }
   const hub::BusPaths& paths() const { return paths_; }
   std::chrono::milliseconds timeout() const { return options_.timeout; }
   zmq::context_t& context() { return ctx_; }
 
  private:
   const Options& options_;
+  hub::RootLayout layout_;
   hub::BusPaths paths_;
   zmq::context_t ctx_{1};
 };
@@ -418,8 +421,7 @@ int logs(Hub& hub, const std::vector<std::string>& args) {
     }
   }
   if (name.empty()) return usage_error("logs needs a NAME", "logs");
-  const fs::path file =
-      hub.paths().run_dir.parent_path().parent_path() / "log/hub" / (name + ".log");
+  const fs::path file = hub.layout().instance_log(name);
   std::error_code ec;
   if (!fs::exists(file, ec)) {
     std::cerr << "hubctl: " << file.string() << ": no such log (is " << name
