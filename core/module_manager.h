@@ -20,6 +20,7 @@
 #include "core/files.h"
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
+#include "core/reload_plan.h"
 
 namespace hub {
 
@@ -110,6 +111,14 @@ class ModuleManager {
   void publish_loaded(const Module& m);
   void publish_rejected(const RejectedModule& r, bool kept_running);
   bool start_module(const Module& m);  // false when it did not come up
+  // start_all()'s step for `m`: starts it unless it is started or may not start, or fails
+  // it when a dependency is not up. False when the hub is stopping (nothing started).
+  bool start_in_turn(const Module& m);
+  // reload(): the state a plan starts from, and the steps that carry the plan out.
+  ModulesNow now() const;
+  void stop_for_reload(const ReloadPlan& plan);
+  void adopt(const ReloadPlan& plan, ModuleTree fresh);  // the new tree, the stale state dropped
+  void announce_reloaded(const ReloadPlan& plan);        // NAME/rejected, prepared NAME/loaded
   void stop_module(const std::string& name);
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
@@ -127,9 +136,5 @@ class ModuleManager {
   std::set<std::string> up_;
   std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
 };
-
-// Everything that defines how a module runs, as one string: two modules with the same
-// fingerprint run the same way, so a reload leaves them alone.
-std::string module_fingerprint(const Module& m);
 
 }  // namespace hub
