@@ -76,7 +76,8 @@ class ModuleManager {
   // (and ones that had failed) restart, the rest are not touched. A module whose new
   // definition is rejected keeps running as it was. Publishes Hub/reload with what changed.
   // Nothing a file holds makes it throw: when the tree cannot be scanned at all, every
-  // module keeps running and Hub/reload says why ({"error": ...}).
+  // module keeps running and Hub/reload says why ({"error": ...}). plan_reload()
+  // (reload_plan.h) decides what to do; this carries the plan out.
   std::string reload();  // returns the Hub/reload payload
 
   // For the API. Failures start with a code: "not_found: ...", "bad_request: ...",

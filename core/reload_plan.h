@@ -21,7 +21,7 @@ struct ModulesNow {
 };
 
 struct ReloadPlan {
-  // Each module of the old or new tree lands in exactly one of these.
+  // Each module loaded now or in the new tree is in exactly one of the next six lists.
   std::vector<std::string> added;    // new in the tree: started; new tree's order
   std::vector<std::string> removed;  // gone from the tree: stopped; old tree's order
   // Restarted: its definition (files, config, service) changed, or it was not up, or its
