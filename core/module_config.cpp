@@ -11,6 +11,12 @@
 namespace hub {
 namespace fs = std::filesystem;
 
+std::string yaml_text(const YAML::Node& node) {
+  YAML::Emitter yaml;
+  yaml << node;
+  return std::string(yaml.c_str()) + "\n";
+}
+
 YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over) {
   if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
   // Each node of either side is visited once (a map's lookup by key is a linear scan in

@@ -36,4 +36,7 @@ Result<ModuleConfig> merge_module_config(const std::filesystem::path& root,
 // `over` merged onto `base` (neither is modified): maps merge deeply, `over` wins.
 YAML::Node merge_yaml(const YAML::Node& base, const YAML::Node& over);
 
+// `node` as the text of a YAML file (what a module's merged config file holds).
+std::string yaml_text(const YAML::Node& node);
+
 }  // namespace hub

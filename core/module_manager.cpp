@@ -11,8 +11,10 @@
 #include "bus/text.h"
 #include "bus/topic_owner.h"
 #include "core/files.h"
+#include "core/lifecycle_events.h"
 #include "core/module_config.h"
 #include "core/module_environment.h"
+#include "core/reload_plan.h"
 #include "core/script_runner.h"
 #include "core/supervisor.h"
 
@@ -29,28 +31,7 @@ std::string first_line(const std::string& text) {
   return line.size() > 200 ? line.substr(0, 200) + "..." : line;
 }
 
-std::string dependencies_json(const Module& m) {
-  std::vector<std::string> reqs;
-  for (const auto& d : m.depends) reqs.push_back(d.requirement());
-  return json_string_array(reqs);
-}
-
-std::string yaml_text(const YAML::Node& node) {
-  YAML::Emitter yaml;
-  yaml << node;
-  return std::string(yaml.c_str()) + "\n";
-}
-
 }  // namespace
-
-std::string module_fingerprint(const Module& m) {
-  std::string text = m.level + '\n' + m.dir.string() + '\n' + m.version.str() + '\n' +
-                     dependencies_json(m) + '\n' + m.build_info + '\n' + yaml_text(m.config);
-  if (m.script_timeout) text += std::to_string(m.script_timeout->count());
-  text += '\n';
-  if (m.service) text += m.service->text;
-  return text;
-}
 
 const Module* ModuleManager::find_loaded(const std::string& name) const {
   const auto it = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
@@ -121,55 +102,31 @@ void ModuleManager::load() {
 
 void ModuleManager::publish_loaded(const Module& m) {
   spdlog::info("module {} {} loaded from level {}", m.name, m.version.str(), m.level);
-  JsonObject payload;
-  payload.add("name", m.name)
-      .add("level", m.level)
-      .add("version", m.version.str())
-      .add("path", m.dir.string())
-      .add_raw("depends", dependencies_json(m))
-      .add("build", m.build_info)
-      .add("service", m.service.has_value());
-  publish_(m.name + "/loaded", payload.str(), true);
+  publish_lifecycle(publish_, loaded_event(m));
 }
 
 void ModuleManager::publish_rejected(const RejectedModule& r, bool kept_running) {
   spdlog::warn("module {} rejected: {}{}", r.name, r.reason,
                kept_running ? " (the running version is kept)" : "");
-  JsonObject payload;
-  payload.add("name", r.name)
-      .add("level", r.level)
-      .add("path", r.dir.string())
-      .add("reason", r.reason);
-  if (!r.file.empty()) payload.add("file", r.file.string());
-  if (r.line > 0) payload.add("line", static_cast<int64_t>(r.line));
-  if (kept_running) payload.add("kept_running", true);
-  // A name unsafe in topics cannot have its own topic; the hub reports it instead.
-  const bool own_topic = !module_name_problem(r.name);
-  publish_(own_topic ? r.name + "/rejected" : "Hub/rejected", payload.str(), own_topic);
+  publish_lifecycle(publish_, rejected_event(r, kept_running));
 }
 
 void ModuleManager::announce() {
   for (const auto& problem : tree_.problems) {
     spdlog::error("modules: {}", problem);
-    publish_("Hub/rejected", JsonObject().add("reason", problem).str(), false);
+    publish_lifecycle(publish_, scan_problem_event(problem));
   }
   // One event per name, listing every shadowed copy (one retained topic per name).
   for (size_t i = 0; i < tree_.shadowed.size();) {
-    const ShadowedModule& first = tree_.shadowed[i];
-    std::string copies = "[";
-    for (; i < tree_.shadowed.size() && tree_.shadowed[i].name == first.name; ++i) {
+    std::vector<ShadowedModule> copies;
+    for (; i < tree_.shadowed.size() &&
+           (copies.empty() || tree_.shadowed[i].name == copies.front().name);
+         ++i) {
       const ShadowedModule& s = tree_.shadowed[i];
       spdlog::info("module {} at level {} is shadowed by level {}", s.name, s.level, s.by_level);
-      copies += (copies.size() > 1 ? "," : "") +
-                JsonObject().add("level", s.level).add("path", s.dir.string()).str();
+      copies.push_back(s);
     }
-    publish_(first.name + "/shadowed",
-             JsonObject()
-                 .add("name", first.name)
-                 .add("by_level", first.by_level)
-                 .add_raw("shadowed", copies + "]")
-                 .str(),
-             true);
+    publish_lifecycle(publish_, shadowed_event(copies));
   }
   for (const auto& r : tree_.rejected) publish_rejected(r, false);
   for (const auto& m : tree_.loaded) publish_loaded(m);
@@ -180,7 +137,7 @@ void ModuleManager::announce() {
 void ModuleManager::fail(const Module& m, const std::string& reason) {
   spdlog::error("module {} failed: {}", m.name, reason);
   not_startable_.insert(m.name);
-  publish_(m.name + "/failed", JsonObject().add("name", m.name).add("reason", reason).str(), true);
+  publish_lifecycle(publish_, failed_event({m.name, ""}, reason));
 }
 
 std::string ModuleManager::run_control_scripts(const Module& m, const std::string& phase,
@@ -230,10 +187,7 @@ bool ModuleManager::start_module(const Module& m) {
     }
   }
   if (options_.resume_scripts) options_.resume_scripts(m.name);
-  JsonObject starting;
-  starting.add("name", m.name);
-  if (m.service) starting.add("instance", m.name);
-  publish_(m.name + "/starting", starting.str(), false);
+  publish_lifecycle(publish_, starting_event(EventSubject::of(m)));
   const auto began = std::chrono::steady_clock::now();
   const std::string failure = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
   if (!failure.empty()) {
@@ -269,32 +223,32 @@ bool ModuleManager::start_module(const Module& m) {
   } else {
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
-    publish_(m.name + "/started",
-             JsonObject()
-                 .add("name", m.name)
-                 .add("duration_ms", static_cast<int64_t>(took.count()))
-                 .str(),
-             true);
+    publish_lifecycle(publish_, started_event(EventSubject::of(m), took.count()));
   }
   spdlog::info("module {} started", m.name);
   up_.insert(m.name);
   return true;
 }
 
+bool ModuleManager::start_in_turn(const Module& m) {
+  if (cancelled()) {
+    spdlog::warn("the hub is stopping: modules from {} on are not started", m.name);
+    return false;
+  }
+  if (not_startable_.count(m.name) != 0 || contains(started_, m.name)) return true;
+  const auto blocked = std::find_if(m.depends.begin(), m.depends.end(),
+                                    [&](const Dependency& d) { return up_.count(d.name) == 0; });
+  if (blocked != m.depends.end()) {
+    fail(m, "dependency " + blocked->name + " did not start");
+    return true;
+  }
+  start_module(m);
+  return true;
+}
+
 bool ModuleManager::start_all() {
   for (const auto& m : tree_.loaded) {
-    if (cancelled()) {
-      spdlog::warn("the hub is stopping: modules from {} on are not started", m.name);
-      return false;
-    }
-    if (not_startable_.count(m.name) != 0 || contains(started_, m.name)) continue;
-    const auto blocked = std::find_if(m.depends.begin(), m.depends.end(),
-                                      [&](const Dependency& d) { return up_.count(d.name) == 0; });
-    if (blocked != m.depends.end()) {
-      fail(m, "dependency " + blocked->name + " did not start");
-      continue;
-    }
-    start_module(m);
+    if (!start_in_turn(m)) return false;
   }
   return !cancelled();
 }
@@ -306,21 +260,14 @@ void ModuleManager::stop_module(const std::string& name) {
   }
   for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
   const Module* m = find_loaded(name);
-  JsonObject stopping;
-  stopping.add("name", name);
-  if (m->service) stopping.add("instance", name);
-  publish_(name + "/stopping", stopping.str(), false);
+  publish_lifecycle(publish_, stopping_event(EventSubject::of(*m)));
   if (m->service && options_.supervisor != nullptr) {
     if (const auto error = options_.supervisor->stop(name)->wait(); error && !error->empty())
       spdlog::warn("module {}: {}", name, *error);
   }
   const std::string failure = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
-  JsonObject stopped;
-  stopped.add("name", name);
-  if (m->service) stopped.add("instance", name);
-  if (!failure.empty()) stopped.add("shutdown_failure", failure);
   spdlog::info("module {} stopped", name);
-  publish_(name + "/stopped", stopped.str(), true);
+  publish_lifecycle(publish_, stopped_event(EventSubject::of(*m), failure));
   started_.erase(std::remove(started_.begin(), started_.end(), name), started_.end());
   up_.erase(name);
 }
@@ -333,136 +280,87 @@ void ModuleManager::stop_all() {
   while (!started_.empty()) stop_module(started_.back());
 }
 
+ModulesNow ModuleManager::now() const {
+  ModulesNow now{started_, up_, {}};
+  // A service that failed for good after it came up gets another try too.
+  if (options_.supervisor != nullptr) {
+    for (const auto& s : options_.supervisor->status()) {
+      // The module's own instance; a dynamic one failing is not the module's failure.
+      if (s.state == InstanceState::kFailed && s.instance == s.module)
+        now.service_failed.insert(s.module);
+    }
+  }
+  return now;
+}
+
 std::string ModuleManager::reload() {
   spdlog::info("reload: rescanning modules");
   auto scanned = scan();
   if (!scanned) {
     spdlog::error("reload: {}; every module keeps running as it was", scanned.error());
-    const std::string report = JsonObject().add("error", scanned.error()).str();
-    publish_("Hub/reload", report, false);
-    return report;
+    const LifecycleEvent report = reload_error_event(scanned.error());
+    publish_lifecycle(publish_, report);
+    return report.payload;
   }
-  ModuleTree fresh = std::move(*scanned);
-  std::map<std::string, const Module*> fresh_loaded;
-  for (const auto& m : fresh.loaded) fresh_loaded[m.name] = &m;
-  std::map<std::string, const RejectedModule*> fresh_rejected;
-  for (const auto& r : fresh.rejected) fresh_rejected[r.name] = &r;
-
-  // A service that failed for good after it came up gets another try too.
-  std::set<std::string> service_failed;
-  if (options_.supervisor != nullptr) {
-    for (const auto& s : options_.supervisor->status()) {
-      // The module's own instance; a dynamic one failing is not the module's failure.
-      if (s.state == InstanceState::kFailed && s.instance == s.module)
-        service_failed.insert(s.module);
-    }
-  }
-  std::vector<std::string> added, removed, changed, unchanged, kept, dropped;
-  std::vector<Module> keep;  // running definitions whose new one is rejected
-  for (const auto& m : tree_.loaded) {
-    const bool healthy = up_.count(m.name) != 0 && service_failed.count(m.name) == 0;
-    if (fresh_rejected.count(m.name) != 0 && healthy) {
-      kept.push_back(m.name);
-      keep.push_back(m);
-    } else if (fresh_rejected.count(m.name) != 0) {
-      dropped.push_back(m.name);  // not running well anyway: nothing to keep
-    } else if (fresh_loaded.count(m.name) == 0) {
-      removed.push_back(m.name);
-    } else if (module_fingerprint(m) != module_fingerprint(*fresh_loaded[m.name]) ||
-               up_.count(m.name) == 0 || service_failed.count(m.name) != 0) {
-      changed.push_back(m.name);  // a module that is not up gets another try too
-    } else {
-      unchanged.push_back(m.name);
-    }
-  }
-  for (const auto& m : fresh.loaded) {
-    if (!find_loaded(m.name)) added.push_back(m.name);
+  const ReloadPlan plan = plan_reload(tree_.loaded, now(), *scanned);
+  stop_for_reload(plan);
+  adopt(plan, std::move(*scanned));
+  announce_reloaded(plan);
+  for (const auto& name : plan.start) {
+    if (!start_in_turn(*find_loaded(name))) break;
   }
 
-  // Stop what goes away or changes, dependents first; its event scripts first of all.
-  for (const auto& name : removed) stop_scripts(name, "module " + name + " was removed");
-  for (const auto& name : dropped) stop_scripts(name, "module " + name + " was rejected");
-  const std::vector<std::string> order = started_;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    if (contains(changed, *it)) stop_scripts(*it, "module " + *it + " is restarted");
-    if (contains(removed, *it) || contains(changed, *it) || contains(dropped, *it)) {
-      stop_module(*it);
-    }
+  std::vector<std::string> failed;
+  for (const auto& name : plan.added) {
+    if (up_.count(name) == 0) failed.push_back(name);
   }
-  for (const auto& name : removed) spdlog::info("reload: module {} removed", name);
+  for (const auto& name : plan.changed) {
+    if (up_.count(name) == 0) failed.push_back(name);
+  }
+  spdlog::info("reload: {} added, {} removed, {} changed, {} unchanged, {} kept, {} failed",
+               plan.added.size(), plan.removed.size(), plan.changed.size(), plan.unchanged.size(),
+               plan.kept.size(), failed.size());
+  const LifecycleEvent report = reload_event(plan, failed);
+  publish_lifecycle(publish_, report);
+  return report.payload;
+}
 
-  // The unchanged and kept modules keep their running definition.
-  std::vector<Module> loaded;
-  for (auto& m : fresh.loaded) {
-    if (contains(unchanged, m.name)) {
-      loaded.push_back(*find_loaded(m.name));
-    } else {
-      loaded.push_back(std::move(m));
-    }
+void ModuleManager::stop_for_reload(const ReloadPlan& plan) {
+  for (const auto& [name, reason] : plan.stop_scripts) stop_scripts(name, reason);
+  for (const auto& stop : plan.stop) {
+    if (!stop.scripts_reason.empty()) stop_scripts(stop.name, stop.scripts_reason);
+    stop_module(stop.name);
   }
-  for (auto& m : keep) loaded.push_back(std::move(m));
-  tree_.loaded = std::move(loaded);
+  for (const auto& name : plan.removed) spdlog::info("reload: module {} removed", name);
+}
+
+void ModuleManager::adopt(const ReloadPlan& plan, ModuleTree fresh) {
+  tree_.loaded = plan.loaded;
   tree_.rejected = std::move(fresh.rejected);
   tree_.shadowed = std::move(fresh.shadowed);
   tree_.problems = std::move(fresh.problems);
-  for (const auto& name : changed) not_startable_.erase(name);
-  for (const auto& name : added) not_startable_.erase(name);
-  for (const auto& name : removed) {
+  for (const auto& name : plan.changed) not_startable_.erase(name);
+  for (const auto& name : plan.added) not_startable_.erase(name);
+  for (const auto& name : plan.removed) {
     not_startable_.erase(name);
     if (options_.revoke) options_.revoke(name + std::string(kScriptsIdentitySuffix));
     std::error_code ec;
     fs::remove(layout().script_credential_file(name), ec);
   }
-  for (const auto& name : dropped) not_startable_.erase(name);
+  for (const auto& name : plan.dropped) not_startable_.erase(name);
+}
 
+void ModuleManager::announce_reloaded(const ReloadPlan& plan) {
   if (options_.on_modules_changed) options_.on_modules_changed(tree_.loaded);
   for (const auto& problem : tree_.problems) spdlog::error("modules: {}", problem);
-  for (const auto& r : tree_.rejected) publish_rejected(r, contains(kept, r.name));
-  for (const auto& m : tree_.loaded) {
-    if (contains(added, m.name) || contains(changed, m.name)) {
-      prepare(m);
-      publish_loaded(m);
-    }
+  for (const auto& r : tree_.rejected) publish_rejected(r, plan.keeps(r.name));
+  for (const auto& name : plan.start) {
+    const Module& m = *find_loaded(name);
+    prepare(m);
+    publish_loaded(m);
   }
   for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
   unprepared_.clear();
-  start_all();
-
-  std::vector<std::string> failed;
-  for (const auto& name : added) {
-    if (up_.count(name) == 0) failed.push_back(name);
-  }
-  for (const auto& name : changed) {
-    if (up_.count(name) == 0) failed.push_back(name);
-  }
-  std::string kept_json = "[";
-  for (const auto& name : kept) {
-    const RejectedModule* r = nullptr;
-    for (const auto& x : tree_.rejected) {
-      if (x.name == name) r = &x;
-    }
-    kept_json += (kept_json.size() > 1 ? "," : "") +
-                 JsonObject().add("name", name).add("reason", r ? r->reason : "").str();
-  }
-  kept_json += "]";
-  std::vector<std::string> rejected;
-  for (const auto& r : tree_.rejected) {
-    if (!contains(kept, r.name)) rejected.push_back(r.name);
-  }
-  spdlog::info("reload: {} added, {} removed, {} changed, {} unchanged, {} kept, {} failed",
-               added.size(), removed.size(), changed.size(), unchanged.size(), kept.size(),
-               failed.size());
-  const std::string report = JsonObject()
-                                 .add_raw("added", json_string_array(added))
-                                 .add_raw("removed", json_string_array(removed))
-                                 .add_raw("changed", json_string_array(changed))
-                                 .add_raw("unchanged", json_string_array(unchanged))
-                                 .add_raw("kept", kept_json)
-                                 .add_raw("rejected", json_string_array(rejected))
-                                 .add_raw("failed", json_string_array(failed))
-                                 .str();
-  publish_("Hub/reload", report, false);
-  return report;
 }
 
 // ---- for the API ----
@@ -520,8 +418,7 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   spec.service = *m->service;
   spec.config_yaml = yaml_text(merge_yaml(m->config, config));
   spec.env = module_environment(options_.root, *m);
-  publish_(name + "/starting", JsonObject().add("name", name).add("instance", instance).str(),
-           false);
+  publish_lifecycle(publish_, starting_event({name, instance}));
   // Bounded: a first run that neither comes up nor fails within its readiness timeout and
   // stop grace is given up, so the API (and SIGTERM) are not held for good.
   const auto limit = m->service->ready_timeout + m->service->stop_grace + std::chrono::seconds(5);
@@ -534,7 +431,7 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   // Not up: nothing of it stays behind (a failed start would block its name).
   (void)options_.supervisor->stop(instance)->wait();
   options_.supervisor->forget(instance);
-  publish_(name + "/stopped", JsonObject().add("name", name).add("instance", instance).str(), true);
+  publish_lifecycle(publish_, stopped_event({name, instance}));
   if (!outcome)
     return Status::error("failed: " + instance + " did not come up within " +
                          std::to_string(limit.count()) + " ms (or the hub is stopping)");
@@ -545,14 +442,13 @@ Status ModuleManager::stop_instance(const std::string& instance) {
   const auto it = dynamic_.find(instance);
   if (it == dynamic_.end()) return Status::error("not_found: no dynamic instance " + instance);
   const std::string name = it->second;
-  const std::string payload = JsonObject().add("name", name).add("instance", instance).str();
-  publish_(name + "/stopping", payload, false);
+  publish_lifecycle(publish_, stopping_event({name, instance}));
   if (const auto error = options_.supervisor->stop(instance)->wait(); error && !error->empty()) {
     spdlog::warn("instance {}: {}", instance, *error);
   }
   options_.supervisor->forget(instance);
   dynamic_.erase(it);
-  publish_(name + "/stopped", payload, true);
+  publish_lifecycle(publish_, stopped_event({name, instance}));
   return Status::ok();
 }
 

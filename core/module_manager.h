@@ -22,6 +22,7 @@
 #include "core/hub_publish.h"
 #include "core/module_loader.h"
 #include "core/script_runner.h"
+#include "core/reload_plan.h"
 
 namespace hub {
 
@@ -77,7 +78,8 @@ class ModuleManager {
   // (and ones that had failed) restart, the rest are not touched. A module whose new
   // definition is rejected keeps running as it was. Publishes Hub/reload with what changed.
   // Nothing a file holds makes it throw: when the tree cannot be scanned at all, every
-  // module keeps running and Hub/reload says why ({"error": ...}).
+  // module keeps running and Hub/reload says why ({"error": ...}). plan_reload()
+  // (reload_plan.h) decides what to do; this carries the plan out.
   std::string reload();  // returns the Hub/reload payload
 
   // For the API. Failures start with a code: "not_found: ...", "bad_request: ...",
@@ -112,6 +114,14 @@ class ModuleManager {
   void publish_loaded(const Module& m);
   void publish_rejected(const RejectedModule& r, bool kept_running);
   bool start_module(const Module& m);  // false when it did not come up
+  // start_all()'s step for `m`: starts it unless it is started or may not start, or fails
+  // it when a dependency is not up. False when the hub is stopping (nothing started).
+  bool start_in_turn(const Module& m);
+  // reload(): the state a plan starts from, and the steps that carry the plan out.
+  ModulesNow now() const;
+  void stop_for_reload(const ReloadPlan& plan);
+  void adopt(const ReloadPlan& plan, ModuleTree fresh);  // the new tree, the stale state dropped
+  void announce_reloaded(const ReloadPlan& plan);        // NAME/rejected, prepared NAME/loaded
   void stop_module(const std::string& name);
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
@@ -130,9 +140,5 @@ class ModuleManager {
   std::set<std::string> up_;
   std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
 };
-
-// Everything that defines how a module runs, as one string: two modules with the same
-// fingerprint run the same way, so a reload leaves them alone.
-std::string module_fingerprint(const Module& m);
 
 }  // namespace hub

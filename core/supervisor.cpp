@@ -25,6 +25,7 @@
 #include "core/cgroup.h"
 #include "core/instance_log.h"
 #include "core/instance_records.h"
+#include "core/lifecycle_events.h"
 #include "core/service_process.h"
 #include "core/service_workspace.h"
 
@@ -209,15 +210,7 @@ struct Supervisor::Loop {
     });
   }
 
-  JsonObject payload(const Instance& in) const {
-    JsonObject json;
-    json.add("name", in.spec.module).add("instance", in.spec.instance);
-    return json;
-  }
-
-  void publish_event(const Instance& in, const char* event, const JsonObject& json, bool retain) {
-    publish(in.spec.module + "/" + event, json.str(), retain);
-  }
+  static EventSubject subject(const Instance& in) { return {in.spec.module, in.spec.instance}; }
 
   static void finish_all(std::vector<std::shared_ptr<Outcome>>& waiters, const std::string& error,
                          bool published = false) {
@@ -239,7 +232,7 @@ struct Supervisor::Loop {
   void fail(const std::shared_ptr<Instance>& in, const std::string& reason) {
     in->state = InstanceState::kFailed;
     spdlog::error("service {} failed: {}", in->spec.instance, reason);
-    publish_event(*in, "failed", payload(*in).add("reason", reason), true);
+    publish_lifecycle(publish, failed_event(subject(*in), reason));
     finish_all(in->start_waiters, reason, /*published=*/true);
     finish_all(in->stop_waiters, "");
   }
@@ -332,12 +325,8 @@ struct Supervisor::Loop {
     watch_exit(in);
 
     spdlog::info("service {} started (pid {})", spec.instance, pid);
-    publish_event(*in, "started",
-                  payload(*in)
-                      .add("pid", static_cast<int64_t>(pid))
-                      .add("restarts", in->restarts)
-                      .add("command", program->string()),
-                  true);
+    publish_lifecycle(publish, started_event(subject(*in), ms_since(in->spawned_at),
+                                             RunningProcess{pid, in->restarts, program->string()}));
     if (ready->read) {
       in->notify = std::make_unique<asio::posix::stream_descriptor>(io, ready->read.release());
       watch_ready(in);
@@ -419,11 +408,7 @@ struct Supervisor::Loop {
           if (!said_ready || in->state != InstanceState::kStarting) return;
           in->timer.cancel();
           spdlog::info("service {} is ready", in->spec.instance);
-          publish_event(*in, "ready",
-                        payload(*in)
-                            .add("pid", static_cast<int64_t>(in->pid))
-                            .add("after_ms", ms_since(in->spawned_at)),
-                        true);
+          publish_lifecycle(publish, ready_event(subject(*in), in->pid, ms_since(in->spawned_at)));
           become_running(in);
         });
   }
@@ -502,17 +487,17 @@ struct Supervisor::Loop {
     options.revoke(in->spec.instance);
     const uint64_t oom_kills = close_cgroup(*in);
 
-    JsonObject exited = payload(*in);
-    exited.add("pid", static_cast<int64_t>(pid));
+    ServiceExit exited;
+    exited.pid = pid;
     bool clean = false;
     bool oom = false;  // a SIGKILL the supervisor did not send, the group's OOM count up
     if (status >= 0 && WIFEXITED(status)) {
-      exited.add("code", static_cast<int64_t>(WEXITSTATUS(status)));
+      exited.code = WEXITSTATUS(status);
       in->last_exit = "code " + std::to_string(WEXITSTATUS(status));
       clean = WEXITSTATUS(status) == 0;
     } else if (status >= 0 && WIFSIGNALED(status)) {
-      exited.add("signal", signal_text(WTERMSIG(status)));
-      if (WCOREDUMP(status)) exited.add("core_dumped", true);
+      exited.signal = signal_text(WTERMSIG(status));
+      exited.core_dumped = WCOREDUMP(status);
       in->last_exit = "signal " + signal_text(WTERMSIG(status));
       oom = WTERMSIG(status) == SIGKILL && oom_kills > 0 && in->kill_reason.empty() &&
             !in->stop_requested;
@@ -520,14 +505,14 @@ struct Supervisor::Loop {
     } else {
       in->last_exit = "unknown";
     }
-    exited.add("run_ms", run_ms).add("requested", in->stop_requested);
-    if (oom_kills > 0) exited.add("oom_kills", static_cast<int64_t>(oom_kills));
-    if (oom) exited.add("reason", "oom");
-    if (!in->kill_reason.empty()) exited.add("reason", in->kill_reason);
+    exited.run_ms = run_ms;
+    exited.requested = in->stop_requested;
+    exited.oom_kills = static_cast<int64_t>(oom_kills);
+    exited.reason = oom ? "oom" : in->kill_reason;  // oom only when the supervisor killed none
     spdlog::log(in->stop_requested || clean ? spdlog::level::info : spdlog::level::warn,
                 "service {} (pid {}) exited: {} after {} ms", in->spec.instance, pid, in->last_exit,
                 run_ms);
-    publish_event(*in, "exited", exited, false);
+    publish_lifecycle(publish, exited_event(subject(*in), exited));
 
     if (in->stop_requested) {
       in->state = InstanceState::kStopped;
@@ -557,18 +542,13 @@ struct Supervisor::Loop {
     const milliseconds delay = restart_delay(policy, in->attempt);
     in->state = InstanceState::kBackoff;
     spdlog::info("service {}: restart {} in {} ms", in->spec.instance, in->attempt, delay.count());
-    publish_event(*in, "restarting",
-                  payload(*in)
-                      .add("attempt", in->attempt)
-                      .add("delay_ms", static_cast<int64_t>(delay.count()))
-                      .add("reason", why),
-                  false);
+    publish_lifecycle(publish, restarting_event(subject(*in), in->attempt, delay.count(), why));
     in->timer.expires_after(delay);
     const uint64_t generation = in->generation;
     in->timer.async_wait([this, in, generation](boost::system::error_code ec) {
       if (ec || in->generation != generation || in->state != InstanceState::kBackoff) return;
       in->restarts++;
-      publish_event(*in, "starting", payload(*in).add("attempt", in->attempt), false);
+      publish_lifecycle(publish, starting_event(subject(*in), in->attempt));
       spawn(in);
     });
   }

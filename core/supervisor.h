@@ -4,8 +4,10 @@
 // timers, never on a polling interval. The public calls are thread-safe and hand work to
 // that thread.
 //
-// Events, each with "name" and "instance" in the payload (see README.md):
-//   NAME/started {pid}        the process is running (every start and restart)
+// Events, each with "name" and "instance" in the payload (built by lifecycle_events.h;
+// see README.md):
+//   NAME/started {pid, restarts, command, duration_ms}
+//                             the process is running (every start and restart)
 //   NAME/ready {pid}          it said it is ready (services that declare readiness)
 //   NAME/exited {pid, code | signal, run_ms, reason (oom: over limits.memory)}
 //   NAME/restarting {attempt, delay_ms, reason}
