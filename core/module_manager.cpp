@@ -470,7 +470,7 @@ std::string ModuleManager::reload() {
 
 Status ModuleManager::start(const std::string& name) {
   const Module* m = find_loaded(name);
-  if (m == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (m == nullptr) return Status::not_found("no loaded module " + name);
   bool service_down = false;  // it came up, but its service has failed or ended since
   if (m->service && options_.supervisor != nullptr) {
     for (const auto& s : options_.supervisor->status()) {
@@ -482,16 +482,15 @@ Status ModuleManager::start(const std::string& name) {
   if (up_.count(name) != 0 && !service_down) return Status::ok();
   if (contains(started_, name)) stop_module(name);
   for (const auto& d : m->depends) {
-    if (up_.count(d.name) == 0) return Status::error("failed: dependency " + d.name + " is not up");
+    if (up_.count(d.name) == 0) return Status::error("dependency " + d.name + " is not up");
   }
   not_startable_.erase(name);
-  if (!start_module(*m))
-    return Status::error("failed: " + name + " did not start (see NAME/failed)");
+  if (!start_module(*m)) return Status::error(name + " did not start (see NAME/failed)");
   return Status::ok();
 }
 
 Status ModuleManager::stop(const std::string& name) {
-  if (find_loaded(name) == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (find_loaded(name) == nullptr) return Status::not_found("no loaded module " + name);
   stop_scripts(name, "module " + name + " was stopped");
   if (contains(started_, name)) stop_module(name);
   // What its scripts left running (setsid) may not act for it any more; a start grants
@@ -506,13 +505,13 @@ Status ModuleManager::stop(const std::string& name) {
 Status ModuleManager::start_instance(const std::string& name, const std::string& suffix,
                                      const YAML::Node& config) {
   const Module* m = find_loaded(name);
-  if (m == nullptr) return Status::error("not_found: no loaded module " + name);
-  if (!m->service) return Status::error("bad_request: module " + name + " runs no service");
+  if (m == nullptr) return Status::not_found("no loaded module " + name);
+  if (!m->service) return Status::bad_request("module " + name + " runs no service");
   if (module_name_problem(suffix)) {
-    return Status::error("bad_request: instance name '" + suffix +
-                         "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
+    return Status::bad_request("instance name '" + suffix +
+                               "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
   }
-  if (up_.count(name) == 0) return Status::error("failed: module " + name + " is not up");
+  if (up_.count(name) == 0) return Status::error("module " + name + " is not up");
   const std::string instance = name + "." + suffix;
   InstanceSpec spec;
   spec.module = name;
@@ -537,14 +536,14 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   options_.supervisor->forget(instance);
   publish_(name + "/stopped", JsonObject().add("name", name).add("instance", instance).str(), true);
   if (!outcome)
-    return Status::error("failed: " + instance + " did not come up within " +
-                         std::to_string(limit.count()) + " ms (or the hub is stopping)");
-  return Status::error("failed: " + *outcome);
+    return Status::error(instance + " did not come up within " + std::to_string(limit.count()) +
+                         " ms (or the hub is stopping)");
+  return Status::error(*outcome);
 }
 
 Status ModuleManager::stop_instance(const std::string& instance) {
   const auto it = dynamic_.find(instance);
-  if (it == dynamic_.end()) return Status::error("not_found: no dynamic instance " + instance);
+  if (it == dynamic_.end()) return Status::not_found("no dynamic instance " + instance);
   const std::string name = it->second;
   const std::string payload = JsonObject().add("name", name).add("instance", instance).str();
   publish_(name + "/stopping", payload, false);

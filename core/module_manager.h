@@ -78,8 +78,8 @@ class ModuleManager {
   // module keeps running and Hub/reload says why ({"error": ...}).
   std::string reload();  // returns the Hub/reload payload
 
-  // For the API. Failures start with a code: "not_found: ...", "bad_request: ...",
-  // "failed: ...".
+  // For the API. Failures are kNotFound (no such module or instance), kBadRequest (the
+  // request cannot be, as an instance of a module without a service) or kFailed.
   // Starts a loaded module that is not up (again), its dependencies being up.
   Status start(const std::string& name);
   // Stops a started module (and its dynamic instances) and its event scripts; it stays
