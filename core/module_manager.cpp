@@ -184,14 +184,14 @@ void ModuleManager::fail(const Module& m, const std::string& reason) {
   publish_(m.name + "/failed", JsonObject().add("name", m.name).add("reason", reason).str(), true);
 }
 
-std::string ModuleManager::run_control_scripts(const Module& m, const std::string& phase,
-                                               bool stop_at_failure) {
+Status ModuleManager::run_control_scripts(const Module& m, const std::string& phase,
+                                          bool stop_at_failure) {
   const ScriptSelection selection = select_scripts(m.dir / "control" / phase);
   for (const auto& warning : selection.warnings) spdlog::warn("module {}: {}", m.name, warning);
-  std::string failure = selection.error;
-  if (!failure.empty() && stop_at_failure) return failure;
+  std::string failure = selection.error;  // the first, when several fail
+  if (!failure.empty() && stop_at_failure) return Status::error(failure);
   auto account = module_account(m, options_.services_group);
-  if (!account && !selection.scripts.empty()) return account.error();
+  if (!account && !selection.scripts.empty()) return account.status();
   for (const auto& script : selection.scripts) {
     ScriptRequest request;
     request.script = script;
@@ -217,7 +217,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     if (failure.empty()) failure = reason;
     if (stop_at_failure) break;
   }
-  return failure;
+  return failure.empty() ? Status::ok() : Status::error(failure);
 }
 
 bool ModuleManager::start_module(const Module& m) {
@@ -236,9 +236,9 @@ bool ModuleManager::start_module(const Module& m) {
   if (m.service) starting.add("instance", m.name);
   publish_(m.name + "/starting", starting.str(), false);
   const auto began = std::chrono::steady_clock::now();
-  const std::string failure = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
-  if (!failure.empty()) {
-    fail(m, failure);
+  if (const Status startup = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
+      !startup) {
+    fail(m, startup.message());
     return false;
   }
   started_.push_back(m.name);  // from here on it gets its shutdown
@@ -258,12 +258,12 @@ bool ModuleManager::start_module(const Module& m) {
     const auto started = options_.supervisor->start(std::move(spec));
     const auto outcome = started->wait(options_.cancel_fd);
     if (!outcome) return false;  // the hub is stopping; stop_all() stops the service
-    if (!outcome->empty()) {
+    if (!*outcome) {
       if (started->published()) {
-        spdlog::error("module {}: its service did not come up: {}", m.name, *outcome);
+        spdlog::error("module {}: its service did not come up: {}", m.name, outcome->message());
         not_startable_.insert(m.name);
       } else {
-        fail(m, "its service " + *outcome);
+        fail(m, "its service " + outcome->message());
       }
       return false;
     }
@@ -312,14 +312,14 @@ void ModuleManager::stop_module(const std::string& name) {
   if (m->service) stopping.add("instance", name);
   publish_(name + "/stopping", stopping.str(), false);
   if (m->service && options_.supervisor != nullptr) {
-    if (const auto error = options_.supervisor->stop(name)->wait(); error && !error->empty())
-      spdlog::warn("module {}: {}", name, *error);
+    if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
+      spdlog::warn("module {}: {}", name, stopped->message());
   }
-  const std::string failure = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
+  const Status shutdown = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
   JsonObject stopped;
   stopped.add("name", name);
   if (m->service) stopped.add("instance", name);
-  if (!failure.empty()) stopped.add("shutdown_failure", failure);
+  if (!shutdown) stopped.add("shutdown_failure", shutdown.message());
   spdlog::info("module {} stopped", name);
   publish_(name + "/stopped", stopped.str(), true);
   started_.erase(std::remove(started_.begin(), started_.end(), name), started_.end());
@@ -527,7 +527,7 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   const auto limit = m->service->ready_timeout + m->service->stop_grace + std::chrono::seconds(5);
   const auto started = options_.supervisor->start(std::move(spec));
   const auto outcome = started->wait_for(limit, options_.cancel_fd);
-  if (outcome && outcome->empty()) {
+  if (outcome && outcome->is_ok()) {
     dynamic_[instance] = name;
     return Status::ok();
   }
@@ -538,7 +538,7 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   if (!outcome)
     return Status::error(instance + " did not come up within " + std::to_string(limit.count()) +
                          " ms (or the hub is stopping)");
-  return Status::error(*outcome);
+  return Status::error(outcome->message());
 }
 
 Status ModuleManager::stop_instance(const std::string& instance) {
@@ -547,8 +547,8 @@ Status ModuleManager::stop_instance(const std::string& instance) {
   const std::string name = it->second;
   const std::string payload = JsonObject().add("name", name).add("instance", instance).str();
   publish_(name + "/stopping", payload, false);
-  if (const auto error = options_.supervisor->stop(instance)->wait(); error && !error->empty()) {
-    spdlog::warn("instance {}: {}", instance, *error);
+  if (const auto stopped = options_.supervisor->stop(instance)->wait(); stopped && !*stopped) {
+    spdlog::warn("instance {}: {}", instance, stopped->message());
   }
   options_.supervisor->forget(instance);
   dynamic_.erase(it);

@@ -100,8 +100,9 @@ class ModuleManager {
   std::vector<std::string> up() const;
 
  private:
-  // Runs control/PHASE/ of `m`; returns why it failed, or an empty string.
-  std::string run_control_scripts(const Module& m, const std::string& phase, bool stop_at_failure);
+  // Runs control/PHASE/ of `m`: ok, or why it failed (the first failure, when it goes on
+  // after one).
+  Status run_control_scripts(const Module& m, const std::string& phase, bool stop_at_failure);
   void fail(const Module& m, const std::string& reason);
   void prepare(const Module& m);
   // A fresh credential for the scripts of module `name` (NAME@scripts), in its run
