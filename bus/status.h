@@ -1,6 +1,8 @@
 // Expected failures as values: a Status says what went wrong, with context
-// ("what: path: reason"); Result<T> is a value or a Status. Exceptions stay for
-// programming errors and are converted to Status at library edges (cppzmq, yaml-cpp).
+// ("what: path: reason"), and what kind of failure it is (a Code, for callers that act on
+// it, such as the Hub API's replies and hubctl's exit status); Result<T> is a value or a
+// Status. Exceptions stay for programming errors and are converted to Status at library
+// edges (cppzmq, yaml-cpp).
 #pragma once
 
 #include <cassert>
@@ -12,18 +14,49 @@ namespace hub {
 
 class [[nodiscard]] Status {
  public:
-  static Status ok() { return Status(); }
-  static Status error(std::string message) { return Status(std::move(message)); }
+  // The kinds of failure callers tell apart. The Hub API speaks them (docs/API.md, spelled
+  // there as bad_request, not_found, ...); anything else is kFailed.
+  enum class Code {
+    kOk,
+    kFailed,         // tried, and it did not work; the message says why
+    kBadRequest,     // the request is malformed, or a field is missing or wrong
+    kUnknownMethod,  // no such method
+    kNotFound,       // no such thing (module, instance)
+    kForbidden,      // the caller may not do that
+    kTimeout,        // no answer in time, or asked after the caller's deadline
+    kUnreachable,    // nobody there to ask
+    kProtocol,       // an answer came, but not one that was understood
+  };
 
-  bool is_ok() const { return !message_; }
+  static Status ok() { return Status(); }
+  // A kFailed status.
+  static Status error(std::string message) { return Status(Code::kFailed, std::move(message)); }
+  // REQUIRES: code != Code::kOk
+  static Status error(Code code, std::string message) { return Status(code, std::move(message)); }
+  static Status bad_request(std::string message) {
+    return Status(Code::kBadRequest, std::move(message));
+  }
+  static Status not_found(std::string message) {
+    return Status(Code::kNotFound, std::move(message));
+  }
+  static Status forbidden(std::string message) {
+    return Status(Code::kForbidden, std::move(message));
+  }
+  static Status timeout(std::string message) { return Status(Code::kTimeout, std::move(message)); }
+
+  bool is_ok() const { return code_ == Code::kOk; }
   explicit operator bool() const { return is_ok(); }
+  Code code() const { return code_; }
   // REQUIRES: !is_ok()
-  const std::string& message() const { return *message_; }
+  const std::string& message() const { return message_; }
 
  private:
   Status() = default;
-  explicit Status(std::string message) : message_(std::move(message)) {}
-  std::optional<std::string> message_;
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {
+    assert(code != Code::kOk);
+  }
+  Code code_ = Code::kOk;
+  std::string message_;
 };
 
 template <typename T>
@@ -37,6 +70,7 @@ class [[nodiscard]] Result {
   bool is_ok() const { return value_.has_value(); }
   explicit operator bool() const { return is_ok(); }
   const Status& status() const { return status_; }
+  Status::Code code() const { return status_.code(); }
   // REQUIRES: !is_ok()
   const std::string& error() const { return status_.message(); }
 

@@ -291,6 +291,8 @@ class JsonScanner {
     return std::string(s_.substr(start, i_ - start));
   }
 
+  size_t at() const { return i_; }
+
   void skip_container() {  // at '{' or '['
     int depth = 0;
     do {
@@ -343,6 +345,34 @@ std::vector<std::pair<std::string, std::string>> json_top_level_scalars(std::str
     } else {
       fields.emplace_back(std::move(key), scan.literal());
     }
+    scan.skip_ws();
+    if (scan.peek() == ',') scan.take();
+  }
+}
+
+std::optional<std::string_view> json_member(std::string_view json, std::string_view key) {
+  if (!is_valid_json(json)) return std::nullopt;
+  JsonScanner scan(json);
+  scan.skip_ws();
+  if (scan.peek() != '{') return std::nullopt;
+  scan.take();
+  for (;;) {
+    scan.skip_ws();
+    if (scan.peek() == '}') return std::nullopt;
+    const std::string name = scan.string();
+    scan.skip_ws();
+    scan.take();  // ':'
+    scan.skip_ws();
+    const size_t start = scan.at();
+    const char c = scan.peek();
+    if (c == '"') {
+      (void)scan.string();
+    } else if (c == '{' || c == '[') {
+      scan.skip_container();
+    } else {
+      (void)scan.literal();
+    }
+    if (name == key) return json.substr(start, scan.at() - start);
     scan.skip_ws();
     if (scan.peek() == ',') scan.take();
   }

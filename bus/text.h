@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,10 @@ bool is_valid_json(std::string_view s);
 // numbers (as written), true, false, null. Nested objects and arrays are left out.
 // Empty when `json` is not a valid JSON object.
 std::vector<std::pair<std::string, std::string>> json_top_level_scalars(std::string_view json);
+
+// The value of top-level member `key` of JSON object `json`, as written (a string with its
+// quotes and escapes). nullopt when `json` is not a valid JSON object or has no such member.
+std::optional<std::string_view> json_member(std::string_view json, std::string_view key);
 
 // `json` without the whitespace between tokens, so it fits on one line.
 // REQUIRES: is_valid_json(json).

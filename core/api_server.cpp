@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bus/api_protocol.h"
 #include "bus/credentials.h"
 #include "bus/text.h"
 #include "bus/zap_handler.h"
@@ -41,15 +42,6 @@ std::string node_to_json(const YAML::Node& node) {
     return text;  // a number, true, false or null as written
   }
   return json_string(text);
-}
-
-std::string api_reply(const std::string& result_json) {
-  return "{\"ok\":true,\"result\":" + result_json + "}";
-}
-
-std::string api_error(const std::string& code, const std::string& message) {
-  return "{\"ok\":false,\"error\":" + JsonObject().add("code", code).add("message", message).str() +
-         "}";
 }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::bind(zmq::context_t& ctx, const std::string& endpoint,
@@ -132,7 +124,8 @@ ApiRequest parse_api_request(std::string_view json, std::string identity) {
       request.body = YAML::Node();
     }
   }
-  const YAML::Node method = request.body.IsMap() ? request.body["method"] : YAML::Node();
+  const YAML::Node method =
+      request.body.IsMap() ? request.body[std::string(api::kMethodField)] : YAML::Node();
   if (method && method.IsScalar() && method.Tag() == "!") {  // "!": a quoted string
     request.method = method.Scalar();
   }
@@ -158,16 +151,18 @@ void ApiServer::serve_pending(const ApiHandler& handle) {
     std::string reply;
     if (credentials_ != nullptr && credentials_->revocations() != 0 &&
         credentials_->is_revoked(zmq_msg_gets(body.handle(), kGrantProperty))) {
-      reply = api_error("forbidden", "the credential of " + request.identity +
-                                         " this connection authenticated with was revoked");
+      reply =
+          api::encode_error(Status::forbidden("the credential of " + request.identity +
+                                              " this connection authenticated with was revoked"));
     } else if (request.method.empty()) {
-      reply = api_error("bad_request", "expected a JSON object with a \"method\" string");
+      reply =
+          api::encode_error(Status::bad_request("expected a JSON object with a \"method\" string"));
     } else {
       try {
-        reply = handle(request);
+        reply = api::encode_reply(handle(request));
       } catch (const std::exception& e) {
         spdlog::error("api: {} from {}: {}", request.method, request.identity, e.what());
-        reply = api_error("failed", e.what());
+        reply = api::encode_error(Status::error(e.what()));
       }
     }
     for (size_t i = 0; i + 1 < parts.size(); ++i) {  // the envelope, as it came

@@ -26,8 +26,9 @@ struct ApiRequest {
   YAML::Node body;  // the whole request (a JSON object)
 };
 
-// The reply text for a request (see api_reply / api_error).
-using ApiHandler = std::function<std::string(const ApiRequest&)>;
+// A request's result (JSON text) or its error; the server puts either in the reply
+// envelope (bus/api_protocol.h).
+using ApiHandler = std::function<Result<std::string>(const ApiRequest&)>;
 
 class ApiServer {
  public:
@@ -43,7 +44,8 @@ class ApiServer {
 
   zmq::socket_t& socket() { return socket_; }
   // Answers every request already waiting, without blocking. A request that is not a
-  // JSON object with a string "method" gets a bad_request error.
+  // JSON object with a string "method" gets a bad_request error; a handler that throws,
+  // a failed one.
   void serve_pending(const ApiHandler& handle);
 
  private:
@@ -60,11 +62,5 @@ std::string node_to_json(const YAML::Node& node);
 // A request as the API socket receives it: `method` is empty unless `json` is a JSON
 // object with a "method" string.
 ApiRequest parse_api_request(std::string_view json, std::string identity);
-
-// {"ok":true,"result":RESULT_JSON}
-std::string api_reply(const std::string& result_json);
-// {"ok":false,"error":{"code":CODE,"message":MESSAGE}}. Codes: bad_request, not_found,
-// forbidden, failed, unknown_method.
-std::string api_error(const std::string& code, const std::string& message);
 
 }  // namespace hub

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
+#include "bus/api_protocol.h"
 #include "bus/credentials.h"
 #include "bus/text.h"
 #include "bus/topic_owner.h"
@@ -21,12 +23,20 @@
 namespace hub {
 namespace {
 
-// "code: message" from the manager, as an API error.
-std::string error_of(const Status& s) {
-  const std::string& m = s.message();
-  const size_t colon = m.find(": ");
-  if (colon == std::string::npos) return api_error("failed", m);
-  return api_error(m.substr(0, colon), m.substr(colon + 2));
+// `{}` when `s` is ok, else its error.
+Result<std::string> empty_or(const Status& s) {
+  if (!s) return s;
+  return std::string("{}");
+}
+
+// "inspect, reload, ... or report"
+std::string method_list() {
+  std::string out;
+  const size_t n = std::size(api::kMethods);
+  for (size_t i = 0; i < n; ++i) {
+    out += (i == 0 ? "" : i + 1 == n ? " or " : ", ") + std::string(api::kMethods[i]);
+  }
+  return out;
 }
 
 std::string string_field(const YAML::Node& body, const char* key) {
@@ -52,66 +62,65 @@ Result<int> free_port() {
 
 }  // namespace
 
-std::string HubApi::handle(const ApiRequest& r) {
+Result<std::string> HubApi::handle(const ApiRequest& r) {
   spdlog::debug("api: {} from {}", r.method, r.identity);
   // A request whose caller has given up is not carried out (it may have waited while hubd
   // was busy starting or stopping modules).
-  if (const YAML::Node deadline = r.body["deadline_ms"]) {
+  if (const YAML::Node deadline = r.body[std::string(api::kDeadlineField)]) {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
     if (deadline.IsScalar() && now.count() > deadline.as<int64_t>(INT64_MAX)) {
       spdlog::warn("api: {} from {} came after its caller's deadline: not done", r.method,
                    r.identity);
-      return api_error("timeout", "the request waited past its deadline and was not carried out");
+      return Status::timeout("the request waited past its deadline and was not carried out");
     }
   }
-  if (auto refusal = authorize(r)) return api_error("forbidden", *refusal);
-  if (r.method == "inspect") return api_reply(inspect());
-  if (r.method == "reload") return api_reply(modules_.reload());
-  if (r.method == "start") return start(r);
-  if (r.method == "stop") return stop(r);
-  if (r.method == "restart") {
+  if (Status allowed = authorize(r); !allowed) return allowed;
+  if (r.method == api::kInspect) return inspect();
+  if (r.method == api::kReload) return modules_.reload();
+  if (r.method == api::kStart) return start(r);
+  if (r.method == api::kStop) return stop(r);
+  if (r.method == api::kRestart) {
     if (r.body["instance"]) {
-      return api_error("bad_request",
-                       "restart takes a module \"name\" only (a dynamic instance "
-                       "is stopped and started again with its config)");
+      return Status::bad_request(
+          "restart takes a module \"name\" only (a dynamic instance "
+          "is stopped and started again with its config)");
     }
-    const std::string stopped = stop(r);
-    if (stopped.rfind("{\"ok\":true", 0) != 0) return stopped;
+    if (auto stopped = stop(r); !stopped) return stopped;
     return start(r);
   }
-  if (r.method == "port") {
+  if (r.method == api::kPort) {
     auto port = free_port();
-    if (!port) return api_error("failed", port.error());
-    return api_reply(JsonObject().add("port", static_cast<int64_t>(*port)).str());
+    if (!port) return port.status();
+    return JsonObject().add("port", static_cast<int64_t>(*port)).str();
   }
-  if (r.method == "report") return report(r);
-  return api_error("unknown_method",
-                   "unknown method '" + r.method +
-                       "' (expected inspect, reload, start, stop, restart, port or report)");
+  if (r.method == api::kReport) return report(r);
+  return Status::error(Status::Code::kUnknownMethod,
+                       "unknown method '" + r.method + "' (expected " + method_list() + ")");
 }
 
 // What a caller may do (README, "Security"): the administrator anything; a module's
 // service or scripts may look (inspect, port), report its own stats, and start and stop
 // dynamic instances of its own module; nothing that changes other modules or the Hub.
-std::optional<std::string> HubApi::authorize(const ApiRequest& r) const {
-  if (r.identity == kAdminIdentity) return std::nullopt;
+Status HubApi::authorize(const ApiRequest& r) const {
+  if (r.identity == kAdminIdentity) return Status::ok();
   const std::string module(identity_module(r.identity));
-  if (module.empty()) return r.identity + " may call nothing";
-  if (r.method == "inspect" || r.method == "port" || r.method == "report") return std::nullopt;
-  if (r.method == "start" || r.method == "stop") {
+  if (module.empty()) return Status::forbidden(r.identity + " may call nothing");
+  if (r.method == api::kInspect || r.method == api::kPort || r.method == api::kReport)
+    return Status::ok();
+  if (r.method == api::kStart || r.method == api::kStop) {
     const std::string name = string_field(r.body, "name");
     const std::string instance = string_field(r.body, "instance");
     const std::string target_module = !name.empty() ? name : instance.substr(0, instance.find('.'));
-    if (!instance.empty() && target_module == module) return std::nullopt;
+    if (!instance.empty() && target_module == module) return Status::ok();
     if (instance.empty()) {
-      return r.identity + " may not " + r.method + " module " + name +
-             " (only the administrator starts and stops modules)";
+      return Status::forbidden(r.identity + " may not " + r.method + " module " + name +
+                               " (only the administrator starts and stops modules)");
     }
-    return r.identity + " may " + r.method + " only instances of " + module + ", not of " +
-           target_module;
+    return Status::forbidden(r.identity + " may " + r.method + " only instances of " + module +
+                             ", not of " + target_module);
   }
-  return r.identity + " may not call " + r.method + " (the administrator's)";
+  return Status::forbidden(r.identity + " may not call " + r.method + " (the administrator's)");
 }
 
 std::string HubApi::inspect() {
@@ -160,16 +169,15 @@ std::string HubApi::inspect() {
 
 // {"name": "NAME"} starts a module; with "instance": "X" (and an optional "config"
 // object) a dynamic instance NAME.X of its service.
-std::string HubApi::start(const ApiRequest& r) {
+Result<std::string> HubApi::start(const ApiRequest& r) {
   const std::string name = string_field(r.body, "name");
-  if (name.empty()) return api_error("bad_request", "expected \"name\": the module to start");
+  if (name.empty()) return Status::bad_request("expected \"name\": the module to start");
   const std::string instance = string_field(r.body, "instance");
   if (instance.empty()) {
-    const Status s = modules_.start(name);
-    return s ? api_reply("{}") : error_of(s);
+    return empty_or(modules_.start(name));
   }
   const YAML::Node given = r.body["config"];
-  if (given && !given.IsMap()) return api_error("bad_request", "\"config\" must be an object");
+  if (given && !given.IsMap()) return Status::bad_request("\"config\" must be an object");
   // "timer.interval": "1s" sets timer: {interval: 1s}; keys merge whatever their order.
   YAML::Node config(YAML::NodeType::Map);
   for (const auto& entry : given ? given : YAML::Node(YAML::NodeType::Map)) {
@@ -182,7 +190,7 @@ std::string HubApi::start(const ApiRequest& r) {
       from = dot + 1;
     }
     if (std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); })) {
-      return api_error("bad_request", "config key '" + key + "' has an empty part");
+      return Status::bad_request("config key '" + key + "' has an empty part");
     }
     YAML::Node nested = YAML::Clone(entry.second);
     for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
@@ -192,41 +200,39 @@ std::string HubApi::start(const ApiRequest& r) {
     }
     config = merge_yaml(config, nested);
   }
-  const Status s = modules_.start_instance(name, instance, config);
-  return s ? api_reply(JsonObject().add("instance", name + "." + instance).str()) : error_of(s);
+  if (Status s = modules_.start_instance(name, instance, config); !s) return s;
+  return JsonObject().add("instance", name + "." + instance).str();
 }
 
 // {"name": "NAME"} stops a module; {"name": "NAME", "instance": "X"} or {"instance":
 // "NAME.X"} a dynamic instance.
-std::string HubApi::stop(const ApiRequest& r) {
+Result<std::string> HubApi::stop(const ApiRequest& r) {
   const std::string name = string_field(r.body, "name");
   std::string instance = string_field(r.body, "instance");
   if (!instance.empty() && instance.find('.') == std::string::npos) {
-    if (name.empty()) return api_error("bad_request", "expected \"name\" with \"instance\"");
+    if (name.empty()) return Status::bad_request("expected \"name\" with \"instance\"");
     instance = name + "." + instance;
   } else if (!instance.empty() && !name.empty() && instance.rfind(name + ".", 0) != 0) {
-    return api_error("bad_request", "instance " + instance + " is not one of module " + name);
+    return Status::bad_request("instance " + instance + " is not one of module " + name);
   }
   if (!instance.empty()) {
     const Status s = modules_.stop_instance(instance);
     if (s) stats_.erase(instance);
-    return s ? api_reply("{}") : error_of(s);
+    return empty_or(s);
   }
-  if (name.empty()) return api_error("bad_request", "expected \"name\": the module to stop");
-  const Status s = modules_.stop(name);
-  return s ? api_reply("{}") : error_of(s);
+  if (name.empty()) return Status::bad_request("expected \"name\": the module to stop");
+  return empty_or(modules_.stop(name));
 }
 
 // {"stats": {...}} from an instance: kept, and shown by inspect.
-std::string HubApi::report(const ApiRequest& r) {
+Result<std::string> HubApi::report(const ApiRequest& r) {
   const YAML::Node stats = r.body["stats"];
-  if (!stats || !stats.IsMap()) return api_error("bad_request", "expected \"stats\": an object");
+  if (!stats || !stats.IsMap()) return Status::bad_request("expected \"stats\": an object");
   bool known = false;
   for (const auto& s : supervisor_.status()) known = known || s.instance == r.identity;
-  if (!known)
-    return api_error("forbidden", "only a service instance reports stats, not " + r.identity);
+  if (!known) return Status::forbidden("only a service instance reports stats, not " + r.identity);
   stats_[r.identity] = node_to_json(stats);
-  return api_reply("{}");
+  return std::string("{}");
 }
 
 }  // namespace hub

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <optional>
 #include <string>
 
 #include "core/api_server.h"
@@ -25,14 +24,16 @@ class HubApi {
         bus_json_(std::move(bus_json)),
         root_(std::move(root)) {}
 
-  std::string handle(const ApiRequest& request);
+  // The request's result (JSON text), or why it was refused or failed, with its code.
+  Result<std::string> handle(const ApiRequest& request);
 
  private:
-  std::optional<std::string> authorize(const ApiRequest& r) const;
+  // ok, or forbidden with why.
+  Status authorize(const ApiRequest& r) const;
   std::string inspect();
-  std::string start(const ApiRequest& request);
-  std::string stop(const ApiRequest& request);
-  std::string report(const ApiRequest& request);
+  Result<std::string> start(const ApiRequest& request);
+  Result<std::string> stop(const ApiRequest& request);
+  Result<std::string> report(const ApiRequest& request);
 
   ModuleManager& modules_;
   Supervisor& supervisor_;

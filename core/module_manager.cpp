@@ -140,14 +140,14 @@ void ModuleManager::fail(const Module& m, const std::string& reason) {
   publish_lifecycle(publish_, failed_event({m.name, ""}, reason));
 }
 
-std::string ModuleManager::run_control_scripts(const Module& m, const std::string& phase,
-                                               bool stop_at_failure) {
+Status ModuleManager::run_control_scripts(const Module& m, const std::string& phase,
+                                          bool stop_at_failure) {
   const ScriptSelection selection = select_scripts(m.dir / "control" / phase);
   for (const auto& warning : selection.warnings) spdlog::warn("module {}: {}", m.name, warning);
-  std::string failure = selection.error;
-  if (!failure.empty() && stop_at_failure) return failure;
+  std::string failure = selection.error;  // the first, when several fail
+  if (!failure.empty() && stop_at_failure) return Status::error(failure);
   auto account = module_account(m, options_.services_group);
-  if (!account && !selection.scripts.empty()) return account.error();
+  if (!account && !selection.scripts.empty()) return account.status();
   for (const auto& script : selection.scripts) {
     ScriptRequest request;
     request.script = script;
@@ -173,7 +173,7 @@ std::string ModuleManager::run_control_scripts(const Module& m, const std::strin
     if (failure.empty()) failure = reason;
     if (stop_at_failure) break;
   }
-  return failure;
+  return failure.empty() ? Status::ok() : Status::error(failure);
 }
 
 bool ModuleManager::start_module(const Module& m) {
@@ -189,9 +189,9 @@ bool ModuleManager::start_module(const Module& m) {
   if (options_.resume_scripts) options_.resume_scripts(m.name);
   publish_lifecycle(publish_, starting_event(EventSubject::of(m)));
   const auto began = std::chrono::steady_clock::now();
-  const std::string failure = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
-  if (!failure.empty()) {
-    fail(m, failure);
+  if (const Status startup = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
+      !startup) {
+    fail(m, startup.message());
     return false;
   }
   started_.push_back(m.name);  // from here on it gets its shutdown
@@ -211,12 +211,12 @@ bool ModuleManager::start_module(const Module& m) {
     const auto started = options_.supervisor->start(std::move(spec));
     const auto outcome = started->wait(options_.cancel_fd);
     if (!outcome) return false;  // the hub is stopping; stop_all() stops the service
-    if (!outcome->empty()) {
+    if (!*outcome) {
       if (started->published()) {
-        spdlog::error("module {}: its service did not come up: {}", m.name, *outcome);
+        spdlog::error("module {}: its service did not come up: {}", m.name, outcome->message());
         not_startable_.insert(m.name);
       } else {
-        fail(m, "its service " + *outcome);
+        fail(m, "its service " + outcome->message());
       }
       return false;
     }
@@ -262,10 +262,11 @@ void ModuleManager::stop_module(const std::string& name) {
   const Module* m = find_loaded(name);
   publish_lifecycle(publish_, stopping_event(EventSubject::of(*m)));
   if (m->service && options_.supervisor != nullptr) {
-    if (const auto error = options_.supervisor->stop(name)->wait(); error && !error->empty())
-      spdlog::warn("module {}: {}", name, *error);
+    if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
+      spdlog::warn("module {}: {}", name, stopped->message());
   }
-  const std::string failure = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
+  const Status shutdown = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
+  const std::string failure = shutdown ? std::string() : shutdown.message();
   spdlog::info("module {} stopped", name);
   publish_lifecycle(publish_, stopped_event(EventSubject::of(*m), failure));
   started_.erase(std::remove(started_.begin(), started_.end(), name), started_.end());
@@ -367,7 +368,7 @@ void ModuleManager::announce_reloaded(const ReloadPlan& plan) {
 
 Status ModuleManager::start(const std::string& name) {
   const Module* m = find_loaded(name);
-  if (m == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (m == nullptr) return Status::not_found("no loaded module " + name);
   bool service_down = false;  // it came up, but its service has failed or ended since
   if (m->service && options_.supervisor != nullptr) {
     for (const auto& s : options_.supervisor->status()) {
@@ -379,16 +380,15 @@ Status ModuleManager::start(const std::string& name) {
   if (up_.count(name) != 0 && !service_down) return Status::ok();
   if (contains(started_, name)) stop_module(name);
   for (const auto& d : m->depends) {
-    if (up_.count(d.name) == 0) return Status::error("failed: dependency " + d.name + " is not up");
+    if (up_.count(d.name) == 0) return Status::error("dependency " + d.name + " is not up");
   }
   not_startable_.erase(name);
-  if (!start_module(*m))
-    return Status::error("failed: " + name + " did not start (see NAME/failed)");
+  if (!start_module(*m)) return Status::error(name + " did not start (see NAME/failed)");
   return Status::ok();
 }
 
 Status ModuleManager::stop(const std::string& name) {
-  if (find_loaded(name) == nullptr) return Status::error("not_found: no loaded module " + name);
+  if (find_loaded(name) == nullptr) return Status::not_found("no loaded module " + name);
   stop_scripts(name, "module " + name + " was stopped");
   if (contains(started_, name)) stop_module(name);
   // What its scripts left running (setsid) may not act for it any more; a start grants
@@ -403,13 +403,13 @@ Status ModuleManager::stop(const std::string& name) {
 Status ModuleManager::start_instance(const std::string& name, const std::string& suffix,
                                      const YAML::Node& config) {
   const Module* m = find_loaded(name);
-  if (m == nullptr) return Status::error("not_found: no loaded module " + name);
-  if (!m->service) return Status::error("bad_request: module " + name + " runs no service");
+  if (m == nullptr) return Status::not_found("no loaded module " + name);
+  if (!m->service) return Status::bad_request("module " + name + " runs no service");
   if (module_name_problem(suffix)) {
-    return Status::error("bad_request: instance name '" + suffix +
-                         "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
+    return Status::bad_request("instance name '" + suffix +
+                               "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
   }
-  if (up_.count(name) == 0) return Status::error("failed: module " + name + " is not up");
+  if (up_.count(name) == 0) return Status::error("module " + name + " is not up");
   const std::string instance = name + "." + suffix;
   InstanceSpec spec;
   spec.module = name;
@@ -424,7 +424,7 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   const auto limit = m->service->ready_timeout + m->service->stop_grace + std::chrono::seconds(5);
   const auto started = options_.supervisor->start(std::move(spec));
   const auto outcome = started->wait_for(limit, options_.cancel_fd);
-  if (outcome && outcome->empty()) {
+  if (outcome && outcome->is_ok()) {
     dynamic_[instance] = name;
     return Status::ok();
   }
@@ -433,18 +433,18 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   options_.supervisor->forget(instance);
   publish_lifecycle(publish_, stopped_event({name, instance}));
   if (!outcome)
-    return Status::error("failed: " + instance + " did not come up within " +
-                         std::to_string(limit.count()) + " ms (or the hub is stopping)");
-  return Status::error("failed: " + *outcome);
+    return Status::error(instance + " did not come up within " + std::to_string(limit.count()) +
+                         " ms (or the hub is stopping)");
+  return Status::error(outcome->message());
 }
 
 Status ModuleManager::stop_instance(const std::string& instance) {
   const auto it = dynamic_.find(instance);
-  if (it == dynamic_.end()) return Status::error("not_found: no dynamic instance " + instance);
+  if (it == dynamic_.end()) return Status::not_found("no dynamic instance " + instance);
   const std::string name = it->second;
   publish_lifecycle(publish_, stopping_event({name, instance}));
-  if (const auto error = options_.supervisor->stop(instance)->wait(); error && !error->empty()) {
-    spdlog::warn("instance {}: {}", instance, *error);
+  if (const auto stopped = options_.supervisor->stop(instance)->wait(); stopped && !*stopped) {
+    spdlog::warn("instance {}: {}", instance, stopped->message());
   }
   options_.supervisor->forget(instance);
   dynamic_.erase(it);

@@ -82,8 +82,8 @@ class ModuleManager {
   // (reload_plan.h) decides what to do; this carries the plan out.
   std::string reload();  // returns the Hub/reload payload
 
-  // For the API. Failures start with a code: "not_found: ...", "bad_request: ...",
-  // "failed: ...".
+  // For the API. Failures are kNotFound (no such module or instance), kBadRequest (the
+  // request cannot be, as an instance of a module without a service) or kFailed.
   // Starts a loaded module that is not up (again), its dependencies being up.
   Status start(const std::string& name);
   // Stops a started module (and its dynamic instances) and its event scripts; it stays
@@ -104,8 +104,9 @@ class ModuleManager {
   std::vector<std::string> up() const;
 
  private:
-  // Runs control/PHASE/ of `m`; returns why it failed, or an empty string.
-  std::string run_control_scripts(const Module& m, const std::string& phase, bool stop_at_failure);
+  // Runs control/PHASE/ of `m`: ok, or why it failed (the first failure, when it goes on
+  // after one).
+  Status run_control_scripts(const Module& m, const std::string& phase, bool stop_at_failure);
   void fail(const Module& m, const std::string& reason);
   void prepare(const Module& m);
   // A fresh credential for the scripts of module `name` (NAME@scripts), in its run

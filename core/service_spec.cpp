@@ -58,7 +58,8 @@ fs::path normal_target(const std::string& target) {
   return p;
 }
 
-std::string target_problem(const std::string& target) {
+// What is wrong with a volume's target, if anything.
+std::optional<std::string> target_problem(const std::string& target) {
   const fs::path p = normal_target(target);
   if (target.empty() || p.is_absolute())
     return "expected a path relative to the workspace, got '" + target + "'";
@@ -67,7 +68,7 @@ std::string target_problem(const std::string& target) {
     if (overlaps(p, reserved))
       return "'" + target + "' overlaps " + reserved + ", which the hub links itself";
   }
-  return {};
+  return std::nullopt;
 }
 
 class SpecParser {
@@ -280,8 +281,8 @@ class SpecParser {
         r_.problem(v["source"], key + ".source",
                    "expected a path without '..', got '" + volume.source + "'");
       }
-      if (const std::string why = target_problem(volume.target); !why.empty()) {
-        r_.problem(v["target"], key + ".target", why);
+      if (const auto why = target_problem(volume.target)) {
+        r_.problem(v["target"], key + ".target", *why);
       }
       for (const auto& other : out) {
         if (overlaps(normal_target(other.target), normal_target(volume.target))) {

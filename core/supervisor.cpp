@@ -60,11 +60,11 @@ Outcome::~Outcome() {
   if (event_fd_ >= 0) ::close(event_fd_);
 }
 
-void Outcome::finish(const std::string& error, bool published) {
+void Outcome::finish(Status outcome, bool published) {
   std::lock_guard lock(mu_);
   if (done_) return;
   done_ = true;
-  error_ = error;
+  outcome_ = std::move(outcome);
   published_ = published;
   done_cv_.notify_all();
   const uint64_t one = 1;
@@ -78,11 +78,11 @@ bool Outcome::published() {
   return published_;
 }
 
-std::optional<std::string> Outcome::wait(int cancel_fd) {
+std::optional<Status> Outcome::wait(int cancel_fd) {
   return wait_for(std::chrono::milliseconds(-1), cancel_fd);
 }
 
-std::optional<std::string> Outcome::wait_for(std::chrono::milliseconds timeout, int cancel_fd) {
+std::optional<Status> Outcome::wait_for(std::chrono::milliseconds timeout, int cancel_fd) {
   const auto deadline = Clock::now() + timeout;
   const auto left_ms = [&] {
     if (timeout.count() < 0) return -1;
@@ -97,16 +97,16 @@ std::optional<std::string> Outcome::wait_for(std::chrono::milliseconds timeout, 
     } else if (!done_cv_.wait_for(lock, timeout, done)) {
       return std::nullopt;
     }
-    return error_;
+    return outcome_;
   }
   for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (done_) return error_;
+      if (done_) return outcome_;
     }
     pollfd fds[2] = {{event_fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
     const int ready = ::poll(fds, cancel_fd >= 0 ? 2 : 1, left_ms());
-    if (ready < 0 && errno != EINTR) return std::string("poll failed");
+    if (ready < 0 && errno != EINTR) return Status::error("poll failed");
     const bool cancelled = cancel_fd >= 0 && (fds[1].revents & POLLIN);
     if (cancelled || (ready == 0 && timeout.count() >= 0)) {
       std::lock_guard lock(mu_);
@@ -212,9 +212,9 @@ struct Supervisor::Loop {
 
   static EventSubject subject(const Instance& in) { return {in.spec.module, in.spec.instance}; }
 
-  static void finish_all(std::vector<std::shared_ptr<Outcome>>& waiters, const std::string& error,
+  static void finish_all(std::vector<std::shared_ptr<Outcome>>& waiters, const Status& outcome,
                          bool published = false) {
-    for (auto& w : waiters) w->finish(error, published);
+    for (auto& w : waiters) w->finish(outcome, published);
     waiters.clear();
   }
 
@@ -223,7 +223,8 @@ struct Supervisor::Loop {
   void start(std::shared_ptr<Instance> in) {
     auto it = instances.find(in->spec.instance);
     if (it != instances.end() && it->second->active()) {
-      return finish_all(in->start_waiters, "instance " + in->spec.instance + " is already running");
+      return finish_all(in->start_waiters,
+                        Status::error("instance " + in->spec.instance + " is already running"));
     }
     instances[in->spec.instance] = in;
     spawn(in);
@@ -233,8 +234,8 @@ struct Supervisor::Loop {
     in->state = InstanceState::kFailed;
     spdlog::error("service {} failed: {}", in->spec.instance, reason);
     publish_lifecycle(publish, failed_event(subject(*in), reason));
-    finish_all(in->start_waiters, reason, /*published=*/true);
-    finish_all(in->stop_waiters, "");
+    finish_all(in->start_waiters, Status::error(reason), /*published=*/true);
+    finish_all(in->stop_waiters, Status::ok());
   }
 
   void spawn(const std::shared_ptr<Instance>& in) {
@@ -387,7 +388,7 @@ struct Supervisor::Loop {
 
   void become_running(const std::shared_ptr<Instance>& in) {
     in->state = InstanceState::kRunning;
-    finish_all(in->start_waiters, "");
+    finish_all(in->start_waiters, Status::ok());
   }
 
   void watch_ready(const std::shared_ptr<Instance>& in) {
@@ -516,8 +517,8 @@ struct Supervisor::Loop {
 
     if (in->stop_requested) {
       in->state = InstanceState::kStopped;
-      finish_all(in->start_waiters, "stopped before it was running");
-      finish_all(in->stop_waiters, "");
+      finish_all(in->start_waiters, Status::error("stopped before it was running"));
+      finish_all(in->stop_waiters, Status::ok());
       return;
     }
     const RestartPolicy& policy = in->spec.service.restart;
@@ -530,7 +531,7 @@ struct Supervisor::Loop {
         return fail(in, why + " (restart policy: " +
                             (policy.mode == RestartMode::kNever ? "no" : "on-failure") + ")");
       in->state = InstanceState::kExited;
-      finish_all(in->start_waiters, "exited before it was ready");
+      finish_all(in->start_waiters, Status::error("exited before it was ready"));
       return;
     }
     if (milliseconds(run_ms) >= policy.reset_after) in->attempt = 0;
@@ -574,7 +575,7 @@ struct Supervisor::Loop {
 
   void stop(const std::string& name, const std::shared_ptr<Outcome>& outcome) {
     auto it = instances.find(name);
-    if (it == instances.end()) return outcome->finish("no instance " + name);
+    if (it == instances.end()) return outcome->finish(Status::not_found("no instance " + name));
     const auto& in = it->second;
     switch (in->state) {
       case InstanceState::kStarting:
@@ -592,10 +593,10 @@ struct Supervisor::Loop {
         in->timer.cancel();
         in->generation++;
         in->state = InstanceState::kStopped;
-        finish_all(in->start_waiters, "stopped before it was running");
-        return outcome->finish("");
+        finish_all(in->start_waiters, Status::error("stopped before it was running"));
+        return outcome->finish(Status::ok());
       default:
-        return outcome->finish("");
+        return outcome->finish(Status::ok());
     }
   }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bus/credentials.h"
+#include "bus/status.h"
 #include "core/accounts.h"
 #include "core/files.h"
 #include "core/hub_publish.h"
@@ -86,21 +87,22 @@ class Outcome {
   Outcome& operator=(const Outcome&) = delete;
 
   // Blocks until the outcome is known or `cancel_fd` (when >= 0) turns readable. Returns
-  // the failure ("" for success), or nullopt when cancelled.
-  std::optional<std::string> wait(int cancel_fd = -1);
+  // the outcome (ok, or the failure), or nullopt when cancelled.
+  std::optional<Status> wait(int cancel_fd = -1);
   // The same, giving up (nullopt) after `timeout` too.
-  std::optional<std::string> wait_for(std::chrono::milliseconds timeout, int cancel_fd = -1);
-  // `published`: the failure has been published already (NAME/failed).
-  void finish(const std::string& error, bool published = false);
+  std::optional<Status> wait_for(std::chrono::milliseconds timeout, int cancel_fd = -1);
+  // The first call counts. `published`: the failure has been published already
+  // (NAME/failed).
+  void finish(Status outcome, bool published = false);
   bool published();
 
  private:
   int event_fd_;  // -1 when none could be had: then wait() ignores cancel_fd
   std::mutex mu_;
   std::condition_variable done_cv_;
-  bool done_ = false;       // guarded by mu_
-  bool published_ = false;  // guarded by mu_
-  std::string error_;       // guarded by mu_
+  bool done_ = false;              // guarded by mu_
+  bool published_ = false;         // guarded by mu_
+  Status outcome_ = Status::ok();  // guarded by mu_
 };
 
 class Supervisor {

@@ -99,3 +99,15 @@ TEST_CASE("printable text cannot drive a terminal", "[text]") {
                    "31mc\r\xc2\xa0");  // ESC, CSI (C1), CR; NBSP stays
   CHECK(out == "a\\x1b[2Jb\\u009b31mc\\r\xc2\xa0");
 }
+
+TEST_CASE("a top-level member is found as written", "[text]") {
+  const std::string json = R"( {"a": 1, "b" : {"x": [1, "}"]}, "c":"s\"q", "d": null, "a": 2} )";
+  CHECK(json_member(json, "a") == "1");  // the first of two
+  CHECK(json_member(json, "b") == R"({"x": [1, "}"]})");
+  CHECK(json_member(json, "c") == R"("s\"q")");
+  CHECK(json_member(json, "d") == "null");
+  CHECK(json_member(json, "x") == std::nullopt);  // nested members are not top-level
+  CHECK(json_member("{}", "a") == std::nullopt);
+  CHECK(json_member("[1]", "a") == std::nullopt);
+  CHECK(json_member(R"({"a":1)", "a") == std::nullopt);  // not valid JSON
+}

@@ -24,6 +24,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bus/api_protocol.h"
 #include "bus/bus_paths.h"
 #include "bus/credentials.h"
 #include "bus/curve.h"
@@ -121,14 +122,29 @@ int usage_error(const std::string& message, const std::string& command = "") {
   return kBadUsage;
 }
 
-std::string request_json(const std::string& method,
+std::string request_json(std::string_view method,
                          const std::vector<std::pair<std::string, std::string>>& fields = {},
                          const std::string& config_json = "") {
   hub::JsonObject json;
-  json.add("method", method);
+  json.add(hub::api::kMethodField, method);
   for (const auto& [k, v] : fields) json.add(k, v);
   if (!config_json.empty()) json.add_raw("config", config_json);
   return json.str();
+}
+
+// The exit status for a failed API call. bad_request from the hub is a refusal (1); 2 is
+// for our own command line.
+int exit_status(hub::Status::Code code) {
+  using Code = hub::Status::Code;
+  switch (code) {
+    case Code::kUnreachable:
+    case Code::kTimeout:
+      return kUnreachable;
+    case Code::kNotFound:
+      return kNotFound;
+    default:
+      return kFailed;
+  }
 }
 
 class Hub {
@@ -149,17 +165,13 @@ class Hub {
       return std::nullopt;
     }
     hub::ApiClient client(ctx_, hub::ipc_endpoint(paths_.api_socket), *credential);
-    hub::ApiError error;
-    auto result = client.call(request, error, options_.timeout);
+    auto result = client.call(request, options_.timeout);
     if (result) {
       exit = kOk;
-      return result;
+      return std::move(*result);
     }
-    std::cerr << "hubctl: " << printable(error.message) << "\n";
-    // bad_request from the hub is a refusal (1); 2 is for our own command line.
-    exit = error.code == "unreachable" || error.code == "timeout" ? kUnreachable
-           : error.code == "not_found"                            ? kNotFound
-                                                                  : kFailed;
+    std::cerr << "hubctl: " << printable(result.error()) << "\n";
+    exit = exit_status(result.code());
     return std::nullopt;
   }
 
@@ -177,7 +189,7 @@ class Hub {
 
 int status(Hub& hub, const std::vector<std::string>& names) {
   int exit = kOk;
-  auto result = hub.call(request_json("inspect"), exit);
+  auto result = hub.call(request_json(hub::api::kInspect), exit);
   if (!result) return exit;
   const auto rows = hub::ctl::status_rows(YAML::Load(*result), names);
   for (const auto& name : names) {
@@ -196,7 +208,7 @@ int inspect(Hub& hub, const std::vector<std::string>& args) {
   if (args.size() > 1 || (args.size() == 1 && args[0] != "--json"))
     return usage_error("inspect takes only --json", "inspect");
   int exit = kOk;
-  auto result = hub.call(request_json("inspect"), exit);
+  auto result = hub.call(request_json(hub::api::kInspect), exit);
   if (!result) return exit;
   if (!args.empty()) {
     std::cout << *result << "\n";
@@ -518,7 +530,7 @@ int main(int argc, char** argv) {
       return start_or_stop(hub, cmd, options->args);
     if (cmd == "reload") {
       if (!options->args.empty()) return usage_error("reload takes no arguments", "reload");
-      auto result = hub.call(request_json("reload"), exit);
+      auto result = hub.call(request_json(hub::api::kReload), exit);
       if (result) std::cout << *result << "\n";
       return exit;
     }

@@ -18,6 +18,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bus/api_protocol.h"
 #include "bus/consumer_mark.h"
 #include "bus/credentials.h"
 #include "bus/publisher.h"
@@ -43,10 +44,10 @@ sigset_t stop_signals() {
 }
 
 // {"method":M,...} with string fields.
-std::string request(const std::string& method,
+std::string request(std::string_view method,
                     const std::vector<std::pair<std::string, std::string>>& fields = {}) {
   JsonObject json;
-  json.add("method", method);
+  json.add(api::kMethodField, method);
   for (const auto& [key, value] : fields) json.add(key, value);
   return json.str();
 }
@@ -79,16 +80,17 @@ struct Context::Impl {
     const auto began = std::chrono::steady_clock::now();
     std::unique_lock lock(api_mu, std::defer_lock);
     if (!lock.try_lock_for(timeout)) {
-      return Status::error("timeout: another API call of this service took the whole " +
-                           std::to_string(timeout.count()) + " ms");
+      return Status::timeout("timeout: another API call of this service took the whole " +
+                             std::to_string(timeout.count()) + " ms");
     }
     timeout -= std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - began);
     if (!api) api.emplace(zmq, config.api_endpoint, credential);
-    ApiError error;
-    auto result = api->call(req, error, timeout);
-    if (!result) return Status::error(error.code + ": " + error.message);
-    return *result;
+    auto result = api->call(req, timeout);
+    if (result) return result;
+    // The code stays in the message too, as "code: message", for whoever only prints it.
+    return Status::error(result.code(),
+                         std::string(api::code_name(result.code())) + ": " + result.error());
   }
 
   // A subscription that recovers what it falls behind on from the journal, whatever its
@@ -346,26 +348,28 @@ void Context::wait() {
 }
 
 Result<std::string> Context::inspect_system(std::chrono::milliseconds timeout) {
-  return impl_->call(request("inspect"), timeout);
+  return impl_->call(request(api::kInspect), timeout);
 }
 
 Result<std::string> Context::update_system(std::chrono::milliseconds timeout) {
-  return impl_->call(request("reload"), timeout);
+  return impl_->call(request(api::kReload), timeout);
 }
 
 Result<int> Context::available_port(std::chrono::milliseconds timeout) {
-  auto result = impl_->call(request("port"), timeout);
+  auto result = impl_->call(request(api::kPort), timeout);
   if (!result) return result.status();
   const size_t colon = result->find(':');
-  if (colon == std::string::npos) return Status::error("protocol: " + *result);
+  if (colon == std::string::npos)
+    return Status::error(Status::Code::kProtocol, "protocol: " + *result);
   return std::atoi(result->c_str() + colon + 1);
 }
 
 Status Context::report_instance(const std::string& stats_json, std::chrono::milliseconds timeout) {
   if (!is_valid_json(stats_json) || stats_json.empty() || stats_json[0] != '{')
-    return Status::error("bad_request: stats must be a JSON object");
-  auto result =
-      impl_->call(JsonObject().add("method", "report").add_raw("stats", stats_json).str(), timeout);
+    return Status::bad_request("bad_request: stats must be a JSON object");
+  auto result = impl_->call(
+      JsonObject().add(api::kMethodField, api::kReport).add_raw("stats", stats_json).str(),
+      timeout);
   return result ? Status::ok() : result.status();
 }
 
@@ -375,7 +379,7 @@ Status Context::start_instance(const std::string& service, const std::string& in
   JsonObject dynamic;
   for (const auto& [key, value] : config) dynamic.add(key, value);
   auto result = impl_->call(JsonObject()
-                                .add("method", "start")
+                                .add(api::kMethodField, api::kStart)
                                 .add("name", service)
                                 .add("instance", instance)
                                 .add_raw("config", dynamic.str())
@@ -386,7 +390,8 @@ Status Context::start_instance(const std::string& service, const std::string& in
 
 Status Context::stop_instance(const std::string& service, const std::string& instance,
                               std::chrono::milliseconds timeout) {
-  auto result = impl_->call(request("stop", {{"name", service}, {"instance", instance}}), timeout);
+  auto result =
+      impl_->call(request(api::kStop, {{"name", service}, {"instance", instance}}), timeout);
   return result ? Status::ok() : result.status();
 }
 

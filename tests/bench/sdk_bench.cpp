@@ -363,19 +363,18 @@ void api_round_trip() {
   zmq::context_t ctx(1);
   hub::ApiClient client(ctx, hub::ipc_endpoint(hubd.paths().api_socket), hubd.admin());
   const std::string request = R"({"method":"inspect"})";
-  hub::ApiError error;
   const auto t_first = Clock::now();
-  const auto first = client.call(request, error);
+  const auto first = client.call(request);
   const double first_ms = ms_since(t_first);
-  if (!first) throw std::runtime_error("inspect: " + error.code + ": " + error.message);
+  if (!first) throw std::runtime_error("inspect: " + first.error());
 
   std::vector<double> ms;
   size_t smallest = first->size(), largest = first->size();
   for (int i = 0; i < kApiCalls; ++i) {
     const auto t0 = Clock::now();
-    const auto reply = client.call(request, error);
+    const auto reply = client.call(request);
     ms.push_back(ms_since(t0));
-    if (!reply) throw std::runtime_error("inspect: " + error.code + ": " + error.message);
+    if (!reply) throw std::runtime_error("inspect: " + reply.error());
     smallest = std::min(smallest, reply->size());
     largest = std::max(largest, reply->size());
   }

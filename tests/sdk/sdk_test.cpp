@@ -195,11 +195,11 @@ TEST_CASE("an API call to a hub that is gone or silent ends within its timeout",
   TempDir root;
   zmq::context_t ctx(1);
   const Credential who{"admin", "secret"};
-  ApiError error;
   {  // nothing listens
     ApiClient client(ctx, "ipc://" + (root.path() / "api.sock").string(), who);
-    CHECK_FALSE(client.call("{\"method\":\"inspect\"}", error, 2s));
-    CHECK(error.code == "unreachable");
+    const auto reply = client.call("{\"method\":\"inspect\"}", 2s);
+    REQUIRE_FALSE(reply);
+    CHECK(reply.code() == Status::Code::kUnreachable);
   }
   {  // something listens but never answers
     zmq::socket_t mute(ctx, zmq::socket_type::router);
@@ -207,8 +207,9 @@ TEST_CASE("an API call to a hub that is gone or silent ends within its timeout",
     mute.bind("ipc://" + (root.path() / "mute.sock").string());
     ApiClient client(ctx, "ipc://" + (root.path() / "mute.sock").string(), who);
     const auto began = std::chrono::steady_clock::now();
-    CHECK_FALSE(client.call("{\"method\":\"inspect\"}", error, 300ms));
-    CHECK(error.code == "timeout");
+    const auto reply = client.call("{\"method\":\"inspect\"}", 300ms);
+    REQUIRE_FALSE(reply);
+    CHECK(reply.code() == Status::Code::kTimeout);
     CHECK(std::chrono::steady_clock::now() - began < 5s);
   }
 }

@@ -114,7 +114,9 @@ class Context {
   // Readable once the service is asked to stop (for poll loops), like Baetyl's WaitChan.
   int wait_fd() const;
 
-  // The Hub API (docs/API.md), each call bounded by `timeout`. Results are JSON text.
+  // The Hub API (docs/API.md), each call bounded by `timeout`. Results are JSON text. A
+  // failure's code() is the API's (kNotFound, kForbidden, ...; kTimeout or kUnreachable
+  // when no hub answered), and its message reads "CODE: why" (not_found: ...).
   Result<std::string> inspect_system(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   Result<std::string> update_system(std::chrono::milliseconds timeout = std::chrono::seconds(60));
   Result<int> available_port(std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -14,23 +14,18 @@
 
 namespace hub {
 
-// A failed call: `code` is the API's error code, or "unreachable" / "timeout" / "protocol"
-// when no proper reply came.
-struct ApiError {
-  std::string code;
-  std::string message;
-};
-
 class ApiClient {
  public:
   ApiClient(zmq::context_t& ctx, std::string endpoint, Credential credential)
       : ctx_(&ctx), endpoint_(std::move(endpoint)), credential_(std::move(credential)) {}
 
   // Sends `request` (a JSON object with "method") and returns the reply's "result" (JSON
-  // text), or the error in `error`. The request carries "deadline_ms" (now + timeout), so
-  // a hub that gets to it too late refuses it instead of doing it unseen.
-  std::optional<std::string> call(const std::string& request, ApiError& error,
-                                  std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // text), or its error with the API's code (bus/api_protocol.h); kUnreachable when no hub
+  // listens, kTimeout when no reply came in time, kProtocol when it was no API reply. The
+  // request carries "deadline_ms" (now + timeout), so a hub that gets to it too late
+  // refuses it instead of doing it unseen.
+  Result<std::string> call(const std::string& request,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
   zmq::context_t* ctx_;

@@ -1,0 +1,59 @@
+// The Hub API's replies on the wire, byte for byte, from a real hubd: the envelope and the
+// code of each kind of error (docs/API.md), whatever the code that builds them.
+#include <catch2/catch.hpp>
+
+#include "bus/bus_paths.h"
+#include "bus/credentials.h"
+#include "support/running_hub.h"
+
+using namespace hub;
+using namespace hub::test;
+
+namespace {
+
+// Sends `request` as it is (no deadline added) on a DEALER, as the administrator, and
+// returns the reply's text.
+std::string raw_call(zmq::context_t& ctx, const TempDir& root, const std::string& request) {
+  zmq::socket_t socket(ctx, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 20000);
+  set_plain_credential(socket, admin_credential(root));
+  socket.connect(ipc_endpoint(BusPaths::for_root(root.path()).api_socket));
+  (void)socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+  (void)socket.send(zmq::buffer(request), zmq::send_flags::none);
+  zmq::message_t part;
+  do {
+    REQUIRE(socket.recv(part, zmq::recv_flags::none));
+  } while (part.size() == 0 && part.more());  // the delimiter
+  return part.to_string();
+}
+
+}  // namespace
+
+TEST_CASE("the API's replies keep their documented shape and codes", "[hubd][api]") {
+  TempDir root;
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  const auto error = [](const char* code, const std::string& message) {
+    return R"({"ok":false,"error":{"code":")" + std::string(code) + R"(","message":")" + message +
+           "\"}}";
+  };
+  CHECK(raw_call(ctx, root, R"({"method":"nope"})") ==
+        error("unknown_method",
+              "unknown method 'nope' (expected inspect, reload, start, stop, restart, port or "
+              "report)"));
+  CHECK(raw_call(ctx, root, R"({"method":"start","name":"Nope"})") ==
+        error("not_found", "no loaded module Nope"));
+  CHECK(raw_call(ctx, root, R"({"method":"stop","instance":"Nope.x"})") ==
+        error("not_found", "no dynamic instance Nope.x"));
+  CHECK(raw_call(ctx, root, R"({"method":"start"})") ==
+        error("bad_request", R"(expected \"name\": the module to start)"));
+  CHECK(raw_call(ctx, root, "not json") ==
+        error("bad_request", R"(expected a JSON object with a \"method\" string)"));
+  CHECK(raw_call(ctx, root, R"({"method":"inspect","deadline_ms":1})") ==
+        error("timeout", "the request waited past its deadline and was not carried out"));
+  CHECK(raw_call(ctx, root, R"({"method":"report","stats":{}})") ==
+        error("forbidden", "only a service instance reports stats, not admin"));
+  CHECK_THAT(raw_call(ctx, root, R"({"method":"port"})"),
+             Catch::StartsWith(R"({"ok":true,"result":{"port":)"));
+}
