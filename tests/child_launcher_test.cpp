@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "bus/unique_fd.h"
-#include "core/child_launcher.h"
+#include "core/system/child_launcher.h"
 #include "support/temp_dir.h"
 
 using namespace hub;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "core/hub_config.h"
+#include "core/config/hub_config.h"
 #include "support/temp_dir.h"
 
 using namespace hub;

@@ -1,7 +1,7 @@
-// hub.yml turned into each component's options (core/hub_options.h).
+// hub.yml turned into each component's options (core/hub/hub_options.h).
 #include <catch2/catch.hpp>
 
-#include "core/hub_options.h"
+#include "core/hub/hub_options.h"
 
 using namespace hub;
 

@@ -13,8 +13,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/cgroup.h"
-#include "core/service_spec.h"
+#include "core/services/cgroup.h"
+#include "core/services/service_spec.h"
 #include "support/running_hub.h"
 
 using namespace hub;

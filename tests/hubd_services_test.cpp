@@ -7,7 +7,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/instance_records.h"
+#include "core/services/instance_records.h"
 #include "support/running_hub.h"
 
 using namespace hub;

@@ -15,8 +15,8 @@
 #include <map>
 #include <sstream>
 
-#include "core/instance_log.h"
-#include "core/instance_records.h"
+#include "core/services/instance_log.h"
+#include "core/services/instance_records.h"
 #include "support/temp_dir.h"
 
 using namespace hub;

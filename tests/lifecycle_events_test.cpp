@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/lifecycle_events.h"
+#include "core/modules/lifecycle_events.h"
 
 using namespace hub;
 

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/module_loader.h"
+#include "core/modules/module_loader.h"
 #include "support/temp_dir.h"
 
 using namespace hub;

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/reload_plan.h"
+#include "core/modules/reload_plan.h"
 
 using namespace hub;
 using Names = std::vector<std::string>;

@@ -16,7 +16,7 @@
 #include "bus/publisher.h"
 #include "bus/subscriber.h"
 #include "bus/text.h"
-#include "core/script_dispatcher.h"
+#include "core/scripts/script_dispatcher.h"
 #include "support/child_process.h"
 #include "support/temp_dir.h"
 

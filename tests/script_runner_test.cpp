@@ -14,7 +14,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "core/script_runner.h"
+#include "core/scripts/script_runner.h"
 #include "support/child_process.h"
 #include "support/temp_dir.h"
 

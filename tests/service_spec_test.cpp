@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "core/hub_config.h"
-#include "core/module_loader.h"
-#include "core/service_spec.h"
+#include "core/config/hub_config.h"
+#include "core/modules/module_loader.h"
+#include "core/services/service_spec.h"
 #include "support/temp_dir.h"
 
 using namespace hub;

@@ -1,11 +1,11 @@
-// core/yaml_document.h: YAML within bounds, keys given once, one document.
+// core/config/yaml_document.h: YAML within bounds, keys given once, one document.
 #include <sys/resource.h>
 
 #include <chrono>
 
 #include <catch2/catch.hpp>
 
-#include "core/yaml_document.h"
+#include "core/config/yaml_document.h"
 
 using namespace hub;
 

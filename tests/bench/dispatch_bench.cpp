@@ -32,7 +32,7 @@
 #include "bus/broker.h"
 #include "bus/publisher.h"
 #include "bus/subscriber.h"
-#include "core/script_dispatcher.h"
+#include "core/scripts/script_dispatcher.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

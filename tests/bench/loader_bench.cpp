@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/module_loader.h"
+#include "core/modules/module_loader.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

@@ -6,7 +6,7 @@
 
 #include "bus/api_protocol.h"
 #include "bus/text.h"
-#include "core/api_server.h"
+#include "core/api/api_server.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "core/hub_config.h"
+#include "core/config/hub_config.h"
 #include "fuzz_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/service_spec.h"
+#include "core/services/service_spec.h"
 #include "fuzz_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,0 +1,238 @@
+#include "core/api/hub_api.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/api_protocol.h"
+#include "bus/credentials.h"
+#include "bus/text.h"
+#include "bus/topic_owner.h"
+#include "core/modules/module_config.h"
+#include "core/modules/module_manager.h"
+#include "core/services/supervisor.h"
+
+namespace hub {
+namespace {
+
+// `{}` when `s` is ok, else its error.
+Result<std::string> empty_or(const Status& s) {
+  if (!s) return s;
+  return std::string("{}");
+}
+
+// "inspect, reload, ... or report"
+std::string method_list() {
+  std::string out;
+  const size_t n = std::size(api::kMethods);
+  for (size_t i = 0; i < n; ++i) {
+    out += (i == 0 ? "" : i + 1 == n ? " or " : ", ") + std::string(api::kMethods[i]);
+  }
+  return out;
+}
+
+std::string string_field(const YAML::Node& body, const char* key) {
+  const YAML::Node n = body[key];
+  return n && n.IsScalar() ? n.Scalar() : "";
+}
+
+// A port on 127.0.0.1 free at the moment of asking (the kernel picks it).
+Result<int> free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return Status::error(std::string("bind: ") + std::strerror(err));
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+}  // namespace
+
+Result<std::string> HubApi::handle(const ApiRequest& r) {
+  spdlog::debug("api: {} from {}", r.method, r.identity);
+  // A request whose caller has given up is not carried out (it may have waited while hubd
+  // was busy starting or stopping modules).
+  if (const YAML::Node deadline = r.body[std::string(api::kDeadlineField)]) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    if (deadline.IsScalar() && now.count() > deadline.as<int64_t>(INT64_MAX)) {
+      spdlog::warn("api: {} from {} came after its caller's deadline: not done", r.method,
+                   r.identity);
+      return Status::timeout("the request waited past its deadline and was not carried out");
+    }
+  }
+  if (Status allowed = authorize(r); !allowed) return allowed;
+  if (r.method == api::kInspect) return inspect();
+  if (r.method == api::kReload) return modules_.reload();
+  if (r.method == api::kStart) return start(r);
+  if (r.method == api::kStop) return stop(r);
+  if (r.method == api::kRestart) {
+    if (r.body["instance"]) {
+      return Status::bad_request(
+          "restart takes a module \"name\" only (a dynamic instance "
+          "is stopped and started again with its config)");
+    }
+    if (auto stopped = stop(r); !stopped) return stopped;
+    return start(r);
+  }
+  if (r.method == api::kPort) {
+    auto port = free_port();
+    if (!port) return port.status();
+    return JsonObject().add("port", static_cast<int64_t>(*port)).str();
+  }
+  if (r.method == api::kReport) return report(r);
+  return Status::error(Status::Code::kUnknownMethod,
+                       "unknown method '" + r.method + "' (expected " + method_list() + ")");
+}
+
+// What a caller may do (README, "Security"): the administrator anything; a module's
+// service or scripts may look (inspect, port), report its own stats, and start and stop
+// dynamic instances of its own module; nothing that changes other modules or the Hub.
+Status HubApi::authorize(const ApiRequest& r) const {
+  if (r.identity == kAdminIdentity) return Status::ok();
+  const std::string module(identity_module(r.identity));
+  if (module.empty()) return Status::forbidden(r.identity + " may call nothing");
+  if (r.method == api::kInspect || r.method == api::kPort || r.method == api::kReport)
+    return Status::ok();
+  if (r.method == api::kStart || r.method == api::kStop) {
+    const std::string name = string_field(r.body, "name");
+    const std::string instance = string_field(r.body, "instance");
+    const std::string target_module = !name.empty() ? name : instance.substr(0, instance.find('.'));
+    if (!instance.empty() && target_module == module) return Status::ok();
+    if (instance.empty()) {
+      return Status::forbidden(r.identity + " may not " + r.method + " module " + name +
+                               " (only the administrator starts and stops modules)");
+    }
+    return Status::forbidden(r.identity + " may " + r.method + " only instances of " + module +
+                             ", not of " + target_module);
+  }
+  return Status::forbidden(r.identity + " may not call " + r.method + " (the administrator's)");
+}
+
+std::string HubApi::inspect() {
+  std::string instances = "[";
+  const auto all = supervisor_.status();
+  for (auto it = stats_.begin(); it != stats_.end();) {  // stats of runs that ended go
+    const bool live = std::any_of(all.begin(), all.end(), [&](const InstanceStatus& s) {
+      return s.instance == it->first && s.pid > 0;
+    });
+    it = live ? std::next(it) : stats_.erase(it);
+  }
+  std::set<std::string> service_failed;  // modules whose own instance gave up
+  for (const auto& s : all) {
+    if (s.instance == s.module && s.state == InstanceState::kFailed)
+      service_failed.insert(s.module);
+  }
+  for (const auto& s : all) {
+    JsonObject one;
+    one.add("name", s.module)
+        .add("instance", s.instance)
+        .add("state", state_name(s.state))
+        .add("restarts", s.restarts)
+        .add("uptime_ms", s.uptime_ms)
+        .add("last_exit", s.last_exit);
+    if (s.pid > 0) one.add("pid", static_cast<int64_t>(s.pid));
+    if (const auto it = stats_.find(s.instance); it != stats_.end())
+      one.add_raw("stats", it->second);
+    instances += (instances.size() > 1 ? "," : "") + one.str();
+  }
+  instances += "]";
+  const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started_);
+  const std::string hub = JsonObject()
+                              .add("pid", static_cast<int64_t>(::getpid()))
+                              .add("version", HUB_VERSION)
+                              .add("root", root_)
+                              .add("uptime_ms", static_cast<int64_t>(uptime.count()))
+                              .str();
+  return JsonObject()
+      .add_raw("hub", hub)
+      .add_raw("modules", modules_.modules_json(service_failed))
+      .add_raw("instances", instances)
+      .add_raw("bus", bus_json_())
+      .str();
+}
+
+// {"name": "NAME"} starts a module; with "instance": "X" (and an optional "config"
+// object) a dynamic instance NAME.X of its service.
+Result<std::string> HubApi::start(const ApiRequest& r) {
+  const std::string name = string_field(r.body, "name");
+  if (name.empty()) return Status::bad_request("expected \"name\": the module to start");
+  const std::string instance = string_field(r.body, "instance");
+  if (instance.empty()) {
+    return empty_or(modules_.start(name));
+  }
+  const YAML::Node given = r.body["config"];
+  if (given && !given.IsMap()) return Status::bad_request("\"config\" must be an object");
+  // "timer.interval": "1s" sets timer: {interval: 1s}; keys merge whatever their order.
+  YAML::Node config(YAML::NodeType::Map);
+  for (const auto& entry : given ? given : YAML::Node(YAML::NodeType::Map)) {
+    const std::string key = entry.first.Scalar();
+    std::vector<std::string> parts;
+    for (size_t from = 0;;) {
+      const size_t dot = key.find('.', from);
+      parts.push_back(key.substr(from, dot - from));
+      if (dot == std::string::npos) break;
+      from = dot + 1;
+    }
+    if (std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); })) {
+      return Status::bad_request("config key '" + key + "' has an empty part");
+    }
+    YAML::Node nested = YAML::Clone(entry.second);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      YAML::Node level(YAML::NodeType::Map);
+      level[*it] = nested;
+      nested = level;
+    }
+    config = merge_yaml(config, nested);
+  }
+  if (Status s = modules_.start_instance(name, instance, config); !s) return s;
+  return JsonObject().add("instance", name + "." + instance).str();
+}
+
+// {"name": "NAME"} stops a module; {"name": "NAME", "instance": "X"} or {"instance":
+// "NAME.X"} a dynamic instance.
+Result<std::string> HubApi::stop(const ApiRequest& r) {
+  const std::string name = string_field(r.body, "name");
+  std::string instance = string_field(r.body, "instance");
+  if (!instance.empty() && instance.find('.') == std::string::npos) {
+    if (name.empty()) return Status::bad_request("expected \"name\" with \"instance\"");
+    instance = name + "." + instance;
+  } else if (!instance.empty() && !name.empty() && instance.rfind(name + ".", 0) != 0) {
+    return Status::bad_request("instance " + instance + " is not one of module " + name);
+  }
+  if (!instance.empty()) {
+    const Status s = modules_.stop_instance(instance);
+    if (s) stats_.erase(instance);
+    return empty_or(s);
+  }
+  if (name.empty()) return Status::bad_request("expected \"name\": the module to stop");
+  return empty_or(modules_.stop(name));
+}
+
+// {"stats": {...}} from an instance: kept, and shown by inspect.
+Result<std::string> HubApi::report(const ApiRequest& r) {
+  const YAML::Node stats = r.body["stats"];
+  if (!stats || !stats.IsMap()) return Status::bad_request("expected \"stats\": an object");
+  bool known = false;
+  for (const auto& s : supervisor_.status()) known = known || s.instance == r.identity;
+  if (!known) return Status::forbidden("only a service instance reports stats, not " + r.identity);
+  stats_[r.identity] = node_to_json(stats);
+  return std::string("{}");
+}
+
+}  // namespace hub

@@ -1,0 +1,98 @@
+// The hub of one root, as hubd runs it, in three steps:
+//   start()     settings, the root's directories, the lock, the log, the bus, the
+//               modules, their event scripts and the API, then Hub/startup;
+//   serve()     answers API requests and reloads on SIGHUP until SIGTERM or SIGINT;
+//   shut_down() Hub/shutdown and its scripts, the modules stopped, then the scripts,
+//               the bus drained, the sockets removed.
+// Components are members in the order they are started, so that whatever start() got
+// to is torn down in reverse when the Hub goes, even after a failure.
+// REQUIRES: block_stop_signals() was called (hubd.h). One thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/bus_paths.h"
+#include "bus/credentials.h"
+#include "bus/root_layout.h"
+#include "core/config/hub_config.h"
+#include "core/hub/hub_publish.h"
+#include "core/hub/hubd.h"
+#include "core/services/instance_lock.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace hub {
+
+class ApiServer;
+class HubApi;
+class ModuleManager;
+class RunningBus;
+class ScriptDispatcher;
+class Supervisor;
+struct Module;
+
+class Hub {
+ public:
+  explicit Hub(const HubdOptions& options);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // kExitOk once every module had its turn to start (and Hub/startup was published, or
+  // could not be, and serve() returns at once); otherwise the ExitCode of the step that
+  // failed, logged (printed, before the log exists), and the Hub is only to be destroyed.
+  int start();
+  // Blocks until SIGTERM or SIGINT. REQUIRES: start() returned kExitOk.
+  void serve();
+  // Stops everything in order; kExitOk, or kExitFailure when the bus failed or Hub/startup
+  // could not be published. REQUIRES: serve() returned.
+  int shut_down();
+
+ private:
+  int load_config();
+  int prepare_root();  // the directories, the services group, the lock and the log
+  int start_bus();
+  int open_signal_fds();
+  void stop_leftovers();
+  int start_dispatcher();
+  int bind_api();
+  void start_modules();  // and Hub/startup
+
+  const std::filesystem::path root_;
+  const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists
+  const RootLayout layout_;
+  const BusPaths paths_;
+  HubConfig config_;
+  std::optional<gid_t> services_group_;  // hub.yml services.group
+  std::optional<InstanceLock> lock_;
+  std::shared_ptr<spdlog::logger> logger_;
+  Credential admin_;
+  std::unique_ptr<RunningBus> bus_;
+  // Set once scripts run.
+  std::function<void(const std::vector<Module>&)> modules_changed_;
+  std::function<void(const std::string&, const std::string&)> stop_scripts_;
+  std::function<void(const std::string&)> resume_scripts_;
+  // The stop signals (read from a signalfd, readable the moment one is pending, so a slow
+  // startup script can be cut short), and SIGHUP.
+  int signal_fd_ = -1;
+  int reload_fd_ = -1;
+  HubPublish publish_;
+  // Before the modules, so it outlives them: it stops whatever they left running.
+  std::unique_ptr<Supervisor> supervisor_;
+  std::unique_ptr<ModuleManager> modules_;
+  std::unique_ptr<ScriptDispatcher> dispatcher_;
+  std::unique_ptr<ApiServer> api_server_;
+  std::unique_ptr<HubApi> api_;
+  bool startup_failed_ = false;
+  int stop_signal_ = 0;  // what serve() returned on
+};
+
+}  // namespace hub

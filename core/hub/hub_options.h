@@ -1,0 +1,48 @@
+// hub.yml (HubConfig) turned into each component's options: one function per component,
+// each taking only what it needs. What is known only once hubd runs (the bus's last seq,
+// credentials granted by the running bus, the services group's id, callbacks between
+// components) is left for hubd to fill in.
+#pragma once
+
+#include <string>
+
+#include "bus/broker.h"
+#include "bus/bus_paths.h"
+#include "bus/journal.h"
+#include "bus/root_layout.h"
+#include "bus/subscriber.h"
+#include "core/config/hub_config.h"
+#include "core/modules/module_manager.h"
+#include "core/scripts/script_dispatcher.h"
+#include "core/services/supervisor.h"
+
+namespace hub {
+
+// journal: in var/db/hub/journal/.
+JournalOptions journal_options(const HubConfig& config, const RootLayout& layout);
+
+// bus: and shutdown.drain_timeout, on the root's ipc sockets; with `on_tcp` (CURVE is
+// loaded), also network.ingest, events and replay. The journal, the last seq and the
+// CURVE keys are the running bus's.
+BrokerOptions broker_options(const HubConfig& config, const BusPaths& paths, bool on_tcp);
+
+// services: and the bus and API endpoints services are given (HUB_BUS_*, HUB_API_ENDPOINT).
+SupervisorOptions supervisor_options(const HubConfig& config, const RootLayout& layout);
+
+// levels, services.volume_paths, and scripts.timeout and output_cap for control scripts.
+ModuleManagerOptions module_manager_options(const HubConfig& config, const RootLayout& layout);
+
+// scripts:, with the dispatcher's mark in var/db/hub/consumers/scripts.
+DispatcherOptions dispatcher_options(const HubConfig& config, const RootLayout& layout);
+
+// How the dispatcher reaches the bus it subscribes to: the root's events and replay sockets.
+SubscriberOptions dispatcher_subscriber_options(const BusPaths& paths);
+
+// Where the Hub API listens: the root's ipc socket and, when set, network.api (CURVE).
+struct ApiEndpoints {
+  std::string ipc;
+  std::string tcp;
+};
+ApiEndpoints api_endpoints(const HubConfig& config, const BusPaths& paths);
+
+}  // namespace hub

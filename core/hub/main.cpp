@@ -1,0 +1,78 @@
+// hubd [--root DIR] [--config FILE]
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "bus/bus_paths.h"
+#include "core/hub/hubd.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: hubd [--root DIR] [--config FILE]\n"
+    "\n"
+    "Runs the hub on the installation root DIR: binds the bus under DIR/var/run/hub,\n"
+    "logs to stderr and DIR/var/log/hub/hubd.log, and runs until SIGTERM or SIGINT.\n"
+    "\n"
+    "  --root DIR     the root (default: $HUB_ROOT, else the current directory)\n"
+    "  --config FILE  settings (default: DIR/config/hub.yml; built-in defaults if absent)\n"
+    "  --version      print the version\n"
+    "  --help         print this help\n"
+    "\n"
+    "exit status: 0 stopped cleanly, 1 runtime error, 2 usage, 3 bad configuration,\n"
+    "4 another hubd is running on DIR\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  hub::block_stop_signals();
+  // An inherited "ignore SIGCHLD" would let the kernel reap scripts before hubd can
+  // read their exit status.
+  signal(SIGCHLD, SIG_DFL);
+  // Started with stdin, stdout or stderr closed, the first files hubd opens would take
+  // those numbers, and log lines (or a child's stdio) would land in them.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) < 0) open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+  }
+  const option long_options[] = {{"root", required_argument, nullptr, 'r'},
+                                 {"config", required_argument, nullptr, 'c'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {nullptr, 0, nullptr, 0}};
+  hub::HubdOptions options;
+  options.root = hub::default_root();
+  for (int c; (c = getopt_long(argc, argv, "", long_options, nullptr)) != -1;) {
+    switch (c) {
+      case 'r':
+        options.root = optarg;
+        break;
+      case 'c':
+        options.config_file = optarg;
+        break;
+      case 'V':
+        std::cout << "hubd " << HUB_VERSION << "\n";
+        return hub::kExitOk;
+      case 'h':
+        std::cout << kUsage;
+        return hub::kExitOk;
+      default:
+        std::cerr << kUsage;
+        return hub::kExitUsage;
+    }
+  }
+  if (optind < argc) {
+    std::cerr << "hubd: unexpected argument '" << argv[optind] << "'\n" << kUsage;
+    return hub::kExitUsage;
+  }
+  std::error_code ec;
+  options.root = std::filesystem::weakly_canonical(std::filesystem::absolute(options.root), ec);
+  if (ec || !std::filesystem::is_directory(options.root)) {
+    std::cerr << "hubd: the root " << options.root.string() << " is not a directory\n";
+    return hub::kExitUsage;
+  }
+  return hub::run_hubd(options);
+}

@@ -1,0 +1,82 @@
+#include "core/modules/module_environment.h"
+
+#include <cstring>
+#include <map>
+
+#include "bus/root_layout.h"
+
+extern char** environ;
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+// Existing directories among `dirs`, joined with ':' in front of `inherited`.
+std::string search_path(const std::vector<fs::path>& dirs, const char* inherited) {
+  std::string out;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    if (!out.empty()) out += ':';
+    out += dir.string();
+  }
+  if (inherited != nullptr && *inherited != '\0') {
+    if (!out.empty()) out += ':';
+    out += inherited;
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::string> build_environment(
+    const fs::path& root, const Module* module,
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq == nullptr || std::strncmp(*e, "HUB_", 4) == 0) continue;
+    env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
+  }
+  if (env.count("PATH") == 0) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  env["HUB_ROOT"] = root.string();
+  if (module != nullptr) {
+    const Module& m = *module;
+    env["PATH"] =
+        search_path({m.dir / "os/linux/programs", m.dir / "os/linux/tools", m.dir / "system/apps"},
+                    env["PATH"].c_str());
+    const char* libs = env.count("LD_LIBRARY_PATH") ? env["LD_LIBRARY_PATH"].c_str() : nullptr;
+    const std::string lib_path = search_path({m.dir / "os/linux/lib"}, libs);
+    if (!lib_path.empty()) env["LD_LIBRARY_PATH"] = lib_path;
+    env["HUB_MODULE"] = m.name;
+    env["HUB_MODULE_DIR"] = m.dir.string();
+    env["HUB_MODULE_LEVEL"] = m.level;
+    env["HUB_MODULE_VERSION"] = m.version.str();
+    const RootLayout layout(root);
+    env["HUB_MODULE_CONFIG"] = layout.module_config_file(m.name).string();
+    env["HUB_DATA_DIR"] = layout.module_data_dir(m.name).string();
+  }
+  for (const auto& [key, value] : extra) env[key] = value;
+
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [key, value] : env) out.push_back(key + "=" + value);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> module_environment(
+    const fs::path& root, const Module& module,
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  return build_environment(root, &module, extra);
+}
+
+std::vector<std::string> site_environment(
+    const fs::path& root, const std::vector<std::pair<std::string, std::string>>& extra) {
+  return build_environment(root, nullptr, extra);
+}
+
+}  // namespace hub

@@ -1,0 +1,75 @@
+// The module loader: finds the modules of a root (modules/LEVEL/NAME/), checks their
+// info/ files, resolves dependencies and versions, and decides what loads, in which
+// order, and why anything does not. Pure with respect to the bus: hubd publishes its
+// decisions. Thread-compatible (no shared state).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/modules/module_info.h"
+#include "core/services/service_spec.h"
+
+namespace hub {
+
+struct Module {
+  std::string name;
+  std::string level;
+  std::filesystem::path dir;
+  Version version;
+  std::vector<Dependency> depends;
+  std::string build_info;  // info/build.txt (optional, at most 4 KiB), else empty
+  YAML::Node config;       // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
+  // hub.scripts.timeout in that config: this module's own limit for its event scripts.
+  std::optional<std::chrono::milliseconds> script_timeout;
+  // service.yml merged across levels (service_spec.h); nullopt when it runs no service.
+  std::optional<ServiceSpec> service;
+};
+
+struct RejectedModule {
+  std::string name;
+  std::string level;
+  std::filesystem::path dir;
+  std::string reason;          // a sentence naming what is wrong and what was expected
+  std::filesystem::path file;  // the file at fault, when there is one
+  int line = 0;                // its line, when known
+  // "NAME: reason" of the module where the trouble started: this one, or the first
+  // rejected module down its dependency chain.
+  std::string root_cause;
+};
+
+struct ShadowedModule {
+  std::string name;
+  std::string level;
+  std::filesystem::path dir;
+  std::string by_level;  // the higher level whose module of the same name wins
+};
+
+struct ModuleTree {
+  std::vector<Module> loaded;            // dependency order; ties broken by name
+  std::vector<RejectedModule> rejected;  // sorted by name
+  std::vector<ShadowedModule> shadowed;  // sorted by name, then level order
+  // Level directories that exist but cannot be read ("PATH: cannot be read: reason"):
+  // whatever they hold is missing from the tree.
+  std::vector<std::string> problems;
+};
+
+// The config levels unless hub.yml says otherwise (levels:), lowest precedence first:
+// system, customer, site.
+std::vector<std::string> default_config_levels();
+
+// Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
+// each module's config from ROOT/config/LEVEL/modules/NAME/. Never fails as a whole:
+// every problem rejects the module it belongs to (and, transitively, its dependents);
+// every other module still loads. A service volume must resolve inside the root or inside
+// one of `volume_paths`.
+ModuleTree load_module_tree(const std::filesystem::path& root,
+                            const std::vector<std::string>& levels,
+                            const std::vector<std::string>& volume_paths = {});
+
+}  // namespace hub

@@ -1,0 +1,481 @@
+#include "core/modules/module_manager.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/text.h"
+#include "bus/topic_owner.h"
+#include "core/modules/lifecycle_events.h"
+#include "core/modules/module_config.h"
+#include "core/modules/module_environment.h"
+#include "core/modules/reload_plan.h"
+#include "core/scripts/script_runner.h"
+#include "core/services/supervisor.h"
+#include "core/system/files.h"
+
+namespace hub {
+namespace fs = std::filesystem;
+namespace {
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string first_line(const std::string& text) {
+  const std::string line = text.substr(0, text.find('\n'));
+  return line.size() > 200 ? line.substr(0, 200) + "..." : line;
+}
+
+}  // namespace
+
+const Module* ModuleManager::find_loaded(const std::string& name) const {
+  const auto it = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
+                               [&](const Module& m) { return m.name == name; });
+  return it == tree_.loaded.end() ? nullptr : &*it;
+}
+
+std::vector<std::string> ModuleManager::up() const {
+  std::vector<std::string> names;
+  for (const auto& name : started_) {
+    if (up_.count(name) != 0) names.push_back(name);
+  }
+  return names;
+}
+
+bool ModuleManager::cancelled() const {
+  pollfd item{options_.cancel_fd, POLLIN, 0};
+  return options_.cancel_fd >= 0 && ::poll(&item, 1, 0) == 1;
+}
+
+void ModuleManager::prepare(const Module& m) {
+  // A module whose service runs as another user owns its data and its scripts' files.
+  auto account = module_account(m, options_.services_group);
+  const std::optional<Account> owner = account ? *account : std::nullopt;
+  Status prepared = make_private_dir(layout().module_data_dir(m.name), 0750, owner);
+  // The run directory stays hubd's (only its group, the user's, may enter), so nothing in
+  // it can be swapped for a link or a FIFO before hubd writes there again.
+  const fs::path run_dir = layout().module_run_dir(m.name);
+  if (prepared) prepared = make_private_dir(run_dir, 0750);
+  if (prepared && owner) prepared = give_to(run_dir, Account{::geteuid(), owner->gid, {}});
+  if (prepared) prepared = write_file(layout().module_config_file(m.name), yaml_text(m.config));
+  if (prepared) prepared = grant_scripts_credential(m.name, owner);
+  if (!prepared)
+    unprepared_.emplace_back(m.name, "cannot prepare the module: " + prepared.message());
+}
+
+Status ModuleManager::grant_scripts_credential(const std::string& name,
+                                               const std::optional<Account>& owner) {
+  if (!options_.grant) return Status::ok();
+  scripts_revoked_.erase(name);
+  const Credential c = options_.grant(name + std::string(kScriptsIdentitySuffix));
+  const fs::path file = layout().script_credential_file(name);
+  Status written = write_file(file, c.identity + ":" + c.secret + "\n", 0600);
+  if (written && owner) written = give_to(file, *owner);
+  return written;
+}
+
+Result<ModuleTree> ModuleManager::scan() const {
+  try {
+    return load_module_tree(options_.root, options_.levels, options_.volume_paths);
+  } catch (const std::exception& e) {
+    return Status::error(std::string("cannot scan the modules: ") + e.what());
+  }
+}
+
+void ModuleManager::load() {
+  auto scanned = scan();
+  if (scanned) {
+    tree_ = std::move(*scanned);
+  } else {
+    tree_ = ModuleTree();
+    tree_.problems.push_back(scanned.error());
+  }
+  std::error_code ec;
+  fs::create_directories(layout().script_logs_dir(), ec);
+  for (const auto& m : tree_.loaded) prepare(m);
+}
+
+void ModuleManager::publish_loaded(const Module& m) {
+  spdlog::info("module {} {} loaded from level {}", m.name, m.version.str(), m.level);
+  publish_lifecycle(publish_, loaded_event(m));
+}
+
+void ModuleManager::publish_rejected(const RejectedModule& r, bool kept_running) {
+  spdlog::warn("module {} rejected: {}{}", r.name, r.reason,
+               kept_running ? " (the running version is kept)" : "");
+  publish_lifecycle(publish_, rejected_event(r, kept_running));
+}
+
+void ModuleManager::announce() {
+  for (const auto& problem : tree_.problems) {
+    spdlog::error("modules: {}", problem);
+    publish_lifecycle(publish_, scan_problem_event(problem));
+  }
+  // One event per name, listing every shadowed copy (one retained topic per name).
+  for (size_t i = 0; i < tree_.shadowed.size();) {
+    std::vector<ShadowedModule> copies;
+    for (; i < tree_.shadowed.size() &&
+           (copies.empty() || tree_.shadowed[i].name == copies.front().name);
+         ++i) {
+      const ShadowedModule& s = tree_.shadowed[i];
+      spdlog::info("module {} at level {} is shadowed by level {}", s.name, s.level, s.by_level);
+      copies.push_back(s);
+    }
+    publish_lifecycle(publish_, shadowed_event(copies));
+  }
+  for (const auto& r : tree_.rejected) publish_rejected(r, false);
+  for (const auto& m : tree_.loaded) publish_loaded(m);
+  for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
+  unprepared_.clear();
+}
+
+void ModuleManager::fail(const Module& m, const std::string& reason) {
+  spdlog::error("module {} failed: {}", m.name, reason);
+  not_startable_.insert(m.name);
+  publish_lifecycle(publish_, failed_event({m.name, ""}, reason));
+}
+
+Status ModuleManager::run_control_scripts(const Module& m, const std::string& phase,
+                                          bool stop_at_failure) {
+  const ScriptSelection selection = select_scripts(m.dir / "control" / phase);
+  for (const auto& warning : selection.warnings) spdlog::warn("module {}: {}", m.name, warning);
+  std::string failure = selection.error;  // the first, when several fail
+  if (!failure.empty() && stop_at_failure) return Status::error(failure);
+  auto account = module_account(m, options_.services_group);
+  if (!account && !selection.scripts.empty()) return account.status();
+  for (const auto& script : selection.scripts) {
+    ScriptRequest request;
+    request.script = script;
+    request.args = {m.name, phase};
+    request.env = module_environment(
+        options_.root, m,
+        {{"HUB_CONTROL_PHASE", phase},
+         {"HUB_CREDENTIAL_FILE", layout().script_credential_file(m.name).string()}});
+    request.cwd = m.dir;
+    request.account = *account;
+    request.timeout = m.script_timeout.value_or(options_.script_timeout);
+    request.output_cap = options_.script_output_cap;
+    if (phase == "startup") request.cancel_fd = options_.cancel_fd;  // shutdown runs to the end
+    request.record_dir = layout().script_records_dir();
+    const ScriptOutcome outcome = run_script(request);
+    append_run_log(layout().script_log(m.name), "control/" + phase, script, outcome);
+    if (outcome.ok()) continue;
+    std::error_code ec;
+    const fs::path relative = fs::relative(script, m.dir, ec);
+    std::string reason = (ec ? script : relative).string() + " " + outcome.describe();
+    if (!outcome.err.empty()) reason += ": " + first_line(outcome.err);
+    spdlog::error("module {}: {}", m.name, reason);
+    if (failure.empty()) failure = reason;
+    if (stop_at_failure) break;
+  }
+  return failure.empty() ? Status::ok() : Status::error(failure);
+}
+
+bool ModuleManager::start_module(const Module& m) {
+  if (scripts_revoked_.count(m.name) != 0) {  // stopped through the API: a fresh one
+    auto account = module_account(m, options_.services_group);
+    const Status granted =
+        grant_scripts_credential(m.name, account ? *account : std::optional<Account>{});
+    if (!granted) {
+      fail(m, "cannot give its scripts a credential: " + granted.message());
+      return false;
+    }
+  }
+  if (options_.resume_scripts) options_.resume_scripts(m.name);
+  publish_lifecycle(publish_, starting_event(EventSubject::of(m)));
+  const auto began = std::chrono::steady_clock::now();
+  if (const Status startup = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
+      !startup) {
+    fail(m, startup.message());
+    return false;
+  }
+  started_.push_back(m.name);  // from here on it gets its shutdown
+  if (m.service) {
+    if (options_.supervisor == nullptr) {
+      fail(m, "this hub runs no services");
+      return false;
+    }
+    InstanceSpec spec;
+    spec.module = m.name;
+    spec.instance = m.name;
+    spec.module_dir = m.dir;
+    spec.service = *m.service;
+    spec.config_yaml = yaml_text(m.config);
+    spec.env = module_environment(options_.root, m);
+    // The supervisor publishes NAME/started, NAME/ready and, when it gives up, NAME/failed.
+    const auto started = options_.supervisor->start(std::move(spec));
+    const auto outcome = started->wait(options_.cancel_fd);
+    if (!outcome) return false;  // the hub is stopping; stop_all() stops the service
+    if (!*outcome) {
+      if (started->published()) {
+        spdlog::error("module {}: its service did not come up: {}", m.name, outcome->message());
+        not_startable_.insert(m.name);
+      } else {
+        fail(m, "its service " + outcome->message());
+      }
+      return false;
+    }
+  } else {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - began);
+    publish_lifecycle(publish_, started_event(EventSubject::of(m), took.count()));
+  }
+  spdlog::info("module {} started", m.name);
+  up_.insert(m.name);
+  return true;
+}
+
+bool ModuleManager::start_in_turn(const Module& m) {
+  if (cancelled()) {
+    spdlog::warn("the hub is stopping: modules from {} on are not started", m.name);
+    return false;
+  }
+  if (not_startable_.count(m.name) != 0 || contains(started_, m.name)) return true;
+  const auto blocked = std::find_if(m.depends.begin(), m.depends.end(),
+                                    [&](const Dependency& d) { return up_.count(d.name) == 0; });
+  if (blocked != m.depends.end()) {
+    fail(m, "dependency " + blocked->name + " did not start");
+    return true;
+  }
+  start_module(m);
+  return true;
+}
+
+bool ModuleManager::start_all() {
+  for (const auto& m : tree_.loaded) {
+    if (!start_in_turn(m)) return false;
+  }
+  return !cancelled();
+}
+
+void ModuleManager::stop_module(const std::string& name) {
+  std::vector<std::string> instances;
+  for (const auto& [instance, owner] : dynamic_) {
+    if (owner == name) instances.push_back(instance);
+  }
+  for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
+  const Module* m = find_loaded(name);
+  publish_lifecycle(publish_, stopping_event(EventSubject::of(*m)));
+  if (m->service && options_.supervisor != nullptr) {
+    if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
+      spdlog::warn("module {}: {}", name, stopped->message());
+  }
+  const Status shutdown = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
+  const std::string failure = shutdown ? std::string() : shutdown.message();
+  spdlog::info("module {} stopped", name);
+  publish_lifecycle(publish_, stopped_event(EventSubject::of(*m), failure));
+  started_.erase(std::remove(started_.begin(), started_.end(), name), started_.end());
+  up_.erase(name);
+}
+
+void ModuleManager::stop_scripts(const std::string& name, const std::string& reason) {
+  if (options_.stop_scripts) options_.stop_scripts(name, reason);
+}
+
+void ModuleManager::stop_all() {
+  while (!started_.empty()) stop_module(started_.back());
+}
+
+ModulesNow ModuleManager::now() const {
+  ModulesNow now{started_, up_, {}};
+  // A service that failed for good after it came up gets another try too.
+  if (options_.supervisor != nullptr) {
+    for (const auto& s : options_.supervisor->status()) {
+      // The module's own instance; a dynamic one failing is not the module's failure.
+      if (s.state == InstanceState::kFailed && s.instance == s.module)
+        now.service_failed.insert(s.module);
+    }
+  }
+  return now;
+}
+
+std::string ModuleManager::reload() {
+  spdlog::info("reload: rescanning modules");
+  auto scanned = scan();
+  if (!scanned) {
+    spdlog::error("reload: {}; every module keeps running as it was", scanned.error());
+    const LifecycleEvent report = reload_error_event(scanned.error());
+    publish_lifecycle(publish_, report);
+    return report.payload;
+  }
+  const ReloadPlan plan = plan_reload(tree_.loaded, now(), *scanned);
+  stop_for_reload(plan);
+  adopt(plan, std::move(*scanned));
+  announce_reloaded(plan);
+  for (const auto& name : plan.start) {
+    if (!start_in_turn(*find_loaded(name))) break;
+  }
+
+  std::vector<std::string> failed;
+  for (const auto& name : plan.added) {
+    if (up_.count(name) == 0) failed.push_back(name);
+  }
+  for (const auto& name : plan.changed) {
+    if (up_.count(name) == 0) failed.push_back(name);
+  }
+  spdlog::info("reload: {} added, {} removed, {} changed, {} unchanged, {} kept, {} failed",
+               plan.added.size(), plan.removed.size(), plan.changed.size(), plan.unchanged.size(),
+               plan.kept.size(), failed.size());
+  const LifecycleEvent report = reload_event(plan, failed);
+  publish_lifecycle(publish_, report);
+  return report.payload;
+}
+
+void ModuleManager::stop_for_reload(const ReloadPlan& plan) {
+  for (const auto& [name, reason] : plan.stop_scripts) stop_scripts(name, reason);
+  for (const auto& stop : plan.stop) {
+    if (!stop.scripts_reason.empty()) stop_scripts(stop.name, stop.scripts_reason);
+    stop_module(stop.name);
+  }
+  for (const auto& name : plan.removed) spdlog::info("reload: module {} removed", name);
+}
+
+void ModuleManager::adopt(const ReloadPlan& plan, ModuleTree fresh) {
+  tree_.loaded = plan.loaded;
+  tree_.rejected = std::move(fresh.rejected);
+  tree_.shadowed = std::move(fresh.shadowed);
+  tree_.problems = std::move(fresh.problems);
+  for (const auto& name : plan.changed) not_startable_.erase(name);
+  for (const auto& name : plan.added) not_startable_.erase(name);
+  for (const auto& name : plan.removed) {
+    not_startable_.erase(name);
+    if (options_.revoke) options_.revoke(name + std::string(kScriptsIdentitySuffix));
+    std::error_code ec;
+    fs::remove(layout().script_credential_file(name), ec);
+  }
+  for (const auto& name : plan.dropped) not_startable_.erase(name);
+}
+
+void ModuleManager::announce_reloaded(const ReloadPlan& plan) {
+  if (options_.on_modules_changed) options_.on_modules_changed(tree_.loaded);
+  for (const auto& problem : tree_.problems) spdlog::error("modules: {}", problem);
+  for (const auto& r : tree_.rejected) publish_rejected(r, plan.keeps(r.name));
+  for (const auto& name : plan.start) {
+    const Module& m = *find_loaded(name);
+    prepare(m);
+    publish_loaded(m);
+  }
+  for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
+  unprepared_.clear();
+}
+
+// ---- for the API ----
+
+Status ModuleManager::start(const std::string& name) {
+  const Module* m = find_loaded(name);
+  if (m == nullptr) return Status::not_found("no loaded module " + name);
+  bool service_down = false;  // it came up, but its service has failed or ended since
+  if (m->service && options_.supervisor != nullptr) {
+    for (const auto& s : options_.supervisor->status()) {
+      if (s.instance == name) {
+        service_down = s.state == InstanceState::kFailed || s.state == InstanceState::kExited;
+      }
+    }
+  }
+  if (up_.count(name) != 0 && !service_down) return Status::ok();
+  if (contains(started_, name)) stop_module(name);
+  for (const auto& d : m->depends) {
+    if (up_.count(d.name) == 0) return Status::error("dependency " + d.name + " is not up");
+  }
+  not_startable_.erase(name);
+  if (!start_module(*m)) return Status::error(name + " did not start (see NAME/failed)");
+  return Status::ok();
+}
+
+Status ModuleManager::stop(const std::string& name) {
+  if (find_loaded(name) == nullptr) return Status::not_found("no loaded module " + name);
+  stop_scripts(name, "module " + name + " was stopped");
+  if (contains(started_, name)) stop_module(name);
+  // What its scripts left running (setsid) may not act for it any more; a start grants
+  // a fresh credential.
+  if (options_.revoke) {
+    options_.revoke(name + std::string(kScriptsIdentitySuffix));
+    scripts_revoked_.insert(name);
+  }
+  return Status::ok();
+}
+
+Status ModuleManager::start_instance(const std::string& name, const std::string& suffix,
+                                     const YAML::Node& config) {
+  const Module* m = find_loaded(name);
+  if (m == nullptr) return Status::not_found("no loaded module " + name);
+  if (!m->service) return Status::bad_request("module " + name + " runs no service");
+  if (module_name_problem(suffix)) {
+    return Status::bad_request("instance name '" + suffix +
+                               "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
+  }
+  if (up_.count(name) == 0) return Status::error("module " + name + " is not up");
+  const std::string instance = name + "." + suffix;
+  InstanceSpec spec;
+  spec.module = name;
+  spec.instance = instance;
+  spec.module_dir = m->dir;
+  spec.service = *m->service;
+  spec.config_yaml = yaml_text(merge_yaml(m->config, config));
+  spec.env = module_environment(options_.root, *m);
+  publish_lifecycle(publish_, starting_event({name, instance}));
+  // Bounded: a first run that neither comes up nor fails within its readiness timeout and
+  // stop grace is given up, so the API (and SIGTERM) are not held for good.
+  const auto limit = m->service->ready_timeout + m->service->stop_grace + std::chrono::seconds(5);
+  const auto started = options_.supervisor->start(std::move(spec));
+  const auto outcome = started->wait_for(limit, options_.cancel_fd);
+  if (outcome && outcome->is_ok()) {
+    dynamic_[instance] = name;
+    return Status::ok();
+  }
+  // Not up: nothing of it stays behind (a failed start would block its name).
+  (void)options_.supervisor->stop(instance)->wait();
+  options_.supervisor->forget(instance);
+  publish_lifecycle(publish_, stopped_event({name, instance}));
+  if (!outcome)
+    return Status::error(instance + " did not come up within " + std::to_string(limit.count()) +
+                         " ms (or the hub is stopping)");
+  return Status::error(outcome->message());
+}
+
+Status ModuleManager::stop_instance(const std::string& instance) {
+  const auto it = dynamic_.find(instance);
+  if (it == dynamic_.end()) return Status::not_found("no dynamic instance " + instance);
+  const std::string name = it->second;
+  publish_lifecycle(publish_, stopping_event({name, instance}));
+  if (const auto stopped = options_.supervisor->stop(instance)->wait(); stopped && !*stopped) {
+    spdlog::warn("instance {}: {}", instance, stopped->message());
+  }
+  options_.supervisor->forget(instance);
+  dynamic_.erase(it);
+  publish_lifecycle(publish_, stopped_event({name, instance}));
+  return Status::ok();
+}
+
+std::string ModuleManager::modules_json(const std::set<std::string>& service_failed) const {
+  std::string out = "[";
+  for (const auto& m : tree_.loaded) {
+    const char* state = service_failed.count(m.name) != 0   ? "failed"
+                        : up_.count(m.name) != 0            ? "up"
+                        : not_startable_.count(m.name) != 0 ? "failed"
+                                                            : "stopped";
+    out += (out.size() > 1 ? "," : "") + JsonObject()
+                                             .add("name", m.name)
+                                             .add("level", m.level)
+                                             .add("version", m.version.str())
+                                             .add("state", state)
+                                             .add("service", m.service.has_value())
+                                             .str();
+  }
+  for (const auto& r : tree_.rejected) {
+    out += (out.size() > 1 ? "," : "") + JsonObject()
+                                             .add("name", r.name)
+                                             .add("level", r.level)
+                                             .add("state", "rejected")
+                                             .add("reason", r.reason)
+                                             .str();
+  }
+  return out + "]";
+}
+
+}  // namespace hub

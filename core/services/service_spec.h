@@ -1,0 +1,114 @@
+// A module's service: modules/LEVEL/NAME/service.yml, overridden by
+// config/LEVEL/modules/NAME/service.yml at each config level (maps merge deeply, higher
+// level wins). Every file is checked on its own, so a problem names that file, line and
+// key; a module with a bad service definition is rejected. Documented in README.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bus/status.h"
+#include "core/system/files.h"
+
+namespace hub {
+
+enum class RestartMode { kAlways, kOnFailure, kNever };
+
+// The shortest delay before a restart (restart.backoff min and max). A service that exits
+// at once is then started at most 100 times a second before its backoff grows; shorter,
+// a crash loop turns into a busy loop of fork, exec and journaled NAME/started and
+// NAME/exited events that takes the CPU and the flash from the hub and the other services.
+constexpr std::chrono::milliseconds kMinRestartDelay{10};
+// The shortest restart.reset_after: with 0 every run would reset the count of restarts,
+// so `retries` would never be reached and a crash loop would never be given up.
+constexpr std::chrono::milliseconds kMinResetAfter{100};
+// The shortest ready.timeout: with 0 no service could ever be ready in time.
+constexpr std::chrono::milliseconds kMinReadyTimeout{100};
+
+struct RestartPolicy {
+  RestartMode mode = RestartMode::kOnFailure;
+  std::chrono::milliseconds backoff_min{1000};  // delay before the first restart
+  std::chrono::milliseconds backoff_max{60000};
+  double backoff_factor = 2.0;                   // each further restart waits this much longer
+  std::chrono::milliseconds reset_after{30000};  // a run this long resets attempts and delay
+  int64_t retries = 5;                           // restarts in a row before giving up; -1: never
+};
+
+// The delay before restart `attempt` (1 for the first): min * factor^(attempt-1), at most max.
+std::chrono::milliseconds restart_delay(const RestartPolicy& policy, int64_t attempt);
+
+struct ResourceLimits {
+  // Applied with setrlimit (and nice) in the service's process.
+  std::optional<uint64_t> address_space;  // bytes (RLIMIT_AS)
+  std::optional<uint64_t> open_files;     // RLIMIT_NOFILE
+  std::optional<uint64_t> processes;      // RLIMIT_NPROC (per user, as the kernel counts it)
+  std::optional<uint64_t> cpu_seconds;    // RLIMIT_CPU
+  std::optional<int> nice;                // -20 (most favoured) to 19
+  // Applied to the instance's cgroup as a whole (core/services/cgroup.h); without cgroups, memory
+  // becomes RLIMIT_AS and pids RLIMIT_NPROC where those are not set.
+  std::optional<uint64_t> memory;  // bytes, swap included
+  std::optional<double> cpu;       // cores: 0.5 is half of one core's time
+  std::optional<uint64_t> pids;    // processes and threads at once
+};
+
+// What the hub itself puts in every workspace (service_workspace.h), relative to it: the
+// service's config and credential, and links to its data and to its log directory. A
+// volume may not cover or hide them.
+inline constexpr const char* kWorkspaceConfigDir = "etc/hub";
+inline constexpr const char* kWorkspaceDataLink = "var/db/hub";
+inline constexpr const char* kWorkspaceLogLink = "var/log/hub";
+
+struct Volume {
+  std::string source;  // as written: relative to the root, or absolute
+  std::string target;  // relative to the workspace
+};
+
+// The account a service (and its module's scripts) runs as: service.yml `user:`.
+struct RunAs {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;  // the user's own group, unless `group:` names another
+};
+
+struct ServiceSpec {
+  std::string command;  // relative to the module directory when it contains '/', else on PATH
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;  // in file order; HUB_* is refused
+  RestartPolicy restart;
+  std::chrono::milliseconds stop_grace{10000};  // SIGTERM, then SIGKILL after this
+  bool ready_notify = false;  // the service says when it is ready (see README: readiness)
+  std::chrono::milliseconds ready_timeout{30000};
+  ResourceLimits limits;
+  std::vector<Volume> volumes;
+  std::optional<RunAs> user;                           // none: hubd's own user
+  std::optional<std::pair<std::string, gid_t>> group;  // none: the user's own group
+  std::optional<uint64_t> log_max_size;                // hub.yml services.log when absent
+  std::optional<int64_t> log_keep;
+  // The merged definition as YAML text: two specs with the same text are the same service.
+  std::string text;
+};
+
+// Reads the module's service.yml files (each a regular file of YAML within the bounds of
+// yaml_document.h). No file at all: std::nullopt. Fails with every problem found
+// (file:line:column: key: what was expected); with `fault`, also says there which file
+// and line.
+Result<std::optional<ServiceSpec>> load_service_spec(const std::filesystem::path& root,
+                                                     const std::vector<std::string>& levels,
+                                                     const std::filesystem::path& module_dir,
+                                                     const std::string& name,
+                                                     FileFault* fault = nullptr);
+
+// Where a volume's source really is (symbolic links resolved), or why it may not be
+// used: it must stay inside `root` or inside one of `allowed` (absolute paths).
+Result<std::filesystem::path> resolve_volume_source(const std::filesystem::path& root,
+                                                    const std::vector<std::string>& allowed,
+                                                    const Volume& volume);
+
+}  // namespace hub
