@@ -133,6 +133,9 @@ struct Context::Impl {
       logger->error("handler of {} for {} (seq {}) threw: {}", subscription, e.topic(), e.seq,
                     what);
     }
+    // A failure to handle a failure report is logged only: reporting it would feed a
+    // subscription to its own reports, one event after another.
+    if (e.topic() == topic_of("handler-failed")) return;
     JsonObject report;
     report.add("instance", config.instance)
         .add("topic", e.topic())

@@ -297,6 +297,7 @@ struct Supervisor::Loop {
     }
     for (const auto& fd : *joins) launch.cgroup_fds.push_back(fd.get());
 
+    const Clock::time_point launching = Clock::now();
     auto child = launch_service(launch);
     output->write.reset();
     ready->write.reset();
@@ -326,7 +327,7 @@ struct Supervisor::Loop {
     watch_exit(in);
 
     spdlog::info("service {} started (pid {})", spec.instance, pid);
-    publish_lifecycle(publish, started_event(subject(*in), ms_since(in->spawned_at),
+    publish_lifecycle(publish, started_event(subject(*in), ms_since(launching),
                                              RunningProcess{pid, in->restarts, program->string()}));
     if (ready->read) {
       in->notify = std::make_unique<asio::posix::stream_descriptor>(io, ready->read.release());

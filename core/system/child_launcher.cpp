@@ -107,8 +107,9 @@ void keep_only_asked_fds(const ChildPlan& plan) {
   int floor = 3;
   for (const auto& fd : spec.fds) floor = std::max(floor, fd.second + 1);
   if (plan.report_fd < floor) {
-    plan.report_fd = ::fcntl(plan.report_fd, F_DUPFD_CLOEXEC, floor);
-    if (plan.report_fd < 0) _exit(127);
+    const int moved = ::fcntl(plan.report_fd, F_DUPFD_CLOEXEC, floor);
+    if (moved < 0) child_fail(plan, "file descriptors");  // told on the old one
+    plan.report_fd = moved;
   }
   set_stdio(plan);
   if (spec.group == ChildSpec::Group::kOwn && ::setpgid(0, 0) != 0) {
