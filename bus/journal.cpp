@@ -918,11 +918,12 @@ const JournalRecord* JournalReader::next() {
     const uint32_t len = get32(p + 4);
     if (get32(p) == kMagic && len <= kMaxBody && buffer_.size() - pos_ < kFrame + len) {
       if (!fill(kFrame + len)) {
-        // A record still being written is the last thing in the newest segment; one with
-        // intact records after it, or at the end of a complete segment, is damaged.
-        const uint64_t resume = resume_after_damage(file_offset_ + pos_);
-        if (!segment_complete() && resume >= file_offset_ + buffer_.size()) return nullptr;
-        damaged("a record cut short (its length is damaged, or the file was cut)", resume);
+        // In the newest segment, a record still being written (whatever its payload
+        // holds: what looks like records after its start may be its own bytes). In a
+        // complete segment, a damaged length or a cut file.
+        if (!segment_complete()) return nullptr;
+        damaged("a record cut short (its length is damaged, or the file was cut)",
+                resume_after_damage(file_offset_ + pos_));
         continue;
       }
     }

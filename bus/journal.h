@@ -219,7 +219,9 @@ struct JournalGap {
 // the next indexed record (or the end of the segment), so intact records are not hidden
 // and a record-shaped payload inside the damaged record is not taken for records (at
 // most one, numbered as the damaged one, could pass). The search examines at most
-// kMaxResyncBytes; past that, reading goes on at the next indexed record. Every number
+// kMaxResyncBytes; past that, reading goes on at the next indexed record. In the newest
+// segment a record that runs past the end is taken for one being written: a damaged length
+// there holds the reader until the segment rolls over. Every number
 // missing between from_seq and a record returned is reported through gaps(), except the
 // numbers a Hub/recovered event says were only reserved (never acknowledged).
 class JournalReader {

@@ -337,12 +337,13 @@ TEST_CASE("a record-shaped payload inside a damaged record is not taken for reco
   // Forged records numbered as the next real one, and as the next indexed one.
   const std::string forged =
       record_bytes(victim + 1, "Evil/forged", "forged") + record_bytes(1300, "Evil/forged", "x");
-  {
-    auto j = open(dir, recovery);
+  {  // small segments: the damaged one is complete, others follow it
+    auto j = open(dir, recovery, /*segment_size=*/64 * 1024);
     for (uint64_t seq = 1; seq <= 3000; ++seq) {
       REQUIRE(j->append(seq, "Mod/ev", "h", seq == victim ? forged : payload_of(seq)));
     }
   }
+  REQUIRE(journal_segments(dir.path() / "journal").size() > 1);
   const fs::path segment = journal_segments(dir.path() / "journal").front().second;
   damage_lengths(segment, {victim});
   const Damaged read = read_damaged(dir);
@@ -352,11 +353,39 @@ TEST_CASE("a record-shaped payload inside a damaged record is not taken for reco
   CHECK(read.corrupt.size() == 1);
 }
 
+TEST_CASE("a record still being written is waited for, whatever its payload looks like",
+          "[journal]") {
+  TempDir dir;
+  JournalRecovery recovery;
+  { append_range(*open(dir, recovery), 1, 10); }
+  const std::string forged = record_bytes(11, "Evil/forged", "forged");
+  const std::string real = record_bytes(11, "Mod/ev", forged + std::string(1000, 'p'));
+  const size_t half = real.find(forged) + forged.size() + 10;  // the forgery whole, not the rest
+  const fs::path segment = journal_segments(dir.path() / "journal").back().second;
+  std::ofstream out(segment, std::ios::binary | std::ios::app);
+  out.write(real.data(), static_cast<std::streamsize>(half));
+  out.flush();
+  JournalReader reader(dir.path() / "journal", 1);
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    const JournalRecord* r = reader.next();
+    REQUIRE(r);
+    CHECK(r->seq == seq);
+  }
+  CHECK(reader.next() == nullptr);  // not the forgery: the record is not whole yet
+  out.write(real.data() + half, static_cast<std::streamsize>(real.size() - half));
+  out.flush();
+  const JournalRecord* r = reader.next();
+  REQUIRE(r);
+  CHECK(r->seq == 11);
+  CHECK(r->topic == "Mod/ev");
+}
+
 TEST_CASE("two damaged records, the second an indexed one: reading goes on after both",
           "[journal]") {
   TempDir dir;
   JournalRecovery recovery;
-  { append_range(*open(dir, recovery), 1, 4000); }
+  { append_range(*open(dir, recovery, /*segment_size=*/128 * 1024), 1, 4000); }
+  REQUIRE(journal_segments(dir.path() / "journal").size() > 1);  // the damaged one complete
   const fs::path segment = journal_segments(dir.path() / "journal").front().second;
   // The first indexed record past 64 KiB, and the one before it.
   std::ifstream idx(fs::path(segment).replace_extension(".idx"), std::ios::binary);
