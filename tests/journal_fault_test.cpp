@@ -480,3 +480,23 @@ TEST_CASE("a failed sync whose events cannot be cut back says they may still be 
   REQUIRE(j->flush(true));
   CHECK(journal_segments(dir.path() / "journal").size() == 2);
 }
+
+TEST_CASE("at open, the newest segment and its directory are synced before they count",
+          "[journal][faults]") {
+  TempDir dir;
+  { append_range(*open_journal(dir, nullptr), 1, 5); }  // a segment a killed hubd left
+  const auto op = GENERATE(Op::kSync, Op::kSyncDir);
+  FaultyJournalEnv env;
+  env.fail(op, EIO);
+  JournalOptions o;
+  o.dir = dir.path() / "journal";
+  o.env = &env;
+  JournalRecovery recovery;
+  auto j = Journal::open(o, recovery);
+  REQUIRE_FALSE(j);  // what it holds cannot be vouched for as durable
+  CHECK_THAT(j.error(), Catch::Contains(".seg: cannot be synced"));
+  env.clear();
+  auto again = Journal::open(o, recovery);
+  REQUIRE(again);
+  CHECK(recovery.last_seq == 5);
+}
