@@ -496,3 +496,23 @@ TEST_CASE("a log that cannot be rotated keeps every byte and does not spin", "[i
   // Tried once at 100 bytes, then again only after another 100: not on every write.
   CHECK(failures == 4);
 }
+
+TEST_CASE("a run recorded before its launch (no pid yet) is found by its HUB_RUN_ID alone",
+          "[instance-log]") {
+  // What a hubd killed between a launch and recording its pid leaves: a record with pid 0.
+  TempDir dir;
+  const std::string run_id = new_run_id();
+  Shell child("exec sleep 30", environment(run_id));
+  Shell stranger("exec sleep 30", environment(new_run_id()));
+  const InstanceRecords records(dir.path() / "records");
+  REQUIRE(records.save({"Run.pending", 0, 0, current_boot_id(), run_id}));
+  std::vector<std::string> problems;
+  const auto found = records.load(problems);
+  CHECK(problems.empty());
+  REQUIRE(found.size() == 1);
+  CHECK(leftover_processes(found[0]) == std::vector<pid_t>{child.pid()});
+  const auto stopped = stop_leftovers(found, std::chrono::milliseconds(0));
+  REQUIRE(stopped.size() == 1);
+  child.wait_exited();                    // killed (a test timeout otherwise)
+  CHECK(::kill(stranger.pid(), 0) == 0);  // another run's process is left alone
+}

@@ -228,12 +228,18 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     const std::string run_id = new_run_id();
     spec.env.push_back("HUB_RUN_ID=" + run_id);
     record.emplace(request.record_dir, run_id);
+    // Before the launch, with no pid yet: a hubd killed before the pid is recorded leaves
+    // a record the next one finds the run's processes by (their HUB_RUN_ID).
+    if (Status s = record->save(0); !s) {
+      spdlog::warn("{}: {} (a hubd killed now could not find this run again)",
+                   request.script.string(), s.message());
+    }
   }
   auto launched = launch_child(spec);
   if (!launched) return outcome.start_error = launched.error(), outcome;
   Child& child = *launched;
   const pid_t pid = child.pid();
-  // Recorded as it starts: should hubd die before, the parent-death signal ends the script.
+  // The pid too, now that there is one.
   if (record) {
     if (Status s = record->save(pid); !s) {
       spdlog::warn("{}: {} (a hubd killed now could not find this run again)",

@@ -74,6 +74,9 @@ bool has_environment_entry(pid_t pid, const std::string& entry) {
 // Is `pid` (live, with `stat`) a process of `record`'s run?
 bool belongs(const InstanceRecord& record, pid_t pid, const ProcStat& stat) {
   if (stat.state == 'Z') return false;
+  // Recorded as the launch began (no pid yet): its processes carry its run id, wherever
+  // their group is.
+  if (record.pid == 0) return has_environment_entry(pid, "HUB_RUN_ID=" + record.run_id);
   if (pid == record.pid && stat.start_time == record.start_time) return true;  // the leader
   return stat.pgrp == record.pid && stat.start_time >= record.start_time &&
          has_environment_entry(pid, "HUB_RUN_ID=" + record.run_id);
@@ -164,7 +167,8 @@ std::vector<InstanceRecord> InstanceRecords::load(std::vector<std::string>& prob
     InstanceRecord r;
     r.instance = file.filename().string();
     std::istringstream in(text ? *text : "");
-    if (!text || !(in >> r.pid >> r.start_time >> r.boot_id >> r.run_id) || r.pid <= 1) {
+    if (!text || !(in >> r.pid >> r.start_time >> r.boot_id >> r.run_id) || r.pid == 1 ||
+        r.pid < 0) {
       problems.push_back(file.string() + ": not an instance record (expected PID START BOOT RUN)");
       continue;
     }

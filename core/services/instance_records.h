@@ -21,7 +21,8 @@ namespace hub {
 
 struct InstanceRecord {
   std::string instance;
-  pid_t pid = -1;           // also the process group: every instance leads its own group
+  pid_t pid = -1;  // also the process group: every instance leads its own group; 0: recorded
+                   // as its launch began (its processes are found by run_id alone)
   uint64_t start_time = 0;  // /proc/PID/stat field 22, clock ticks since boot
   std::string boot_id;
   std::string run_id;  // HUB_RUN_ID in the instance's environment

@@ -297,12 +297,20 @@ struct Supervisor::Loop {
     }
     for (const auto& fd : *joins) launch.cgroup_fds.push_back(fd.get());
 
+    // Recorded before the launch, with no pid yet: a hubd killed before the pid is
+    // recorded leaves a record the next one finds the instance's processes by (their
+    // HUB_RUN_ID).
+    if (Status s = records.save({spec.instance, 0, 0, boot_id, run_id}); !s) {
+      spdlog::warn("service {}: {} (a hubd killed now could not find it again)", spec.instance,
+                   s.message());
+    }
     const Clock::time_point launching = Clock::now();
     auto child = launch_service(launch);
     output->write.reset();
     ready->write.reset();
     joins->clear();
     if (!child) {
+      records.remove(spec.instance);
       options.revoke(spec.instance);
       close_cgroup(*in);
       return fail(in, child.error());
