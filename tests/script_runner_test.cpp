@@ -295,10 +295,15 @@ TEST_CASE("a record whose pid now belongs to another process kills nothing", "[s
   std::thread runner([&] { outcome = run_script(r); });
   const fs::path record = wait_for_record(r.record_dir);
   REQUIRE(!record.empty());
+  // Written first with no pid (the launch under way), then with the pid: wait for that.
   int pid = 0;
   uint64_t start_time = 0;
   std::string boot, run;
-  std::ifstream(record) >> pid >> start_time >> boot >> run;
+  for (const auto deadline = std::chrono::steady_clock::now() + 20s;
+       pid == 0 && std::chrono::steady_clock::now() < deadline;) {
+    std::ifstream(record) >> pid >> start_time >> boot >> run;
+    if (pid == 0) ::poll(nullptr, 0, 10);
+  }
   REQUIRE(pid > 0);
   // The same pid, but started at another time: the pid was reused, not ours to kill.
   const fs::path left = dir.path() / "left";
