@@ -51,6 +51,24 @@ struct ServiceConfig {
 // the next event (a durable one counts the event as handled).
 using Handler = std::function<void(const Event&)>;
 
+// How a durable subscription counts an event as handled.
+struct DurableOptions {
+  // false: when its handler returns. true: when the service says so with
+  // Context::acknowledge() (for a service that hands events on to something that confirms
+  // them later: an MQTT broker's PUBACK, a database's commit). The mark then stays before
+  // the first event handed out and not acknowledged, and a restart resumes there; every
+  // event handed to the handler must be acknowledged, or the mark never passes it.
+  bool explicit_ack = false;
+  // With explicit_ack: the mark is saved once this many acknowledged events are not yet
+  // saved (besides every 100 ms), which bounds what a crash hands out again. 0: time only.
+  uint64_t save_every = 0;
+  // Events the journal no longer held when they were due (retention removed them, or they
+  // were damaged): their first..last sequence numbers (they may include events the patterns
+  // would not have matched), on the subscription's thread, after they are logged. They
+  // count as handled.
+  std::function<void(uint64_t first, uint64_t last)> on_lost;
+};
+
 class Context {
  public:
   // Reads the environment. Fails when the process was not started by hubd. Blocks
@@ -102,6 +120,16 @@ class Context {
   // journal no longer holds are logged as lost.
   Status subscribe_durable(const std::string& name, std::vector<std::string> patterns,
                            Handler handler);
+  // The same, counting events as handled the way `options` says (DurableOptions, above).
+  Status subscribe_durable(const std::string& name, std::vector<std::string> patterns,
+                           Handler handler, DurableOptions options);
+  // For a durable subscription with `explicit_ack`: every event up to `seq` that was handed
+  // to its handler is handled (cumulative, like a commit: the caller acknowledges a prefix,
+  // never a single event out of order; a smaller `seq` than before changes nothing). May be
+  // called from any thread. Returns the mark now saved on disk, from which a restart would
+  // resume (it trails the acknowledged one by at most save_every events or 100 ms); an
+  // error when `name` is no such subscription or the mark cannot be saved.
+  Result<uint64_t> acknowledge(const std::string& name, uint64_t seq);
 
   // Says the service is ready (readiness: a line on HUB_NOTIFY_FD). Once; later calls
   // and services without readiness do nothing.
