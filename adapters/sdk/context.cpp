@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -19,11 +20,11 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/api_protocol.h"
-#include "bus/consumer_mark.h"
 #include "bus/credentials.h"
 #include "bus/publisher.h"
 #include "bus/subscriber.h"
 #include "bus/text.h"
+#include "durable_subscription.h"
 #include "hub/api_client.h"
 #include "hub/sdk.h"
 
@@ -69,6 +70,8 @@ struct Context::Impl {
   std::optional<ApiClient> api;        // toward the caller's timeout; guarded by api_mu
   std::atomic<bool> ready_said{false};
   std::vector<std::thread> subscriptions;
+  // By name; null while one is being set up. Guarded by subscriptions_mu.
+  std::map<std::string, std::shared_ptr<DurableSubscription>> durables;
   std::mutex subscriptions_mu;
 
   std::string topic_of(std::string_view event) const {
@@ -95,7 +98,10 @@ struct Context::Impl {
 
   // A subscription that recovers what it falls behind on from the journal, whatever its
   // patterns: live from now on, after the journal's events from `resume_from` (if not 0).
-  Result<Subscriber> open_subscriber(std::vector<std::string> patterns, uint64_t resume_from = 0) {
+  // Events the journal no longer holds are logged, then told to `on_lost` (if any), from
+  // within Subscriber::next().
+  Result<Subscriber> open_subscriber(std::vector<std::string> patterns, uint64_t resume_from = 0,
+                                     std::function<void(uint64_t, uint64_t)> on_lost = {}) {
     SubscriberOptions options;
     options.events_endpoint = config.bus_events;
     options.replay_endpoint = config.bus_replay;
@@ -104,8 +110,9 @@ struct Context::Impl {
     options.sync = true;
     options.recover = true;
     options.resume_from = resume_from;
-    options.on_gap = [log = logger](uint64_t first, uint64_t last) {
+    options.on_gap = [log = logger, on_lost = std::move(on_lost)](uint64_t first, uint64_t last) {
       log->error("events {}..{} are lost: no longer in the hub's journal", first, last);
+      if (on_lost) on_lost(first, last);
     };
     options.wake_fd = wake_fd;
     return Subscriber::open(zmq, credential, std::move(options));
@@ -113,16 +120,19 @@ struct Context::Impl {
 
   // Hands `e` to `handler`. Whatever it throws is logged (naming `subscription`, when a
   // durable one) and reported as MODULE/handler-failed; the caller goes on with the next.
-  void call(const Handler& handler, const hub::Event& e, const std::string& subscription = {}) {
+  // False when it threw.
+  bool call(const Handler& handler, const hub::Event& e, const std::string& subscription = {}) {
     const Event view(e.topic(), e.payload(), e.seq, e.time_ns, e.retained(), e.source,
                      e.content_type);
     try {
       handler(view);
+      return true;
     } catch (const std::exception& ex) {
       handler_failed(e, subscription, ex.what());
     } catch (...) {
       handler_failed(e, subscription, "an exception not derived from std::exception");
     }
+    return false;
   }
 
   void handler_failed(const hub::Event& e, const std::string& subscription,
@@ -147,6 +157,22 @@ struct Context::Impl {
       (void)publisher_locked().publish(topic_of("handler-failed"), report.str(), {});
     } catch (const std::exception&) {
       // No publisher (its error is the caller's to see on its own publishes).
+    }
+  }
+
+  // Tells a durable subscription's on_lost; what it throws is logged.
+  void call_on_lost(const std::function<void(uint64_t, uint64_t)>& on_lost,
+                    const std::string& subscription, uint64_t first, uint64_t last) {
+    try {
+      on_lost(first, last);
+    } catch (const std::exception& ex) {
+      logger->error("on_lost of {} for events {}..{} threw: {}", subscription, first, last,
+                    ex.what());
+    } catch (...) {
+      logger->error(
+          "on_lost of {} for events {}..{} threw an exception not derived from "
+          "std::exception",
+          subscription, first, last);
     }
   }
 
@@ -278,57 +304,106 @@ bool is_consumer_name(const std::string& name) {
   });
 }
 
+// The rest of subscribe_durable, once `name` is taken.
+Status start_durable(Context::Impl* impl, const std::string& name,
+                     std::vector<std::string> patterns, Handler handler, DurableOptions options) {
+  auto durable = std::make_shared<DurableSubscription>(
+      std::filesystem::path(impl->config.data_dir) / ".hub/consumers" / name, options);
+  // Lost events, as the subscriber reports them from within next(): handled on the
+  // subscription's thread once next() returns, before the event it returns.
+  auto lost = std::make_shared<std::vector<std::pair<uint64_t, uint64_t>>>();
+  const auto note_lost = [lost](uint64_t first, uint64_t last) { lost->emplace_back(first, last); };
+  // The journal's events past the mark first, then live; none twice. The first time, from
+  // now on: that starting point is saved at once, so a crash right after loses nothing.
+  auto sub = impl->open_subscriber(patterns, durable->found() ? durable->mark() + 1 : 0, note_lost);
+  if (!sub) return sub.status();
+  bool anew = !durable->found();
+  if (durable->found() && durable->mark() > sub->joined_at()) {  // a journal replaced, or wiped
+    impl->logger->warn(
+        "durable subscription {}: its mark {} is past the bus's last event {}; "
+        "starting from now",
+        name, durable->mark(), sub->joined_at());
+    lost->clear();
+    sub = impl->open_subscriber(patterns, 0, note_lost);
+    if (!sub) return sub.status();
+    anew = true;
+  }
+  if (anew) {
+    if (Status s = durable->start_after(sub->joined_at()); !s)
+      return Status::error("durable subscription " + name + ": " + s.message());
+  }
+  std::lock_guard lock(impl->subscriptions_mu);
+  if (impl->closing) return Status::error("the Context is closing");
+  impl->durables[name] = durable;
+  impl->subscriptions.emplace_back([impl, durable, lost, name,
+                                    sub = std::make_shared<Subscriber>(std::move(*sub)),
+                                    handler = std::move(handler),
+                                    on_lost = std::move(options.on_lost)] {
+    const auto saved = [&](bool ok) {
+      if (!ok) impl->logger->error("durable subscription {}: cannot save its mark", name);
+    };
+    while (!impl->closing) {
+      auto event = sub->next(std::chrono::milliseconds(200));
+      for (const auto& [first, last] : *lost) {
+        if (on_lost) impl->call_on_lost(on_lost, name, first, last);
+        saved(durable->lost(first, last));
+      }
+      lost->clear();
+      if (!event) {  // idle: all it was given is handled (or acknowledged); kept before any crash
+        saved(durable->idle(sub->delivered_through()));
+        continue;
+      }
+      if (!durable->is_new(event->seq)) continue;
+      durable->handing(event->seq);
+      const bool returned = impl->call(handler, *event, name);
+      saved(durable->handled(event->seq, !returned));
+    }
+    saved(durable->finish());
+  });
+  return Status::ok();
+}
+
 }  // namespace
 
 Status Context::subscribe_durable(const std::string& name, std::vector<std::string> patterns,
                                   Handler handler) {
+  return subscribe_durable(name, std::move(patterns), std::move(handler), DurableOptions());
+}
+
+Status Context::subscribe_durable(const std::string& name, std::vector<std::string> patterns,
+                                  Handler handler, DurableOptions options) {
   if (!is_consumer_name(name)) {
     return Status::error("a durable subscription's name is 1 to 64 of [A-Za-z0-9_-], not '" + name +
                          "'");
   }
   if (impl_->config.data_dir.empty()) return Status::error("HUB_DATA_DIR is not set");
-  auto mark = std::make_shared<ConsumerMark>(std::filesystem::path(impl_->config.data_dir) /
-                                             ".hub/consumers" / name);
-  // The journal's events past the mark first, then live; none twice. The first time, from
-  // now on: that starting point is saved at once, so a crash right after loses nothing.
-  auto sub = impl_->open_subscriber(patterns, mark->found() ? mark->acked() + 1 : 0);
-  if (!sub) return sub.status();
-  if (mark->found() && mark->acked() > sub->joined_at()) {  // a journal replaced, or wiped
-    impl_->logger->warn(
-        "durable subscription {}: its mark {} is past the bus's last event {}; "
-        "starting from now",
-        name, mark->acked(), sub->joined_at());
-    sub = impl_->open_subscriber(patterns);
-    if (!sub) return sub.status();
-    (void)mark->ack(sub->joined_at());
-    if (!mark->save()) return Status::error("cannot save the mark of durable subscription " + name);
+  {
+    std::lock_guard lock(impl_->subscriptions_mu);
+    if (!impl_->durables.emplace(name, nullptr).second)
+      return Status::error("durable subscription " + name + " exists already");
   }
-  if (!mark->found()) {
-    (void)mark->ack(sub->joined_at());
-    if (!mark->save()) return Status::error("cannot save the mark of durable subscription " + name);
+  Status started =
+      start_durable(impl_.get(), name, std::move(patterns), std::move(handler), std::move(options));
+  if (!started) {
+    std::lock_guard lock(impl_->subscriptions_mu);
+    impl_->durables.erase(name);
   }
-  std::lock_guard lock(impl_->subscriptions_mu);
-  if (impl_->closing) return Status::error("the Context is closing");
-  impl_->subscriptions.emplace_back([this, mark, name,
-                                     sub = std::make_shared<Subscriber>(std::move(*sub)),
-                                     handler = std::move(handler)] {
-    const auto deliver = [&](const hub::Event& e) {
-      impl_->call(handler, e, name);
-      if (!mark->ack(e.seq))
-        impl_->logger->error("durable subscription {}: cannot save its mark", name);
-    };
-    while (!impl_->closing) {
-      auto event = sub->next(std::chrono::milliseconds(200));
-      if (!event) {  // idle: all it was given is handled; kept before any crash
-        if (sub->delivered_through() > mark->acked()) (void)mark->ack(sub->delivered_through());
-        (void)mark->save();
-      }
-      if (!event || event->seq <= mark->acked()) continue;
-      deliver(*event);
-    }
-    mark->save();
-  });
-  return Status::ok();
+  return started;
+}
+
+Result<uint64_t> Context::acknowledge(const std::string& name, uint64_t seq) {
+  std::shared_ptr<DurableSubscription> durable;
+  {
+    std::lock_guard lock(impl_->subscriptions_mu);
+    const auto it = impl_->durables.find(name);
+    if (it != impl_->durables.end()) durable = it->second;
+  }
+  if (!durable) return Status::not_found("no durable subscription " + name);
+  if (!durable->explicit_ack())
+    return Status::bad_request("durable subscription " + name + " is not acknowledged explicitly");
+  auto mark = durable->acknowledge(seq);
+  if (!mark) return Status::error("durable subscription " + name + ": " + mark.error());
+  return mark;
 }
 
 void Context::notify_ready() {
