@@ -94,8 +94,7 @@ bool wait_for_numbers(MqttObserver& watcher, uint64_t n, std::chrono::seconds ti
 class ProbePublisher {
  public:
   explicit ProbePublisher(const TempDir& root)
-      : pub_(*Publisher::connect(ctx_, ipc_endpoint(BusPaths::for_root(root.path()).ingest_socket),
-                                 admin_credential(root))) {}
+      : pub_(connect(ctx_, root)) {}
   // Publishes Probe/n with payloads first..last, the last one confirmed: all are then in
   // the hub's journal.
   void publish(uint64_t first, uint64_t last) {
@@ -104,6 +103,13 @@ class ProbePublisher {
   }
 
  private:
+  static Publisher connect(zmq::context_t& ctx, const TempDir& root) {
+    auto pub = Publisher::connect(ctx, ipc_endpoint(BusPaths::for_root(root.path()).ingest_socket),
+                                  admin_credential(root));
+    if (!pub) throw std::runtime_error(pub.error());
+    return std::move(*pub);
+  }
+
   zmq::context_t ctx_{1};
   Publisher pub_;
 };
