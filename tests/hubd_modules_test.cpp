@@ -1,5 +1,6 @@
 // hubd with modules, as a user sees it: the loader's decisions and the lifecycle on the
-// bus, control scripts run with the module's environment, bundled examples loading.
+// bus, control scripts run with the module's environment, bundled examples loading, and
+// service.yml's needs_config and check.
 #include <signal.h>
 
 #include <fstream>
@@ -8,8 +9,10 @@
 #include <catch2/catch.hpp>
 
 #include "support/child_process.h"
+#include "support/running_hub.h"
 #include "support/temp_dir.h"
 
+using hub::test::add_script;
 using hub::test::ChildProcess;
 using hub::test::TempDir;
 using namespace std::chrono_literals;
@@ -17,15 +20,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void add_module(const TempDir& root, const std::string& level, const std::string& name,
-                const std::string& version, const std::string& depends = "") {
+void add_info(const TempDir& root, const std::string& level, const std::string& name,
+              const std::string& version, const std::string& depends = "") {
   root.write("modules/" + level + "/" + name + "/info/version.txt", version);
   root.write("modules/" + level + "/" + name + "/info/depends.txt", depends);
-}
-
-void add_script(const TempDir& root, const std::string& relative, const std::string& body) {
-  const fs::path file = root.write(relative, "#!/bin/sh\n" + body);
-  fs::permissions(file, fs::perms(0755));
 }
 
 std::string read(const fs::path& file) {
@@ -60,7 +58,7 @@ uint64_t seq_of(const std::string& line) { return std::stoull(line.substr(0, lin
 TEST_CASE("hubd publishes what the loader decided, then starts modules in dependency order",
           "[hubd][modules]") {
   TempDir root;
-  add_module(root, "system", "Base", "1.2.3\n");
+  add_info(root, "system", "Base", "1.2.3\n");
   add_script(root, "modules/system/Base/control/startup/10-env",
              "echo \"$1 $2 $HUB_MODULE $HUB_MODULE_VERSION $HUB_MODULE_LEVEL $(pwd) $(helper)\" > "
              "\"$HUB_DATA_DIR/env\"\n"
@@ -68,14 +66,14 @@ TEST_CASE("hubd publishes what the loader decided, then starts modules in depend
   add_script(root, "modules/system/Base/os/linux/programs/helper", "echo helper-on-path\n");
   root.write("config/system/modules/Base/a.yml", "colour: blue\nsize: 1\n");
   root.write("config/site/modules/Base/b.yml", "colour: red\n");
-  add_module(root, "site", "App", "0.1.0\n", "Base:1.2\n");
-  add_module(root, "site", "Broken", "1.x\n");
-  add_module(root, "site", "NeedsBroken", "1.0.0\n", "Broken\n");
-  add_module(root, "site", "Fails", "1.0.0\n");
+  add_info(root, "site", "App", "0.1.0\n", "Base:1.2\n");
+  add_info(root, "site", "Broken", "1.x\n");
+  add_info(root, "site", "NeedsBroken", "1.0.0\n", "Broken\n");
+  add_info(root, "site", "Fails", "1.0.0\n");
   add_script(root, "modules/site/Fails/control/startup/10-fail", "echo boom >&2; exit 7\n");
-  add_module(root, "site", "NeedsFails", "1.0.0\n", "Fails\n");
-  add_module(root, "system", "Twice", "1.0.0\n");
-  add_module(root, "site", "Twice", "2.0.0\n");
+  add_info(root, "site", "NeedsFails", "1.0.0\n", "Fails\n");
+  add_info(root, "system", "Twice", "1.0.0\n");
+  add_info(root, "site", "Twice", "2.0.0\n");
 
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
   REQUIRE(hubd.wait_stderr("hub is up"));
@@ -139,7 +137,7 @@ TEST_CASE("hubd publishes what the loader decided, then starts modules in depend
 TEST_CASE("a module with a broken config file is rejected with the file and line",
           "[hubd][modules]") {
   TempDir root;
-  add_module(root, "site", "Conf", "1.0.0\n");
+  add_info(root, "site", "Conf", "1.0.0\n");
   const fs::path bad = root.write("config/site/modules/Conf/x.yml", "key: [1,\n");
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
   REQUIRE(hubd.wait_stderr("hub is up"));
@@ -194,9 +192,9 @@ TEST_CASE("the bundled example modules load and start by default", "[hubd][modul
 
 TEST_CASE("SIGTERM during a slow startup script stops the hub at once", "[hubd][modules]") {
   TempDir root;
-  add_module(root, "site", "Slow", "1.0.0\n");
+  add_info(root, "site", "Slow", "1.0.0\n");
   add_script(root, "modules/site/Slow/control/startup/10-slow", "sleep 3600\n");
-  add_module(root, "site", "After", "1.0.0\n", "Slow\n");
+  add_info(root, "site", "After", "1.0.0\n", "Slow\n");
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
   REQUIRE(hubd.wait_stderr("module Slow 1.0.0 loaded"));
   hubd.signal(SIGTERM);  // the startup script is about to run, or running
@@ -205,4 +203,124 @@ TEST_CASE("SIGTERM during a slow startup script stops the hub at once", "[hubd][
   CHECK_THAT(err, !Catch::Contains("hub is up"));  // no Hub/startup for an aborted start
   CHECK_THAT(err, Catch::Contains("SIGTERM received"));
   CHECK_THAT(err, !Catch::Contains("module After started"));
+}
+
+// ---- needs_config and check ----------------------------------------------------------
+
+namespace {
+
+// `hubctl ARGS` on `root`: its stdout, and REQUIREs exit code `code`.
+std::string hubctl_output(const TempDir& root, std::vector<std::string> args, int code = 0) {
+  args.insert(args.begin(), {"--root", root.path().string()});
+  ChildProcess hubctl(HUBCTL_PATH, args);
+  REQUIRE(hubctl.wait_exit() == code);
+  std::string out;
+  for (const auto& line : hubctl.stdout_lines()) out += line + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a module whose config lacks needs_config runs without its service until a reload "
+    "gives it the key",
+    "[hubd][modules][check]") {
+  TempDir root;
+  hub::test::add_module(root, "Bridge",
+                        "command: /bin/sleep\nargs: ['1000']\nneeds_config: broker\n");
+  add_script(root, "modules/system/Bridge/control/startup/10-up",
+             "echo up >> \"$HUB_DATA_DIR/startups\"\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "qos: 1\n");
+  hub::test::RunningHub hub(root);
+  const std::string why = "its configuration has no `broker` (config/LEVEL/modules/Bridge/*.yml)";
+  CHECK(hub.process().wait_stderr("module Bridge: its service does not run: " + why, 1s));
+
+  // Loaded and up, its control scripts run, but no service.
+  auto events = retained(root, 2, {"Bridge/loaded", "Bridge/started"});
+  CHECK_THAT(events["Bridge/loaded"], Catch::Contains("\"service\":false"));
+  CHECK_THAT(events["Bridge/loaded"], Catch::Contains("\"service_off\":\"" + why + "\""));
+  CHECK_THAT(events["Bridge/started"], !Catch::Contains("\"pid\""));
+  CHECK(read(root.path() / "data/Bridge/startups") == "up\n");
+  const std::string inspect = hubctl_output(root, {"inspect", "--json"});
+  CHECK_THAT(inspect,
+             Catch::Contains("\"state\":\"up\",\"service\":false,\"service_off\":\"" + why + "\""));
+  CHECK_THAT(inspect, Catch::Contains("\"instances\":[]"));
+  CHECK_THAT(hubctl_output(root, {"status"}), Catch::Contains("(service off: " + why + ")"));
+
+  // The config gains the key: the module's definition changed, its service starts.
+  auto sub = hub.subscribe({"Hub/reload", "Bridge/started", "Bridge/stopped"});
+  root.write("config/site/modules/Bridge/bridge.yml", "qos: 1\nbroker: {host: localhost}\n");
+  hub.process().signal(SIGHUP);
+  auto started = hub::test::next_on(sub, "Bridge/started");
+  REQUIRE(started);
+  const int pid = static_cast<int>(hub::test::json_int(started->payload(), "pid"));
+  CHECK(hub::test::process_alive(pid));
+  auto reload = hub::test::next_on(sub, "Hub/reload");
+  REQUIRE(reload);
+  CHECK(hub::test::json_field(reload->payload(), "changed") == "[\"Bridge\"]");
+  CHECK_THAT(hubctl_output(root, {"inspect", "--json"}),
+             Catch::Contains("\"state\":\"up\",\"service\":true}"));
+
+  // And loses it: the service stops, the module stays up without it.
+  root.write("config/site/modules/Bridge/bridge.yml", "qos: 1\nbroker: ~\n");
+  hub.process().signal(SIGHUP);
+  REQUIRE(hub::test::next_on(sub, "Bridge/stopped"));
+  started = hub::test::next_on(sub, "Bridge/started");
+  REQUIRE(started);
+  CHECK(std::string(started->payload()).find("\"pid\"") == std::string::npos);
+  CHECK(hub::test::process_exits(pid, 10s));
+  CHECK(read(root.path() / "data/Bridge/startups") == "up\nup\nup\n");
+}
+
+TEST_CASE("a failing configuration check rejects its module before its service runs",
+          "[hubd][modules][check]") {
+  TempDir root;
+  hub::test::add_module(root, "Bridge",
+                        "command: os/linux/programs/serve\n"
+                        "check: {command: os/linux/tools/check, args: [--strict]}\n");
+  add_script(root, "modules/system/Bridge/os/linux/programs/serve",
+             "touch \"$HUB_DATA_DIR/served\"\nexec sleep 1000\n");
+  // It passes once the site says so, and sees the files it is to check.
+  add_script(root, "modules/system/Bridge/os/linux/tools/check",
+             "echo \"$@\" > checked\n"
+             "[ -e pass ] && exit 0\n"
+             "echo 'config/site/modules/Bridge/bridge.yml:3:5: outbound[0].qos: expected 0 or 1'\n"
+             "exit 1\n");
+  root.write("config/system/modules/Bridge/defaults.yml", "outbound: []\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "broker: x\noutbound:\n  - {qos: 2}\n");
+  hub::test::RunningHub hub(root);
+  auto events = retained(root, 1, {"Bridge/rejected"});
+  const std::string& rejected = events["Bridge/rejected"];
+  CHECK_THAT(rejected, Catch::Contains("\"reason\":\"configuration check failed: "
+                                       "config/site/modules/Bridge/bridge.yml:3:5: "
+                                       "outbound[0].qos: expected 0 or 1\""));
+  CHECK_THAT(rejected,
+             Catch::Contains("\"file\":\"" +
+                             (root.path() / "config/site/modules/Bridge/bridge.yml").string() +
+                             "\",\"line\":3"));
+  CHECK(read(root.path() / "checked") ==
+        "--strict config/system/modules/Bridge/defaults.yml "
+        "config/site/modules/Bridge/bridge.yml\n");
+  CHECK_FALSE(fs::exists(root.path() / "data/Bridge/served"));
+  CHECK_THAT(hubctl_output(root, {"inspect", "--json"}), Catch::Contains("\"instances\":[]"));
+
+  // Fixed: a reload runs the check again, and the service starts.
+  auto sub = hub.subscribe({"Hub/reload", "Bridge/started"});
+  root.write("pass", "");
+  hub.process().signal(SIGHUP);
+  auto started = hub::test::next_on(sub, "Bridge/started");
+  REQUIRE(started);
+  CHECK(hub::test::process_alive(static_cast<int>(hub::test::json_int(started->payload(), "pid"))));
+  auto reload = hub::test::next_on(sub, "Hub/reload");
+  REQUIRE(reload);
+  CHECK(hub::test::json_field(reload->payload(), "added") == "[\"Bridge\"]");
+
+  // Broken again: the running version is kept, as for any rejected definition.
+  fs::remove(root.path() / "pass");
+  auto rejections = hub.subscribe({"Bridge/rejected"});
+  hub.process().signal(SIGHUP);
+  auto again = hub::test::next_on(rejections, "Bridge/rejected");
+  REQUIRE(again);
+  CHECK(hub::test::json_field(again->payload(), "kept_running") == "true");
+  CHECK(hub::test::process_alive(static_cast<int>(hub::test::json_int(started->payload(), "pid"))));
 }

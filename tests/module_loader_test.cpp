@@ -1,4 +1,10 @@
+#include <signal.h>
 #include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -408,4 +414,190 @@ TEST_CASE("a service.yml that is a link to nothing rejects the module, not runs 
   CHECK(tree.loaded.empty());
   CHECK_THAT(rejected(tree, "Linked").reason,
              Catch::Contains("bad service definition: " + svc.string() + ": missing"));
+}
+
+// ---- needs_config and check ----------------------------------------------------------
+
+namespace {
+
+// Writes an executable /bin/sh script (the body follows "#!/bin/sh\n").
+void write_script(const TempDir& root, const std::string& relative, const std::string& body) {
+  fs::permissions(root.write(relative, "#!/bin/sh\n" + body), fs::perms(0755));
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Module Bridge at level system, whose service runs `serve` and whose service.yml ends with
+// `extra`.
+void add_bridge(const TempDir& root, const std::string& extra) {
+  add_module(root, "system", "Bridge", "1.0.0\n");
+  root.write("modules/system/Bridge/service.yml", "command: serve\n" + extra);
+}
+
+const Module& loaded(const ModuleTree& tree, const std::string& name) {
+  for (const auto& m : tree.loaded) {
+    if (m.name == name) return m;
+  }
+  for (const auto& r : tree.rejected) INFO(r.name << ": " << r.reason);
+  FAIL("module " << name << " was not loaded");
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("a module whose configuration lacks needs_config loads, its service off, saying why",
+          "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "needs_config: broker\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "other: 1\n");
+  ModuleTree tree = load_module_tree(root.path(), kLevels);
+  const Module& off = loaded(tree, "Bridge");
+  REQUIRE(off.service);
+  CHECK_FALSE(off.runs_service());
+  CHECK(off.service_off == "its configuration has no `broker` (config/LEVEL/modules/Bridge/*.yml)");
+
+  // A null value is no value.
+  root.write("config/site/modules/Bridge/bridge.yml", "broker: ~\n");
+  tree = load_module_tree(root.path(), kLevels);
+  CHECK_FALSE(loaded(tree, "Bridge").runs_service());
+
+  // Any level may give it; a map is a value.
+  root.write("config/customer/modules/Bridge/bridge.yml", "broker: {host: localhost}\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "other: 1\n");
+  tree = load_module_tree(root.path(), kLevels);
+  CHECK(loaded(tree, "Bridge").runs_service());
+  CHECK(loaded(tree, "Bridge").service_off.empty());
+}
+
+TEST_CASE("a failing check rejects its module with its output, file and line", "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "check: {command: os/linux/tools/check}\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "outbound:\n  - {qos: 7}\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/check",
+               "echo 'config/site/modules/Bridge/bridge.yml:3:5: outbound[0].qos: "
+               "expected 0 or 1'\necho 'and more' >&2\nexit 1\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.loaded.empty());
+  const RejectedModule& r = rejected(tree, "Bridge");
+  CHECK(r.reason ==
+        "configuration check failed: config/site/modules/Bridge/bridge.yml:3:5: "
+        "outbound[0].qos: expected 0 or 1\nand more");
+  CHECK(r.file == root.path() / "config/site/modules/Bridge/bridge.yml");
+  CHECK(r.line == 3);
+}
+
+TEST_CASE("a check's first line names a file and line only for a file it was given",
+          "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "check: {command: os/linux/tools/check}\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "broker: x\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/check",
+               "echo 'config/site/modules/Other/o.yml:3: no'\nexit 2\n");
+  ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(rejected(tree, "Bridge").file.empty());
+  CHECK(rejected(tree, "Bridge").line == 0);
+  // Without output, the reason says how it ended.
+  write_script(root, "modules/system/Bridge/os/linux/tools/check", "exit 3\n");
+  tree = load_module_tree(root.path(), kLevels);
+  CHECK(rejected(tree, "Bridge").reason ==
+        "configuration check failed: os/linux/tools/check exited with 3");
+  // Killed by a signal.
+  write_script(root, "modules/system/Bridge/os/linux/tools/check", "echo dying\nkill -SEGV $$\n");
+  tree = load_module_tree(root.path(), kLevels);
+  CHECK(rejected(tree, "Bridge").reason ==
+        "configuration check failed: os/linux/tools/check killed by SIGSEGV: dying");
+}
+
+TEST_CASE("a passing check loads its module, having seen its args and config files in order",
+          "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "check: {command: os/linux/tools/check, args: [--strict, -v]}\n");
+  root.write("config/system/modules/Bridge/b.yml", "a: 1\n");
+  root.write("config/site/modules/Bridge/b.yml", "a: 3\n");
+  root.write("config/site/modules/Bridge/a.yml", "a: 2\n");
+  root.write("config/site/modules/Bridge/service.yml", "args: [--site]\n");
+  root.write("config/site/modules/Bridge/.hidden.yml", "a: 4\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/check",
+               "printf '%s\\n' \"$@\" > seen.txt\n"
+               "pwd >> seen.txt\n"
+               "echo \"module=$HUB_MODULE config=${HUB_MODULE_CONFIG-unset} "
+               "credential=${HUB_CREDENTIAL_FILE-unset}\" >> seen.txt\n"
+               "read line && echo \"stdin: $line\" >> seen.txt\n"
+               "echo all fine\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.rejected.empty());
+  CHECK(loaded(tree, "Bridge").runs_service());
+  CHECK(read_text(root.path() / "seen.txt") ==
+        "--strict\n-v\n"
+        "config/system/modules/Bridge/b.yml\n"
+        "config/site/modules/Bridge/a.yml\n"
+        "config/site/modules/Bridge/b.yml\n" +
+            fs::canonical(root.path()).string() +
+            "\nmodule=Bridge config=unset credential=unset\n");
+}
+
+TEST_CASE("a check that hangs is killed, its process group too, and rejects its module",
+          "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "check: {command: os/linux/tools/check, timeout: 200ms}\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/check",
+               "sleep 60 &\necho $! > bg.pid\necho waiting\nwait\n");
+  const auto began = std::chrono::steady_clock::now();
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds(10));
+  CHECK_THAT(rejected(tree, "Bridge").reason,
+             Catch::StartsWith("configuration check failed: os/linux/tools/check timed out "
+                               "after ") &&
+                 Catch::EndsWith(" ms (its process group was killed): waiting"));
+  const pid_t background = std::stoi(read_text(root.path() / "bg.pid"));
+  // Killed with its group; gone once reaped by whoever inherited it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (::kill(background, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(::kill(background, 0) != 0);
+}
+
+TEST_CASE("a check's output is kept up to 4 KiB, saying when it was cut", "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "check: {command: os/linux/tools/check}\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/check",
+               "i=0\nwhile [ $i -lt 1000 ]; do echo 0123456789; i=$((i+1)); done\n"
+               "exit 1\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  const std::string& reason = rejected(tree, "Bridge").reason;
+  CHECK_THAT(reason, Catch::EndsWith("0123456789\n0123 (output cut at 4096 bytes)"));
+  CHECK(reason.size() < 4096 + 100);
+}
+
+TEST_CASE("a check that cannot be run rejects its module", "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "check: {command: os/linux/tools/missing}\n");
+  ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK(rejected(tree, "Bridge").reason ==
+        "configuration check failed: " +
+            (root.path() / "modules/system/Bridge/os/linux/tools/missing").string() +
+            ": not an executable file");
+  // A name without '/' is looked up on the module's PATH, its own directories first.
+  add_bridge(root, "check: {command: vet}\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/vet", "exit 0\n");
+  tree = load_module_tree(root.path(), kLevels);
+  CHECK(tree.rejected.empty());
+}
+
+TEST_CASE("no check runs for a module whose service is off", "[loader][check]") {
+  TempDir root;
+  add_bridge(root, "needs_config: broker\ncheck: {command: os/linux/tools/check}\n");
+  write_script(root, "modules/system/Bridge/os/linux/tools/check", "touch ran\nexit 1\n");
+  ModuleTree tree = load_module_tree(root.path(), kLevels);
+  CHECK_FALSE(loaded(tree, "Bridge").runs_service());
+  CHECK_FALSE(fs::exists(root.path() / "ran"));
+  // Once the key is there, the check runs, and its failure rejects.
+  root.write("config/site/modules/Bridge/bridge.yml", "broker: x\n");
+  tree = load_module_tree(root.path(), kLevels);
+  CHECK(fs::exists(root.path() / "ran"));
+  CHECK_THAT(rejected(tree, "Bridge").reason, Catch::StartsWith("configuration check failed: "));
 }

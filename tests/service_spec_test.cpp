@@ -603,3 +603,71 @@ TEST_CASE("hub.yml scripts and shutdown timeouts of 0 are refused", "[service][c
   CHECK_THAT(e, Catch::Contains(":3:26: journal.sync_interval: expected at least 1 ms, got 0ms"));
   CHECK_THAT(e, Catch::Contains(":3:40: journal.max_age: expected at least 1000 ms, got 0s"));
 }
+
+// ---- needs_config and check ----------------------------------------------------------
+
+TEST_CASE("needs_config and check are read, check's timeout defaulting to 10s", "[service]") {
+  TempDir root;
+  root.write(kModuleFile,
+             "command: serve\n"
+             "needs_config: broker\n"
+             "check: {command: os/linux/tools/check, args: [--strict]}\n");
+  ServiceSpec spec = foo_service(root);
+  CHECK(spec.needs_config == "broker");
+  REQUIRE(spec.check);
+  CHECK(spec.check->command == "os/linux/tools/check");
+  CHECK(spec.check->args == std::vector<std::string>{"--strict"});
+  CHECK(spec.check->timeout == milliseconds(10'000));
+  // An override changes one part of the check and keeps the rest.
+  root.write("config/site/modules/Foo/service.yml", "check: {timeout: 5m}\n");
+  spec = foo_service(root);
+  REQUIRE(spec.check);
+  CHECK(spec.check->command == "os/linux/tools/check");
+  CHECK(spec.check->args == std::vector<std::string>{"--strict"});
+  CHECK(spec.check->timeout == milliseconds(300'000));
+  // A service without either has neither.
+  TempDir plain;
+  plain.write(kModuleFile, "command: serve\n");
+  const ServiceSpec none = foo_service(plain);
+  CHECK(none.needs_config.empty());
+  CHECK_FALSE(none.check);
+}
+
+TEST_CASE("bad needs_config and check values name the file, line, column and key", "[service]") {
+  const std::string e = problems_of(
+      "command: serve\n"
+      "needs_config: mqtt.broker\n"
+      "check:\n"
+      "  command: ''\n"
+      "  args: --strict\n"
+      "  timeout: 50ms\n"
+      "  env: {A: b}\n");
+  CHECK_THAT(e, Catch::Contains(":2:15: needs_config: expected a top-level key of the module's "
+                                "configuration ([A-Za-z0-9_-]+), got 'mqtt.broker'"));
+  CHECK_THAT(e, Catch::Contains(":4:12: check.command: expected a program, got an empty string"));
+  CHECK_THAT(e, Catch::Contains(":5:9: check.args: expected a list of strings, got '--strict'"));
+  CHECK_THAT(e, Catch::Contains(":6:12: check.timeout: expected at least 100 ms, got 50ms"));
+  CHECK_THAT(e, Catch::Contains(":7:3: check.env: unknown key (expected one of: command, args, "
+                                "timeout)"));
+  CHECK_THAT(problems_of("command: serve\nneeds_config: [broker]\n"),
+             Catch::Contains(":2:15: needs_config: expected a string"));
+  CHECK_THAT(problems_of("command: serve\nneeds_config: ''\n"),
+             Catch::Contains(":2:15: needs_config: expected a top-level key"));
+  CHECK_THAT(problems_of("command: serve\ncheck: {command: c, timeout: 6m}\n"),
+             Catch::Contains(":2:30: check.timeout: expected at most"));
+  CHECK_THAT(problems_of("command: serve\ncheck: check-it\n"),
+             Catch::Contains(":2:8: check: expected a map, got 'check-it'"));
+  // The least and the most allowed are fine.
+  TempDir root;
+  root.write(kModuleFile, "command: serve\ncheck: {command: c, timeout: 100ms}\n");
+  CHECK(foo_service(root).check->timeout == milliseconds(100));
+  root.write(kModuleFile, "command: serve\ncheck: {command: c, timeout: 5m}\n");
+  CHECK(foo_service(root).check->timeout == milliseconds(300'000));
+}
+
+TEST_CASE("a check without a command is refused, even when made of overrides only", "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\n");
+  const auto file = root.write("config/site/modules/Foo/service.yml", "check: {timeout: 2s}\n");
+  CHECK(foo_problems(root) == file.string() + ": check.command: expected the program to run");
+}

@@ -65,7 +65,8 @@ std::vector<StatusRow> status_rows(const YAML::Node& inspect,
       row = instance_row(own);
     } else if (text(m, "service") != "true") {
       row.healthy = state == "up";
-      if (state == "up") row.detail = "(no service)";
+      const std::string off = text(m, "service_off");
+      if (state == "up") row.detail = off.empty() ? "(no service)" : "(service off: " + off + ")";
     }
     rows.push_back(row);
     for (const auto& in : instances) {  // its dynamic instances, after it

@@ -24,7 +24,7 @@ void publish_lifecycle(const HubPublish& publish, const LifecycleEvent& event) {
 }
 
 EventSubject EventSubject::of(const Module& m) {
-  return {m.name, m.service ? m.name : std::string()};
+  return {m.name, m.runs_service() ? m.name : std::string()};
 }
 
 LifecycleEvent loaded_event(const Module& m) {
@@ -37,7 +37,8 @@ LifecycleEvent loaded_event(const Module& m) {
       .add("path", m.dir.string())
       .add_raw("depends", json_string_array(requirements))
       .add("build", m.build_info)
-      .add("service", m.service.has_value());
+      .add("service", m.runs_service());
+  if (!m.service_off.empty()) json.add("service_off", m.service_off);
   return {m.name + "/loaded", json.str(), true};
 }
 

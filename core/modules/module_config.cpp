@@ -58,11 +58,10 @@ void read_hub_section(YamlReader& reader, const YAML::Node& config,
 
 }  // namespace
 
-Result<ModuleConfig> merge_module_config(const fs::path& root,
-                                         const std::vector<std::string>& levels,
-                                         const std::string& name, FileFault* fault) {
-  ModuleConfig result;
-  YAML::Node merged(YAML::NodeType::Map);
+Result<std::vector<fs::path>> module_config_files(const fs::path& root,
+                                                  const std::vector<std::string>& levels,
+                                                  const std::string& name, FileFault* fault) {
+  std::vector<fs::path> all;
   for (const auto& level : levels) {
     const fs::path dir = RootLayout(root).module_config_dir(level, name);
     std::vector<fs::path> files;
@@ -80,23 +79,34 @@ Result<ModuleConfig> merge_module_config(const fs::path& root,
       return Status::error(dir.string() + ": cannot be read: " + ec.message());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& file : files) {
-      YamlReader reader(file.string());
-      const auto failed = [&] {
-        if (fault != nullptr) *fault = reader.fault();
-        return reader.status();
-      };
-      const YAML::Node node = reader.load_file(file.string());
-      if (!reader.ok()) return failed();
-      if (node.IsNull()) continue;  // an empty file adds nothing
-      if (!node.IsMap()) {
-        reader.problem(node, "", "expected a map of settings (key: value) at the top");
-        return failed();
-      }
-      read_hub_section(reader, node, result.script_timeout);  // a later file wins, like the merge
-      if (!reader.ok()) return failed();
-      merged = merge_yaml(merged, node);
+    all.insert(all.end(), files.begin(), files.end());
+  }
+  return all;
+}
+
+Result<ModuleConfig> merge_module_config(const fs::path& root,
+                                         const std::vector<std::string>& levels,
+                                         const std::string& name, FileFault* fault) {
+  auto files = module_config_files(root, levels, name, fault);
+  if (!files) return files.status();
+  ModuleConfig result;
+  YAML::Node merged(YAML::NodeType::Map);
+  for (const auto& file : *files) {
+    YamlReader reader(file.string());
+    const auto failed = [&] {
+      if (fault != nullptr) *fault = reader.fault();
+      return reader.status();
+    };
+    const YAML::Node node = reader.load_file(file.string());
+    if (!reader.ok()) return failed();
+    if (node.IsNull()) continue;  // an empty file adds nothing
+    if (!node.IsMap()) {
+      reader.problem(node, "", "expected a map of settings (key: value) at the top");
+      return failed();
     }
+    read_hub_section(reader, node, result.script_timeout);  // a later file wins, like the merge
+    if (!reader.ok()) return failed();
+    merged = merge_yaml(merged, node);
   }
   result.merged = std::move(merged);
   return result;

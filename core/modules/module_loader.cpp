@@ -8,6 +8,7 @@
 #include <set>
 
 #include "bus/root_layout.h"
+#include "core/modules/module_check.h"
 #include "core/modules/module_config.h"
 #include "core/system/files.h"
 
@@ -104,11 +105,33 @@ Candidate examine_guarded(const fs::path& dir, const std::string& level) {
   }
 }
 
-// Reads the module's configuration and service definition into `m`; returns why it
-// cannot load, if it cannot.
+// True when the merged configuration has top-level `key`, not null.
+bool has_setting(const YAML::Node& config, const std::string& key) {
+  if (!config.IsMap()) return false;
+  for (const auto& entry : config) {  // const lookup: operator[] would add the key
+    if (entry.first.Scalar() == key) return !entry.second.IsNull();
+  }
+  return false;
+}
+
+// Runs the module's configuration check (module_check.h); returns why it failed, if it did.
+std::optional<RejectedModule> check_settings(const Module& m, const fs::path& root,
+                                             const std::vector<std::string>& levels,
+                                             const CheckOptions& checks) {
+  FileFault fault;
+  auto files = module_config_files(root, levels, m.name, &fault);
+  if (!files) return rejection(m, "bad configuration: " + files.error(), fault.file, fault.line);
+  const auto failure = run_config_check(root, m, *files, checks);
+  if (!failure) return std::nullopt;
+  return rejection(m, failure->reason, failure->file, failure->line);
+}
+
+// Reads the module's configuration and service definition into `m`, and runs its
+// configuration check; returns why it cannot load, if it cannot.
 std::optional<RejectedModule> read_settings(Module& m, const fs::path& root,
                                             const std::vector<std::string>& levels,
-                                            const std::vector<std::string>& volume_paths) {
+                                            const std::vector<std::string>& volume_paths,
+                                            const CheckOptions& checks) {
   FileFault fault;
   auto config = merge_module_config(root, levels, m.name, &fault);
   if (!config) return rejection(m, "bad configuration: " + config.error(), fault.file, fault.line);
@@ -123,6 +146,14 @@ std::optional<RejectedModule> read_settings(Module& m, const fs::path& root,
       return rejection(m, "bad service definition: " + source.error());
   }
   m.service = std::move(*service);
+  if (!m.service) return std::nullopt;
+  const std::string& needed = m.service->needs_config;
+  if (!needed.empty() && !has_setting(m.config, needed)) {
+    m.service_off =
+        "its configuration has no `" + needed + "` (config/LEVEL/modules/" + m.name + "/*.yml)";
+    return std::nullopt;
+  }
+  if (m.service->check) return check_settings(m, root, levels, checks);
   return std::nullopt;
 }
 
@@ -327,7 +358,8 @@ class Resolver {
 std::vector<std::string> default_config_levels() { return {"system", "customer", "site"}; }
 
 ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels,
-                            const std::vector<std::string>& volume_paths) {
+                            const std::vector<std::string>& volume_paths,
+                            const CheckOptions& checks) {
   ModuleTree tree;
   std::map<std::string, Candidate> winners;
   std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
@@ -354,7 +386,7 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   for (auto& [name, c] : winners) {
     if (c.rejected) continue;
     try {
-      c.rejected = read_settings(c.module, root, levels, volume_paths);
+      c.rejected = read_settings(c.module, root, levels, volume_paths, checks);
     } catch (const std::exception& e) {  // a library's surprise rejects this module only
       c.rejected = rejection(c.module, "its settings cannot be read: " + std::string(e.what()));
     }

@@ -4,6 +4,8 @@
 // decisions. Thread-compatible (no shared state).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -27,8 +29,14 @@ struct Module {
   YAML::Node config;       // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
   // hub.scripts.timeout in that config: this module's own limit for its event scripts.
   std::optional<std::chrono::milliseconds> script_timeout;
-  // service.yml merged across levels (service_spec.h); nullopt when it runs no service.
+  // service.yml merged across levels (service_spec.h); nullopt when it declares none.
   std::optional<ServiceSpec> service;
+  // Why its declared service does not run (needs_config unmet), else empty. Such a module
+  // is treated as one without a service, but for the account its scripts run as.
+  std::string service_off;
+
+  // True when it has a service to run.
+  bool runs_service() const { return service.has_value() && service_off.empty(); }
 };
 
 struct RejectedModule {
@@ -63,13 +71,26 @@ struct ModuleTree {
 // system, customer, site.
 std::vector<std::string> default_config_levels();
 
+// How the loader runs configuration checks (service.yml `check:`, module_check.h).
+struct CheckOptions {
+  // Readable once the hub is asked to stop: a check running then is killed, and its
+  // module rejected. -1: never.
+  int cancel_fd = -1;
+  // Where a running check is recorded (ScriptRequest::record_dir); empty: not recorded.
+  std::filesystem::path record_dir;
+  // hub.yml services.group: a check runs as its module's control scripts do.
+  std::optional<gid_t> services_group;
+};
+
 // Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
 // each module's config from ROOT/config/LEVEL/modules/NAME/. Never fails as a whole:
 // every problem rejects the module it belongs to (and, transitively, its dependents);
 // every other module still loads. A service volume must resolve inside the root or inside
-// one of `volume_paths`.
+// one of `volume_paths`. A module whose service runs and declares a `check:` has it run
+// (no process is started for any other).
 ModuleTree load_module_tree(const std::filesystem::path& root,
                             const std::vector<std::string>& levels,
-                            const std::vector<std::string>& volume_paths = {});
+                            const std::vector<std::string>& volume_paths = {},
+                            const CheckOptions& checks = {});
 
 }  // namespace hub

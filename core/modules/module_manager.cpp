@@ -81,7 +81,11 @@ Status ModuleManager::grant_scripts_credential(const std::string& name,
 
 Result<ModuleTree> ModuleManager::scan() const {
   try {
-    return load_module_tree(options_.root, options_.levels, options_.volume_paths);
+    CheckOptions checks;
+    checks.cancel_fd = options_.cancel_fd;
+    checks.record_dir = layout().script_records_dir();
+    checks.services_group = options_.services_group;
+    return load_module_tree(options_.root, options_.levels, options_.volume_paths, checks);
   } catch (const std::exception& e) {
     return Status::error(std::string("cannot scan the modules: ") + e.what());
   }
@@ -102,6 +106,8 @@ void ModuleManager::load() {
 
 void ModuleManager::publish_loaded(const Module& m) {
   spdlog::info("module {} {} loaded from level {}", m.name, m.version.str(), m.level);
+  if (!m.service_off.empty())
+    spdlog::info("module {}: its service does not run: {}", m.name, m.service_off);
   publish_lifecycle(publish_, loaded_event(m));
 }
 
@@ -195,7 +201,7 @@ bool ModuleManager::start_module(const Module& m) {
     return false;
   }
   started_.push_back(m.name);  // from here on it gets its shutdown
-  if (m.service) {
+  if (m.runs_service()) {
     if (options_.supervisor == nullptr) {
       fail(m, "this hub runs no services");
       return false;
@@ -261,7 +267,7 @@ void ModuleManager::stop_module(const std::string& name) {
   for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
   const Module* m = find_loaded(name);
   publish_lifecycle(publish_, stopping_event(EventSubject::of(*m)));
-  if (m->service && options_.supervisor != nullptr) {
+  if (m->runs_service() && options_.supervisor != nullptr) {
     if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
       spdlog::warn("module {}: {}", name, stopped->message());
   }
@@ -370,7 +376,7 @@ Status ModuleManager::start(const std::string& name) {
   const Module* m = find_loaded(name);
   if (m == nullptr) return Status::not_found("no loaded module " + name);
   bool service_down = false;  // it came up, but its service has failed or ended since
-  if (m->service && options_.supervisor != nullptr) {
+  if (m->runs_service() && options_.supervisor != nullptr) {
     for (const auto& s : options_.supervisor->status()) {
       if (s.instance == name) {
         service_down = s.state == InstanceState::kFailed || s.state == InstanceState::kExited;
@@ -404,7 +410,10 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
                                      const YAML::Node& config) {
   const Module* m = find_loaded(name);
   if (m == nullptr) return Status::not_found("no loaded module " + name);
-  if (!m->service) return Status::bad_request("module " + name + " runs no service");
+  if (!m->runs_service()) {
+    return Status::bad_request("module " + name + " runs no service" +
+                               (m->service_off.empty() ? "" : ": " + m->service_off));
+  }
   if (module_name_problem(suffix)) {
     return Status::bad_request("instance name '" + suffix +
                                "' must be 1 to 64 of [A-Za-z0-9_-], starting with a letter");
@@ -459,13 +468,14 @@ std::string ModuleManager::modules_json(const std::set<std::string>& service_fai
                         : up_.count(m.name) != 0            ? "up"
                         : not_startable_.count(m.name) != 0 ? "failed"
                                                             : "stopped";
-    out += (out.size() > 1 ? "," : "") + JsonObject()
-                                             .add("name", m.name)
-                                             .add("level", m.level)
-                                             .add("version", m.version.str())
-                                             .add("state", state)
-                                             .add("service", m.service.has_value())
-                                             .str();
+    JsonObject one;
+    one.add("name", m.name)
+        .add("level", m.level)
+        .add("version", m.version.str())
+        .add("state", state)
+        .add("service", m.runs_service());
+    if (!m.service_off.empty()) one.add("service_off", m.service_off);
+    out += (out.size() > 1 ? "," : "") + one.str();
   }
   for (const auto& r : tree_.rejected) {
     out += (out.size() > 1 ? "," : "") + JsonObject()

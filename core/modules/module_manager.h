@@ -94,8 +94,8 @@ class ModuleManager {
   Status start_instance(const std::string& name, const std::string& suffix,
                         const YAML::Node& config);
   Status stop_instance(const std::string& instance);
-  // [{name, level, version, state: up|failed|stopped|rejected, service, reason}]. A module
-  // in `service_failed` (its own instance has failed since it came up) shows as failed.
+  // [{name, level, version, state: up|failed|stopped|rejected, service, service_off, reason}]. A
+  // module in `service_failed` (its own instance has failed since it came up) shows as failed.
   std::string modules_json(const std::set<std::string>& service_failed = {}) const;
 
   const ModuleTree& tree() const { return tree_; }

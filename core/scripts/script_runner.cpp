@@ -221,7 +221,7 @@ ScriptOutcome run_script(const ScriptRequest& request) {
   spec.cwd = request.cwd;
   spec.stdin_fd = in_pipe.read.get();
   spec.stdout_fd = out_pipe->write.get();
-  spec.stderr_fd = err_pipe->write.get();
+  spec.stderr_fd = request.merge_output ? out_pipe->write.get() : err_pipe->write.get();
   spec.account = request.account;
   std::optional<RunRecord> record;
   if (!request.record_dir.empty()) {

@@ -50,6 +50,9 @@ struct ScriptRequest {
   std::string input;  // written to stdin, which is then closed (empty: /dev/null)
   std::chrono::milliseconds timeout = kDefaultScriptTimeout;
   size_t output_cap = kDefaultScriptOutputCap;  // bytes kept of stdout and of stderr, each
+  // stderr goes where stdout does: one capture (`out`) in the order written; `err` stays
+  // empty.
+  bool merge_output = false;
   // When this fd becomes readable (hubd passes the signalfd of its stop signals), the run
   // is cancelled: its process group is killed at once, and the outcome says it was
   // because of `cancel_reason`. -1: never.
@@ -74,7 +77,7 @@ struct ScriptOutcome {
   std::string cancel_reason;  // then why: the request's cancel_reason
   std::string start_error;    // set when it could not be started at all
   std::chrono::milliseconds duration{0};
-  std::string out, err;  // captured output, each at most output_cap bytes
+  std::string out, err;  // captured output, each at most output_cap bytes (see merge_output)
   bool out_truncated = false, err_truncated = false;
 
   bool ok() const {

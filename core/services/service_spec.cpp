@@ -4,6 +4,7 @@
 #include <pwd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -34,6 +35,13 @@ bool is_env_name(const std::string& name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// A top-level key needs_config may name: [A-Za-z0-9_-]+.
+bool is_config_key(const std::string& key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
 }
 
@@ -78,7 +86,7 @@ class SpecParser {
   void parse(const YAML::Node& node, ServiceSpec& spec) {
     if (!r_.expect_map(node, "",
                        {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes",
-                        "log", "user", "group"}))
+                        "log", "user", "group", "needs_config", "check"}))
       return;
     parse_account(node, spec);
     r_.read(node, "", "command", spec.command);
@@ -96,6 +104,8 @@ class SpecParser {
       r_.read_duration(ready, "ready", "timeout", spec.ready_timeout, kMinReadyTimeout,
                        std::chrono::hours(1));
     }
+    parse_needs_config(node, spec);
+    parse_check(node["check"], spec.check);
     parse_limits(node["limits"], spec.limits);
     parse_volumes(node["volumes"], spec.volumes);
     if (const YAML::Node log = node["log"];
@@ -110,6 +120,30 @@ class SpecParser {
   }
 
  private:
+  void parse_needs_config(const YAML::Node& node, ServiceSpec& spec) {
+    const YAML::Node key = node["needs_config"];
+    if (!key) return;
+    r_.read(node, "", "needs_config", spec.needs_config);
+    if (key.IsScalar() && !is_config_key(spec.needs_config)) {
+      r_.problem(key, "needs_config",
+                 "expected a top-level key of the module's configuration ([A-Za-z0-9_-]+), "
+                 "got '" +
+                     spec.needs_config + "'");
+    }
+  }
+
+  // check: {command, args, timeout}; an override may set only some of them.
+  void parse_check(const YAML::Node& check, std::optional<ConfigCheck>& out) {
+    if (!check || !r_.expect_map(check, "check", {"command", "args", "timeout"})) return;
+    ConfigCheck c = out.value_or(ConfigCheck{});
+    r_.read(check, "check", "command", c.command);
+    if (check["command"] && check["command"].IsScalar() && c.command.empty())
+      r_.problem(check["command"], "check.command", "expected a program, got an empty string");
+    r_.read(check, "check", "args", c.args);
+    r_.read_duration(check, "check", "timeout", c.timeout, kMinCheckTimeout, kMaxCheckTimeout);
+    out = std::move(c);
+  }
+
   void parse_env(const YAML::Node& env, std::vector<std::pair<std::string, std::string>>& out) {
     if (!env) return;
     if (!env.IsMap()) return r_.problem(env, "env", "expected a map of NAME: value");
@@ -339,6 +373,8 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   YamlReader reader(last_file);
   SpecParser(reader).parse(merged, spec);
   if (spec.command.empty()) reader.problem(YAML::Node(), "command", "expected the program to run");
+  if (spec.check && spec.check->command.empty())
+    reader.problem(YAML::Node(), "check.command", "expected the program to run");
   if (!reader.ok()) return failed(reader);
   if (spec.restart.backoff_min > spec.restart.backoff_max) {
     YamlReader backoff_reader(backoff_file);

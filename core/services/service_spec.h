@@ -31,6 +31,11 @@ constexpr std::chrono::milliseconds kMinRestartDelay{10};
 constexpr std::chrono::milliseconds kMinResetAfter{100};
 // The shortest ready.timeout: with 0 no service could ever be ready in time.
 constexpr std::chrono::milliseconds kMinReadyTimeout{100};
+// check.timeout: the loader waits this long for a configuration check, at load and at
+// every reload, so it is bounded above as well as below.
+constexpr std::chrono::milliseconds kDefaultCheckTimeout{10000};
+constexpr std::chrono::milliseconds kMinCheckTimeout{100};
+constexpr std::chrono::milliseconds kMaxCheckTimeout{5 * 60 * 1000};
 
 struct RestartPolicy {
   RestartMode mode = RestartMode::kOnFailure;
@@ -77,6 +82,14 @@ struct RunAs {
   gid_t gid = 0;  // the user's own group, unless `group:` names another
 };
 
+// service.yml `check:`: a program the loader runs to vet the module's configuration
+// before its service may run (core/modules/module_check.h).
+struct ConfigCheck {
+  std::string command;            // resolved like ServiceSpec::command
+  std::vector<std::string> args;  // before the config files' paths
+  std::chrono::milliseconds timeout = kDefaultCheckTimeout;
+};
+
 struct ServiceSpec {
   std::string command;  // relative to the module directory when it contains '/', else on PATH
   std::vector<std::string> args;
@@ -91,6 +104,10 @@ struct ServiceSpec {
   std::optional<std::pair<std::string, gid_t>> group;  // none: the user's own group
   std::optional<uint64_t> log_max_size;                // hub.yml services.log when absent
   std::optional<int64_t> log_keep;
+  // needs_config: the service runs only when the module's merged configuration has this
+  // top-level key, not null; empty: always.
+  std::string needs_config;
+  std::optional<ConfigCheck> check;
   // The merged definition as YAML text: two specs with the same text are the same service.
   std::string text;
 };
