@@ -138,6 +138,33 @@ TEST_CASE("a changed config restarts the module; so do a changed script timeout 
   CHECK(plan.start == Names{"Cfg"});
 }
 
+TEST_CASE("a config that gains or loses needs_config's key turns the service on or off",
+          "[reload][check]") {
+  Module off = with_service(module("Bridge"), "command: run\nneeds_config: broker\n");
+  off.service->needs_config = "broker";
+  off.service_off = "its configuration has no `broker` (config/LEVEL/modules/Bridge/*.yml)";
+  Module on = off;
+  on.config = YAML::Load("{broker: {host: localhost}}");
+  on.service_off.clear();
+  SECTION("gains") {
+    const std::vector<Module> loaded = {off};
+    const ReloadPlan plan = plan_reload(loaded, all_up(loaded), tree({on}));
+    CHECK(plan.changed == Names{"Bridge"});
+    CHECK(stops(plan) == Names{"Bridge"});
+    CHECK(plan.start == Names{"Bridge"});
+    REQUIRE(plan.loaded.size() == 1);
+    CHECK(plan.loaded[0].runs_service());
+  }
+  SECTION("loses") {
+    const std::vector<Module> loaded = {on};
+    const ReloadPlan plan = plan_reload(loaded, all_up(loaded), tree({off}));
+    CHECK(plan.changed == Names{"Bridge"});
+    CHECK(stops(plan) == Names{"Bridge"});
+    REQUIRE(plan.loaded.size() == 1);
+    CHECK_FALSE(plan.loaded[0].runs_service());
+  }
+}
+
 TEST_CASE("a module that is not up, or whose service failed, gets another try", "[reload]") {
   const std::vector<Module> loaded = {module("Base"), with_service(module("Svc"))};
   ModulesNow now = all_up(loaded);
@@ -250,6 +277,9 @@ TEST_CASE("module_fingerprint tells apart every part of a definition", "[reload]
   CHECK(module_fingerprint(other) != module_fingerprint(base));
   other = base;
   other.service.reset();
+  CHECK(module_fingerprint(other) != module_fingerprint(base));
+  other = base;
+  other.service_off = "its configuration has no `x`";
   CHECK(module_fingerprint(other) != module_fingerprint(base));
   other = base;
   other.depends.push_back(Dependency{"X", 0, {}, 1});

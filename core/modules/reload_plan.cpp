@@ -70,6 +70,9 @@ std::string module_fingerprint(const Module& m) {
   if (m.script_timeout) text += std::to_string(m.script_timeout->count());
   text += '\n';
   if (m.service) text += m.service->text;
+  // Follows from the config and the service, but a service turned on or off is never
+  // mistaken for no change.
+  text += '\n' + m.service_off;
   return text;
 }
 
