@@ -30,3 +30,20 @@ TEST_CASE("a consumer mark is absent until saved, even at 0, then reads back", "
   CHECK(mark.acked() == 41);
   CHECK_FALSE(std::filesystem::exists(file.string() + ".new"));
 }
+
+TEST_CASE("a consumer mark with a count is due once that many handled events are not saved",
+          "[mark]") {
+  TempDir dir;
+  ConsumerMark mark(dir.path() / "m", 3);
+  REQUIRE(mark.save());
+  const auto saved_at = std::chrono::steady_clock::now();
+  const bool due_at_two = mark.advance(10, 2);
+  if (std::chrono::steady_clock::now() - saved_at < std::chrono::milliseconds(90)) {
+    CHECK_FALSE(due_at_two);  // 2 of 3, and the last save is recent
+  }
+  CHECK(mark.advance(12, 1));  // 3: due whatever the time
+  REQUIRE(mark.save());
+  CHECK(mark.saved() == 12);
+  CHECK_FALSE(mark.save_due());  // nothing moved since
+  CHECK_FALSE(mark.unsaved());
+}

@@ -2,6 +2,10 @@
 // (sdk_probe.cpp), seen on the bus and through the API; and the API client's bounds.
 #include <signal.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "bus/bus_paths.h"
@@ -17,11 +21,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void add_probe(const TempDir& root) {
+// `config`: more of the probe's own configuration (its "acked" subscription).
+void add_probe(const TempDir& root, const std::string& config = "") {
   add_module(root, "Probe",
              std::string("command: ") + SDK_PROBE_PATH +
                  "\nready: {notify: true, timeout: 20s}\nstop: {grace: 5s}\n");
-  root.write("config/site/modules/Probe/probe.yml", "colour: teal\n");
+  root.write("config/site/modules/Probe/probe.yml", "colour: teal\n" + config);
 }
 
 // Publishes as admin (hubctl publish) and returns the stamped sequence number.
@@ -261,4 +266,194 @@ TEST_CASE("a durable subscription gets, on restart, what was published while it 
   const uint64_t live = publish(root, "Durable/after", "{}");
   CHECK(json_int(from_probe(*seen, "Probe/durable-seen").payload(), "seq") ==
         static_cast<int64_t>(live));
+}
+
+namespace {
+
+// hubctl stop or start Probe.
+void probe_ctl(const TempDir& root, const std::string& verb) {
+  ChildProcess p(HUBCTL_PATH, {"--root", root.path(), verb, "Probe"});
+  REQUIRE(p.wait_exit() == 0);
+}
+
+// The seq of the next Probe/acked-seen.
+uint64_t next_seen(Subscriber& sub) {
+  return static_cast<uint64_t>(json_int(from_probe(sub, "Probe/acked-seen").payload(), "seq"));
+}
+
+// The mark the probe's "acked" subscription saved.
+uint64_t saved_mark(const TempDir& root) {
+  return std::stoull(read_file(root.path() / "data/Probe/.hub/consumers/acked"));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an acknowledged durable subscription gets again, after a restart, what it did not "
+    "acknowledge",
+    "[sdk][journal]") {
+  TempDir root;
+  add_probe(root, "acked: {save_every: 1, window: 4}\n");
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  const Credential admin = admin_credential(root);
+  auto ready = hub.subscribe({"Probe/acked-ready"}, true);
+  const Event said = from_probe(ready, "Probe/acked-ready");
+  CHECK(json_field(said.payload(), "unknown") == "no durable subscription nothing");
+  CHECK(json_field(said.payload(), "implicit") ==
+        "durable subscription main is not acknowledged explicitly");
+  auto seen = Subscriber::open(ctx, admin, recovering(root, {"Probe/acked-seen"}));
+  REQUIRE(seen);
+  auto acks = Subscriber::open(ctx, admin, recovering(root, {"Probe/acked"}));
+  REQUIRE(acks);
+
+  const uint64_t a1 = publish(root, "Acked/ack");
+  const uint64_t a2 = publish(root, "Acked/ahead");  // acknowledges a2 + 1000
+  const uint64_t h1 = publish(root, "Acked/hold");
+  const uint64_t h2 = publish(root, "Acked/hold");
+  for (uint64_t seq : {a1, a2, h1, h2}) CHECK(next_seen(*seen) == seq);
+  std::map<uint64_t, int64_t> marks;  // seq -> the mark acknowledge returned
+  while (marks.size() < 2) {
+    const Event e = from_probe(*acks, "Probe/acked");
+    CHECK(json_field(e.payload(), "error").empty());
+    marks[json_int(e.payload(), "seq")] = json_int(e.payload(), "mark");
+  }
+  // Clipped to the last event handed out (a2 then, h1 not yet): saved at once (save_every 1).
+  CHECK(marks.at(a2) == static_cast<int64_t>(a2));
+
+  probe_ctl(root, "stop");
+  CHECK(saved_mark(root) == a2);
+  probe_ctl(root, "start");
+  // What was handed out and not acknowledged comes again, in order; nothing before it.
+  CHECK(next_seen(*seen) == h1);
+  CHECK(next_seen(*seen) == h2);
+  const uint64_t a3 = publish(root, "Acked/ack");  // acknowledges h1 and h2 with it
+  CHECK(next_seen(*seen) == a3);
+  int64_t mark = 0;
+  while (mark < static_cast<int64_t>(a3)) {
+    const Event e = from_probe(*acks, "Probe/acked");
+    if (json_int(e.payload(), "seq") == static_cast<int64_t>(a3))
+      mark = json_int(e.payload(), "mark");
+  }
+  CHECK(mark == static_cast<int64_t>(a3));
+
+  probe_ctl(root, "stop");
+  probe_ctl(root, "start");
+  const uint64_t a4 = publish(root, "Acked/ack");
+  CHECK(next_seen(*seen) == a4);  // nothing came again
+}
+
+TEST_CASE(
+    "save_every bounds what an acknowledged durable subscription gets again after a "
+    "SIGKILL",
+    "[sdk][journal]") {
+  constexpr int kSaveEvery = 10, kWindow = 5;
+  TempDir root;
+  add_probe(root, "acked: {save_every: " + std::to_string(kSaveEvery) +
+                      ", window: " + std::to_string(kWindow) + "}\n");
+  RunningHub hub(root);
+  const BusPaths paths = BusPaths::for_root(root.path());
+  const Credential admin = admin_credential(root);
+  zmq::context_t ctx(1);
+  auto seen = Subscriber::open(ctx, admin, recovering(root, {"Probe/acked-seen", "Probe/acked"}));
+  REQUIRE(seen);
+  constexpr int kEvents = 2000;
+  auto pub = Publisher::connect(ctx, ipc_endpoint(paths.ingest_socket), admin);
+  REQUIRE(pub);
+  for (int i = 0; i < kEvents - 1; ++i) REQUIRE(pub->publish("Acked/n", "{}"));
+  auto last = pub->publish_confirmed("Acked/n", "{}", 10s);
+  REQUIRE(last);
+
+  // The first run's: what it handed out, and the newest mark it said was on disk.
+  std::set<uint64_t> first_run, second_run;
+  int64_t first_pid = 0, saved_before_kill = 0;
+  uint64_t end = 0;
+  bool killed = false;
+  while (true) {
+    auto e = seen->next(20s);
+    REQUIRE(e);
+    REQUIRE(e->source == "Probe");
+    const uint64_t seq = static_cast<uint64_t>(json_int(e->payload(), "seq"));
+    if (e->topic() == "Probe/acked") {  // its pid is the one that handed it out
+      if (!killed) saved_before_kill = std::max(saved_before_kill, json_int(e->payload(), "mark"));
+      continue;
+    }
+    const int64_t pid = json_int(e->payload(), "pid");
+    if (first_pid == 0) first_pid = pid;
+    if (pid == first_pid) {
+      first_run.insert(seq);
+    } else {
+      second_run.insert(seq);
+    }
+    if (!killed && first_run.size() == 200) {  // mid-stream
+      REQUIRE(::kill(static_cast<pid_t>(first_pid), SIGKILL) == 0);
+      killed = true;
+      // A marker after the stream: once the restarted probe hands it out, it is done.
+      auto marker = pub->publish_confirmed("Acked/end", "{}", 10s);
+      REQUIRE(marker);
+      end = *marker;
+    }
+    if (pid != first_pid && seq == end) break;
+  }
+  CHECK(*first_run.rbegin() < *last);  // killed mid-stream
+  // Every event handed out at least once, in two runs.
+  JournalReader journal(root.path() / "var/db/hub/journal", 1);
+  size_t published = 0, missing = 0;
+  while (const JournalRecord* r = journal.next()) {
+    if (r->topic != "Acked/n" && r->topic != "Acked/end") continue;
+    ++published;
+    if (!first_run.count(r->seq) && !second_run.count(r->seq)) ++missing;
+  }
+  CHECK(published == kEvents + 1);
+  CHECK(missing == 0);
+  // What the restarted one got again: nothing at or below a mark said saved, and at most
+  // what was acknowledged and not yet saved (fewer than save_every, or save_every if the
+  // kill came during a save) plus what was in flight (the window, and the one its
+  // acknowledging thread held).
+  REQUIRE_FALSE(second_run.empty());
+  CHECK(static_cast<int64_t>(*second_run.begin()) > saved_before_kill);
+  size_t again = 0;
+  for (uint64_t seq : second_run) again += first_run.count(seq);
+  CHECK(again <= static_cast<size_t>(kSaveEvery + kWindow + 1));
+}
+
+TEST_CASE("an acknowledged durable subscription is told the exact range retention removed",
+          "[sdk][journal]") {
+  TempDir root;
+  root.write("config/hub.yml", "journal: {segment_size: 4KiB, max_size: 8KiB}\n");
+  add_probe(root, "acked: {save_every: 1, window: 4}\n");
+  RunningHub hub(root);
+  zmq::context_t ctx(1);
+  const Credential admin = admin_credential(root);
+  auto seen = Subscriber::open(ctx, admin,
+                               recovering(root, {"Probe/acked-seen", "Probe/acked", "Probe/lost"}));
+  REQUIRE(seen);
+  const uint64_t a1 = publish(root, "Acked/ack");
+  CHECK(next_seen(*seen) == a1);
+  REQUIRE(next_on(*seen, "Probe/acked"));
+  probe_ctl(root, "stop");
+  const uint64_t mark = saved_mark(root);
+  CHECK(mark >= a1);
+  // While it is stopped, retention removes what it has not handled.
+  for (int i = 0; i < 200; ++i) publish(root, "Fill/up", "{\"padding\":\"xxxxxxxxxxxxxxxxxxxx\"}");
+  const uint64_t after = publish(root, "Acked/ack");
+  std::set<uint64_t> segments;  // the first seq of each segment kept
+  for (const auto& entry : fs::directory_iterator(root.path() / "var/db/hub/journal")) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == 24 && name.substr(20) == ".seg") segments.insert(std::stoull(name));
+  }
+  REQUIRE_FALSE(segments.empty());
+  REQUIRE(*segments.begin() > mark + 1);
+  probe_ctl(root, "start");
+  const Event lost = from_probe(*seen, "Probe/lost");
+  CHECK(json_int(lost.payload(), "first") == static_cast<int64_t>(mark + 1));
+  // Up to the first event still held when it asked: the first of a segment (starting the
+  // probe may have rolled the journal over once more, removing the oldest of these).
+  const uint64_t lost_last = static_cast<uint64_t>(json_int(lost.payload(), "last"));
+  CHECK(segments.count(lost_last + 1) == 1);
+  // The lost ones count as handled: acknowledging the next moves the mark past them all.
+  CHECK(next_seen(*seen) == after);
+  const Event acked = from_probe(*seen, "Probe/acked");
+  CHECK(json_int(acked.payload(), "seq") == static_cast<int64_t>(after));
+  CHECK(json_int(acked.payload(), "mark") == static_cast<int64_t>(after));
 }

@@ -57,10 +57,15 @@ struct DurableOptions {
   // Context::acknowledge() (for a service that hands events on to something that confirms
   // them later: an MQTT broker's PUBACK, a database's commit). The mark then stays before
   // the first event handed out and not acknowledged, and a restart resumes there; every
-  // event handed to the handler must be acknowledged, or the mark never passes it.
+  // event handed to the handler must be acknowledged, or the mark never passes it (an
+  // event whose handler threw counts as acknowledged once every event before it is). Once
+  // every event handed out is acknowledged and the subscription is idle, the mark also
+  // covers the events after them that did not match.
   bool explicit_ack = false;
   // With explicit_ack: the mark is saved once this many acknowledged events are not yet
-  // saved (besides every 100 ms), which bounds what a crash hands out again. 0: time only.
+  // saved, which bounds what a crash hands out again; besides, when the last save is
+  // 100 ms old, on an acknowledgement or while the subscription waits for events; and at
+  // the end. 0: by time only.
   uint64_t save_every = 0;
   // Events the journal no longer held when they were due (retention removed them, or they
   // were damaged): their first..last sequence numbers (they may include events the patterns
@@ -117,7 +122,8 @@ class Context {
   // live ones. At least once: after a crash up to the last 100 ms of events come again.
   // It receives the whole bus and filters itself, so that even with patterns a handler
   // that falls behind misses nothing (gaps are fetched from the journal). Events the
-  // journal no longer holds are logged as lost.
+  // journal no longer holds are logged as lost. One subscription per name: a second one
+  // of the same name is refused.
   Status subscribe_durable(const std::string& name, std::vector<std::string> patterns,
                            Handler handler);
   // The same, counting events as handled the way `options` says (DurableOptions, above).
@@ -125,10 +131,13 @@ class Context {
                            Handler handler, DurableOptions options);
   // For a durable subscription with `explicit_ack`: every event up to `seq` that was handed
   // to its handler is handled (cumulative, like a commit: the caller acknowledges a prefix,
-  // never a single event out of order; a smaller `seq` than before changes nothing). May be
-  // called from any thread. Returns the mark now saved on disk, from which a restart would
-  // resume (it trails the acknowledged one by at most save_every events or 100 ms); an
-  // error when `name` is no such subscription or the mark cannot be saved.
+  // never a single event out of order; a smaller `seq` than before changes nothing; a
+  // larger one than the last event handed out counts up to that one). May be called from
+  // any thread, also while the handler blocks. Returns the mark now saved on disk, from
+  // which a restart would resume (it trails the acknowledged one by fewer than save_every
+  // events, or by what was acknowledged since a save less than 100 ms old); an error
+  // (kNotFound) when `name` is no such subscription, or (kBadRequest) one without
+  // explicit_ack, or when the mark cannot be saved.
   Result<uint64_t> acknowledge(const std::string& name, uint64_t seq);
 
   // Says the service is ready (readiness: a line on HUB_NOTIFY_FD). Once; later calls
