@@ -192,6 +192,8 @@ void MqttObserver::on_message(mosquitto*, void* self_ptr, const mosquitto_messag
     copy.payload.assign(static_cast<const char*>(message->payload),
                         static_cast<size_t>(message->payloadlen));
   }
+  if (self->options_.on_message) self->options_.on_message(copy);
+  if (!self->options_.keep_messages) return;
   std::lock_guard lock(self->mu_);
   self->messages_.push_back(std::move(copy));
   self->changed_.notify_all();

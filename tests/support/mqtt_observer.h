@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -36,6 +37,10 @@ struct MqttObserverOptions {
   std::string username, password;  // none when username is empty
   // TLS when ca_file is set; a client certificate when cert_file and key_file are.
   std::string ca_file, cert_file, key_file;
+  // Called on the network thread for every message, before it is kept; keep_messages false
+  // keeps none (a benchmark counting a million messages), so messages() stays empty.
+  std::function<void(const MqttMessage&)> on_message;
+  bool keep_messages = true;
 };
 
 class MqttObserver {
