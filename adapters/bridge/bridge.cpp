@@ -62,14 +62,14 @@ Status Bridge::run() {
     options.explicit_ack = true;
     options.save_every = std::max<uint64_t>(1, config_.window / 2);
     options.on_lost = [this](uint64_t first, uint64_t last) { on_lost(first, last); };
-    auto s = ctx_.subscribe_durable(kConsumer, patterns,
-                                    [this](const sdk::Event& e) { handle(e); }, options);
+    auto s = ctx_.subscribe_durable(
+        kConsumer, patterns, [this](const sdk::Event& e) { handle(e); }, options);
     if (!s) return s;
   }
   ctx_.notify_ready();
   ctx_.log().info("bridging to {}:{} as device {} ({} outbound, {} inbound rules)",
-                  config_.broker.host, config_.broker.port, config_.device,
-                  config_.outbound.size(), config_.inbound.size());
+                  config_.broker.host, config_.broker.port, config_.device, config_.outbound.size(),
+                  config_.inbound.size());
   while (!ctx_.wait_for(config_.stats_every)) report_stats();
   {
     std::lock_guard lock(mu_);
@@ -96,7 +96,8 @@ std::vector<OutboundMessage> Bridge::messages_for(const sdk::Event& e) const {
     m.qos = rule.qos;
     m.retain = rule.retain;
     if (rule.payload == PayloadForm::kWrapped) {
-      m.payload = wrap_outbound({e.topic(), e.payload(), e.source, e.content_type, e.seq, e.time_ns});
+      m.payload =
+          wrap_outbound({e.topic(), e.payload(), e.source, e.content_type, e.seq, e.time_ns});
     } else {
       m.payload = std::string(e.payload());
     }

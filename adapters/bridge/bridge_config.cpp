@@ -178,8 +178,9 @@ class Checker {
     auto value = text(path);
     if (!value) return std::nullopt;
     const bool digits = !value->empty() && value->size() <= 12 &&
-                        std::all_of(value->begin(), value->end(),
-                                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+                        std::all_of(value->begin(), value->end(), [](char c) {
+                          return std::isdigit(static_cast<unsigned char>(c));
+                        });
     const int64_t n = digits ? std::stoll(*value) : -1;
     if (!digits || n < low || n > high) {
       r_.problem(path, "expected a whole number from " + std::to_string(low) + " to " +
@@ -251,8 +252,8 @@ void read_broker(Checker& c, Reader& r, BrokerSettings& b) {
     r.problem(at, "missing; expected broker: {host: HOST, port: PORT}");
     return;
   }
-  c.known_keys(at, {"host", "port", "protocol", "client_id", "username", "password",
-                    "keepalive", "clean_session", "tls", "backoff"});
+  c.known_keys(at, {"host", "port", "protocol", "client_id", "username", "password", "keepalive",
+                    "clean_session", "tls", "backoff"});
   const auto key = [&](const char* name) {
     Path p = at;
     p.emplace_back(std::string(name));
@@ -364,8 +365,10 @@ void read_outbound(Checker& c, Reader& r, std::vector<OutboundRule>& rules) {
       if (is_local_pattern(*from)) {
         out.from = *from;
       } else {
-        r.problem(key("from"), "expected a local pattern MODULE/EVENT (+ for one level, # at the "
-                               "end or alone), not '" + *from + "'");
+        r.problem(key("from"),
+                  "expected a local pattern MODULE/EVENT (+ for one level, # at the "
+                  "end or alone), not '" +
+                      *from + "'");
       }
     }
     if (auto to = c.topic(key("to"), kEventNames, true)) out.to = *to;
@@ -377,8 +380,7 @@ void read_outbound(Checker& c, Reader& r, std::vector<OutboundRule>& rules) {
 }
 
 bool is_event_name(const std::string& name) {
-  return !name.empty() && name.size() <= 200 &&
-         name.find_first_of("/+#") == std::string::npos &&
+  return !name.empty() && name.size() <= 200 && name.find_first_of("/+#") == std::string::npos &&
          std::all_of(name.begin(), name.end(),
                      [](char ch) { return static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f; });
 }
@@ -406,8 +408,10 @@ void read_inbound(Checker& c, Reader& r, std::vector<InboundRule>& rules) {
       if (is_event_name(*to)) {
         in.to = *to;
       } else {
-        r.problem(key("to"), "expected an event name (the local event is Bridge/NAME: no /, + "
-                             "or #), not '" + *to + "'");
+        r.problem(key("to"),
+                  "expected an event name (the local event is Bridge/NAME: no /, + "
+                  "or #), not '" +
+                      *to + "'");
       }
     }
     Checker::set(in.qos, c.integer(key("qos"), 0, 1));
@@ -431,8 +435,8 @@ std::optional<BridgeConfig> load_bridge_config(const std::vector<std::string>& f
   if (!reader.ok()) return std::nullopt;
   Checker c(reader);
   BridgeConfig config;
-  c.known_keys({}, {"broker", "device", "outbound", "inbound", "window", "status", "stats_every",
-                    "hub"});
+  c.known_keys(
+      {}, {"broker", "device", "outbound", "inbound", "window", "status", "stats_every", "hub"});
   read_broker(c, reader, config.broker);
   config.device = default_device;
   if (auto device = c.text({std::string("device")})) {
@@ -446,9 +450,9 @@ std::optional<BridgeConfig> load_bridge_config(const std::vector<std::string>& f
   read_inbound(c, reader, config.inbound);
   Checker::set(config.window, c.integer({std::string("window")}, 1, 65535));
   read_status(c, reader, config.status);
-  Checker::set(config.stats_every, c.duration({std::string("stats_every")},
-                                              std::chrono::milliseconds(100),
-                                              std::chrono::minutes(10)));
+  Checker::set(config.stats_every,
+               c.duration({std::string("stats_every")}, std::chrono::milliseconds(100),
+                          std::chrono::minutes(10)));
   if (config.outbound.empty() && config.inbound.empty() && reader.at({std::string("broker")}))
     reader.problem({std::string("broker")},
                    "a broker without outbound or inbound rules has nothing to do");

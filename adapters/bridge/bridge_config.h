@@ -29,9 +29,9 @@ struct TlsSettings {
 
 struct BrokerSettings {
   std::string host;
-  int port = 1883;         // 8883 with tls
-  int protocol = 4;        // MQTT_PROTOCOL_V311 (4) or MQTT_PROTOCOL_V5 (5)
-  std::string client_id;   // a template: hub-{device} by default
+  int port = 1883;        // 8883 with tls
+  int protocol = 4;       // MQTT_PROTOCOL_V311 (4) or MQTT_PROTOCOL_V5 (5)
+  std::string client_id;  // a template: hub-{device} by default
   std::string username;
   std::string password;
   std::chrono::seconds keepalive{30};
@@ -51,9 +51,9 @@ struct StatusSettings {
 };
 
 struct OutboundRule {
-  std::string from;     // a local pattern: Timer/#, +/failed, #
-  TopicTemplate to;     // the remote topic: fleet/{device}/{module}/{event}
-  int qos = 1;          // 0 or 1
+  std::string from;  // a local pattern: Timer/#, +/failed, #
+  TopicTemplate to;  // the remote topic: fleet/{device}/{module}/{event}
+  int qos = 1;       // 0 or 1
   bool retain = false;
   PayloadForm payload = PayloadForm::kRaw;
 };

@@ -28,7 +28,9 @@ MqttLink::MqttLink(BrokerSettings settings, std::string client_id, std::optional
 
 MqttLink::~MqttLink() { stop(std::nullopt); }
 
-void MqttLink::start() { thread_ = std::thread([this] { run(); }); }
+void MqttLink::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void MqttLink::stop(std::optional<MqttMessage> farewell) {
   if (!thread_.joinable()) return;
@@ -177,7 +179,7 @@ void MqttLink::on_connect(mosquitto* client, void* self, int rc, int flags,
   auto* link = static_cast<MqttLink*>(self);
   if (rc != 0) {
     link->refused_ = link->settings_.protocol == MQTT_PROTOCOL_V5 ? mosquitto_reason_string(rc)
-                                                                   : mosquitto_connack_string(rc);
+                                                                  : mosquitto_connack_string(rc);
     mosquitto_disconnect(client);
     return;
   }

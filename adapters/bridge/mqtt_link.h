@@ -33,8 +33,7 @@ class MqttLink {
   struct Handlers {
     std::function<void(bool session_present)> connected;
     // Why the connection went or could not be made, and when the next try is.
-    std::function<void(const std::string& reason, std::chrono::milliseconds retry_in)>
-        disconnected;
+    std::function<void(const std::string& reason, std::chrono::milliseconds retry_in)> disconnected;
     // PUBACK (QoS 1), or written (QoS 0). `refusal`: empty, or why an MQTT 5 broker
     // refused the message (a reason code >= 0x80: it will never take it).
     std::function<void(int mid, const std::string& refusal)> published;

@@ -34,7 +34,9 @@ std::string wrap_outbound(const StampedEvent& e) {
 std::string wrap_inbound(std::string_view remote_topic, std::string_view payload, int qos,
                          bool retain) {
   JsonObject json;
-  json.add("remote_topic", remote_topic).add("qos", static_cast<int64_t>(qos)).add("retain", retain);
+  json.add("remote_topic", remote_topic)
+      .add("qos", static_cast<int64_t>(qos))
+      .add("retain", retain);
   add_payload(json, payload, false);
   return json.str();
 }

@@ -5,8 +5,7 @@
 namespace hub::bridge {
 
 Result<TopicTemplate> TopicTemplate::parse(std::string_view text,
-                                           const std::vector<std::string>& allowed,
-                                           bool filter) {
+                                           const std::vector<std::string>& allowed, bool filter) {
   if (text.empty()) return Status::error("expected a topic, not an empty string");
   if (!filter && text.find_first_of("+#") != std::string_view::npos)
     return Status::error("'" + std::string(text) + "': + and # are wildcards, not topic text");
@@ -53,11 +52,21 @@ std::string TopicTemplate::expand(const Values& values) const {
   out.reserve(text_.size() + values.topic.size() + values.device.size());
   for (const auto& [part, text] : parts_) {
     switch (part) {
-      case Part::kText: out += text; break;
-      case Part::kDevice: out += values.device; break;
-      case Part::kModule: out += values.module; break;
-      case Part::kEvent: out += values.event; break;
-      case Part::kTopic: out += values.topic; break;
+      case Part::kText:
+        out += text;
+        break;
+      case Part::kDevice:
+        out += values.device;
+        break;
+      case Part::kModule:
+        out += values.module;
+        break;
+      case Part::kEvent:
+        out += values.event;
+        break;
+      case Part::kTopic:
+        out += values.topic;
+        break;
     }
   }
   return out;

@@ -16,8 +16,7 @@ class TopicTemplate {
   // Fails naming what is wrong: an unknown or unclosed {name}, an empty template, and for
   // a topic (not `filter`) a + or # (wildcards belong to filters). `allowed` lists the
   // names this template may use.
-  static Result<TopicTemplate> parse(std::string_view text,
-                                     const std::vector<std::string>& allowed,
+  static Result<TopicTemplate> parse(std::string_view text, const std::vector<std::string>& allowed,
                                      bool filter = false);
 
   struct Values {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 
+#include "bus/text.h"
 #include "core/config/yaml_reader.h"
 
 namespace hub {
@@ -40,13 +41,22 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   HubConfig config;
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!reader.expect_map(
-          root, "",
-          {"levels", "log", "bus", "journal", "scripts", "services", "network", "shutdown"}))
+  if (!reader.expect_map(root, "",
+                         {"levels", "device", "log", "bus", "journal", "scripts", "services",
+                          "network", "shutdown"}))
     return reader.status();
 
   reader.read(root, "", "levels", config.levels);
   check_levels(reader, root, config.levels);
+  reader.read(root, "", "device", config.device);
+  if (root["device"] &&
+      (config.device.empty() || config.device.size() > 128 ||
+       config.device.find_first_of("/+#") != std::string::npos || !is_valid_utf8(config.device))) {
+    reader.problem(root["device"], "device",
+                   "expected a name of 1 to 128 characters without /, + or # (an MQTT topic "
+                   "level), got '" +
+                       config.device + "'");
+  }
 
   if (const YAML::Node log = root["log"];
       log && reader.expect_map(log, "log", {"level", "max_size", "keep"})) {

@@ -32,6 +32,9 @@ constexpr uint64_t kMinSegmentSize = 4 * 1024;
 struct HubConfig {
   // Config levels, lowest precedence first.
   std::vector<std::string> levels = default_config_levels();
+  // This device's name in a fleet (the bridge's {device}); every module process gets it as
+  // HUB_DEVICE. Empty: the host name.
+  std::string device;
 
   struct Log {
     std::string level = "info";            // trace, debug, info, warn, error

@@ -21,6 +21,7 @@
 #include "core/hub/hub_logger.h"
 #include "core/hub/hub_options.h"
 #include "core/hub/running_bus.h"
+#include "core/modules/module_environment.h"
 #include "core/modules/module_manager.h"
 #include "core/scripts/script_dispatcher.h"
 #include "core/scripts/script_runner.h"
@@ -145,6 +146,12 @@ int Hub::load_config() {
     if (!loaded) return fail_early(kExitConfig, "invalid configuration:\n" + loaded.error());
     config_ = std::move(*loaded);
   }
+  std::string device = config_.device;
+  if (device.empty()) {
+    char host[256] = {};
+    device = ::gethostname(host, sizeof host - 1) == 0 && *host ? host : "device";
+  }
+  set_hub_environment({{"HUB_DEVICE", device}});
   return kExitOk;
 }
 

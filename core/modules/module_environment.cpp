@@ -31,6 +31,11 @@ std::string search_path(const std::vector<fs::path>& dirs, const char* inherited
 
 namespace {
 
+std::vector<std::pair<std::string, std::string>>& hub_variables() {
+  static std::vector<std::pair<std::string, std::string>> variables;
+  return variables;
+}
+
 std::vector<std::string> build_environment(
     const fs::path& root, const Module* module,
     const std::vector<std::pair<std::string, std::string>>& extra) {
@@ -42,6 +47,7 @@ std::vector<std::string> build_environment(
   }
   if (env.count("PATH") == 0) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   env["HUB_ROOT"] = root.string();
+  for (const auto& [key, value] : hub_variables()) env[key] = value;
   if (module != nullptr) {
     const Module& m = *module;
     env["PATH"] =
@@ -67,6 +73,10 @@ std::vector<std::string> build_environment(
 }
 
 }  // namespace
+
+void set_hub_environment(std::vector<std::pair<std::string, std::string>> variables) {
+  hub_variables() = std::move(variables);
+}
 
 std::vector<std::string> module_environment(
     const fs::path& root, const Module& module,

@@ -13,6 +13,10 @@
 
 namespace hub {
 
+// Variables every module and site process gets besides its own: hub.yml's facts
+// (HUB_DEVICE). Set once by hubd at start, before it starts any process.
+void set_hub_environment(std::vector<std::pair<std::string, std::string>> variables);
+
 // The files these name (the merged config, the scripts' credential NAME@scripts, given
 // as HUB_CREDENTIAL_FILE, the data directory) are RootLayout's (bus/root_layout.h).
 

@@ -21,11 +21,12 @@ std::string write(const hub::test::TempDir& dir, const std::string& name, const 
 
 TEST_CASE("the issue's three-line bridge.yml is a whole configuration", "[bridge]") {
   hub::test::TempDir dir;
-  const auto file = write(dir, "bridge.yml",
-                          "broker: {host: 127.0.0.1, port: 1883}\n"
-                          "device: dev1\n"
-                          "outbound:\n"
-                          "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\", qos: 1}\n");
+  const auto file =
+      write(dir, "bridge.yml",
+            "broker: {host: 127.0.0.1, port: 1883}\n"
+            "device: dev1\n"
+            "outbound:\n"
+            "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\", qos: 1}\n");
   ConfigProblems problems;
   auto config = load_bridge_config({file}, "host", problems);
   INFO(problems.text());
@@ -39,8 +40,7 @@ TEST_CASE("the issue's three-line bridge.yml is a whole configuration", "[bridge
   CHECK(config->broker.client_id == "hub-{device}");
 }
 
-TEST_CASE("every mistake in the bridge's config is named with its file, line and key",
-          "[bridge]") {
+TEST_CASE("every mistake in the bridge's config is named with its file, line and key", "[bridge]") {
   hub::test::TempDir dir;
   const auto low = write(dir, "a.yml", "broker: {host: fleet.example, port: 1883}\n");
   const auto high = write(dir, "b.yml",
@@ -96,8 +96,9 @@ TEST_CASE("wrapped payloads carry the stamp, and JSON stays JSON", "[bridge]") {
   e.source = "Probe";
   e.seq = 41;
   e.time_ns = 0;
-  CHECK(wrap_outbound(e) ==
-        R"({"topic":"Probe/x","seq":41,"time":"1970-01-01T00:00:00.000000Z","source":"Probe","payload":{"n":1}})");
+  CHECK(
+      wrap_outbound(e) ==
+      R"({"topic":"Probe/x","seq":41,"time":"1970-01-01T00:00:00.000000Z","source":"Probe","payload":{"n":1}})");
   e.payload = std::string_view("\xff\x00", 2);
   CHECK(wrap_outbound(e).find(R"("payload_base64":"/wA=")") != std::string::npos);
   CHECK(wrap_inbound("fleet/d/cmd/reboot", "now", 1, false) ==

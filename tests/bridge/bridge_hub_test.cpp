@@ -38,7 +38,8 @@ void add_bridge(const TempDir& root, const std::string& bridge_yml) {
 }
 
 std::string bridge_yml(int port, const std::string& extra = "") {
-  return "broker: {host: 127.0.0.1, port: " + std::to_string(port) + ", backoff: {min: 50ms, max: 500ms}}\n" +
+  return "broker: {host: 127.0.0.1, port: " + std::to_string(port) +
+         ", backoff: {min: 50ms, max: 500ms}}\n" +
          "device: dev1\n"
          "outbound:\n"
          "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\", qos: 1}\n" +
@@ -93,8 +94,7 @@ bool wait_for_numbers(MqttObserver& watcher, uint64_t n, std::chrono::seconds ti
 
 class ProbePublisher {
  public:
-  explicit ProbePublisher(const TempDir& root)
-      : pub_(connect(ctx_, root)) {}
+  explicit ProbePublisher(const TempDir& root) : pub_(connect(ctx_, root)) {}
   // Publishes Probe/n with payloads first..last, the last one confirmed: all are then in
   // the hub's journal.
   void publish(uint64_t first, uint64_t last) {
@@ -231,8 +231,9 @@ TEST_CASE("bridge: events that retention removed before they were sent are told 
   MosquittoBroker broker;
   TempDir root;
   root.write("config/hub.yml", "journal: {segment_size: 4KiB, max_size: 8KiB}\n");
-  add_bridge(root, bridge_yml(broker.port()) +
-                       "  - {from: \"Probe/#\", to: \"wrapped/{device}/{event}\", payload: wrapped}\n");
+  add_bridge(root,
+             bridge_yml(broker.port()) +
+                 "  - {from: \"Probe/#\", to: \"wrapped/{device}/{event}\", payload: wrapped}\n");
   MqttObserverOptions o = fleet_watcher(broker, "retention");
   o.filters = {"wrapped/dev1/#"};
   MqttObserver watcher(o);
@@ -265,7 +266,8 @@ TEST_CASE("bridge: events that retention removed before they were sent are told 
   REQUIRE(has_last());
   // The range is exact: nothing in it arrived, and the events right around it did.
   std::set<uint64_t> seqs;
-  for (const auto& m : watcher.messages()) seqs.insert(static_cast<uint64_t>(json_int(m.payload, "seq")));
+  for (const auto& m : watcher.messages())
+    seqs.insert(static_cast<uint64_t>(json_int(m.payload, "seq")));
   CHECK(seqs.lower_bound(first) == seqs.upper_bound(last));
   CHECK(seqs.count(first - 1));
   CHECK(seqs.count(last + 1));
@@ -277,9 +279,11 @@ TEST_CASE("bridge: a command from the fleet becomes a local event and runs its s
           "[bridge][mqtt]") {
   MosquittoBroker broker;
   TempDir root;
-  add_bridge(root, bridge_yml(broker.port(), "inbound:\n  - {from: \"fleet/{device}/cmd/#\", to: command}\n"));
+  add_bridge(root, bridge_yml(broker.port(),
+                              "inbound:\n  - {from: \"fleet/{device}/cmd/#\", to: command}\n"));
   add_script(root, "events/Bridge/command/10-record",
-             "cat > \"$HUB_ROOT/command.txt\"; echo \"$HUB_EVENT_REMOTE_TOPIC $HUB_EVENT_PAYLOAD\" >> \"$HUB_ROOT/command.txt\"\n");
+             "cat > \"$HUB_ROOT/command.txt\"; echo \"$HUB_EVENT_REMOTE_TOPIC $HUB_EVENT_PAYLOAD\" "
+             ">> \"$HUB_ROOT/command.txt\"\n");
   RunningHub hub(root);
   Subscriber done = hub.subscribe({"Hub/scripts-done", "Bridge/connected"});
   MqttObserverOptions o;
@@ -311,7 +315,8 @@ TEST_CASE("bridge: TLS with the fleet's CA and a client certificate", "[bridge][
                        "\n  tls: {ca_file: " + broker.ca_file().string() +
                        ", cert_file: " + broker.client_cert_file().string() +
                        ", key_file: " + broker.client_key_file().string() +
-                       "}\ndevice: dev1\noutbound: [{from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\"}]\n");
+                       "}\ndevice: dev1\noutbound: [{from: \"Probe/#\", to: "
+                       "\"fleet/{device}/{module}/{event}\"}]\n");
   MqttObserver watcher(fleet_watcher(broker, "tls"));
   REQUIRE(watcher.connect());
   RunningHub hub(root);
@@ -337,7 +342,8 @@ TEST_CASE("bridge: a wrong password, a bad certificate and a closed port are tol
        "refused by 127.0.0.1:" + std::to_string(broker.port()) + ": "},
       {"unknown CA",
        "{host: 127.0.0.1, port: " + std::to_string(broker.tls_port()) +
-           ", username: device, password: right, tls: {ca_file: /etc/ssl/certs/ca-certificates.crt}}",
+           ", username: device, password: right, tls: {ca_file: "
+           "/etc/ssl/certs/ca-certificates.crt}}",
        "TLS: "},
       {"closed port", "{host: 127.0.0.1, port: " + std::to_string(closed) + "}",
        "cannot connect to 127.0.0.1:" + std::to_string(closed) + ": Connection refused"},
@@ -366,8 +372,9 @@ TEST_CASE("bridge: a wrong password, a bad certificate and a closed port are tol
 TEST_CASE("bridge: a malformed rule rejects the module at load, naming file, line and key",
           "[bridge][mqtt]") {
   TempDir root;
-  add_bridge(root,
-             "broker: {host: 127.0.0.1}\noutbound:\n  - {from: \"Probe/#\", to: \"f/{oops}\", qos: 1}\n");
+  add_bridge(
+      root,
+      "broker: {host: 127.0.0.1}\noutbound:\n  - {from: \"Probe/#\", to: \"f/{oops}\", qos: 1}\n");
   RunningHub hub(root);
   Subscriber rejected = hub.subscribe({"Bridge/rejected"}, true);
   auto r = next_on(rejected, "Bridge/rejected");

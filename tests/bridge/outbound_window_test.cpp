@@ -57,8 +57,7 @@ TEST_CASE("an event with two messages is acknowledged only when both are", "[bri
   REQUIRE(w.acked_through() == 5);
 }
 
-TEST_CASE("after a lost connection everything unacknowledged is sent again, in order",
-          "[bridge]") {
+TEST_CASE("after a lost connection everything unacknowledged is sent again, in order", "[bridge]") {
   OutboundWindow w(8);
   FakeSend broker;
   for (uint64_t seq = 1; seq <= 4; ++seq) w.add(message(seq));
@@ -97,8 +96,7 @@ TEST_CASE("the window holds what the saved mark does not cover, and frees it onc
   REQUIRE(w.acked_through() == 3);
 }
 
-TEST_CASE("an event that gives no message does not hold the acknowledged prefix back",
-          "[bridge]") {
+TEST_CASE("an event that gives no message does not hold the acknowledged prefix back", "[bridge]") {
   OutboundWindow w(8);
   FakeSend broker;
   w.add(message(1));
