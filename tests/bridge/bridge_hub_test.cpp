@@ -133,7 +133,21 @@ TEST_CASE("bridge: events published locally reach the fleet's broker, in order, 
           "[bridge][mqtt]") {
   MosquittoBroker broker;
   TempDir root;
-  add_bridge(root, bridge_yml(broker.port()));
+  SECTION("the issue's bridge.yml, as written (MQTT 3.1.1)") {
+    add_bridge(root,
+               "# config/site/modules/Bridge/bridge.yml\n"
+               "broker: {host: 127.0.0.1, port: " +
+                   std::to_string(broker.port()) +
+                   "}\n"
+                   "device: dev1\n"
+                   "outbound:\n"
+                   "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\", qos: 1}\n");
+  }
+  SECTION("MQTT 5") {
+    add_bridge(root, "broker: {host: 127.0.0.1, port: " + std::to_string(broker.port()) +
+                         ", protocol: 5}\ndevice: dev1\noutbound:\n"
+                         "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\"}\n");
+  }
   MqttObserver watcher(fleet_watcher(broker, "in-order"));
   REQUIRE(watcher.connect());
   RunningHub hub(root);
@@ -145,6 +159,76 @@ TEST_CASE("bridge: events published locally reach the fleet's broker, in order, 
     if (m.topic == "fleet/dev1/status") CHECK(m.payload == "online");
     if (m.topic == "fleet/dev1/Probe/n") CHECK(m.qos == 1);
   }
+}
+
+TEST_CASE("bridge: its state and counts are in inspect; a clean stop says offline",
+          "[bridge][mqtt]") {
+  MosquittoBroker broker;
+  TempDir root;
+  root.write("config/hub.yml", "device: from-hub-yml\n");
+  add_bridge(root, "broker: {host: 127.0.0.1, port: " + std::to_string(broker.port()) +
+                       "}\nstats_every: 100ms\noutbound:\n"
+                       "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\"}\n");
+  MqttObserverOptions o;
+  o.port = broker.port();
+  o.filters = {"fleet/from-hub-yml/#"};
+  MqttObserver watcher(o);
+  REQUIRE(watcher.connect());
+  auto hub = std::make_unique<RunningHub>(root);
+  ProbePublisher probe(root);
+  probe.publish(1, 500);
+  REQUIRE(watcher.wait_for_count(501));  // the birth message and every event
+  // The stats are reported every 100 ms: wait (bounded) for a report that counts them all.
+  std::string inspect;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ChildProcess hubctl(HUBCTL_PATH, {"--root", root.path().string(), "inspect", "--json"});
+    REQUIRE(hubctl.wait_exit() == 0);
+    inspect.clear();
+    for (const auto& line : hubctl.stdout_lines()) inspect += line;
+    if (inspect.find("\"acked\":500") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // between two polls
+  }
+  INFO(inspect);
+  CHECK(inspect.find("\"state\":\"connected\"") != std::string::npos);
+  CHECK(inspect.find("\"sent\":500") != std::string::npos);
+  CHECK(inspect.find("\"acked\":500") != std::string::npos);
+  CHECK(inspect.find("\"backlog\":") != std::string::npos);
+  CHECK(inspect.find("\"lost\":0") != std::string::npos);
+  CHECK(inspect.find("\"reconnects\":0") != std::string::npos);
+  hub.reset();  // SIGTERM: the bridge says goodbye itself (retained), no Will needed
+  REQUIRE(watcher.wait_for_count(502));
+  const auto messages = watcher.messages();
+  CHECK(messages.front().topic == "fleet/from-hub-yml/status");
+  CHECK(messages.front().payload == "online");
+  CHECK(messages.back().topic == "fleet/from-hub-yml/status");
+  CHECK(messages.back().payload == "offline");
+}
+
+TEST_CASE("bridge: a bridge that dies unannounced is reported offline by the broker (Last Will)",
+          "[bridge][mqtt]") {
+  MosquittoBroker broker;
+  TempDir root;
+  add_bridge(root, "broker: {host: 127.0.0.1, port: " + std::to_string(broker.port()) +
+                       ", keepalive: 5s}\ndevice: dev1\noutbound:\n"
+                       "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\"}\n");
+  // The bridge is not restarted here, so only the broker can tell that it is gone.
+  root.write("config/site/modules/Bridge/service.yml", "restart: {policy: \"no\"}\n");
+  MqttObserverOptions o;
+  o.port = broker.port();
+  o.filters = {"fleet/dev1/status"};
+  MqttObserver watcher(o);
+  REQUIRE(watcher.connect());
+  RunningHub hub(root);
+  Subscriber started = hub.subscribe({"Bridge/started"}, true);
+  auto s = next_on(started, "Bridge/started");
+  REQUIRE(s);
+  REQUIRE(watcher.wait_for_count(1));
+  REQUIRE(watcher.messages().back().payload == "online");
+  ::kill(static_cast<int>(json_int(s->payload(), "pid")), SIGKILL);
+  REQUIRE(watcher.wait_for_count(2, std::chrono::seconds(20)));
+  CHECK(watcher.messages().back().payload == "offline");
+  CHECK(watcher.messages().back().retain == false);  // live delivery of a retained Will
 }
 
 TEST_CASE("bridge: a broker away while tens of thousands of events are published gets every one",
