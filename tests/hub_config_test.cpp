@@ -146,3 +146,16 @@ TEST_CASE("journal sizes that would let retention delete what was just acknowled
     CHECK(config->journal.max_size == 8192);
   }
 }
+
+TEST_CASE("hub.yml names the device for the fleet, as one MQTT topic level", "[config]") {
+  TempDir dir;
+  auto config = load_hub_config(dir.write("hub.yml", "device: press-17\n"));
+  REQUIRE(config);
+  CHECK(config->device == "press-17");
+  CHECK(load_hub_config(dir.write("empty.yml", "levels: [system]\n"))->device.empty());
+  const auto bad = dir.write("bad.yml", "levels: [system]\ndevice: a/b\n");
+  auto refused = load_hub_config(bad);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains(bad.string() + ":2:9: device: expected a name of 1 "
+                                                             "to 128 characters without /, + or #"));
+}
