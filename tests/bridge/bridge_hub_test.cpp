@@ -406,7 +406,7 @@ TEST_CASE("bridge: without a broker in its configuration the bridge does not run
 // the mark's save_every (128 events), so a window of acknowledged messages is freed only
 // by a save that is due by time (100 ms), and only an acknowledgement checks that.
 TEST_CASE("bridge: events that three rules match all arrive (the window does not stall)",
-          "[bridge][mqtt][!mayfail]") {
+          "[bridge][mqtt]") {
   MosquittoBroker broker;
   TempDir root;
   add_bridge(root, bridge_yml(broker.port(),
