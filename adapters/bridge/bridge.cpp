@@ -60,7 +60,9 @@ Status Bridge::run() {
   if (!patterns.empty()) {
     sdk::DurableOptions options;
     options.explicit_ack = true;
-    options.save_every = std::max<uint64_t>(1, config_.window / 2);
+    // An event gives up to one message per rule: a full window holds at least
+    // window / rules events, so a save is due (and frees it) before it is full.
+    options.save_every = std::max<uint64_t>(1, config_.window / (2 * config_.outbound.size()));
     options.on_lost = [this](uint64_t first, uint64_t last) { on_lost(first, last); };
     auto s = ctx_.subscribe_durable(
         kConsumer, patterns, [this](const sdk::Event& e) { handle(e); }, options);

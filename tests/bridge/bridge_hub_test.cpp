@@ -101,6 +101,10 @@ class ProbePublisher {
     for (uint64_t i = first; i < last; ++i) REQUIRE(pub_.publish("Probe/n", std::to_string(i)));
     REQUIRE(pub_.publish_confirmed("Probe/n", std::to_string(last), std::chrono::seconds(20)));
   }
+  // One event, confirmed.
+  void publish_one(const std::string& topic, const std::string& payload) {
+    REQUIRE(pub_.publish_confirmed(topic, payload, std::chrono::seconds(20)));
+  }
 
  private:
   static Publisher connect(zmq::context_t& ctx, const TempDir& root) {
@@ -480,4 +484,62 @@ TEST_CASE("bridge: without a broker in its configuration the bridge does not run
   auto started = next_on(loaded, "Bridge/started", std::chrono::milliseconds(500));
   // A module without a running service publishes started without an instance.
   if (started) CHECK(json_field(started->payload(), "instance").empty());
+}
+
+// Three rules matching every event: the window (256 messages) holds 85 events, fewer than
+// the mark's save_every (128 events), so a window of acknowledged messages is freed only
+// by a save that is due by time (100 ms), and only an acknowledgement checks that.
+TEST_CASE("bridge: events that three rules match all arrive (the window does not stall)",
+          "[bridge][mqtt]") {
+  MosquittoBroker broker;
+  TempDir root;
+  add_bridge(root, bridge_yml(broker.port(),
+                              "  - {from: \"Probe/#\", to: \"fleet/{device}/r2/{event}\"}\n"
+                              "  - {from: \"Probe/#\", to: \"fleet/{device}/r3/{event}\"}\n"));
+  MqttObserver watcher(fleet_watcher(broker, "three-rules"));
+  REQUIRE(watcher.connect());
+  RunningHub hub(root);
+  ProbePublisher probe(root);
+  probe.publish(1, 2000);
+  const bool all = wait_for_numbers(watcher, 2000, std::chrono::seconds(30));
+  INFO("Probe/n messages arrived: " << probe_numbers(watcher).size());
+  REQUIRE(all);
+  CHECK(check_complete_in_order(probe_numbers(watcher), 2000) == 0);
+}
+
+// A message the broker will never take (larger than its max_packet_size) must not hold
+// back every event after it: it is told (Bridge/refused) and the rest flows.
+TEST_CASE("bridge: a message too large for the broker does not stall the events after it",
+          "[bridge][mqtt][!mayfail]") {
+  MosquittoOptions options;
+  options.extra_config = "max_packet_size 2000\n";
+  MosquittoBroker broker(options);
+  TempDir root;
+  std::string protocol;
+  SECTION("MQTT 5: libmosquitto refuses it before sending (MOSQ_ERR_OVERSIZE_PACKET)") {
+    protocol = "5";
+  }
+  SECTION("MQTT 3.1.1: the broker drops the connection on it, again after every reconnect") {
+    protocol = "3.1.1";
+  }
+  add_bridge(root,
+             "broker: {host: 127.0.0.1, port: " + std::to_string(broker.port()) + ", protocol: \"" +
+                 protocol +
+                 "\", backoff: {min: 50ms, max: 200ms}}\n"
+                 "device: dev1\n"
+                 "outbound:\n"
+                 "  - {from: \"Probe/#\", to: \"fleet/{device}/{module}/{event}\", qos: 1}\n");
+  MqttObserver watcher(fleet_watcher(broker, "oversize"));
+  REQUIRE(watcher.connect());
+  RunningHub hub(root);
+  Subscriber bridge_events = hub.subscribe({"Bridge/+"});
+  ProbePublisher probe(root);
+  probe.publish(1, 10);
+  REQUIRE(wait_for_numbers(watcher, 10, std::chrono::seconds(30)));
+  probe.publish_one("Probe/big", std::string(5000, 'x'));
+  probe.publish(11, 100);
+  const bool all = wait_for_numbers(watcher, 100, std::chrono::seconds(15));
+  INFO("Probe/n messages arrived: " << probe_numbers(watcher).size());
+  CHECK(all);
+  CHECK(next_on(bridge_events, "Bridge/refused", std::chrono::seconds(1)));
 }
