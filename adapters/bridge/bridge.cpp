@@ -56,7 +56,6 @@ std::string Bridge::device_topic(const std::string& text) const {
 Status Bridge::run() {
   std::vector<std::string> patterns;
   for (const auto& rule : config_.outbound) patterns.push_back(rule.from);
-  link_.start();
   if (!patterns.empty()) {
     sdk::DurableOptions options;
     options.explicit_ack = true;
@@ -68,6 +67,8 @@ Status Bridge::run() {
         kConsumer, patterns, [this](const sdk::Event& e) { handle(e); }, options);
     if (!s) return s;
   }
+  // After the subscription: a failed one returns before anything runs on the link's thread.
+  link_.start();
   ctx_.notify_ready();
   ctx_.log().info("bridging to {}:{} as device {} ({} outbound, {} inbound rules)",
                   config_.broker.host, config_.broker.port, config_.device, config_.outbound.size(),
@@ -110,9 +111,45 @@ std::vector<OutboundMessage> Bridge::messages_for(const sdk::Event& e) const {
 }
 
 int Bridge::send(const OutboundMessage& m) {
-  const int mid = link_.publish(m.topic, m.payload, m.qos, m.retain);
+  const uint64_t size = m.topic.size() + m.payload.size();
+  if (config_.broker.max_message_size && size > config_.broker.max_message_size) {
+    refused(m, std::to_string(size) + " bytes, more than broker.max_message_size");
+    return OutboundWindow::kRefused;
+  }
+  std::string why;
+  const int mid = link_.publish(m.topic, m.payload, m.qos, m.retain, &why);
   if (mid >= 0) ++sent_;
+  if (mid == OutboundWindow::kRefused) refused(m, why);
   return mid;
+}
+
+void Bridge::refused(const OutboundMessage& m, const std::string& why) {
+  ++refused_;
+  last_error_ = "a message was refused: " + why;
+  refusals_.push_back(JsonObject()
+                          .add("seq", static_cast<int64_t>(m.seq))
+                          .add("topic", m.topic)
+                          .add("bytes", static_cast<int64_t>(m.payload.size()))
+                          .add("reason", why)
+                          .str());
+}
+
+void Bridge::send_pending_locked() {
+  const uint64_t before = window_.acked_through();
+  window_.send_pending([this](const OutboundMessage& m) { return send(m); });
+  if (window_.acked_through() > before) acknowledge_locked();  // refused ones are done
+}
+
+void Bridge::tell_refused() {
+  std::vector<std::string> told;
+  {
+    std::lock_guard lock(mu_);
+    told.swap(refusals_);
+  }
+  for (const auto& payload : told) {
+    ctx_.log().error("a message was refused, counted and not sent again: {}", payload);
+    (void)ctx_.publish("refused", payload);
+  }
 }
 
 void Bridge::handle(const sdk::Event& e) {
@@ -126,7 +163,9 @@ void Bridge::handle(const sdk::Event& e) {
     acknowledge_locked();
   }
   for (auto& m : messages) window_.add(std::move(m));
-  if (link_.connected()) window_.send_pending([this](const OutboundMessage& m) { return send(m); });
+  if (link_.connected()) send_pending_locked();
+  lock.unlock();
+  tell_refused();
 }
 
 void Bridge::on_connected(bool session_present) {
@@ -135,9 +174,12 @@ void Bridge::on_connected(bool session_present) {
     state_ = "connected";
     was_connected_ = true;
     last_told_.clear();
-    window_.send_pending([this](const OutboundMessage& m) { return send(m); });
+    send_pending_locked();
   }
-  for (size_t i = 0; i < inbound_filters_.size(); ++i) {
+  tell_refused();
+  // A session the broker kept has the subscriptions still; subscribing again would have
+  // it send the retained commands again, and their scripts run twice.
+  for (size_t i = 0; i < inbound_filters_.size() && !session_present; ++i) {
     if (!link_.subscribe(inbound_filters_[i], config_.inbound[i].qos))
       ctx_.log().error("cannot subscribe to {}", inbound_filters_[i]);
   }
@@ -183,15 +225,13 @@ void Bridge::on_published(int mid, const std::string& refusal) {
   ++acked_;
   if (!refusal.empty()) {
     ++refused_;
-    last_error_ = "the broker refused a message: " + refusal;
+    last_error_ = "a message was refused: " + refusal;
+    refusals_.push_back(JsonObject().add("reason", "the broker: " + refusal).str());
   }
   if (window_.acked_through() > before) acknowledge_locked();
   lock.unlock();
   room_.notify_all();
-  if (!refusal.empty()) {
-    ctx_.log().error("the broker refused a message (counted, not sent again): {}", refusal);
-    (void)ctx_.publish("refused", JsonObject().add("reason", refusal).str());
-  }
+  if (!refusal.empty()) tell_refused();
 }
 
 void Bridge::acknowledge_locked() {
@@ -215,8 +255,13 @@ void Bridge::on_message(const MqttMessage& m) {
                                     : m.payload;
     ++inbound_;
     // Confirmed: the event is in the hub's journal before the broker's next message.
+    // libmosquitto writes the PUBACK once this returns: a command the hub cannot take is
+    // acknowledged all the same, so it is counted and logged, never silent.
     auto seq = ctx_.publish_confirmed(rule.to, payload);
-    if (!seq) ctx_.log().error("inbound {} -> Bridge/{}: {}", m.topic, rule.to, seq.error());
+    if (!seq) {
+      ++inbound_failed_;
+      ctx_.log().error("inbound {} -> Bridge/{} not published: {}", m.topic, rule.to, seq.error());
+    }
   }
 }
 
@@ -255,6 +300,7 @@ void Bridge::report_stats() {
       .add("resent", static_cast<int64_t>(resent_.load()))
       .add("acked", static_cast<int64_t>(acked_.load()))
       .add("inbound", static_cast<int64_t>(inbound_.load()))
+      .add("inbound_failed", static_cast<int64_t>(inbound_failed_.load()))
       .add("lost", static_cast<int64_t>(lost_.load()))
       .add("refused", static_cast<int64_t>(refused_.load()))
       .add("reconnects", static_cast<int64_t>(link_.reconnects()));

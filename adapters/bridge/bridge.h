@@ -38,6 +38,10 @@ class Bridge {
   void handle(const sdk::Event& e);  // on the subscription's thread
   std::vector<OutboundMessage> messages_for(const sdk::Event& e) const;
   int send(const OutboundMessage& m);  // with mu_ held
+  // Sends what waits (with mu_ held), and tells what was refused once mu_ is released.
+  void send_pending_locked();
+  void tell_refused();
+  void refused(const OutboundMessage& m, const std::string& why);  // with mu_ held
   // Tells the durable subscription how far the broker acknowledged; with mu_ held.
   void acknowledge_locked();
   void on_connected(bool session_present);
@@ -61,9 +65,11 @@ class Bridge {
   std::string last_error_, last_told_;  // last_told_: the last Bridge/disconnected reason
   uint64_t handed_ = 0;                 // the newest event handed to the bridge
   uint64_t saved_mark_ = 0;
+  std::vector<std::string> refusals_;  // Bridge/refused payloads still to publish
 
   // Messages sent (resent: again, after a connection went with them unacknowledged).
-  std::atomic<uint64_t> sent_{0}, resent_{0}, acked_{0}, inbound_{0}, lost_{0}, refused_{0};
+  std::atomic<uint64_t> sent_{0}, resent_{0}, acked_{0}, inbound_{0}, inbound_failed_{0};
+  std::atomic<uint64_t> lost_{0}, refused_{0};
   MqttLink link_;
 };
 

@@ -190,6 +190,26 @@ class Checker {
     return n;
   }
 
+  // Bytes: 4096, 64KiB, 1MiB.
+  std::optional<uint64_t> size(const Path& path, uint64_t low, uint64_t high) {
+    auto value = text(path);
+    if (!value) return std::nullopt;
+    size_t digits = 0;
+    while (digits < value->size() && std::isdigit(static_cast<unsigned char>((*value)[digits])))
+      ++digits;
+    const std::string unit = value->substr(digits);
+    const uint64_t scale = unit.empty() ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1 << 20 : 0;
+    const uint64_t n =
+        digits > 0 && digits <= 9 ? std::stoull(value->substr(0, digits)) * scale : 0;
+    if (n < low || n > high) {
+      r_.problem(path, "expected a size from " + std::to_string(low) + " to " +
+                           std::to_string(high) + " bytes (4096, 64KiB, 1MiB), not '" + *value +
+                           "'");
+      return std::nullopt;
+    }
+    return n;
+  }
+
   std::optional<bool> boolean(const Path& path) {
     auto value = text(path);
     if (!value) return std::nullopt;
@@ -253,7 +273,7 @@ void read_broker(Checker& c, Reader& r, BrokerSettings& b) {
     return;
   }
   c.known_keys(at, {"host", "port", "protocol", "client_id", "username", "password", "keepalive",
-                    "clean_session", "tls", "backoff"});
+                    "clean_session", "tls", "backoff", "max_message_size"});
   const auto key = [&](const char* name) {
     Path p = at;
     p.emplace_back(std::string(name));
@@ -279,6 +299,7 @@ void read_broker(Checker& c, Reader& r, BrokerSettings& b) {
   if (auto k = c.duration(key("keepalive"), std::chrono::seconds(5), std::chrono::hours(18)))
     b.keepalive = std::chrono::duration_cast<std::chrono::seconds>(*k);
   Checker::set(b.clean_session, c.boolean(key("clean_session")));
+  Checker::set(b.max_message_size, c.size(key("max_message_size"), 256, 268435455));
   if (r.at(key("tls"))) {
     c.known_keys(key("tls"), {"ca_file", "cert_file", "key_file", "insecure"});
     TlsSettings tls;
@@ -448,7 +469,7 @@ std::optional<BridgeConfig> load_bridge_config(const std::vector<std::string>& f
   }
   read_outbound(c, reader, config.outbound);
   read_inbound(c, reader, config.inbound);
-  Checker::set(config.window, c.integer({std::string("window")}, 1, 65535));
+  Checker::set(config.window, c.integer({std::string("window")}, 1, 32768));
   read_status(c, reader, config.status);
   Checker::set(config.stats_every,
                c.duration({std::string("stats_every")}, std::chrono::milliseconds(100),

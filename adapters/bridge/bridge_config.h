@@ -37,6 +37,11 @@ struct BrokerSettings {
   std::chrono::seconds keepalive{30};
   bool clean_session = false;  // false: the broker keeps the inbound subscriptions offline
   std::optional<TlsSettings> tls;
+  // The largest message (topic and payload) the broker takes; larger ones are refused here
+  // (counted, Bridge/refused) instead of being sent to a broker that would drop the
+  // connection on them (MQTT 3.1.1 cannot say why). 0: no limit but the broker's own
+  // (an MQTT 5 broker announces it).
+  uint64_t max_message_size = 0;
   std::chrono::milliseconds backoff_min{500};
   std::chrono::milliseconds backoff_max{30000};
 };
@@ -71,7 +76,7 @@ struct BridgeConfig {
   std::vector<OutboundRule> outbound;
   std::vector<InboundRule> inbound;
   // Events sent and not yet covered by the saved mark: what a crash may send twice.
-  uint32_t window = 256;
+  uint32_t window = 256;  // at most 32768: MQTT message ids are 16 bits
   StatusSettings status;
   std::chrono::milliseconds stats_every{1000};  // reported to the hub (inspect)
 };

@@ -53,7 +53,8 @@ void MqttLink::stop(std::optional<MqttMessage> farewell) {
   thread_.join();
 }
 
-int MqttLink::publish(const std::string& topic, std::string_view payload, int qos, bool retain) {
+int MqttLink::publish(const std::string& topic, std::string_view payload, int qos, bool retain,
+                      std::string* refusal) {
   std::lock_guard lock(client_mu_);
   if (!client_ || !connected_) return -1;
   int mid = 0;
@@ -61,6 +62,7 @@ int MqttLink::publish(const std::string& topic, std::string_view payload, int qo
                                    payload.data(), qos, retain);
   if (rc == MOSQ_ERR_SUCCESS) return mid;
   if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) return -1;
+  if (refusal) *refusal = mosquitto_strerror(rc);
   return -2;
 }
 

@@ -52,8 +52,10 @@ class MqttLink {
   void stop(std::optional<MqttMessage> farewell);
 
   // Thread-safe, also from the handlers. The message id; -1 when there is no connection
-  // (nothing was sent), -2 when libmosquitto refused the message (too big, bad topic).
-  int publish(const std::string& topic, std::string_view payload, int qos, bool retain);
+  // (nothing was sent); -2 when the message can never be sent on this connection (larger
+  // than the broker takes, a QoS it does not support), with why in `refusal`.
+  int publish(const std::string& topic, std::string_view payload, int qos, bool retain,
+              std::string* refusal = nullptr);
   // From the connected handler: subscribes on this connection. False when it failed.
   bool subscribe(const std::string& filter, int qos);
 

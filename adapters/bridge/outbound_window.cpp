@@ -1,5 +1,7 @@
 #include "bridge/outbound_window.h"
 
+#include <algorithm>
+
 namespace hub::bridge {
 
 void OutboundWindow::add(OutboundMessage message) {
@@ -18,6 +20,12 @@ bool OutboundWindow::send_entry(size_t index,
                                 const std::function<int(const OutboundMessage&)>& send) {
   Entry& e = entries_[index];
   const int mid = send(e.message);
+  if (mid == kRefused) {
+    e.state = State::kAcked;
+    --pending_;
+    advance_acked();
+    return true;
+  }
   if (mid < 0) return false;
   e.state = State::kSent;
   e.mid = mid;
@@ -28,14 +36,11 @@ bool OutboundWindow::send_entry(size_t index,
 }
 
 void OutboundWindow::send_pending(const std::function<int(const OutboundMessage&)>& send) {
-  for (size_t i = acked_prefix_; i < entries_.size() && pending_ > 0; ++i) {
-    if (entries_[i].state == State::kPending && !send_entry(i, send)) return;
+  size_t i = std::max<size_t>(acked_prefix_, first_pending_ - first_id_);
+  for (; i < entries_.size() && pending_ > 0; ++i) {
+    if (entries_[i].state == State::kPending && !send_entry(i, send)) break;
   }
-}
-
-bool OutboundWindow::send_last(const std::function<int(const OutboundMessage&)>& send) {
-  return !entries_.empty() && entries_.back().state == State::kPending &&
-         send_entry(entries_.size() - 1, send);
+  first_pending_ = first_id_ + i;
 }
 
 bool OutboundWindow::acknowledged(int mid) {
@@ -57,6 +62,7 @@ void OutboundWindow::connection_lost() {
     e.mid = -1;
     ++pending_;
   }
+  first_pending_ = first_id_ + acked_prefix_;
   sent_.clear();
   in_flight_ = 0;
 }
@@ -79,6 +85,7 @@ void OutboundWindow::saved_through(uint64_t seq) {
     ++first_id_;
     --acked_prefix_;
   }
+  first_pending_ = std::max(first_pending_, first_id_);
 }
 
 }  // namespace hub::bridge

@@ -26,6 +26,9 @@ class OutboundWindow {
  public:
   explicit OutboundWindow(size_t capacity) : capacity_(capacity) {}
 
+  static constexpr int kNoConnection = -1;
+  static constexpr int kRefused = -2;
+
   bool has_room() const { return entries_.size() < capacity_; }
   size_t size() const { return entries_.size(); }
   size_t capacity() const { return capacity_; }
@@ -40,11 +43,10 @@ class OutboundWindow {
   // without passing an older one).
   bool nothing_pending() const { return pending_ == 0; }
   // Sends every waiting message in order through `send`, which returns the broker's message
-  // id, or a negative number when it could not send (the connection went): then it stops,
-  // and the rest waits for the next connection.
+  // id; kNoConnection when it could not send (the connection went): then it stops, and the
+  // rest waits for the next connection; kRefused when the message can never be sent (too
+  // large for the broker): it counts as done, and the next one goes.
   void send_pending(const std::function<int(const OutboundMessage&)>& send);
-  // Sends the newest message (just added) through `send`; false when it could not.
-  bool send_last(const std::function<int(const OutboundMessage&)>& send);
 
   // The broker acknowledged message id `mid` (PUBACK, or written for QoS 0). False when the
   // id is unknown (a stale one from an earlier connection).
@@ -76,6 +78,7 @@ class OutboundWindow {
   size_t acked_prefix_ = 0;                 // entries at the front that are all acknowledged
   uint64_t acked_through_ = 0;
   size_t pending_ = 0, in_flight_ = 0;
+  uint64_t first_pending_ = 0;  // no entry before this id waits to be sent
 };
 
 }  // namespace hub::bridge

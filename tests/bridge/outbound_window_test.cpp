@@ -106,3 +106,20 @@ TEST_CASE("an event that gives no message does not hold the acknowledged prefix 
   REQUIRE(w.acknowledged(1));
   REQUIRE(w.acked_through() == 2);
 }
+
+TEST_CASE("a message that can never be sent counts as done, and the next one goes", "[bridge]") {
+  OutboundWindow w(8);
+  FakeSend broker;
+  w.add(message(1));
+  w.add(message(2, "too-big"));
+  w.add(message(3));
+  w.send_pending([&](const OutboundMessage& m) {
+    return m.topic == "too-big" ? OutboundWindow::kRefused : broker(m);
+  });
+  CHECK(broker.sent == std::vector<uint64_t>{1, 3});
+  CHECK(w.nothing_pending());
+  REQUIRE(w.acknowledged(1));
+  CHECK(w.acked_through() == 2);
+  REQUIRE(w.acknowledged(2));
+  CHECK(w.acked_through() == 3);
+}
