@@ -1,3 +1,4 @@
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -600,4 +601,34 @@ TEST_CASE("no check runs for a module whose service is off", "[loader][check]") 
   tree = load_module_tree(root.path(), kLevels);
   CHECK(fs::exists(root.path() / "ran"));
   CHECK_THAT(rejected(tree, "Bridge").reason, Catch::StartsWith("configuration check failed: "));
+}
+
+TEST_CASE("a check of a service with user: reads config files only hubd may read",
+          "[loader][check][!mayfail]") {
+  // The service itself reads the merged copy hubd writes for it (HUB_CONFIG_FILE), so a
+  // config file kept private to root (it holds a broker password) serves it well; its
+  // check, run as the service's user, is given the private file itself.
+  if (::geteuid() != 0) {
+    WARN("not root: a check as another user cannot be tried");
+    return;
+  }
+  const group* nogroup = ::getgrnam("nogroup");
+  if (nogroup == nullptr) {
+    WARN("no group nogroup");
+    return;
+  }
+  TempDir root;
+  fs::permissions(root.path(), fs::perms(0755));  // the check's user reaches its program
+  add_bridge(root, "user: nobody\ncheck: {command: os/linux/tools/check}\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "broker: {password: s3cret}\n");
+  fs::permissions(root.path() / "config/site/modules/Bridge/bridge.yml", fs::perms(0600));
+  write_script(root, "modules/system/Bridge/os/linux/tools/check",
+               "for f in \"$@\"; do cat \"$f\" >/dev/null || exit 1; done\n");
+  CheckOptions checks;
+  checks.services_group = nogroup->gr_gid;
+  const ModuleTree tree = load_module_tree(root.path(), kLevels, {}, checks);
+  std::string reasons;
+  for (const auto& r : tree.rejected) reasons += r.name + ": " + r.reason + "\n";
+  INFO(reasons);
+  CHECK(tree.rejected.empty());
 }
