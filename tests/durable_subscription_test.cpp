@@ -132,6 +132,7 @@ TEST_CASE("acknowledgements from another thread while events are handed out", "[
   REQUIRE(d.start_after(0));
   constexpr uint64_t kEvents = 20000;
   std::atomic<uint64_t> handed{0};
+  std::atomic<int> acker_failures{0};  // Catch2 v2 asserts on the test's own thread only
   std::thread acker([&] {
     uint64_t last = 0;
     while (last < kEvents) {
@@ -141,17 +142,19 @@ TEST_CASE("acknowledgements from another thread while events are handed out", "[
         continue;
       }
       auto saved = d.acknowledge(now);
-      REQUIRE(saved);
-      CHECK(*saved <= now);
+      if (!saved || *saved > now) ++acker_failures;
       last = now;
     }
   });
+  bool all_handled = true;
   for (uint64_t seq = 1; seq <= kEvents; ++seq) {
     d.handing(seq);
-    CHECK(d.handled(seq, false));
+    all_handled = d.handled(seq, false) && all_handled;
     handed = seq;
   }
   acker.join();
+  CHECK(all_handled);
+  CHECK(acker_failures == 0);
   CHECK(d.mark() == kEvents);
   CHECK(kEvents - d.saved() < 50);
   CHECK(d.finish());
