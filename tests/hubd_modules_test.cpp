@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -326,4 +327,29 @@ TEST_CASE("a failing configuration check rejects its module before its service r
   REQUIRE(again);
   CHECK(hub::test::json_field(again->payload(), "kept_running") == "true");
   CHECK(hub::test::process_alive(static_cast<int>(hub::test::json_int(started->payload(), "pid"))));
+}
+
+TEST_CASE("hubd stopped while a check runs does not report its module rejected",
+          "[hubd][modules][check][!mayfail]") {
+  // The check was cut short because the hub is stopping, not because the configuration is
+  // bad: a retained Bridge/rejected (and the scripts of events/Bridge/rejected/) would
+  // tell the fleet otherwise until the next rejection of the same module.
+  TempDir root;
+  hub::test::add_module(root, "Bridge",
+                        "command: os/linux/programs/serve\n"
+                        "check: {command: os/linux/tools/check, timeout: 60s}\n");
+  add_script(root, "modules/system/Bridge/os/linux/programs/serve", "exec sleep 1000\n");
+  add_script(root, "modules/system/Bridge/os/linux/tools/check",
+             "touch \"$HUB_ROOT/checking\"\nexec sleep 60\n");
+  root.write("config/site/modules/Bridge/bridge.yml", "broker: x\n");
+  ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!fs::exists(root.path() / "checking") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(fs::exists(root.path() / "checking"));
+  hubd.signal(SIGTERM);
+  REQUIRE(hubd.wait_exit().has_value());
+  INFO(hubd.stderr_text());
+  CHECK_THAT(hubd.stderr_text(), !Catch::Contains("module Bridge rejected"));
 }
