@@ -1,7 +1,13 @@
 #include "core/modules/module_check.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/modules/module_environment.h"
 #include "core/scripts/script_runner.h"
@@ -48,6 +54,58 @@ void find_place(const std::string& output, const std::vector<std::string>& files
   }
 }
 
+// For a check that runs as another account: a private copy of the config files, under the
+// same relative paths, that the account owns (the originals may be readable by hubd
+// alone: a file holding a password). The service reads hubd's merged copy, which its
+// account owns too, so the check sees nothing its service would not. Removed when done.
+class CheckCopies {
+ public:
+  CheckCopies(const fs::path& root, const std::vector<fs::path>& files, const Account& account)
+      : uid_(account.uid), gid_(account.gid) {
+    std::string pattern = (fs::temp_directory_path() / "hub-check-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      error_ = std::string("cannot make a directory for its copies: ") + std::strerror(errno);
+      return;
+    }
+    dir_ = pattern;
+    give(dir_, 0700);
+    for (const auto& file : files) {
+      const fs::path relative = file.lexically_relative(root);
+      const fs::path copy = dir_ / relative;
+      std::error_code ec;
+      fs::create_directories(copy.parent_path(), ec);
+      for (fs::path d = relative.parent_path(); !d.empty(); d = d.parent_path())
+        give(dir_ / d, 0700);
+      if (!fs::copy_file(file, copy, fs::copy_options::overwrite_existing, ec)) {
+        error_ = relative.string() + ": cannot be copied for the check: " + ec.message();
+        return;
+      }
+      give(copy, 0600);
+    }
+  }
+  ~CheckCopies() {
+    std::error_code ec;
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
+  }
+  CheckCopies(const CheckCopies&) = delete;
+  CheckCopies& operator=(const CheckCopies&) = delete;
+
+  const fs::path& dir() const { return dir_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  void give(const fs::path& path, mode_t mode) {
+    if ((::chown(path.c_str(), uid_, gid_) != 0 || ::chmod(path.c_str(), mode) != 0) &&
+        error_.empty())
+      error_ = path.string() + ": cannot be given to the check's account";
+  }
+
+  uid_t uid_;
+  gid_t gid_;
+  fs::path dir_;
+  std::string error_;
+};
+
 }  // namespace
 
 std::optional<CheckFailure> run_config_check(const fs::path& root, const Module& m,
@@ -73,6 +131,12 @@ std::optional<CheckFailure> run_config_check(const fs::path& root, const Module&
   request.args.insert(request.args.end(), files.begin(), files.end());
   request.env = std::move(env);
   request.cwd = root;
+  std::optional<CheckCopies> copies;
+  if (*account) {
+    copies.emplace(root, config_files, **account);
+    if (!copies->error().empty()) return CheckFailure{kFailed + copies->error(), {}, 0};
+    request.cwd = copies->dir();
+  }
   request.timeout = check.timeout;
   request.output_cap = kCheckOutputCap;
   request.merge_output = true;
@@ -87,6 +151,7 @@ std::optional<CheckFailure> run_config_check(const fs::path& root, const Module&
     output += " (output cut at " + std::to_string(kCheckOutputCap) + " bytes)";
   }
   CheckFailure failure;
+  failure.cancelled = outcome.cancelled;
   const bool plain_exit = outcome.start_error.empty() && !outcome.timed_out && !outcome.cancelled &&
                           outcome.signal == 0;
   if (plain_exit && !output.empty()) {

@@ -7,7 +7,10 @@
 // but no bus credential and no HUB_MODULE_CONFIG, whose file is written only once the
 // module is loaded), with stdin /dev/null, its `args` and then the module's config files
 // (root-relative, in merge order) as arguments, and its stdout and stderr captured
-// together. When it ends, times out or is cancelled, its process group is killed.
+// together. When it ends, times out or is cancelled, its process group is killed. A check
+// that runs as another account (service.yml user:) gets the files as a private copy it
+// owns, under the same relative paths, and runs in that copy's directory: the originals
+// may be readable by hubd alone (a file holding a broker password).
 #pragma once
 
 #include <cstddef>
@@ -30,6 +33,7 @@ struct CheckFailure {
   std::string reason;
   std::filesystem::path file;  // ROOT/FILE, or empty
   int line = 0;
+  bool cancelled = false;  // hubd is stopping: the check was cut short, nothing was judged
 };
 
 // Runs `m`'s check with `config_files` (absolute, under `root`, from module_config_files):

@@ -123,7 +123,9 @@ std::optional<RejectedModule> check_settings(const Module& m, const fs::path& ro
   if (!files) return rejection(m, "bad configuration: " + files.error(), fault.file, fault.line);
   const auto failure = run_config_check(root, m, *files, checks);
   if (!failure) return std::nullopt;
-  return rejection(m, failure->reason, failure->file, failure->line);
+  RejectedModule r = rejection(m, failure->reason, failure->file, failure->line);
+  r.unjudged = failure->cancelled;
+  return r;
 }
 
 // Reads the module's configuration and service definition into `m`, and runs its

@@ -49,6 +49,9 @@ struct RejectedModule {
   // "NAME: reason" of the module where the trouble started: this one, or the first
   // rejected module down its dependency chain.
   std::string root_cause;
+  // Its configuration check was cut short because hubd is stopping: not loaded, but not
+  // found wanting either, so no NAME/rejected is published for it.
+  bool unjudged = false;
 };
 
 struct ShadowedModule {

@@ -112,6 +112,10 @@ void ModuleManager::publish_loaded(const Module& m) {
 }
 
 void ModuleManager::publish_rejected(const RejectedModule& r, bool kept_running) {
+  if (r.unjudged) {
+    spdlog::info("module {} not loaded: its configuration check was cut short by the stop", r.name);
+    return;
+  }
   spdlog::warn("module {} rejected: {}{}", r.name, r.reason,
                kept_running ? " (the running version is kept)" : "");
   publish_lifecycle(publish_, rejected_event(r, kept_running));
