@@ -471,7 +471,7 @@ int run(const Options& options) {
               fleet.size());
   std::printf("  %-46s %llu\n", "ticks journaled while the broker was down",
               static_cast<unsigned long long>(ticks_during_outage));
-  std::printf("  %-46s %llu\n", "of them still waiting at its restart",
+  std::printf("  %-46s %llu\n", "backlog sent after the restart",
               static_cast<unsigned long long>(backlog));
   std::printf("  %-46s %s\n", "first tick after the restart", seconds_spread(reconnected).c_str());
   std::printf("  %-46s %s\n", "caught up (backlog drained) after the restart",
