@@ -6,7 +6,7 @@
 //     journal at the default durability (config/hub.yml), through hub::Publisher as the
 //     administrator; the bundled Bridge module (BRIDGE_PATH) forwards `Bench/#` to B as
 //     bench/{event} at QOS, every other setting at the bridge's defaults (window 256,
-//     backoff 500 ms .. 30 s) unless --hub-window says otherwise.
+//     backoff 500 ms .. 30 s); --hub-window W,W... gives a column per window instead.
 // Measures, per source:
 //   (a) forwarding: N events of 100 B published as fast as the source takes them (QoS 1
 //       into the source, a bounded window), counted at a subscriber on B, with the bridge
@@ -17,7 +17,7 @@
 //       queued ahead of it drained).
 // Payloads start with the event's sequence number, so duplicates and reordering count.
 //   build/tests/bench/bridge_bench [--events N] [--outage-s S] [--after-s S] [--window W]
-//   [--repeat R] [--hub-window W] [--hub-only] [--skip-outage]
+//   [--repeat R] [--hub-window W[,W...]] [--hub-only] [--skip-outage]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -61,9 +61,10 @@ struct Options {
   int after_outage_s = 30;  // mosquitto's bridge retries with a backoff up to 30 s
   int rate = 1000;          // events/s in the outage run
   int window = 100;         // publishes in flight into a source
-  int hub_window = 0;       // the hub bridge's `window:`; 0: its default
-  int repeat = 3;           // forwarding runs per source and QoS (the median rate is shown)
-  bool mosquitto = true;    // the mosquitto bridge's column
+  // The hub bridge's `window:`, one column each; 0: its default.
+  std::vector<int> hub_windows{0};
+  int repeat = 3;         // forwarding runs per source and QoS (the median rate is shown)
+  bool mosquitto = true;  // the mosquitto bridge's column
   bool outage = true;
 };
 
@@ -173,8 +174,11 @@ class MosquittoBridgeSource : public Source {
 // which every earlier event is in the journal too (one connection, in order).
 class HubBridgeSource : public Source {
  public:
-  std::string name() const override { return "hub Bridge"; }
-  void start(int remote_port, int qos, const Options& options) override {
+  explicit HubBridgeSource(int window) : window_(window) {}
+  std::string name() const override {
+    return window_ > 0 ? "hub, window " + std::to_string(window_) : "hub Bridge";
+  }
+  void start(int remote_port, int qos, const Options&) override {
     root_ = std::make_unique<TempDir>();
     std::string yml = "broker: {host: 127.0.0.1, port: " + std::to_string(remote_port) +
                       "}\n"
@@ -182,7 +186,7 @@ class HubBridgeSource : public Source {
                       "outbound:\n"
                       "  - {from: \"Bench/#\", to: \"bench/{event}\", qos: " +
                       std::to_string(qos) + "}\n";
-    if (options.hub_window > 0) yml += "window: " + std::to_string(options.hub_window) + "\n";
+    if (window_ > 0) yml += "window: " + std::to_string(window_) + "\n";
     hub::bench::add_bridge_module(*root_, yml);
     hub_ = std::make_unique<RunningHub>(*root_);
     publisher_.emplace(hub::bench::admin_publisher(ctx_, *root_));
@@ -203,6 +207,7 @@ class HubBridgeSource : public Source {
   }
 
  private:
+  const int window_;
   zmq::context_t ctx_{1};
   std::unique_ptr<TempDir> root_;
   std::unique_ptr<RunningHub> hub_;
@@ -454,7 +459,15 @@ Options parse(int argc, char** argv) {
     } else if (arg == "--window") {
       o.window = static_cast<int>(value());
     } else if (arg == "--hub-window") {
-      o.hub_window = static_cast<int>(value());
+      // W[,W...]: a hub column per window
+      o.hub_windows.clear();
+      if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
+      for (const char* p = argv[++i]; *p;) {
+        char* end = nullptr;
+        o.hub_windows.push_back(static_cast<int>(std::strtol(p, &end, 10)));
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p) throw std::runtime_error("--hub-window: W[,W...]");
+      }
     } else if (arg == "--repeat") {
       o.repeat = std::max(1, static_cast<int>(value()));
     } else if (arg == "--hub-only") {
@@ -464,7 +477,7 @@ Options parse(int argc, char** argv) {
     } else {
       throw std::runtime_error(
           "usage: bridge_bench [--events N] [--outage-s S] [--after-s S] [--window W] "
-          "[--repeat R] [--hub-window W] [--hub-only] [--skip-outage]");
+          "[--repeat R] [--hub-window W[,W...]] [--hub-only] [--skip-outage]");
     }
   }
   return o;
@@ -477,7 +490,8 @@ int main(int argc, char** argv) try {
   // One column per source; the first is the one the others are compared with.
   std::vector<std::unique_ptr<Source>> sources;
   if (options.mosquitto) sources.push_back(std::make_unique<MosquittoBridgeSource>());
-  sources.push_back(std::make_unique<HubBridgeSource>());
+  for (int window : options.hub_windows)
+    sources.push_back(std::make_unique<HubBridgeSource>(window));
 
   std::printf(
       "bridge_bench: events of %zu B to a mosquitto broker B on 127.0.0.1 "
@@ -485,10 +499,9 @@ int main(int argc, char** argv) try {
       kPayloadBytes, LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
   std::printf(
       "reproduce: build/tests/bench/bridge_bench [--events N] [--outage-s S] [--after-s S] "
-      "[--window W] [--repeat R] [--hub-window W] [--hub-only] [--skip-outage]\n");
-  std::printf(
-      "hub: %s build, bridge window %s\n\n", HUB_BENCH_BUILD_TYPE,
-      options.hub_window > 0 ? std::to_string(options.hub_window).c_str() : "256 (its default)");
+      "[--window W] [--repeat R] [--hub-window W[,W...]] [--hub-only] [--skip-outage]\n");
+  std::printf("hub: %s build; \"hub Bridge\": the bridge's defaults (window 256)\n\n",
+              HUB_BENCH_BUILD_TYPE);
   std::vector<std::string> names;
   for (const auto& source : sources) names.push_back(source->name());
 
