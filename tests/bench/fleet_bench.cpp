@@ -407,10 +407,11 @@ int run(const Options& options) {
   const Memory after = memory_of(fleet, broker);
 
   // Per device: the order of first arrivals, duplicates, how long after the restart the
-  // first tick arrived (reconnected) and the last tick journaled before the restart did
-  // (backlog drained), and how many ticks were waiting when the broker came back.
+  // first tick journaled during the outage arrived (the bridge reconnected) and the last
+  // tick journaled before the restart did (backlog drained), and how many ticks were
+  // waiting when the broker came back (some from before it stopped: the fleet's lag).
   const auto devices = sink.snapshot();
-  uint64_t total = 0, duplicates = 0, backlog = 0, ticks_during_outage = 0;
+  uint64_t total = 0, duplicates = 0, backlog = 0, behind_at_stop = 0, ticks_during_outage = 0;
   int in_order = 0;
   std::vector<double> reconnected, drained;
   for (size_t i = 0; i < fleet.size(); ++i) {
@@ -439,9 +440,12 @@ int run(const Options& options) {
       previous = at->second;
       if (at->second >= restarted_at) {
         const double s = seconds_between(restarted_at, at->second);
-        if (first_after < 0 || s < first_after) first_after = s;
+        // Journaled after the broker stopped: it came through the bridge's new connection
+        // (an older one may come from the broker's own queue for the subscriber).
+        if (seq > at_stop[i] && (first_after < 0 || s < first_after)) first_after = s;
         if (seq < before_restart[i]) {
           ++backlog;
+          if (seq < at_stop[i]) ++behind_at_stop;
           last_backlog = std::max(last_backlog, s);
         }
       }
@@ -473,7 +477,10 @@ int run(const Options& options) {
               static_cast<unsigned long long>(ticks_during_outage));
   std::printf("  %-46s %llu\n", "backlog sent after the restart",
               static_cast<unsigned long long>(backlog));
-  std::printf("  %-46s %s\n", "first tick after the restart", seconds_spread(reconnected).c_str());
+  std::printf("  %-46s %llu\n", "  of them journaled before the broker stopped",
+              static_cast<unsigned long long>(behind_at_stop));
+  std::printf("  %-46s %s\n", "first tick of the outage arrives (reconnected)",
+              seconds_spread(reconnected).c_str());
   std::printf("  %-46s %s\n", "caught up (backlog drained) after the restart",
               seconds_spread(drained).c_str());
   if (sink.unparsed() > 0)
