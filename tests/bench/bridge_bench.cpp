@@ -2,6 +2,11 @@
 // one column per Source (what events enter and what forwards them to B):
 //   - mosquitto bridge: events published into mosquitto A, whose bridge (`connection`,
 //     `topic bench/# out QOS`, every other setting at mosquitto's defaults) forwards them.
+//   - hub Bridge: events published into a real hubd (HUBD_PATH) on a temporary root, its
+//     journal at the default durability (config/hub.yml), through hub::Publisher as the
+//     administrator; the bundled Bridge module (BRIDGE_PATH) forwards `Bench/#` to B as
+//     bench/{event} at QOS, every other setting at the bridge's defaults (window 256,
+//     backoff 500 ms .. 30 s); --hub-window W,W... gives a column per window instead.
 // Measures, per source:
 //   (a) forwarding: N events of 100 B published as fast as the source takes them (QoS 1
 //       into the source, a bounded window), counted at a subscriber on B, with the bridge
@@ -12,7 +17,7 @@
 //       queued ahead of it drained).
 // Payloads start with the event's sequence number, so duplicates and reordering count.
 //   build/tests/bench/bridge_bench [--events N] [--outage-s S] [--after-s S] [--window W]
-//   [--skip-outage]
+//   [--repeat R] [--hub-window W[,W...]] [--hub-only] [--skip-outage]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -29,8 +35,10 @@
 
 #include <mosquitto.h>
 
+#include "bench/bench_hub.h"
 #include "support/mqtt_broker.h"
 #include "support/mqtt_observer.h"
+#include "support/running_hub.h"
 
 namespace {
 
@@ -41,6 +49,8 @@ using hub::test::MosquittoOptions;
 using hub::test::MqttMessage;
 using hub::test::MqttObserver;
 using hub::test::MqttObserverOptions;
+using hub::test::RunningHub;
+using hub::test::TempDir;
 
 constexpr size_t kPayloadBytes = 100;
 
@@ -51,6 +61,10 @@ struct Options {
   int after_outage_s = 30;  // mosquitto's bridge retries with a backoff up to 30 s
   int rate = 1000;          // events/s in the outage run
   int window = 100;         // publishes in flight into a source
+  // The hub bridge's `window:`, one column each; 0: its default.
+  std::vector<int> hub_windows{0};
+  int repeat = 3;         // forwarding runs per source and QoS (the median rate is shown)
+  bool mosquitto = true;  // the mosquitto bridge's column
   bool outage = true;
 };
 
@@ -152,6 +166,52 @@ class MosquittoBridgeSource : public Source {
  private:
   std::unique_ptr<MosquittoBroker> broker_;
   std::unique_ptr<WindowedPublisher> publisher_;
+};
+
+// hubd with the bundled Bridge module: `Bench/#` -> bench/{event} at QOS. Events enter
+// through hub::Publisher, whose queue blocks the caller at its high-water mark (the bus's
+// flow control; nothing is dropped); flush() is a publish confirmed once journaled, after
+// which every earlier event is in the journal too (one connection, in order).
+class HubBridgeSource : public Source {
+ public:
+  explicit HubBridgeSource(int window) : window_(window) {}
+  std::string name() const override {
+    return window_ > 0 ? "hub, window " + std::to_string(window_) : "hub Bridge";
+  }
+  void start(int remote_port, int qos, const Options&) override {
+    root_ = std::make_unique<TempDir>();
+    std::string yml = "broker: {host: 127.0.0.1, port: " + std::to_string(remote_port) +
+                      "}\n"
+                      "device: bench\n"
+                      "outbound:\n"
+                      "  - {from: \"Bench/#\", to: \"bench/{event}\", qos: " +
+                      std::to_string(qos) + "}\n";
+    if (window_ > 0) yml += "window: " + std::to_string(window_) + "\n";
+    hub::bench::add_bridge_module(*root_, yml);
+    hub_ = std::make_unique<RunningHub>(*root_);
+    publisher_.emplace(hub::bench::admin_publisher(ctx_, *root_));
+  }
+  void stop() override {
+    publisher_.reset();
+    hub_.reset();
+    root_.reset();
+  }
+  std::string remote_filter() const override { return "bench/#"; }
+  void publish(uint64_t seq) override {
+    if (auto s = publisher_->publish("Bench/events", payload_of(seq)); !s)
+      throw std::runtime_error("hub: " + s.message());
+  }
+  void flush() override {
+    if (auto seq = publisher_->publish_confirmed("BenchDone/flush", "", 60s); !seq)
+      throw std::runtime_error("hub: " + seq.error());
+  }
+
+ private:
+  const int window_;
+  zmq::context_t ctx_{1};
+  std::unique_ptr<TempDir> root_;
+  std::unique_ptr<RunningHub> hub_;
+  std::optional<hub::Publisher> publisher_;
 };
 
 // The subscriber on broker B (a persistent session: it keeps its queue across B's
@@ -265,6 +325,22 @@ struct Forwarding {
   double events_per_s = 0;
 };
 
+// Several runs of one source: the median rate; the counts summed.
+Forwarding combined(std::vector<Forwarding> runs) {
+  std::sort(runs.begin(), runs.end(), [](const Forwarding& a, const Forwarding& b) {
+    return a.events_per_s < b.events_per_s;
+  });
+  Forwarding all;
+  all.events_per_s = runs[runs.size() / 2].events_per_s;
+  for (const auto& f : runs) {
+    all.sent += f.sent;
+    all.delivered += f.delivered;
+    all.duplicates += f.duplicates;
+    all.out_of_order += f.out_of_order;
+  }
+  return all;
+}
+
 // (a) N events as fast as the source takes them, counted at B.
 Forwarding measure_forwarding(Source& source, int qos, const Options& options) {
   MosquittoBroker b;
@@ -340,6 +416,12 @@ std::string seconds(double s) {
   return text;
 }
 
+std::string ratio(double part, double whole) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2fx", whole > 0 ? part / whole : 0.0);
+  return text;
+}
+
 std::string number(double n) {
   char text[32];
   std::snprintf(text, sizeof text, "%.0f", n);
@@ -376,12 +458,26 @@ Options parse(int argc, char** argv) {
       o.after_outage_s = static_cast<int>(value());
     } else if (arg == "--window") {
       o.window = static_cast<int>(value());
+    } else if (arg == "--hub-window") {
+      // W[,W...]: a hub column per window
+      o.hub_windows.clear();
+      if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
+      for (const char* p = argv[++i]; *p;) {
+        char* end = nullptr;
+        o.hub_windows.push_back(static_cast<int>(std::strtol(p, &end, 10)));
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p) throw std::runtime_error("--hub-window: W[,W...]");
+      }
+    } else if (arg == "--repeat") {
+      o.repeat = std::max(1, static_cast<int>(value()));
+    } else if (arg == "--hub-only") {
+      o.mosquitto = false;
     } else if (arg == "--skip-outage") {
       o.outage = false;
     } else {
       throw std::runtime_error(
           "usage: bridge_bench [--events N] [--outage-s S] [--after-s S] [--window W] "
-          "[--skip-outage]");
+          "[--repeat R] [--hub-window W[,W...]] [--hub-only] [--skip-outage]");
     }
   }
   return o;
@@ -391,11 +487,11 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) try {
   const Options options = parse(argc, argv);
-  // One column per source. The hub's: a Source whose start() runs hubd on a temporary root
-  // with the Bridge module forwarding `Bench/#` to B at `qos`, whose publish() publishes
-  // payload_of(seq) through the SDK, and whose remote_filter() matches the rule's topic.
+  // One column per source; the first is the one the others are compared with.
   std::vector<std::unique_ptr<Source>> sources;
-  sources.push_back(std::make_unique<MosquittoBridgeSource>());
+  if (options.mosquitto) sources.push_back(std::make_unique<MosquittoBridgeSource>());
+  for (int window : options.hub_windows)
+    sources.push_back(std::make_unique<HubBridgeSource>(window));
 
   std::printf(
       "bridge_bench: events of %zu B to a mosquitto broker B on 127.0.0.1 "
@@ -403,21 +499,32 @@ int main(int argc, char** argv) try {
       kPayloadBytes, LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
   std::printf(
       "reproduce: build/tests/bench/bridge_bench [--events N] [--outage-s S] [--after-s S] "
-      "[--window W] [--skip-outage]\n\n");
+      "[--window W] [--repeat R] [--hub-window W[,W...]] [--hub-only] [--skip-outage]\n");
+  std::printf("hub: %s build; \"hub Bridge\": the bridge's defaults (window 256)\n\n",
+              HUB_BENCH_BUILD_TYPE);
   std::vector<std::string> names;
   for (const auto& source : sources) names.push_back(source->name());
 
   std::printf(
-      "forwarding: %llu events as fast as the source takes them (QoS 1 into it, %d in "
-      "flight)\n",
-      static_cast<unsigned long long>(options.events), options.window);
+      "forwarding: %llu events as fast as the source takes them (into mosquitto A at QoS 1, "
+      "%d in flight; into hubd through hub::Publisher); median rate of %d runs each\n",
+      static_cast<unsigned long long>(options.events), options.window, options.repeat);
   row("", names);
   for (const int qos : {1, 0}) {
+    // Runs alternate between the sources, so a busy moment of the machine hits them alike.
+    std::vector<std::vector<Forwarding>> runs(sources.size());
+    for (int r = 0; r < options.repeat; ++r) {
+      for (size_t i = 0; i < sources.size(); ++i)
+        runs[i].push_back(measure_forwarding(*sources[i], qos, options));
+    }
     std::vector<Forwarding> results;
-    for (auto& source : sources) results.push_back(measure_forwarding(*source, qos, options));
+    for (const auto& source_runs : runs) results.push_back(combined(source_runs));
     const std::string q = "QoS " + std::to_string(qos) + ": ";
     row(q + "events/s at B",
         cells(results, [](const Forwarding& f) { return number(f.events_per_s); }));
+    const double first = results.front().events_per_s;
+    row(q + "rate / " + names.front(),
+        cells(results, [&](const Forwarding& f) { return ratio(f.events_per_s, first); }));
     row(q + "delivered",
         cells(results, [](const Forwarding& f) { return percent(f.delivered, f.sent); }));
     row(q + "duplicates / out of order", cells(results, [](const Forwarding& f) {
