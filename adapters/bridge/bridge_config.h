@@ -43,7 +43,7 @@ struct BrokerSettings {
   // (an MQTT 5 broker announces it).
   uint64_t max_message_size = 0;
   std::chrono::milliseconds backoff_min{500};
-  std::chrono::milliseconds backoff_max{30000};
+  std::chrono::milliseconds backoff_max{10000};
 };
 
 // The birth message and the Last Will on one retained status topic.

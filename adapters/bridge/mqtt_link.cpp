@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 namespace hub::bridge {
 namespace {
@@ -129,8 +130,12 @@ void MqttLink::run() {
     }
     if (stopping_) break;
     if (std::chrono::steady_clock::now() - began > kStableAfter) delay = settings_.backoff_min;
-    if (handlers_.disconnected) handlers_.disconnected(reason, delay);
-    if (!wait_before_retry(delay)) break;
+    // Full jitter over the upper half: a fleet whose broker comes back does not reconnect
+    // all at once.
+    std::uniform_int_distribution<int64_t> spread(delay.count() / 2, delay.count());
+    const std::chrono::milliseconds wait(spread(random_));
+    if (handlers_.disconnected) handlers_.disconnected(reason, wait);
+    if (!wait_before_retry(wait)) break;
     delay = std::min(delay * 2, settings_.backoff_max);
   }
 }

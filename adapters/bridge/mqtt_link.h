@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -91,6 +92,7 @@ class MqttLink {
   std::string last_error_;  // libmosquitto's last error line (TLS details), idem
   std::mutex wait_mu_;
   std::condition_variable wake_;
+  std::mt19937_64 random_{std::random_device{}()};  // the backoff's jitter, link thread only
   std::thread thread_;
 };
 

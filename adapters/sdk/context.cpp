@@ -210,6 +210,12 @@ Context::~Context() {
 
 Result<std::unique_ptr<Context>> Context::from_environment() {
   auto impl = std::make_unique<Impl>();
+  // libzmq's ZMQ_ZERO_COPY_RECV (a draft option, 10) off: a received message then owns its
+  // bytes instead of pinning the 8 KiB read buffer it arrived in, so a subscription that
+  // queues thousands of small events (a bridge whose broker is away) holds ~100 B for
+  // each, not 8 KiB. A libzmq without the option refuses it, and nothing changes.
+  constexpr int kZeroCopyRecv = 10;
+  (void)zmq_ctx_set(impl->zmq.handle(), kZeroCopyRecv, 0);
   ServiceConfig& c = impl->config;
   c.root = env("HUB_ROOT");
   c.module = env("HUB_MODULE");

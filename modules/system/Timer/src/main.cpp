@@ -19,7 +19,9 @@ namespace YAML {
 template <>
 struct convert<TimerConfig> {
   static bool decode(const Node& node, TimerConfig& cfg) {
-    if (const Node interval = node["timer"]["interval"]) {
+    const Node timer = node["timer"];
+    const Node interval = timer ? timer["interval"] : Node(NodeType::Undefined);
+    if (interval) {
       const std::string text = interval.as<std::string>();
       size_t end = 0;
       const long long n = std::stoll(text, &end);
@@ -28,7 +30,9 @@ struct convert<TimerConfig> {
       if (n <= 0 || !(unit == "ms" || unit == "s" || unit == "m" || unit.empty())) return false;
       cfg.interval = std::chrono::milliseconds(ms);
     }
-    if (const Node event = node["publish"]["event"]) cfg.publish = event.as<std::string>();
+    if (const Node publish = node["publish"]) {
+      if (const Node event = publish["event"]) cfg.publish = event.as<std::string>();
+    }
     return true;
   }
 };
