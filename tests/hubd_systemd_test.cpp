@@ -1,0 +1,124 @@
+// hubd under a service manager: the sd_notify messages it sends to $NOTIFY_SOCKET (a
+// datagram socket the test binds) around startup, reloads and shutdown, and its watchdog
+// pings, which stop when its main loop stalls (the test hook $HUB_TEST_STALL_FILE).
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "support/notify_listener.h"
+#include "support/running_hub.h"
+
+using namespace hub;
+using namespace hub::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+EnvVars notify_env(const NotifyListener& listener) {
+  return {{"NOTIFY_SOCKET", listener.path().string()}};
+}
+
+}  // namespace
+
+TEST_CASE("hubd says READY=1 only once Hub/startup is on the bus", "[hubd][systemd]") {
+  TempDir root;
+  add_module(root, "Sleeper", "command: /bin/sleep\nargs: ['1000']\n");
+  NotifyListener manager(root.path() / "notify");
+  RunningHub hubd(root, notify_env(manager));
+
+  const auto messages = manager.until_line("READY=1", 20s);
+  REQUIRE_FALSE(messages.empty());
+  for (size_t i = 0; i + 1 < messages.size(); ++i) CHECK_FALSE(has_line(messages[i], "READY=1"));
+  CHECK(has_line(messages.front(), "STATUS=starting"));
+  CHECK(has_line(messages.back(), "STATUS=up: 1 module, 1 service"));
+  // Published before READY=1 (retained): a subscriber that comes now finds it.
+  Subscriber sub = hubd.subscribe({"Hub/startup"}, /*retained=*/true);
+  auto startup = next_on(sub, "Hub/startup", 5s);
+  REQUIRE(startup);
+  CHECK(json_int(startup->payload(), "pid") == hubd.process().pid());
+}
+
+TEST_CASE(
+    "hubd says RELOADING=1 then READY=1 around SIGHUP and an API reload, and "
+    "STOPPING=1 on SIGTERM",
+    "[hubd][systemd]") {
+  TempDir root;
+  NotifyListener manager(root.path() / "notify");
+  RunningHub hubd(root, notify_env(manager));
+  REQUIRE_FALSE(manager.until_line("READY=1", 20s).empty());
+
+  Subscriber sub = hubd.subscribe({"Hub/reload"});
+  add_module(root, "Late", "command: /bin/sleep\nargs: ['1000']\n");
+  hubd.process().signal(SIGHUP);
+  auto reloading = manager.next(20s);
+  REQUIRE(reloading);
+  CHECK(has_line(*reloading, "RELOADING=1"));
+  CHECK(reloading->find("\nMONOTONIC_USEC=") != std::string::npos);
+  CHECK(has_line(*reloading, "STATUS=reloading"));
+  REQUIRE(next_on(sub, "Hub/reload"));
+  auto ready = manager.next(20s);
+  REQUIRE(ready);
+  CHECK(*ready == "READY=1\nSTATUS=up: 1 module, 1 service");
+
+  ChildProcess hubctl(HUBCTL_PATH, {"--root", root.path(), "reload"});
+  REQUIRE(hubctl.wait_exit() == 0);
+  REQUIRE(manager.next(20s).value_or("").find("RELOADING=1") == 0);
+  CHECK(has_line(manager.next(20s).value_or(""), "READY=1"));
+
+  hubd.process().signal(SIGTERM);
+  auto stopping = manager.next(20s);
+  REQUIRE(stopping);
+  CHECK(*stopping == "STOPPING=1\nSTATUS=stopping");
+  CHECK(hubd.stop() == 0);
+  CHECK_FALSE(manager.next(0ms));  // nothing after STOPPING=1: no READY=1, no ping
+}
+
+TEST_CASE("hubd's services inherit nothing of the service manager's environment",
+          "[hubd][systemd]") {
+  TempDir root;
+  add_module(root, "Env", "command: os/linux/programs/run\nready: {notify: true}\n");
+  add_script(root, "modules/system/Env/os/linux/programs/run",
+             "echo \"${NOTIFY_SOCKET-none} ${WATCHDOG_USEC-none} ${WATCHDOG_PID-none}\" "
+             "> \"$HUB_DATA_DIR/env\"\necho ready >&3\nexec sleep 1000\n");
+  NotifyListener manager(root.path() / "notify");
+  RunningHub hubd(root, {{"NOTIFY_SOCKET", manager.path().string()},
+                         {"WATCHDOG_USEC", "60000000"},
+                         {"WATCHDOG_PID", "1"}});
+  REQUIRE_FALSE(manager.until_line("READY=1", 20s).empty());  // after Env/ready
+  CHECK(read_file(root.path() / "data/Env/env") == "none none none\n");
+}
+
+TEST_CASE("hubd pings the watchdog from its main loop; a stalled loop stops the pings",
+          "[hubd][systemd][watchdog]") {
+  TempDir root;
+  NotifyListener manager(root.path() / "notify");
+  const fs::path stall = root.path() / "stall";
+  // A ping every 100 ms.
+  RunningHub hubd(root, {{"NOTIFY_SOCKET", manager.path().string()},
+                         {"WATCHDOG_USEC", "200000"},
+                         {"HUB_TEST_STALL_FILE", stall.string()}});
+  REQUIRE_FALSE(manager.until_line("READY=1", 20s).empty());
+
+  // Over one second: about ten pings. Bounded loosely: a loaded machine delays some.
+  const auto window_end = std::chrono::steady_clock::now() + 1s;
+  int pings = 0;
+  while (auto message = manager.next(std::chrono::duration_cast<std::chrono::milliseconds>(
+             window_end - std::chrono::steady_clock::now()))) {
+    pings += *message == "WATCHDOG=1" ? 1 : 0;
+    if (std::chrono::steady_clock::now() >= window_end) break;
+  }
+  CHECK(pings >= 3);
+  CHECK(pings <= 12);
+
+  root.write("stall", "");
+  REQUIRE(hubd.process().wait_stderr("the main loop stalls"));
+  while (manager.next(0ms)) {
+  }                               // what was sent before the stall
+  CHECK_FALSE(manager.next(1s));  // ten intervals: no ping
+
+  fs::remove(stall);
+  REQUIRE(hubd.process().wait_stderr("the main loop goes on"));
+  CHECK(manager.until_line("WATCHDOG=1", 5s).size() >= 1);
+  CHECK(hubd.stop() == 0);
+}
