@@ -122,3 +122,27 @@ TEST_CASE("hubd pings the watchdog from its main loop; a stalled loop stops the 
   CHECK(manager.until_line("WATCHDOG=1", 5s).size() >= 1);
   CHECK(hubd.stop() == 0);
 }
+
+TEST_CASE("with stderr the journal ($JOURNAL_STREAM), hubd logs there only, with priorities",
+          "[hubd][systemd][logger]") {
+  TempDir root;
+  // As systemd does for a unit: JOURNAL_STREAM names the stderr hubd is started with.
+  ChildProcess hubd("/bin/sh",
+                    {"-c", "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec \"$0\" \"$@\"",
+                     HUBD_PATH, "--root", root.path()});
+  const auto up = hubd.wait_stderr("hub is up");
+  REQUIRE(up);
+  CHECK(up->rfind("<6>hub is up: Hub/startup is event ", 0) == 0);
+  hubd.signal(SIGTERM);
+  CHECK(hubd.wait_exit() == 0);
+  CHECK_FALSE(fs::exists(root.path() / "var/log/hub/hubd.log"));
+
+  // Any other JOURNAL_STREAM (a parent's, inherited) is not this stderr: the file as usual.
+  ChildProcess plain(HUBD_PATH, {"--root", root.path()}, {{"JOURNAL_STREAM", "1:1"}});
+  const auto line = plain.wait_stderr("hub is up");
+  REQUIRE(line);
+  CHECK(line->find("<6>") == std::string::npos);
+  plain.signal(SIGTERM);
+  CHECK(plain.wait_exit() == 0);
+  CHECK(read_file(root.path() / "var/log/hub/hubd.log").find("hub is up") != std::string::npos);
+}

@@ -33,7 +33,7 @@ namespace hub {
 namespace fs = std::filesystem;
 namespace {
 
-// Before the log exists, problems go to stderr; after, to the log (stderr and hubd.log).
+// Before the log exists, problems go to stderr; after, to the log (hub_logger.h).
 int fail_early(int code, const std::string& message) {
   std::cerr << "hubd: " << message << "\n";
   return code;
@@ -196,7 +196,7 @@ int Hub::prepare_root() {
   if (!lock) return fail_early(kExitAlreadyRunning, lock.error() + " (" + root_.string() + ")");
   lock_.emplace(std::move(*lock));
 
-  auto logger = install_hub_logger(layout_.hubd_log(), config_.log);
+  auto logger = install_hub_logger(layout_.hubd_log(), config_.log, stderr_is_journal_);
   if (!logger) return fail_early(kExitFailure, logger.error());
   logger_ = std::move(*logger);
   return kExitOk;

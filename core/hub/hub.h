@@ -26,6 +26,7 @@
 #include "bus/credentials.h"
 #include "bus/root_layout.h"
 #include "core/config/hub_config.h"
+#include "core/hub/hub_logger.h"
 #include "core/hub/hub_publish.h"
 #include "core/hub/hubd.h"
 #include "core/services/instance_lock.h"
@@ -86,6 +87,9 @@ class Hub {
   // variables unset for children) while hubd has one thread.
   SdNotifier notifier_ = SdNotifier::from_environment();
   std::string last_status_;  // the STATUS= last sent
+  // stderr is the journal: hubd logs there only (hub_logger.h). Unset for children: their
+  // output is not hubd's stderr.
+  const bool stderr_is_journal_ = is_journal_stream(take_environment("JOURNAL_STREAM"), 2);
   // For tests only ($HUB_TEST_STALL_FILE, README "systemd"): while this file exists, the
   // main loop stalls, as a hung one would. Empty: no hook.
   std::filesystem::path stall_file_ = take_environment("HUB_TEST_STALL_FILE");
