@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/fake_journal.h"
 #include "support/notify_listener.h"
 #include "support/running_hub.h"
 
@@ -145,4 +146,35 @@ TEST_CASE("with stderr the journal ($JOURNAL_STREAM), hubd logs there only, with
   plain.signal(SIGTERM);
   CHECK(plain.wait_exit() == 0);
   CHECK(read_file(root.path() / "var/log/hub/hubd.log").find("hub is up") != std::string::npos);
+}
+
+TEST_CASE(
+    "a service with log.to journal writes to journald's stream, with its name as "
+    "identifier; without journald, to its file",
+    "[hubd][systemd][journal]") {
+  TempDir root;
+  add_module(root, "Talker",
+             "command: os/linux/programs/run\nready: {notify: true}\nlog: {to: journal}\n");
+  add_script(root, "modules/system/Talker/os/linux/programs/run",
+             "echo \"hello on stdout, JOURNAL_STREAM=${JOURNAL_STREAM:+set}\"\n"
+             "echo '<3>broken on stderr' >&2\necho ready >&3\nexec sleep 1000\n");
+  {
+    FakeJournal journald(root.path() / "journal-stdout");
+    RunningHub hubd(root, {{"HUB_JOURNAL_SOCKET", journald.path().string()}});
+    const auto stream = journald.wait_for("broken on stderr", 20s);
+    REQUIRE(stream);
+    CHECK(stream->rfind("Talker\n\n6\n1\n0\n0\n0\n", 0) == 0);
+    CHECK_THAT(*stream, Catch::Contains("\nhello on stdout, JOURNAL_STREAM=set\n"));
+    CHECK_THAT(*stream, Catch::Contains("\n<3>broken on stderr\n"));
+    CHECK(hubd.stop() == 0);
+    CHECK_FALSE(fs::exists(root.path() / "var/log/hub/Talker.log"));
+  }
+
+  RunningHub hubd(root, {{"HUB_JOURNAL_SOCKET", (root.path() / "no-journald").string()}});
+  CHECK(hubd.process().wait_stderr("service Talker: log.to journal: "));
+  Subscriber sub = hubd.subscribe({"Talker/ready"}, true);
+  REQUIRE(next_on(sub, "Talker/ready"));
+  const std::string log = read_file(root.path() / "var/log/hub/Talker.log");
+  CHECK_THAT(log, Catch::Contains("hello on stdout, JOURNAL_STREAM=\n"));
+  CHECK_THAT(log, Catch::Contains("<3>broken on stderr\n"));
 }

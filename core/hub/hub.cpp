@@ -128,6 +128,7 @@ int Hub::start() {
   supervise.grant = [this](const std::string& identity) { return bus_->grant(identity); };
   supervise.revoke = [this](const std::string& identity) { bus_->revoke(identity); };
   supervise.services_group = services_group_;
+  if (!journal_socket_.empty()) supervise.journal_socket = journal_socket_;
   supervisor_ = std::make_unique<Supervisor>(std::move(supervise), publish_);
   stop_leftovers();
 

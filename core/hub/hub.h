@@ -93,6 +93,9 @@ class Hub {
   // For tests only ($HUB_TEST_STALL_FILE, README "systemd"): while this file exists, the
   // main loop stalls, as a hung one would. Empty: no hook.
   std::filesystem::path stall_file_ = take_environment("HUB_TEST_STALL_FILE");
+  // journald's stream socket for services with log.to: journal (README "systemd"; tests
+  // and journal namespaces name another). Empty: the default.
+  std::filesystem::path journal_socket_ = take_environment("HUB_JOURNAL_SOCKET");
   const std::filesystem::path root_;
   const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists
   const RootLayout layout_;
