@@ -85,8 +85,8 @@ std::array<fs::path, 4> sockets(const BusPaths& paths) {
   return {paths.ingest_socket, paths.events_socket, paths.replay_socket, paths.api_socket};
 }
 
-}  // namespace
-
+// The value of the environment variable `name` (empty when unset), then unset, so no child
+// inherits it. Single-threaded use only.
 std::string take_environment(const char* name) {
   const char* value = std::getenv(name);
   std::string taken = value ? value : "";
@@ -94,8 +94,14 @@ std::string take_environment(const char* name) {
   return taken;
 }
 
+}  // namespace
+
 Hub::Hub(const HubdOptions& options)
-    : root_(options.root),
+    : notifier_(SdNotifier::from_environment()),
+      stderr_is_journal_(is_journal_stream(take_environment("JOURNAL_STREAM"), STDERR_FILENO)),
+      stall_file_(take_environment("HUB_TEST_STALL_FILE")),
+      journal_socket_(take_environment("HUB_JOURNAL_SOCKET")),
+      root_(options.root),
       config_file_(options.config_file),
       layout_(options.root),
       paths_(layout_.bus()) {}

@@ -26,7 +26,6 @@
 #include "bus/credentials.h"
 #include "bus/root_layout.h"
 #include "core/config/hub_config.h"
-#include "core/hub/hub_logger.h"
 #include "core/hub/hub_publish.h"
 #include "core/hub/hubd.h"
 #include "core/services/instance_lock.h"
@@ -45,10 +44,6 @@ class RunningBus;
 class ScriptDispatcher;
 class Supervisor;
 struct Module;
-
-// The value of the environment variable `name` (empty when unset), then unset, so no child
-// inherits it. Single-threaded use only.
-std::string take_environment(const char* name);
 
 class Hub {
  public:
@@ -83,19 +78,20 @@ class Hub {
   std::string summary();  // "up: N modules, M services"
   void stall_for_test();
 
-  // The service manager: before anything else, so the environment is read (and its
-  // variables unset for children) while hubd has one thread.
-  SdNotifier notifier_ = SdNotifier::from_environment();
+  // Read from the environment first thing, while hubd has one thread, and unset there so
+  // no child inherits them:
+  // the service manager ($NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID);
+  SdNotifier notifier_;
+  // stderr is the journal ($JOURNAL_STREAM): hubd logs there only (hub_logger.h);
+  const bool stderr_is_journal_;
+  // for tests only ($HUB_TEST_STALL_FILE, README "systemd"): while this file exists, the
+  // main loop stalls, as a hung one would (empty: no hook);
+  const std::filesystem::path stall_file_;
+  // journald's stream socket for services with log.to: journal ($HUB_JOURNAL_SOCKET, for
+  // tests and journal namespaces; empty: the default).
+  const std::filesystem::path journal_socket_;
   std::string last_status_;  // the STATUS= last sent
-  // stderr is the journal: hubd logs there only (hub_logger.h). Unset for children: their
-  // output is not hubd's stderr.
-  const bool stderr_is_journal_ = is_journal_stream(take_environment("JOURNAL_STREAM"), 2);
-  // For tests only ($HUB_TEST_STALL_FILE, README "systemd"): while this file exists, the
-  // main loop stalls, as a hung one would. Empty: no hook.
-  std::filesystem::path stall_file_ = take_environment("HUB_TEST_STALL_FILE");
-  // journald's stream socket for services with log.to: journal (README "systemd"; tests
-  // and journal namespaces name another). Empty: the default.
-  std::filesystem::path journal_socket_ = take_environment("HUB_JOURNAL_SOCKET");
+
   const std::filesystem::path root_;
   const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists
   const RootLayout layout_;
