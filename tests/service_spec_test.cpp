@@ -72,7 +72,7 @@ TEST_CASE("a service.yml with every key is read into the service definition", "[
              "volumes:\n"
              "  - {source: data/shared, target: shared}\n"
              "  - {source: /srv/media, target: media/in}\n"
-             "log:\n  max_size: 1MiB\n  keep: 2\n");
+             "log:\n  to: journal\n  max_size: 1MiB\n  keep: 2\n");
   const ServiceSpec spec = foo_service(root);
   CHECK(spec.command == "bin/serve");
   CHECK(spec.args == std::vector<std::string>{"--port", "8080"});
@@ -99,6 +99,7 @@ TEST_CASE("a service.yml with every key is read into the service definition", "[
   CHECK(spec.volumes[1].target == "media/in");
   CHECK(spec.log_max_size == uint64_t{1} << 20);
   CHECK(spec.log_keep == 2);
+  CHECK(spec.log_to == ServiceSpec::LogTo::kJournal);
 }
 
 TEST_CASE("a service.yml with only a command gets the documented defaults", "[service]") {
@@ -125,6 +126,15 @@ TEST_CASE("a service.yml with only a command gets the documented defaults", "[se
   CHECK(spec.volumes.empty());
   CHECK_FALSE(spec.log_max_size);  // hub.yml's services.log applies
   CHECK_FALSE(spec.log_keep);
+  CHECK(spec.log_to == ServiceSpec::LogTo::kFile);
+}
+
+TEST_CASE("service.yml log.to is file or journal", "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\nlog: {to: file}\n");
+  CHECK(foo_service(root).log_to == ServiceSpec::LogTo::kFile);
+  CHECK_THAT(problems_of("command: serve\nlog: {to: syslog}\n"),
+             Catch::Contains("log.to: expected file or journal"));
 }
 
 TEST_CASE("a module without any service.yml runs no service", "[service]") {

@@ -77,7 +77,7 @@ Result<std::string> HubApi::handle(const ApiRequest& r) {
   }
   if (Status allowed = authorize(r); !allowed) return allowed;
   if (r.method == api::kInspect) return inspect();
-  if (r.method == api::kReload) return modules_.reload();
+  if (r.method == api::kReload) return reload_();
   if (r.method == api::kStart) return start(r);
   if (r.method == api::kStop) return stop(r);
   if (r.method == api::kRestart) {

@@ -16,12 +16,14 @@ class Supervisor;
 
 class HubApi {
  public:
-  // `bus_json` gives the broker's counters as a JSON object.
+  // `bus_json` gives the broker's counters as a JSON object; `reload` reloads the modules
+  // (as SIGHUP does) and returns Hub/reload's payload.
   HubApi(ModuleManager& modules, Supervisor& supervisor, std::function<std::string()> bus_json,
-         std::string root)
+         std::function<std::string()> reload, std::string root)
       : modules_(modules),
         supervisor_(supervisor),
         bus_json_(std::move(bus_json)),
+        reload_(std::move(reload)),
         root_(std::move(root)) {}
 
   // The request's result (JSON text), or why it was refused or failed, with its code.
@@ -38,6 +40,7 @@ class HubApi {
   ModuleManager& modules_;
   Supervisor& supervisor_;
   std::function<std::string()> bus_json_;
+  std::function<std::string()> reload_;
   std::string root_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::map<std::string, std::string> stats_;  // instance -> its last report (a JSON object)

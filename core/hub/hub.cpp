@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -32,7 +33,7 @@ namespace hub {
 namespace fs = std::filesystem;
 namespace {
 
-// Before the log exists, problems go to stderr; after, to the log (stderr and hubd.log).
+// Before the log exists, problems go to stderr; after, to the log (hub_logger.h).
 int fail_early(int code, const std::string& message) {
   std::cerr << "hubd: " << message << "\n";
   return code;
@@ -55,14 +56,17 @@ sigset_t signal_set(int sig) {
 }
 
 // Blocks until SIGTERM or SIGINT (returned), meanwhile running `reload` for each SIGHUP
-// and answering API requests as they come.
+// and answering API requests as they come; `tick` runs before every wait and says how long
+// the wait may be.
 int wait_for_stop(int stop_fd, int reload_fd, ApiServer& api, const ApiHandler& handle,
-                  const std::function<void()>& reload) {
+                  const std::function<void()>& reload,
+                  const std::function<std::optional<std::chrono::milliseconds>()>& tick) {
   for (;;) {
+    const auto wait = tick();
     zmq::pollitem_t items[] = {{api.socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, stop_fd, ZMQ_POLLIN, 0},
                                {nullptr, reload_fd, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, 3, -1) < 0) continue;  // EINTR
+    if (zmq_poll(items, 3, wait ? static_cast<long>(wait->count()) : -1) <= 0) continue;
     signalfd_siginfo info{};
     if (items[1].revents & ZMQ_POLLIN) {
       if (::read(stop_fd, &info, sizeof info) == sizeof info)
@@ -81,10 +85,23 @@ std::array<fs::path, 4> sockets(const BusPaths& paths) {
   return {paths.ingest_socket, paths.events_socket, paths.replay_socket, paths.api_socket};
 }
 
+// The value of the environment variable `name` (empty when unset), then unset, so no child
+// inherits it. Single-threaded use only.
+std::string take_environment(const char* name) {
+  const char* value = std::getenv(name);
+  std::string taken = value ? value : "";
+  ::unsetenv(name);
+  return taken;
+}
+
 }  // namespace
 
 Hub::Hub(const HubdOptions& options)
-    : root_(options.root),
+    : notifier_(SdNotifier::from_environment()),
+      stderr_is_journal_(is_journal_stream(take_environment("JOURNAL_STREAM"), STDERR_FILENO)),
+      stall_file_(take_environment("HUB_TEST_STALL_FILE")),
+      journal_socket_(take_environment("HUB_JOURNAL_SOCKET")),
+      root_(options.root),
       config_file_(options.config_file),
       layout_(options.root),
       paths_(layout_.bus()) {}
@@ -98,6 +115,14 @@ int Hub::start() {
   if (int failed = load_config()) return failed;
   if (int failed = prepare_root()) return failed;
   spdlog::info("hubd {} starting on {} (pid {})", HUB_VERSION, root_.string(), ::getpid());
+  if (notifier_.enabled()) {
+    const auto watchdog = notifier_.watchdog_interval();
+    spdlog::info("service manager: notifying {}{}", notifier_.address(),
+                 watchdog
+                     ? ", watchdog ping every " + std::to_string(watchdog->count() / 1000) + " ms"
+                     : std::string());
+    if (Status s = notifier_.status("starting"); !s) spdlog::warn("{}", s.message());
+  }
   if (int failed = start_bus()) return failed;
   if (int failed = open_signal_fds()) return failed;
   publish_ = [this](const std::string& topic, const std::string& json, bool retain) {
@@ -109,6 +134,7 @@ int Hub::start() {
   supervise.grant = [this](const std::string& identity) { return bus_->grant(identity); };
   supervise.revoke = [this](const std::string& identity) { bus_->revoke(identity); };
   supervise.services_group = services_group_;
+  if (!journal_socket_.empty()) supervise.journal_socket = journal_socket_;
   supervisor_ = std::make_unique<Supervisor>(std::move(supervise), publish_);
   stop_leftovers();
 
@@ -133,7 +159,8 @@ int Hub::start() {
   if (int failed = start_dispatcher()) return failed;
   if (int failed = bind_api()) return failed;
   api_ = std::make_unique<HubApi>(
-      *modules_, *supervisor_, [this] { return bus_->counters_json(); }, root_.string());
+      *modules_, *supervisor_, [this] { return bus_->counters_json(); },
+      [this] { return reload(); }, root_.string());
   start_modules();
   return kExitOk;
 }
@@ -176,7 +203,7 @@ int Hub::prepare_root() {
   if (!lock) return fail_early(kExitAlreadyRunning, lock.error() + " (" + root_.string() + ")");
   lock_.emplace(std::move(*lock));
 
-  auto logger = install_hub_logger(layout_.hubd_log(), config_.log);
+  auto logger = install_hub_logger(layout_.hubd_log(), config_.log, stderr_is_journal_);
   if (!logger) return fail_early(kExitFailure, logger.error());
   logger_ = std::move(*logger);
   return kExitOk;
@@ -280,6 +307,8 @@ void Hub::start_modules() {
   auto seq = bus_->publish("Hub/startup", started, /*retain=*/true);
   if (seq) {
     spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths_.run_dir.string());
+    last_status_ = summary();
+    if (Status s = notifier_.ready(last_status_); !s) spdlog::warn("{}", s.message());
     // Loading parsed every module's files; give the heap that freed back before idling.
     ::malloc_trim(0);
   } else {
@@ -294,14 +323,57 @@ void Hub::serve() {
     return;
   }
   const ApiHandler handler = [this](const ApiRequest& r) { return api_->handle(r); };
-  stop_signal_ = wait_for_stop(signal_fd_, reload_fd_, *api_server_, handler,
-                               [this] { (void)modules_->reload(); });
+  stop_signal_ = wait_for_stop(
+      signal_fd_, reload_fd_, *api_server_, handler, [this] { (void)reload(); },
+      [this] { return main_loop_tick(); });
+}
+
+std::string Hub::reload() {
+  (void)notifier_.reloading("reloading");
+  std::string payload = modules_->reload();
+  last_status_ = summary();
+  (void)notifier_.ready(last_status_);
+  return payload;
+}
+
+std::optional<std::chrono::milliseconds> Hub::main_loop_tick() {
+  if (!notifier_.enabled()) return std::nullopt;
+  stall_for_test();
+  const auto wait = notifier_.ping_watchdog_if_due();
+  // Services come and go between ticks (API calls, crashes): the status follows, checked
+  // at each tick, so at least at every watchdog ping.
+  if (std::string now = summary(); now != last_status_) {
+    last_status_ = std::move(now);
+    (void)notifier_.status(last_status_);
+  }
+  return wait;
+}
+
+std::string Hub::summary() {
+  size_t running = 0;
+  for (const auto& instance : supervisor_->status()) {
+    running += instance.state == InstanceState::kRunning ? 1 : 0;
+  }
+  const size_t modules = modules_->up().size();
+  return "up: " + std::to_string(modules) + (modules == 1 ? " module, " : " modules, ") +
+         std::to_string(running) + (running == 1 ? " service" : " services");
+}
+
+void Hub::stall_for_test() {
+  if (stall_file_.empty()) return;
+  std::error_code ignored;
+  if (!fs::exists(stall_file_, ignored)) return;
+  spdlog::warn("{} exists: the main loop stalls until it is removed (a test hook)",
+               stall_file_.string());
+  while (fs::exists(stall_file_, ignored)) ::usleep(10 * 1000);
+  spdlog::warn("{} is gone: the main loop goes on", stall_file_.string());
 }
 
 int Hub::shut_down() {
   ::close(signal_fd_);
   ::close(reload_fd_);
   signal_fd_ = reload_fd_ = -1;
+  (void)notifier_.stopping("stopping");
   const bool bus_failed = bus_->failed();
   if (!bus_failed) spdlog::info("{} received: shutting down", signal_name(stop_signal_));
 

@@ -4,6 +4,10 @@
 //   serve()     answers API requests and reloads on SIGHUP until SIGTERM or SIGINT;
 //   shut_down() Hub/shutdown and its scripts, the modules stopped, then the scripts,
 //               the bus drained, the sockets removed.
+// Under a service manager ($NOTIFY_SOCKET, core/system/sd_notify.h) each step is told:
+// READY=1 once Hub/startup is published, RELOADING=1 then READY=1 around every reload,
+// STOPPING=1 when shut_down() begins, STATUS= lines as the state changes, and WATCHDOG=1
+// from serve()'s loop when the manager asks for it.
 // Components are members in the order they are started, so that whatever start() got
 // to is torn down in reverse when the Hub goes, even after a failure.
 // REQUIRES: block_stop_signals() was called (hubd.h). One thread only.
@@ -11,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +29,7 @@
 #include "core/hub/hub_publish.h"
 #include "core/hub/hubd.h"
 #include "core/services/instance_lock.h"
+#include "core/system/sd_notify.h"
 
 namespace spdlog {
 class logger;
@@ -65,6 +71,26 @@ class Hub {
   int start_dispatcher();
   int bind_api();
   void start_modules();  // and Hub/startup
+  std::string reload();  // the modules, told to the service manager; Hub/reload's payload
+  // Between two waits of serve()'s loop: the watchdog's ping and a changed STATUS=.
+  // Returns how long the loop may wait before the next call (nullopt: no limit).
+  std::optional<std::chrono::milliseconds> main_loop_tick();
+  std::string summary();  // "up: N modules, M services"
+  void stall_for_test();
+
+  // Read from the environment first thing, while hubd has one thread, and unset there so
+  // no child inherits them:
+  // the service manager ($NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID);
+  SdNotifier notifier_;
+  // stderr is the journal ($JOURNAL_STREAM): hubd logs there only (hub_logger.h);
+  const bool stderr_is_journal_;
+  // for tests only ($HUB_TEST_STALL_FILE, README "systemd"): while this file exists, the
+  // main loop stalls, as a hung one would (empty: no hook);
+  const std::filesystem::path stall_file_;
+  // journald's stream socket for services with log.to: journal ($HUB_JOURNAL_SOCKET, for
+  // tests and journal namespaces; empty: the default).
+  const std::filesystem::path journal_socket_;
+  std::string last_status_;  // the STATUS= last sent
 
   const std::filesystem::path root_;
   const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists

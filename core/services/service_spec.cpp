@@ -109,7 +109,14 @@ class SpecParser {
     parse_limits(node["limits"], spec.limits);
     parse_volumes(node["volumes"], spec.volumes);
     if (const YAML::Node log = node["log"];
-        log && r_.expect_map(log, "log", {"max_size", "keep"})) {
+        log && r_.expect_map(log, "log", {"to", "max_size", "keep"})) {
+      std::string to;
+      r_.read(log, "log", "to", to);
+      if (to == "journal") {
+        spec.log_to = ServiceSpec::LogTo::kJournal;
+      } else if (!to.empty() && to != "file") {
+        r_.problem(log["to"], "log.to", "expected file or journal");
+      }
       uint64_t size = 0;
       r_.read_size(log, "log", "max_size", size, uint64_t{1} << 40);
       if (size > 0) spec.log_max_size = size;

@@ -104,6 +104,11 @@ struct ServiceSpec {
   std::optional<std::pair<std::string, gid_t>> group;  // none: the user's own group
   std::optional<uint64_t> log_max_size;                // hub.yml services.log when absent
   std::optional<int64_t> log_keep;
+  // log.to: where stdout and stderr go: the instance's file (var/log/hub/INSTANCE.log,
+  // rotated), or the journal, each line a record with the instance's name as identifier
+  // (the file when journald is not there).
+  enum class LogTo { kFile, kJournal };
+  LogTo log_to = LogTo::kFile;
   // needs_config: the service runs only when the module's merged configuration has this
   // top-level key, not null; empty: always.
   std::string needs_config;

@@ -161,6 +161,7 @@ struct Instance {
   std::unique_ptr<asio::posix::stream_descriptor> notify;
   asio::steady_timer timer;  // readiness timeout, stop grace or restart delay
   std::shared_ptr<InstanceLog> log;
+  bool journal_warned = false;  // log.to journal fell back to the file, and said so
   Clock::time_point spawned_at;
   int64_t attempt = 0;   // restarts since the last stable run
   int64_t restarts = 0;  // since the start request
@@ -260,13 +261,18 @@ struct Supervisor::Loop {
           spec.service.log_keep.value_or(options.log_keep));
     }
 
-    auto output = Pipe::open();
+    // The output goes to the journal straight from the service, or through a pipe that
+    // this loop reads into the instance's log file.
+    unique_fd journal = open_journal(*in);
+    auto output = journal ? Result<Pipe>(Pipe()) : Pipe::open();
     auto ready = spec.service.ready_notify ? Pipe::open() : Result<Pipe>(Pipe());  // or none
     if (!output || !ready) {
       options.revoke(spec.instance);
       return fail(in, !output ? output.error() : ready.error());
     }
-    ::fcntl(output->read.get(), F_SETPIPE_SZ, static_cast<int>(kPipeSize));  // best effort
+    if (output->read) {
+      ::fcntl(output->read.get(), F_SETPIPE_SZ, static_cast<int>(kPipeSize));  // best effort
+    }
 
     const std::string run_id = new_run_id();
     ServiceLaunch launch;
@@ -284,9 +290,10 @@ struct Supervisor::Loop {
         {"HUB_RUN_ID", run_id}};
     for (const auto& [key, value] : facts) launch.env.push_back(key + "=" + value);
     if (ready->write) launch.env.push_back("HUB_NOTIFY_FD=" + std::to_string(kNotifyFd));
+    if (journal) launch.env.push_back("JOURNAL_STREAM=" + journal_stream_id(journal.get()));
     for (const auto& [key, value] : spec.service.env) launch.env.push_back(key + "=" + value);
     launch.cwd = workspace->dir;
-    launch.output_fd = output->write.get();
+    launch.output_fd = journal ? journal.get() : output->write.get();
     launch.notify_fd = ready->write.get();
     launch.limits = spec.service.limits;
     launch.account = *account;
@@ -307,6 +314,7 @@ struct Supervisor::Loop {
     const Clock::time_point launching = Clock::now();
     auto child = launch_service(launch);
     output->write.reset();
+    journal.reset();
     ready->write.reset();
     joins->clear();
     if (!child) {
@@ -331,7 +339,7 @@ struct Supervisor::Loop {
       spdlog::warn("service {}: {} (a hubd killed now could not find it again)", spec.instance,
                    s.message());
     }
-    start_pump(output->read.release(), in);
+    if (output->read) start_pump(output->read.release(), in);
     watch_exit(in);
 
     spdlog::info("service {} started (pid {})", spec.instance, pid);
@@ -350,6 +358,23 @@ struct Supervisor::Loop {
     } else {
       become_running(in);
     }
+  }
+
+  // A stream to journald for an instance with log.to: journal; none (the file) otherwise,
+  // or when journald cannot be reached, with a warning (once per instance).
+  unique_fd open_journal(Instance& in) {
+    if (in.spec.service.log_to != ServiceSpec::LogTo::kJournal) return unique_fd();
+    auto stream = open_journal_stream(options.journal_socket, in.spec.instance);
+    if (stream) {
+      in.journal_warned = false;
+      return std::move(*stream);
+    }
+    if (!in.journal_warned) {
+      spdlog::warn("service {}: log.to journal: {}; its output goes to {} instead",
+                   in.spec.instance, stream.error(), in.log->file().string());
+      in.journal_warned = true;
+    }
+    return unique_fd();
   }
 
   // A fresh cgroup for the instance with the limits it can enforce; what no cgroup here

@@ -35,6 +35,7 @@
 #include "core/services/service_spec.h"
 #include "core/system/accounts.h"
 #include "core/system/files.h"
+#include "core/system/journal_stream.h"
 
 namespace hub {
 
@@ -63,6 +64,8 @@ struct SupervisorOptions {
   // hub.yml services.group: the group a service that runs as another user gets, so it can
   // reach the bus. None: services may not run as another user.
   std::optional<gid_t> services_group;
+  // journald's stream socket, for services with log.to: journal (core/system/journal_stream.h).
+  std::filesystem::path journal_socket = kJournalStreamSocket;
 };
 
 enum class InstanceState { kStarting, kRunning, kBackoff, kStopping, kExited, kFailed, kStopped };

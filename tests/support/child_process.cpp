@@ -22,10 +22,17 @@ struct ChildProcess::Impl {
   int streams_open = 2;                           // guarded by mu
   std::thread out_reader, err_reader;
 
-  Impl(const std::string& program, const std::vector<std::string>& args)
-      : child(program, bp::args(args), bp::std_out > out, bp::std_err > err, bp::std_in.close()) {
+  Impl(const std::string& program, const std::vector<std::string>& args, const EnvVars& env)
+      : child(program, bp::args(args), environment(env), bp::std_out > out, bp::std_err > err,
+              bp::std_in.close()) {
     out_reader = std::thread([this] { read_lines(out, out_lines); });
     err_reader = std::thread([this] { read_lines(err, err_lines); });
+  }
+
+  static bp::environment environment(const EnvVars& vars) {
+    bp::environment env = boost::this_process::environment();
+    for (const auto& [key, value] : vars) env[key] = value;
+    return env;
   }
 
   void read_lines(bp::ipstream& stream, std::vector<std::string>& lines) {
@@ -57,8 +64,9 @@ struct ChildProcess::Impl {
   }
 };
 
-ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args)
-    : impl_(std::make_unique<Impl>(program, args)) {}
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                           const EnvVars& env)
+    : impl_(std::make_unique<Impl>(program, args, env)) {}
 
 ChildProcess::~ChildProcess() {
   std::error_code ignored;

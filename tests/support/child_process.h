@@ -11,15 +11,20 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace hub::test {
 
 using namespace std::chrono_literals;
 
+// Variables set (or replaced) in a child's environment, which is otherwise the test's.
+using EnvVars = std::vector<std::pair<std::string, std::string>>;
+
 class ChildProcess {
  public:
-  ChildProcess(const std::string& program, const std::vector<std::string>& args);
+  ChildProcess(const std::string& program, const std::vector<std::string>& args,
+               const EnvVars& env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -25,9 +25,9 @@ fs::path add_script(const TempDir& root, const std::string& relative, const std:
   return file;
 }
 
-RunningHub::RunningHub(const TempDir& root) : root_(root) {
-  hubd_ =
-      std::make_unique<ChildProcess>(HUBD_PATH, std::vector<std::string>{"--root", root.path()});
+RunningHub::RunningHub(const TempDir& root, const EnvVars& env) : root_(root) {
+  hubd_ = std::make_unique<ChildProcess>(HUBD_PATH, std::vector<std::string>{"--root", root.path()},
+                                         env);
   if (!hubd_->wait_stderr("hub is up")) {
     throw std::runtime_error("hubd did not come up:\n" + hubd_->stderr_text());
   }

@@ -28,8 +28,9 @@ std::filesystem::path add_script(const TempDir& root, const std::string& relativ
 
 class RunningHub {
  public:
-  // Starts hubd on `root` and waits until it says the hub is up.
-  explicit RunningHub(const TempDir& root);
+  // Starts hubd on `root` (with `env` added to its environment) and waits until it says
+  // the hub is up.
+  explicit RunningHub(const TempDir& root, const EnvVars& env = {});
   ~RunningHub();
 
   ChildProcess& process() { return *hubd_; }
