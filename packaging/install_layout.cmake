@@ -45,7 +45,9 @@ root_relative(HUB_PATH_DB "${localstate}/lib/hub")
 root_relative(HUB_PATH_RUN "${runstate}/hub")
 root_relative(HUB_PATH_LOG "${localstate}/log/hub")
 set(HUB_DOC_DIR "${prefix}/${HUB_DOCDIR}")
-set(staging "${HUB_BINARY_DIR}/packaging/installed")
+# Files made here are written apart for each destination, so installs may run at once.
+string(MD5 destination "$ENV{DESTDIR}${prefix}")
+set(staging "${HUB_BINARY_DIR}/packaging/installed/${destination}")
 configure_file("${HUB_SOURCE_DIR}/packaging/hub.yml.in" "${staging}/hub.yml" @ONLY)
 file(INSTALL "${staging}/hub.yml" DESTINATION "${sysconf}/hub"
      PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
