@@ -66,3 +66,4 @@ string(REPLACE "/etc/hub/" "${sysconf}/hub/" unit "${unit}")
 file(WRITE "${staging}/hubd.service" "${unit}")
 file(INSTALL "${staging}/hubd.service" DESTINATION "${unitdir}"
      PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+file(REMOVE_RECURSE "${staging}")
