@@ -8,7 +8,7 @@
 # Prints the package's size and the installed hubd's. Needs root (dpkg --root); exits 77
 # (skipped) without it.
 set -eu
-build=$(cd "$1" && pwd)
+build=$(CDPATH= cd -- "$1" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "package test: needs root for dpkg --root, skipped"; exit 77; }
 work=$(mktemp -d /tmp/hubdeb.XXXXXX)
 hubd_pid=""
