@@ -20,6 +20,7 @@
 #include "bus/subscriber.h"
 #include "bus/text.h"
 #include "bus_tap/event_format.h"
+#include "help/bus_tap_help.h"
 
 namespace {
 
@@ -28,31 +29,8 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitTimedOut = 3;
 
-constexpr const char* kUsage =
-    "usage: bus-tap [OPTIONS] [PATTERN...]\n"
-    "\n"
-    "Prints the events on the hub's bus, one line each: SEQ TIME SOURCE TOPIC PAYLOAD.\n"
-    "PATTERNs are MQTT-style: '+' matches one level, '#' the rest (default: '#').\n"
-    "It starts with the retained events of matching topics (such as Hub/startup), then\n"
-    "prints every later event as it happens.\n"
-    "\n"
-    "  -t, --topic PATTERN  a pattern, like a positional one (repeatable)\n"
-    "  -C, --count N        exit after N events\n"
-    "  -W, --timeout SEC    exit after SEC seconds\n"
-    "  -j, --json           one JSON object per line instead\n"
-    "  -R, --no-retained    only events published from now on\n"
-    "      --from SEQ       the events from sequence number SEQ on, read from the hub's\n"
-    "                       journal (then exit, unless --follow)\n"
-    "      --last N         the events among the last N sequence numbers, from the journal\n"
-    "                       (then exit, unless --follow)\n"
-    "  -f, --follow         with --from or --last: go on with live events, none missed\n"
-    "  -r, --root DIR       the hub's root (default: $HUB_ROOT, else the current directory)\n"
-    "  -c, --credential F   credential file (default: $HUB_CREDENTIAL_FILE, else\n"
-    "                       DIR/var/db/hub/admin.cred)\n"
-    "  -h, --help           print this help\n"
-    "\n"
-    "exit status: 0 done (count reached, timeout without -C, or interrupted), 1 error\n"
-    "(no hub running, no access), 2 usage, 3 timeout before -C events arrived\n";
+// The text of man/bus-tap.1.md's help block: the man page shows the same.
+constexpr const char* kUsage = hub::help::bus_tap::kUsage;
 
 volatile sig_atomic_t g_interrupted = 0;
 int g_wake_fd = -1;  // written by the handler so a wait in the subscriber ends at once
@@ -83,17 +61,23 @@ bool parse_number(const char* text, double& out) {
 
 // Returns nullopt after printing why the command line is wrong.
 std::optional<TapOptions> parse_options(int argc, char** argv) {
-  const option long_options[] = {
-      {"topic", required_argument, nullptr, 't'},      {"count", required_argument, nullptr, 'C'},
-      {"timeout", required_argument, nullptr, 'W'},    {"json", no_argument, nullptr, 'j'},
-      {"no-retained", no_argument, nullptr, 'R'},      {"root", required_argument, nullptr, 'r'},
-      {"credential", required_argument, nullptr, 'c'}, {"help", no_argument, nullptr, 'h'},
-      {"from", required_argument, nullptr, 'F'},       {"last", required_argument, nullptr, 'L'},
-      {"follow", no_argument, nullptr, 'f'},           {nullptr, 0, nullptr, 0}};
+  const option long_options[] = {{"topic", required_argument, nullptr, 't'},
+                                 {"count", required_argument, nullptr, 'C'},
+                                 {"timeout", required_argument, nullptr, 'W'},
+                                 {"json", no_argument, nullptr, 'j'},
+                                 {"no-retained", no_argument, nullptr, 'R'},
+                                 {"root", required_argument, nullptr, 'r'},
+                                 {"credential", required_argument, nullptr, 'c'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {"from", required_argument, nullptr, 'F'},
+                                 {"last", required_argument, nullptr, 'L'},
+                                 {"follow", no_argument, nullptr, 'f'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {nullptr, 0, nullptr, 0}};
   TapOptions o;
   o.root = hub::default_root();
   double number = 0;
-  for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:hf", long_options, nullptr)) != -1;) {
+  for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:hfV", long_options, nullptr)) != -1;) {
     switch (c) {
       case 't':
         o.patterns.emplace_back(optarg);
@@ -139,6 +123,9 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
         break;
       case 'h':
         std::cout << kUsage;
+        std::exit(kExitOk);
+      case 'V':
+        std::cout << "bus-tap " << HUB_VERSION << "\n";
         std::exit(kExitOk);
       default:
         std::cerr << kUsage;

@@ -31,6 +31,7 @@
 #include "bus/publisher.h"
 #include "bus/root_layout.h"
 #include "bus/text.h"
+#include "help/hubctl_help.h"
 #include "hub/api_client.h"
 #include "hubctl/status_table.h"
 
@@ -47,60 +48,14 @@ enum Exit {
   kNotRetained = 5,  // publish --retain: delivered, but the hub did not retain it
 };
 
-const std::map<std::string, std::string> kHelp = {
-    {"status",
-     "usage: hubctl status [NAME...]\n"
-     "One line per module and dynamic instance: NAME, STATE, pid and uptime.\n"
-     "Exit 0 when every one listed is RUNNING (or UP, without a service), else 1.\n"},
-    {"inspect",
-     "usage: hubctl inspect [--json]\n"
-     "The whole system: hub, modules, instances (with reported stats), bus counters.\n"
-     "--json prints the API's JSON as it is.\n"},
-    {"start",
-     "usage: hubctl start NAME | NAME.X [KEY=VALUE...]\n"
-     "Starts module NAME, or a dynamic instance X of NAME's service, its configuration\n"
-     "the module's with KEY: VALUE set on top. Waits until it runs (is ready).\n"},
-    {"stop",
-     "usage: hubctl stop NAME | NAME.X\n"
-     "Stops module NAME (its service, then its shutdown scripts) or dynamic instance\n"
-     "NAME.X. A stopped module stays down until started or reloaded.\n"},
-    {"restart", "usage: hubctl restart NAME\nStops module NAME, then starts it.\n"},
-    {"reload",
-     "usage: hubctl reload\n"
-     "Rescans modules and config, as SIGHUP does; prints what changed (Hub/reload).\n"},
-    {"publish",
-     "usage: hubctl publish [--retain] TOPIC [PAYLOAD | -]\n"
-     "Publishes an event (payload from the argument, stdin with '-', else {}) and returns\n"
-     "once it is in the hub's journal; prints its sequence number. Exits 1 with the reason\n"
-     "when the hub refuses it or cannot keep it (disk full, I/O error), or no answer comes\n"
-     "within --timeout. With --retain, exits 5 (after printing the number) when the event\n"
-     "was delivered but the hub did not retain it (a limit of its retained store; stderr\n"
-     "says which).\n"},
-    {"logs",
-     "usage: hubctl logs NAME [-f] [-n LINES]\n"
-     "The output of service instance NAME (var/log/hub/NAME.log): the last LINES (20;\n"
-     "0 for all); -f keeps following, across rotations, until Ctrl-C.\n"},
-    {"keygen",
-     "usage: hubctl keygen\n"
-     "Prints a fresh CURVE key pair (Z85) for hub.yml network: the secret line goes alone\n"
-     "into a file only its owner can read; the public one to whoever connects, or into\n"
-     "network.clients as \"IDENTITY PUBLIC_KEY\".\n"},
-};
+// The texts of man/hubctl.1.md's help blocks: the man page shows the same.
+const std::map<std::string, std::string> kHelp = [] {
+  std::map<std::string, std::string> help;
+  for (const auto& [command, text] : hub::help::hubctl::kCommands) help.emplace(command, text);
+  return help;
+}();
 
-constexpr const char* kUsage =
-    "usage: hubctl [--root DIR] [--credential FILE] [--timeout SEC] COMMAND [ARGS]\n"
-    "\n"
-    "commands: status, inspect, start, stop, restart, reload, publish, logs, keygen\n"
-    "`hubctl help COMMAND` or `hubctl COMMAND --help` for each.\n"
-    "\n"
-    "  --root DIR     the hub's root (default: $HUB_ROOT, else the current directory)\n"
-    "  --credential FILE  who to act as (default: $HUB_CREDENTIAL_FILE, as hubd sets for\n"
-    "                 services and event scripts, else the administrator's)\n"
-    "  --timeout SEC  how long to wait for the hub (default 30; start/stop/reload wait for\n"
-    "                 the operation itself)\n"
-    "\n"
-    "exit status: 0 done, 1 refused or failed, 2 usage, 3 no hub answered, 4 not found,\n"
-    "             5 published but not retained (publish --retain)\n";
+constexpr const char* kUsage = hub::help::hubctl::kUsage;
 
 struct Options {
   fs::path root = hub::default_root();
@@ -469,6 +424,10 @@ std::optional<Options> parse(int argc, char** argv, int& exit) {
         return std::nullopt;
       }
       o.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    } else if (a == "--version") {
+      std::cout << "hubctl " << HUB_VERSION << "\n";
+      exit = kOk;
+      return std::nullopt;
     } else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       exit = kOk;

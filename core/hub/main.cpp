@@ -9,22 +9,12 @@
 
 #include "bus/bus_paths.h"
 #include "core/hub/hubd.h"
+#include "help/hubd_help.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: hubd [--root DIR] [--config FILE]\n"
-    "\n"
-    "Runs the hub on the installation root DIR: binds the bus under DIR/var/run/hub,\n"
-    "logs to stderr and DIR/var/log/hub/hubd.log, and runs until SIGTERM or SIGINT.\n"
-    "\n"
-    "  --root DIR     the root (default: $HUB_ROOT, else the current directory)\n"
-    "  --config FILE  settings (default: DIR/config/hub.yml; built-in defaults if absent)\n"
-    "  --version      print the version\n"
-    "  --help         print this help\n"
-    "\n"
-    "exit status: 0 stopped cleanly, 1 runtime error, 2 usage, 3 bad configuration,\n"
-    "4 another hubd is running on DIR\n";
+// The text of man/hubd.8.md's help block: the man page shows the same.
+constexpr const char* kUsage = hub::help::hubd::kUsage;
 
 }  // namespace
 
