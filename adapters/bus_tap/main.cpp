@@ -17,6 +17,7 @@
 #include "bus/bus_paths.h"
 #include "bus/credentials.h"
 #include "bus/replay_client.h"
+#include "bus/root_layout.h"
 #include "bus/subscriber.h"
 #include "bus/text.h"
 #include "bus_tap/event_format.h"
@@ -46,9 +47,11 @@ constexpr const char* kUsage =
     "      --last N         the events among the last N sequence numbers, from the journal\n"
     "                       (then exit, unless --follow)\n"
     "  -f, --follow         with --from or --last: go on with live events, none missed\n"
-    "  -r, --root DIR       the hub's root (default: $HUB_ROOT, else the current directory)\n"
+    "  -r, --root DIR       the hub's root (default: $HUB_ROOT, else the current directory\n"
+    "                       when it is a root, else the installed hub, else the current\n"
+    "                       directory)\n"
     "  -c, --credential F   credential file (default: $HUB_CREDENTIAL_FILE, else\n"
-    "                       DIR/var/db/hub/admin.cred)\n"
+    "                       admin.cred in the hub's db directory, var/db/hub)\n"
     "  -h, --help           print this help\n"
     "\n"
     "exit status: 0 done (count reached, timeout without -C, or interrupted), 1 error\n"
@@ -91,7 +94,7 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
       {"from", required_argument, nullptr, 'F'},       {"last", required_argument, nullptr, 'L'},
       {"follow", no_argument, nullptr, 'f'},           {nullptr, 0, nullptr, 0}};
   TapOptions o;
-  o.root = hub::default_root();
+  // o.root empty: the hub find_hub_layout() finds.
   double number = 0;
   for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:hf", long_options, nullptr)) != -1;) {
     switch (c) {
@@ -170,12 +173,18 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  const hub::BusPaths paths = hub::BusPaths::for_root(options->root);
+  const auto layout = hub::find_hub_layout(options->root);
+  if (!layout) {
+    std::cerr << "bus-tap: " << layout.error() << "\n";
+    return kExitFailure;
+  }
+  const hub::BusPaths paths = layout->bus();
   const auto credential = hub::read_credential_file(
       options->credential.empty() ? hub::default_credential_file(paths) : options->credential);
   if (!credential) {
     std::cerr << "bus-tap: " << credential.error() << "\n(is a hub running on "
-              << options->root.string() << "? pass --root DIR or set HUB_ROOT)\n";
+              << layout->root().string() << ", its sockets in " << paths.run_dir.string()
+              << "? pass --root DIR or set HUB_ROOT)\n";
     return kExitFailure;
   }
 

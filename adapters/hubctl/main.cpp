@@ -93,7 +93,8 @@ constexpr const char* kUsage =
     "commands: status, inspect, start, stop, restart, reload, publish, logs, keygen\n"
     "`hubctl help COMMAND` or `hubctl COMMAND --help` for each.\n"
     "\n"
-    "  --root DIR     the hub's root (default: $HUB_ROOT, else the current directory)\n"
+    "  --root DIR     the hub's root (default: $HUB_ROOT, else the current directory when\n"
+    "                 it is a root, else the installed hub, else the current directory)\n"
     "  --credential FILE  who to act as (default: $HUB_CREDENTIAL_FILE, as hubd sets for\n"
     "                 services and event scripts, else the administrator's)\n"
     "  --timeout SEC  how long to wait for the hub (default 30; start/stop/reload wait for\n"
@@ -103,7 +104,7 @@ constexpr const char* kUsage =
     "             5 published but not retained (publish --retain)\n";
 
 struct Options {
-  fs::path root = hub::default_root();
+  fs::path root;        // empty: the hub find_hub_layout() finds
   fs::path credential;  // empty: default_credential_file
   std::chrono::milliseconds timeout{30000};
   std::string command;
@@ -149,7 +150,8 @@ int exit_status(hub::Status::Code code) {
 
 class Hub {
  public:
-  explicit Hub(const Options& o) : options_(o), layout_(o.root), paths_(layout_.bus()) {}
+  Hub(const Options& o, hub::RootLayout layout)
+      : options_(o), layout_(std::move(layout)), paths_(layout_.bus()) {}
 
   fs::path credential_file() const {
     return options_.credential.empty() ? hub::default_credential_file(paths_) : options_.credential;
@@ -160,7 +162,8 @@ class Hub {
     auto credential = hub::read_credential_file(credential_file());
     if (!credential) {
       std::cerr << "hubctl: " << credential.error() << "\n(is a hub running on "
-                << options_.root.string() << "? pass --root DIR or set HUB_ROOT)\n";
+                << layout_.root().string() << ", its sockets in " << paths_.run_dir.string()
+                << "? pass --root DIR or set HUB_ROOT)\n";
       exit = kUnreachable;
       return std::nullopt;
     }
@@ -522,8 +525,13 @@ int main(int argc, char** argv) {
     std::cout << "public: " << public_key << "\nsecret: " << secret_key << "\n";
     return kOk;
   }
+  auto layout = hub::find_hub_layout(options->root);
+  if (!layout) {
+    std::cerr << "hubctl: " << layout.error() << "\n";
+    return kFailed;
+  }
   try {
-    Hub hub(*options);
+    Hub hub(*options, std::move(*layout));
     if (cmd == "status") return status(hub, options->args);
     if (cmd == "inspect") return inspect(hub, options->args);
     if (cmd == "start" || cmd == "stop" || cmd == "restart")

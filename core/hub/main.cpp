@@ -1,4 +1,4 @@
-// hubd [--root DIR] [--config FILE]
+// hubd [--root DIR] [--config FILE] [--check]
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,22 +8,28 @@
 #include <iostream>
 
 #include "bus/bus_paths.h"
+#include "core/hub/hub_check.h"
 #include "core/hub/hubd.h"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: hubd [--root DIR] [--config FILE]\n"
+    "usage: hubd [--root DIR] [--config FILE] [--check]\n"
     "\n"
     "Runs the hub on the installation root DIR: binds the bus under DIR/var/run/hub,\n"
-    "logs to stderr and DIR/var/log/hub/hubd.log, and runs until SIGTERM or SIGINT.\n"
+    "logs to stderr and DIR/var/log/hub/hubd.log (each place may be moved by hub.yml\n"
+    "paths:), and runs until SIGTERM or SIGINT.\n"
     "\n"
     "  --root DIR     the root (default: $HUB_ROOT, else the current directory)\n"
     "  --config FILE  settings (default: DIR/config/hub.yml; built-in defaults if absent)\n"
+    "  --check        check hub.yml and every module (running their check: programs),\n"
+    "                 print what would load, be shadowed and be rejected, and exit;\n"
+    "                 binds nothing and leaves a running hub alone\n"
     "  --version      print the version\n"
     "  --help         print this help\n"
     "\n"
-    "exit status: 0 stopped cleanly, 1 runtime error, 2 usage, 3 bad configuration,\n"
+    "exit status: 0 stopped cleanly (--check: no problem), 1 runtime error, 2 usage,\n"
+    "3 bad configuration (--check: a problem found),\n"
     "4 another hubd is running on DIR\n";
 
 }  // namespace
@@ -38,12 +44,12 @@ int main(int argc, char** argv) {
   for (int fd = 0; fd <= 2; ++fd) {
     if (fcntl(fd, F_GETFD) < 0) open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
   }
-  const option long_options[] = {{"root", required_argument, nullptr, 'r'},
-                                 {"config", required_argument, nullptr, 'c'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {nullptr, 0, nullptr, 0}};
+  const option long_options[] = {
+      {"root", required_argument, nullptr, 'r'}, {"config", required_argument, nullptr, 'c'},
+      {"check", no_argument, nullptr, 'k'},      {"version", no_argument, nullptr, 'V'},
+      {"help", no_argument, nullptr, 'h'},       {nullptr, 0, nullptr, 0}};
   hub::HubdOptions options;
+  bool check = false;
   options.root = hub::default_root();
   for (int c; (c = getopt_long(argc, argv, "", long_options, nullptr)) != -1;) {
     switch (c) {
@@ -52,6 +58,9 @@ int main(int argc, char** argv) {
         break;
       case 'c':
         options.config_file = optarg;
+        break;
+      case 'k':
+        check = true;
         break;
       case 'V':
         std::cout << "hubd " << HUB_VERSION << "\n";
@@ -74,5 +83,6 @@ int main(int argc, char** argv) {
     std::cerr << "hubd: the root " << options.root.string() << " is not a directory\n";
     return hub::kExitUsage;
   }
+  if (check) return hub::check_hub(options, std::cout);
   return hub::run_hubd(options);
 }

@@ -6,8 +6,8 @@
 // It runs in the root, as the module's control scripts do (its account, its environment
 // but no bus credential and no HUB_MODULE_CONFIG, whose file is written only once the
 // module is loaded), with stdin /dev/null, its `args` and then the module's config files
-// (root-relative, in merge order) as arguments, and its stdout and stderr captured
-// together. When it ends, times out or is cancelled, its process group is killed.
+// (root-relative, absolute when outside the root; in merge order) as arguments, and its stdout and
+// stderr captured together. When it ends, times out or is cancelled, its process group is killed.
 #pragma once
 
 #include <cstddef>
@@ -32,9 +32,9 @@ struct CheckFailure {
   int line = 0;
 };
 
-// Runs `m`'s check with `config_files` (absolute, under `root`, from module_config_files):
+// Runs `m`'s check with `config_files` (absolute, from module_config_files):
 // nullopt when it exited with 0. REQUIRES: m.service && m.service->check
-std::optional<CheckFailure> run_config_check(const std::filesystem::path& root, const Module& m,
+std::optional<CheckFailure> run_config_check(const RootLayout& layout, const Module& m,
                                              const std::vector<std::filesystem::path>& config_files,
                                              const CheckOptions& options);
 

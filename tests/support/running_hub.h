@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include "bus/root_layout.h"
 #include "bus/subscriber.h"
 #include "support/child_process.h"
 #include "support/temp_dir.h"
@@ -28,11 +29,13 @@ std::filesystem::path add_script(const TempDir& root, const std::string& relativ
 
 class RunningHub {
  public:
-  // Starts hubd on `root` and waits until it says the hub is up.
-  explicit RunningHub(const TempDir& root);
+  // Starts hubd on `root` and waits until it says the hub is up. With `config_file`, hubd
+  // is given it (--config), and the hub's places are where its paths: say.
+  explicit RunningHub(const TempDir& root, const std::filesystem::path& config_file = {});
   ~RunningHub();
 
   ChildProcess& process() { return *hubd_; }
+  const RootLayout& layout() const { return layout_; }
   // Subscribes to `patterns` (MQTT-style). Every event published after this returns
   // arrives; with `retained`, the last retained event of each matching topic first.
   Subscriber subscribe(std::vector<std::string> patterns, bool retained = false);
@@ -40,7 +43,7 @@ class RunningHub {
   std::optional<int> stop();
 
  private:
-  const TempDir& root_;
+  RootLayout layout_;
   zmq::context_t ctx_{1};
   std::unique_ptr<ChildProcess> hubd_;
 };

@@ -1,0 +1,19 @@
+// hubd --check (like `nginx -t`): reads hub.yml and the whole module tree as hubd would
+// start with them, runs the modules' configuration checks (service.yml `check:`), and
+// prints what would load, be shadowed and be rejected, with every reason. Binds nothing,
+// creates no directory, takes no lock and writes nothing under the root: a hub running on
+// the same root goes on undisturbed.
+#pragma once
+
+#include <iosfwd>
+
+#include "core/hub/hubd.h"
+
+namespace hub {
+
+// kExitOk when every module would load and every place is usable; kExitConfig when
+// hub.yml is invalid, a module would be rejected or a module tree cannot be read;
+// kExitFailure when the check itself could not run. The report goes to `out`.
+int check_hub(const HubdOptions& options, std::ostream& out);
+
+}  // namespace hub
