@@ -192,6 +192,14 @@ TEST_CASE("hubd --check names every problem of a tree and exits 3", "[hubd][path
   CHECK_FALSE(fs::exists(p / "log"));
   CHECK(everything_in(root.path()) == std::vector<std::string>{"config", "config/hub.yml"});
 
+  // A place hubd could not make.
+  places.write("a-file", "");
+  root.write("config/hub.yml", "paths:\n  log: " + (p / "a-file/log").string() + "\n");
+  const Run unwritable = run_in(root.path(), HUBD_PATH, {"--check"});
+  CHECK(unwritable.exit == 3);
+  CHECK_THAT(unwritable.out, Catch::Contains("problem   " + (p / "a-file/log").string() + ": " +
+                                             (p / "a-file").string() + " is not a directory"));
+
   // A bad hub.yml: every problem, exit 3.
   root.write("config/hub.yml", "paths:\n  run: ../run\n  db: [x]\n");
   const Run bad = run_in(root.path(), HUBD_PATH, {"--check"});

@@ -19,12 +19,33 @@ void print_places(const RootLayout& layout, std::ostream& out) {
   for (const auto& tree : p.modules) trees += (trees.empty() ? "" : ", ") + tree.string();
   out << "places:\n"
       << "  config   " << p.config.string() << "\n"
-      << "  modules  " << trees << " (a later tree wins a name at one level)\n"
+      << "  modules  " << trees
+      << (p.modules.size() > 1 ? " (at one level, a later tree wins a name)\n" : "\n")
       << "  events   " << p.events.string() << "\n"
       << "  data     " << p.data.string() << "\n"
       << "  run      " << p.run.string() << "\n"
       << "  db       " << p.db.string() << "\n"
       << "  log      " << p.log.string() << "\n";
+}
+
+// The places hubd writes (run, db, log): each a directory it may write, or one it could
+// create (the nearest existing directory above it is writable). Nothing is created.
+int check_places(const RootLayout& layout, std::ostream& out) {
+  int problems = 0;
+  for (const auto& dir : layout.state_dirs()) {
+    fs::path at = fs::absolute(dir);
+    std::error_code ec;
+    while (!fs::exists(at, ec) && at.has_relative_path()) at = at.parent_path();
+    const bool is_dir = fs::is_directory(at, ec);
+    if (!is_dir || ::access(at.c_str(), W_OK | X_OK) != 0) {
+      out << "problem   " << dir.string() << ": "
+          << (is_dir ? at.string() + " is not writable by this user"
+                     : at.string() + " is not a directory")
+          << "\n";
+      ++problems;
+    }
+  }
+  return problems;
 }
 
 // The problems hubd would meet before loading a module: network keys that do not load.
@@ -68,7 +89,8 @@ int check_hub(const HubdOptions& options, std::ostream& out) {
   export_hub_environment(*config, file);  // the checks see what hubd's children see
   const RootLayout layout = root_layout(*config, options.root);
   print_places(layout, out);
-  int problems = check_network(*config, options.root, out);  // besides rejected modules
+  // Besides rejected modules:
+  int problems = check_places(layout, out) + check_network(*config, options.root, out);
 
   // A check running when the user presses Ctrl-C is cut short (its module rejected).
   const sigset_t stop = stop_signals();

@@ -11,9 +11,10 @@
 
 namespace hub {
 
-// kExitOk when every module would load and every place is usable; kExitConfig when
-// hub.yml is invalid, a module would be rejected or a module tree cannot be read;
-// kExitFailure when the check itself could not run. The report goes to `out`.
+// kExitOk when every module would load and hubd could write its places; kExitConfig when
+// hub.yml is invalid, a module would be rejected, a module tree cannot be read, a place
+// hubd writes (run, db, log) could not be made, or the network keys do not load. The
+// report goes to `out`.
 int check_hub(const HubdOptions& options, std::ostream& out);
 
 }  // namespace hub
