@@ -28,10 +28,13 @@ HubLocation locate_hub(const std::filesystem::path& cwd,
   }
   const RootLayout here(cwd);
   std::error_code ec;
+  const bool installed = fs::exists(installed_config, ec);
+  // In /, /var/run/hub is the installed hub's /run/hub: the root is the installed hub's.
+  if (installed && fs::equivalent(cwd, "/", ec)) return {"/", installed_config};
   if (fs::exists(here.config_file(), ec) || fs::is_directory(here.run_dir(), ec)) {
     return {cwd, here.config_file()};
   }
-  if (fs::exists(installed_config, ec)) return {"/", installed_config};
+  if (installed) return {"/", installed_config};
   return {cwd, here.config_file()};
 }
 

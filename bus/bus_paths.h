@@ -37,7 +37,8 @@ std::filesystem::path installed_config_file();
 // The hub a tool (hubctl, bus-tap) works on when not given --root, the first of:
 //   1. $HUB_ROOT, with $HUB_YML as its hub.yml when set (hubd sets both for services
 //      and scripts), else ROOT/config/hub.yml;
-//   2. `cwd`, when it is a root: it holds config/hub.yml or var/run/hub/;
+//   2. `cwd`, when it is a root: it holds config/hub.yml or var/run/hub/ (but / is the
+//      installed hub's root, when there is one);
 //   3. the installed hub, when `installed_config` exists: root /, that hub.yml;
 //   4. `cwd`.
 HubLocation locate_hub(const std::filesystem::path& cwd = ".",

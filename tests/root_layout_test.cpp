@@ -132,6 +132,9 @@ TEST_CASE("a tool finds $HUB_ROOT, else a root here, else the installed hub", "[
   here.write("config/hub.yml", "");
   CHECK(locate_hub(here.path(), installed_yml).root == here.path());
 
+  // In /, the installed hub (whose /run/hub /var/run/hub may well be).
+  CHECK(locate_hub("/", installed_yml).config_file == installed_yml);
+
   // $HUB_ROOT wins over both, with $HUB_YML as its hub.yml when set.
   ::setenv("HUB_ROOT", "/elsewhere", 1);
   found = locate_hub(here.path(), installed_yml);
