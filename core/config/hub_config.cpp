@@ -33,7 +33,7 @@ void check_levels(YamlReader& reader, const YAML::Node& root,
   }
 }
 
-// A place of paths:: a directory, not empty, without '..' (a relative one is under the
+// One of paths:' places: a directory, not empty, without '..' (a relative one is under the
 // root, and stays there).
 bool is_place(const std::string& dir) {
   const std::filesystem::path p(dir);
