@@ -13,6 +13,31 @@ std::filesystem::path default_root() {
   return env != nullptr && *env != '\0' ? env : ".";
 }
 
+std::filesystem::path installed_config_file() { return HUB_INSTALLED_CONFIG; }
+
+HubLocation locate_hub(const std::filesystem::path& cwd,
+                       const std::filesystem::path& installed_config) {
+  namespace fs = std::filesystem;
+  const auto env = [](const char* name) -> fs::path {
+    const char* value = std::getenv(name);
+    return value != nullptr ? value : "";
+  };
+  if (const fs::path root = env("HUB_ROOT"); !root.empty()) {
+    const fs::path config = env("HUB_YML");
+    return {root, config.empty() ? RootLayout(root).config_file() : config};
+  }
+  const RootLayout here(cwd);
+  std::error_code ec;
+  const bool installed = fs::exists(installed_config, ec);
+  // In /, /var/run/hub is the installed hub's /run/hub: the root is the installed hub's.
+  if (installed && fs::equivalent(cwd, "/", ec)) return {"/", installed_config};
+  if (fs::exists(here.config_file(), ec) || fs::is_directory(here.run_dir(), ec)) {
+    return {cwd, here.config_file()};
+  }
+  if (installed) return {"/", installed_config};
+  return {cwd, here.config_file()};
+}
+
 std::filesystem::path default_credential_file(const BusPaths& paths) {
   const char* own = std::getenv("HUB_CREDENTIAL_FILE");
   return own != nullptr && *own != '\0' ? std::filesystem::path(own) : paths.admin_credential;

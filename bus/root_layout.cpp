@@ -1,24 +1,47 @@
 #include "bus/root_layout.h"
 
+#include <yaml-cpp/yaml.h>
+
 namespace hub {
 
 using path = RootLayout::path;
 
+namespace {
+
+// `place` resolved against `root`; `fallback` (under the root) when empty.
+path resolve(const path& root, const path& place, const char* fallback) {
+  if (place.empty()) return root / fallback;
+  return place.is_absolute() ? place : root / place;
+}
+
+}  // namespace
+
+RootLayout::RootLayout(path root) : RootLayout(std::move(root), RootPlaces{}) {}
+
+RootLayout::RootLayout(path root, const RootPlaces& places) : root_(std::move(root)) {
+  places_.config = resolve(root_, places.config, "config");
+  for (const auto& tree : places.modules) places_.modules.push_back(resolve(root_, tree, ""));
+  if (places_.modules.empty()) places_.modules.push_back(root_ / "modules");
+  places_.events = resolve(root_, places.events, "events");
+  places_.data = resolve(root_, places.data, "data");
+  places_.run = resolve(root_, places.run, "var/run/hub");
+  places_.db = resolve(root_, places.db, "var/db/hub");
+  places_.log = resolve(root_, places.log, "var/log/hub");
+}
+
 path RootLayout::config_file() const { return root_ / "config/hub.yml"; }
 
 path RootLayout::module_config_dir(const std::string& level, const std::string& module) const {
-  return root_ / "config" / level / "modules" / module;
+  return places_.config / level / "modules" / module;
 }
 
-path RootLayout::modules_dir(const std::string& level) const { return root_ / "modules" / level; }
-
-path RootLayout::site_events_dir() const { return root_ / "events"; }
-
-path RootLayout::module_data_dir(const std::string& module) const {
-  return root_ / "data" / module;
+std::vector<path> RootLayout::modules_dirs(const std::string& level) const {
+  std::vector<path> dirs;
+  for (const auto& tree : places_.modules) dirs.push_back(tree / level);
+  return dirs;
 }
 
-path RootLayout::run_dir() const { return root_ / "var/run/hub"; }
+path RootLayout::module_data_dir(const std::string& module) const { return places_.data / module; }
 
 path RootLayout::lock_file() const { return run_dir() / "hubd.lock"; }
 
@@ -53,8 +76,6 @@ path RootLayout::instance_records_dir() const { return run_dir() / "instances"; 
 
 path RootLayout::script_records_dir() const { return run_dir() / "scripts"; }
 
-path RootLayout::db_dir() const { return root_ / "var/db/hub"; }
-
 path RootLayout::admin_credential() const { return db_dir() / "admin.cred"; }
 
 path RootLayout::journal_dir() const { return db_dir() / "journal"; }
@@ -62,8 +83,6 @@ path RootLayout::journal_dir() const { return db_dir() / "journal"; }
 path RootLayout::consumer_mark_file(const std::string& consumer) const {
   return db_dir() / "consumers" / consumer;
 }
-
-path RootLayout::log_dir() const { return root_ / "var/log/hub"; }
 
 path RootLayout::hubd_log() const { return log_dir() / "hubd.log"; }
 
@@ -79,6 +98,48 @@ path RootLayout::script_logs_dir() const { return log_dir() / "scripts"; }
 
 path RootLayout::script_log(const std::string& owner) const {
   return script_logs_dir() / ((owner.empty() ? std::string("_site") : owner) + ".log");
+}
+
+Result<RootLayout> read_root_layout(const path& root, const path& hub_yml) {
+  std::error_code ec;
+  if (!std::filesystem::exists(hub_yml, ec)) return RootLayout(root);
+  const auto refused = [&](const std::string& why) {
+    return Status::error(hub_yml.string() + ": paths: " + why + " (`hubd --check` says more)");
+  };
+  RootPlaces places;
+  try {
+    const YAML::Node file = YAML::LoadFile(hub_yml.string());
+    const YAML::Node paths = file.IsMap() ? file["paths"] : YAML::Node();
+    if (!paths || paths.IsNull()) return RootLayout(root);
+    if (!paths.IsMap()) return refused("expected a map");
+    for (const auto& [key, place] : {std::pair{"config", &places.config},
+                                     {"events", &places.events},
+                                     {"data", &places.data},
+                                     {"run", &places.run},
+                                     {"db", &places.db},
+                                     {"log", &places.log}}) {
+      const YAML::Node value = paths[key];
+      if (!value) continue;
+      if (!value.IsScalar()) return refused(std::string(key) + ": expected a directory");
+      *place = value.Scalar();
+    }
+    if (const YAML::Node trees = paths["modules"]; trees) {
+      if (!trees.IsSequence()) return refused("modules: expected a list of directories");
+      for (const auto& tree : trees) {
+        if (!tree.IsScalar()) return refused("modules: expected a list of directories");
+        places.modules.emplace_back(tree.Scalar());
+      }
+    }
+  } catch (const std::exception& e) {  // unreadable, or not YAML
+    return Status::error(hub_yml.string() + ": " + e.what());
+  }
+  return RootLayout(root, places);
+}
+
+Result<RootLayout> find_hub_layout(const path& root) {
+  const HubLocation hub =
+      root.empty() ? locate_hub() : HubLocation{root, RootLayout(root).config_file()};
+  return read_root_layout(hub.root, hub.config_file);
 }
 
 }  // namespace hub

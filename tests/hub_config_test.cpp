@@ -156,6 +156,79 @@ TEST_CASE("hub.yml names the device for the fleet, as one MQTT topic level", "[c
   const auto bad = dir.write("bad.yml", "levels: [system]\ndevice: a/b\n");
   auto refused = load_hub_config(bad);
   REQUIRE_FALSE(refused);
-  CHECK_THAT(refused.error(), Catch::Contains(bad.string() + ":2:9: device: expected a name of 1 "
-                                                             "to 128 characters without /, + or #"));
+  CHECK_THAT(refused.error(),
+             Catch::Contains(bad.string() + ":2:9: device: expected a name of 1 "
+                                            "to 128 characters without /, + or #"));
+}
+
+TEST_CASE("hub.yml paths: moves each place of the root, relative or absolute", "[config]") {
+  TempDir dir;
+  auto config = load_hub_config(dir.write("hub.yml",
+                                          "paths:\n"
+                                          "  config: etc/hub/config\n"
+                                          "  modules: [usr/lib/hub/modules, /etc/hub/modules]\n"
+                                          "  events: /etc/hub/events\n"
+                                          "  data: var/lib/hub/data\n"
+                                          "  run: /run/hub\n"
+                                          "  db: var/lib/hub/db\n"
+                                          "  log: /var/log/hub\n"));
+  REQUIRE(config);
+  const RootPlaces& p = config->paths;
+  CHECK(p.config == "etc/hub/config");
+  CHECK(p.modules == std::vector<std::filesystem::path>{"usr/lib/hub/modules", "/etc/hub/modules"});
+  CHECK(p.events == "/etc/hub/events");
+  CHECK(p.data == "var/lib/hub/data");
+  CHECK(p.run == "/run/hub");
+  CHECK(p.db == "var/lib/hub/db");
+  CHECK(p.log == "/var/log/hub");
+
+  // Unset places keep their defaults (RootLayout fills them in).
+  auto some = load_hub_config(dir.write("some.yml", "paths:\n  run: /run/hub\n"));
+  REQUIRE(some);
+  CHECK(some->paths.run == "/run/hub");
+  CHECK(some->paths.config.empty());
+  CHECK(some->paths.modules.empty());
+  CHECK(load_hub_config(dir.write("none.yml", "levels: [site]\n"))->paths.modules.empty());
+}
+
+TEST_CASE("hub.yml paths: that are not directories, leave the root or repeat are refused",
+          "[config]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml",
+                              "paths:\n"
+                              "  config: [etc]\n"         // 2: not a string
+                              "  events: ../events\n"     // 3: leaves the root
+                              "  data: /srv/../etc\n"     // 4: '..' even when absolute
+                              "  run: ''\n"               // 5: empty
+                              "  db: {dir: x}\n"          // 6: a map
+                              "  modules: [a, {x: 1}]\n"  // 7: a tree that is a map
+                              "  logs: var/log\n");       // 8: unknown key
+  auto config = load_hub_config(file);
+  REQUIRE_FALSE(config);
+  const std::string& e = config.error();
+  CHECK_THAT(e, Catch::Contains(":2:11: paths.config: expected a string, got a list"));
+  CHECK_THAT(e, Catch::Contains(":3:11: paths.events: expected a directory, relative to the root "
+                                "or absolute, without '..', got '../events'"));
+  CHECK_THAT(e, Catch::Contains(":4:9: paths.data: expected a directory"));
+  CHECK_THAT(e, Catch::Contains(":5:8: paths.run: expected a directory"));
+  CHECK_THAT(e, Catch::Contains(":6:7: paths.db: expected a string, got a map"));
+  CHECK_THAT(e, Catch::Contains(":7:16: paths.modules[1]: expected a string, got a map"));
+  CHECK_THAT(e, Catch::Contains(":8:3: paths.logs: unknown key"));
+
+  auto trees = load_hub_config(dir.write("trees.yml", "paths:\n  modules: [a, ./a/, ../b]\n"));
+  REQUIRE_FALSE(trees);
+  CHECK_THAT(trees.error(), Catch::Contains("paths.modules[1]: './a/' is listed twice"));
+  CHECK_THAT(trees.error(), Catch::Contains("paths.modules[2]: expected a directory"));
+  auto single = load_hub_config(dir.write("single.yml", "paths:\n  modules: modules\n"));
+  REQUIRE_FALSE(single);
+  CHECK_THAT(single.error(), Catch::Contains("paths.modules: expected a list of strings"));
+  auto empty = load_hub_config(dir.write("empty.yml", "paths:\n  modules: []\n"));
+  REQUIRE_FALSE(empty);
+  CHECK_THAT(empty.error(), Catch::Contains("paths.modules: expected at least one tree"));
+  auto nul = load_hub_config(dir.write("nul.yml", "paths:\n  log: \"var\\0log\"\n"));
+  REQUIRE_FALSE(nul);
+  CHECK_THAT(nul.error(), Catch::Contains("paths.log: holds a NUL character"));
+  auto scalar = load_hub_config(dir.write("scalar.yml", "paths: /srv/hub\n"));
+  REQUIRE_FALSE(scalar);
+  CHECK_THAT(scalar.error(), Catch::Contains("paths:"));
 }

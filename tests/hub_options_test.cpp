@@ -83,7 +83,7 @@ TEST_CASE("each component's options come from its hub.yml section and the root",
   CHECK(broker_options(config, layout.bus(), true).ingest_tcp == "tcp://127.0.0.1:*");
 
   const SupervisorOptions supervise = supervisor_options(config, layout);
-  CHECK(supervise.root == "/r");
+  CHECK(supervise.layout.root() == "/r");
   CHECK(supervise.volume_paths == std::vector<std::string>{"/srv"});
   CHECK(supervise.log_keep == 1);
   REQUIRE(supervise.hub_env.size() == 4);
@@ -93,14 +93,14 @@ TEST_CASE("each component's options come from its hub.yml section and the root",
         std::pair<std::string, std::string>{"HUB_API_ENDPOINT", "ipc:///r/var/run/hub/api.sock"});
 
   const ModuleManagerOptions modules = module_manager_options(config, layout);
-  CHECK(modules.root == "/r");
+  CHECK(modules.layout.root() == "/r");
   CHECK(modules.levels == config.levels);
   CHECK(modules.volume_paths == config.services.volume_paths);
   CHECK(modules.script_timeout == std::chrono::milliseconds(1234));
   CHECK(modules.script_output_cap == 99);
 
   const DispatcherOptions dispatch = dispatcher_options(config, layout);
-  CHECK(dispatch.root == "/r");
+  CHECK(dispatch.layout.root() == "/r");
   CHECK(dispatch.timeout == std::chrono::milliseconds(1234));
   CHECK(dispatch.output_cap == 99);
   CHECK(dispatch.parallel == 2);

@@ -72,13 +72,15 @@ TEST_CASE("NAME/loaded, NAME/rejected, NAME/shadowed and Hub/rejected", "[lifecy
   CHECK(problem.payload == R"({"reason":"modules/site: cannot be read"})");
   CHECK_FALSE(problem.retain);
 
-  const LifecycleEvent shadowed = shadowed_event({{"Timer", "system", "/m/system/Timer", "site"},
-                                                  {"Timer", "customer", "/m/c/Timer", "site"}});
+  const LifecycleEvent shadowed =
+      shadowed_event({{"Timer", "system", "/m/system/Timer", "site", "/m/site/Timer"},
+                      {"Timer", "customer", "/m/c/Timer", "site", "/m/site/Timer"}});
   CHECK(shadowed.topic == "Timer/shadowed");
   CHECK(shadowed.retain);
   CHECK(shadowed.payload ==
         R"({"name":"Timer","by_level":"site","shadowed":[{"level":"system",)"
-        R"("path":"/m/system/Timer"},{"level":"customer","path":"/m/c/Timer"}]})");
+        R"("path":"/m/system/Timer"},{"level":"customer","path":"/m/c/Timer"}],)"
+        R"("by_path":"/m/site/Timer"})");
 }
 
 TEST_CASE("NAME/starting and NAME/started: one payload for a module and for a service",

@@ -632,3 +632,41 @@ TEST_CASE("a check of a service with user: reads config files only hubd may read
   INFO(reasons);
   CHECK(tree.rejected.empty());
 }
+
+TEST_CASE("module trees: at one level a later tree wins a name, a higher level wins over both",
+          "[loader]") {
+  TempDir root, packaged, admin;
+  const auto add = [](const TempDir& tree, const std::string& level, const std::string& name,
+                      const std::string& version, const std::string& depends = "") {
+    tree.write(level + "/" + name + "/info/version.txt", version);
+    tree.write(level + "/" + name + "/info/depends.txt", depends);
+  };
+  add(packaged, "system", "Timer", "1.0.0\n");
+  add(admin, "system", "Timer", "1.1.0\n");  // the administrator's copy wins
+  add(packaged, "site", "Greeter", "2.0.0\n");
+  add(admin, "system", "Greeter", "3.0.0\n");           // a lower level: the packaged site one wins
+  add(packaged, "system", "Only", "1.0.0\n");           // in one tree only
+  add(admin, "site", "Old", "1.0.0\n", "Timer:1.0\n");  // the shadowed copy would match
+  RootPlaces places;
+  places.modules = {packaged.path(), admin.path()};
+  const ModuleTree tree = load_module_tree(RootLayout(root.path(), places), kLevels);
+
+  CHECK(loaded_names(tree) == std::vector<std::string>{"Greeter", "Only", "Timer"});
+  for (const auto& m : tree.loaded) {
+    if (m.name == "Timer") CHECK(m.dir == admin.path() / "system/Timer");
+    if (m.name == "Greeter") CHECK(m.dir == packaged.path() / "site/Greeter");
+  }
+  REQUIRE(tree.shadowed.size() == 2);
+  CHECK(tree.shadowed[0].name == "Greeter");
+  CHECK(tree.shadowed[0].dir == admin.path() / "system/Greeter");
+  CHECK(tree.shadowed[0].by_level == "site");
+  CHECK(tree.shadowed[1].name == "Timer");
+  CHECK(tree.shadowed[1].dir == packaged.path() / "system/Timer");
+  CHECK(tree.shadowed[1].by_level == "system");
+  CHECK(tree.shadowed[1].by_dir == admin.path() / "system/Timer");
+  CHECK_THAT(rejected(tree, "Old").reason,
+             Catch::EndsWith("Timer 1.0.0 at level system would match but is shadowed by " +
+                             (admin.path() / "system/Timer").string()));
+  CHECK(tree.problems.empty());  // a tree without some level is no problem
+  CHECK_FALSE(fs::exists(root.path() / "modules"));
+}

@@ -3,15 +3,18 @@
 
 #include "bus/bus_paths.h"
 #include "bus/root_layout.h"
+#include "support/temp_dir.h"
 
 using namespace hub;
+using hub::test::TempDir;
+namespace fs = std::filesystem;
 
 TEST_CASE("the root layout puts every path where README says", "[layout]") {
   const RootLayout layout("/r");
   CHECK(layout.root() == "/r");
   CHECK(layout.config_file() == "/r/config/hub.yml");
   CHECK(layout.module_config_dir("site", "Timer") == "/r/config/site/modules/Timer");
-  CHECK(layout.modules_dir("system") == "/r/modules/system");
+  CHECK(layout.modules_dirs("system") == std::vector<std::filesystem::path>{"/r/modules/system"});
   CHECK(layout.site_events_dir() == "/r/events");
   CHECK(layout.module_data_dir("Timer") == "/r/data/Timer");
 
@@ -52,4 +55,100 @@ TEST_CASE("the bus's paths are the layout's, relative roots staying relative", "
   CHECK(shorthand.run_dir == bus.run_dir);
   CHECK(shorthand.api_socket == bus.api_socket);
   CHECK(shorthand.admin_credential == bus.admin_credential);
+}
+
+TEST_CASE("hub.yml paths: move each place; relative ones stay under the root", "[layout]") {
+  RootPlaces places;
+  places.config = "etc/hub/config";
+  places.modules = {"usr/lib/hub/modules", "/etc/hub/modules"};
+  places.events = "/etc/hub/events";
+  places.data = "var/lib/hub/data";
+  places.run = "/run/hub";
+  places.db = "var/lib/hub/db";
+  places.log = "/var/log/hub";
+  const RootLayout layout("/r", places);
+  CHECK(layout.config_file() == "/r/config/hub.yml");  // read before paths: is known
+  CHECK(layout.module_config_dir("site", "Timer") == "/r/etc/hub/config/site/modules/Timer");
+  CHECK(layout.modules_dirs("site") ==
+        std::vector<fs::path>{"/r/usr/lib/hub/modules/site", "/etc/hub/modules/site"});
+  CHECK(layout.site_events_dir() == "/etc/hub/events");
+  CHECK(layout.module_data_dir("Timer") == "/r/var/lib/hub/data/Timer");
+  CHECK(layout.lock_file() == "/run/hub/hubd.lock");
+  CHECK(layout.workspace_dir("Timer") == "/run/hub/services/Timer");
+  CHECK(layout.bus().api_socket == "/run/hub/api.sock");
+  CHECK(layout.bus().admin_credential == "/r/var/lib/hub/db/admin.cred");
+  CHECK(layout.journal_dir() == "/r/var/lib/hub/db/journal");
+  CHECK(layout.hubd_log() == "/var/log/hub/hubd.log");
+  CHECK(layout.script_log("") == "/var/log/hub/scripts/_site.log");
+  CHECK(layout.state_dirs() ==
+        std::vector<fs::path>{"/run/hub", "/r/var/lib/hub/db", "/var/log/hub"});
+}
+
+TEST_CASE("the tools read paths: from hub.yml, and nothing else of it", "[layout]") {
+  TempDir dir;
+  auto none = read_root_layout("/r", dir.path() / "absent.yml");
+  REQUIRE(none);
+  CHECK(none->run_dir() == "/r/var/run/hub");
+
+  const auto file = dir.write("hub.yml",
+                              "levels: [site]\nbus: {max_payload: 1KiB}\n"
+                              "paths:\n  run: /x/run\n  modules: [a, /b]\n  db: state\n");
+  auto read = read_root_layout("/r", file);
+  REQUIRE(read);
+  CHECK(read->run_dir() == "/x/run");
+  CHECK(read->db_dir() == "/r/state");
+  CHECK(read->modules_dirs("site") == std::vector<fs::path>{"/r/a/site", "/b/site"});
+  CHECK(read->log_dir() == "/r/var/log/hub");
+
+  auto bad = read_root_layout("/r", dir.write("bad.yml", "paths:\n  run: [x]\n"));
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.error(), Catch::Contains("bad.yml: paths: run: expected a directory"));
+  CHECK_THAT(bad.error(), Catch::Contains("hubd --check"));
+  CHECK_FALSE(read_root_layout("/r", dir.write("broken.yml", "paths: [\n")));
+}
+
+TEST_CASE("a tool finds $HUB_ROOT, else a root here, else the installed hub", "[layout]") {
+  TempDir here, installed;
+  const fs::path installed_yml = installed.write("etc/hub/hub.yml", "paths: {run: run/hub}\n");
+  const char* saved_root = std::getenv("HUB_ROOT");
+  const char* saved_yml = std::getenv("HUB_YML");
+  const std::string root_value = saved_root ? saved_root : "";
+  const std::string yml_value = saved_yml ? saved_yml : "";
+  ::unsetenv("HUB_ROOT");
+  ::unsetenv("HUB_YML");
+
+  // Not a root here: the installed hub, when its hub.yml exists.
+  HubLocation found = locate_hub(here.path(), installed_yml);
+  CHECK(found.root == "/");
+  CHECK(found.config_file == installed_yml);
+  found = locate_hub(here.path(), installed.path() / "nothing.yml");
+  CHECK(found.root == here.path());
+  CHECK(found.config_file == here.path() / "config/hub.yml");
+
+  // A root here (its hub.yml, or a hub that ran here) wins over the installed hub.
+  fs::create_directories(here.path() / "var/run/hub");
+  CHECK(locate_hub(here.path(), installed_yml).root == here.path());
+  fs::remove_all(here.path() / "var");
+  here.write("config/hub.yml", "");
+  CHECK(locate_hub(here.path(), installed_yml).root == here.path());
+
+  // In /, the installed hub (whose /run/hub /var/run/hub may well be).
+  CHECK(locate_hub("/", installed_yml).config_file == installed_yml);
+
+  // $HUB_ROOT wins over both, with $HUB_YML as its hub.yml when set.
+  ::setenv("HUB_ROOT", "/elsewhere", 1);
+  found = locate_hub(here.path(), installed_yml);
+  CHECK(found.root == "/elsewhere");
+  CHECK(found.config_file == "/elsewhere/config/hub.yml");
+  ::setenv("HUB_YML", "/etc/other.yml", 1);
+  CHECK(locate_hub(here.path(), installed_yml).config_file == "/etc/other.yml");
+
+  if (saved_root)
+    ::setenv("HUB_ROOT", root_value.c_str(), 1);
+  else
+    ::unsetenv("HUB_ROOT");
+  if (saved_yml)
+    ::setenv("HUB_YML", yml_value.c_str(), 1);
+  else
+    ::unsetenv("HUB_YML");
 }

@@ -17,6 +17,7 @@
 #include "bus/bus_paths.h"
 #include "bus/credentials.h"
 #include "bus/replay_client.h"
+#include "bus/root_layout.h"
 #include "bus/subscriber.h"
 #include "bus/text.h"
 #include "bus_tap/event_format.h"
@@ -75,7 +76,7 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
                                  {"version", no_argument, nullptr, 'V'},
                                  {nullptr, 0, nullptr, 0}};
   TapOptions o;
-  o.root = hub::default_root();
+  // o.root empty: the hub find_hub_layout() finds.
   double number = 0;
   for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:hfV", long_options, nullptr)) != -1;) {
     switch (c) {
@@ -157,12 +158,18 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  const hub::BusPaths paths = hub::BusPaths::for_root(options->root);
+  const auto layout = hub::find_hub_layout(options->root);
+  if (!layout) {
+    std::cerr << "bus-tap: " << layout.error() << "\n";
+    return kExitFailure;
+  }
+  const hub::BusPaths paths = layout->bus();
   const auto credential = hub::read_credential_file(
       options->credential.empty() ? hub::default_credential_file(paths) : options->credential);
   if (!credential) {
     std::cerr << "bus-tap: " << credential.error() << "\n(is a hub running on "
-              << options->root.string() << "? pass --root DIR or set HUB_ROOT)\n";
+              << layout->root().string() << ", its sockets in " << paths.run_dir.string()
+              << "? pass --root DIR or set HUB_ROOT)\n";
     return kExitFailure;
   }
 

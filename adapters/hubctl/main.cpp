@@ -58,7 +58,7 @@ const std::map<std::string, std::string> kHelp = [] {
 constexpr const char* kUsage = hub::help::hubctl::kUsage;
 
 struct Options {
-  fs::path root = hub::default_root();
+  fs::path root;        // empty: the hub find_hub_layout() finds
   fs::path credential;  // empty: default_credential_file
   std::chrono::milliseconds timeout{30000};
   std::string command;
@@ -104,7 +104,8 @@ int exit_status(hub::Status::Code code) {
 
 class Hub {
  public:
-  explicit Hub(const Options& o) : options_(o), layout_(o.root), paths_(layout_.bus()) {}
+  Hub(const Options& o, hub::RootLayout layout)
+      : options_(o), layout_(std::move(layout)), paths_(layout_.bus()) {}
 
   fs::path credential_file() const {
     return options_.credential.empty() ? hub::default_credential_file(paths_) : options_.credential;
@@ -115,7 +116,8 @@ class Hub {
     auto credential = hub::read_credential_file(credential_file());
     if (!credential) {
       std::cerr << "hubctl: " << credential.error() << "\n(is a hub running on "
-                << options_.root.string() << "? pass --root DIR or set HUB_ROOT)\n";
+                << layout_.root().string() << ", its sockets in " << paths_.run_dir.string()
+                << "? pass --root DIR or set HUB_ROOT)\n";
       exit = kUnreachable;
       return std::nullopt;
     }
@@ -481,8 +483,13 @@ int main(int argc, char** argv) {
     std::cout << "public: " << public_key << "\nsecret: " << secret_key << "\n";
     return kOk;
   }
+  auto layout = hub::find_hub_layout(options->root);
+  if (!layout) {
+    std::cerr << "hubctl: " << layout.error() << "\n";
+    return kFailed;
+  }
   try {
-    Hub hub(*options);
+    Hub hub(*options, std::move(*layout));
     if (cmd == "status") return status(hub, options->args);
     if (cmd == "inspect") return inspect(hub, options->args);
     if (cmd == "start" || cmd == "stop" || cmd == "restart")

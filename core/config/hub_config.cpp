@@ -33,6 +33,57 @@ void check_levels(YamlReader& reader, const YAML::Node& root,
   }
 }
 
+// One of paths:' places: a directory, not empty, without '..' (a relative one is under the
+// root, and stays there).
+bool is_place(const std::string& dir) {
+  const std::filesystem::path p(dir);
+  return !dir.empty() &&
+         std::none_of(p.begin(), p.end(), [](const auto& part) { return part == ".."; });
+}
+
+void read_paths(YamlReader& reader, const YAML::Node& paths, RootPlaces& places) {
+  if (!reader.expect_map(paths, "paths",
+                         {"config", "modules", "events", "data", "run", "db", "log"}))
+    return;
+  const auto refuse = [&](const YAML::Node& at, const std::string& key, const std::string& dir) {
+    reader.problem(
+        at, key,
+        "expected a directory, relative to the root or absolute, without '..', got '" + dir + "'");
+  };
+  for (const auto& [key, place] : {std::pair{"config", &places.config},
+                                   {"events", &places.events},
+                                   {"data", &places.data},
+                                   {"run", &places.run},
+                                   {"db", &places.db},
+                                   {"log", &places.log}}) {
+    if (!paths[key]) continue;
+    std::string dir;
+    const size_t before = reader.problems().size();
+    reader.read(paths, "paths", key, dir);
+    if (reader.problems().size() != before) continue;
+    if (!is_place(dir)) refuse(paths[key], join_key("paths", key), dir);
+    *place = dir;
+  }
+  std::vector<std::string> trees;
+  if (!paths["modules"]) return;
+  const size_t before = reader.problems().size();
+  reader.read(paths, "paths", "modules", trees);
+  if (reader.problems().size() != before) return;
+  if (trees.empty())
+    reader.problem(paths["modules"], "paths.modules", "expected at least one tree");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < trees.size(); ++i) {
+    const std::string key = "paths.modules[" + std::to_string(i) + "]";
+    if (!is_place(trees[i])) {
+      refuse(paths["modules"][i], key, trees[i]);
+    } else if (!seen.insert((std::filesystem::path(trees[i]) / "").lexically_normal().string())
+                    .second) {  // "a", "./a/": one tree
+      reader.problem(paths["modules"][i], key, "'" + trees[i] + "' is listed twice");
+    }
+    places.modules.emplace_back(trees[i]);
+  }
+}
+
 }  // namespace
 
 Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
@@ -42,10 +93,11 @@ Result<HubConfig> load_hub_config(const std::filesystem::path& file) {
   if (!reader.ok()) return reader.status();
   if (root.IsNull()) return config;  // an empty file means all defaults
   if (!reader.expect_map(root, "",
-                         {"levels", "device", "log", "bus", "journal", "scripts", "services",
-                          "network", "shutdown"}))
+                         {"paths", "levels", "device", "log", "bus", "journal", "scripts",
+                          "services", "network", "shutdown"}))
     return reader.status();
 
+  if (const YAML::Node paths = root["paths"]; paths) read_paths(reader, paths, config.paths);
   reader.read(root, "", "levels", config.levels);
   check_levels(reader, root, config.levels);
   reader.read(root, "", "device", config.device);

@@ -12,6 +12,7 @@
 
 #include "bus/broker.h"
 #include "bus/journal.h"
+#include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/modules/module_loader.h"
 #include "core/scripts/script_dispatcher.h"
@@ -32,6 +33,10 @@ constexpr uint64_t kMinSegmentSize = 4 * 1024;
 struct HubConfig {
   // Config levels, lowest precedence first.
   std::vector<std::string> levels = default_config_levels();
+  // Where the root's places are (README, "Layout"): each a directory, relative to the
+  // root or absolute, without '..'; modules: a list of trees, lowest precedence first.
+  // Unset: the place's default under the root.
+  RootPlaces paths;
   // This device's name in a fleet (the bridge's {device}); every module process gets it as
   // HUB_DEVICE. Empty: the host name.
   std::string device;

@@ -22,7 +22,6 @@
 #include "core/hub/hub_logger.h"
 #include "core/hub/hub_options.h"
 #include "core/hub/running_bus.h"
-#include "core/modules/module_environment.h"
 #include "core/modules/module_manager.h"
 #include "core/scripts/script_dispatcher.h"
 #include "core/scripts/script_runner.h"
@@ -102,9 +101,7 @@ Hub::Hub(const HubdOptions& options)
       stall_file_(take_environment("HUB_TEST_STALL_FILE")),
       journal_socket_(take_environment("HUB_JOURNAL_SOCKET")),
       root_(options.root),
-      config_file_(options.config_file),
-      layout_(options.root),
-      paths_(layout_.bus()) {}
+      config_file_(options.config_file) {}
 
 Hub::~Hub() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
@@ -166,19 +163,12 @@ int Hub::start() {
 }
 
 int Hub::load_config() {
-  const fs::path file = config_file_.empty() ? layout_.config_file() : config_file_;
-  std::error_code missing;  // a dangling link is no file, but is not nothing either
-  if (!config_file_.empty() || fs::exists(fs::symlink_status(file, missing))) {
-    auto loaded = load_hub_config(file);
-    if (!loaded) return fail_early(kExitConfig, "invalid configuration:\n" + loaded.error());
-    config_ = std::move(*loaded);
-  }
-  std::string device = config_.device;
-  if (device.empty()) {
-    char host[256] = {};
-    device = ::gethostname(host, sizeof host - 1) == 0 && *host ? host : "device";
-  }
-  set_hub_environment({{"HUB_DEVICE", device}});
+  auto loaded = read_hub_yml(root_, config_file_);
+  if (!loaded) return fail_early(kExitConfig, "invalid configuration:\n" + loaded.error());
+  config_ = std::move(*loaded);
+  layout_ = root_layout(config_, root_);
+  paths_ = layout_.bus();
+  export_hub_environment(config_, hub_yml_file(root_, config_file_));
   return kExitOk;
 }
 

@@ -63,7 +63,7 @@ class Hub {
   int shut_down();
 
  private:
-  int load_config();
+  int load_config();   // and the layout
   int prepare_root();  // the directories, the services group, the lock and the log
   int start_bus();
   int open_signal_fds();
@@ -94,9 +94,9 @@ class Hub {
 
   const std::filesystem::path root_;
   const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists
-  const RootLayout layout_;
-  const BusPaths paths_;
   HubConfig config_;
+  RootLayout layout_;  // as hub.yml paths: says, once load_config() read it
+  BusPaths paths_;
   std::optional<gid_t> services_group_;  // hub.yml services.group
   std::optional<InstanceLock> lock_;
   std::shared_ptr<spdlog::logger> logger_;

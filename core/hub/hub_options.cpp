@@ -1,9 +1,38 @@
 #include "core/hub/hub_options.h"
 
+#include <unistd.h>
+
 #include <filesystem>
+
+#include "core/modules/module_environment.h"
 
 namespace hub {
 namespace fs = std::filesystem;
+
+fs::path hub_yml_file(const fs::path& root, const fs::path& config_file) {
+  return config_file.empty() ? RootLayout(root).config_file() : config_file;
+}
+
+Result<HubConfig> read_hub_yml(const fs::path& root, const fs::path& config_file) {
+  const fs::path file = hub_yml_file(root, config_file);
+  std::error_code missing;  // a dangling link is no file, but is not nothing either
+  if (config_file.empty() && !fs::exists(fs::symlink_status(file, missing))) return HubConfig();
+  return load_hub_config(file);
+}
+
+void export_hub_environment(const HubConfig& config, const fs::path& file) {
+  std::string device = config.device;
+  if (device.empty()) {
+    char host[256] = {};
+    device = ::gethostname(host, sizeof host - 1) == 0 && *host ? host : "device";
+  }
+  // HUB_YML: the hub.yml whose paths: the tools read to find this hub (bus_paths.h).
+  set_hub_environment({{"HUB_DEVICE", device}, {"HUB_YML", fs::absolute(file).string()}});
+}
+
+RootLayout root_layout(const HubConfig& config, const fs::path& root) {
+  return RootLayout(root, config.paths);
+}
 
 JournalOptions journal_options(const HubConfig& config, const RootLayout& layout) {
   JournalOptions journal;
@@ -40,7 +69,7 @@ BrokerOptions broker_options(const HubConfig& config, const BusPaths& paths, boo
 SupervisorOptions supervisor_options(const HubConfig& config, const RootLayout& layout) {
   const BusPaths paths = layout.bus();
   SupervisorOptions supervise;
-  supervise.root = layout.root();
+  supervise.layout = layout;
   supervise.volume_paths = config.services.volume_paths;
   supervise.log_max_size = config.services.log_max_size;
   supervise.log_keep = config.services.log_keep;
@@ -53,7 +82,7 @@ SupervisorOptions supervisor_options(const HubConfig& config, const RootLayout& 
 
 ModuleManagerOptions module_manager_options(const HubConfig& config, const RootLayout& layout) {
   ModuleManagerOptions modules;
-  modules.root = layout.root();
+  modules.layout = layout;
   modules.levels = config.levels;
   modules.volume_paths = config.services.volume_paths;
   modules.script_timeout = config.scripts.timeout;
@@ -63,7 +92,7 @@ ModuleManagerOptions module_manager_options(const HubConfig& config, const RootL
 
 DispatcherOptions dispatcher_options(const HubConfig& config, const RootLayout& layout) {
   DispatcherOptions dispatch;
-  dispatch.root = layout.root();
+  dispatch.layout = layout;
   dispatch.timeout = config.scripts.timeout;
   dispatch.output_cap = config.scripts.output_cap;
   dispatch.parallel = static_cast<int>(config.scripts.parallel);

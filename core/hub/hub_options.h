@@ -4,6 +4,7 @@
 // components) is left for hubd to fill in.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "bus/broker.h"
@@ -18,7 +19,21 @@
 
 namespace hub {
 
-// journal: in var/db/hub/journal/.
+// The hub.yml hubd reads: `config_file` (--config), else ROOT/config/hub.yml.
+std::filesystem::path hub_yml_file(const std::filesystem::path& root,
+                                   const std::filesystem::path& config_file);
+// Reads it; a ROOT/config/hub.yml that does not exist means the built-in defaults (a
+// --config file must exist).
+Result<HubConfig> read_hub_yml(const std::filesystem::path& root,
+                               const std::filesystem::path& config_file);
+// What every child of hubd finds in its environment about the hub (module_environment.h):
+// HUB_DEVICE (hub.yml device, else the host name) and HUB_YML (`file`, absolute).
+void export_hub_environment(const HubConfig& config, const std::filesystem::path& file);
+
+// The root's layout: its places where hub.yml paths: puts them (README, "Layout").
+RootLayout root_layout(const HubConfig& config, const std::filesystem::path& root);
+
+// journal: in var/db/hub/journal/ (paths.db).
 JournalOptions journal_options(const HubConfig& config, const RootLayout& layout);
 
 // bus: and shutdown.drain_timeout, on the root's ipc sockets; with `on_tcp` (CURVE is

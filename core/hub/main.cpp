@@ -1,4 +1,4 @@
-// hubd [--root DIR] [--config FILE]
+// hubd [--root DIR] [--config FILE] [--check]
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "bus/bus_paths.h"
+#include "core/hub/hub_check.h"
 #include "core/hub/hubd.h"
 #include "help/hubd_help.h"
 
@@ -28,12 +29,12 @@ int main(int argc, char** argv) {
   for (int fd = 0; fd <= 2; ++fd) {
     if (fcntl(fd, F_GETFD) < 0) open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
   }
-  const option long_options[] = {{"root", required_argument, nullptr, 'r'},
-                                 {"config", required_argument, nullptr, 'c'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {nullptr, 0, nullptr, 0}};
+  const option long_options[] = {
+      {"root", required_argument, nullptr, 'r'}, {"config", required_argument, nullptr, 'c'},
+      {"check", no_argument, nullptr, 'k'},      {"version", no_argument, nullptr, 'V'},
+      {"help", no_argument, nullptr, 'h'},       {nullptr, 0, nullptr, 0}};
   hub::HubdOptions options;
+  bool check = false;
   options.root = hub::default_root();
   for (int c; (c = getopt_long(argc, argv, "", long_options, nullptr)) != -1;) {
     switch (c) {
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
         break;
       case 'c':
         options.config_file = optarg;
+        break;
+      case 'k':
+        check = true;
         break;
       case 'V':
         std::cout << "hubd " << HUB_VERSION << "\n";
@@ -64,5 +68,6 @@ int main(int argc, char** argv) {
     std::cerr << "hubd: the root " << options.root.string() << " is not a directory\n";
     return hub::kExitUsage;
   }
+  if (check) return hub::check_hub(options, std::cout);
   return hub::run_hubd(options);
 }

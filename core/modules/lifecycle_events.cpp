@@ -68,7 +68,10 @@ LifecycleEvent shadowed_event(const std::vector<ShadowedModule>& copies) {
             JsonObject().add("level", s.level).add("path", s.dir.string()).str();
   }
   JsonObject json;
-  json.add("name", first.name).add("by_level", first.by_level).add_raw("shadowed", list + "]");
+  json.add("name", first.name)
+      .add("by_level", first.by_level)
+      .add_raw("shadowed", list + "]")
+      .add("by_path", first.by_dir.string());
   return {first.name + "/shadowed", json.str(), true};
 }
 

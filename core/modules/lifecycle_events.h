@@ -61,8 +61,9 @@ LifecycleEvent rejected_event(const RejectedModule& r, bool kept_running);
 // Hub/rejected {reason}: a level directory that could not be read, or a tree that could
 // not be scanned.
 LifecycleEvent scan_problem_event(const std::string& problem);
-// NAME/shadowed (retained): every copy of NAME that a higher level hides, lowest level
-// first. REQUIRES: `copies` is not empty and all of one name.
+// NAME/shadowed (retained): every copy of NAME that the winning copy (by_level, by_path)
+// hides, from a lower level or an earlier module tree, in search order. REQUIRES: `copies` is not
+// empty and all of one name.
 LifecycleEvent shadowed_event(const std::vector<ShadowedModule>& copies);
 // NAME/starting: the module starts, or (with `attempt`) a service restart begins.
 LifecycleEvent starting_event(const EventSubject& s, std::optional<int64_t> attempt = {});

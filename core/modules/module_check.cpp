@@ -108,11 +108,12 @@ class CheckCopies {
 
 }  // namespace
 
-std::optional<CheckFailure> run_config_check(const fs::path& root, const Module& m,
+std::optional<CheckFailure> run_config_check(const RootLayout& layout, const Module& m,
                                              const std::vector<fs::path>& config_files,
                                              const CheckOptions& options) {
   const ConfigCheck& check = *m.service->check;
-  std::vector<std::string> env = module_environment(root, m);
+  const fs::path& root = layout.root();
+  std::vector<std::string> env = module_environment(layout, m);
   env.erase(
       std::remove_if(env.begin(), env.end(),
                      [](const std::string& e) { return e.rfind("HUB_MODULE_CONFIG=", 0) == 0; }),
@@ -124,7 +125,11 @@ std::optional<CheckFailure> run_config_check(const fs::path& root, const Module&
     return CheckFailure{kFailed + check.command + " cannot run: " + account.error(), {}, 0};
 
   std::vector<std::string> files;
-  for (const auto& file : config_files) files.push_back(file.lexically_relative(root).string());
+  for (const auto& file : config_files) {  // relative to the root, unless outside it
+    const fs::path relative = file.lexically_relative(root);
+    const bool inside = !relative.empty() && *relative.begin() != "..";
+    files.push_back(inside ? relative.string() : file.string());
+  }
   ScriptRequest request;
   request.script = *program;
   request.args = check.args;

@@ -6,11 +6,12 @@
 // It runs in the root, as the module's control scripts do (its account, its environment
 // but no bus credential and no HUB_MODULE_CONFIG, whose file is written only once the
 // module is loaded), with stdin /dev/null, its `args` and then the module's config files
-// (root-relative, in merge order) as arguments, and its stdout and stderr captured
-// together. When it ends, times out or is cancelled, its process group is killed. A check
-// that runs as another account (service.yml user:) gets the files as a private copy it
-// owns, under the same relative paths, and runs in that copy's directory: the originals
-// may be readable by hubd alone (a file holding a broker password).
+// (root-relative, absolute when outside the root; in merge order) as arguments, and its
+// stdout and stderr captured together. When it ends, times out or is cancelled, its
+// process group is killed. A check that runs as another account (service.yml user:) gets
+// the files as a private copy it owns, under the same relative paths, and runs in that
+// copy's directory: the originals may be readable by hubd alone (a file holding a broker
+// password).
 #pragma once
 
 #include <cstddef>
@@ -36,9 +37,9 @@ struct CheckFailure {
   bool cancelled = false;  // hubd is stopping: the check was cut short, nothing was judged
 };
 
-// Runs `m`'s check with `config_files` (absolute, under `root`, from module_config_files):
+// Runs `m`'s check with `config_files` (absolute, from module_config_files):
 // nullopt when it exited with 0. REQUIRES: m.service && m.service->check
-std::optional<CheckFailure> run_config_check(const std::filesystem::path& root, const Module& m,
+std::optional<CheckFailure> run_config_check(const RootLayout& layout, const Module& m,
                                              const std::vector<std::filesystem::path>& config_files,
                                              const CheckOptions& options);
 

@@ -58,12 +58,12 @@ void read_hub_section(YamlReader& reader, const YAML::Node& config,
 
 }  // namespace
 
-Result<std::vector<fs::path>> module_config_files(const fs::path& root,
+Result<std::vector<fs::path>> module_config_files(const RootLayout& layout,
                                                   const std::vector<std::string>& levels,
                                                   const std::string& name, FileFault* fault) {
   std::vector<fs::path> all;
   for (const auto& level : levels) {
-    const fs::path dir = RootLayout(root).module_config_dir(level, name);
+    const fs::path dir = layout.module_config_dir(level, name);
     std::vector<fs::path> files;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -84,10 +84,10 @@ Result<std::vector<fs::path>> module_config_files(const fs::path& root,
   return all;
 }
 
-Result<ModuleConfig> merge_module_config(const fs::path& root,
+Result<ModuleConfig> merge_module_config(const RootLayout& layout,
                                          const std::vector<std::string>& levels,
                                          const std::string& name, FileFault* fault) {
-  auto files = module_config_files(root, levels, name, fault);
+  auto files = module_config_files(layout, levels, name, fault);
   if (!files) return files.status();
   ModuleConfig result;
   YAML::Node merged(YAML::NodeType::Map);

@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/system/files.h"
 
@@ -30,14 +31,14 @@ struct ModuleConfig {
 // *.yml but dot files and service.yml. Fails naming a directory that exists but cannot
 // be read; with `fault`, also says there which.
 Result<std::vector<std::filesystem::path>> module_config_files(
-    const std::filesystem::path& root, const std::vector<std::string>& levels,
-    const std::string& name, FileFault* fault = nullptr);
+    const RootLayout& layout, const std::vector<std::string>& levels, const std::string& name,
+    FileFault* fault = nullptr);
 
 // Merges the module's config files (module_config_files). Fails naming the file, line and column of
 // the first file that is not a regular file, not valid YAML (yaml_document.h: no key twice, bounded
 // size and aliases), not a map of settings, or has a bad `hub:` section; with `fault`,
 // also says there which file and line.
-Result<ModuleConfig> merge_module_config(const std::filesystem::path& root,
+Result<ModuleConfig> merge_module_config(const RootLayout& layout,
                                          const std::vector<std::string>& levels,
                                          const std::string& name, FileFault* fault = nullptr);
 

@@ -37,7 +37,7 @@ std::vector<std::pair<std::string, std::string>>& hub_variables() {
 }
 
 std::vector<std::string> build_environment(
-    const fs::path& root, const Module* module,
+    const RootLayout& layout, const Module* module,
     const std::vector<std::pair<std::string, std::string>>& extra) {
   std::map<std::string, std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -46,7 +46,7 @@ std::vector<std::string> build_environment(
     env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
   }
   if (env.count("PATH") == 0) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-  env["HUB_ROOT"] = root.string();
+  env["HUB_ROOT"] = layout.root().string();
   for (const auto& [key, value] : hub_variables()) env[key] = value;
   if (module != nullptr) {
     const Module& m = *module;
@@ -60,7 +60,6 @@ std::vector<std::string> build_environment(
     env["HUB_MODULE_DIR"] = m.dir.string();
     env["HUB_MODULE_LEVEL"] = m.level;
     env["HUB_MODULE_VERSION"] = m.version.str();
-    const RootLayout layout(root);
     env["HUB_MODULE_CONFIG"] = layout.module_config_file(m.name).string();
     env["HUB_DATA_DIR"] = layout.module_data_dir(m.name).string();
   }
@@ -79,14 +78,14 @@ void set_hub_environment(std::vector<std::pair<std::string, std::string>> variab
 }
 
 std::vector<std::string> module_environment(
-    const fs::path& root, const Module& module,
+    const RootLayout& layout, const Module& module,
     const std::vector<std::pair<std::string, std::string>>& extra) {
-  return build_environment(root, &module, extra);
+  return build_environment(layout, &module, extra);
 }
 
 std::vector<std::string> site_environment(
-    const fs::path& root, const std::vector<std::pair<std::string, std::string>>& extra) {
-  return build_environment(root, nullptr, extra);
+    const RootLayout& layout, const std::vector<std::pair<std::string, std::string>>& extra) {
+  return build_environment(layout, nullptr, extra);
 }
 
 }  // namespace hub

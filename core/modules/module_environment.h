@@ -22,12 +22,11 @@ void set_hub_environment(std::vector<std::pair<std::string, std::string>> variab
 
 // "KEY=VALUE" strings. `extra` is added last and wins over everything else.
 std::vector<std::string> module_environment(
-    const std::filesystem::path& root, const Module& module,
+    const RootLayout& layout, const Module& module,
     const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 // The same for the site's own scripts (ROOT/events): no module variables, hubd's PATH.
 std::vector<std::string> site_environment(
-    const std::filesystem::path& root,
-    const std::vector<std::pair<std::string, std::string>>& extra = {});
+    const RootLayout& layout, const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 }  // namespace hub

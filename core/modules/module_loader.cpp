@@ -115,13 +115,13 @@ bool has_setting(const YAML::Node& config, const std::string& key) {
 }
 
 // Runs the module's configuration check (module_check.h); returns why it failed, if it did.
-std::optional<RejectedModule> check_settings(const Module& m, const fs::path& root,
+std::optional<RejectedModule> check_settings(const Module& m, const RootLayout& layout,
                                              const std::vector<std::string>& levels,
                                              const CheckOptions& checks) {
   FileFault fault;
-  auto files = module_config_files(root, levels, m.name, &fault);
+  auto files = module_config_files(layout, levels, m.name, &fault);
   if (!files) return rejection(m, "bad configuration: " + files.error(), fault.file, fault.line);
-  const auto failure = run_config_check(root, m, *files, checks);
+  const auto failure = run_config_check(layout, m, *files, checks);
   if (!failure) return std::nullopt;
   RejectedModule r = rejection(m, failure->reason, failure->file, failure->line);
   r.unjudged = failure->cancelled;
@@ -130,21 +130,21 @@ std::optional<RejectedModule> check_settings(const Module& m, const fs::path& ro
 
 // Reads the module's configuration and service definition into `m`, and runs its
 // configuration check; returns why it cannot load, if it cannot.
-std::optional<RejectedModule> read_settings(Module& m, const fs::path& root,
+std::optional<RejectedModule> read_settings(Module& m, const RootLayout& layout,
                                             const std::vector<std::string>& levels,
                                             const std::vector<std::string>& volume_paths,
                                             const CheckOptions& checks) {
   FileFault fault;
-  auto config = merge_module_config(root, levels, m.name, &fault);
+  auto config = merge_module_config(layout, levels, m.name, &fault);
   if (!config) return rejection(m, "bad configuration: " + config.error(), fault.file, fault.line);
   m.config = std::move(config->merged);
   m.script_timeout = config->script_timeout;
-  auto service = load_service_spec(root, levels, m.dir, m.name, &fault);
+  auto service = load_service_spec(layout, levels, m.dir, m.name, &fault);
   if (!service) {
     return rejection(m, "bad service definition: " + service.error(), fault.file, fault.line);
   }
   for (const auto& volume : (*service) ? (*service)->volumes : std::vector<Volume>{}) {
-    if (auto source = resolve_volume_source(root, volume_paths, volume); !source)
+    if (auto source = resolve_volume_source(layout, volume_paths, volume); !source)
       return rejection(m, "bad service definition: " + source.error());
   }
   m.service = std::move(*service);
@@ -155,7 +155,7 @@ std::optional<RejectedModule> read_settings(Module& m, const fs::path& root,
         "its configuration has no `" + needed + "` (config/LEVEL/modules/" + m.name + "/*.yml)";
     return std::nullopt;
   }
-  if (m.service->check) return check_settings(m, root, levels, checks);
+  if (m.service->check) return check_settings(m, layout, levels, checks);
   return std::nullopt;
 }
 
@@ -163,7 +163,7 @@ std::optional<RejectedModule> read_settings(Module& m, const fs::path& root,
 class Resolver {
  public:
   Resolver(std::map<std::string, Candidate>& winners, const std::vector<ShadowedModule>& shadowed,
-           const std::map<std::pair<std::string, std::string>, Version>& shadowed_versions)
+           const std::map<fs::path, Version>& shadowed_versions)
       : winners_(winners), shadowed_(shadowed), shadowed_versions_(shadowed_versions) {}
 
   void run(ModuleTree& tree) {
@@ -186,10 +186,11 @@ class Resolver {
     std::string note;
     for (const auto& s : shadowed_) {
       if (s.name != dep.name) continue;
-      auto v = shadowed_versions_.find({s.name, s.level});
+      auto v = shadowed_versions_.find(s.dir);
       if (v != shadowed_versions_.end() && dep.accepts(v->second)) {
         note += "; " + s.name + " " + v->second.str() + " at level " + s.level +
-                " would match but is shadowed by level " + s.by_level;
+                " would match but is shadowed by " +
+                (s.by_level != s.level ? "level " + s.by_level : s.by_dir.string());
       }
     }
     return note;
@@ -352,35 +353,40 @@ class Resolver {
 
   std::map<std::string, Candidate>& winners_;
   const std::vector<ShadowedModule>& shadowed_;
-  const std::map<std::pair<std::string, std::string>, Version>& shadowed_versions_;
+  const std::map<fs::path, Version>& shadowed_versions_;  // by directory
 };
 
 }  // namespace
 
 std::vector<std::string> default_config_levels() { return {"system", "customer", "site"}; }
 
-ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>& levels,
+ModuleTree load_module_tree(const RootLayout& layout, const std::vector<std::string>& levels,
                             const std::vector<std::string>& volume_paths,
                             const CheckOptions& checks) {
   ModuleTree tree;
   std::map<std::string, Candidate> winners;
-  std::map<std::pair<std::string, std::string>, Version> shadowed_versions;
-  for (const auto& level : levels) {  // lowest first: a later level shadows an earlier one
-    std::error_code error;
-    const fs::path level_dir = RootLayout(root).modules_dir(level);
-    const auto entries = visible_entries(level_dir, error);
-    if (error) tree.problems.push_back(level_dir.string() + ": cannot be read: " + error.message());
-    for (const auto& dir : entries) {
-      Candidate c = examine_guarded(dir, level);
-      auto it = winners.find(c.module.name);
-      if (it != winners.end()) {
-        const Module& lower = it->second.module;
-        tree.shadowed.push_back({lower.name, lower.level, lower.dir, level});
-        if (!it->second.rejected) shadowed_versions[{lower.name, lower.level}] = lower.version;
-        it->second = std::move(c);
-      } else {
-        const std::string name = c.module.name;
-        winners.emplace(name, std::move(c));
+  std::map<fs::path, Version> shadowed_versions;
+  // Lowest first, level by level, and within a level tree by tree: what comes later
+  // shadows what came before.
+  for (const auto& level : levels) {
+    for (const auto& level_dir : layout.modules_dirs(level)) {
+      std::error_code error;
+      const auto entries = visible_entries(level_dir, error);
+      if (error) {
+        tree.problems.push_back(level_dir.string() + ": cannot be read: " + error.message());
+      }
+      for (const auto& dir : entries) {
+        Candidate c = examine_guarded(dir, level);
+        auto it = winners.find(c.module.name);
+        if (it != winners.end()) {
+          const Module& lower = it->second.module;
+          tree.shadowed.push_back({lower.name, lower.level, lower.dir, level, dir});
+          if (!it->second.rejected) shadowed_versions[lower.dir] = lower.version;
+          it->second = std::move(c);
+        } else {
+          const std::string name = c.module.name;
+          winners.emplace(name, std::move(c));
+        }
       }
     }
   }
@@ -388,15 +394,18 @@ ModuleTree load_module_tree(const fs::path& root, const std::vector<std::string>
   for (auto& [name, c] : winners) {
     if (c.rejected) continue;
     try {
-      c.rejected = read_settings(c.module, root, levels, volume_paths, checks);
+      c.rejected = read_settings(c.module, layout, levels, volume_paths, checks);
     } catch (const std::exception& e) {  // a library's surprise rejects this module only
       c.rejected = rejection(c.module, "its settings cannot be read: " + std::string(e.what()));
     }
   }
-  // A module shadowed twice names the level that finally wins.
-  for (auto& s : tree.shadowed) s.by_level = winners.at(s.name).module.level;
+  // A module shadowed twice names the copy that finally wins.
+  for (auto& s : tree.shadowed) {
+    s.by_level = winners.at(s.name).module.level;
+    s.by_dir = winners.at(s.name).module.dir;
+  }
   Resolver(winners, tree.shadowed, shadowed_versions).run(tree);
-  // By name; copies of one name stay in level order (lowest precedence first).
+  // By name; copies of one name stay in search order (lowest precedence first).
   std::stable_sort(
       tree.shadowed.begin(), tree.shadowed.end(),
       [](const ShadowedModule& a, const ShadowedModule& b) { return a.name < b.name; });

@@ -1,4 +1,5 @@
-// The module loader: finds the modules of a root (modules/LEVEL/NAME/), checks their
+// The module loader: finds the modules of a root (TREE/LEVEL/NAME/ for each module tree
+// of its layout, modules/ unless hub.yml paths.modules says otherwise), checks their
 // info/ files, resolves dependencies and versions, and decides what loads, in which
 // order, and why anything does not. Pure with respect to the bus: hubd publishes its
 // decisions. Thread-compatible (no shared state).
@@ -14,6 +15,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bus/root_layout.h"
 #include "core/modules/module_info.h"
 #include "core/services/service_spec.h"
 
@@ -58,13 +60,16 @@ struct ShadowedModule {
   std::string name;
   std::string level;
   std::filesystem::path dir;
-  std::string by_level;  // the higher level whose module of the same name wins
+  // The copy of the same name that wins: at a higher level, or at this level in a later
+  // module tree (paths.modules).
+  std::string by_level;
+  std::filesystem::path by_dir;
 };
 
 struct ModuleTree {
   std::vector<Module> loaded;            // dependency order; ties broken by name
   std::vector<RejectedModule> rejected;  // sorted by name
-  std::vector<ShadowedModule> shadowed;  // sorted by name, then level order
+  std::vector<ShadowedModule> shadowed;  // sorted by name, then search order
   // Level directories that exist but cannot be read ("PATH: cannot be read: reason"):
   // whatever they hold is missing from the tree.
   std::vector<std::string> problems;
@@ -85,14 +90,15 @@ struct CheckOptions {
   std::optional<gid_t> services_group;
 };
 
-// Reads ROOT/modules/LEVEL/NAME/ for each of `levels` (lowest precedence first), and
-// each module's config from ROOT/config/LEVEL/modules/NAME/. Never fails as a whole:
+// Reads TREE/LEVEL/NAME/ for each of `levels` (lowest precedence first) and, within a
+// level, each of the layout's module trees (lowest precedence first: a later tree's
+// module shadows an earlier tree's of the same name), and each module's config from
+// CONFIG/LEVEL/modules/NAME/. Never fails as a whole:
 // every problem rejects the module it belongs to (and, transitively, its dependents);
 // every other module still loads. A service volume must resolve inside the root or inside
 // one of `volume_paths`. A module whose service runs and declares a `check:` has it run
 // (no process is started for any other).
-ModuleTree load_module_tree(const std::filesystem::path& root,
-                            const std::vector<std::string>& levels,
+ModuleTree load_module_tree(const RootLayout& layout, const std::vector<std::string>& levels,
                             const std::vector<std::string>& volume_paths = {},
                             const CheckOptions& checks = {});
 

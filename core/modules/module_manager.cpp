@@ -85,7 +85,7 @@ Result<ModuleTree> ModuleManager::scan() const {
     checks.cancel_fd = options_.cancel_fd;
     checks.record_dir = layout().script_records_dir();
     checks.services_group = options_.services_group;
-    return load_module_tree(options_.root, options_.levels, options_.volume_paths, checks);
+    return load_module_tree(options_.layout, options_.levels, options_.volume_paths, checks);
   } catch (const std::exception& e) {
     return Status::error(std::string("cannot scan the modules: ") + e.what());
   }
@@ -133,7 +133,8 @@ void ModuleManager::announce() {
            (copies.empty() || tree_.shadowed[i].name == copies.front().name);
          ++i) {
       const ShadowedModule& s = tree_.shadowed[i];
-      spdlog::info("module {} at level {} is shadowed by level {}", s.name, s.level, s.by_level);
+      spdlog::info("module {} ({}) is shadowed by {} (level {})", s.name, s.dir.string(),
+                   s.by_dir.string(), s.by_level);
       copies.push_back(s);
     }
     publish_lifecycle(publish_, shadowed_event(copies));
@@ -163,7 +164,7 @@ Status ModuleManager::run_control_scripts(const Module& m, const std::string& ph
     request.script = script;
     request.args = {m.name, phase};
     request.env = module_environment(
-        options_.root, m,
+        options_.layout, m,
         {{"HUB_CONTROL_PHASE", phase},
          {"HUB_CREDENTIAL_FILE", layout().script_credential_file(m.name).string()}});
     request.cwd = m.dir;
@@ -216,7 +217,7 @@ bool ModuleManager::start_module(const Module& m) {
     spec.module_dir = m.dir;
     spec.service = *m.service;
     spec.config_yaml = yaml_text(m.config);
-    spec.env = module_environment(options_.root, m);
+    spec.env = module_environment(options_.layout, m);
     // The supervisor publishes NAME/started, NAME/ready and, when it gives up, NAME/failed.
     const auto started = options_.supervisor->start(std::move(spec));
     const auto outcome = started->wait(options_.cancel_fd);
@@ -430,7 +431,7 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   spec.module_dir = m->dir;
   spec.service = *m->service;
   spec.config_yaml = yaml_text(merge_yaml(m->config, config));
-  spec.env = module_environment(options_.root, *m);
+  spec.env = module_environment(options_.layout, *m);
   publish_lifecycle(publish_, starting_event({name, instance}));
   // Bounded: a first run that neither comes up nor fails within its readiness timeout and
   // stop grace is given up, so the API (and SIGTERM) are not held for good.

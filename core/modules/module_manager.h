@@ -29,7 +29,7 @@ namespace hub {
 class Supervisor;
 
 struct ModuleManagerOptions {
-  std::filesystem::path root;
+  RootLayout layout;
   std::vector<std::string> levels = default_config_levels();
   std::vector<std::string> volume_paths;  // hub.yml services.volume_paths
   std::chrono::milliseconds script_timeout = kDefaultScriptTimeout;  // per control script
@@ -127,7 +127,7 @@ class ModuleManager {
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
   bool cancelled() const;
-  RootLayout layout() const { return RootLayout(options_.root); }
+  const RootLayout& layout() const { return options_.layout; }
   // load_module_tree, with any exception (a library's surprise) turned into a Status.
   Result<ModuleTree> scan() const;
 

@@ -246,10 +246,9 @@ struct ScriptDispatcher::Impl {
         if (old->info->module && old->info->module->name == m.name) q = old;
       }
       if (!q) q = std::make_shared<OwnerQueue>();
-      q->info =
-          std::make_shared<const OwnerInfo>(OwnerInfo{{m.name, m.dir, m.dir / "events"},
-                                                      std::make_shared<const Module>(m),
-                                                      RootLayout(options.root).script_log(m.name)});
+      q->info = std::make_shared<const OwnerInfo>(OwnerInfo{{m.name, m.dir, m.dir / "events"},
+                                                            std::make_shared<const Module>(m),
+                                                            options.layout.script_log(m.name)});
       next.push_back(std::move(q));
     }
     Cancelled cancelled;
@@ -491,10 +490,10 @@ struct ScriptDispatcher::Impl {
     auto extra = d.env;
     if (module) {
       extra.emplace_back("HUB_CREDENTIAL_FILE",
-                         RootLayout(options.root).script_credential_file(module->name).string());
+                         options.layout.script_credential_file(module->name).string());
     }
-    const auto env = module ? module_environment(options.root, *module, extra)
-                            : site_environment(options.root, extra);
+    const auto env = module ? module_environment(options.layout, *module, extra)
+                            : site_environment(options.layout, extra);
     auto account = module ? module_account(*module, options.services_group)
                           : Result<std::optional<Account>>(std::optional<Account>());
     for (const auto& script : selection.scripts) {
@@ -513,7 +512,7 @@ struct ScriptDispatcher::Impl {
           module && module->script_timeout ? *module->script_timeout : options.timeout;
       request.output_cap = options.output_cap;
       request.cancel_fd = owner.cancel_fd;
-      request.record_dir = RootLayout(options.root).script_records_dir();
+      request.record_dir = options.layout.script_records_dir();
       request.long_run_at = long_run_at;
       request.on_long_run = on_long_run;
       ScriptOutcome outcome;
@@ -579,8 +578,8 @@ Result<std::unique_ptr<ScriptDispatcher>> ScriptDispatcher::start(
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->publish = std::move(publish);
-  const fs::path& root = impl->options.root;
-  const RootLayout layout(root);
+  const RootLayout& layout = impl->options.layout;
+  const fs::path& root = layout.root();
   const fs::path logs = layout.script_logs_dir();
   std::error_code ec;
   fs::create_directories(logs, ec);

@@ -35,7 +35,7 @@ inline constexpr size_t kDefaultScriptQueueLimit = 10000;
 inline constexpr bool kDefaultScriptsResume = true;
 
 struct DispatcherOptions {
-  std::filesystem::path root;
+  RootLayout layout;
   // Per script, unless the module sets its own.
   std::chrono::milliseconds timeout = kDefaultScriptTimeout;
   size_t output_cap = kDefaultScriptOutputCap;  // bytes of stdout and of stderr kept per run

@@ -340,7 +340,7 @@ class SpecParser {
 
 }  // namespace
 
-Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
+Result<std::optional<ServiceSpec>> load_service_spec(const RootLayout& layout,
                                                      const std::vector<std::string>& levels,
                                                      const fs::path& module_dir,
                                                      const std::string& name, FileFault* fault) {
@@ -350,7 +350,7 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   };
   std::vector<fs::path> files = {module_dir / kFileName};
   for (const auto& level : levels)
-    files.push_back(RootLayout(root).module_config_dir(level, name) / kFileName);
+    files.push_back(layout.module_config_dir(level, name) / kFileName);
   YAML::Node merged;
   std::string last_file;
   // Merged nodes carry no positions (YAML::Clone drops them), so restart.backoff, which
@@ -394,20 +394,29 @@ Result<std::optional<ServiceSpec>> load_service_spec(const fs::path& root,
   return std::optional<ServiceSpec>(std::move(spec));
 }
 
-Result<fs::path> resolve_volume_source(const fs::path& root,
+Result<fs::path> resolve_volume_source(const RootLayout& layout,
                                        const std::vector<std::string>& allowed,
                                        const Volume& volume) {
+  const fs::path& root = layout.root();
   const fs::path source(volume.source);
   std::error_code ec;
   const fs::path real = fs::weakly_canonical(source.is_absolute() ? source : root / source, ec);
   if (ec) return Status::error("volume " + volume.source + ": " + ec.message());
-  const auto inside = [&](const fs::path& dir) {
+  const auto within = [](const fs::path& path, const fs::path& dir) {
     std::error_code e;
     const fs::path base = fs::weakly_canonical(dir, e);
     if (e) return false;
-    const fs::path rel = real.lexically_relative(base);
+    const fs::path rel = path.lexically_relative(base);
     return !rel.empty() && !has_dot_dot(rel);
   };
+  const auto inside = [&](const fs::path& dir) { return within(real, dir); };
+  for (const auto& state : layout.state_dirs()) {  // wherever hub.yml paths: put them
+    std::error_code e;
+    if (inside(state) || within(fs::weakly_canonical(state, e), real)) {
+      return Status::error("volume " + volume.source + " would expose the hub's own state (" +
+                           state.string() + ")");
+    }
+  }
   if (inside(root)) {
     std::error_code e;
     const fs::path rel = real.lexically_relative(fs::weakly_canonical(root, e));

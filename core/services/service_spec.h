@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/system/files.h"
 
@@ -121,15 +122,16 @@ struct ServiceSpec {
 // yaml_document.h). No file at all: std::nullopt. Fails with every problem found
 // (file:line:column: key: what was expected); with `fault`, also says there which file
 // and line.
-Result<std::optional<ServiceSpec>> load_service_spec(const std::filesystem::path& root,
+Result<std::optional<ServiceSpec>> load_service_spec(const RootLayout& layout,
                                                      const std::vector<std::string>& levels,
                                                      const std::filesystem::path& module_dir,
                                                      const std::string& name,
                                                      FileFault* fault = nullptr);
 
 // Where a volume's source really is (symbolic links resolved), or why it may not be
-// used: it must stay inside `root` or inside one of `allowed` (absolute paths).
-Result<std::filesystem::path> resolve_volume_source(const std::filesystem::path& root,
+// used: it must stay inside the root or inside one of `allowed` (absolute paths), and
+// stay out of the hub's own state (the root itself, its var/, the layout's state_dirs).
+Result<std::filesystem::path> resolve_volume_source(const RootLayout& layout,
                                                     const std::vector<std::string>& allowed,
                                                     const Volume& volume);
 

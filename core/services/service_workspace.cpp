@@ -45,9 +45,8 @@ std::error_code remove_tree(const fs::path& dir) {
 
 }  // namespace
 
-WorkspacePaths workspace_paths(const fs::path& root, const std::string& instance) {
+WorkspacePaths workspace_paths(const RootLayout& layout, const std::string& instance) {
   WorkspacePaths p;
-  const RootLayout layout(root);
   p.dir = layout.workspace_dir(instance);
   p.config_file = p.dir / kWorkspaceConfigDir / "service.yml";
   p.credential_file = p.dir / kWorkspaceConfigDir / "credential";
@@ -56,10 +55,10 @@ WorkspacePaths workspace_paths(const fs::path& root, const std::string& instance
   return p;
 }
 
-Result<WorkspacePaths> prepare_workspace(const fs::path& root,
+Result<WorkspacePaths> prepare_workspace(const RootLayout& layout,
                                          const std::vector<std::string>& volume_paths,
                                          const WorkspaceRequest& request) {
-  const WorkspacePaths p = workspace_paths(root, request.instance);
+  const WorkspacePaths p = workspace_paths(layout, request.instance);
   std::error_code ec = remove_tree(p.dir);
   if (ec) return Status::error(p.dir.string() + ": cannot be cleared: " + ec.message());
   // Built as hubd's own, and given to the service's user (if it has one) only at the end,
@@ -76,12 +75,12 @@ Result<WorkspacePaths> prepare_workspace(const fs::path& root,
   if (Status s = write_file(p.config_file, request.config_yaml, 0640); !s) return s;
   const std::string credential = request.credential.identity + ":" + request.credential.secret;
   if (Status s = write_file(p.credential_file, credential + "\n", 0600); !s) return s;
-  const fs::path data = fs::absolute(RootLayout(root).module_data_dir(request.module));
+  const fs::path data = fs::absolute(layout.module_data_dir(request.module));
   if (Status s = make_private_dir(data, 0750, request.owner); !s) return s;
   if (Status s = link(data, p.dir / kWorkspaceDataLink); !s) return s;
   if (Status s = link(fs::absolute(p.log_dir), p.dir / kWorkspaceLogLink); !s) return s;
   for (const auto& volume : request.volumes) {
-    auto source = resolve_volume_source(root, volume_paths, volume);
+    auto source = resolve_volume_source(layout, volume_paths, volume);
     if (!source) return source.status();
     // A source that does not exist yet is created, as a directory, when it is ours; never
     // for a service of another user (its path may run through that user's directories).

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bus/credentials.h"
+#include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/services/service_spec.h"
 #include "core/system/files.h"
@@ -27,7 +28,7 @@ struct WorkspacePaths {
   std::filesystem::path output_log;  // stdout and stderr
 };
 
-WorkspacePaths workspace_paths(const std::filesystem::path& root, const std::string& instance);
+WorkspacePaths workspace_paths(const RootLayout& layout, const std::string& instance);
 
 struct WorkspaceRequest {
   std::string module;
@@ -41,7 +42,7 @@ struct WorkspaceRequest {
 // Removes what an earlier start left and builds the workspace afresh. Fails, naming the
 // path, when something cannot be created or a volume resolves outside the root and
 // outside every `volume_paths` entry.
-Result<WorkspacePaths> prepare_workspace(const std::filesystem::path& root,
+Result<WorkspacePaths> prepare_workspace(const RootLayout& layout,
                                          const std::vector<std::string>& volume_paths,
                                          const WorkspaceRequest& request);
 

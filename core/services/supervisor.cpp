@@ -184,7 +184,7 @@ struct Supervisor::Loop {
   SupervisorOptions options;
   HubPublish publish;
   InstanceRecords records;
-  Cgroups cgroups{options.root};
+  Cgroups cgroups{options.layout.root()};
   std::string boot_id = current_boot_id();
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
@@ -196,7 +196,7 @@ struct Supervisor::Loop {
   Loop(SupervisorOptions o, HubPublish p)
       : options(std::move(o)),
         publish(std::move(p)),
-        records(RootLayout(options.root).instance_records_dir()) {
+        records(options.layout.instance_records_dir()) {
     thread = std::thread([this] {
       // A handler that throws loses its own step, never the loop: every other instance
       // is still watched.
@@ -250,7 +250,7 @@ struct Supervisor::Loop {
     in->credential = options.grant(spec.instance);
     WorkspaceRequest request{spec.module,          spec.instance,  spec.config_yaml,
                              spec.service.volumes, in->credential, *account};
-    auto workspace = prepare_workspace(options.root, options.volume_paths, request);
+    auto workspace = prepare_workspace(options.layout, options.volume_paths, request);
     if (!workspace) {
       options.revoke(spec.instance);
       return fail(in, workspace.error());

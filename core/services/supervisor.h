@@ -53,7 +53,7 @@ inline constexpr uint64_t kDefaultInstanceLogMaxSize = 10 * 1024 * 1024;
 inline constexpr int64_t kDefaultInstanceLogKeep = 5;
 
 struct SupervisorOptions {
-  std::filesystem::path root;
+  RootLayout layout;
   std::vector<std::string> volume_paths;               // hub.yml services.volume_paths
   uint64_t log_max_size = kDefaultInstanceLogMaxSize;  // an instance's output log rotates here
   int64_t log_keep = kDefaultInstanceLogKeep;          // rotated output logs kept per instance

@@ -91,7 +91,7 @@ class Bench {
     bus.events_endpoint = o.events_endpoint;
     bus.replay_endpoint = o.replay_endpoint;
     hub::DispatcherOptions d;
-    d.root = root;
+    d.layout = root;
     auto dispatcher = hub::ScriptDispatcher::start(
         broker_ctx_, admin_, bus, d, {},
         [this](const std::string& topic, const std::string& json, bool retain) {

@@ -25,9 +25,17 @@ fs::path add_script(const TempDir& root, const std::string& relative, const std:
   return file;
 }
 
-RunningHub::RunningHub(const TempDir& root, const EnvVars& env) : root_(root) {
-  hubd_ = std::make_unique<ChildProcess>(HUBD_PATH, std::vector<std::string>{"--root", root.path()},
-                                         env);
+RunningHub::RunningHub(const TempDir& root, const EnvVars& env)
+    : RunningHub(root, fs::path(), env) {}
+
+RunningHub::RunningHub(const TempDir& root, const fs::path& config_file, const EnvVars& env) {
+  std::vector<std::string> args{"--root", root.path()};
+  if (!config_file.empty()) args.insert(args.end(), {"--config", config_file.string()});
+  auto layout = read_root_layout(
+      root.path(), config_file.empty() ? RootLayout(root.path()).config_file() : config_file);
+  if (!layout) throw std::runtime_error(layout.error());
+  layout_ = std::move(*layout);
+  hubd_ = std::make_unique<ChildProcess>(HUBD_PATH, args, env);
   if (!hubd_->wait_stderr("hub is up")) {
     throw std::runtime_error("hubd did not come up:\n" + hubd_->stderr_text());
   }
@@ -42,7 +50,7 @@ std::optional<int> RunningHub::stop() {
 }
 
 Subscriber RunningHub::subscribe(std::vector<std::string> patterns, bool retained) {
-  const BusPaths paths = BusPaths::for_root(root_.path());
+  const BusPaths paths = layout_.bus();
   auto admin = read_credential_file(paths.admin_credential);
   if (!admin) throw std::runtime_error(admin.error());
   SubscriberOptions options;

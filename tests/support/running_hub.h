@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include "bus/root_layout.h"
 #include "bus/subscriber.h"
 #include "support/child_process.h"
 #include "support/temp_dir.h"
@@ -31,9 +32,14 @@ class RunningHub {
   // Starts hubd on `root` (with `env` added to its environment) and waits until it says
   // the hub is up.
   explicit RunningHub(const TempDir& root, const EnvVars& env = {});
+  // The same with `config_file` given to hubd (--config): the hub's places are where its
+  // paths: say.
+  RunningHub(const TempDir& root, const std::filesystem::path& config_file,
+             const EnvVars& env = {});
   ~RunningHub();
 
   ChildProcess& process() { return *hubd_; }
+  const RootLayout& layout() const { return layout_; }
   // Subscribes to `patterns` (MQTT-style). Every event published after this returns
   // arrives; with `retained`, the last retained event of each matching topic first.
   Subscriber subscribe(std::vector<std::string> patterns, bool retained = false);
@@ -41,7 +47,7 @@ class RunningHub {
   std::optional<int> stop();
 
  private:
-  const TempDir& root_;
+  RootLayout layout_;
   zmq::context_t ctx_{1};
   std::unique_ptr<ChildProcess> hubd_;
 };
