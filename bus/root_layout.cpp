@@ -29,7 +29,14 @@ RootLayout::RootLayout(path root, const RootPlaces& places) : root_(std::move(ro
   places_.log = resolve(root_, places.log, "var/log/hub");
 }
 
-path RootLayout::config_file() const { return root_ / "config/hub.yml"; }
+path RootLayout::config_file() const {
+  const path checkout = root_ / "config/hub.yml";
+  const path installed = root_ / "etc/hub/hub.yml";
+  std::error_code ec;
+  if (!std::filesystem::exists(checkout, ec) && std::filesystem::exists(installed, ec))
+    return installed;
+  return checkout;
+}
 
 path RootLayout::module_config_dir(const std::string& level, const std::string& module) const {
   return places_.config / level / "modules" / module;

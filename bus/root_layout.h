@@ -56,7 +56,9 @@ class RootLayout {
   const RootPlaces& places() const { return places_; }
 
   // --- As installed ---
-  // ROOT/config/hub.yml, wherever paths.config points (hub.yml is read before it).
+  // ROOT/config/hub.yml (a checkout), wherever paths.config points (hub.yml is read
+  // before it); when that is absent and ROOT/etc/hub/hub.yml exists, that one (an
+  // installed tree: `hubd --root /`, or a package unpacked under a directory).
   path config_file() const;
   path config_dir() const { return places_.config; }
   // CONFIG/LEVEL/modules/NAME/: the module's config files at that level.

@@ -152,3 +152,12 @@ TEST_CASE("a tool finds $HUB_ROOT, else a root here, else the installed hub", "[
   else
     ::unsetenv("HUB_YML");
 }
+
+TEST_CASE("a root whose hub.yml is installed in etc/hub is found there", "[layout]") {
+  hub::test::TempDir root;
+  CHECK(RootLayout(root.path()).config_file() == root.path() / "config/hub.yml");
+  root.write("etc/hub/hub.yml", "levels: [system]\n");
+  CHECK(RootLayout(root.path()).config_file() == root.path() / "etc/hub/hub.yml");
+  root.write("config/hub.yml", "levels: [system]\n");  // a checkout's own wins
+  CHECK(RootLayout(root.path()).config_file() == root.path() / "config/hub.yml");
+}
