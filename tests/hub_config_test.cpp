@@ -232,3 +232,19 @@ TEST_CASE("hub.yml paths: that are not directories, leave the root or repeat are
   REQUIRE_FALSE(scalar);
   CHECK_THAT(scalar.error(), Catch::Contains("paths:"));
 }
+
+// hubd makes run, db and log its own at start (make_private_dir: chmod 0750/0755, run
+// given to services.group), and removes a service's workspace RUN/services/INSTANCE/ with
+// everything in it. A place that is the root itself (".", "/") would have the root's (or
+// the filesystem's) mode and group changed; run and log at one place make a service's log
+// directory LOG/services/INSTANCE/ its workspace, removed when the service stops.
+TEST_CASE("hub.yml paths: a place that is the root, or hubd's places at one directory, are refused",
+          "[config][paths][!mayfail]") {
+  TempDir dir;
+  auto root = load_hub_config(dir.write("root.yml", "paths:\n  run: .\n"));
+  CHECK_FALSE(root);
+  auto slash = load_hub_config(dir.write("slash.yml", "paths:\n  db: /\n"));
+  CHECK_FALSE(slash);
+  auto same = load_hub_config(dir.write("same.yml", "paths:\n  run: var/hub\n  log: var/hub/\n"));
+  CHECK_FALSE(same);
+}

@@ -238,3 +238,30 @@ TEST_CASE("hubd --check on a good tree exits 0, next to the hub it checks, leavi
   CHECK(process_alive(hub.process().pid()));
   CHECK(hub.stop() == 0);
 }
+
+// hub.yml accepts `run: .` (no '..'), and hubd makes its run directory private at start:
+// the root's own mode changes (with `--root /`, that of / itself).
+TEST_CASE("hubd leaves the root's mode alone when paths.run is the root",
+          "[hubd][paths][!mayfail]") {
+  TempDir root;
+  root.write("config/hub.yml", "paths:\n  run: .\n");
+  fs::permissions(root.path(), fs::perms(0755));
+  {
+    RunningHub hub(root);
+    CHECK(fs::status(root.path()).permissions() == fs::perms(0755));
+    CHECK(hub.stop() == 0);
+  }
+  CHECK(fs::status(root.path()).permissions() == fs::perms(0755));
+}
+
+// hubd refuses to start when services.group names no group (prepare_root): --check says so.
+TEST_CASE("hubd --check names a services.group that does not exist", "[hubd][paths][check]") {
+  TempDir root;
+  root.write("config/hub.yml", "services:\n  group: no-such-group-for-hub\n");
+  const Run check = run_in(root.path(), HUBD_PATH, {"--check"});
+  INFO(check.out << check.err);
+  CHECK(check.exit == 3);
+  CHECK_THAT(check.out, Catch::Contains("no-such-group-for-hub"));
+  const Run start = run_in(root.path(), HUBD_PATH, {});
+  CHECK(start.exit != 0);  // as --check foresaw
+}
