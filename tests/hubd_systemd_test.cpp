@@ -178,3 +178,39 @@ TEST_CASE(
   CHECK_THAT(log, Catch::Contains("hello on stdout, JOURNAL_STREAM=\n"));
   CHECK_THAT(log, Catch::Contains("<3>broken on stderr\n"));
 }
+
+// systemd keeps a unit's watchdog armed while it reloads (and while it runs an API start or
+// stop): a reload that waits on a module's ready.timeout or stop.grace longer than
+// WatchdogSec= without a ping gets hubd killed with SIGABRT in the middle of it.
+TEST_CASE("hubd keeps pinging the watchdog through a reload longer than WATCHDOG_USEC",
+          "[hubd][systemd][watchdog][!mayfail]") {
+  TempDir root;
+  NotifyListener manager(root.path() / "notify");
+  RunningHub hubd(root, {{"NOTIFY_SOCKET", manager.path().string()},
+                         {"WATCHDOG_USEC", "500000"}});  // a ping every 250 ms
+  REQUIRE_FALSE(manager.until_line("READY=1", 20s).empty());
+
+  // A service that never says it is ready: the reload that starts it waits 2 s.
+  add_module(root, "Slow",
+             "command: /bin/sleep\nargs: ['1000']\nready: {notify: true, timeout: 2s}\n"
+             "restart: {policy: no}\n");
+  hubd.process().signal(SIGHUP);
+  REQUIRE_FALSE(manager.until_line("RELOADING=1", 10s).empty());
+  auto last_ping = std::chrono::steady_clock::now();
+  auto longest = std::chrono::steady_clock::duration::zero();
+  bool ready = false;
+  while (auto message = manager.next(10s)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (has_line(*message, "WATCHDOG=1") || has_line(*message, "READY=1")) {
+      longest = std::max(longest, now - last_ping);
+      last_ping = now;
+    }
+    if (has_line(*message, "READY=1")) {
+      ready = true;
+      break;
+    }
+  }
+  REQUIRE(ready);
+  CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(longest).count() < 500);
+  CHECK(hubd.stop() == 0);
+}
