@@ -406,3 +406,44 @@ TEST_CASE(
   hubd.signal(SIGTERM);
   CHECK(hubd.wait_exit() == 0);
 }
+
+// packaging/systemd/hubd.service gives hubd Delegate=yes and DelegateSubgroup=hubd, but
+// systemd before 254 (Debian 12 has 252) ignores DelegateSubgroup=: hubd runs in
+// system.slice/hubd.service itself, which cannot pass controllers on while hubd is in it.
+// Its parent system.slice does pass them (to its units), so hubd makes hub-ID there,
+// beside hubd.service: its services leave the unit (a final SIGKILL of the unit, or
+// `systemctl stop` after a crash, misses them), in a cgroup systemd owns.
+TEST_CASE("under systemd without DelegateSubgroup=, the services' groups stay in hubd's unit",
+          "[cgroup][systemd][!mayfail]") {
+  TempDir fake;
+  const fs::path cg = fake.path() / "cgroup";
+  fake.write("proc/mountinfo", "30 24 0:26 / " + cg.string() + " rw,nosuid - cgroup2 cgroup2 rw\n");
+  fake.write("proc/cgroup", "0::/system.slice/hubd.service\n");
+  fake.write("cgroup/cgroup.subtree_control", "cpu io memory pids\n");
+  fake.write("cgroup/system.slice/cgroup.controllers", "cpu io memory pids\n");
+  fake.write("cgroup/system.slice/cgroup.subtree_control", "cpu io memory pids\n");
+  fake.write("cgroup/system.slice/hubd.service/cgroup.controllers", "cpu io memory pids\n");
+  fake.write("cgroup/system.slice/hubd.service/cgroup.subtree_control", "");
+  fake.write("cgroup/system.slice/hubd.service/cgroup.procs", "1234\n");
+
+  TempDir root;
+  Cgroups::Options options;
+  options.proc_self = fake.path() / "proc";
+  Cgroups groups(root.path(), options);
+  ResourceLimits limits;
+  limits.memory = 64ull << 20;
+  const auto missing = groups.missing(limits);
+  // Either no cgroup (limits by rlimits, as the unit's comment says) or one in the unit. A
+  // fake hierarchy makes no control files, so creating may fail: where it went counts.
+  if (missing.empty()) {
+    auto made = groups.create("Svc", limits);
+    const std::string where = made ? made->dirs().front().string() : made.error();
+    INFO(where);
+    CHECK(where.find((cg / "system.slice/hub-").string()) == std::string::npos);
+  }
+  bool outside = false;
+  for (const auto& e : fs::directory_iterator(cg / "system.slice")) {
+    outside = outside || e.path().filename().string().rfind("hub-", 0) == 0;
+  }
+  CHECK_FALSE(outside);
+}
