@@ -13,7 +13,16 @@ std::filesystem::path default_root() {
   return env != nullptr && *env != '\0' ? env : ".";
 }
 
-std::filesystem::path installed_config_file() { return HUB_INSTALLED_CONFIG; }
+std::filesystem::path installed_config_file() {
+  // The prefix this was configured with, else the package's place: a package is built
+  // with cpack from a tree configured for any prefix, and installs to /etc (for /usr).
+  std::error_code ec;
+  const std::filesystem::path configured = HUB_INSTALLED_CONFIG;
+  const std::filesystem::path packaged = "/etc/hub/hub.yml";
+  return !std::filesystem::exists(configured, ec) && std::filesystem::exists(packaged, ec)
+             ? packaged
+             : configured;
+}
 
 HubLocation locate_hub(const std::filesystem::path& cwd,
                        const std::filesystem::path& installed_config) {

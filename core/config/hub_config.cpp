@@ -35,10 +35,36 @@ void check_levels(YamlReader& reader, const YAML::Node& root,
 
 // One of paths:' places: a directory, not empty, without '..' (a relative one is under the
 // root, and stays there).
+// `dir` as one spelling: "a", "./a/" and "a//" are "a/".
+std::string normal_dir(const std::string& dir) {
+  return (std::filesystem::path(dir) / "").lexically_normal().string();
+}
+
+// A directory of its own: not the root itself ("." or "/": hubd sets the modes of its
+// places), and without "..".
 bool is_place(const std::string& dir) {
   const std::filesystem::path p(dir);
-  return !dir.empty() &&
+  const std::string normal = normal_dir(dir);
+  return !dir.empty() && normal != "./" && normal != "/" && normal != "." &&
          std::none_of(p.begin(), p.end(), [](const auto& part) { return part == ".."; });
+}
+
+// hubd's own places (run, db, log) may not share a directory or lie one inside another:
+// a workspace removed with its instance would take the instance's logs along.
+void refuse_overlaps(YamlReader& reader, const YAML::Node& paths, const RootPlaces& places) {
+  const std::pair<const char*, std::string> own[] = {
+      {"run", places.run.string()}, {"db", places.db.string()}, {"log", places.log.string()}};
+  for (const auto& [a, dir_a] : own) {
+    for (const auto& [b, dir_b] : own) {
+      if (a == b || !paths[a] || dir_a.empty() || dir_b.empty()) continue;
+      const std::string na = normal_dir(dir_a), nb = normal_dir(dir_b);
+      if (nb.rfind(na, 0) != 0) continue;  // b is not a or inside it
+      reader.problem(paths[a], join_key("paths", a),
+                     "'" + dir_a + "' " + (na == nb ? "is also" : "holds") + " paths." + b + " ('" +
+                         dir_b + "'): run, db and log are each a directory of their own");
+      return;
+    }
+  }
 }
 
 void read_paths(YamlReader& reader, const YAML::Node& paths, RootPlaces& places) {
@@ -46,9 +72,12 @@ void read_paths(YamlReader& reader, const YAML::Node& paths, RootPlaces& places)
                          {"config", "modules", "events", "data", "run", "db", "log"}))
     return;
   const auto refuse = [&](const YAML::Node& at, const std::string& key, const std::string& dir) {
-    reader.problem(
-        at, key,
-        "expected a directory, relative to the root or absolute, without '..', got '" + dir + "'");
+    const std::string normal = normal_dir(dir);
+    const bool root = normal == "./" || normal == "." || normal == "/";
+    reader.problem(at, key,
+                   std::string(root ? "expected a directory of its own, not the root itself, "
+                                    : "expected a directory, ") +
+                       "relative to the root or absolute, without '..', got '" + dir + "'");
   };
   for (const auto& [key, place] : {std::pair{"config", &places.config},
                                    {"events", &places.events},
@@ -64,6 +93,7 @@ void read_paths(YamlReader& reader, const YAML::Node& paths, RootPlaces& places)
     if (!is_place(dir)) refuse(paths[key], join_key("paths", key), dir);
     *place = dir;
   }
+  refuse_overlaps(reader, paths, places);
   std::vector<std::string> trees;
   if (!paths["modules"]) return;
   const size_t before = reader.problems().size();
