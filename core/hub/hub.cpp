@@ -27,6 +27,7 @@
 #include "core/scripts/script_runner.h"
 #include "core/services/supervisor.h"
 #include "core/system/files.h"
+#include "core/system/main_loop_keepalive.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -299,6 +300,10 @@ void Hub::start_modules() {
     spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths_.run_dir.string());
     last_status_ = summary();
     if (Status s = notifier_.ready(last_status_); !s) spdlog::warn("{}", s.message());
+    // From now on the watchdog is fed also while the main loop waits on purpose (a
+    // reload's starts and stops, an API start or stop): main_loop_keepalive.h.
+    if (notifier_.enabled())
+      set_main_loop_keepalive([this] { (void)notifier_.ping_watchdog_if_due(); });
     // Loading parsed every module's files; give the heap that freed back before idling.
     ::malloc_trim(0);
   } else {

@@ -20,6 +20,7 @@
 #include "bus/wire.h"
 #include "core/services/instance_records.h"
 #include "core/system/child_launcher.h"
+#include "core/system/main_loop_keepalive.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -270,8 +271,14 @@ ScriptOutcome run_script(const ScriptRequest& request) {
     // Round up: poll's millisecond timeout must not end before the deadline does.
     const auto wake_at = long_run ? deadline : std::min(deadline, request.long_run_at);
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake_at - Clock::now());
-    const int wait_ms = killed ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
+    int wait_ms = killed ? -1 : static_cast<int>(std::max<int64_t>(0, left.count()));
+    // On hubd's main loop (a control script, a configuration check): woken to keep its
+    // watchdog fed.
+    const bool keepalive = main_loop_keepalive_wanted();
+    if (keepalive && (wait_ms < 0 || wait_ms > kKeepaliveEvery.count()))
+      wait_ms = static_cast<int>(kKeepaliveEvery.count());
     const int ready = ::poll(fds.data(), fds.size(), wait_ms);
+    if (keepalive) keep_main_loop_alive();
     if (ready < 0 && errno != EINTR) {  // cannot happen with valid fds; never leave it running
       outcome.start_error = std::string("poll: ") + strerror(errno);
       child.kill_group(SIGKILL);

@@ -303,10 +303,14 @@ Cgroups::Cgroups(const fs::path& hub_root, Options options) {
     }
     // hubd may enable the controller in its own cgroup when that is the root, or already
     // has it; a process in any other cgroup keeps it from its children (v2 has no
-    // processes in inner groups), but the parent may have it on for a delegated subgroup.
+    // processes in inner groups), but the parent may have it on for a delegated subgroup:
+    // only the one the unit asks for (DelegateSubgroup=hubd puts hubd in UNIT/hubd). Any
+    // other parent is not hubd's (system.slice, when systemd ignores DelegateSubgroup=):
+    // groups made there would leave hubd's unit.
     fs::path parent = base;
     if (base != m->second.point && !listed(base / "cgroup.subtree_control", c)) {
-      if (!listed(base.parent_path() / "cgroup.subtree_control", c)) {
+      if (base.filename() != "hubd" ||
+          !listed(base.parent_path() / "cgroup.subtree_control", c)) {
         problems_[c] = "cgroup v2: hubd's cgroup " + base.string() + " cannot pass " + c +
                        " to groups of its own (run hubd in the root cgroup or a delegated one)";
         continue;

@@ -28,6 +28,7 @@
 #include "core/services/instance_records.h"
 #include "core/services/service_process.h"
 #include "core/services/service_workspace.h"
+#include "core/system/main_loop_keepalive.h"
 
 namespace hub {
 namespace asio = boost::asio;
@@ -89,13 +90,23 @@ std::optional<Status> Outcome::wait_for(std::chrono::milliseconds timeout, int c
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
     return static_cast<int>(std::max<int64_t>(0, left));
   };
+  // On hubd's main loop, woken every kKeepaliveEvery to keep its watchdog fed.
+  const bool keepalive = main_loop_keepalive_wanted();
   if (event_fd_ < 0) {  // nothing to poll: the outcome itself (cancel_fd is not watched)
     std::unique_lock lock(mu_);
     const auto done = [&] { return done_; };
-    if (timeout.count() < 0) {
-      done_cv_.wait(lock, done);
-    } else if (!done_cv_.wait_for(lock, timeout, done)) {
-      return std::nullopt;
+    while (!done()) {
+      if (timeout.count() >= 0 && Clock::now() >= deadline) return std::nullopt;
+      const int left = left_ms();
+      const auto step = keepalive && (left < 0 || left > kKeepaliveEvery.count())
+                            ? kKeepaliveEvery
+                            : milliseconds(left < 0 ? 1000 * 3600 : left);
+      done_cv_.wait_for(lock, step, done);
+      if (keepalive) {
+        lock.unlock();
+        keep_main_loop_alive();
+        lock.lock();
+      }
     }
     return outcome_;
   }
@@ -105,8 +116,14 @@ std::optional<Status> Outcome::wait_for(std::chrono::milliseconds timeout, int c
       if (done_) return outcome_;
     }
     pollfd fds[2] = {{event_fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-    const int ready = ::poll(fds, cancel_fd >= 0 ? 2 : 1, left_ms());
+    const int left = left_ms();
+    const int step = keepalive && (left < 0 || left > kKeepaliveEvery.count())
+                         ? static_cast<int>(kKeepaliveEvery.count())
+                         : left;
+    const int ready = ::poll(fds, cancel_fd >= 0 ? 2 : 1, step);
     if (ready < 0 && errno != EINTR) return Status::error("poll failed");
+    if (keepalive) keep_main_loop_alive();
+    if (ready == 0 && step != left) continue;  // a keepalive wake, not the deadline
     const bool cancelled = cancel_fd >= 0 && (fds[1].revents & POLLIN);
     if (cancelled || (ready == 0 && timeout.count() >= 0)) {
       std::lock_guard lock(mu_);
