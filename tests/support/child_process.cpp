@@ -23,16 +23,24 @@ struct ChildProcess::Impl {
   std::thread out_reader, err_reader;
 
   Impl(const std::string& program, const std::vector<std::string>& args, const EnvVars& env)
-      : child(program, bp::args(args), environment(env), bp::std_out > out, bp::std_err > err,
+      : child(env.empty() ? program : std::string("/usr/bin/env"),
+              bp::args(with_env(program, args, env)), bp::std_out > out, bp::std_err > err,
               bp::std_in.close()) {
     out_reader = std::thread([this] { read_lines(out, out_lines); });
     err_reader = std::thread([this] { read_lines(err, err_lines); });
   }
 
-  static bp::environment environment(const EnvVars& vars) {
-    bp::environment env = boost::this_process::environment();
-    for (const auto& [key, value] : vars) env[key] = value;
-    return env;
+  // Extra variables go through env(1), which execs the program (the same pid): Boost
+  // 1.74's environment lookup reads past short entries (AddressSanitizer sees it).
+  static std::vector<std::string> with_env(const std::string& program,
+                                           const std::vector<std::string>& args,
+                                           const EnvVars& vars) {
+    if (vars.empty()) return args;
+    std::vector<std::string> out;
+    for (const auto& [key, value] : vars) out.push_back(key + "=" + value);
+    out.push_back(program);
+    out.insert(out.end(), args.begin(), args.end());
+    return out;
   }
 
   void read_lines(bp::ipstream& stream, std::vector<std::string>& lines) {

@@ -52,7 +52,8 @@ void FakeJournal::run() {
         clients.push_back(std::move(client));
       }
     }
-    for (size_t i = 0; i < clients.size(); ++i) {
+    // Only the clients this poll watched (one accepted just now waits for the next).
+    for (size_t i = 0; i + 2 < fds.size(); ++i) {
       if (!clients[i] || !(fds[i + 2].revents & (POLLIN | POLLHUP))) continue;
       char buffer[4096];
       const ssize_t n = ::read(clients[i].get(), buffer, sizeof buffer);
