@@ -53,7 +53,7 @@ struct Options {
   int warmup_s = 5;
   int outage_s = 20;
   int after_s = 10;
-  int backoff_max_ms = 0;  // the bridge's broker.backoff.max; 0: its default (30 s)
+  int backoff_max_ms = 0;  // the bridge's broker.backoff.max; 0: its default (10 s)
   int drain_timeout_s = 180;
 };
 
@@ -354,7 +354,7 @@ int run(const Options& options) {
       "libmosquitto %d.%d.%d)\n",
       options.hubs, HUB_BENCH_BUILD_TYPE,
       options.backoff_max_ms > 0 ? (std::to_string(options.backoff_max_ms) + " ms").c_str()
-                                 : "30 s (its default)",
+                                 : "10 s (its default)",
       options.interval_ms, LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
   std::printf(
       "reproduce: build/tests/bench/fleet_bench --hubs %d --interval-ms %d --warmup-s %d "
