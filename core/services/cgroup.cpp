@@ -309,8 +309,7 @@ Cgroups::Cgroups(const fs::path& hub_root, Options options) {
     // groups made there would leave hubd's unit.
     fs::path parent = base;
     if (base != m->second.point && !listed(base / "cgroup.subtree_control", c)) {
-      if (base.filename() != "hubd" ||
-          !listed(base.parent_path() / "cgroup.subtree_control", c)) {
+      if (base.filename() != "hubd" || !listed(base.parent_path() / "cgroup.subtree_control", c)) {
         problems_[c] = "cgroup v2: hubd's cgroup " + base.string() + " cannot pass " + c +
                        " to groups of its own (run hubd in the root cgroup or a delegated one)";
         continue;
