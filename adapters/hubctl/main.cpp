@@ -365,6 +365,9 @@ int follow_log(const fs::path& file, int fd) {
         ::close(next);
         continue;
       }
+      // Renamed aside, the file gets no more writes; what came between the copy above and
+      // the rename is read now, before leaving it.
+      copy_rest(fd);
       ::close(fd);
       fd = next;
     }
