@@ -39,6 +39,12 @@ Result<std::string> call(const TempDir& root, const std::string& request) {
   return client.call(request, 30s);
 }
 
+// The result's text, or "error: " and why.
+std::string answer(const TempDir& root, const std::string& request) {
+  auto result = call(root, request);
+  return result ? *result : "error: " + result.error();
+}
+
 // The pid of instance `instance` in inspect, or 0.
 int64_t pid_of(const TempDir& root, const std::string& instance) {
   auto inspect = call(root, R"({"method":"inspect"})");
@@ -77,10 +83,9 @@ TEST_CASE("starting what runs is a no-op that says so, and replaces it only when
   CHECK(again.exit == 0);
   CHECK_THAT(again.out, Catch::Contains("Svc.x is already running"));
   // The SDK's start_instance sends this very request.
-  CHECK(call(root, R"({"method":"start","name":"Svc","instance":"x"})").value_or("") ==
+  CHECK(answer(root, R"({"method":"start","name":"Svc","instance":"x"})") ==
         R"({"instance":"Svc.x","already":"running"})");
-  CHECK(call(root, R"({"method":"start","name":"Svc"})").value_or("") ==
-        R"({"already":"running"})");
+  CHECK(answer(root, R"({"method":"start","name":"Svc"})") == R"({"already":"running"})");
   CHECK(pid_of(root, "Svc.x") == pid);  // still the same process
 
   // A refused request changes nothing either.
@@ -176,9 +181,9 @@ TEST_CASE("a module whose service fails for good takes its dependents down, sayi
   const Run status = hubctl(root, {"status"});
   CHECK_THAT(status.out, Catch::Contains("exited with code 3 (restart policy: no)"));
   CHECK_THAT(module_entry(root, "Timer"),
-             Catch::Contains(R"("reason":"exited with code 3 (restart policy: no)")"));
+             Catch::Contains(R"x("reason":"exited with code 3 (restart policy: no)")x"));
 
-  ::unlink((root.path() / "data/Timer/die").c_str());
+  std::filesystem::remove(root.path() / "data/Timer/die");
   REQUIRE(hubctl(root, {"start", "Timer"}).exit == 0);
   CHECK(pid_of(root, "Heartbeat") > 0);  // came back with it
 }

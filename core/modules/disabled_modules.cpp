@@ -15,13 +15,13 @@ Status DisabledModules::load() {
   names_.clear();
   std::error_code ec;
   if (file_.empty() || !fs::exists(file_, ec)) return Status::ok();
-  auto file = read_small_file(file_);
-  if (!file) return Status::error(file.error());
+  auto text = read_small_file(file_, 1024 * 1024);
+  if (!text) return Status::error(text.error());
   size_t from = 0;
-  while (from < file->text.size()) {
-    size_t end = file->text.find('\n', from);
-    if (end == std::string::npos) end = file->text.size();
-    const std::string name = file->text.substr(from, end - from);
+  while (from < text->size()) {
+    size_t end = text->find('\n', from);
+    if (end == std::string::npos) end = text->size();
+    const std::string name = text->substr(from, end - from);
     if (!name.empty()) names_.insert(name);
     from = end + 1;
   }

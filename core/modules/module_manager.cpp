@@ -663,9 +663,16 @@ std::string ModuleManager::modules_json(const std::set<std::string>& service_fai
   for (const auto& r : tree_.rejected) {
     JsonObject one;
     one.add("name", r.name).add("level", r.level).add("state", "rejected").add("reason", r.reason);
-    // The version that keeps running, when a reload rejected a new definition of it.
+    // The version that keeps running, when a reload rejected a new definition of it;
+    // else what its files say, as far as they can be read.
     if (const Module* running = find_loaded(r.name)) {
       one.add("version", running->version.str()).add("service", running->runs_service());
+    } else {
+      auto text = read_small_file(r.dir / "info/version.txt", 4096);
+      auto version = text ? parse_version(*text) : Result<Version>(text.status());
+      if (version) one.add("version", version->str());
+      std::error_code ec;
+      one.add("service", fs::exists(r.dir / "service.yml", ec));
     }
     out += (out.size() > 1 ? "," : "") + one.str();
   }
