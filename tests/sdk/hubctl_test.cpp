@@ -170,8 +170,9 @@ TEST_CASE("hubctl start gives a service that failed for good another try", "[hub
   RunningHub hub(root);
   auto failed = hub.subscribe({"Gives/failed"}, /*retained=*/true);
   REQUIRE(next_on(failed, "Gives/failed"));
-  CHECK_THAT(hubctl(root, {"status", "Gives"}).out.at(0),
-             Catch::Contains("FAILED") && Catch::Contains("last exit: code 4"));
+  CHECK_THAT(
+      hubctl(root, {"status", "Gives"}).out.at(0),
+      Catch::Contains("FAILED") && Catch::Contains("exited with code 4 (restart policy: no)"));
   CHECK_THAT(hubctl(root, {"inspect", "--json"}).out.at(0),
              Catch::Contains("{\"name\":\"Gives\",\"level\":\"system\",\"version\":\"1.0.0\","
                              "\"state\":\"failed\""));
