@@ -101,7 +101,7 @@ TEST_CASE("starting what runs is a no-op that says so, and replaces it only when
   CHECK(replaced != pid);
 }
 
-TEST_CASE("disable keeps a module down across reload and hubd restart; enable brings it back",
+TEST_CASE("disable keeps a module down across reload and hubd restart, and enable brings it back",
           "[hubd][control]") {
   TempDir root;
   add_module(root, "Probe", kSleeper);

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/text.h"
+#include "bus/unique_fd.h"
 #include "core/api/api_server.h"
 #include "core/api/hub_api.h"
 #include "core/hub/hub_logger.h"
@@ -113,7 +114,6 @@ Hub::Hub(const HubdOptions& options)
 Hub::~Hub() {
   if (signal_fd_ >= 0) ::close(signal_fd_);
   if (reload_fd_ >= 0) ::close(reload_fd_);
-  if (failure_fd_ >= 0) ::close(failure_fd_);
 }
 
 int Hub::start() {
@@ -139,10 +139,12 @@ int Hub::start() {
   supervise.grant = [this](const std::string& identity) { return bus_->grant(identity); };
   supervise.revoke = [this](const std::string& identity) { bus_->revoke(identity); };
   supervise.services_group = services_group_;
-  failure_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  supervise.on_failed = [fd = failure_fd_] {
+  // Owned by the callback: open as long as the supervisor may call it.
+  auto failures = std::make_shared<unique_fd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  failure_fd_ = failures->get();
+  supervise.on_failed = [failures] {
     const uint64_t one = 1;
-    if (fd >= 0 && ::write(fd, &one, sizeof one) < 0) {
+    if (*failures && ::write(failures->get(), &one, sizeof one) < 0) {
       // Only an overflow fails, which a count of failures never reaches.
     }
   };

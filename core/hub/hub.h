@@ -111,7 +111,8 @@ class Hub {
   int signal_fd_ = -1;
   int reload_fd_ = -1;
   // Readable once a service instance has failed for good (an eventfd the supervisor
-  // writes): the main loop then stops the dependents of a failed module.
+  // writes; the supervisor's callback owns it): the main loop then stops the dependents
+  // of a failed module.
   int failure_fd_ = -1;
   HubPublish publish_;
   // Before the modules, so it outlives them: it stops whatever they left running.
