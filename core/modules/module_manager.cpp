@@ -649,7 +649,7 @@ std::string ModuleManager::modules_json(const std::set<std::string>& service_fai
         .add("state", state)
         .add("service", m.runs_service());
     if (!m.service_off.empty()) one.add("service_off", m.service_off);
-    one.add("enabled", !disabled_.contains(m.name));
+    if (disabled_.contains(m.name)) one.add("enabled", false);
     const auto reason = reasons_.find(m.name);
     if (service_down && !service_reasons[m.name].empty()) {
       one.add("reason", service_reasons[m.name]);

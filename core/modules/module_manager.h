@@ -112,9 +112,9 @@ class ModuleManager {
   // came up (reason "NAME failed"); they come back when it does. Cheap when nothing failed.
   void follow_failures();
   // [{name, level, version, state: up|failed|stopped|rejected, service, service_off,
-  // enabled, reason}]. A module in `service_failed` (its own instance has failed since it
-  // came up) shows as failed. `reason`: why it failed, why it is down (a dependency), or
-  // why it was rejected.
+  // enabled (only when false), reason}]. A module in `service_failed` (its own instance
+  // has failed since it came up) shows as failed. `reason`: why it failed, why it is down
+  // (disabled, a dependency), or why it was rejected.
   std::string modules_json(const std::set<std::string>& service_failed = {}) const;
 
   const ModuleTree& tree() const { return tree_; }
