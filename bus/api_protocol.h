@@ -19,8 +19,10 @@ inline constexpr std::string_view kStop = "stop";
 inline constexpr std::string_view kRestart = "restart";
 inline constexpr std::string_view kPort = "port";
 inline constexpr std::string_view kReport = "report";
-inline constexpr std::string_view kMethods[] = {kInspect, kReload, kStart, kStop,
-                                                kRestart, kPort,   kReport};
+inline constexpr std::string_view kEnable = "enable";
+inline constexpr std::string_view kDisable = "disable";
+inline constexpr std::string_view kMethods[] = {kInspect, kReload, kStart,  kStop,   kRestart,
+                                                kPort,    kReport, kEnable, kDisable};
 
 // Request members: every request has "method", and may have "deadline_ms" (the Unix time
 // in milliseconds after which its caller no longer waits).

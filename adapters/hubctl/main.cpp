@@ -77,14 +77,8 @@ int usage_error(const std::string& message, const std::string& command = "") {
   return kBadUsage;
 }
 
-std::string request_json(std::string_view method,
-                         const std::vector<std::pair<std::string, std::string>>& fields = {},
-                         const std::string& config_json = "") {
-  hub::JsonObject json;
-  json.add(hub::api::kMethodField, method);
-  for (const auto& [k, v] : fields) json.add(k, v);
-  if (!config_json.empty()) json.add_raw("config", config_json);
-  return json.str();
+std::string request_json(std::string_view method) {
+  return hub::JsonObject().add(hub::api::kMethodField, method).str();
 }
 
 // The exit status for a failed API call. bad_request from the hub is a refusal (1); 2 is
@@ -206,12 +200,44 @@ int inspect(Hub& hub, const std::vector<std::string>& args) {
   return kOk;
 }
 
-int start_or_stop(Hub& hub, const std::string& method, const std::vector<std::string>& args) {
+// "a, b, c"
+std::string listed(const YAML::Node& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + printable(n.Scalar());
+  return out;
+}
+
+// start|stop|restart all: a line per module, then one per failure with its reason.
+int print_every(const std::string& answer) {
+  const YAML::Node node = YAML::Load(answer);
+  for (const char* done : {"stopped", "started"}) {
+    if (node[done] && node[done].size() > 0) std::cout << done << " " << listed(node[done]) << "\n";
+  }
+  for (const auto& f : node["failed"]) {
+    std::cout << "failed " << printable(f["name"].Scalar()) << ": "
+              << printable(f["reason"].Scalar()) << "\n";
+  }
+  return node["failed"] && node["failed"].size() > 0 ? kFailed : kOk;
+}
+
+int start_or_stop(Hub& hub, const std::string& method, const std::vector<std::string>& given) {
+  std::vector<std::string> args = given;
+  const bool replace = method == "start" && !args.empty() && args[0] == "--replace";
+  if (replace) args.erase(args.begin());
   if (args.empty()) return usage_error(method + " needs a NAME", method);
   const std::string& target = args[0];
+  hub::JsonObject request;
+  request.add(hub::api::kMethodField, method);
+  int exit = kOk;
+  if (target == "all") {
+    if (args.size() > 1 || replace) return usage_error(method + " all takes nothing more", method);
+    auto result = hub.call(request.add("all", true).str(), exit);
+    return result ? print_every(*result) : exit;
+  }
   const size_t dot = target.find('.');
-  std::vector<std::pair<std::string, std::string>> fields = {{"name", target.substr(0, dot)}};
-  if (dot != std::string::npos) fields.emplace_back("instance", target.substr(dot + 1));
+  request.add("name", target.substr(0, dot));
+  if (dot != std::string::npos) request.add("instance", target.substr(dot + 1));
+  if (replace) request.add("replace", true);
   hub::JsonObject config;
   for (size_t i = 1; i < args.size(); ++i) {
     const size_t eq = args[i].find('=');
@@ -221,10 +247,84 @@ int start_or_stop(Hub& hub, const std::string& method, const std::vector<std::st
   }
   if (method == "restart" && dot != std::string::npos)
     return usage_error("restart takes a module NAME", method);
-  int exit = kOk;
-  auto result = hub.call(request_json(method, fields, args.size() > 1 ? config.str() : ""), exit);
-  if (result) std::cout << method << (method == "stop" ? "ped " : "ed ") << target << "\n";
+  if (args.size() > 1) request.add_raw("config", config.str());
+  auto result = hub.call(request.str(), exit);
+  if (!result) return exit;
+  if (YAML::Load(*result)["already"]) {
+    std::cout << target << " is already running (--replace starts it afresh)\n";
+  } else {
+    std::cout << method << (method == "stop" ? "ped " : "ed ") << target << "\n";
+  }
   return exit;
+}
+
+int enable_or_disable(Hub& hub, const std::string& method, const std::vector<std::string>& args) {
+  if (args.size() != 1) return usage_error(method + " needs one NAME", method);
+  int exit = kOk;
+  auto result = hub.call(
+      hub::JsonObject().add(hub::api::kMethodField, method).add("name", args[0]).str(), exit);
+  if (!result) return exit;
+  const YAML::Node node = YAML::Load(*result);
+  std::cout << method << "d " << args[0];
+  if (node["reason"]) std::cout << " (not started: " << printable(node["reason"].Scalar()) << ")";
+  std::cout << "\n";
+  return kOk;
+}
+
+// The reason inspect gives for each module that has one.
+std::map<std::string, std::string> module_reasons(Hub& hub) {
+  std::map<std::string, std::string> reasons;
+  int exit = kOk;
+  auto result = hub.call(request_json(hub::api::kInspect), exit);
+  if (!result) return reasons;
+  for (const auto& m : YAML::Load(*result)["modules"]) {
+    if (m["reason"]) reasons[m["name"].Scalar()] = m["reason"].Scalar();
+  }
+  return reasons;
+}
+
+// A line per kind of change, with the reason of each module rejected, kept or failed.
+// Exit 1 when a module was rejected or failed.
+int reload(Hub& hub, const std::vector<std::string>& args) {
+  if (args.size() > 1 || (args.size() == 1 && args[0] != "--json"))
+    return usage_error("reload takes only --json", "reload");
+  int exit = kOk;
+  auto result = hub.call(request_json(hub::api::kReload), exit);
+  if (!result) return exit;
+  const YAML::Node node = YAML::Load(*result);
+  const bool troubled = (node["rejected"] && node["rejected"].size() > 0) ||
+                        (node["failed"] && node["failed"].size() > 0) || node["error"];
+  if (!args.empty()) {
+    std::cout << *result << "\n";
+    return troubled ? kFailed : kOk;
+  }
+  if (node["error"]) {
+    std::cout << "reload failed: " << printable(node["error"].Scalar())
+              << "\n(every module keeps running as it was)\n";
+    return kFailed;
+  }
+  const auto reasons = troubled ? module_reasons(hub) : std::map<std::string, std::string>();
+  bool any = false;
+  for (const char* kind : {"added", "removed", "changed", "unchanged"}) {
+    if (node[kind].size() == 0) continue;
+    std::cout << kind << ": " << listed(node[kind]) << "\n";
+    any = true;
+  }
+  for (const auto& k : node["kept"]) {
+    std::cout << "kept running: " << printable(k["name"].Scalar())
+              << " (its new definition is rejected: " << printable(k["reason"].Scalar()) << ")\n";
+    any = true;
+  }
+  for (const char* kind : {"rejected", "failed"}) {
+    for (const auto& n : node[kind]) {
+      const auto reason = reasons.find(n.Scalar());
+      std::cout << kind << ": " << printable(n.Scalar())
+                << (reason == reasons.end() ? "" : ": " + printable(reason->second)) << "\n";
+      any = true;
+    }
+  }
+  if (!any) std::cout << "nothing to reload\n";
+  return troubled ? kFailed : kOk;
 }
 
 int publish(Hub& hub, const std::vector<std::string>& args_in) {
@@ -497,12 +597,8 @@ int main(int argc, char** argv) {
     if (cmd == "inspect") return inspect(hub, options->args);
     if (cmd == "start" || cmd == "stop" || cmd == "restart")
       return start_or_stop(hub, cmd, options->args);
-    if (cmd == "reload") {
-      if (!options->args.empty()) return usage_error("reload takes no arguments", "reload");
-      auto result = hub.call(request_json(hub::api::kReload), exit);
-      if (result) std::cout << *result << "\n";
-      return exit;
-    }
+    if (cmd == "enable" || cmd == "disable") return enable_or_disable(hub, cmd, options->args);
+    if (cmd == "reload") return reload(hub, options->args);
     if (cmd == "publish") return publish(hub, options->args);
     return logs(hub, options->args);
   } catch (const std::exception& e) {

@@ -27,6 +27,8 @@ StatusRow instance_row(const YAML::Node& in) {
   if (in["pid"]) {
     row.detail =
         "pid " + text(in, "pid") + ", uptime " + format_uptime(std::stoll(text(in, "uptime_ms")));
+  } else if (!text(in, "reason").empty()) {  // why it failed says more than how it ended
+    row.detail = text(in, "reason");
   } else if (!text(in, "last_exit").empty()) {
     row.detail = "last exit: " + text(in, "last_exit");
   }
@@ -68,6 +70,12 @@ std::vector<StatusRow> status_rows(const YAML::Node& inspect,
       const std::string off = text(m, "service_off");
       if (state == "up") row.detail = off.empty() ? "(no service)" : "(service off: " + off + ")";
     }
+    // Why it is down (its service's failure, a startup script, a dependency) says more
+    // than how its process ended.
+    if (state != "up" && state != "rejected" && !text(m, "reason").empty()) {
+      row.detail = text(m, "reason");
+    }
+    if (text(m, "enabled") == "false") row = {name, "DISABLED", "", false};
     rows.push_back(row);
     for (const auto& in : instances) {  // its dynamic instances, after it
       if (text(in, "name") == name && text(in, "instance") != name) {

@@ -10,8 +10,9 @@
 namespace hub::ctl {
 
 struct StatusRow {
-  std::string name;   // module, or instance NAME.X
-  std::string state;  // RUNNING, STARTING, BACKOFF, STOPPING, EXITED, FAILED, STOPPED, UP, REJECTED
+  std::string name;      // module, or instance NAME.X
+  std::string state;     // RUNNING, STARTING, BACKOFF, STOPPING, EXITED, FAILED, STOPPED, UP,
+                         // REJECTED, DISABLED
   std::string detail;    // "pid 1234, uptime 0:05:12", "(no service)", a reason
   bool healthy = false;  // RUNNING, or UP without a service
 };

@@ -44,6 +44,9 @@ std::string string_field(const YAML::Node& body, const char* key) {
   return n && n.IsScalar() ? n.Scalar() : "";
 }
 
+// A true boolean member ("replace": true, "all": true).
+bool flag(const YAML::Node& body, const char* key) { return string_field(body, key) == "true"; }
+
 // A port on 127.0.0.1 free at the moment of asking (the kernel picks it).
 Result<int> free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -86,8 +89,15 @@ Result<std::string> HubApi::handle(const ApiRequest& r) {
           "restart takes a module \"name\" only (a dynamic instance "
           "is stopped and started again with its config)");
     }
-    if (auto stopped = stop(r); !stopped) return stopped;
-    return start(r);
+    if (flag(r.body, "all")) return modules_.restart_every();
+    const std::string name = string_field(r.body, "name");
+    if (name.empty()) return Status::bad_request("expected \"name\": the module to restart");
+    return modules_.start(name, /*replace=*/true);
+  }
+  if (r.method == api::kEnable || r.method == api::kDisable) {
+    const std::string name = string_field(r.body, "name");
+    if (name.empty()) return Status::bad_request("expected \"name\": the module to " + r.method);
+    return modules_.set_enabled(name, r.method == api::kEnable);
   }
   if (r.method == api::kPort) {
     auto port = free_port();
@@ -145,6 +155,7 @@ std::string HubApi::inspect() {
         .add("restarts", s.restarts)
         .add("uptime_ms", s.uptime_ms)
         .add("last_exit", s.last_exit);
+    if (!s.reason.empty()) one.add("reason", s.reason);
     if (s.pid > 0) one.add("pid", static_cast<int64_t>(s.pid));
     if (const auto it = stats_.find(s.instance); it != stats_.end())
       one.add_raw("stats", it->second);
@@ -170,12 +181,12 @@ std::string HubApi::inspect() {
 // {"name": "NAME"} starts a module; with "instance": "X" (and an optional "config"
 // object) a dynamic instance NAME.X of its service.
 Result<std::string> HubApi::start(const ApiRequest& r) {
+  if (flag(r.body, "all") && !r.body["name"]) return modules_.start_every();
   const std::string name = string_field(r.body, "name");
   if (name.empty()) return Status::bad_request("expected \"name\": the module to start");
   const std::string instance = string_field(r.body, "instance");
-  if (instance.empty()) {
-    return empty_or(modules_.start(name));
-  }
+  const bool replace = flag(r.body, "replace");
+  if (instance.empty()) return modules_.start(name, replace);
   const YAML::Node given = r.body["config"];
   if (given && !given.IsMap()) return Status::bad_request("\"config\" must be an object");
   // "timer.interval": "1s" sets timer: {interval: 1s}; keys merge whatever their order.
@@ -200,8 +211,7 @@ Result<std::string> HubApi::start(const ApiRequest& r) {
     }
     config = merge_yaml(config, nested);
   }
-  if (Status s = modules_.start_instance(name, instance, config); !s) return s;
-  return JsonObject().add("instance", name + "." + instance).str();
+  return modules_.start_instance(name, instance, config, replace);
 }
 
 // {"name": "NAME"} stops a module; {"name": "NAME", "instance": "X"} or {"instance":
@@ -220,6 +230,7 @@ Result<std::string> HubApi::stop(const ApiRequest& r) {
     if (s) stats_.erase(instance);
     return empty_or(s);
   }
+  if (name.empty() && flag(r.body, "all")) return modules_.stop_every();
   if (name.empty()) return Status::bad_request("expected \"name\": the module to stop");
   return empty_or(modules_.stop(name));
 }

@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus/text.h"
+#include "bus/unique_fd.h"
 #include "core/api/api_server.h"
 #include "core/api/hub_api.h"
 #include "core/hub/hub_logger.h"
@@ -60,13 +62,15 @@ sigset_t signal_set(int sig) {
 // the wait may be.
 int wait_for_stop(int stop_fd, int reload_fd, ApiServer& api, const ApiHandler& handle,
                   const std::function<void()>& reload,
-                  const std::function<std::optional<std::chrono::milliseconds>()>& tick) {
+                  const std::function<std::optional<std::chrono::milliseconds>()>& tick,
+                  int failure_fd, const std::function<void()>& on_failure) {
   for (;;) {
     const auto wait = tick();
     zmq::pollitem_t items[] = {{api.socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, stop_fd, ZMQ_POLLIN, 0},
-                               {nullptr, reload_fd, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, 3, wait ? static_cast<long>(wait->count()) : -1) <= 0) continue;
+                               {nullptr, reload_fd, ZMQ_POLLIN, 0},
+                               {nullptr, failure_fd, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 4, wait ? static_cast<long>(wait->count()) : -1) <= 0) continue;
     signalfd_siginfo info{};
     if (items[1].revents & ZMQ_POLLIN) {
       if (::read(stop_fd, &info, sizeof info) == sizeof info)
@@ -76,6 +80,9 @@ int wait_for_stop(int stop_fd, int reload_fd, ApiServer& api, const ApiHandler& 
       spdlog::info("SIGHUP received: reloading");
       reload();
     }
+    uint64_t failures = 0;
+    if ((items[3].revents & ZMQ_POLLIN) && ::read(failure_fd, &failures, sizeof failures) > 0)
+      on_failure();
     if (items[0].revents & ZMQ_POLLIN) api.serve_pending(handle);
   }
 }
@@ -132,6 +139,15 @@ int Hub::start() {
   supervise.grant = [this](const std::string& identity) { return bus_->grant(identity); };
   supervise.revoke = [this](const std::string& identity) { bus_->revoke(identity); };
   supervise.services_group = services_group_;
+  // Owned by the callback: open as long as the supervisor may call it.
+  auto failures = std::make_shared<unique_fd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  failure_fd_ = failures->get();
+  supervise.on_failed = [failures] {
+    const uint64_t one = 1;
+    if (*failures && ::write(failures->get(), &one, sizeof one) < 0) {
+      // Only an overflow fails, which a count of failures never reaches.
+    }
+  };
   if (!journal_socket_.empty()) supervise.journal_socket = journal_socket_;
   supervisor_ = std::make_unique<Supervisor>(std::move(supervise), publish_);
   stop_leftovers();
@@ -320,7 +336,7 @@ void Hub::serve() {
   const ApiHandler handler = [this](const ApiRequest& r) { return api_->handle(r); };
   stop_signal_ = wait_for_stop(
       signal_fd_, reload_fd_, *api_server_, handler, [this] { (void)reload(); },
-      [this] { return main_loop_tick(); });
+      [this] { return main_loop_tick(); }, failure_fd_, [this] { modules_->follow_failures(); });
 }
 
 std::string Hub::reload() {

@@ -110,6 +110,10 @@ class Hub {
   // startup script can be cut short), and SIGHUP.
   int signal_fd_ = -1;
   int reload_fd_ = -1;
+  // Readable once a service instance has failed for good (an eventfd the supervisor
+  // writes; the supervisor's callback owns it): the main loop then stops the dependents
+  // of a failed module.
+  int failure_fd_ = -1;
   HubPublish publish_;
   // Before the modules, so it outlives them: it stops whatever they left running.
   std::unique_ptr<Supervisor> supervisor_;

@@ -118,13 +118,17 @@ LifecycleEvent failed_event(const EventSubject& s, const std::string& reason) {
   return event(s, "failed", about(s).add("reason", reason), true);
 }
 
-LifecycleEvent stopping_event(const EventSubject& s) {
-  return event(s, "stopping", about(s), false);
+LifecycleEvent stopping_event(const EventSubject& s, const std::string& reason) {
+  JsonObject json = about(s);
+  if (!reason.empty()) json.add("reason", reason);
+  return event(s, "stopping", json, false);
 }
 
-LifecycleEvent stopped_event(const EventSubject& s, const std::string& shutdown_failure) {
+LifecycleEvent stopped_event(const EventSubject& s, const std::string& shutdown_failure,
+                             const std::string& reason) {
   JsonObject json = about(s);
   if (!shutdown_failure.empty()) json.add("shutdown_failure", shutdown_failure);
+  if (!reason.empty()) json.add("reason", reason);
   return event(s, "stopped", json, true);
 }
 

@@ -81,11 +81,13 @@ LifecycleEvent restarting_event(const EventSubject& s, int64_t attempt, int64_t 
                                 const std::string& reason);
 // NAME/failed (retained): the module or its service instance failed, or was given up.
 LifecycleEvent failed_event(const EventSubject& s, const std::string& reason);
-// NAME/stopping: a stop begins.
-LifecycleEvent stopping_event(const EventSubject& s);
+// NAME/stopping: a stop begins; `reason` when the module did not ask for it itself and no
+// operator named it (a dependency went down: "Timer stopped").
+LifecycleEvent stopping_event(const EventSubject& s, const std::string& reason = "");
 // NAME/stopped (retained): the stop is done; `shutdown_failure` when a shutdown script
-// failed.
-LifecycleEvent stopped_event(const EventSubject& s, const std::string& shutdown_failure = "");
+// failed; `reason` as for NAME/stopping.
+LifecycleEvent stopped_event(const EventSubject& s, const std::string& shutdown_failure = "",
+                             const std::string& reason = "");
 // Hub/reload: what the reload `plan` did, and which added or changed modules did not
 // come up.
 LifecycleEvent reload_event(const ReloadPlan& plan, const std::vector<std::string>& failed);

@@ -10,6 +10,7 @@
 
 #include "bus/text.h"
 #include "bus/topic_owner.h"
+#include "core/modules/dependents.h"
 #include "core/modules/lifecycle_events.h"
 #include "core/modules/module_config.h"
 #include "core/modules/module_environment.h"
@@ -30,6 +31,9 @@ std::string first_line(const std::string& text) {
   const std::string line = text.substr(0, text.find('\n'));
   return line.size() > 200 ? line.substr(0, 200) + "..." : line;
 }
+
+// The file `hubctl disable` keeps its list in.
+const char* const kDisabledFile = "modules-disabled";
 
 }  // namespace
 
@@ -92,6 +96,9 @@ Result<ModuleTree> ModuleManager::scan() const {
 }
 
 void ModuleManager::load() {
+  disabled_ = DisabledModules(layout().db_dir() / kDisabledFile);
+  if (Status s = disabled_.load(); !s)
+    spdlog::error("modules: {}; no module is kept disabled", s.message());
   auto scanned = scan();
   if (scanned) {
     tree_ = std::move(*scanned);
@@ -148,6 +155,7 @@ void ModuleManager::announce() {
 void ModuleManager::fail(const Module& m, const std::string& reason) {
   spdlog::error("module {} failed: {}", m.name, reason);
   not_startable_.insert(m.name);
+  reasons_[m.name] = reason;
   publish_lifecycle(publish_, failed_event({m.name, ""}, reason));
 }
 
@@ -198,6 +206,8 @@ bool ModuleManager::start_module(const Module& m) {
     }
   }
   if (options_.resume_scripts) options_.resume_scripts(m.name);
+  held_.erase(m.name);
+  reasons_.erase(m.name);
   publish_lifecycle(publish_, starting_event(EventSubject::of(m)));
   const auto began = std::chrono::steady_clock::now();
   if (const Status startup = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
@@ -226,6 +236,7 @@ bool ModuleManager::start_module(const Module& m) {
       if (started->published()) {
         spdlog::error("module {}: its service did not come up: {}", m.name, outcome->message());
         not_startable_.insert(m.name);
+        reasons_[m.name] = outcome->message();
       } else {
         fail(m, "its service " + outcome->message());
       }
@@ -247,10 +258,20 @@ bool ModuleManager::start_in_turn(const Module& m) {
     return false;
   }
   if (not_startable_.count(m.name) != 0 || contains(started_, m.name)) return true;
-  const auto blocked = std::find_if(m.depends.begin(), m.depends.end(),
-                                    [&](const Dependency& d) { return up_.count(d.name) == 0; });
-  if (blocked != m.depends.end()) {
-    fail(m, "dependency " + blocked->name + " did not start");
+  if (disabled_.contains(m.name)) {
+    spdlog::info("module {} is disabled: not started", m.name);
+    return true;
+  }
+  if (const Dependency* blocked = missing_dependency(m)) {
+    // Down on purpose (disabled, or held for its own dependency): waits, not failed.
+    if (disabled_.contains(blocked->name) || held_.count(blocked->name) != 0) {
+      held_.insert(m.name);
+      reasons_[m.name] = "dependency " + blocked->name + " is " +
+                         (disabled_.contains(blocked->name) ? "disabled" : "down");
+      spdlog::info("module {} not started: {}", m.name, reasons_[m.name]);
+    } else {
+      fail(m, "dependency " + blocked->name + " did not start");
+    }
     return true;
   }
   start_module(m);
@@ -264,22 +285,22 @@ bool ModuleManager::start_all() {
   return !cancelled();
 }
 
-void ModuleManager::stop_module(const std::string& name) {
+void ModuleManager::stop_module(const std::string& name, const std::string& reason) {
   std::vector<std::string> instances;
   for (const auto& [instance, owner] : dynamic_) {
     if (owner == name) instances.push_back(instance);
   }
   for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
   const Module* m = find_loaded(name);
-  publish_lifecycle(publish_, stopping_event(EventSubject::of(*m)));
+  publish_lifecycle(publish_, stopping_event(EventSubject::of(*m), reason));
   if (m->runs_service() && options_.supervisor != nullptr) {
     if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
       spdlog::warn("module {}: {}", name, stopped->message());
   }
   const Status shutdown = run_control_scripts(*m, "shutdown", /*stop_at_failure=*/false);
   const std::string failure = shutdown ? std::string() : shutdown.message();
-  spdlog::info("module {} stopped", name);
-  publish_lifecycle(publish_, stopped_event(EventSubject::of(*m), failure));
+  spdlog::info("module {} stopped{}", name, reason.empty() ? "" : ": " + reason);
+  publish_lifecycle(publish_, stopped_event(EventSubject::of(*m), failure, reason));
   started_.erase(std::remove(started_.begin(), started_.end(), name), started_.end());
   up_.erase(name);
 }
@@ -322,12 +343,16 @@ std::string ModuleManager::reload() {
     if (!start_in_turn(*find_loaded(name))) break;
   }
 
+  // Down on purpose (disabled, or waiting for a dependency that is) is not a failure.
+  const auto failed_to_start = [&](const std::string& name) {
+    return up_.count(name) == 0 && !disabled_.contains(name) && held_.count(name) == 0;
+  };
   std::vector<std::string> failed;
   for (const auto& name : plan.added) {
-    if (up_.count(name) == 0) failed.push_back(name);
+    if (failed_to_start(name)) failed.push_back(name);
   }
   for (const auto& name : plan.changed) {
-    if (up_.count(name) == 0) failed.push_back(name);
+    if (failed_to_start(name)) failed.push_back(name);
   }
   spdlog::info("reload: {} added, {} removed, {} changed, {} unchanged, {} kept, {} failed",
                plan.added.size(), plan.removed.size(), plan.changed.size(), plan.unchanged.size(),
@@ -355,11 +380,17 @@ void ModuleManager::adopt(const ReloadPlan& plan, ModuleTree fresh) {
   for (const auto& name : plan.added) not_startable_.erase(name);
   for (const auto& name : plan.removed) {
     not_startable_.erase(name);
+    held_.erase(name);
+    reasons_.erase(name);
     if (options_.revoke) options_.revoke(name + std::string(kScriptsIdentitySuffix));
     std::error_code ec;
     fs::remove(layout().script_credential_file(name), ec);
   }
-  for (const auto& name : plan.dropped) not_startable_.erase(name);
+  for (const auto& name : plan.dropped) {
+    not_startable_.erase(name);
+    held_.erase(name);
+    reasons_.erase(name);
+  }
 }
 
 void ModuleManager::announce_reloaded(const ReloadPlan& plan) {
@@ -377,31 +408,84 @@ void ModuleManager::announce_reloaded(const ReloadPlan& plan) {
 
 // ---- for the API ----
 
-Status ModuleManager::start(const std::string& name) {
+bool ModuleManager::healthy(const std::string& name) const {
+  if (up_.count(name) == 0) return false;
+  const Module* m = find_loaded(name);
+  if (m == nullptr || !m->runs_service() || options_.supervisor == nullptr) return true;
+  for (const auto& s : options_.supervisor->status()) {
+    // It came up, but its service may have failed or ended since.
+    if (s.instance == name)
+      return s.state != InstanceState::kFailed && s.state != InstanceState::kExited;
+  }
+  return true;
+}
+
+const Dependency* ModuleManager::missing_dependency(const Module& m) const {
+  for (const auto& d : m.depends) {
+    if (up_.count(d.name) == 0) return &d;
+  }
+  return nullptr;
+}
+
+void ModuleManager::stop_dependents(const std::string& name, const std::string& reason) {
+  const auto dependents = dependents_of(tree_.loaded, name);
+  for (auto it = dependents.rbegin(); it != dependents.rend(); ++it) {
+    if (!contains(started_, *it)) continue;
+    if (up_.count(*it) != 0) held_.insert(*it);
+    reasons_[*it] = reason;
+    stop_scripts(*it, "module " + *it + " was stopped: " + reason);
+    stop_module(*it, reason);
+  }
+}
+
+void ModuleManager::bring_back_dependents() {
+  for (const auto& m : tree_.loaded) {  // dependency order: a chain comes back in one pass
+    if (held_.count(m.name) == 0 || disabled_.contains(m.name) || missing_dependency(m)) continue;
+    not_startable_.erase(m.name);
+    if (!start_module(m)) held_.erase(m.name);  // failed: says so itself, no longer waits
+  }
+}
+
+void ModuleManager::follow_failures() {
+  for (const auto& name : now().service_failed) {
+    if (up_.count(name) == 0) continue;
+    const auto dependents = dependents_of(tree_.loaded, name);
+    const bool any_started =
+        std::any_of(dependents.begin(), dependents.end(),
+                    [&](const std::string& d) { return contains(started_, d); });
+    if (any_started) stop_dependents(name, name + " failed");
+  }
+}
+
+Result<std::string> ModuleManager::start(const std::string& name, bool replace) {
   const Module* m = find_loaded(name);
   if (m == nullptr) return Status::not_found("no loaded module " + name);
-  bool service_down = false;  // it came up, but its service has failed or ended since
-  if (m->runs_service() && options_.supervisor != nullptr) {
-    for (const auto& s : options_.supervisor->status()) {
-      if (s.instance == name) {
-        service_down = s.state == InstanceState::kFailed || s.state == InstanceState::kExited;
-      }
-    }
-  }
-  if (up_.count(name) != 0 && !service_down) return Status::ok();
-  if (contains(started_, name)) stop_module(name);
-  for (const auto& d : m->depends) {
-    if (up_.count(d.name) == 0) return Status::error("dependency " + d.name + " is not up");
+  follow_failures();
+  if (disabled_.contains(name))
+    return Status::error("module " + name + " is disabled (enable it to start it)");
+  const bool is_healthy = healthy(name);
+  if (is_healthy && !replace) return JsonObject().add("already", "running").str();
+  // Refused before anything is stopped: a refusal changes nothing that runs.
+  if (const Dependency* d = missing_dependency(*m))
+    return Status::error("dependency " + d->name + " is not up");
+  if (contains(started_, name)) {
+    stop_dependents(name, name + " is restarted");
+    stop_module(name, is_healthy ? "" : "its service is down: started again");
   }
   not_startable_.erase(name);
-  if (!start_module(*m)) return Status::error(name + " did not start (see NAME/failed)");
-  return Status::ok();
+  held_.erase(name);
+  if (!start_module(*m)) return Status::error(name + " did not start: " + reasons_[name]);
+  bring_back_dependents();
+  return std::string("{}");
 }
 
 Status ModuleManager::stop(const std::string& name) {
   if (find_loaded(name) == nullptr) return Status::not_found("no loaded module " + name);
+  stop_dependents(name, name + " stopped");
   stop_scripts(name, "module " + name + " was stopped");
   if (contains(started_, name)) stop_module(name);
+  held_.erase(name);  // stopped by name: stays down
+  reasons_.erase(name);
   // What its scripts left running (setsid) may not act for it any more; a start grants
   // a fresh credential.
   if (options_.revoke) {
@@ -411,8 +495,72 @@ Status ModuleManager::stop(const std::string& name) {
   return Status::ok();
 }
 
-Status ModuleManager::start_instance(const std::string& name, const std::string& suffix,
-                                     const YAML::Node& config) {
+std::string ModuleManager::start_every() {
+  follow_failures();
+  std::vector<std::string> started;
+  std::string failed = "[";
+  for (const auto& m : tree_.loaded) {
+    if (disabled_.contains(m.name) || healthy(m.name)) continue;
+    auto outcome = start(m.name);
+    if (outcome) {
+      if (outcome->find("already") == std::string::npos) started.push_back(m.name);
+      continue;
+    }
+    failed += (failed.size() > 1 ? "," : "") +
+              JsonObject().add("name", m.name).add("reason", outcome.error()).str();
+  }
+  return JsonObject()
+      .add_raw("started", json_string_array(started))
+      .add_raw("failed", failed + "]")
+      .str();
+}
+
+std::string ModuleManager::stop_every() {
+  std::vector<std::string> stopped;
+  while (!started_.empty()) {
+    const std::string name = started_.back();
+    (void)stop(name);  // a loaded module: cannot be refused
+    stopped.push_back(name);
+  }
+  held_.clear();  // everything was stopped by name
+  return JsonObject().add_raw("stopped", json_string_array(stopped)).str();
+}
+
+std::string ModuleManager::restart_every() {
+  const std::string stopped = stop_every();
+  const std::string started = start_every();
+  // {"stopped": [...], "started": [...], "failed": [...]}
+  return stopped.substr(0, stopped.size() - 1) + "," + started.substr(1);
+}
+
+Result<std::string> ModuleManager::set_enabled(const std::string& name, bool enabled) {
+  if (find_loaded(name) == nullptr) return Status::not_found("no loaded module " + name);
+  if (Status saved = disabled_.set(name, !enabled); !saved) return saved;
+  spdlog::info("module {} {}", name, enabled ? "enabled" : "disabled");
+  if (!enabled) {
+    if (Status s = stop(name); !s) return s;
+    return JsonObject().add("enabled", false).str();
+  }
+  reasons_.erase(name);
+  const Module& m = *find_loaded(name);
+  if (healthy(name)) return JsonObject().add("enabled", true).add("state", "up").str();
+  if (const Dependency* d = missing_dependency(m)) {  // comes with its dependency
+    held_.insert(name);
+    reasons_[name] = "dependency " + d->name + " is not up";
+    return JsonObject()
+        .add("enabled", true)
+        .add("state", "stopped")
+        .add("reason", reasons_[name])
+        .str();
+  }
+  auto started = start(name);
+  if (!started) return Status::error("enabled, but " + started.error());
+  return JsonObject().add("enabled", true).add("state", "up").str();
+}
+
+Result<std::string> ModuleManager::start_instance(const std::string& name,
+                                                  const std::string& suffix,
+                                                  const YAML::Node& config, bool replace) {
   const Module* m = find_loaded(name);
   if (m == nullptr) return Status::not_found("no loaded module " + name);
   if (!m->runs_service()) {
@@ -425,6 +573,18 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   }
   if (up_.count(name) == 0) return Status::error("module " + name + " is not up");
   const std::string instance = name + "." + suffix;
+  const std::string started_reply = JsonObject().add("instance", instance).str();
+  if (dynamic_.count(instance) != 0) {
+    bool running = false;
+    for (const auto& s : options_.supervisor->status()) {
+      if (s.instance == instance)
+        running = s.state != InstanceState::kFailed && s.state != InstanceState::kExited &&
+                  s.state != InstanceState::kStopped;
+    }
+    if (running && !replace)
+      return JsonObject().add("instance", instance).add("already", "running").str();
+    (void)stop_instance(instance);  // replaced, or ended: a fresh start
+  }
   InstanceSpec spec;
   spec.module = name;
   spec.instance = instance;
@@ -440,9 +600,10 @@ Status ModuleManager::start_instance(const std::string& name, const std::string&
   const auto outcome = started->wait_for(limit, options_.cancel_fd);
   if (outcome && outcome->is_ok()) {
     dynamic_[instance] = name;
-    return Status::ok();
+    return started_reply;
   }
-  // Not up: nothing of it stays behind (a failed start would block its name).
+  // Not up: nothing of it stays behind (a failed start would block its name). Only what
+  // this request started is stopped: dynamic_ knew no instance of this name.
   (void)options_.supervisor->stop(instance)->wait();
   options_.supervisor->forget(instance);
   publish_lifecycle(publish_, stopped_event({name, instance}));
@@ -467,9 +628,17 @@ Status ModuleManager::stop_instance(const std::string& instance) {
 }
 
 std::string ModuleManager::modules_json(const std::set<std::string>& service_failed) const {
+  std::map<std::string, std::string> service_reasons;  // why an own instance failed
+  if (!service_failed.empty() && options_.supervisor != nullptr) {
+    for (const auto& s : options_.supervisor->status()) {
+      if (s.instance == s.module && service_failed.count(s.module) != 0)
+        service_reasons[s.module] = s.reason;
+    }
+  }
   std::string out = "[";
   for (const auto& m : tree_.loaded) {
-    const char* state = service_failed.count(m.name) != 0   ? "failed"
+    const bool service_down = service_failed.count(m.name) != 0;
+    const char* state = service_down                        ? "failed"
                         : up_.count(m.name) != 0            ? "up"
                         : not_startable_.count(m.name) != 0 ? "failed"
                                                             : "stopped";
@@ -480,15 +649,32 @@ std::string ModuleManager::modules_json(const std::set<std::string>& service_fai
         .add("state", state)
         .add("service", m.runs_service());
     if (!m.service_off.empty()) one.add("service_off", m.service_off);
+    if (disabled_.contains(m.name)) one.add("enabled", false);
+    const auto reason = reasons_.find(m.name);
+    if (service_down && !service_reasons[m.name].empty()) {
+      one.add("reason", service_reasons[m.name]);
+    } else if (disabled_.contains(m.name) && up_.count(m.name) == 0) {
+      one.add("reason", "disabled");
+    } else if (std::string(state) != "up" && reason != reasons_.end()) {
+      one.add("reason", reason->second);
+    }
     out += (out.size() > 1 ? "," : "") + one.str();
   }
   for (const auto& r : tree_.rejected) {
-    out += (out.size() > 1 ? "," : "") + JsonObject()
-                                             .add("name", r.name)
-                                             .add("level", r.level)
-                                             .add("state", "rejected")
-                                             .add("reason", r.reason)
-                                             .str();
+    JsonObject one;
+    one.add("name", r.name).add("level", r.level).add("state", "rejected").add("reason", r.reason);
+    // The version that keeps running, when a reload rejected a new definition of it;
+    // else what its files say, as far as they can be read.
+    if (const Module* running = find_loaded(r.name)) {
+      one.add("version", running->version.str()).add("service", running->runs_service());
+    } else {
+      auto text = read_small_file(r.dir / "info/version.txt", 4096);
+      auto version = text ? parse_version(*text) : Result<Version>(text.status());
+      if (version) one.add("version", version->str());
+      std::error_code ec;
+      one.add("service", fs::exists(r.dir / "service.yml", ec));
+    }
+    out += (out.size() > 1 ? "," : "") + one.str();
   }
   return out + "]";
 }

@@ -19,6 +19,7 @@
 #include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/hub/hub_publish.h"
+#include "core/modules/disabled_modules.h"
 #include "core/modules/module_loader.h"
 #include "core/modules/reload_plan.h"
 #include "core/scripts/script_runner.h"
@@ -83,19 +84,37 @@ class ModuleManager {
   std::string reload();  // returns the Hub/reload payload
 
   // For the API. Failures are kNotFound (no such module or instance), kBadRequest (the
-  // request cannot be, as an instance of a module without a service) or kFailed.
-  // Starts a loaded module that is not up (again), its dependencies being up.
-  Status start(const std::string& name);
-  // Stops a started module (and its dynamic instances) and its event scripts; it stays
-  // down until started.
+  // request cannot be, as an instance of a module without a service) or kFailed. A refused
+  // request changes nothing that runs. Results are the API's JSON objects (docs/API.md).
+  // Starts a loaded module that is not up (again), its dependencies being up, then the
+  // dependents a stop of it took down. One that is up is left alone ({"already":
+  // "running"}) unless `replace`: then it is stopped (its dependents first) and started.
+  Result<std::string> start(const std::string& name, bool replace = false);
+  // Stops a started module (and its dynamic instances) and its event scripts, its
+  // dependents first (reverse order, reason "NAME stopped"); it stays down until started,
+  // or until a reload or a hubd restart starts it again.
   Status stop(const std::string& name);
+  // Every enabled module, in dependency order ({"started": [...], "failed": [{name,
+  // reason}]}); every started module, in reverse ({"stopped": [...]}); both in turn.
+  std::string start_every();
+  std::string stop_every();
+  std::string restart_every();
+  // disable: saved, then stopped (as stop) and kept down across reloads and restarts;
+  // enable: saved, then started when its dependencies are up (as start).
+  Result<std::string> set_enabled(const std::string& name, bool enabled);
   // Starts instance NAME.SUFFIX of module NAME's service, with `config` merged over the
-  // module's configuration. Stopped with the module, or by stop_instance.
-  Status start_instance(const std::string& name, const std::string& suffix,
-                        const YAML::Node& config);
+  // module's configuration. Stopped with the module, or by stop_instance. One that runs is
+  // left alone ({"already": "running"}) unless `replace`.
+  Result<std::string> start_instance(const std::string& name, const std::string& suffix,
+                                     const YAML::Node& config, bool replace = false);
   Status stop_instance(const std::string& instance);
-  // [{name, level, version, state: up|failed|stopped|rejected, service, service_off, reason}]. A
-  // module in `service_failed` (its own instance has failed since it came up) shows as failed.
+  // Stops the dependents of every module whose own service has failed for good since it
+  // came up (reason "NAME failed"); they come back when it does. Cheap when nothing failed.
+  void follow_failures();
+  // [{name, level, version, state: up|failed|stopped|rejected, service, service_off,
+  // enabled (only when false), reason}]. A module in `service_failed` (its own instance
+  // has failed since it came up) shows as failed. `reason`: why it failed, why it is down
+  // (disabled, a dependency), or why it was rejected.
   std::string modules_json(const std::set<std::string>& service_failed = {}) const;
 
   const ModuleTree& tree() const { return tree_; }
@@ -123,7 +142,16 @@ class ModuleManager {
   void stop_for_reload(const ReloadPlan& plan);
   void adopt(const ReloadPlan& plan, ModuleTree fresh);  // the new tree, the stale state dropped
   void announce_reloaded(const ReloadPlan& plan);        // NAME/rejected, prepared NAME/loaded
-  void stop_module(const std::string& name);
+  void stop_module(const std::string& name, const std::string& reason = "");
+  // Stops what depends on `name` (reverse order) for `reason`; those that were up come
+  // back with it (held_).
+  void stop_dependents(const std::string& name, const std::string& reason);
+  // Starts the held dependents whose dependencies are all up again, in dependency order.
+  void bring_back_dependents();
+  // A module that is up and whose own service has not failed or ended since.
+  bool healthy(const std::string& name) const;
+  // The first dependency of `m` that is not up, or nullptr.
+  const Dependency* missing_dependency(const Module& m) const;
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
   bool cancelled() const;
@@ -140,6 +168,9 @@ class ModuleManager {
   std::vector<std::string> started_;       // startup scripts ran: these get a shutdown, in reverse
   std::set<std::string> up_;
   std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
+  DisabledModules disabled_;
+  std::set<std::string> held_;  // down while a dependency is: they come back with it
+  std::map<std::string, std::string> reasons_;  // why a module failed or is down
 };
 
 }  // namespace hub

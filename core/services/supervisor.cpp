@@ -186,6 +186,7 @@ struct Instance {
   std::string kill_reason;  // why the supervisor itself ended the process
   ServiceCgroup cgroup;     // of the current process, while it runs (empty without limits)
   std::string last_exit;
+  std::string failure;  // NAME/failed's reason (a start makes a fresh Instance)
   Credential credential;
   std::vector<std::shared_ptr<Outcome>> start_waiters;
   std::vector<std::shared_ptr<Outcome>> stop_waiters;
@@ -250,10 +251,12 @@ struct Supervisor::Loop {
 
   void fail(const std::shared_ptr<Instance>& in, const std::string& reason) {
     in->state = InstanceState::kFailed;
+    in->failure = reason;
     spdlog::error("service {} failed: {}", in->spec.instance, reason);
     publish_lifecycle(publish, failed_event(subject(*in), reason));
     finish_all(in->start_waiters, Status::error(reason), /*published=*/true);
     finish_all(in->stop_waiters, Status::ok());
+    if (options.on_failed) options.on_failed();
   }
 
   void spawn(const std::shared_ptr<Instance>& in) {
@@ -660,6 +663,7 @@ struct Supervisor::Loop {
     s.restarts = in.restarts;
     s.uptime_ms = in.pid > 0 ? ms_since(in.spawned_at) : 0;
     s.last_exit = in.last_exit;
+    if (in.state == InstanceState::kFailed) s.reason = in.failure;
     return s;
   }
 

@@ -64,6 +64,9 @@ struct SupervisorOptions {
   // hub.yml services.group: the group a service that runs as another user gets, so it can
   // reach the bus. None: services may not run as another user.
   std::optional<gid_t> services_group;
+  // Told (on the supervisor's thread) when an instance has failed for good, after its
+  // NAME/failed: the module manager stops what depends on it.
+  std::function<void()> on_failed;
   // journald's stream socket, for services with log.to: journal (core/system/journal_stream.h).
   std::filesystem::path journal_socket = kJournalStreamSocket;
 };
@@ -79,6 +82,7 @@ struct InstanceStatus {
   int64_t restarts = 0;   // since the instance was started by a request
   int64_t uptime_ms = 0;  // of the current process
   std::string last_exit;  // "code 1", "signal SIGSEGV", or empty
+  std::string reason;     // why it failed (as NAME/failed said), while it is failed
 };
 
 // The outcome of one request, for the thread that asked. Thread-safe.

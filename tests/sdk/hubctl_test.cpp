@@ -51,8 +51,8 @@ TEST_CASE("hubctl without a hub says so and exits 3; bad usage exits 2; --help e
   const Run bogus = hubctl(root, {"bogus"});
   CHECK(bogus.exit == 2);
   CHECK_THAT(bogus.err, Catch::Contains("unknown command 'bogus'"));
-  for (const std::string cmd :
-       {"status", "inspect", "start", "stop", "restart", "reload", "publish", "logs"}) {
+  for (const std::string cmd : {"status", "inspect", "start", "stop", "restart", "enable",
+                                "disable", "reload", "publish", "logs"}) {
     const Run help = hubctl(root, {cmd, "--help"});
     CHECK(help.exit == 0);
     REQUIRE_FALSE(help.out.empty());
@@ -134,7 +134,10 @@ TEST_CASE("hubctl publish, inspect and reload", "[hubctl]") {
 
   const Run reload = hubctl(root, {"reload"});
   CHECK(reload.exit == 0);
-  CHECK_THAT(reload.out.at(0), Catch::Contains("\"unchanged\":[\"Svc\"]"));
+  CHECK(reload.out == std::vector<std::string>{"unchanged: Svc"});
+  const Run raw = hubctl(root, {"reload", "--json"});
+  CHECK(raw.exit == 0);
+  CHECK_THAT(raw.out.at(0), Catch::Contains("\"unchanged\":[\"Svc\"]"));
 }
 
 TEST_CASE("hubctl logs shows the last lines and follows new ones", "[hubctl]") {
@@ -167,8 +170,9 @@ TEST_CASE("hubctl start gives a service that failed for good another try", "[hub
   RunningHub hub(root);
   auto failed = hub.subscribe({"Gives/failed"}, /*retained=*/true);
   REQUIRE(next_on(failed, "Gives/failed"));
-  CHECK_THAT(hubctl(root, {"status", "Gives"}).out.at(0),
-             Catch::Contains("FAILED") && Catch::Contains("last exit: code 4"));
+  CHECK_THAT(
+      hubctl(root, {"status", "Gives"}).out.at(0),
+      Catch::Contains("FAILED") && Catch::Contains("exited with code 4 (restart policy: no)"));
   CHECK_THAT(hubctl(root, {"inspect", "--json"}).out.at(0),
              Catch::Contains("{\"name\":\"Gives\",\"level\":\"system\",\"version\":\"1.0.0\","
                              "\"state\":\"failed\""));
