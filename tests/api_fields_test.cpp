@@ -67,6 +67,7 @@ TEST_CASE("a field the method does not take is a bad_request naming it", "[api][
         R"(inspect takes no field "verbose" (it takes none))");
   CHECK(message(R"({"method":"report","stats":{},"name":"x"})") ==
         R"(report takes no field "name" (it takes "stats"))");
+  CHECK(message(R"({"method":"start","name":"A","name":"B"})") == R"(field "name" given twice)");
   // A method unknown here is the dispatcher's to refuse; its common fields are checked.
   CHECK(check(R"({"method":"nope","anything":1})"));
   CHECK(message(R"({"method":"nope","deadline_ms":"x"})") ==

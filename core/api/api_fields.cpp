@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <set>
 #include <string>
 
 #include "bus/api_protocol.h"
@@ -88,6 +89,11 @@ bool has_type(const YAML::Node& value, Type type) {
   return false;
 }
 
+// A field's name in a message: whatever its length, a line.
+std::string shown(const std::string& name) {
+  return name.size() <= 64 ? name : name.substr(0, 64) + "...";
+}
+
 std::string quoted_names(std::initializer_list<Field> fields) {
   std::string out;
   for (const Field& f : fields) out += (out.empty() ? "\"" : ", \"") + std::string(f.name) + "\"";
@@ -100,8 +106,12 @@ Status check_api_fields(std::string_view method, const YAML::Node& body) {
   if (!body.IsMap()) return Status::bad_request("expected a JSON object");
   const auto known = std::find_if(std::begin(kMethodFields), std::end(kMethodFields),
                                   [&](const MethodFields& m) { return m.method == method; });
+  std::set<std::string> seen;
   for (const auto& member : body) {
     const std::string& name = member.first.Scalar();
+    if (!seen.insert(name).second) {  // yaml-cpp keeps both; a lookup would see the first
+      return Status::bad_request("field \"" + shown(name) + "\" given twice");
+    }
     const Field* field = nullptr;
     for (const Field& f : kCommonFields) field = f.name == name ? &f : field;
     if (known != std::end(kMethodFields)) {
@@ -111,8 +121,7 @@ Status check_api_fields(std::string_view method, const YAML::Node& body) {
     if (field == nullptr) {
       const std::string takes =
           known->fields.size() == 0 ? "it takes none" : "it takes " + quoted_names(known->fields);
-      const std::string shown = name.size() <= 64 ? name : name.substr(0, 64) + "...";
-      return Status::bad_request(std::string(method) + " takes no field \"" + shown + "\" (" +
+      return Status::bad_request(std::string(method) + " takes no field \"" + shown(name) + "\" (" +
                                  takes + ")");
     }
     if (!has_type(member.second, field->type)) {
