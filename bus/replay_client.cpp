@@ -1,10 +1,10 @@
 #include "bus/replay_client.h"
 
-#include <cstdlib>
 #include <iterator>
 
 #include <zmq_addon.hpp>
 
+#include "bus/decimal_text.h"
 #include "bus/wire.h"
 
 namespace hub {
@@ -80,9 +80,12 @@ Status ReplayCursor::receive() {
         ready_.push_back(std::move(*event));
       }
     } else if (kind == wire::kReplayLost && (parts.size() == 3 || parts.size() == 4)) {
+      const auto first = parse_decimal(parts[1].to_string_view());
+      const auto last = parse_decimal(parts[2].to_string_view());
+      if (!first || !last) return Status::error("replay: a lost answer with a malformed number");
       ReplayGap gap;
-      gap.first = std::strtoull(parts[1].to_string().c_str(), nullptr, 10);
-      gap.last = std::strtoull(parts[2].to_string().c_str(), nullptr, 10);
+      gap.first = *first;
+      gap.last = *last;
       gap.why = parts.size() == 4 ? parts[3].to_string() : "no longer in the journal";
       if (request_.to != 0) gap.last = std::min(gap.last, request_.to);
       gap.first = std::max(gap.first, from_);  // what was asked for, no more
@@ -91,7 +94,10 @@ Status ReplayCursor::receive() {
         ready_.emplace_back(std::move(gap));
       }
     } else if (kind == wire::kReplayMore && parts.size() == 2) {
-      from_ = std::stoull(parts[1].to_string());
+      const auto next = parse_decimal(parts[1].to_string_view());
+      if (!next || *next == 0)
+        return Status::error("replay: a more answer with a malformed number");
+      from_ = *next;
       asked_ = false;
       if (request_.to != 0 && from_ > request_.to) {
         done_ = true;
@@ -99,7 +105,9 @@ Status ReplayCursor::receive() {
         (void)ask();  // at once: the broker reads the next answer while this one is used
       }
     } else if (kind == wire::kReplayCaughtUp && parts.size() == 2) {
-      outcome_.last_seq = std::stoull(parts[1].to_string());
+      const auto last = parse_decimal(parts[1].to_string_view());
+      if (!last) return Status::error("replay: a caught-up answer with a malformed number");
+      outcome_.last_seq = *last;
       done_ = true;
     } else if (kind == wire::kReplyError && parts.size() == 2) {
       return Status::error("replay refused: " + parts[1].to_string());

@@ -1,11 +1,13 @@
 #include "bus/replay_service.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
+#include "bus/decimal_text.h"
 #include "bus/router_replies.h"
+#include "bus/status.h"
+#include "bus/text.h"
 #include "bus/topic_filter.h"
 #include "bus/wire.h"
 
@@ -21,6 +23,29 @@ constexpr size_t kReplayBatch = 128;               // events per message of an a
 constexpr size_t kReplayBatchBytes = 1024 * 1024;  // or this many bytes (large payloads)
 constexpr size_t kMaxGapsLogged = 4096;            // distinct journal gaps remembered as logged
 
+// FROM and CREDIT of a replay request, strictly: decimal text (decimal_text.h), FROM from 1,
+// CREDIT from 1 (more than kReplayMaxCredit is capped). The error names the frame and
+// shows what came.
+Result<std::pair<uint64_t, uint64_t>> parse_replay_numbers(std::string_view from_text,
+                                                           std::string_view credit_text) {
+  const auto shown = [](std::string_view text) {
+    std::string out = "'";
+    append_printable(out, text.substr(0, 32));
+    return out + (text.size() > 32 ? "...'" : "'");
+  };
+  const auto from = parse_decimal(from_text);
+  if (!from || *from == 0) {
+    return Status::error("FROM: expected a sequence number from 1 as decimal digits, got " +
+                         shown(from_text));
+  }
+  const auto credit = parse_decimal(credit_text);
+  if (!credit || *credit == 0) {
+    return Status::error("CREDIT: expected a number of events from 1 as decimal digits, got " +
+                         shown(credit_text));
+  }
+  return std::pair{*from, std::min(*credit, wire::kReplayMaxCredit)};
+}
+
 }  // namespace
 
 ReplayService::ReplayService(zmq::socket_t& router, Journal* journal, uint64_t last_seq_before_run,
@@ -35,12 +60,12 @@ ReplayService::~ReplayService() = default;
 void ReplayService::answer(zmq::message_t& routing_id, const std::vector<std::string>& frames,
                            uint64_t newest) {
   if (journal_ == nullptr) return reply_error(router_, routing_id, "this hub keeps no journal");
-  char* end = nullptr;
-  const uint64_t from = frames.size() >= 3 ? std::strtoull(frames[1].c_str(), &end, 10) : 0;
-  const uint64_t credit = from > 0 && *end == '\0' ? std::strtoull(frames[2].c_str(), &end, 10) : 0;
-  if (from == 0 || credit == 0 || *end != '\0') {
+  if (frames.size() < 3) {
     return reply_error(router_, routing_id, "expected [\"replay\"][from seq][credit][pattern]*");
   }
+  auto numbers = parse_replay_numbers(frames[1], frames[2]);
+  if (!numbers) return reply_error(router_, routing_id, numbers.error());
+  const auto [from, credit] = *numbers;
   std::vector<std::string> patterns(frames.begin() + 3, frames.end());
   auto filter = TopicFilter::parse(patterns);
   if (!filter) return reply_error(router_, routing_id, filter.error());
@@ -66,7 +91,7 @@ void ReplayService::answer(zmq::message_t& routing_id, const std::vector<std::st
   Session& session = it->second;
   session.used = Clock::now();
   uint64_t sent = 0, scanned = 0;
-  const uint64_t limit = std::min(credit, wire::kReplayMaxCredit);
+  const uint64_t limit = credit;
   std::string& records = records_;  // up to kReplayBatch events, wire::append_record
   records.clear();
   size_t batched = 0;

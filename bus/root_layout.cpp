@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bus/small_file.h"
+#include "bus/yaml_document.h"
+
 namespace hub {
 
 using path = RootLayout::path;
@@ -115,7 +118,12 @@ Result<RootLayout> read_root_layout(const path& root, const path& hub_yml) {
   };
   RootPlaces places;
   try {
-    const YAML::Node file = YAML::LoadFile(hub_yml.string());
+    // As hubd reads it (yaml_document.h): a key given twice is an error, not a guess.
+    const auto text = read_small_file(hub_yml, YamlLimits{}.max_bytes);
+    if (!text) return Status::error(text.error());
+    const auto parsed = parse_yaml(*text, hub_yml.string());
+    if (!parsed) return Status::error(parsed.error());
+    const YAML::Node& file = *parsed;
     const YAML::Node paths = file.IsMap() ? file["paths"] : YAML::Node();
     if (!paths || paths.IsNull()) return RootLayout(root);
     if (!paths.IsMap()) return refused("expected a map");

@@ -54,6 +54,14 @@ TEST_CASE("the API's replies keep their documented shape and codes", "[hubd][api
         error("timeout", "the request waited past its deadline and was not carried out"));
   CHECK(raw_call(ctx, root, R"({"method":"report","stats":{}})") ==
         error("forbidden", "only a service instance reports stats, not admin"));
+  // Every field is checked (docs/API.md): a wrong type or an unknown field names it.
+  CHECK(raw_call(ctx, root, R"({"method":"start","name":5})") ==
+        error("bad_request", R"(field \"name\" must be a string, not the number 5)"));
+  CHECK(raw_call(ctx, root, R"({"method":"inspect","deadline_ms":"soon"})") ==
+        error("bad_request", R"(field \"deadline_ms\" must be a whole number, not a string)"));
+  CHECK(raw_call(ctx, root, R"({"method":"stop","name":"Nope","force":true})") ==
+        error("bad_request",
+              R"(stop takes no field \"force\" (it takes \"name\", \"instance\", \"all\"))"));
   CHECK_THAT(raw_call(ctx, root, R"({"method":"port"})"),
              Catch::StartsWith(R"({"ok":true,"result":{"port":)"));
 }

@@ -353,3 +353,18 @@ TEST_CASE("hubd stopped while a check runs does not report its module rejected",
   INFO(hubd.stderr_text());
   CHECK_THAT(hubd.stderr_text(), !Catch::Contains("module Bridge rejected"));
 }
+
+TEST_CASE("a copy shadowed by a reload is announced as at start", "[hubd][modules]") {
+  TempDir root;
+  add_info(root, "system", "Twice", "1.0.0\n");
+  hub::test::RunningHub hub(root);
+  auto sub = hub.subscribe({"Hub/reload", "Twice/shadowed"});
+  add_info(root, "site", "Twice", "2.0.0\n");  // now the site's copy wins
+  hub.process().signal(SIGHUP);
+  auto shadowed = hub::test::next_on(sub, "Twice/shadowed");
+  REQUIRE(shadowed);
+  CHECK_THAT(
+      std::string(shadowed->payload()),
+      Catch::Contains("\"by_level\":\"site\",\"shadowed\":[{\"level\":\"system\",\"path\":"));
+  CHECK(hub::test::next_on(sub, "Hub/reload"));
+}

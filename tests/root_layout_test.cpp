@@ -161,3 +161,12 @@ TEST_CASE("a root whose hub.yml is installed in etc/hub is found there", "[layou
   root.write("config/hub.yml", "levels: [system]\n");  // a checkout's own wins
   CHECK(RootLayout(root.path()).config_file() == root.path() / "config/hub.yml");
 }
+
+TEST_CASE("the tools refuse a hub.yml with a key given twice, naming both lines", "[layout]") {
+  TempDir dir;
+  const auto file = dir.write("hub.yml", "paths:\n  run: /a/run\n  run: /b/run\n");
+  auto read = read_root_layout("/r", file);
+  REQUIRE_FALSE(read);
+  CHECK_THAT(read.error(),
+             Catch::Contains("hub.yml:3:3: paths.run: given twice in one map (first at line 2)"));
+}

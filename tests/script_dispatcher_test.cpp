@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <map>
 
 #include <catch2/catch.hpp>
 
@@ -502,4 +503,21 @@ TEST_CASE("a script's name cannot forge a record in its owner's script log", "[d
   INFO(log);
   CHECK_THAT(log, Catch::Contains("10-a\\n2026-01-01T00:00:00.000000Z FORGED"));
   CHECK_THAT(log, !Catch::Contains("\n2026-01-01T00:00:00.000000Z FORGED"));
+}
+
+TEST_CASE("Hub/script-failed carries stderr as written and the signal by name", "[dispatcher]") {
+  TempDir root;
+  add_script(root, "events/Test/noisy/10-noisy",
+             "printf 'first line\\n\\tsecond \\\\ \\033[31m\\n' >&2\nkill -KILL $$\n");
+  RunningHub hub(root);
+  const uint64_t seq = hub.publish("Test/noisy", "{}");
+  const std::string failed = hub.wait_for("Hub/script-failed", seq);
+  // JSON escapes stderr once: decoded, it is the script's text (NAME/exited's "signal" is
+  // a name too).
+  std::map<std::string, std::string> fields;
+  for (auto& [key, value] : json_top_level_scalars(failed)) fields[key] = value;
+  CHECK(fields["stderr"] == "first line\n\tsecond \\ \033[31m\n");
+  CHECK(fields["signal"] == "SIGKILL");
+  CHECK_THAT(failed, Catch::Contains("\"signal\":\"SIGKILL\""));
+  CHECK(fields["reason"] == "killed by SIGKILL");
 }

@@ -1,11 +1,11 @@
-// core/config/yaml_document.h: YAML within bounds, keys given once, one document.
+// bus/yaml_document.h: YAML within bounds, keys given once, one document.
 #include <sys/resource.h>
 
 #include <chrono>
 
 #include <catch2/catch.hpp>
 
-#include "core/config/yaml_document.h"
+#include "bus/yaml_document.h"
 
 using namespace hub;
 

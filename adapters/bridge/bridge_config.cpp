@@ -8,6 +8,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bus/small_file.h"
+#include "bus/yaml_document.h"
+
 namespace hub::bridge {
 namespace {
 
@@ -59,7 +62,14 @@ class Reader {
   Reader(const std::vector<std::string>& files, ConfigProblems& problems) : problems_(problems) {
     for (const auto& file : files) {
       try {
-        YAML::Node doc = YAML::LoadFile(file);
+        // Bounded, and a key given twice is an error naming both lines (yaml_document.h).
+        const auto text = read_small_file(file, YamlLimits{}.max_bytes);
+        const auto parsed = text ? parse_yaml(*text, file) : Result<YAML::Node>(text.status());
+        if (!parsed) {
+          add_lines(parsed.error());
+          continue;
+        }
+        YAML::Node doc = *parsed;
         if (doc.IsNull()) continue;  // an empty file
         if (!doc.IsMap()) {
           problems_.lines.push_back(where_in(file, doc) + ": expected a map of settings");
@@ -87,6 +97,14 @@ class Reader {
   bool ok() const { return problems_.lines.empty(); }
 
  private:
+  void add_lines(const std::string& lines) {
+    for (size_t start = 0; start < lines.size();) {
+      const size_t end = std::min(lines.find('\n', start), lines.size());
+      problems_.lines.push_back(lines.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+
   static std::string where_in(const std::string& file, const YAML::Node& node) {
     const YAML::Mark mark = node.Mark();
     if (mark.is_null()) return file;

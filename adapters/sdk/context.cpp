@@ -22,8 +22,10 @@
 #include "bus/api_protocol.h"
 #include "bus/credentials.h"
 #include "bus/publisher.h"
+#include "bus/small_file.h"
 #include "bus/subscriber.h"
 #include "bus/text.h"
+#include "bus/yaml_document.h"
 #include "durable_subscription.h"
 #include "hub/api_client.h"
 #include "hub/sdk.h"
@@ -255,11 +257,11 @@ const ServiceConfig& Context::config() const { return impl_->config; }
 spdlog::logger& Context::log() { return *impl_->logger; }
 
 Result<YAML::Node> Context::load_config() const {
-  try {
-    return YAML::LoadFile(impl_->config.config_file);
-  } catch (const YAML::Exception& e) {
-    return Status::error(impl_->config.config_file + ": " + e.what());
-  }
+  // Bounded, and a key given twice is an error naming both lines (yaml_document.h).
+  const std::string& file = impl_->config.config_file;
+  auto text = read_small_file(file, YamlLimits{}.max_bytes);
+  if (!text) return text.status();
+  return parse_yaml(*text, file);
 }
 
 Status Context::publish(std::string_view event, std::string_view payload, bool retain) {

@@ -16,6 +16,7 @@
 #include "bus/credentials.h"
 #include "bus/text.h"
 #include "bus/topic_owner.h"
+#include "core/api/api_fields.h"
 #include "core/modules/module_config.h"
 #include "core/modules/module_manager.h"
 #include "core/services/supervisor.h"
@@ -67,6 +68,7 @@ Result<int> free_port() {
 
 Result<std::string> HubApi::handle(const ApiRequest& r) {
   spdlog::debug("api: {} from {}", r.method, r.identity);
+  if (Status fields = check_api_fields(r.method, r.body); !fields) return fields;
   // A request whose caller has given up is not carried out (it may have waited while hubd
   // was busy starting or stopping modules).
   if (const YAML::Node deadline = r.body[std::string(api::kDeadlineField)]) {

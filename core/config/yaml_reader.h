@@ -15,7 +15,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "bus/status.h"
-#include "core/config/yaml_document.h"
+#include "bus/yaml_document.h"
 #include "core/system/files.h"
 
 namespace hub {

@@ -128,12 +128,8 @@ void ModuleManager::publish_rejected(const RejectedModule& r, bool kept_running)
   publish_lifecycle(publish_, rejected_event(r, kept_running));
 }
 
-void ModuleManager::announce() {
-  for (const auto& problem : tree_.problems) {
-    spdlog::error("modules: {}", problem);
-    publish_lifecycle(publish_, scan_problem_event(problem));
-  }
-  // One event per name, listing every shadowed copy (one retained topic per name).
+// One event per name, listing every shadowed copy (one retained topic per name).
+void ModuleManager::publish_shadowed() {
   for (size_t i = 0; i < tree_.shadowed.size();) {
     std::vector<ShadowedModule> copies;
     for (; i < tree_.shadowed.size() &&
@@ -146,6 +142,14 @@ void ModuleManager::announce() {
     }
     publish_lifecycle(publish_, shadowed_event(copies));
   }
+}
+
+void ModuleManager::announce() {
+  for (const auto& problem : tree_.problems) {
+    spdlog::error("modules: {}", problem);
+    publish_lifecycle(publish_, scan_problem_event(problem));
+  }
+  publish_shadowed();
   for (const auto& r : tree_.rejected) publish_rejected(r, false);
   for (const auto& m : tree_.loaded) publish_loaded(m);
   for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
@@ -396,6 +400,7 @@ void ModuleManager::adopt(const ReloadPlan& plan, ModuleTree fresh) {
 void ModuleManager::announce_reloaded(const ReloadPlan& plan) {
   if (options_.on_modules_changed) options_.on_modules_changed(tree_.loaded);
   for (const auto& problem : tree_.problems) spdlog::error("modules: {}", problem);
+  publish_shadowed();  // as at start: a copy added, or the one that wins changed
   for (const auto& r : tree_.rejected) publish_rejected(r, plan.keeps(r.name));
   for (const auto& name : plan.start) {
     const Module& m = *find_loaded(name);

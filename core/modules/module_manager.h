@@ -133,6 +133,7 @@ class ModuleManager {
   Status grant_scripts_credential(const std::string& name, const std::optional<Account>& owner);
   void publish_loaded(const Module& m);
   void publish_rejected(const RejectedModule& r, bool kept_running);
+  void publish_shadowed();             // NAME/shadowed for each name with shadowed copies
   bool start_module(const Module& m);  // false when it did not come up
   // start_all()'s step for `m`: starts it unless it is started or may not start, or fails
   // it when a dependency is not up. False when the hub is stopping (nothing started).
@@ -141,7 +142,7 @@ class ModuleManager {
   ModulesNow now() const;
   void stop_for_reload(const ReloadPlan& plan);
   void adopt(const ReloadPlan& plan, ModuleTree fresh);  // the new tree, the stale state dropped
-  void announce_reloaded(const ReloadPlan& plan);        // NAME/rejected, prepared NAME/loaded
+  void announce_reloaded(const ReloadPlan& plan);  // NAME/shadowed, NAME/rejected, NAME/loaded
   void stop_module(const std::string& name, const std::string& reason = "");
   // Stops what depends on `name` (reverse order) for `reason`; those that were up come
   // back with it (held_).

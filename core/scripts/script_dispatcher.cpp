@@ -26,6 +26,7 @@
 #include "core/scripts/script_index.h"
 #include "core/scripts/script_runner.h"
 #include "core/system/accounts.h"
+#include "core/system/signal_name.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -557,10 +558,9 @@ struct ScriptDispatcher::Impl {
         .add("timed_out", outcome.timed_out);
     if (outcome.cancelled) failed.add("cancelled", true);
     if (outcome.exit_code >= 0) failed.add("exit_code", static_cast<int64_t>(outcome.exit_code));
-    if (outcome.signal != 0) failed.add("signal", static_cast<int64_t>(outcome.signal));
-    std::string err;
-    append_printable(err, first_lines(outcome.err, kStderrInEvent));
-    failed.add("stderr", err);
+    if (outcome.signal != 0) failed.add("signal", signal_name(outcome.signal));
+    // As the script wrote it: JSON escapes its controls, invalid UTF-8 becomes U+FFFD.
+    failed.add("stderr", first_lines(outcome.err, kStderrInEvent));
     publish(std::string(kFailedTopic), failed.str(), false);
   }
 

@@ -21,6 +21,7 @@
 #include "core/services/instance_records.h"
 #include "core/system/child_launcher.h"
 #include "core/system/main_loop_keepalive.h"
+#include "core/system/signal_name.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -73,11 +74,6 @@ bool drain(int fd, Capture c) {
     if (n < 0 && errno == EINTR) continue;
     return n < 0 && errno == EAGAIN;
   }
-}
-
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
 }  // namespace
@@ -158,7 +154,10 @@ std::string ScriptOutcome::describe() const {
     return "timed out after " + std::to_string(duration.count()) +
            " ms (its process group was killed)";
   }
-  if (signal != 0) return "killed by " + signal_name(signal);
+  if (signal != 0) {
+    const std::string name = signal_name(signal);
+    return "killed by " + (name.rfind("SIG", 0) == 0 ? name : "signal " + name);
+  }
   return "exited with " + std::to_string(exit_code);
 }
 

@@ -29,6 +29,7 @@
 #include "core/services/service_process.h"
 #include "core/services/service_workspace.h"
 #include "core/system/main_loop_keepalive.h"
+#include "core/system/signal_name.h"
 
 namespace hub {
 namespace asio = boost::asio;
@@ -140,11 +141,6 @@ constexpr int kReadsAtShutdown = 64;   // more than a full pipe holds
 
 int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
-
-std::string signal_text(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : std::to_string(sig);
 }
 
 std::string env_value(const std::vector<std::string>& env, const std::string& key) {
@@ -551,9 +547,9 @@ struct Supervisor::Loop {
       in->last_exit = "code " + std::to_string(WEXITSTATUS(status));
       clean = WEXITSTATUS(status) == 0;
     } else if (status >= 0 && WIFSIGNALED(status)) {
-      exited.signal = signal_text(WTERMSIG(status));
+      exited.signal = signal_name(WTERMSIG(status));
       exited.core_dumped = WCOREDUMP(status);
-      in->last_exit = "signal " + signal_text(WTERMSIG(status));
+      in->last_exit = "signal " + signal_name(WTERMSIG(status));
       oom = WTERMSIG(status) == SIGKILL && oom_kills > 0 && in->kill_reason.empty() &&
             !in->stop_requested;
       if (oom) in->last_exit += " (out of memory: limits.memory)";

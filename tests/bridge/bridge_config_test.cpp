@@ -104,3 +104,13 @@ TEST_CASE("wrapped payloads carry the stamp, and JSON stays JSON", "[bridge]") {
   CHECK(wrap_inbound("fleet/d/cmd/reboot", "now", 1, false) ==
         R"({"remote_topic":"fleet/d/cmd/reboot","qos":1,"retain":false,"payload":"now"})");
 }
+
+TEST_CASE("a key given twice in the bridge's config is refused, naming both lines", "[bridge]") {
+  hub::test::TempDir dir;
+  ConfigProblems problems;
+  REQUIRE_FALSE(load_bridge_config(
+      {write(dir, "a.yml", "broker: {host: a.example}\ndevice: d1\nbroker: {host: b.example}\n")},
+      "h", problems));
+  CHECK_THAT(problems.text(),
+             Catch::Contains("a.yml:3:1: broker: given twice in one map (first at line 1)"));
+}

@@ -1,4 +1,4 @@
-#include "core/config/yaml_document.h"
+#include "bus/yaml_document.h"
 
 #include <map>
 #include <memory>
