@@ -120,9 +120,7 @@ TEST_CASE("the state of dynamic instances that ended is bounded per module", "[b
 }
 
 TEST_CASE("only the Hub replaces the Hub's retained events", "[broker][retained]") {
-  BrokerOptions options;
-  options.max_retained = 0;  // the Hub's do not count
-  BusFixture bus(options);
+  BusFixture bus;
   HubPublisher hub(bus);
   hub("Timer/started", R"({"name":"Timer","instance":"Timer"})");
   hub("Hub/startup", R"({"pid":1})");
