@@ -22,6 +22,7 @@
 
 #include "bus/journal_failure_report.h"
 #include "bus/replay_service.h"
+#include "bus/retained_rebuild.h"
 #include "bus/retained_store.h"
 #include "bus/router_replies.h"
 #include "bus/snapshot_service.h"
@@ -175,6 +176,21 @@ class Broker::Impl {
                                     : std::string("bus: cannot set up the sockets: ") + e.what());
     }
     return Status::ok();
+  }
+
+  // The retained events the journal holds, as they were when the last hubd stopped.
+  void rebuild_retained() {
+    if (options_.journal == nullptr) return;
+    const auto began = Clock::now();
+    const RetainedRebuild done = hub::rebuild_retained(options_.journal->options().dir, retained_);
+    counters_.retained_topics.store(retained_.size(), std::memory_order_relaxed);
+    counters_.retained_bytes.store(retained_.bytes(), std::memory_order_relaxed);
+    if (done.events_read == 0) return;
+    spdlog::info(
+        "bus: {} retained events rebuilt from {} journalled events in {} ms ({} refused now)",
+        retained_.size(), done.events_read,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count(),
+        done.refused);
   }
 
   void run() {
@@ -432,6 +448,9 @@ class Broker::Impl {
       }
       counters_.retained_topics.store(retained_.size(), std::memory_order_relaxed);
       counters_.retained_bytes.store(retained_.bytes(), std::memory_order_relaxed);
+    } else if (internal) {  // NAME/exited ends what NAME/started said
+      retained_.note_transient(topic, parts_[2].to_string_view());
+      counters_.retained_topics.store(retained_.size(), std::memory_order_relaxed);
     }
     // Copy what the ack needs before the sends move the frames out.
     const wire::PublishHeader ack_for{header->flags, header->request_id, {}};
@@ -666,6 +685,7 @@ Result<std::unique_ptr<Broker>> Broker::bind(zmq::context_t& ctx, BrokerOptions 
     return Status::error(std::string("bus: cannot set up the broker: ") + e.what());
   }
   if (Status s = impl->bind(); !s) return s;
+  impl->rebuild_retained();
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));
 }
 

@@ -57,6 +57,7 @@ struct BrokerOptions {
   // the journal is synced at least every sync_interval. Used by the broker thread only.
   // A write or sync that fails loses events (Journal's contract): their confirmed
   // publishes are acked `failed`, never `accepted`; the events are still fanned out.
+  // bind() rebuilds the retained events from it (retained_rebuild.h).
   Journal* journal = nullptr;
   // Hub/journal-failed and the log line about journal failures: the first at once, then at
   // most one per this interval, with counts.

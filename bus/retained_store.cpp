@@ -55,13 +55,35 @@ void RetainedStore::release(const Entry& entry) {
   if (it->second.topics == 0) owners_.erase(it);
 }
 
+void RetainedStore::erase(std::string_view key) {
+  auto it = events_.find(key);
+  if (it == events_.end()) return;
+  release(it->second);
+  events_.erase(it);
+}
+
 std::optional<std::string> RetainedStore::keep(const zmq::message_t& topic, zmq::message_t& header,
                                                zmq::message_t& payload, uint64_t seq,
                                                std::string_view source) {
   const std::string_view name = topic.to_string_view();
   const uint64_t bytes = topic.size() + header.size() + payload.size();
   std::string owner = owner_of(source);
+  if (owner.empty()) {
+    if (auto fact = lifecycle_fact(name, payload.to_string_view())) {
+      keep_fact(*fact, header, payload, seq, bytes);
+      return std::nullopt;
+    }
+  } else if (is_lifecycle_topic(name)) {
+    return std::string(name) + " is lifecycle state only the Hub retains";
+  }
   auto it = events_.find(name);
+  if (it != events_.end() && it->second.owner.empty() && !owner.empty()) {
+    return std::string(name) + " holds the Hub's retained event, which only the Hub replaces";
+  }
+  if (payload.size() == 0) {  // clears the topic
+    if (it != events_.end()) erase(name);
+    return std::nullopt;
+  }
   if (!owner.empty()) {
     const auto held = owners_.find(owner);
     const Entry* old = it == events_.end() ? nullptr : &it->second;
@@ -94,15 +116,62 @@ std::optional<std::string> RetainedStore::keep(const zmq::message_t& topic, zmq:
   return std::nullopt;
 }
 
+void RetainedStore::note_transient(std::string_view topic, std::string_view payload) {
+  if (!is_lifecycle_topic(topic)) return;
+  if (auto fact = lifecycle_fact(topic, payload)) drop_stale(*fact);
+}
+
+void RetainedStore::keep_fact(const LifecycleFact& fact, zmq::message_t& header,
+                              zmq::message_t& payload, uint64_t seq, uint64_t bytes) {
+  drop_stale(fact);
+  Entry& entry = events_[lifecycle_key(fact.module, fact.event, fact.instance)];
+  entry.seq = seq;
+  entry.bytes = bytes;
+  entry.owner.clear();  // the Hub's: a lifecycle key holds nothing else
+  entry.header.copy(header);
+  entry.payload.copy(payload);
+  track_ended(fact);
+}
+
+void RetainedStore::drop_stale(const LifecycleFact& fact) {
+  for (std::string_view stale : fact.supersedes) {
+    erase(lifecycle_key(fact.module, stale, fact.instance));
+  }
+}
+
+// Remembers the dynamic instances that ended, and forgets the state of the oldest ones
+// past kMaxEndedInstancesPerModule.
+void RetainedStore::track_ended(const LifecycleFact& fact) {
+  if (!is_dynamic_instance(fact.module, fact.instance)) return;
+  const bool ended = fact.event == "stopped" || fact.event == "failed";
+  auto found = ended_.find(fact.module);
+  if (found == ended_.end()) {
+    if (!ended) return;
+    found = ended_.emplace(fact.module, std::deque<std::string>{}).first;
+  }
+  std::deque<std::string>& instances = found->second;
+  const auto at = std::find(instances.begin(), instances.end(), fact.instance);
+  if (at != instances.end()) instances.erase(at);
+  if (ended) instances.push_back(fact.instance);
+  while (instances.size() > kMaxEndedInstancesPerModule) {
+    for (std::string_view event : {"started", "ready", "failed", "stopped"}) {
+      erase(lifecycle_key(fact.module, event, instances.front()));
+    }
+    instances.pop_front();
+  }
+  if (instances.empty()) ended_.erase(found);
+}
+
 void RetainedStore::append_matching(const TopicFilter& filter, std::vector<zmq::message_t>& out) {
   std::vector<std::pair<uint64_t, std::pair<const std::string, Entry>*>> hits;
   for (auto& entry : events_) {
-    if (filter.matches(entry.first)) hits.emplace_back(entry.second.seq, &entry);
+    if (filter.matches(topic_of_key(entry.first))) hits.emplace_back(entry.second.seq, &entry);
   }
   std::sort(hits.begin(), hits.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [seq, entry] : hits) {
-    out.emplace_back(entry->first.data(), entry->first.size());
+    const std::string_view topic = topic_of_key(entry->first);
+    out.emplace_back(topic.data(), topic.size());
     out.emplace_back().copy(entry->second.header);
     out.emplace_back().copy(entry->second.payload);
   }

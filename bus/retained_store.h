@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include <zmq.hpp>
 
+#include "bus/lifecycle_state.h"
 #include "bus/topic_filter.h"
 
 namespace hub {
@@ -34,12 +36,17 @@ class RetainedStore {
   explicit RetainedStore(RetainedLimits limits) : limits_(limits) {}
 
   // Keeps the event as its topic's last value, published by `source` (its authenticated
-  // identity); shares the payload buffer. Returns nullopt when kept, else why not: keeping
-  // it would take its owner or the store past a limit. A refused event replaces nothing,
-  // and the topic's older retained event is dropped with it (unless the Hub's), so a
-  // subscriber that joins later never gets a value older than the last one published.
+  // identity); shares the payload buffer. An empty payload clears the topic instead. A
+  // lifecycle event of the Hub is kept per instance, and drops its instance's stale
+  // state. Returns nullopt when kept (or cleared), else why not: keeping it would take its
+  // owner or the store past a limit, or the topic is the Hub's. A refused event replaces
+  // nothing, and the topic's older retained event is dropped with it (unless the Hub's),
+  // so a subscriber that joins later never gets a value older than the last one published.
   std::optional<std::string> keep(const zmq::message_t& topic, zmq::message_t& header,
                                   zmq::message_t& payload, uint64_t seq, std::string_view source);
+  // An event of the Hub's not retained itself: a lifecycle event among them (NAME/exited)
+  // drops the state it makes stale. Other events leave the store alone.
+  void note_transient(std::string_view topic, std::string_view payload);
 
   // Appends [topic][header][payload] of every retained event `filter` matches, in
   // sequence order, to `out`.
@@ -47,6 +54,10 @@ class RetainedStore {
   void append_matching(const TopicFilter& filter, std::vector<zmq::message_t>& out);
 
   size_t size() const { return events_.size(); }
+  // Dynamic instances (NAME.X) that stopped or failed whose state is kept, per module; the
+  // oldest one's state goes past this, so that short-lived instances cannot grow the
+  // Hub's reserved state without bound. Those that run are always kept.
+  static constexpr size_t kMaxEndedInstancesPerModule = 100;
   // Bytes held for owners (the Hub's reserved events are not counted).
   uint64_t bytes() const { return total_.bytes; }
 
@@ -65,11 +76,19 @@ class RetainedStore {
   std::optional<std::string> refusal(const std::string& owner, const Usage& held, const Entry* old,
                                      uint64_t bytes) const;
   void release(const Entry& entry);
+  void erase(std::string_view key);
+  void keep_fact(const LifecycleFact& fact, zmq::message_t& header, zmq::message_t& payload,
+                 uint64_t seq, uint64_t bytes);
+  void drop_stale(const LifecycleFact& fact);
+  void track_ended(const LifecycleFact& fact);
 
   RetainedLimits limits_;
+  // By topic; the Hub's lifecycle events by lifecycle_key().
   std::map<std::string, Entry, std::less<>> events_;
   Usage total_;                                    // of all owners together
   std::unordered_map<std::string, Usage> owners_;  // those holding at least one topic
+  // Per module, its dynamic instances that ended (stopped, failed), oldest first.
+  std::unordered_map<std::string, std::deque<std::string>> ended_;
 };
 
 }  // namespace hub
