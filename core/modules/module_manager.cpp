@@ -33,6 +33,36 @@ std::string first_line(const std::string& text) {
 
 }  // namespace
 
+// While it lives, view() shows the module `state` (starting, stopping).
+struct ModuleManager::Transition {
+  Transition(ModuleManager& manager, std::string name, const char* state)
+      : manager_(manager), name_(std::move(name)) {
+    manager_.transitions_[name_] = state;
+    manager_.publish_view();
+  }
+  ~Transition() {
+    manager_.transitions_.erase(name_);
+    manager_.publish_view();
+  }
+  Transition(const Transition&) = delete;
+  Transition& operator=(const Transition&) = delete;
+
+ private:
+  ModuleManager& manager_;
+  const std::string name_;
+};
+
+void ModuleManager::publish_view() {
+  ModulesView now{summaries(), up()};
+  std::lock_guard lock(view_mu_);
+  view_ = std::move(now);
+}
+
+ModulesView ModuleManager::view() const {
+  std::lock_guard lock(view_mu_);
+  return view_;
+}
+
 const Module* ModuleManager::find_loaded(const std::string& name) const {
   const auto it = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
                                [&](const Module& m) { return m.name == name; });
@@ -102,6 +132,7 @@ void ModuleManager::load() {
   std::error_code ec;
   fs::create_directories(layout().script_logs_dir(), ec);
   for (const auto& m : tree_.loaded) prepare(m);
+  publish_view();
 }
 
 void ModuleManager::publish_loaded(const Module& m) {
@@ -143,11 +174,13 @@ void ModuleManager::announce() {
   for (const auto& m : tree_.loaded) publish_loaded(m);
   for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
   unprepared_.clear();
+  publish_view();
 }
 
 void ModuleManager::fail(const Module& m, const std::string& reason) {
   spdlog::error("module {} failed: {}", m.name, reason);
   not_startable_.insert(m.name);
+  publish_view();
   publish_lifecycle(publish_, failed_event({m.name, ""}, reason));
 }
 
@@ -198,6 +231,7 @@ bool ModuleManager::start_module(const Module& m) {
     }
   }
   if (options_.resume_scripts) options_.resume_scripts(m.name);
+  const Transition starting(*this, m.name, "starting");
   publish_lifecycle(publish_, starting_event(EventSubject::of(m)));
   const auto began = std::chrono::steady_clock::now();
   if (const Status startup = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
@@ -237,7 +271,7 @@ bool ModuleManager::start_module(const Module& m) {
     publish_lifecycle(publish_, started_event(EventSubject::of(m), took.count()));
   }
   spdlog::info("module {} started", m.name);
-  up_.insert(m.name);
+  up_.insert(m.name);  // view() shows it once `starting` ends
   return true;
 }
 
@@ -271,6 +305,7 @@ void ModuleManager::stop_module(const std::string& name) {
   }
   for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
   const Module* m = find_loaded(name);
+  const Transition stopping(*this, name, "stopping");
   publish_lifecycle(publish_, stopping_event(EventSubject::of(*m)));
   if (m->runs_service() && options_.supervisor != nullptr) {
     if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
@@ -318,6 +353,7 @@ std::string ModuleManager::reload() {
   stop_for_reload(plan);
   adopt(plan, std::move(*scanned));
   announce_reloaded(plan);
+  publish_view();
   for (const auto& name : plan.start) {
     if (!start_in_turn(*find_loaded(name))) break;
   }
@@ -333,6 +369,7 @@ std::string ModuleManager::reload() {
                plan.added.size(), plan.removed.size(), plan.changed.size(), plan.unchanged.size(),
                plan.kept.size(), failed.size());
   const LifecycleEvent report = reload_event(plan, failed);
+  publish_view();
   publish_lifecycle(publish_, report);
   return report.payload;
 }
@@ -466,31 +503,25 @@ Status ModuleManager::stop_instance(const std::string& instance) {
   return Status::ok();
 }
 
-std::string ModuleManager::modules_json(const std::set<std::string>& service_failed) const {
-  std::string out = "[";
+std::vector<ModuleSummary> ModuleManager::summaries() const {
+  std::vector<ModuleSummary> out;
   for (const auto& m : tree_.loaded) {
-    const char* state = service_failed.count(m.name) != 0   ? "failed"
-                        : up_.count(m.name) != 0            ? "up"
-                        : not_startable_.count(m.name) != 0 ? "failed"
-                                                            : "stopped";
-    JsonObject one;
-    one.add("name", m.name)
-        .add("level", m.level)
-        .add("version", m.version.str())
-        .add("state", state)
-        .add("service", m.runs_service());
-    if (!m.service_off.empty()) one.add("service_off", m.service_off);
-    out += (out.size() > 1 ? "," : "") + one.str();
+    const auto transition = transitions_.find(m.name);
+    ModuleSummary one{m.name,        m.level, m.version.str(), "stopped", m.runs_service(),
+                      m.service_off, ""};
+    if (transition != transitions_.end()) {
+      one.state = transition->second;
+    } else if (up_.count(m.name) != 0) {
+      one.state = "up";
+    } else if (not_startable_.count(m.name) != 0) {
+      one.state = "failed";
+    }
+    out.push_back(std::move(one));
   }
   for (const auto& r : tree_.rejected) {
-    out += (out.size() > 1 ? "," : "") + JsonObject()
-                                             .add("name", r.name)
-                                             .add("level", r.level)
-                                             .add("state", "rejected")
-                                             .add("reason", r.reason)
-                                             .str();
+    out.push_back(ModuleSummary{r.name, r.level, "", "rejected", false, "", r.reason});
   }
-  return out + "]";
+  return out;
 }
 
 }  // namespace hub

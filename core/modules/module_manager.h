@@ -4,13 +4,15 @@
 // then the module's service through the supervisor (NAME/started with its pid, NAME/ready),
 // or NAME/started at once when it has none; NAME/failed when any step fails. Stops run in
 // reverse: NAME/stopping, the service stopped, control/shutdown/, NAME/stopped.
-// reload() rescans and applies only what changed (Hub/reload). One thread only.
+// reload() rescans and applies only what changed (Hub/reload). One thread only (hubd's
+// control thread), except view(), which any thread may call.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "bus/status.h"
 #include "core/hub/hub_publish.h"
 #include "core/modules/module_loader.h"
+#include "core/modules/modules_view.h"
 #include "core/modules/reload_plan.h"
 #include "core/scripts/script_runner.h"
 #include "core/system/files.h"
@@ -94,9 +97,11 @@ class ModuleManager {
   Status start_instance(const std::string& name, const std::string& suffix,
                         const YAML::Node& config);
   Status stop_instance(const std::string& instance);
-  // [{name, level, version, state: up|failed|stopped|rejected, service, service_off, reason}]. A
-  // module in `service_failed` (its own instance has failed since it came up) shows as failed.
-  std::string modules_json(const std::set<std::string>& service_failed = {}) const;
+  // The modules as they are now (modules_view.h).
+  std::vector<ModuleSummary> summaries() const;
+  // The modules as last published: at every start and stop of a module and at the end of
+  // each step above. Thread-safe.
+  ModulesView view() const;
 
   const ModuleTree& tree() const { return tree_; }
   // The modules that are up (startup done; service running, ready when it declares
@@ -130,6 +135,9 @@ class ModuleManager {
   const RootLayout& layout() const { return options_.layout; }
   // load_module_tree, with any exception (a library's surprise) turned into a Status.
   Result<ModuleTree> scan() const;
+  // view() from now on says what summaries() and up() say now.
+  void publish_view();
+  struct Transition;  // a start or stop under way, shown by view()
 
   ModuleManagerOptions options_;
   HubPublish publish_;
@@ -139,7 +147,10 @@ class ModuleManager {
   std::set<std::string> scripts_revoked_;  // stopped through the API: scripts' credential revoked
   std::vector<std::string> started_;       // startup scripts ran: these get a shutdown, in reverse
   std::set<std::string> up_;
-  std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
+  std::map<std::string, std::string> dynamic_;      // dynamic instance -> its module
+  std::map<std::string, std::string> transitions_;  // module -> starting|stopping
+  mutable std::mutex view_mu_;
+  ModulesView view_;  // guarded by view_mu_
 };
 
 }  // namespace hub
