@@ -157,12 +157,13 @@ std::optional<std::chrono::milliseconds> ApiServer::answer_overdue() {
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     const auto d = it->lock();
     if (d && !d->answered && now >= *d->deadline) {
-      spdlog::warn("api: {} is still under way at its caller's deadline: answered timeout",
-                   d->method);
+      spdlog::warn("api: {} not finished at its caller's deadline: answered timeout", d->method);
       d->answered = true;
-      send(d->envelope, api::encode_error(Status::timeout(
-                            d->method + " is still under way at the request's deadline; it goes "
-                                        "on (inspect shows how it ends)")));
+      send(d->envelope,
+           api::encode_error(Status::timeout(
+               d->method +
+               " did not finish by the request's deadline: begun, it goes on (inspect shows how "
+               "it ends); still queued, it is not carried out")));
     }
     if (!d || d->answered) {
       it = deferred_.erase(it);

@@ -290,6 +290,7 @@ void Hub::start_modules() {
   control_->on_main([this] {
     last_status_ = summary();
     if (Status s = notifier_.ready(last_status_); !s) spdlog::warn("{}", s.message());
+    told_ready_ = true;
     // The main loop feeds the watchdog; from now on also while it waits on purpose (the
     // modules' stops at shutdown): main_loop_keepalive.h.
     if (notifier_.enabled())
@@ -348,7 +349,8 @@ std::string Hub::reload() {
 }
 
 std::optional<std::chrono::milliseconds> Hub::main_loop_tick() {
-  if (!notifier_.enabled()) return std::nullopt;
+  // Before READY=1 the manager expects neither pings nor a changing status.
+  if (!notifier_.enabled() || !told_ready_) return std::nullopt;
   stall_for_test();
   const auto wait = notifier_.ping_watchdog_if_due();
   // Services come and go between ticks (API calls, crashes): the status follows, checked

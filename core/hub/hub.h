@@ -96,6 +96,7 @@ class Hub {
   // tests and journal namespaces; empty: the default).
   const std::filesystem::path journal_socket_;
   std::string last_status_;  // the STATUS= last sent
+  bool told_ready_ = false;  // READY=1 was sent once
 
   const std::filesystem::path root_;
   const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists
