@@ -28,7 +28,9 @@ Result<std::string> ApiClient::call(const std::string& request, std::chrono::mil
   (void)socket_->send(zmq::message_t(), zmq::send_flags::sndmore);  // REQ-style delimiter
   (void)socket_->send(zmq::buffer(sent), zmq::send_flags::none);
   zmq::pollitem_t item{socket_->handle(), 0, ZMQ_POLLIN, 0};
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A live hub answers by deadline_ms (a timeout error when the operation goes on); the
+  // grace lets that answer, which says more than silence, arrive.
+  const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::milliseconds(500);
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

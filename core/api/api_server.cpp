@@ -114,6 +114,13 @@ constexpr int kRequestsPerWake = 64;  // then hubd's other work (a SIGTERM) gets
 
 }  // namespace
 
+struct ApiServer::Deferred {
+  std::vector<zmq::message_t> envelope;  // the peer's routing id and the delimiter
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  std::string method;
+  bool answered = false;
+};
+
 ApiRequest parse_api_request(std::string_view json, std::string identity) {
   ApiRequest request;
   request.identity = std::move(identity);
@@ -129,7 +136,44 @@ ApiRequest parse_api_request(std::string_view json, std::string identity) {
   if (method && method.IsScalar() && method.Tag() == "!") {  // "!": a quoted string
     request.method = method.Scalar();
   }
+  const YAML::Node deadline =
+      request.body.IsMap() ? request.body[std::string(api::kDeadlineField)] : YAML::Node();
+  int64_t deadline_ms = 0;
+  if (deadline && deadline.IsScalar() && YAML::convert<int64_t>::decode(deadline, deadline_ms)) {
+    request.deadline =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(deadline_ms));
+  }
   return request;
+}
+
+void ApiServer::send(std::vector<zmq::message_t>& envelope, const std::string& reply) {
+  for (auto& part : envelope) (void)socket_.send(part, zmq::send_flags::sndmore);
+  (void)socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+}
+
+std::optional<std::chrono::milliseconds> ApiServer::answer_overdue() {
+  const auto now = std::chrono::system_clock::now();
+  std::optional<std::chrono::milliseconds> next;
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    const auto d = it->lock();
+    if (d && !d->answered && now >= *d->deadline) {
+      spdlog::warn("api: {} not finished at its caller's deadline: answered timeout", d->method);
+      d->answered = true;
+      send(d->envelope,
+           api::encode_error(Status::timeout(
+               d->method +
+               " did not finish by the request's deadline: begun, it goes on (inspect shows how "
+               "it ends); still queued, it is not carried out")));
+    }
+    if (!d || d->answered) {
+      it = deferred_.erase(it);
+      continue;
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*d->deadline - now);
+    next = next ? std::min(*next, left) : left;
+    ++it;
+  }
+  return next;
 }
 
 void ApiServer::serve_pending(const ApiHandler& handle) {
@@ -148,27 +192,33 @@ void ApiServer::serve_pending(const ApiHandler& handle) {
     const zmq::message_t& body = parts.back();
     const char* user = zmq_msg_gets(body.handle(), "User-Id");
     ApiRequest request = parse_api_request(body.to_string_view(), user ? user : "");
-    std::string reply;
-    if (credentials_ != nullptr && credentials_->revocations() != 0 &&
-        credentials_->is_revoked(zmq_msg_gets(body.handle(), kGrantProperty))) {
-      reply =
-          api::encode_error(Status::forbidden("the credential of " + request.identity +
-                                              " this connection authenticated with was revoked"));
+    const bool revoked = credentials_ != nullptr && credentials_->revocations() != 0 &&
+                         credentials_->is_revoked(zmq_msg_gets(body.handle(), kGrantProperty));
+    auto deferred = std::make_shared<Deferred>();
+    parts.pop_back();
+    deferred->envelope = std::move(parts);  // the envelope, as it came
+    deferred->deadline = request.deadline;
+    deferred->method = request.method;
+    const ApiReply reply = [this, deferred](const Result<std::string>& result) {
+      if (deferred->answered) return;
+      deferred->answered = true;
+      send(deferred->envelope, api::encode_reply(result));
+    };
+    if (revoked) {
+      reply(Status::forbidden("the credential of " + request.identity +
+                              " this connection authenticated with was revoked"));
     } else if (request.method.empty()) {
-      reply =
-          api::encode_error(Status::bad_request("expected a JSON object with a \"method\" string"));
+      reply(Status::bad_request("expected a JSON object with a \"method\" string"));
     } else {
+      const std::string method = request.method, identity = request.identity;
       try {
-        reply = api::encode_reply(handle(request));
+        handle(std::move(request), reply);
       } catch (const std::exception& e) {
-        spdlog::error("api: {} from {}: {}", request.method, request.identity, e.what());
-        reply = api::encode_error(Status::error(e.what()));
+        spdlog::error("api: {} from {}: {}", method, identity, e.what());
+        reply(Status::error(e.what()));
       }
     }
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {  // the envelope, as it came
-      (void)socket_.send(parts[i], zmq::send_flags::sndmore);
-    }
-    (void)socket_.send(zmq::buffer(reply), zmq::send_flags::dontwait);
+    if (!deferred->answered && deferred->deadline) deferred_.push_back(deferred);
   }
 }
 

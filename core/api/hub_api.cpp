@@ -66,20 +66,47 @@ Result<int> free_port() {
 
 }  // namespace
 
-Result<std::string> HubApi::handle(const ApiRequest& r) {
+bool HubApi::answers_at_once(const std::string& method) {
+  const bool known = std::find(std::begin(api::kMethods), std::end(api::kMethods), method) !=
+                     std::end(api::kMethods);
+  return !known || method == api::kInspect || method == api::kPort || method == api::kReport;
+}
+
+void HubApi::serve(ApiRequest r, const ApiReply& reply) {
   spdlog::debug("api: {} from {}", r.method, r.identity);
-  if (Status fields = check_api_fields(r.method, r.body); !fields) return fields;
-  // A request whose caller has given up is not carried out (it may have waited while hubd
-  // was busy starting or stopping modules).
-  if (const YAML::Node deadline = r.body[std::string(api::kDeadlineField)]) {
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    if (deadline.IsScalar() && now.count() > deadline.as<int64_t>(INT64_MAX)) {
-      spdlog::warn("api: {} from {} came after its caller's deadline: not done", r.method,
-                   r.identity);
-      return Status::timeout("the request waited past its deadline and was not carried out");
+  if (Status admitted = admit(r); !admitted) return reply(admitted);
+  if (answers_at_once(r.method)) return reply(handle(r));
+  ControlOperation op;
+  op.what = "api: " + r.method + " from " + r.identity;
+  op.deadline = r.deadline;
+  op.dropped = [reply](const Status& why) { reply(why); };
+  op.run = [this, reply, r = std::move(r)] {
+    Result<std::string> result = Status::ok();
+    try {
+      result = handle(r);
+    } catch (const std::exception& e) {
+      spdlog::error("api: {} from {}: {}", r.method, r.identity, e.what());
+      result = Status::error(e.what());
     }
+    modules_.publish_view();
+    control_.on_main([reply, result = std::move(result)] { reply(result); });
+  };
+  control_.submit(std::move(op));
+}
+
+// A request whose caller has given up is not carried out (it may have waited in the
+// socket while hubd was busy).
+Status HubApi::admit(const ApiRequest& r) const {
+  if (Status fields = check_api_fields(r.method, r.body); !fields) return fields;
+  if (r.deadline && std::chrono::system_clock::now() > *r.deadline) {
+    spdlog::warn("api: {} from {} came after its caller's deadline: not done", r.method,
+                 r.identity);
+    return Status::timeout("the request waited past its deadline and was not carried out");
   }
+  return authorize(r);
+}
+
+Result<std::string> HubApi::handle(const ApiRequest& r) {
   if (Status allowed = authorize(r); !allowed) return allowed;
   if (r.method == api::kInspect) return inspect();
   if (r.method == api::kReload) return reload_();
@@ -138,16 +165,17 @@ Status HubApi::authorize(const ApiRequest& r) const {
 std::string HubApi::inspect() {
   std::string instances = "[";
   const auto all = supervisor_.status();
+  std::lock_guard lock(stats_mu_);
   for (auto it = stats_.begin(); it != stats_.end();) {  // stats of runs that ended go
     const bool live = std::any_of(all.begin(), all.end(), [&](const InstanceStatus& s) {
       return s.instance == it->first && s.pid > 0;
     });
     it = live ? std::next(it) : stats_.erase(it);
   }
-  std::set<std::string> service_failed;  // modules whose own instance gave up
+  std::map<std::string, std::string> service_failed;  // modules whose own instance gave up
   for (const auto& s : all) {
     if (s.instance == s.module && s.state == InstanceState::kFailed)
-      service_failed.insert(s.module);
+      service_failed[s.module] = s.reason;
   }
   for (const auto& s : all) {
     JsonObject one;
@@ -174,7 +202,7 @@ std::string HubApi::inspect() {
                               .str();
   return JsonObject()
       .add_raw("hub", hub)
-      .add_raw("modules", modules_.modules_json(service_failed))
+      .add_raw("modules", modules_json(modules_.view().modules, service_failed))
       .add_raw("instances", instances)
       .add_raw("bus", bus_json_())
       .str();
@@ -229,7 +257,10 @@ Result<std::string> HubApi::stop(const ApiRequest& r) {
   }
   if (!instance.empty()) {
     const Status s = modules_.stop_instance(instance);
-    if (s) stats_.erase(instance);
+    if (s) {
+      std::lock_guard lock(stats_mu_);
+      stats_.erase(instance);
+    }
     return empty_or(s);
   }
   if (name.empty() && flag(r.body, "all")) return modules_.stop_every();
@@ -244,6 +275,7 @@ Result<std::string> HubApi::report(const ApiRequest& r) {
   bool known = false;
   for (const auto& s : supervisor_.status()) known = known || s.instance == r.identity;
   if (!known) return Status::forbidden("only a service instance reports stats, not " + r.identity);
+  std::lock_guard lock(stats_mu_);
   stats_[r.identity] = node_to_json(stats);
   return std::string("{}");
 }

@@ -21,6 +21,7 @@
 #include "bus/unique_fd.h"
 #include "core/api/api_server.h"
 #include "core/api/hub_api.h"
+#include "core/hub/control_thread.h"
 #include "core/hub/hub_logger.h"
 #include "core/hub/hub_options.h"
 #include "core/hub/running_bus.h"
@@ -55,36 +56,6 @@ sigset_t signal_set(int sig) {
   sigemptyset(&set);
   sigaddset(&set, sig);
   return set;
-}
-
-// Blocks until SIGTERM or SIGINT (returned), meanwhile running `reload` for each SIGHUP
-// and answering API requests as they come; `tick` runs before every wait and says how long
-// the wait may be.
-int wait_for_stop(int stop_fd, int reload_fd, ApiServer& api, const ApiHandler& handle,
-                  const std::function<void()>& reload,
-                  const std::function<std::optional<std::chrono::milliseconds>()>& tick,
-                  int failure_fd, const std::function<void()>& on_failure) {
-  for (;;) {
-    const auto wait = tick();
-    zmq::pollitem_t items[] = {{api.socket().handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, stop_fd, ZMQ_POLLIN, 0},
-                               {nullptr, reload_fd, ZMQ_POLLIN, 0},
-                               {nullptr, failure_fd, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, 4, wait ? static_cast<long>(wait->count()) : -1) <= 0) continue;
-    signalfd_siginfo info{};
-    if (items[1].revents & ZMQ_POLLIN) {
-      if (::read(stop_fd, &info, sizeof info) == sizeof info)
-        return static_cast<int>(info.ssi_signo);
-    }
-    if ((items[2].revents & ZMQ_POLLIN) && ::read(reload_fd, &info, sizeof info) == sizeof info) {
-      spdlog::info("SIGHUP received: reloading");
-      reload();
-    }
-    uint64_t failures = 0;
-    if ((items[3].revents & ZMQ_POLLIN) && ::read(failure_fd, &failures, sizeof failures) > 0)
-      on_failure();
-    if (items[0].revents & ZMQ_POLLIN) api.serve_pending(handle);
-  }
 }
 
 // The sockets hubd binds in the run directory.
@@ -172,10 +143,18 @@ int Hub::start() {
 
   if (int failed = start_dispatcher()) return failed;
   if (int failed = bind_api()) return failed;
+  try {
+    control_ = std::make_unique<ControlThread>();
+  } catch (const std::exception& e) {
+    return fail(kExitFailure, std::string("cannot start the control thread: ") + e.what());
+  }
   api_ = std::make_unique<HubApi>(
-      *modules_, *supervisor_, [this] { return bus_->counters_json(); },
+      *modules_, *supervisor_, *control_, [this] { return bus_->counters_json(); },
       [this] { return reload(); }, root_.string());
-  start_modules();
+  ControlOperation startup;
+  startup.what = "starting the modules";
+  startup.run = [this] { start_modules(); };
+  control_->submit(std::move(startup));
   return kExitOk;
 }
 
@@ -278,8 +257,7 @@ int Hub::start_dispatcher() {
   return kExitOk;
 }
 
-// The API is bound before modules start (requests wait, bounded by the caller's timeout,
-// until hubd serves them once it is up).
+// The API is bound before modules start, and answers while they start.
 int Hub::bind_api() {
   const ApiEndpoints api = api_endpoints(config_, paths_);
   auto server =
@@ -300,6 +278,7 @@ int Hub::bind_api() {
   return kExitOk;
 }
 
+// On the control thread; what the service manager is told, on the main thread.
 void Hub::start_modules() {
   modules_->announce();
   if (!modules_->start_all()) return;  // cancelled: a stop signal is pending
@@ -312,43 +291,88 @@ void Hub::start_modules() {
           .add("rejected", static_cast<int64_t>(modules_->tree().rejected.size()))
           .str();
   auto seq = bus_->publish("Hub/startup", started, /*retain=*/true);
-  if (seq) {
-    spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths_.run_dir.string());
+  if (!seq) {
+    spdlog::error("cannot publish Hub/startup: {}; stopping", seq.error());
+    // What started is still stopped in order by shut_down().
+    control_->on_main([this] { startup_failed_ = true; });
+    return;
+  }
+  spdlog::info("hub is up: Hub/startup is event {}; bus at {}", *seq, paths_.run_dir.string());
+  control_->on_main([this] {
     last_status_ = summary();
     if (Status s = notifier_.ready(last_status_); !s) spdlog::warn("{}", s.message());
-    // From now on the watchdog is fed also while the main loop waits on purpose (a
-    // reload's starts and stops, an API start or stop): main_loop_keepalive.h.
+    told_ready_ = true;
+    // The main loop feeds the watchdog; from now on also while it waits on purpose (the
+    // modules' stops at shutdown): main_loop_keepalive.h.
     if (notifier_.enabled())
       set_main_loop_keepalive([this] { (void)notifier_.ping_watchdog_if_due(); });
     // Loading parsed every module's files; give the heap that freed back before idling.
     ::malloc_trim(0);
-  } else {
-    spdlog::error("cannot publish Hub/startup: {}; stopping", seq.error());
-    startup_failed_ = true;  // what started is still stopped in order by shut_down()
-  }
+  });
 }
 
+// Until SIGTERM or SIGINT: answers API requests as they come, queues a reload for each
+// SIGHUP and carries out what the control thread hands back. A pending stop signal is
+// read only once the control thread has stopped: until then it cuts short what runs there
+// (the module manager's cancel_fd).
 void Hub::serve() {
-  if (startup_failed_) {
-    stop_signal_ = SIGTERM;
-    return;
+  const ApiHandler handler = [this](ApiRequest r, const ApiReply& reply) {
+    api_->serve(std::move(r), reply);
+  };
+  while (!startup_failed_) {
+    std::optional<std::chrono::milliseconds> wait = main_loop_tick();
+    if (const auto deadline = api_server_->answer_overdue()) {
+      wait = wait ? std::min(*wait, *deadline) : *deadline;
+    }
+    zmq::pollitem_t items[] = {{api_server_->socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, signal_fd_, ZMQ_POLLIN, 0},
+                               {nullptr, reload_fd_, ZMQ_POLLIN, 0},
+                               {nullptr, control_->wake_fd(), ZMQ_POLLIN, 0},
+                               {nullptr, failure_fd_, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 5, wait ? static_cast<long>(wait->count()) : -1) <= 0) continue;
+    if (items[1].revents & ZMQ_POLLIN) break;
+    signalfd_siginfo info{};
+    if ((items[2].revents & ZMQ_POLLIN) && ::read(reload_fd_, &info, sizeof info) == sizeof info) {
+      spdlog::info("SIGHUP received: reloading");
+      ControlOperation reloading;
+      reloading.what = "reload (SIGHUP)";
+      reloading.run = [this] { (void)reload(); };
+      control_->submit(std::move(reloading));
+    }
+    uint64_t failures = 0;
+    if ((items[4].revents & ZMQ_POLLIN) && ::read(failure_fd_, &failures, sizeof failures) > 0) {
+      ControlOperation following;  // a service failed for good: its dependents go down
+      following.what = "dependents of failed modules";
+      following.run = [this] {
+        modules_->follow_failures();
+        modules_->publish_view();
+      };
+      control_->submit(std::move(following));
+    }
+    if (items[3].revents & ZMQ_POLLIN) control_->run_main_tasks();
+    if (items[0].revents & ZMQ_POLLIN) api_server_->serve_pending(handler);
   }
-  const ApiHandler handler = [this](const ApiRequest& r) { return api_->handle(r); };
-  stop_signal_ = wait_for_stop(
-      signal_fd_, reload_fd_, *api_server_, handler, [this] { (void)reload(); },
-      [this] { return main_loop_tick(); }, failure_fd_, [this] { modules_->follow_failures(); });
+  control_->stop(Status::error("hubd is stopping: not carried out"));
+  signalfd_siginfo info{};
+  stop_signal_ = startup_failed_ || ::read(signal_fd_, &info, sizeof info) != sizeof info
+                     ? SIGTERM
+                     : static_cast<int>(info.ssi_signo);
 }
 
+// On the control thread; what the service manager is told, on the main thread.
 std::string Hub::reload() {
-  (void)notifier_.reloading("reloading");
+  control_->on_main([this] { (void)notifier_.reloading("reloading"); });
   std::string payload = modules_->reload();
-  last_status_ = summary();
-  (void)notifier_.ready(last_status_);
+  control_->on_main([this] {
+    last_status_ = summary();
+    (void)notifier_.ready(last_status_);
+  });
   return payload;
 }
 
 std::optional<std::chrono::milliseconds> Hub::main_loop_tick() {
-  if (!notifier_.enabled()) return std::nullopt;
+  // Before READY=1 the manager expects neither pings nor a changing status.
+  if (!notifier_.enabled() || !told_ready_) return std::nullopt;
   stall_for_test();
   const auto wait = notifier_.ping_watchdog_if_due();
   // Services come and go between ticks (API calls, crashes): the status follows, checked
@@ -365,7 +389,7 @@ std::string Hub::summary() {
   for (const auto& instance : supervisor_->status()) {
     running += instance.state == InstanceState::kRunning ? 1 : 0;
   }
-  const size_t modules = modules_->up().size();
+  const size_t modules = modules_->view().up.size();
   return "up: " + std::to_string(modules) + (modules == 1 ? " module, " : " modules, ") +
          std::to_string(running) + (running == 1 ? " service" : " services");
 }

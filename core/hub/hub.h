@@ -1,7 +1,9 @@
 // The hub of one root, as hubd runs it, in three steps:
 //   start()     settings, the root's directories, the lock, the log, the bus, the
-//               modules, their event scripts and the API, then Hub/startup;
-//   serve()     answers API requests and reloads on SIGHUP until SIGTERM or SIGINT;
+//               modules, their event scripts and the API; the modules' start (then
+//               Hub/startup) queued for the control thread (control_thread.h);
+//   serve()     answers API requests and queues reloads on SIGHUP until SIGTERM or
+//               SIGINT, while the control thread starts, stops and reloads modules;
 //   shut_down() Hub/shutdown and its scripts, the modules stopped, then the scripts,
 //               the bus drained, the sockets removed.
 // Under a service manager ($NOTIFY_SOCKET, core/system/sd_notify.h) each step is told:
@@ -10,7 +12,8 @@
 // from serve()'s loop when the manager asks for it.
 // Components are members in the order they are started, so that whatever start() got
 // to is torn down in reverse when the Hub goes, even after a failure.
-// REQUIRES: block_stop_signals() was called (hubd.h). One thread only.
+// REQUIRES: block_stop_signals() was called (hubd.h). One thread only (and the control
+// thread it starts, which owns the modules while serve() runs).
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +41,7 @@ class logger;
 namespace hub {
 
 class ApiServer;
+class ControlThread;
 class HubApi;
 class ModuleManager;
 class RunningBus;
@@ -52,9 +56,9 @@ class Hub {
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // kExitOk once every module had its turn to start (and Hub/startup was published, or
-  // could not be, and serve() returns at once); otherwise the ExitCode of the step that
-  // failed, logged (printed, before the log exists), and the Hub is only to be destroyed.
+  // kExitOk once the modules' start is queued (when Hub/startup cannot be published,
+  // serve() returns); otherwise the ExitCode of the step that failed, logged (printed,
+  // before the log exists), and the Hub is only to be destroyed.
   int start();
   // Blocks until SIGTERM or SIGINT. REQUIRES: start() returned kExitOk.
   void serve();
@@ -70,8 +74,9 @@ class Hub {
   void stop_leftovers();
   int start_dispatcher();
   int bind_api();
-  void start_modules();  // and Hub/startup
-  std::string reload();  // the modules, told to the service manager; Hub/reload's payload
+  void start_modules();  // and Hub/startup; on the control thread
+  // The modules, told to the service manager; Hub/reload's payload. On the control thread.
+  std::string reload();
   // Between two waits of serve()'s loop: the watchdog's ping and a changed STATUS=.
   // Returns how long the loop may wait before the next call (nullopt: no limit).
   std::optional<std::chrono::milliseconds> main_loop_tick();
@@ -91,6 +96,7 @@ class Hub {
   // tests and journal namespaces; empty: the default).
   const std::filesystem::path journal_socket_;
   std::string last_status_;  // the STATUS= last sent
+  bool told_ready_ = false;  // READY=1 was sent once
 
   const std::filesystem::path root_;
   const std::filesystem::path config_file_;  // empty: the layout's, and only if it exists
@@ -121,8 +127,10 @@ class Hub {
   std::unique_ptr<ScriptDispatcher> dispatcher_;
   std::unique_ptr<ApiServer> api_server_;
   std::unique_ptr<HubApi> api_;
-  bool startup_failed_ = false;
-  int stop_signal_ = 0;  // what serve() returned on
+  // Last, so it stops first: the modules' starts, stops and reloads run on it.
+  std::unique_ptr<ControlThread> control_;
+  bool startup_failed_ = false;  // the main thread's
+  int stop_signal_ = 0;          // what serve() returned on
 };
 
 }  // namespace hub

@@ -37,6 +37,36 @@ const char* const kDisabledFile = "modules-disabled";
 
 }  // namespace
 
+// While it lives, view() shows the module `state` (starting, stopping).
+struct ModuleManager::Transition {
+  Transition(ModuleManager& manager, std::string name, const char* state)
+      : manager_(manager), name_(std::move(name)) {
+    manager_.transitions_[name_] = state;
+    manager_.publish_view();
+  }
+  ~Transition() {
+    manager_.transitions_.erase(name_);
+    manager_.publish_view();
+  }
+  Transition(const Transition&) = delete;
+  Transition& operator=(const Transition&) = delete;
+
+ private:
+  ModuleManager& manager_;
+  const std::string name_;
+};
+
+void ModuleManager::publish_view() {
+  ModulesView now{summaries(), up()};
+  std::lock_guard lock(view_mu_);
+  view_ = std::move(now);
+}
+
+ModulesView ModuleManager::view() const {
+  std::lock_guard lock(view_mu_);
+  return view_;
+}
+
 const Module* ModuleManager::find_loaded(const std::string& name) const {
   const auto it = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
                                [&](const Module& m) { return m.name == name; });
@@ -109,6 +139,7 @@ void ModuleManager::load() {
   std::error_code ec;
   fs::create_directories(layout().script_logs_dir(), ec);
   for (const auto& m : tree_.loaded) prepare(m);
+  publish_view();
 }
 
 void ModuleManager::publish_loaded(const Module& m) {
@@ -154,12 +185,14 @@ void ModuleManager::announce() {
   for (const auto& m : tree_.loaded) publish_loaded(m);
   for (const auto& [name, why] : unprepared_) fail(*find_loaded(name), why);
   unprepared_.clear();
+  publish_view();
 }
 
 void ModuleManager::fail(const Module& m, const std::string& reason) {
   spdlog::error("module {} failed: {}", m.name, reason);
   not_startable_.insert(m.name);
   reasons_[m.name] = reason;
+  publish_view();
   publish_lifecycle(publish_, failed_event({m.name, ""}, reason));
 }
 
@@ -212,6 +245,7 @@ bool ModuleManager::start_module(const Module& m) {
   if (options_.resume_scripts) options_.resume_scripts(m.name);
   held_.erase(m.name);
   reasons_.erase(m.name);
+  const Transition starting(*this, m.name, "starting");
   publish_lifecycle(publish_, starting_event(EventSubject::of(m)));
   const auto began = std::chrono::steady_clock::now();
   if (const Status startup = run_control_scripts(m, "startup", /*stop_at_failure=*/true);
@@ -252,7 +286,7 @@ bool ModuleManager::start_module(const Module& m) {
     publish_lifecycle(publish_, started_event(EventSubject::of(m), took.count()));
   }
   spdlog::info("module {} started", m.name);
-  up_.insert(m.name);
+  up_.insert(m.name);  // view() shows it once `starting` ends
   return true;
 }
 
@@ -296,6 +330,7 @@ void ModuleManager::stop_module(const std::string& name, const std::string& reas
   }
   for (const auto& instance : instances) (void)stop_instance(instance);  // known: cannot fail
   const Module* m = find_loaded(name);
+  const Transition stopping(*this, name, "stopping");
   publish_lifecycle(publish_, stopping_event(EventSubject::of(*m), reason));
   if (m->runs_service() && options_.supervisor != nullptr) {
     if (const auto stopped = options_.supervisor->stop(name)->wait(); stopped && !*stopped)
@@ -343,6 +378,7 @@ std::string ModuleManager::reload() {
   stop_for_reload(plan);
   adopt(plan, std::move(*scanned));
   announce_reloaded(plan);
+  publish_view();
   for (const auto& name : plan.start) {
     if (!start_in_turn(*find_loaded(name))) break;
   }
@@ -362,6 +398,7 @@ std::string ModuleManager::reload() {
                plan.added.size(), plan.removed.size(), plan.changed.size(), plan.unchanged.size(),
                plan.kept.size(), failed.size());
   const LifecycleEvent report = reload_event(plan, failed);
+  publish_view();
   publish_lifecycle(publish_, report);
   return report.payload;
 }
@@ -632,56 +669,45 @@ Status ModuleManager::stop_instance(const std::string& instance) {
   return Status::ok();
 }
 
-std::string ModuleManager::modules_json(const std::set<std::string>& service_failed) const {
-  std::map<std::string, std::string> service_reasons;  // why an own instance failed
-  if (!service_failed.empty() && options_.supervisor != nullptr) {
-    for (const auto& s : options_.supervisor->status()) {
-      if (s.instance == s.module && service_failed.count(s.module) != 0)
-        service_reasons[s.module] = s.reason;
-    }
-  }
-  std::string out = "[";
+std::vector<ModuleSummary> ModuleManager::summaries() const {
+  std::vector<ModuleSummary> out;
   for (const auto& m : tree_.loaded) {
-    const bool service_down = service_failed.count(m.name) != 0;
-    const char* state = service_down                        ? "failed"
-                        : up_.count(m.name) != 0            ? "up"
-                        : not_startable_.count(m.name) != 0 ? "failed"
-                                                            : "stopped";
-    JsonObject one;
-    one.add("name", m.name)
-        .add("level", m.level)
-        .add("version", m.version.str())
-        .add("state", state)
-        .add("service", m.runs_service());
-    if (!m.service_off.empty()) one.add("service_off", m.service_off);
-    if (disabled_.contains(m.name)) one.add("enabled", false);
-    const auto reason = reasons_.find(m.name);
-    if (service_down && !service_reasons[m.name].empty()) {
-      one.add("reason", service_reasons[m.name]);
-    } else if (disabled_.contains(m.name) && up_.count(m.name) == 0) {
-      one.add("reason", "disabled");
-    } else if (std::string(state) != "up" && reason != reasons_.end()) {
-      one.add("reason", reason->second);
+    const auto transition = transitions_.find(m.name);
+    ModuleSummary one{m.name,        m.level, m.version.str(), "stopped", m.runs_service(),
+                      m.service_off, ""};
+    if (transition != transitions_.end()) {
+      one.state = transition->second;
+    } else if (up_.count(m.name) != 0) {
+      one.state = "up";
+    } else if (not_startable_.count(m.name) != 0) {
+      one.state = "failed";
     }
-    out += (out.size() > 1 ? "," : "") + one.str();
+    one.enabled = !disabled_.contains(m.name);
+    const auto reason = reasons_.find(m.name);
+    if (!one.enabled && up_.count(m.name) == 0) {
+      one.reason = "disabled";
+    } else if (one.state != "up" && reason != reasons_.end()) {
+      one.reason = reason->second;
+    }
+    out.push_back(std::move(one));
   }
   for (const auto& r : tree_.rejected) {
-    JsonObject one;
-    one.add("name", r.name).add("level", r.level).add("state", "rejected").add("reason", r.reason);
+    ModuleSummary one{r.name, r.level, "", "rejected", false, "", r.reason};
     // The version that keeps running, when a reload rejected a new definition of it;
     // else what its files say, as far as they can be read.
     if (const Module* running = find_loaded(r.name)) {
-      one.add("version", running->version.str()).add("service", running->runs_service());
+      one.version = running->version.str();
+      one.service = running->runs_service();
     } else {
       auto text = read_small_file(r.dir / "info/version.txt", 4096);
       auto version = text ? parse_version(*text) : Result<Version>(text.status());
-      if (version) one.add("version", version->str());
+      if (version) one.version = version->str();
       std::error_code ec;
-      one.add("service", fs::exists(r.dir / "service.yml", ec));
+      one.service = fs::exists(r.dir / "service.yml", ec);
     }
-    out += (out.size() > 1 ? "," : "") + one.str();
+    out.push_back(std::move(one));
   }
-  return out + "]";
+  return out;
 }
 
 }  // namespace hub

@@ -4,13 +4,15 @@
 // then the module's service through the supervisor (NAME/started with its pid, NAME/ready),
 // or NAME/started at once when it has none; NAME/failed when any step fails. Stops run in
 // reverse: NAME/stopping, the service stopped, control/shutdown/, NAME/stopped.
-// reload() rescans and applies only what changed (Hub/reload). One thread only.
+// reload() rescans and applies only what changed (Hub/reload). One thread only (hubd's
+// control thread), except view(), which any thread may call.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "core/hub/hub_publish.h"
 #include "core/modules/disabled_modules.h"
 #include "core/modules/module_loader.h"
+#include "core/modules/modules_view.h"
 #include "core/modules/reload_plan.h"
 #include "core/scripts/script_runner.h"
 #include "core/system/files.h"
@@ -111,11 +114,14 @@ class ModuleManager {
   // Stops the dependents of every module whose own service has failed for good since it
   // came up (reason "NAME failed"); they come back when it does. Cheap when nothing failed.
   void follow_failures();
-  // [{name, level, version, state: up|failed|stopped|rejected, service, service_off,
-  // enabled (only when false), reason}]. A module in `service_failed` (its own instance
-  // has failed since it came up) shows as failed. `reason`: why it failed, why it is down
-  // (disabled, a dependency), or why it was rejected.
-  std::string modules_json(const std::set<std::string>& service_failed = {}) const;
+  // The modules as they are now (modules_view.h).
+  std::vector<ModuleSummary> summaries() const;
+  // The modules as last published: at every start and stop of a module and at the end of
+  // each step above. Thread-safe.
+  ModulesView view() const;
+  // view() from now on says what summaries() and up() say now (each step above calls it
+  // where the state changes; callers after a whole operation, for what it settled).
+  void publish_view();
 
   const ModuleTree& tree() const { return tree_; }
   // The modules that are up (startup done; service running, ready when it declares
@@ -159,6 +165,7 @@ class ModuleManager {
   const RootLayout& layout() const { return options_.layout; }
   // load_module_tree, with any exception (a library's surprise) turned into a Status.
   Result<ModuleTree> scan() const;
+  struct Transition;  // a start or stop under way, shown by view()
 
   ModuleManagerOptions options_;
   HubPublish publish_;
@@ -171,7 +178,10 @@ class ModuleManager {
   std::map<std::string, std::string> dynamic_;  // dynamic instance -> its module
   DisabledModules disabled_;
   std::set<std::string> held_;  // down while a dependency is: they come back with it
-  std::map<std::string, std::string> reasons_;  // why a module failed or is down
+  std::map<std::string, std::string> reasons_;      // why a module failed or is down
+  std::map<std::string, std::string> transitions_;  // module -> starting|stopping
+  mutable std::mutex view_mu_;
+  ModulesView view_;  // guarded by view_mu_
 };
 
 }  // namespace hub

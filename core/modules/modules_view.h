@@ -1,0 +1,36 @@
+// What the API shows of the modules (inspect's "modules"), as a copy the thread that owns
+// the modules (hubd's control thread) publishes for other threads to read.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace hub {
+
+struct ModuleSummary {
+  std::string name;
+  std::string level;
+  std::string version;  // empty for a rejected module
+  // up, failed, stopped, starting, stopping (a start or stop is under way) or rejected
+  std::string state;
+  bool service = false;     // it runs one
+  std::string service_off;  // why a service it declares does not run
+  // Why it was rejected, failed or is down (disabled, a dependency); empty when up.
+  std::string reason;
+  bool enabled = true;  // false: `hubctl disable`d
+};
+
+struct ModulesView {
+  std::vector<ModuleSummary> modules;  // the loaded ones in start order, then the rejected
+  std::vector<std::string> up;         // ModuleManager::up()
+};
+
+// [{name, level, version, state, service, service_off, enabled (only when false),
+// reason}]; a rejected module's version (when known) and service as its files say. A
+// module in `service_failed` (its own instance has failed since it came up: module ->
+// why) shows as failed, with that reason, unless a start or stop of it is under way.
+std::string modules_json(const std::vector<ModuleSummary>& modules,
+                         const std::map<std::string, std::string>& service_failed = {});
+
+}  // namespace hub
