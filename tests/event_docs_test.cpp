@@ -128,6 +128,8 @@ void build_scenario(const TempDir& root) {
   add_module(root, "Needy", "", "Broken");
   add_module(root, "Later", "command: os/linux/programs/run\nneeds_config: broker\n");
   add_script(root, "modules/system/Later/os/linux/programs/run", "exec sleep 1000\n");
+  add_module(root, "Base", "");
+  add_module(root, "Follower", "", "Base");  // stopped with Base, and why
   add_module(root, "Twin", "");
   add_module(root, "Twin", "", "", "customer");
   add_module(root, "Bad", "command: run\nrestart: {policy: sometimes}\n");
@@ -154,6 +156,8 @@ TEST_CASE("the README's event table names every event and field hubd publishes, 
     ChildProcess poke(HUBCTL_PATH, {"--root", root.path(), "publish", "Probe/poke", "{}"});
     REQUIRE(poke.wait_exit() == 0);
     REQUIRE(next_on(sub, "Hub/scripts-done"));
+    ChildProcess stop(HUBCTL_PATH, {"--root", root.path(), "stop", "Base"});
+    REQUIRE(stop.wait_exit() == 0);
     // A reload that rejects the running Steady's new definition keeps the old one running.
     root.write("modules/system/Steady/service.yml", "command: [\n");
     hub.process().signal(SIGHUP);
