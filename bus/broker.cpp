@@ -636,8 +636,7 @@ class Broker::Impl {
       } else {
         reply_error(
             replay_, routing_id,
-            "expected [\"retained\"][token][pattern]*, [\"replay\"][from][credit][pattern]* "
-            "or [\"may-read\"][pattern]*");
+            "expected [\"retained\"][token][pattern]* or [\"replay\"][from][credit][pattern]*");
       }
     }
   }
