@@ -21,11 +21,13 @@
 #include <zmq_addon.hpp>
 
 #include "bus/journal_failure_report.h"
+#include "bus/peer_cutter.h"
 #include "bus/replay_service.h"
 #include "bus/retained_rebuild.h"
 #include "bus/retained_store.h"
 #include "bus/router_replies.h"
 #include "bus/snapshot_service.h"
+#include "bus/subscription_gate.h"
 #include "bus/topic_filter.h"
 #include "bus/topic_owner.h"
 #include "bus/wire.h"
@@ -112,7 +114,9 @@ class Broker::Impl {
         replays_(replay_, options_.journal, options_.last_seq,
                  [this](const std::string& why) { journal_failed(why); }),
         snapshots_(replay_, retained_, static_cast<uint64_t>(options_.subscriber_hwm),
-                   counters_.snapshots) {
+                   counters_.snapshots),
+        gate_(options_.subscribe_rules, counters_.subscribe_forbidden) {
+    if (gate_.checks()) cutter_.emplace(ctx, events_);
     last_seq_.store(options_.last_seq, std::memory_order_relaxed);
   }
 
@@ -212,6 +216,7 @@ class Broker::Impl {
       }
       if (items[0].revents) take_publishes(ingest_, false);
       if (items[1].revents) take_publishes(internal_, true);
+      if (cutter_) cutter_->take_events();
       if (items[2].revents) take_subscriptions();
       if (items[3].revents) take_requests();
       if (items[4].revents) counters_.auth_failures += zap_.serve_pending();
@@ -582,7 +587,15 @@ class Broker::Impl {
       const std::string_view prefix = body.substr(1);
       if (prefix.substr(0, wire::kSyncPrefix.size()) != wire::kSyncPrefix) {
         const char* identity = zmq_msg_gets(msg.handle(), "User-Id");
-        (void)admit_subscription(identity != nullptr ? identity : "", std::string(prefix));
+        const std::string who = identity != nullptr ? identity : "";
+        if (admit_subscription(who, std::string(prefix)) && gate_.live(who, std::string(prefix))) {
+          // XPUB applied it already: only closing the connection undoes it (peer_cutter.h).
+          const char* peer = zmq_msg_gets(msg.handle(), "Peer-Address");
+          if (peer != nullptr && *peer != '\0') {
+            zap_.ban_peer(peer, who);
+            (void)cutter_->cut(peer);
+          }
+        }
         continue;
       }
       snapshots_.sync_arrived(std::string(prefix.substr(wire::kSyncPrefix.size())), last_seq());
@@ -629,7 +642,13 @@ class Broker::Impl {
       }
       std::vector<std::string> frames;
       for (size_t f = 1; f < message.size(); ++f) frames.push_back(message[f].to_string());
-      if (!frames.empty() && frames[0] == wire::kReplayRequest) {
+      if (auto why = read_refusal(message, frames)) {
+        reply_error(replay_, routing_id, *why);
+        continue;
+      }
+      if (!frames.empty() && frames[0] == wire::kMayRead) {
+        reply_may_read(routing_id, frames);
+      } else if (!frames.empty() && frames[0] == wire::kReplayRequest) {
         replays_.answer(routing_id, frames, last_seq());
       } else if (frames.size() >= 2 && frames[0] == wire::kSnapshotRequest) {
         snapshots_.request(std::move(routing_id), frames, last_seq());
@@ -641,6 +660,34 @@ class Broker::Impl {
     }
   }
 
+  // [ok], or an error naming the first invalid pattern (permissions were checked before).
+  void reply_may_read(zmq::message_t& routing_id, const std::vector<std::string>& frames) {
+    auto filter = TopicFilter::parse({frames.begin() + 1, frames.end()});
+    if (!filter) return reply_error(replay_, routing_id, filter.error());
+    (void)send_frames(replay_, routing_id, {wire::kReplyOk});
+  }
+
+  // Why the may-read, snapshot or replay request `frames` (of `message`) may not read what it asks
+  // for, or nullopt.
+  std::optional<std::string> read_refusal(const std::vector<zmq::message_t>& message,
+                                          const std::vector<std::string>& frames) {
+    if (!gate_.checks() || message.size() < 2) return std::nullopt;
+    size_t first_pattern = 0;
+    if (frames.size() >= 3 && frames[0] == wire::kReplayRequest) first_pattern = 3;
+    if (frames.size() >= 2 && frames[0] == wire::kSnapshotRequest) first_pattern = 2;
+    if (!frames.empty() && frames[0] == wire::kMayRead) first_pattern = 1;
+    if (first_pattern == 0) return std::nullopt;
+    const char* identity = zmq_msg_gets(message[1].handle(), "User-Id");
+    return gate_.patterns(identity != nullptr ? identity : "",
+                          {frames.begin() + static_cast<ptrdiff_t>(first_pattern), frames.end()});
+  }
+
+ public:
+  std::map<std::string, uint64_t> subscribe_forbidden_by_identity() const {
+    return gate_.refused_by_identity();
+  }
+
+ private:
   BrokerOptions options_;
   const CredentialStore& credentials_;
   ZapHandler zap_;
@@ -661,6 +708,8 @@ class Broker::Impl {
   JournalFailureReport failure_report_;
   ReplayService replays_;
   SnapshotService snapshots_;
+  SubscriptionGate gate_;
+  std::optional<PeerCutter> cutter_;  // when gate_ checks
   Clock::time_point last_sync_ = Clock::now();
   Clock::time_point last_retention_ = Clock::now();
   CountsByIdentity forbidden_by_;
@@ -699,6 +748,9 @@ std::map<std::string, uint64_t> Broker::forbidden_by_identity() const {
 }
 std::map<std::string, uint64_t> Broker::retained_refused_by_identity() const {
   return impl_->retained_refused_by_identity();
+}
+std::map<std::string, uint64_t> Broker::subscribe_forbidden_by_identity() const {
+  return impl_->subscribe_forbidden_by_identity();
 }
 uint64_t Broker::last_seq() const { return impl_->last_seq(); }
 std::vector<std::string> Broker::tcp_endpoints() const { return impl_->tcp_endpoints(); }

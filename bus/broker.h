@@ -23,6 +23,7 @@
 #include "bus/curve.h"
 #include "bus/journal.h"
 #include "bus/status.h"
+#include "bus/subscribe_rules.h"
 
 namespace hub {
 
@@ -69,6 +70,9 @@ struct BrokerOptions {
   // Refuse topics a publisher does not own (topic_owner.h), and publishes on connections
   // whose credential was revoked since. Off only to measure its cost.
   bool check_ownership = true;
+  // Who may read what (subscribe_rules.h), applied to live subscriptions, retained
+  // snapshots and replays; must outlive the broker. nullptr: everyone reads everything.
+  const SubscribeRules* subscribe_rules = nullptr;
   uint64_t last_seq = 0;  // the sequence goes on after this (the journal's recovery)
 };
 
@@ -99,6 +103,8 @@ struct BrokerCounters {
   std::atomic<uint64_t> revoked{0};    // of those, the revoked ones (and replay requests)
   std::atomic<uint64_t> subscriptions_refused{0};  // past kMaxSubscriptionsPerIdentity
                                                    // (the identity is then refused)
+  std::atomic<uint64_t> subscribe_forbidden{0};    // subscriptions, snapshots, replays refused
+                                                   // by the subscribe rules
 };
 
 class Broker {
@@ -126,6 +132,8 @@ class Broker {
   std::map<std::string, uint64_t> forbidden_by_identity() const;
   // Retained publishes not retained (a limit of the store), by identity, counted alike.
   std::map<std::string, uint64_t> retained_refused_by_identity() const;
+  // Subscriptions, snapshots and replays the subscribe rules refused, by identity.
+  std::map<std::string, uint64_t> subscribe_forbidden_by_identity() const;
   // The last sequence number assigned (0 before the first event).
   uint64_t last_seq() const;
   // The tcp endpoints bound (ports chosen by the system filled in), in the order ingest,

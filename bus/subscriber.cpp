@@ -19,6 +19,39 @@ std::chrono::milliseconds left_until(Clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
 }
 
+// Asks the broker whether `credential` may subscribe to `patterns` (none: every topic)
+// live: a live subscription it refuses costs this process its connections (wire.h).
+Status ask_may_read(zmq::context_t& ctx, const Credential& credential,
+                    const SubscriberOptions& options, const std::vector<std::string>& patterns) {
+  const std::string no_answer = "no answer from the hub at " + options.replay_endpoint +
+                                " within " + std::to_string(options.connect_timeout.count()) +
+                                " ms (wrong credential, or hubd is stuck)";
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::sndtimeo, static_cast<int>(options.connect_timeout.count()));
+  set_plain_credential(dealer, credential);
+  dealer.connect(options.replay_endpoint);
+  if (!dealer.send(zmq::buffer(wire::kMayRead),
+                   patterns.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore)) {
+    return Status::error(no_answer);
+  }
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    dealer.send(zmq::buffer(patterns[i]),
+                i + 1 < patterns.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  if (zmq::poll(&item, 1, options.connect_timeout) == 0) return Status::error(no_answer);
+  std::vector<zmq::message_t> frames;
+  (void)zmq::recv_multipart(dealer, std::back_inserter(frames));
+  if (frames.size() >= 2 && frames[0].to_string_view() == wire::kReplyError) {
+    return Status::error("the hub refused the subscription: " + frames[1].to_string());
+  }
+  if (frames.size() != 1 || frames[0].to_string_view() != wire::kReplyOk) {
+    return Status::error("the hub sent a malformed answer to may-read");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& credential,
@@ -31,9 +64,25 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
   if (Status s = probe_endpoint(options.events_endpoint); !s) {
     return Status::error("no hub is running: " + s.message());
   }
+  // A recovering subscriber must see its gaps. One to a single module's topics receives
+  // all of that module's events: each names the previous one (module_prev), so a gap
+  // shows without the whole bus. Patterns across modules need every event (lossless).
+  std::string chain_module;
+  if (options.recover && !options.lossless && !options.replay_endpoint.empty() &&
+      !filter->matches_all()) {
+    chain_module = filter->single_module();
+    options.lossless = chain_module.empty();
+  }
+  const std::vector<std::string> live = options.lossless ? std::vector<std::string>{}
+                                        : !chain_module.empty()
+                                            ? std::vector<std::string>{chain_module + "/#"}
+                                            : filter->patterns();
   const std::string token = random_secret().substr(0, 16);
   const std::string endpoint = options.events_endpoint;
   try {
+    if (!options.replay_endpoint.empty()) {
+      if (Status s = ask_may_read(ctx, credential, options, live); !s) return s;
+    }
     zmq::socket_t socket(ctx, zmq::socket_type::sub);
     socket.set(zmq::sockopt::rcvhwm, options.receive_hwm);
     socket.set(zmq::sockopt::linger, 0);
@@ -42,15 +91,6 @@ Result<Subscriber> Subscriber::open(zmq::context_t& ctx, const Credential& crede
     // broker in the order they are made, so the sync subscription (last) arrives after
     // every pattern's. Made before connect, they would go out in byte order, sync first.
     socket.connect(options.events_endpoint);
-    // A recovering subscriber must see its gaps. One to a single module's topics receives
-    // all of that module's events: each names the previous one (module_prev), so a gap
-    // shows without the whole bus. Patterns across modules need every event (lossless).
-    std::string chain_module;
-    if (options.recover && !options.lossless && !options.replay_endpoint.empty() &&
-        !filter->matches_all()) {
-      chain_module = filter->single_module();
-      options.lossless = chain_module.empty();
-    }
     if (options.lossless) {
       socket.set(zmq::sockopt::subscribe, "");  // every event: its number tells of a gap
     } else if (!chain_module.empty()) {

@@ -38,6 +38,11 @@ inline constexpr std::string_view kSyncPrefix{"\0sync/", 6};
 inline constexpr std::string_view kSnapshotRequest = "retained";
 inline constexpr std::string_view kReplyOk = "ok";
 inline constexpr std::string_view kReplyError = "error";
+// Asking before subscribing (docs/PROTOCOL.md, "Subscribe permissions"): [kMayRead]
+// [pattern]* (none: every topic) is answered [kReplyOk] when the caller may subscribe to
+// all of them live, else [kReplyError][why]. A live subscription the rules refuse costs
+// the subscriber its connections, so clients ask first.
+inline constexpr std::string_view kMayRead = "may-read";
 // The journal replay (docs/PROTOCOL.md, "Replay"): [kReplayRequest][from][credit][pattern]*
 // is answered with up to `credit` events in messages [kReplayEvents][records] (records:
 // several events, each as append_record writes it), then [kReplayMore][next seq] or

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 
 #include <zmq.hpp>
 
@@ -26,6 +27,13 @@ class ZapHandler {
   uint64_t serve_pending();
   // Refuses `identity` from now on, whatever its credential (a peer that misbehaved).
   void ban(const std::string& identity) { banned_.insert(identity); }
+  // Refuses `identity` from the peer at `address` (the ZAP address: ":uid:gid:pid" on ipc)
+  // from now on: a subscriber whose connections were cut for a refused subscription
+  // (peer_cutter.h) must not get them back by reconnecting.
+  void ban_peer(const std::string& address, const std::string& identity) {
+    if (banned_peers_.size() < kMaxBannedPeers) banned_peers_.emplace(address, identity);
+  }
+  static constexpr size_t kMaxBannedPeers = 4096;
 
  private:
   void refuse_log_once(const std::string& identity, const std::string& mechanism);
@@ -34,6 +42,7 @@ class ZapHandler {
   const CredentialStore& credentials_;
   std::set<std::string> warned_;  // identities whose refusal was already logged
   std::set<std::string> banned_;
+  std::set<std::pair<std::string, std::string>> banned_peers_;  // address, identity
 };
 
 }  // namespace hub

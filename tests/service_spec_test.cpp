@@ -137,6 +137,15 @@ TEST_CASE("service.yml log.to is file or journal", "[service]") {
              Catch::Contains("log.to: expected file or journal"));
 }
 
+TEST_CASE("service.yml subscribe: lists patterns of what the module may read", "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\nsubscribe: [\"Timer/#\", \"+/alarm\"]\n");
+  CHECK(foo_service(root).subscribe == std::vector<std::string>{"Timer/#", "+/alarm"});
+  CHECK_THAT(problems_of("command: serve\nsubscribe: [\"Timer/#/x\"]\n"),
+             Catch::Contains("subscribe: '#' may only be the last level"));
+  CHECK_THAT(problems_of("command: serve\nsubscribe: Timer/#\n"), Catch::Contains("subscribe"));
+}
+
 TEST_CASE("a module without any service.yml runs no service", "[service]") {
   TempDir root;
   root.write("config/site/modules/Foo/settings.yml", "colour: red\n");

@@ -25,6 +25,7 @@
 #include "core/hub/hub_logger.h"
 #include "core/hub/hub_options.h"
 #include "core/hub/running_bus.h"
+#include "core/hub/subscribe_declarations.h"
 #include "core/modules/module_manager.h"
 #include "core/scripts/script_dispatcher.h"
 #include "core/scripts/script_runner.h"
@@ -126,6 +127,7 @@ int Hub::start() {
   ModuleManagerOptions modules = module_manager_options(config_, layout_);
   modules.cancel_fd = signal_fd_;
   modules.on_modules_changed = [this](const std::vector<Module>& m) {
+    declare_subscriptions(*bus_, m);
     if (modules_changed_) modules_changed_(m);
   };
   modules.stop_scripts = [this](const std::string& name, const std::string& why) {
@@ -140,6 +142,7 @@ int Hub::start() {
   modules.revoke = [this](const std::string& identity) { bus_->revoke(identity); };
   modules_ = std::make_unique<ModuleManager>(std::move(modules), publish_);
   modules_->load();
+  declare_subscriptions(*bus_, modules_->tree().loaded);
 
   if (int failed = start_dispatcher()) return failed;
   if (int failed = bind_api()) return failed;

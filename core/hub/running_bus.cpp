@@ -93,6 +93,7 @@ Result<std::unique_ptr<RunningBus>> RunningBus::start(const JournalOptions& jour
   broker.last_seq = go_on;
   if (bus->curve_) broker.curve = &*bus->curve_;
   const std::string internal = broker.internal_endpoint;
+  broker.subscribe_rules = &bus->subscribe_rules_;
   auto bound = Broker::bind(bus->ctx_, std::move(broker), bus->credentials_);
   if (!bound) return bound.status();
   bus->broker_ = std::move(*bound);
@@ -169,6 +170,9 @@ std::string RunningBus::counters_json() const {
       .add("revoked", static_cast<int64_t>(c.revoked.load()))
       .add("subscriptions_refused", static_cast<int64_t>(c.subscriptions_refused.load()))
       .add_raw("forbidden_by", by_identity_json(broker_->forbidden_by_identity()))
+      .add("subscribe_forbidden", static_cast<int64_t>(c.subscribe_forbidden.load()))
+      .add_raw("subscribe_forbidden_by",
+               by_identity_json(broker_->subscribe_forbidden_by_identity()))
       .str();
 }
 

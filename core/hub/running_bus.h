@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -21,6 +22,7 @@
 #include "bus/journal.h"
 #include "bus/publisher.h"
 #include "bus/status.h"
+#include "bus/subscribe_rules.h"
 
 namespace hub {
 
@@ -58,6 +60,10 @@ class RunningBus {
   // A fresh credential for `identity`, valid on the bus until revoked.
   Credential grant(const std::string& identity);
   void revoke(const std::string& identity) { credentials_.remove(identity); }
+  // What each module may read besides its own topics (service.yml subscribe:).
+  void declare_subscriptions(std::map<std::string, std::vector<std::string>> by_module) {
+    subscribe_rules_.declare(std::move(by_module));
+  }
 
   // Drains and closes the bus. Idempotent.
   void stop();
@@ -68,6 +74,7 @@ class RunningBus {
   // Members are declared in the order they must be torn down in reverse.
   zmq::context_t ctx_;
   CredentialStore credentials_;
+  SubscribeRules subscribe_rules_;    // outlives the broker that reads it
   std::optional<CurveServer> curve_;  // for the tcp endpoints; outlives the broker
   std::unique_ptr<Journal> journal_;  // outlives the broker that writes it
   std::unique_ptr<Broker> broker_;

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "bus/root_layout.h"
+#include "bus/topic_filter.h"
 #include "core/config/yaml_reader.h"
 #include "core/modules/module_config.h"
 
@@ -86,13 +87,14 @@ class SpecParser {
   void parse(const YAML::Node& node, ServiceSpec& spec) {
     if (!r_.expect_map(node, "",
                        {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes",
-                        "log", "user", "group", "needs_config", "check"}))
+                        "log", "user", "group", "needs_config", "check", "subscribe"}))
       return;
     parse_account(node, spec);
     r_.read(node, "", "command", spec.command);
     if (node["command"] && node["command"].IsScalar() && spec.command.empty())
       r_.problem(node["command"], "command", "expected a program, got an empty string");
     r_.read(node, "", "args", spec.args);
+    parse_subscribe(node, spec);
     parse_env(node["env"], spec.env);
     parse_restart(node["restart"], spec.restart);
     if (const YAML::Node stop = node["stop"]; stop && r_.expect_map(stop, "stop", {"grace"}))
@@ -127,6 +129,16 @@ class SpecParser {
   }
 
  private:
+  // subscribe: MQTT patterns of other modules' topics the module may read.
+  void parse_subscribe(const YAML::Node& node, ServiceSpec& spec) {
+    r_.read(node, "", "subscribe", spec.subscribe);
+    const YAML::Node key = node["subscribe"];
+    if (!key || !key.IsSequence()) return;
+    for (const auto& pattern : spec.subscribe) {
+      if (auto problem = pattern_problem(pattern)) return r_.problem(key, "subscribe", *problem);
+    }
+  }
+
   void parse_needs_config(const YAML::Node& node, ServiceSpec& spec) {
     const YAML::Node key = node["needs_config"];
     if (!key) return;

@@ -114,6 +114,10 @@ struct ServiceSpec {
   // top-level key, not null; empty: always.
   std::string needs_config;
   std::optional<ConfigCheck> check;
+  // subscribe: what the module's identities (its service's instances and its scripts)
+  // may read besides their own topics, Hub/# and the lifecycle events: MQTT patterns,
+  // e.g. ["Timer/#"] (bus/subscribe_rules.h).
+  std::vector<std::string> subscribe;
   // The merged definition as YAML text: two specs with the same text are the same service.
   std::string text;
 };

@@ -52,6 +52,7 @@
 #include "bus/credentials.h"
 #include "bus/journal.h"
 #include "bus/publisher.h"
+#include "bus/subscribe_rules.h"
 #include "bus/subscriber.h"
 #include "bus/wire.h"
 
@@ -180,6 +181,10 @@ std::optional<hub::Durability> g_journal;
 // --no-ownership: the broker does not check that publishers own their topics (the
 // baseline for what the check costs). Our publisher is module "bench", so it is checked.
 bool g_check_ownership = true;
+// --no-subscribe-rules: the broker checks no subscribe permissions (the baseline for what
+// they cost: they run per subscription, plus a look at the events socket's monitor per
+// turn of the broker's loop).
+bool g_subscribe_rules = true;
 
 // (B) hub::Broker, on its own thread and context.
 class OurBroker {
@@ -190,6 +195,7 @@ class OurBroker {
     credentials_.add(module_);
     hub::BrokerOptions options;
     options.check_ownership = g_check_ownership;
+    if (g_subscribe_rules) options.subscribe_rules = &subscribe_rules_;
     if (g_journal) {
       hub::JournalOptions j;
       j.dir = std::filesystem::path(dir.path()) / "journal";
@@ -232,6 +238,7 @@ class OurBroker {
  private:
   hub::Credential admin_, module_;
   hub::CredentialStore credentials_;
+  hub::SubscribeRules subscribe_rules_;
   hub::BrokerOptions options_;
   std::unique_ptr<hub::Journal> journal_;  // outlives the broker
   zmq::context_t ctx_ = make_context(Side::kServer);
@@ -664,10 +671,12 @@ struct Args {
   std::fprintf(
       code == 0 ? stdout : stderr,
       "usage: bus_bench [--quick] [--events N] [--repeat R] [--journal D] [--no-ownership]\n"
+      "                 [--no-subscribe-rules]\n"
       "  --quick     100,000 events per burst (default 1,000,000)\n"
       "  --events N  N events per burst\n"
       "  --journal D our broker journals every event (D: none, batch, every-event)\n"
       "  --no-ownership  our broker does not check who owns a topic (its cost)\n"
+      "  --no-subscribe-rules  our broker checks no subscribe permissions (their cost)\n"
       "  --repeat R  run every burst R times, raw and ours alternating, and report\n"
       "              the run with the median events/s of each (default 1)\n");
   std::exit(code);
@@ -705,6 +714,8 @@ Args parse_args(int argc, char** argv) {
       }
     } else if (a == "--no-ownership") {
       g_check_ownership = false;
+    } else if (a == "--no-subscribe-rules") {
+      g_subscribe_rules = false;
     } else if (a == "--help" || a == "-h") {
       usage(0);
     } else {

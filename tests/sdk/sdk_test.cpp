@@ -25,7 +25,9 @@ namespace {
 void add_probe(const TempDir& root, const std::string& config = "") {
   add_module(root, "Probe",
              std::string("command: ") + SDK_PROBE_PATH +
-                 "\nready: {notify: true, timeout: 20s}\nstop: {grace: 5s}\n");
+                 "\nready: {notify: true, timeout: 20s}\nstop: {grace: 5s}\n"
+                 // It answers every module's ping (+/ping) and reads Durable/#.
+                 "subscribe: [\"#\"]\n");
   root.write("config/site/modules/Probe/probe.yml", "colour: teal\n" + config);
 }
 
