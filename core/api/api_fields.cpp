@@ -136,6 +136,16 @@ Status check_api_fields(std::string_view method, const YAML::Node& body) {
                                  what_is(member.second));
     }
   }
+  // "all" names every module: with a module or an instance too, one of them would be
+  // ignored (restart would take all, start and stop the name).
+  if (body["all"]) {
+    for (const char* other : {"name", "instance", "config", "replace"}) {
+      if (body[other]) {
+        return Status::bad_request("field \"all\" goes alone, not with \"" + std::string(other) +
+                                   "\"");
+      }
+    }
+  }
   return Status::ok();
 }
 

@@ -140,8 +140,14 @@ ApiRequest parse_api_request(std::string_view json, std::string identity) {
       request.body.IsMap() ? request.body[std::string(api::kDeadlineField)] : YAML::Node();
   int64_t deadline_ms = 0;
   if (deadline && deadline.IsScalar() && YAML::convert<int64_t>::decode(deadline, deadline_ms)) {
-    request.deadline =
-        std::chrono::system_clock::time_point(std::chrono::milliseconds(deadline_ms));
+    // Beyond what the clock holds (about the years 1678 to 2262): its end, not an overflow.
+    using Clock = std::chrono::system_clock;
+    const int64_t latest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::duration::max()).count();
+    request.deadline = deadline_ms >= latest ? Clock::time_point::max()
+                       : deadline_ms <= -latest
+                           ? Clock::time_point::min()
+                           : Clock::time_point(std::chrono::milliseconds(deadline_ms));
   }
   return request;
 }

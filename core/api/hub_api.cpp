@@ -148,6 +148,10 @@ Status HubApi::authorize(const ApiRequest& r) const {
   if (r.method == api::kInspect || r.method == api::kPort || r.method == api::kReport)
     return Status::ok();
   if (r.method == api::kStart || r.method == api::kStop) {
+    if (r.body["all"]) {  // whatever else it names: every module is the administrator's
+      return Status::forbidden(r.identity + " may not " + r.method +
+                               " all (only the administrator starts and stops modules)");
+    }
     const std::string name = string_field(r.body, "name");
     const std::string instance = string_field(r.body, "instance");
     const std::string target_module = !name.empty() ? name : instance.substr(0, instance.find('.'));

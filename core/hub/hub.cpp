@@ -336,11 +336,18 @@ void Hub::serve() {
     if (items[1].revents & ZMQ_POLLIN) break;
     signalfd_siginfo info{};
     if ((items[2].revents & ZMQ_POLLIN) && ::read(reload_fd_, &info, sizeof info) == sizeof info) {
-      spdlog::info("SIGHUP received: reloading");
-      ControlOperation reloading;
-      reloading.what = "reload (SIGHUP)";
-      reloading.run = [this] { (void)reload(); };
-      control_->submit(std::move(reloading));
+      if (reload_queued_.exchange(true)) {  // a storm: the queued reload will see it all
+        spdlog::info("SIGHUP received: a reload is already queued");
+      } else {
+        spdlog::info("SIGHUP received: reloading");
+        ControlOperation reloading;
+        reloading.what = "reload (SIGHUP)";
+        reloading.run = [this] {
+          reload_queued_ = false;  // a SIGHUP from now on rescans after this one
+          (void)reload();
+        };
+        control_->submit(std::move(reloading));
+      }
     }
     uint64_t failures = 0;
     if ((items[4].revents & ZMQ_POLLIN) && ::read(failure_fd_, &failures, sizeof failures) > 0) {

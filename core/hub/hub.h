@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -130,7 +131,9 @@ class Hub {
   // Last, so it stops first: the modules' starts, stops and reloads run on it.
   std::unique_ptr<ControlThread> control_;
   bool startup_failed_ = false;  // the main thread's
-  int stop_signal_ = 0;          // what serve() returned on
+  // A SIGHUP's reload is queued and has not begun: another SIGHUP adds nothing.
+  std::atomic<bool> reload_queued_{false};
+  int stop_signal_ = 0;  // what serve() returned on
 };
 
 }  // namespace hub

@@ -86,6 +86,9 @@ Candidate examine(const fs::path& dir, const std::string& level) {
         rejection(c.module, dir.string() + ": expected a module directory, found a file", dir);
   } else if (auto bad = module_name_problem(c.module.name)) {
     c.rejected = rejection(c.module, dir.string() + ": unsafe module name: " + *bad, dir);
+  } else if (c.module.name == "all") {  // `hubctl stop all` could never name it
+    c.rejected = rejection(
+        c.module, dir.string() + ": 'all' is reserved (hubctl start|stop|restart all)", dir);
   } else {
     c.rejected = read_info(c.module);
   }

@@ -317,10 +317,15 @@ bool ModuleManager::start_in_turn(const Module& m) {
 }
 
 bool ModuleManager::start_all() {
+  bool whole = true;
   for (const auto& m : tree_.loaded) {
-    if (!start_in_turn(m)) return false;
+    if (!start_in_turn(m)) {
+      whole = false;
+      break;
+    }
   }
-  return !cancelled();
+  publish_view();  // a module held last (its dependency disabled) has its reason shown
+  return whole && !cancelled();
 }
 
 void ModuleManager::stop_module(const std::string& name, const std::string& reason) {
