@@ -185,19 +185,24 @@ TEST_CASE("a module that is not up, or whose service failed, gets another try", 
   }
 }
 
-TEST_CASE("around a changed module, its dependencies and dependents are not touched", "[reload]") {
+TEST_CASE(
+    "around a changed module, its dependencies are not touched and its dependents are "
+    "restarted with it",
+    "[reload]") {
   const std::vector<Module> loaded = {module("Base"), module("Mid", {"Base"}),
-                                      module("Top", {"Mid"})};
+                                      module("Top", {"Mid"}), module("Side", {"Base"})};
   Module mid = module("Mid", {"Base"});
   mid.config = YAML::Load("{level: 2}");
   const ReloadPlan plan =
-      plan_reload(loaded, all_up(loaded), tree({module("Base"), mid, module("Top", {"Mid"})}));
-  CHECK(plan.changed == Names{"Mid"});
-  CHECK(plan.unchanged == Names{"Base", "Top"});
-  CHECK(stops(plan) == Names{"Mid"});
-  CHECK(plan.start == Names{"Mid"});
+      plan_reload(loaded, all_up(loaded),
+                  tree({module("Base"), mid, module("Top", {"Mid"}), module("Side", {"Base"})}));
+  CHECK(plan.changed == Names{"Mid", "Top"});
+  CHECK(plan.unchanged == Names{"Base", "Side"});
+  CHECK(plan.follows == std::map<std::string, std::string>{{"Top", "Mid is restarted"}});
+  CHECK(stops(plan) == Names{"Top", "Mid"});  // the dependent first
+  CHECK(plan.start == Names{"Mid", "Top"});
   // The unchanged keep their running definition, in the new tree's order.
-  CHECK(names_of(plan.loaded) == Names{"Base", "Mid", "Top"});
+  CHECK(names_of(plan.loaded) == Names{"Base", "Mid", "Top", "Side"});
   CHECK(plan.loaded[1].config["level"].as<int>() == 2);
 }
 

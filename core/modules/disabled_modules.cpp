@@ -13,10 +13,14 @@ namespace fs = std::filesystem;
 
 Status DisabledModules::load() {
   names_.clear();
+  unreadable_.clear();
   std::error_code ec;
   if (file_.empty() || !fs::exists(file_, ec)) return Status::ok();
   auto text = read_small_file(file_, 1024 * 1024);
-  if (!text) return Status::error(text.error());
+  if (!text) {
+    unreadable_ = text.error();
+    return Status::error(text.error());
+  }
   size_t from = 0;
   while (from < text->size()) {
     size_t end = text->find('\n', from);
@@ -29,6 +33,9 @@ Status DisabledModules::load() {
 }
 
 Status DisabledModules::set(const std::string& name, bool disabled) {
+  if (!unreadable_.empty()) {  // saving now would drop what the file holds
+    return Status::error(unreadable_ + " (the list of disabled modules; fix or remove it)");
+  }
   std::set<std::string> next = names_;
   if (disabled) {
     next.insert(name);
@@ -59,6 +66,12 @@ Status DisabledModules::save(const std::set<std::string>& names) const {
   if (written) {
     fs::rename(temp, file_, ec);
     if (ec) problem = ec.message();
+  }
+  if (problem.empty()) {
+    // The rename is durable once the directory is: only then is the change acknowledged.
+    const int dir = ::open(file_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0 || ::fsync(dir) != 0) problem = std::strerror(errno);
+    if (dir >= 0) ::close(dir);
   }
   if (problem.empty()) return Status::ok();
   fs::remove(temp, ec);

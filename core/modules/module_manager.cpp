@@ -372,6 +372,10 @@ ModulesNow ModuleManager::now() const {
 
 std::string ModuleManager::reload() {
   spdlog::info("reload: rescanning modules");
+  if (!disabled_.readable()) {  // fixed meanwhile? (a readable list is never re-read)
+    if (Status s = disabled_.load(); !s)
+      spdlog::error("modules: {}; no module is kept disabled", s.message());
+  }
   auto scanned = scan();
   if (!scanned) {
     spdlog::error("reload: {}; every module keeps running as it was", scanned.error());
@@ -412,7 +416,7 @@ void ModuleManager::stop_for_reload(const ReloadPlan& plan) {
   for (const auto& [name, reason] : plan.stop_scripts) stop_scripts(name, reason);
   for (const auto& stop : plan.stop) {
     if (!stop.scripts_reason.empty()) stop_scripts(stop.name, stop.scripts_reason);
-    stop_module(stop.name);
+    stop_module(stop.name, stop.reason);
   }
   for (const auto& name : plan.removed) spdlog::info("reload: module {} removed", name);
 }
@@ -487,6 +491,7 @@ void ModuleManager::stop_dependents(const std::string& name, const std::string& 
 
 void ModuleManager::bring_back_dependents() {
   for (const auto& m : tree_.loaded) {  // dependency order: a chain comes back in one pass
+    if (cancelled()) return;            // the hub is stopping: they stay down
     if (held_.count(m.name) == 0 || disabled_.contains(m.name) || missing_dependency(m)) continue;
     not_startable_.erase(m.name);
     if (!start_module(m)) held_.erase(m.name);  // failed: says so itself, no longer waits
@@ -547,6 +552,7 @@ std::string ModuleManager::start_every() {
   std::vector<std::string> started;
   std::string failed = "[";
   for (const auto& m : tree_.loaded) {
+    if (cancelled()) break;  // the hub is stopping: the rest are not started
     if (disabled_.contains(m.name) || healthy(m.name)) continue;
     auto outcome = start(m.name);
     if (outcome) {
@@ -581,7 +587,12 @@ std::string ModuleManager::restart_every() {
 }
 
 Result<std::string> ModuleManager::set_enabled(const std::string& name, bool enabled) {
-  if (find_loaded(name) == nullptr) return Status::not_found("no loaded module " + name);
+  if (find_loaded(name) == nullptr) {
+    // Disabled, then rejected or removed: it can still leave the list.
+    if (!enabled || !disabled_.contains(name)) return Status::not_found("no loaded module " + name);
+    if (Status saved = disabled_.set(name, false); !saved) return saved;
+    return JsonObject().add("enabled", true).add("state", "not loaded").str();
+  }
   if (Status saved = disabled_.set(name, !enabled); !saved) return saved;
   spdlog::info("module {} {}", name, enabled ? "enabled" : "disabled");
   if (!enabled) {

@@ -53,6 +53,21 @@ void sort_current(const std::vector<Module>& loaded, const ModulesNow& now, cons
   }
 }
 
+// What depends on a restarted module is restarted with it, as systemd's PartOf: it stops
+// first and starts after it (`loaded` is in dependency order: one pass follows chains).
+void restart_dependents(const std::vector<Module>& loaded, ReloadPlan& plan) {
+  for (const auto& m : loaded) {
+    if (!contains(plan.unchanged, m.name)) continue;
+    for (const auto& d : m.depends) {
+      if (!plan.restarts(d.name)) continue;
+      plan.unchanged.erase(std::find(plan.unchanged.begin(), plan.unchanged.end(), m.name));
+      plan.changed.push_back(m.name);
+      plan.follows[m.name] = d.name + " is restarted";
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 bool ReloadPlan::restarts(const std::string& name) const { return contains(changed, name); }
@@ -80,6 +95,7 @@ ReloadPlan plan_reload(const std::vector<Module>& loaded, const ModulesNow& now,
                        const ModuleTree& fresh) {
   ReloadPlan plan;
   sort_current(loaded, now, fresh, plan);
+  restart_dependents(loaded, plan);
 
   // What goes away loses its event scripts first of all; then the stops, dependents first.
   for (const auto& name : plan.removed)
@@ -87,10 +103,12 @@ ReloadPlan plan_reload(const std::vector<Module>& loaded, const ModulesNow& now,
   for (const auto& name : plan.dropped)
     plan.stop_scripts.emplace_back(name, "module " + name + " was rejected");
   for (auto it = now.started.rbegin(); it != now.started.rend(); ++it) {
+    const auto follows = plan.follows.find(*it);
+    const std::string why = follows == plan.follows.end() ? "" : follows->second;
     if (plan.restarts(*it)) {
-      plan.stop.push_back({*it, "module " + *it + " is restarted"});
+      plan.stop.push_back({*it, "module " + *it + " is restarted", why});
     } else if (contains(plan.removed, *it) || contains(plan.dropped, *it)) {
-      plan.stop.push_back({*it, ""});
+      plan.stop.push_back({*it, "", ""});
     }
   }
 

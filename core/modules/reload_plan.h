@@ -3,6 +3,7 @@
 // out (module_manager.h). No processes, no files, no events: every decision is here.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,8 +26,11 @@ struct ReloadPlan {
   std::vector<std::string> added;    // new in the tree: started; new tree's order
   std::vector<std::string> removed;  // gone from the tree: stopped; old tree's order
   // Restarted: its definition (files, config, service) changed, or it was not up, or its
-  // service had failed. Old tree's order.
+  // service had failed, or a module it depends on is restarted. Old tree's order.
   std::vector<std::string> changed;
+  // Of the changed, those restarted only because a dependency is: name -> why
+  // ("Timer is restarted"), told in their stopping and stopped events.
+  std::map<std::string, std::string> follows;
   std::vector<std::string> unchanged;  // up, healthy, same definition: not touched
   // Rejected now but up and healthy: keeps running as it was, with why it was rejected.
   std::vector<std::pair<std::string, std::string>> kept;  // name, reason
@@ -42,6 +46,7 @@ struct ReloadPlan {
   struct Stop {
     std::string name;
     std::string scripts_reason;  // empty: its scripts were stopped first of all
+    std::string reason;          // a dependency's restart takes it down; else empty
   };
   std::vector<Stop> stop;
   // The tree's modules afterwards: the new tree's order, with the running definition of
