@@ -12,6 +12,7 @@
 using namespace hub;
 using namespace hub::test;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -128,6 +129,30 @@ TEST_CASE("disable keeps a module down across reload and hubd restart, and enabl
   CHECK(enabled.out == "enabled Probe\n");
   CHECK(pid_of(root, "Probe") > 0);
   CHECK_THAT(module_entry(root, "Probe"), !Catch::Contains("\"enabled\":false"));
+}
+
+TEST_CASE("a list of disabled modules hubd cannot read is told, and never overwritten",
+          "[hubd][control]") {
+  TempDir root;
+  add_module(root, "Probe", kSleeper);
+  add_module(root, "Other", kSleeper);
+  // Not a regular file: hubd cannot tell what it holds.
+  const auto list = root.path() / "var/db/hub/modules-disabled";
+  fs::create_directories(list / "Probe");
+  RunningHub hub(root);
+  CHECK(pid_of(root, "Probe") > 0);  // nothing kept down by a guess
+  const Run disabled = hubctl(root, {"disable", "Other"});
+  CHECK(disabled.exit == 1);
+  CHECK_THAT(disabled.err, Catch::Contains("modules-disabled"));
+  CHECK(pid_of(root, "Other") > 0);  // refused: nothing changed
+  CHECK(fs::is_directory(list / "Probe"));
+  // Fixed by hand: the next reload reads it, and a disable is saved beside what it held.
+  fs::remove_all(list);
+  root.write("var/db/hub/modules-disabled", "Probe\n");
+  CHECK(hubctl(root, {"reload"}).exit == 0);
+  CHECK(hubctl(root, {"disable", "Other"}).exit == 0);
+  CHECK(pid_of(root, "Other") == 0);
+  CHECK(read_file(list) == "Other\nProbe\n");
 }
 
 TEST_CASE("stopping a module stops its dependents first, and they come back with it",
