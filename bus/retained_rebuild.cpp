@@ -28,6 +28,7 @@ RetainedRebuild rebuild_retained(const std::filesystem::path& journal_dir, Retai
       store.note_transient(record->topic, record->payload);
     }
   }
+  store.forget_processes();  // none of them runs under this hubd
   return done;
 }
 

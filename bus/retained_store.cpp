@@ -75,6 +75,8 @@ std::optional<std::string> RetainedStore::keep(const zmq::message_t& topic, zmq:
     }
   } else if (is_lifecycle_topic(name)) {
     return std::string(name) + " is lifecycle state only the Hub retains";
+  } else if (name.substr(0, name.find('/')) == kHubIdentity) {
+    return std::string(name) + " is the Hub's: only the Hub retains its events";
   }
   auto it = events_.find(name);
   if (it != events_.end() && it->second.owner.empty() && !owner.empty()) {
@@ -160,6 +162,16 @@ void RetainedStore::track_ended(const LifecycleFact& fact) {
     instances.pop_front();
   }
   if (instances.empty()) ended_.erase(found);
+}
+
+void RetainedStore::forget_processes() {
+  for (auto it = events_.begin(); it != events_.end();) {
+    const std::string_view topic = topic_of_key(it->first);
+    const std::string_view event = topic.substr(topic.find('/') + 1);
+    const bool process =
+        topic.size() != it->first.size() && (event == "started" || event == "ready");
+    it = process ? events_.erase(it) : std::next(it);
+  }
 }
 
 void RetainedStore::append_matching(const TopicFilter& filter, std::vector<zmq::message_t>& out) {

@@ -48,6 +48,11 @@ class RetainedStore {
   // drops the state it makes stale. Other events leave the store alone.
   void note_transient(std::string_view topic, std::string_view payload);
 
+  // Drops the Hub's started and ready state of every instance: said by an earlier hubd
+  // (rebuilt from the journal), whose processes this one does not run. An earlier hubd
+  // that stopped cleanly said stopped; one that crashed could not.
+  void forget_processes();
+
   // Appends [topic][header][payload] of every retained event `filter` matches, in
   // sequence order, to `out`.
   // (Not const: ZeroMQ marks a buffer shared when it is copied.)

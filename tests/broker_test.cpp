@@ -130,7 +130,7 @@ TEST_CASE("a late subscriber starts with the retained events, then every later e
   auto publisher = bus.publisher();
   PublishOptions retain;
   retain.retain = true;
-  REQUIRE(publisher.publish_confirmed("Hub/startup", "{\"n\":1}", 5s, retain));
+  REQUIRE(publisher.publish_confirmed("Site/startup", "{\"n\":1}", 5s, retain));
   REQUIRE(publisher.publish_confirmed("Sensor/temp", "{\"c\":20}", 5s, retain));
   REQUIRE(publisher.publish_confirmed("Sensor/temp", "{\"c\":21}", 5s, retain));  // replaces
   REQUIRE(publisher.publish_confirmed("Sensor/noise", "{}", 5s));                 // not retained
@@ -445,7 +445,7 @@ TEST_CASE("a snapshot request that arrives before its sync subscription waits fo
   auto publisher = bus.publisher();
   PublishOptions retain;
   retain.retain = true;
-  REQUIRE(publisher.publish_confirmed("Hub/startup", "{}", 5s, retain));
+  REQUIRE(publisher.publish_confirmed("Site/startup", "{}", 5s, retain));
 
   RawClient raw(bus, bus.endpoint("replay.sock"));
   raw.send({"retained", "early-token"});  // no SUB exists yet: the broker must wait
@@ -457,5 +457,5 @@ TEST_CASE("a snapshot request that arrives before its sync subscription waits fo
   const auto reply = raw.receive(5s);
   REQUIRE(reply.size() == 5);
   CHECK(reply[0] == "ok");
-  CHECK(reply[2] == "Hub/startup");
+  CHECK(reply[2] == "Site/startup");
 }

@@ -100,6 +100,26 @@ std::string shown(const std::string& name) {
   return name.size() <= 64 ? name : name.substr(0, 64) + "...";
 }
 
+// The path of the first key given twice in a map within `value` (yaml-cpp keeps both; a
+// lookup sees the first, a merge the last), `path` leading; empty when there is none.
+std::string key_given_twice(const YAML::Node& value, const std::string& path) {
+  if (value.IsSequence()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      std::string found = key_given_twice(value[i], path + "[" + std::to_string(i) + "]");
+      if (!found.empty()) return found;
+    }
+  }
+  if (!value.IsMap()) return {};
+  std::set<std::string> keys;
+  for (const auto& member : value) {
+    const std::string inner = path + "." + shown(member.first.Scalar());
+    if (!keys.insert(member.first.Scalar()).second) return inner;
+    std::string found = key_given_twice(member.second, inner);
+    if (!found.empty()) return found;
+  }
+  return {};
+}
+
 std::string quoted_names(std::initializer_list<Field> fields) {
   std::string out;
   for (const Field& f : fields) out += (out.empty() ? "\"" : ", \"") + std::string(f.name) + "\"";
@@ -134,6 +154,9 @@ Status check_api_fields(std::string_view method, const YAML::Node& body) {
       return Status::bad_request("field \"" + name + "\" must be " +
                                  std::string(type_name(field->type)) + ", not " +
                                  what_is(member.second));
+    }
+    if (const std::string twice = key_given_twice(member.second, shown(name)); !twice.empty()) {
+      return Status::bad_request("field \"" + twice + "\" given twice");
     }
   }
   // "all" names every module: with a module or an instance too, one of them would be
