@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -592,7 +593,7 @@ class Broker::Impl {
           // XPUB applied it already: only closing the connection undoes it (peer_cutter.h).
           const char* peer = zmq_msg_gets(msg.handle(), "Peer-Address");
           if (peer != nullptr && *peer != '\0') {
-            zap_.ban_peer(peer, who);
+            zap_.ban_peer(peer, who, grant_of(msg));
             (void)cutter_->cut(peer);
           }
         }
@@ -600,6 +601,13 @@ class Broker::Impl {
       }
       snapshots_.sync_arrived(std::string(prefix.substr(wire::kSyncPrefix.size())), last_seq());
     }
+  }
+
+  // The grant (credentials.h) the connection `msg` came on authenticated with; a message
+  // without one (never, past the ZAP handler) gives the permanent grant.
+  static uint64_t grant_of(const zmq::message_t& msg) {
+    const char* grant = zmq_msg_gets(msg.handle(), kGrantProperty);
+    return grant != nullptr ? std::strtoull(grant, nullptr, 10) : CredentialStore::kPermanentGrant;
   }
 
   // True when `identity` may hold `prefix`: it already does (on some connection), or holds

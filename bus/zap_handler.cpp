@@ -53,12 +53,13 @@ uint64_t ZapHandler::serve_pending() {
                                                         : "";
     std::optional<uint64_t> grant;
     if (frame(0) == "1.0" && frame(2) == kZapDomain && !identity.empty() &&
-        banned_.count(identity) == 0 && banned_peers_.count({frame(3), identity}) == 0) {
+        banned_.count(identity) == 0) {
       if (curve) {
         grant = CredentialStore::kPermanentGrant;
       } else if (mechanism == "PLAIN" && request.size() == 8) {
         grant = credentials_.verify(identity, frame(7));
       }
+      if (grant && banned_peers_.count({frame(3), identity, *grant}) != 0) grant.reset();
     }
     if (!grant) {
       ++refused;

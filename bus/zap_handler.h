@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <zmq.hpp>
@@ -27,11 +28,13 @@ class ZapHandler {
   uint64_t serve_pending();
   // Refuses `identity` from now on, whatever its credential (a peer that misbehaved).
   void ban(const std::string& identity) { banned_.insert(identity); }
-  // Refuses `identity` from the peer at `address` (the ZAP address: ":uid:gid:pid" on ipc)
-  // from now on: a subscriber whose connections were cut for a refused subscription
-  // (peer_cutter.h) must not get them back by reconnecting.
-  void ban_peer(const std::string& address, const std::string& identity) {
-    if (banned_peers_.size() < kMaxBannedPeers) banned_peers_.emplace(address, identity);
+  // Refuses `identity` with the credential of `grant` from the peer at `address` (the ZAP
+  // address: ":uid:gid:pid" on ipc) from now on: a subscriber whose connections were cut
+  // for a refused subscription (peer_cutter.h) must not get them back by reconnecting. A
+  // new credential of that identity (its instance restarted, maybe with the same pid) is
+  // not refused.
+  void ban_peer(const std::string& address, const std::string& identity, uint64_t grant) {
+    if (banned_peers_.size() < kMaxBannedPeers) banned_peers_.emplace(address, identity, grant);
   }
   static constexpr size_t kMaxBannedPeers = 4096;
 
@@ -42,7 +45,8 @@ class ZapHandler {
   const CredentialStore& credentials_;
   std::set<std::string> warned_;  // identities whose refusal was already logged
   std::set<std::string> banned_;
-  std::set<std::pair<std::string, std::string>> banned_peers_;  // address, identity
+  std::set<std::tuple<std::string, std::string, uint64_t>> banned_peers_;  // address,
+                                                                           // identity, grant
 };
 
 }  // namespace hub
