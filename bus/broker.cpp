@@ -190,6 +190,7 @@ class Broker::Impl {
     const RetainedRebuild done = hub::rebuild_retained(options_.journal->options().dir, retained_);
     counters_.retained_topics.store(retained_.size(), std::memory_order_relaxed);
     counters_.retained_bytes.store(retained_.bytes(), std::memory_order_relaxed);
+    rebuilt_lifecycle_ = retained_.lifecycle_events();
     if (done.events_read == 0) return;
     spdlog::info(
         "bus: {} retained events rebuilt from {} journalled events in {} ms ({} refused now)",
@@ -731,6 +732,10 @@ class Broker::Impl {
   // Distinct prefixes each identity subscribed to (kept while the broker runs: the same
   // ones come back when a client reconnects).
   std::unordered_map<std::string, std::unordered_set<std::string>> subscriptions_;
+
+ public:
+  // The lifecycle state the journal gave back at bind(): written before run(), then only read.
+  std::map<std::string, std::set<std::string>> rebuilt_lifecycle_;
 };
 
 Result<std::unique_ptr<Broker>> Broker::bind(zmq::context_t& ctx, BrokerOptions options,
@@ -751,6 +756,9 @@ Broker::~Broker() = default;
 void Broker::run() { impl_->run(); }
 void Broker::stop() { impl_->stop(); }
 const BrokerCounters& Broker::counters() const { return impl_->counters(); }
+const std::map<std::string, std::set<std::string>>& Broker::rebuilt_lifecycle() const {
+  return impl_->rebuilt_lifecycle_;
+}
 std::map<std::string, uint64_t> Broker::forbidden_by_identity() const {
   return impl_->forbidden_by_identity();
 }

@@ -136,6 +136,9 @@ class Broker {
   std::map<std::string, uint64_t> subscribe_forbidden_by_identity() const;
   // The last sequence number assigned (0 before the first event).
   uint64_t last_seq() const;
+  // The Hub's lifecycle state rebuilt from the journal at bind() (module -> EVENTs held),
+  // so hubd can clear what its modules no longer say (a module removed while it was down).
+  const std::map<std::string, std::set<std::string>>& rebuilt_lifecycle() const;
   // The tcp endpoints bound (ports chosen by the system filled in), in the order ingest,
   // events, replay; empty for those not asked for.
   std::vector<std::string> tcp_endpoints() const;

@@ -15,7 +15,9 @@ constexpr char kKeySeparator = '\0';
 // (started) ends what the last one said; readiness belongs to the process that started;
 // a process that ended (exited, not retained itself) is neither started nor ready any
 // more; failed and stopped end each other and any run. loaded and rejected of a module end
-// each other (rejected only when no older version keeps running: kept_running).
+// each other (rejected only when no older version keeps running: kept_running). A newer
+// shadowed replaces the last (one that lists no copy is not retained: it clears it).
+// removed ends all of its module's state, every instance's (RetainedStore::drop_stale).
 std::vector<std::string_view> stale_after(std::string_view event, bool kept_running) {
   if (event == "started") return {"stopped", "failed", "ready"};
   if (event == "ready") return {"stopped", "failed"};
@@ -24,6 +26,7 @@ std::vector<std::string_view> stale_after(std::string_view event, bool kept_runn
   if (event == "stopped") return {"started", "ready", "failed"};
   if (event == "loaded") return {"rejected"};
   if (event == "rejected" && !kept_running) return {"loaded"};
+  if (event == "shadowed") return {"shadowed"};
   return {};
 }
 

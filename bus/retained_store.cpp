@@ -118,6 +118,17 @@ std::optional<std::string> RetainedStore::keep(const zmq::message_t& topic, zmq:
   return std::nullopt;
 }
 
+std::map<std::string, std::set<std::string>> RetainedStore::lifecycle_events() const {
+  std::map<std::string, std::set<std::string>> held;
+  for (const auto& [key, entry] : events_) {
+    const std::string_view topic = topic_of_key(key);
+    if (!entry.owner.empty() || !is_lifecycle_topic(topic)) continue;
+    const size_t slash = topic.find('/');
+    held[std::string(topic.substr(0, slash))].insert(std::string(topic.substr(slash + 1)));
+  }
+  return held;
+}
+
 void RetainedStore::note_transient(std::string_view topic, std::string_view payload) {
   if (!is_lifecycle_topic(topic)) return;
   if (auto fact = lifecycle_fact(topic, payload)) drop_stale(*fact);
@@ -136,6 +147,22 @@ void RetainedStore::keep_fact(const LifecycleFact& fact, zmq::message_t& header,
 }
 
 void RetainedStore::drop_stale(const LifecycleFact& fact) {
+  if (fact.event == "removed") {  // the module is gone: every instance's state goes
+    const std::string prefix = fact.module + "/";
+    for (auto it = events_.lower_bound(prefix);
+         it != events_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      const bool lifecycle =
+          it->second.owner.empty() && is_lifecycle_topic(topic_of_key(it->first));
+      if (!lifecycle) {
+        ++it;
+        continue;
+      }
+      release(it->second);
+      it = events_.erase(it);
+    }
+    ended_.erase(fact.module);
+    return;
+  }
   for (std::string_view stale : fact.supersedes) {
     erase(lifecycle_key(fact.module, stale, fact.instance));
   }

@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -59,6 +60,8 @@ class RetainedStore {
   void append_matching(const TopicFilter& filter, std::vector<zmq::message_t>& out);
 
   size_t size() const { return events_.size(); }
+  // The Hub's lifecycle state held now: module -> the EVENTs retained for it (any instance).
+  std::map<std::string, std::set<std::string>> lifecycle_events() const;
   // Dynamic instances (NAME.X) that stopped or failed whose state is kept, per module; the
   // oldest one's state goes past this, so that short-lived instances cannot grow the
   // Hub's reserved state without bound. Those that run are always kept.

@@ -8,9 +8,9 @@ namespace hub {
 namespace {
 
 // Every EVENT the Hub itself publishes on MODULE/EVENT (README, "Events hubd publishes").
-constexpr std::array<std::string_view, 11> kLifecycleEvents = {
-    "loaded", "rejected",   "shadowed", "failed",   "starting", "started",
-    "ready",  "restarting", "exited",   "stopping", "stopped",
+constexpr std::array<std::string_view, 12> kLifecycleEvents = {
+    "loaded",  "rejected", "shadowed",   "removed", "failed",   "starting",
+    "started", "ready",    "restarting", "exited",  "stopping", "stopped",
 };
 
 }  // namespace

@@ -160,6 +160,8 @@ TEST_CASE("the README's event table names every event and field hubd publishes, 
     REQUIRE(stop.wait_exit() == 0);
     // A reload that rejects the running Steady's new definition keeps the old one running.
     root.write("modules/system/Steady/service.yml", "command: [\n");
+    fs::remove_all(root.path() / "modules/system/Later");   // NAME/removed
+    fs::remove_all(root.path() / "modules/customer/Twin");  // Twin shadows nothing now
     hub.process().signal(SIGHUP);
     REQUIRE(next_on(sub, "Hub/reload"));
     REQUIRE(hub.stop() == 0);

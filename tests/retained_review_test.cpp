@@ -126,7 +126,7 @@ TEST_CASE("review: the administrator cannot retain an event on a Hub/ topic",
 
 // A copy that stops being shadowed (the winner removed) is not shadowed any more, but the
 // retained NAME/shadowed still says it is, for good (and now across restarts too).
-TEST_CASE("review: NAME/shadowed does not outlive the shadowing", "[review][retained][!mayfail]") {
+TEST_CASE("review: NAME/shadowed does not outlive the shadowing", "[review][retained]") {
   TempDir root;
   hub::test::add_module(root, "Twice", "", "", "system");
   hub::test::add_module(root, "Twice", "", "", "site");
@@ -142,7 +142,7 @@ TEST_CASE("review: NAME/shadowed does not outlive the shadowing", "[review][reta
 // A module removed from the tree by a reload is no longer loaded, yet its retained
 // NAME/loaded stays (and a rejected one's NAME/rejected), for good.
 TEST_CASE("review: a module removed by a reload is not shown loaded or rejected",
-          "[review][retained][!mayfail]") {
+          "[review][retained]") {
   TempDir root;
   hub::test::add_module(root, "Gone", "", "", "site");
   hub::test::add_module(root, "Bad", "", "", "site");

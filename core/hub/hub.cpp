@@ -140,6 +140,7 @@ int Hub::start() {
   modules.grant = [this](const std::string& identity) { return bus_->grant(identity); };
   modules.services_group = services_group_;
   modules.revoke = [this](const std::string& identity) { bus_->revoke(identity); };
+  modules.remembered = bus_->rebuilt_lifecycle();
   modules_ = std::make_unique<ModuleManager>(std::move(modules), publish_);
   modules_->load();
   declare_subscriptions(*bus_, modules_->tree().loaded);

@@ -51,6 +51,9 @@ class RunningBus {
   Result<uint64_t> publish(std::string_view topic, const std::string& payload, bool retain);
 
   uint64_t last_seq() const { return broker_->last_seq(); }
+  const std::map<std::string, std::set<std::string>>& rebuilt_lifecycle() const {
+    return broker_->rebuilt_lifecycle();
+  }
   const CurveServer* curve() const { return curve_ ? &*curve_ : nullptr; }
   const CredentialStore& credentials() const { return credentials_; }
 

@@ -60,6 +60,15 @@ LifecycleEvent scan_problem_event(const std::string& problem) {
   return {"Hub/rejected", JsonObject().add("reason", problem).str(), false};
 }
 
+LifecycleEvent unshadowed_event(const std::string& name) {
+  return {name + "/shadowed", JsonObject().add("name", name).add_raw("shadowed", "[]").str(),
+          false};
+}
+
+LifecycleEvent removed_event(const std::string& name) {
+  return {name + "/removed", JsonObject().add("name", name).str(), false};
+}
+
 LifecycleEvent shadowed_event(const std::vector<ShadowedModule>& copies) {
   const ShadowedModule& first = copies.front();
   std::string list = "[";

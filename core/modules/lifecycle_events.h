@@ -65,6 +65,12 @@ LifecycleEvent scan_problem_event(const std::string& problem);
 // hides, from a lower level or an earlier module tree, in search order. REQUIRES: `copies` is not
 // empty and all of one name.
 LifecycleEvent shadowed_event(const std::vector<ShadowedModule>& copies);
+// NAME/shadowed listing no copy: `name` shadows nothing any more (not retained; it clears
+// the retained NAME/shadowed).
+LifecycleEvent unshadowed_event(const std::string& name);
+// NAME/removed: a reload found module NAME (loaded or rejected before) gone from the tree;
+// its retained lifecycle state goes with it.
+LifecycleEvent removed_event(const std::string& name);
 // NAME/starting: the module starts, or (with `attempt`) a service restart begins.
 LifecycleEvent starting_event(const EventSubject& s, std::optional<int64_t> attempt = {});
 // NAME/started (retained): the module's startup scripts succeeded (no service, no

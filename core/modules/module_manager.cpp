@@ -67,6 +67,15 @@ ModulesView ModuleManager::view() const {
   return view_;
 }
 
+std::set<std::string> ModuleManager::known_names() const {
+  std::set<std::string> names;
+  for (const auto& m : tree_.loaded) names.insert(m.name);
+  for (const auto& r : tree_.rejected) {
+    if (!module_name_problem(r.name)) names.insert(r.name);  // one with a topic of its own
+  }
+  return names;
+}
+
 const Module* ModuleManager::find_loaded(const std::string& name) const {
   const auto it = std::find_if(tree_.loaded.begin(), tree_.loaded.end(),
                                [&](const Module& m) { return m.name == name; });
@@ -159,8 +168,15 @@ void ModuleManager::publish_rejected(const RejectedModule& r, bool kept_running)
   publish_lifecycle(publish_, rejected_event(r, kept_running));
 }
 
-// One event per name, listing every shadowed copy (one retained topic per name).
+// One event per name, listing every shadowed copy (one retained topic per name); one that
+// lists none for a name whose copies are no longer shadowed.
 void ModuleManager::publish_shadowed() {
+  std::set<std::string> now;
+  for (const auto& s : tree_.shadowed) now.insert(s.name);
+  for (const auto& name : shadowing_) {
+    if (now.count(name) == 0) publish_lifecycle(publish_, unshadowed_event(name));
+  }
+  shadowing_ = std::move(now);
   for (size_t i = 0; i < tree_.shadowed.size();) {
     std::vector<ShadowedModule> copies;
     for (; i < tree_.shadowed.size() &&
@@ -180,6 +196,15 @@ void ModuleManager::announce() {
     spdlog::error("modules: {}", problem);
     publish_lifecycle(publish_, scan_problem_event(problem));
   }
+  const std::set<std::string> known = known_names();
+  for (const auto& [name, events] : options_.remembered) {  // from an earlier run
+    if (known.count(name) == 0) {
+      publish_lifecycle(publish_, removed_event(name));
+    } else if (events.count("shadowed") != 0) {
+      shadowing_.insert(name);  // cleared below unless it still holds
+    }
+  }
+  options_.remembered.clear();
   publish_shadowed();
   for (const auto& r : tree_.rejected) publish_rejected(r, false);
   for (const auto& m : tree_.loaded) publish_loaded(m);
@@ -384,8 +409,13 @@ std::string ModuleManager::reload() {
     return report.payload;
   }
   const ReloadPlan plan = plan_reload(tree_.loaded, now(), *scanned);
+  const std::set<std::string> before = known_names();
   stop_for_reload(plan);
   adopt(plan, std::move(*scanned));
+  const std::set<std::string> after = known_names();
+  for (const auto& name : before) {  // gone from the tree: its state goes too
+    if (after.count(name) == 0) publish_lifecycle(publish_, removed_event(name));
+  }
   announce_reloaded(plan);
   publish_view();
   for (const auto& name : plan.start) {

@@ -57,6 +57,9 @@ struct ModuleManagerOptions {
   // hub stops (stop_all()): the dispatcher's own stop ends what still runs then.
   std::function<void(const std::string& name, const std::string& reason)> stop_scripts;
   std::function<void(const std::string& name)> resume_scripts;
+  // The lifecycle state the bus kept from an earlier run (module -> EVENTs retained):
+  // announce() clears what no longer holds (NAME/removed, a NAME/shadowed listing none).
+  std::map<std::string, std::set<std::string>> remembered;
 };
 
 class ModuleManager {
@@ -161,6 +164,8 @@ class ModuleManager {
   const Dependency* missing_dependency(const Module& m) const;
   void stop_scripts(const std::string& name, const std::string& reason);
   const Module* find_loaded(const std::string& name) const;
+  // The names of the tree's loaded and rejected modules (those with topics of their own).
+  std::set<std::string> known_names() const;
   bool cancelled() const;
   const RootLayout& layout() const { return options_.layout; }
   // load_module_tree, with any exception (a library's surprise) turned into a Status.
@@ -179,6 +184,7 @@ class ModuleManager {
   DisabledModules disabled_;
   std::set<std::string> held_;  // down while a dependency is: they come back with it
   std::map<std::string, std::string> reasons_;      // why a module failed or is down
+  std::set<std::string> shadowing_;                 // names whose NAME/shadowed lists copies now
   std::map<std::string, std::string> transitions_;  // module -> starting|stopping
   mutable std::mutex view_mu_;
   ModulesView view_;  // guarded by view_mu_
