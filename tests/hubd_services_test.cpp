@@ -87,6 +87,7 @@ TEST_CASE("SIGHUP starts new modules, stops removed ones, restarts changed ones 
   const int goes_pid = pid_in(tap(root, 1, {"Goes/started"})[0]);
 
   auto sub = hub.subscribe({"#"});
+  auto gone = hub.subscribe({"Goes/#"});
   add_module(root, "Comes", sleeper, "Same\n");
   root.write("config/site/modules/Changes/service.yml", "args: ['2000']\n");
   fs::remove_all(root.path() / "modules/system/Goes");
@@ -109,7 +110,11 @@ TEST_CASE("SIGHUP starts new modules, stops removed ones, restarts changed ones 
   CHECK(read_file("/proc/" + std::to_string(pid_in(changes[0])) + "/cmdline") ==
         std::string("/bin/sleep\0002000\000", 16));
   CHECK(process_alive(pid_in(tap(root, 1, {"Comes/started"})[0])));
-  CHECK(tap(root, 1, {"Goes/stopped"}).size() == 1);
+  // Goes stopped, then was removed: its retained state went with it.
+  CHECK(next_on(gone, "Goes/stopped"));
+  CHECK(next_on(gone, "Goes/removed"));
+  CHECK(hub.subscribe({"Goes/#"}, /*retained=*/true).next(std::chrono::milliseconds(300)) ==
+        std::nullopt);
 }
 
 TEST_CASE("a reload that breaks a running module keeps the running version",
