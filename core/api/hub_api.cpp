@@ -81,13 +81,14 @@ void HubApi::serve(ApiRequest r, const ApiReply& reply) {
   op.deadline = r.deadline;
   op.dropped = [reply](const Status& why) { reply(why); };
   op.run = [this, reply, r = std::move(r)] {
-    Result<std::string> result = Status::ok();
-    try {
-      result = handle(r);
-    } catch (const std::exception& e) {
-      spdlog::error("api: {} from {}: {}", r.method, r.identity, e.what());
-      result = Status::error(e.what());
-    }
+    Result<std::string> result = [&]() -> Result<std::string> {
+      try {
+        return handle(r);
+      } catch (const std::exception& e) {
+        spdlog::error("api: {} from {}: {}", r.method, r.identity, e.what());
+        return Status::error(e.what());
+      }
+    }();
     modules_.publish_view();
     control_.on_main([reply, result = std::move(result)] { reply(result); });
   };
