@@ -159,6 +159,8 @@ class Context {
   Result<int> available_port(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   Status report_instance(const std::string& stats_json,
                          std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // start_instance is ok when the instance runs afterwards, started now or already running:
+  // a running instance is left alone, its config unchanged (stop it first to change it).
   Status start_instance(const std::string& service, const std::string& instance,
                         const std::vector<std::pair<std::string, std::string>>& config = {},
                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
