@@ -19,7 +19,6 @@
 using namespace hub;
 using namespace hub::test;
 
-
 // Defect: a peer ban (a refused live subscription) is kept by address and identity for as
 // long as hubd runs: a new credential of that identity from the same address (the
 // instance restarted and its pid was reused) is refused too.
