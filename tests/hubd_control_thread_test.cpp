@@ -1,7 +1,11 @@
 // The API never waits on a start or a stop (docs/API.md, "Transport"): modules start,
 // stop and reload on hubd's control thread while the API answers; a caller that waits for
 // an operation is answered when it ends, or by its deadline at the latest.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -23,22 +27,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A FIFO the test reads and a service writes a line to: waiting on it is waiting on the
+// service, with no polling. Made before hubd prepares the module's data directory.
+class Signal {
+ public:
+  explicit Signal(const fs::path& fifo) {
+    fs::create_directories(fifo.parent_path());
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    fd_ = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // no writer needed
+    REQUIRE(fd_ >= 0);
+  }
+  ~Signal() { ::close(fd_); }
+  Signal(const Signal&) = delete;
+  Signal& operator=(const Signal&) = delete;
+  // True once a line was written (a FIFO never written to reports nothing on Linux).
+  bool wait(std::chrono::milliseconds timeout = 20s) {
+    pollfd item{fd_, POLLIN, 0};
+    return ::poll(&item, 1, static_cast<int>(timeout.count())) == 1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 // A module whose service says ready once the file `go` exists in its data directory (never,
-// unless a test creates it), after writing `running` there.
+// unless a test creates it), after writing a line to the FIFO `running` there (Signal).
 void add_slow_module(const TempDir& root, const std::string& name) {
   add_module(root, name, "command: os/linux/programs/run\nready: {notify: true, timeout: 20s}\n");
   add_script(root, "modules/system/" + name + "/os/linux/programs/run",
-             "touch \"$HUB_DATA_DIR/running\"\n"
+             "echo running > \"$HUB_DATA_DIR/running\"\n"
              "while [ ! -e \"$HUB_DATA_DIR/go\" ]; do sleep 0.05; done\n"
              "echo ready >&3\nexec sleep 1000\n");
-}
-
-bool wait_for_file(const fs::path& file, std::chrono::milliseconds timeout = 20s) {
-  for (const auto until = Clock::now() + timeout; Clock::now() < until;) {
-    if (fs::exists(file)) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return fs::exists(file);
 }
 
 struct Run {
@@ -96,8 +115,9 @@ TEST_CASE("hubctl status answers at once while a service's start waits for its r
           "[hubd][api][control]") {
   TempDir root;
   add_slow_module(root, "Slow");
+  Signal running(root.path() / "data/Slow/running");
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
-  REQUIRE(wait_for_file(root.path() / "data/Slow/running"));  // the start waits now
+  REQUIRE(running.wait());  // the start waits now
 
   const Run status = hubctl(root, {"status"});
   CHECK(status.exit == 1);  // answered: not everything runs yet
@@ -124,11 +144,12 @@ TEST_CASE(
   add_module(root, "Other", "command: /bin/sleep\nargs: ['1000']\n");
   RunningHub hub(root);
   add_slow_module(root, "Late");
+  Signal running(root.path() / "data/Late/running");
   auto events = hub.subscribe({"Late/#", "Other/#", "Hub/reload"});
   zmq::context_t ctx(1);
   {  // the reload that starts Late waits for its readiness; the API goes on answering
     RawCall reload(ctx, root, R"({"method":"reload"})");
-    REQUIRE(wait_for_file(root.path() / "data/Late/running"));
+    REQUIRE(running.wait());
     const auto began = Clock::now();
     CHECK_THAT(RawCall(ctx, root, R"({"method":"inspect"})").reply(2s),
                Catch::StartsWith(R"({"ok":true,)"));
