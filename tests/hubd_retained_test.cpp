@@ -5,6 +5,7 @@
 
 #include "bus/bus_paths.h"
 #include "hub/api_client.h"
+#include "support/bus_fixture.h"
 #include "support/running_hub.h"
 
 using namespace hub;
@@ -16,11 +17,7 @@ namespace {
 // The retained events of `patterns` a subscriber joining now gets, as "TOPIC PAYLOAD".
 std::vector<std::string> retained_now(RunningHub& hub, std::vector<std::string> patterns) {
   auto late = hub.subscribe(std::move(patterns), /*retained=*/true);
-  std::vector<std::string> out;
-  while (auto e = late.next(500ms)) {
-    out.push_back(std::string(e->topic()) + " " + std::string(e->payload()));
-  }
-  return out;
+  return hub::test::retained_now(late);
 }
 
 std::vector<std::string> with_prefix(const std::vector<std::string>& lines,

@@ -11,39 +11,11 @@
 using namespace hub;
 using namespace std::chrono_literals;
 using hub::test::BusFixture;
+using hub::test::HubPublisher;
+using hub::test::retained_now;
 using hub::test::TempDir;
 
 namespace {
-
-// What a subscriber joining now gets first: the retained events, as "TOPIC PAYLOAD".
-std::vector<std::string> retained_now(BusFixture& bus, std::vector<std::string> patterns = {}) {
-  auto late = bus.subscribe(std::move(patterns));
-  std::vector<std::string> out;
-  while (auto e = late.next(300ms)) {
-    REQUIRE(e->retained());
-    out.push_back(std::string(e->topic()) + " " + std::string(e->payload()));
-  }
-  return out;
-}
-
-// Publishes as the Hub (the broker's in-process socket).
-class HubPublisher {
- public:
-  explicit HubPublisher(BusFixture& bus) {
-    auto p = Publisher::connect(bus.broker_ctx, "inproc://hub.internal", std::nullopt);
-    REQUIRE(p);
-    publisher_ = std::move(*p);
-  }
-  ~HubPublisher() { publisher_->close(); }
-  void operator()(const std::string& topic, const std::string& payload, bool retain = true) {
-    PublishOptions o;
-    o.retain = retain;
-    REQUIRE(publisher_->publish_confirmed(topic, payload, 5s, o));
-  }
-
- private:
-  std::optional<Publisher> publisher_;
-};
 
 PublishOptions retain() {
   PublishOptions o;

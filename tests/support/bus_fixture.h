@@ -3,7 +3,10 @@
 // separate processes would.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "bus/broker.h"
 #include "bus/publisher.h"
@@ -75,6 +78,46 @@ class BusFixture {
  private:
   BrokerOptions options_;
   std::thread thread_;
+};
+
+// What a subscriber joining now gets first: the retained events of `patterns`, as
+// "TOPIC PAYLOAD", in seq order. The snapshot is taken in before subscribe() returns, so
+// reading stops at the first event that is not retained, or when none is queued.
+inline std::vector<std::string> retained_now(Subscriber& late) {
+  std::vector<std::string> out;
+  while (auto e = late.next(std::chrono::milliseconds(0))) {
+    if (!e->retained()) break;
+    out.push_back(std::string(e->topic()) + " " + std::string(e->payload()));
+  }
+  return out;
+}
+inline std::vector<std::string> retained_now(BusFixture& bus,
+                                             std::vector<std::string> patterns = {}) {
+  auto late = bus.subscribe(std::move(patterns));
+  return retained_now(late);
+}
+
+// Publishes as the Hub does (the broker's in-process socket), confirmed.
+class HubPublisher {
+ public:
+  explicit HubPublisher(BusFixture& bus) {
+    auto p = Publisher::connect(bus.broker_ctx, "inproc://hub.internal", std::nullopt);
+    if (!p) throw std::runtime_error(p.error());
+    publisher_ = std::move(*p);
+  }
+  ~HubPublisher() { publisher_->close(); }
+  HubPublisher(const HubPublisher&) = delete;
+  HubPublisher& operator=(const HubPublisher&) = delete;
+  // Returns once the broker acknowledged it; throws (a test failure) when it does not.
+  void operator()(const std::string& topic, const std::string& payload, bool retain = true) {
+    PublishOptions o;
+    o.retain = retain;
+    auto acked = publisher_->publish_confirmed(topic, payload, std::chrono::seconds(5), o);
+    if (!acked) throw std::runtime_error(topic + ": " + acked.error());
+  }
+
+ private:
+  std::optional<Publisher> publisher_;
 };
 
 }  // namespace hub::test
