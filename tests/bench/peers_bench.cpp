@@ -388,6 +388,7 @@ class MosquittoPeer : public Peer {
   mosquitto* connect(void* self) {
     mosquitto* m = mosquitto_new(nullptr, true, self);
     if (m == nullptr) throw std::runtime_error("mosquitto_new failed");
+    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);  // as nats.c and ZeroMQ do
     mosq_check(mosquitto_connect(m, "127.0.0.1", broker_.port(), 60), "mosquitto connect");
     return m;
   }
@@ -595,7 +596,15 @@ std::string fmt_rate(double r) {
   return out;
 }
 
-void print(const std::vector<Row>& rows) {
+// Rows grouped by test (in the order the tests first ran), then by peer.
+void print(std::vector<Row> rows) {
+  std::vector<std::string> order;
+  for (const Row& r : rows)
+    if (std::find(order.begin(), order.end(), r.test) == order.end()) order.push_back(r.test);
+  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    return std::find(order.begin(), order.end(), a.test) <
+           std::find(order.begin(), order.end(), b.test);
+  });
   std::printf("\n%-16s %-10s %12s %10s %6s %7s %9s %9s\n", "throughput", "peer", "events/s/sub",
               "delivered", "order", "gaps", "srv us/ev", "hub/peer");
   auto hub_rate = [&](const std::string& test) -> double {
