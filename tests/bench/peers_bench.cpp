@@ -554,8 +554,8 @@ std::vector<PeerSpec> peer_specs() {
   std::vector<PeerSpec> specs;
   specs.push_back({"hub", [] { return std::make_unique<HubPeer>(); }, ""});
   specs.push_back({"raw-zmq", [] { return std::make_unique<RawZmqPeer>(); }, ""});
-  const std::string nats = hub::test::find_program("nats-server");
 #ifdef HUB_BENCH_HAVE_NATS
+  const std::string nats = hub::test::find_program("nats-server");
   specs.push_back({"nats", [nats] { return std::make_unique<NatsPeer>(nats); },
                    ::access(nats.c_str(), X_OK) == 0
                        ? ""
