@@ -39,7 +39,7 @@ void LiveFeed::on_past_event(const EventView& e) { count(e); }
 
 void LiveFeed::on_event(const EventView& e) {
   seen_.fetch_add(1, std::memory_order_relaxed);
-  if (!e.retained) count(e);
+  count(e);  // live, all of them (a retained publish is live too: its flag says kept)
   std::lock_guard lock(mu_);
   if (clients_.empty()) return;
   const auto now = std::chrono::steady_clock::now();

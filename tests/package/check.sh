@@ -66,6 +66,7 @@ expect /etc/hub/hub.yml 0:0 644
 expect /etc/hub/modules 0:0 755
 expect /usr/bin/hubd 0:0 755
 expect /usr/lib/hub/modules/system/Bridge/os/linux/programs/bridge 0:0 755
+expect /usr/lib/hub/modules/system/Console/os/linux/programs/console 0:0 755
 expect /lib/systemd/system/hubd.service 0:0 644
 [ -e "$root/usr/lib/hub/modules/system/Timer" ] && fail "Timer is enabled: it is an example"
 [ -x "$root/usr/lib/hub/examples/modules/system/Timer/os/linux/programs/timer" ] ||

@@ -85,7 +85,7 @@ function renderState(state) {
     cell(row, own.restarts);
     cell(row, exitText(own.last_exit));
     cell(row, m.reason || m.service_off || own.reason);
-    const buttons = cell(row, "");
+    const buttons = cell(row, "", "actions");
     for (const a of ["start", "stop", "restart"]) buttons.appendChild(button(a, m.name));
     body.appendChild(row);
     for (const i of instances) {
@@ -150,7 +150,7 @@ function addRow(e) {
   row.dataset.seq = e.seq;
   if (e.history) row.className = "history";
   cell(row, e.seq);
-  cell(row, e.time);
+  cell(row, e.time.replace(/^.*T/, "").replace("Z", ""), "time").title = e.time;
   cell(row, e.topic);
   cell(row, e.source);
   cell(row, e.payload + (e.truncated ? " …" : ""), "payload");
