@@ -160,11 +160,14 @@ TEST_CASE("the bundled example modules load and start by default", "[hubd][modul
   root.write("config/site/modules/Timer/fast.yml", "timer: {interval: 50ms}\n");
   ChildProcess hubd(HUBD_PATH, {"--root", root.path()});
   REQUIRE(hubd.wait_stderr("hub is up"));
-  auto events = retained(root, 6, {"+/started", "Timer/ready", "Hub/startup"});
+  auto events = retained(root, 7, {"+/started", "Timer/ready", "Hub/startup"});
   CHECK(events.count("Timer/started") == 1);
   // The fleet bridge is there, but without a broker in its config its service is off.
   REQUIRE(events.count("Bridge/started") == 1);
   CHECK_THAT(events["Bridge/started"], !Catch::Contains("\"instance\""));
+  // So is the web console: without `listen` in its config, its service is off.
+  REQUIRE(events.count("Console/started") == 1);
+  CHECK_THAT(events["Console/started"], !Catch::Contains("\"instance\""));
   CHECK(events.count("Timer/ready") == 1);
   CHECK(events.count("Heartbeat/started") == 1);
   // The Timer's service publishes under its own identity with the credential it was given.

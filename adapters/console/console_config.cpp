@@ -18,8 +18,8 @@ Result<uint32_t> positive(const YAML::Node& node, const std::string& key, uint32
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 ||
       value > max) {
-    return key_error(key, "a whole number from 1 to " + std::to_string(max) + ", not '" +
-                              text + "'");
+    return key_error(key,
+                     "a whole number from 1 to " + std::to_string(max) + ", not '" + text + "'");
   }
   return value;
 }
@@ -59,13 +59,14 @@ Result<ConsoleConfig> parse_console_config(const YAML::Node& config,
                                            const std::filesystem::path& root) {
   ConsoleConfig out;
   if (!config.IsMap()) return Status::error(std::string(kFile) + ": expected a map of keys");
-  static const std::set<std::string> kKeys = {"listen",     "token_file", "admin_credential",
-                                              "live_rate",  "live_queue", "history_max"};
+  static const std::set<std::string> kKeys = {"listen",    "token_file", "admin_credential",
+                                              "live_rate", "live_queue", "history_max"};
   for (const auto& entry : config) {
     const std::string key = entry.first.Scalar();
     if (!kKeys.count(key)) {
-      return key_error(key, "one of listen, token_file, admin_credential, live_rate, "
-                            "live_queue, history_max (no such key)");
+      return key_error(key,
+                       "one of listen, token_file, admin_credential, live_rate, "
+                       "live_queue, history_max (no such key)");
     }
     if (!entry.second.IsScalar()) return key_error(key, "a single value");
   }

@@ -3,8 +3,8 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 
 #include <yaml-cpp/yaml.h>
 
@@ -30,12 +30,18 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
 
 int http_status(Status::Code code) {
   switch (code) {
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kBadRequest: return 400;
-    case Status::Code::kForbidden: return 403;
-    case Status::Code::kTimeout: return 504;
-    case Status::Code::kUnreachable: return 502;
-    default: return 409;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kBadRequest:
+      return 400;
+    case Status::Code::kForbidden:
+      return 403;
+    case Status::Code::kTimeout:
+      return 504;
+    case Status::Code::kUnreachable:
+      return 502;
+    default:
+      return 409;
   }
 }
 
@@ -76,8 +82,7 @@ bool token_matches(const std::string& presented, const std::vector<std::string>&
   for (const std::string& t : tokens) {
     if (t.empty() || t.size() != presented.size()) continue;
     unsigned char diff = 0;
-    for (size_t i = 0; i < t.size(); ++i)
-      diff |= static_cast<unsigned char>(t[i] ^ presented[i]);
+    for (size_t i = 0; i < t.size(); ++i) diff |= static_cast<unsigned char>(t[i] ^ presented[i]);
     match = match || diff == 0;
   }
   return match;
@@ -111,9 +116,8 @@ struct ConsoleServer::Impl {
     server.Get("/console.css", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(page_css(), "text/css; charset=utf-8");
     });
-    server.Get("/api/state", [this](const httplib::Request&, httplib::Response& res) {
-      state(res);
-    });
+    server.Get("/api/state",
+               [this](const httplib::Request&, httplib::Response& res) { state(res); });
     server.Get("/api/rates", [this](const httplib::Request& req, httplib::Response& res) {
       const auto seconds = number_param(req, "seconds", 300);
       if (!seconds) return send_error(res, 400, "seconds: expected a whole number");
@@ -125,19 +129,14 @@ struct ConsoleServer::Impl {
     server.Get("/api/timeline", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, feed.timeline().json());
     });
-    server.Get("/api/logs", [this](const httplib::Request& req, httplib::Response& res) {
-      logs(req, res);
-    });
-    server.Get("/api/live", [this](const httplib::Request& req, httplib::Response& res) {
-      live(req, res);
-    });
+    server.Get("/api/logs",
+               [this](const httplib::Request& req, httplib::Response& res) { logs(req, res); });
+    server.Get("/api/live",
+               [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
     server.Post(R"(/api/modules/([^/]+)/(start|stop|restart))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  control(req, res);
-                });
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      metrics(res);
-    });
+                [this](const httplib::Request& req, httplib::Response& res) { control(req, res); });
+    server.Get("/metrics",
+               [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
   }
 
   void state(httplib::Response& res) {
@@ -216,9 +215,9 @@ struct ConsoleServer::Impl {
     stream->last = std::min<uint64_t>(*last, config.history_max);
     stream->client = feed.join(std::move(*filter), config.live_rate, config.live_queue);
     if (!stream->client) {
-      return send_error(res, 503,
-                        "already " + std::to_string(LiveFeed::kMaxClients) +
-                            " live views open: close one");
+      return send_error(
+          res, 503,
+          "already " + std::to_string(LiveFeed::kMaxClients) + " live views open: close one");
     }
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -282,13 +281,20 @@ ConsoleServer::ConsoleServer(const ConsoleConfig& config, ConsoleBackend backend
 ConsoleServer::~ConsoleServer() = default;
 
 Status ConsoleServer::bind() {
-  if (!impl_->server.bind_to_port(impl_->config.host.c_str(), impl_->config.port)) {
+  if (impl_->config.port == 0) {
+    impl_->config.port = impl_->server.bind_to_any_port(impl_->config.host.c_str());
+    if (impl_->config.port > 0) return Status::ok();
+  } else if (impl_->server.bind_to_port(impl_->config.host.c_str(), impl_->config.port)) {
+    return Status::ok();
+  }
+  {
     return Status::error("cannot listen on " + impl_->config.host + ":" +
                          std::to_string(impl_->config.port) +
                          " (console.yml listen: in use, or not an address of this host)");
   }
-  return Status::ok();
 }
+
+int ConsoleServer::port() const { return impl_->config.port; }
 
 void ConsoleServer::serve() { impl_->server.listen_after_bind(); }
 

@@ -52,8 +52,10 @@ class ConsoleServer {
   ConsoleServer(const ConsoleServer&) = delete;
   ConsoleServer& operator=(const ConsoleServer&) = delete;
 
-  // Binds config.host:config.port; fails naming it.
+  // Binds config.host:config.port (port 0: one the kernel picks); fails naming it.
   Status bind();
+  // The port bound.
+  int port() const;
   // Serves until stop() (on the calling thread).
   void serve();
   void stop();

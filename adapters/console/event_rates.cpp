@@ -24,8 +24,8 @@ void EventRates::count(std::string_view module, uint64_t unix_second) {
 std::string EventRates::json(uint64_t now, size_t seconds) const {
   if (seconds > kSeconds) seconds = kSeconds;
   if (seconds == 0) seconds = 1;
-  std::string out = "{\"now\":" + std::to_string(now) +
-                    ",\"seconds\":" + std::to_string(seconds) + ",\"modules\":{";
+  std::string out = "{\"now\":" + std::to_string(now) + ",\"seconds\":" + std::to_string(seconds) +
+                    ",\"modules\":{";
   std::lock_guard lock(mu_);
   bool first = true;
   for (const auto& [name, ring] : modules_) {

@@ -19,8 +19,6 @@ std::string event_json(const EventView& e, bool history) {
   return o.str();
 }
 
-std::string_view topic_module(std::string_view topic) {
-  return topic.substr(0, topic.find('/'));
-}
+std::string_view topic_module(std::string_view topic) { return topic.substr(0, topic.find('/')); }
 
 }  // namespace hub::console

@@ -11,8 +11,7 @@
 
 namespace hub::console {
 
-Result<std::string> tail_lines(const std::filesystem::path& file, size_t lines,
-                               size_t max_bytes) {
+Result<std::string> tail_lines(const std::filesystem::path& file, size_t lines, size_t max_bytes) {
   unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
     const int err = errno;

@@ -34,7 +34,7 @@ constexpr uint64_t kSeedEvents = 20000;
 constexpr uint64_t kLastScan = 200000;
 
 EventView view_of(const hub::Event& e) {
-  return EventView{e.topic(), e.payload(), e.source, e.content_type,
+  return EventView{e.topic(), e.payload(), e.source,    e.content_type,
                    e.seq,     e.time_ns,   e.retained()};
 }
 
@@ -94,8 +94,7 @@ class Backend {
   Result<std::string> control(const std::string& request) {
     auto credential = hub::read_credential_file(config_.admin_credential);
     if (!credential) {
-      return Status::error("the console holds no administrator credential (" +
-                           credential.error() +
+      return Status::error("the console holds no administrator credential (" + credential.error() +
                            "): it can show, not change (README, \"Console\")");
     }
     std::lock_guard lock(api_mu_);
@@ -151,9 +150,10 @@ Status serve(hub::sdk::Context& ctx) {
   auto config = hub::console::parse_console_config(*node, layout->root());
   if (!config) return config.status();
   if (!hub::console::is_loopback(config->host)) {
-    ctx.log().warn("listening on {}: not a loopback address, so other hosts reach the page "
-                   "(reading needs no token)",
-                   config->host);
+    ctx.log().warn(
+        "listening on {}: not a loopback address, so other hosts reach the page "
+        "(reading needs no token)",
+        config->host);
   }
   Backend backend(ctx, *config, *layout);
   hub::console::LiveFeed feed;
@@ -165,12 +165,12 @@ Status serve(hub::sdk::Context& ctx) {
     });
     if (!seeded) ctx.log().warn("the journal's recent events were not read: {}", seeded.error());
   }
-  if (Status s = ctx.subscribe({"#"},
-                               [&feed](const hub::sdk::Event& e) {
-                                 feed.on_event(EventView{e.topic(), e.payload(), e.source,
-                                                         e.content_type, e.seq, e.time_ns,
-                                                         e.retained()});
-                               });
+  if (Status s =
+          ctx.subscribe({"#"},
+                        [&feed](const hub::sdk::Event& e) {
+                          feed.on_event(EventView{e.topic(), e.payload(), e.source, e.content_type,
+                                                  e.seq, e.time_ns, e.retained()});
+                        });
       !s) {
     return s;
   }

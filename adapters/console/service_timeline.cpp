@@ -27,8 +27,7 @@ bool ServiceTimeline::is_lifecycle(std::string_view topic, std::string_view sour
   return false;
 }
 
-void ServiceTimeline::record(std::string_view topic, std::string_view payload,
-                             uint64_t time_ns) {
+void ServiceTimeline::record(std::string_view topic, std::string_view payload, uint64_t time_ns) {
   std::string name(topic.substr(0, topic.find('/')));
   Transition t;
   t.time_ms = time_ns / 1000000;

@@ -217,7 +217,7 @@ def run(args, root, hubd, port, children):
     # (b) hubctl publish -> the live view within a second.
     wait_until("the live view connected",
                lambda: page.evaluate("document.getElementById('live-status').textContent")
-               .find("events shown") >= 0)
+               .find("events received") >= 0)
     topic = "Probe/console-" + os.urandom(4).hex()
     started = time.monotonic()
     out = subprocess.run([args.hubctl, "--root", root, "publish", topic, '{"hello": "console"}'],

@@ -10,7 +10,8 @@ const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 let paused = false;
 let source = null;
 let shown = 0, sampled = 0, dropped = 0, liveRate = 0, liveQueue = 0;
-let held = [];  // events that came while paused
+let held = [];  // the newest MAX_ROWS events that came while paused
+let heldCount = 0;
 
 function text(s) { return document.createTextNode(s === undefined || s === null ? "" : String(s)); }
 function cell(row, value, cls) {
@@ -130,7 +131,8 @@ async function refreshState() {
 
 function liveStatus() {
   const s = $("live-status");
-  let t = (paused ? "paused (" + held.length + " held) · " : "") + shown + " events shown";
+  let t = (paused ? "paused (" + heldCount + " arrived meanwhile) · " : "") + shown +
+      " events received (the table keeps the newest " + MAX_ROWS + ")";
   if (sampled || dropped) {
     t += " · " + (sampled + dropped) + " not shown: the live view shows at most " + liveRate +
          " events/s per browser and holds " + liveQueue +
@@ -144,20 +146,36 @@ function liveStatus() {
   s.className = sampled || dropped ? "skipping" : "";
 }
 
+function row(e) {
+  const r = document.createElement("tr");
+  r.dataset.topic = e.topic;
+  r.dataset.seq = e.seq;
+  if (e.history) r.className = "history";
+  cell(r, e.seq);
+  cell(r, e.time.replace(/^.*T/, "").replace("Z", ""), "time").title = e.time;
+  cell(r, e.topic);
+  cell(r, e.source);
+  cell(r, e.payload + (e.truncated ? " …" : ""), "payload");
+  return r;
+}
+
+// Events are drawn in batches, at most every 100 ms: the newest MAX_ROWS of them.
+let pending = [];
+let drawing = null;
 function addRow(e) {
-  const row = document.createElement("tr");
-  row.dataset.topic = e.topic;
-  row.dataset.seq = e.seq;
-  if (e.history) row.className = "history";
-  cell(row, e.seq);
-  cell(row, e.time.replace(/^.*T/, "").replace("Z", ""), "time").title = e.time;
-  cell(row, e.topic);
-  cell(row, e.source);
-  cell(row, e.payload + (e.truncated ? " …" : ""), "payload");
-  const body = $("live").tBodies[0];
-  body.insertBefore(row, body.firstChild);
-  while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
+  pending.push(e);
+  if (pending.length > MAX_ROWS) pending.shift();
   ++shown;
+  if (!drawing) drawing = setTimeout(draw, 100);
+}
+function draw() {
+  drawing = null;
+  const body = $("live").tBodies[0], fragment = document.createDocumentFragment();
+  for (let i = pending.length - 1; i >= 0; --i) fragment.appendChild(row(pending[i]));
+  pending = [];
+  body.insertBefore(fragment, body.firstChild);
+  while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
+  liveStatus();
 }
 
 function watch() {
@@ -174,9 +192,8 @@ function watch() {
   });
   source.addEventListener("event", (m) => {
     const e = JSON.parse(m.data);
-    if (paused) { if (held.length < MAX_ROWS) held.push(e); else ++dropped; }
+    if (paused) { held.push(e); if (held.length > MAX_ROWS) held.shift(); ++heldCount; }
     else addRow(e);
-    liveStatus();
   });
   source.addEventListener("skipped", (m) => {
     const s = JSON.parse(m.data);
@@ -285,11 +302,12 @@ $("live-form").addEventListener("submit", (ev) => { ev.preventDefault(); watch()
 $("pause").addEventListener("click", () => {
   paused = !paused;
   $("pause").textContent = paused ? "resume" : "pause";
-  if (!paused) { for (const e of held) addRow(e); held = []; }
+  if (!paused) { for (const e of held) addRow(e); shown += heldCount - held.length; held = []; heldCount = 0; }
   liveStatus();
 });
 $("clear").addEventListener("click", () => {
-  $("live").tBodies[0].textContent = ""; shown = 0; sampled = 0; dropped = 0; liveStatus();
+  $("live").tBodies[0].textContent = ""; pending = []; shown = 0; sampled = 0; dropped = 0;
+  liveStatus();
 });
 $("log-name").addEventListener("change", () => refreshLog(true));
 $("log-lines").addEventListener("change", () => refreshLog(true));
