@@ -1,24 +1,36 @@
 #include "console/console_config.h"
 
 #include <charconv>
+#include <map>
 #include <set>
 
 namespace hub::console {
 namespace {
 
 constexpr const char* kFile = "console.yml";
+constexpr const char* kKeyList =
+    "listen, token_file, admin_credential, live_rate, live_queue, history_max";
 
-Status key_error(const std::string& key, const std::string& expected) {
-  return Status::error(std::string(kFile) + ": " + key + ": expected " + expected);
+// Where a key was given, for its errors.
+struct Places {
+  const KeyPlace* place = nullptr;
+  std::string of(const std::string& key) const {
+    return place && *place ? (*place)(key) : std::string(kFile);
+  }
+};
+
+Status key_error(const Places& places, const std::string& key, const std::string& expected) {
+  return Status::error(places.of(key) + ": " + key + ": expected " + expected);
 }
 
-Result<uint32_t> positive(const YAML::Node& node, const std::string& key, uint32_t max) {
+Result<uint32_t> positive(const Places& places, const YAML::Node& node, const std::string& key,
+                          uint32_t max) {
   const std::string text = node.IsScalar() ? node.Scalar() : "";
   uint32_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 ||
       value > max) {
-    return key_error(key,
+    return key_error(places, key,
                      "a whole number from 1 to " + std::to_string(max) + ", not '" + text + "'");
   }
   return value;
@@ -29,9 +41,7 @@ std::filesystem::path under_root(const std::string& text, const std::filesystem:
   return p.is_absolute() ? p : root / p;
 }
 
-}  // namespace
-
-Status parse_listen(const std::string& text, ConsoleConfig& out) {
+Status parse_listen_at(const std::string& text, ConsoleConfig& out, const Places& places) {
   std::string host = "127.0.0.1";
   std::string port_text = text;
   if (const auto colon = text.rfind(':'); colon != std::string::npos) {
@@ -44,11 +54,25 @@ Status parse_listen(const std::string& text, ConsoleConfig& out) {
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (host.empty() || port_text.empty() || ec != std::errc() ||
       end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
-    return key_error("listen", "HOST:PORT or PORT (1 to 65535), not '" + text + "'");
+    return key_error(places, "listen", "HOST:PORT or PORT (1 to 65535), not '" + text + "'");
   }
   out.host = host;
   out.port = port;
   return Status::ok();
+}
+
+Status check_key(const Places& places, const std::string& key, const YAML::Node& value) {
+  static const std::set<std::string> kKeys = {"listen",    "token_file", "admin_credential",
+                                              "live_rate", "live_queue", "history_max"};
+  if (!kKeys.count(key)) return key_error(places, key, std::string("one of ") + kKeyList);
+  if (!value.IsScalar()) return key_error(places, key, "a single value");
+  return Status::ok();
+}
+
+}  // namespace
+
+Status parse_listen(const std::string& text, ConsoleConfig& out) {
+  return parse_listen_at(text, out, Places{});
 }
 
 bool is_loopback(const std::string& host) {
@@ -56,22 +80,17 @@ bool is_loopback(const std::string& host) {
 }
 
 Result<ConsoleConfig> parse_console_config(const YAML::Node& config,
-                                           const std::filesystem::path& root) {
+                                           const std::filesystem::path& root,
+                                           const KeyPlace& place) {
+  const Places places{&place};
   ConsoleConfig out;
   if (!config.IsMap()) return Status::error(std::string(kFile) + ": expected a map of keys");
-  static const std::set<std::string> kKeys = {"listen",    "token_file", "admin_credential",
-                                              "live_rate", "live_queue", "history_max"};
   for (const auto& entry : config) {
-    const std::string key = entry.first.Scalar();
-    if (!kKeys.count(key)) {
-      return key_error(key,
-                       "one of listen, token_file, admin_credential, live_rate, "
-                       "live_queue, history_max (no such key)");
-    }
-    if (!entry.second.IsScalar()) return key_error(key, "a single value");
+    if (Status s = check_key(places, entry.first.Scalar(), entry.second); !s) return s;
   }
-  if (!config["listen"]) return key_error("listen", "HOST:PORT (the console is off without it)");
-  if (Status s = parse_listen(config["listen"].Scalar(), out); !s) return s;
+  if (!config["listen"])
+    return key_error(places, "listen", "HOST:PORT (the console is off without it)");
+  if (Status s = parse_listen_at(config["listen"].Scalar(), out, places); !s) return s;
   if (config["token_file"]) out.token_file = under_root(config["token_file"].Scalar(), root);
   if (config["admin_credential"])
     out.admin_credential = under_root(config["admin_credential"].Scalar(), root);
@@ -84,11 +103,53 @@ Result<ConsoleConfig> parse_console_config(const YAML::Node& config,
                           Number{"live_queue", &out.live_queue, 1000000},
                           Number{"history_max", &out.history_max, 1000000}}) {
     if (!config[n.key]) continue;
-    auto value = positive(config[n.key], n.key, n.max);
+    auto value = positive(places, config[n.key], n.key, n.max);
     if (!value) return value.status();
     *n.value = *value;
   }
   return out;
+}
+
+std::string check_console_files(const std::vector<std::string>& files,
+                                const std::filesystem::path& root) {
+  std::string problems;
+  YAML::Node merged(YAML::NodeType::Map);
+  std::map<std::string, std::string> where;  // key -> FILE:LINE:COL of the value that won
+  for (const std::string& file : files) {
+    YAML::Node node;
+    try {
+      node = YAML::LoadFile(file);
+    } catch (const YAML::Exception& e) {
+      problems += file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                  std::to_string(e.mark.column + 1) + ": " + e.msg + "\n";
+      continue;
+    }
+    if (node.IsNull()) continue;
+    if (!node.IsMap()) {
+      problems += file + ":1:1: expected a map of keys\n";
+      continue;
+    }
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      const YAML::Mark m = entry.first.Mark();
+      const std::string place =
+          file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+      const KeyPlace here = [&place](const std::string&) { return place; };
+      if (Status s = check_key(Places{&here}, key, entry.second); !s) {
+        problems += s.message() + "\n";
+        continue;
+      }
+      merged[key] = entry.second;
+      where[key] = place;
+    }
+  }
+  if (!problems.empty()) return problems;
+  const KeyPlace place = [&](const std::string& key) {
+    const auto it = where.find(key);
+    return it != where.end() ? it->second : (files.empty() ? std::string(kFile) : files.back());
+  };
+  auto config = parse_console_config(merged, root, place);
+  return config ? std::string() : config.error() + "\n";
 }
 
 }  // namespace hub::console

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -34,9 +36,21 @@ struct ConsoleConfig {
   uint32_t history_max = 10000;
 };
 
-// Reads `config` (the merged configuration). `root` resolves relative paths.
+// Names where a key was given, for errors: "console.yml" for the merged configuration,
+// "FILE:LINE:COL" for a file that was checked.
+using KeyPlace = std::function<std::string(const std::string& key)>;
+
+// Reads `config` (the merged configuration). `root` resolves relative paths. Errors read
+// "PLACE: KEY: expected ..." (PLACE from `place`, "console.yml" without it).
 Result<ConsoleConfig> parse_console_config(const YAML::Node& config,
-                                           const std::filesystem::path& root);
+                                           const std::filesystem::path& root,
+                                           const KeyPlace& place = {});
+
+// `console --check FILE...` (service.yml `check:`): the module's config files, lowest
+// precedence first, merged as hubd merges them; every problem as "FILE:LINE:COL: KEY:
+// what was expected", one a line. Empty when they make a valid configuration.
+std::string check_console_files(const std::vector<std::string>& files,
+                                const std::filesystem::path& root);
 
 // Parses "HOST:PORT" or "PORT" into `out`'s host and port.
 Status parse_listen(const std::string& text, ConsoleConfig& out);

@@ -2,7 +2,10 @@
 // an ordinary SDK subscriber of the whole bus and API client, serving a page, its live
 // view, and /metrics over HTTP. hubd runs it only when the module's configuration has
 // `listen:` (service.yml `needs_config: listen`).
-//   console            the service: reads etc/hub/service.yml, as hubd starts it
+//   console                  the service: reads etc/hub/service.yml, as hubd starts it
+//   console --check FILE...  checks the module's config files (lowest precedence first),
+//                            printing every problem as FILE:LINE:COL: KEY: what was
+//                            expected; exit status 1 when there is any (hubd runs it at load)
 //   console --version
 #include <cstdio>
 #include <cstring>
@@ -192,8 +195,20 @@ int main(int argc, char** argv) {
     std::printf("console (hub) %s\n", HUB_VERSION);
     return 0;
   }
+  if (argc >= 2 && std::strcmp(argv[1], "--check") == 0) {
+    const std::string problems = hub::console::check_console_files(
+        std::vector<std::string>(argv + 2, argv + argc), std::filesystem::current_path());
+    if (!problems.empty()) {
+      std::fputs(problems.c_str(), stdout);
+      return 1;
+    }
+    std::printf("ok\n");
+    return 0;
+  }
   if (argc > 1) {
-    std::fprintf(stderr, "usage: console [--version] (hubd starts it as a module's service)\n");
+    std::fprintf(stderr,
+                 "usage: console [--check FILE... | --version] (hubd starts it as a module's "
+                 "service)\n");
     return 2;
   }
   return hub::sdk::run([](hub::sdk::Context& ctx) { return serve(ctx); });

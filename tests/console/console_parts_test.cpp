@@ -296,3 +296,24 @@ TEST_CASE("the console's routes against a fake hub", "[console]") {
   live_server.stop();
   serving.join();
 }
+
+TEST_CASE("console --check: every problem of the config files as FILE:LINE:COL", "[console]") {
+  hub::test::TempDir dir;
+  const std::string low = dir.write("system.yml", "listen: 8080\nlive_rate: 10\n").string();
+  const std::string high =
+      dir.write("site.yml", "# the site's\nlive_rate: lots\ncolour: blue\n").string();
+  CHECK(hub::console::check_console_files({low}, dir.path()).empty());
+  CHECK(hub::console::check_console_files({low, high}, dir.path()) ==
+        high +
+            ":3:1: colour: expected one of listen, token_file, admin_credential, live_rate, "
+            "live_queue, history_max\n");
+  const std::string fixed = dir.write("site2.yml", "\nlive_rate: lots\n").string();
+  CHECK(hub::console::check_console_files({low, fixed}, dir.path()) ==
+        fixed + ":2:1: live_rate: expected a whole number from 1 to 1000000, not 'lots'\n");
+  const std::string no_listen = dir.write("none.yml", "live_rate: 5\n").string();
+  CHECK_THAT(hub::console::check_console_files({no_listen}, dir.path()),
+             Catch::StartsWith(no_listen + ": listen: expected HOST:PORT"));
+  const std::string broken = dir.write("broken.yml", "listen: [1,\n").string();
+  CHECK_THAT(hub::console::check_console_files({broken}, dir.path()),
+             Catch::StartsWith(broken + ":"));
+}
