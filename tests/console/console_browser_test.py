@@ -5,8 +5,9 @@ Copies the bundled modules into a fresh root, configures the Console
 (config/site/modules/Console/console.yml: listen on a free port, a token file), starts
 hubd, and drives Debian's chromium (headless) through the DevTools protocol
 (python3-websocket):
-  (a) the page lists the bundled modules, each with its state;
-  (b) an event published with `hubctl publish` appears in the live view within a second;
+  (a) the page lists the bundled modules, each with its state, and shows a service's log;
+  (b) an event published with `hubctl publish` appears in the live view within a second,
+      and again from the journal when the view asks for the last events of its pattern;
   (c) a request that changes state without the token is refused (401; 403 with a wrong
       one), over HTTP and from the page's stop button, and nothing stops;
   (d) with the token entered in the page, the stop button stops Timer: hubd says so
@@ -230,6 +231,26 @@ def run(args, root, hubd, port, children):
     shown_after = time.monotonic() - published
     print("live view: %s shown %.0f ms after hubctl publish returned (%.0f ms after it began)"
           % (topic, shown_after * 1000, (time.monotonic() - started) * 1000))
+
+    # A service's log tail: Timer's says what it publishes.
+    page.evaluate("const s = document.getElementById('log-name'); s.value = 'Timer'; "
+                  "s.dispatchEvent(new Event('change'))")
+    wait_until("Timer's log in the page",
+               lambda: "publishing Timer/tick" in page.evaluate(
+                   "document.getElementById('log').textContent"))
+
+    # History from the journal: the last 3 events of Probe/#, then live again.
+    page.evaluate("document.getElementById('pattern').value = 'Probe/#'; "
+                  "document.getElementById('history-kind').value = 'last'; "
+                  "document.getElementById('history-n').value = '3'; "
+                  "document.getElementById('clear').click(); "
+                  "document.querySelector('#live-form button[type=submit]').click()")
+    wait_until("%s shown again, from the journal" % topic,
+               lambda: page.evaluate(
+                   "!!document.querySelector('#live tbody tr.history[data-topic=\"%s\"]')"
+                   % topic))
+    check(page.evaluate("document.querySelectorAll('#live tbody tr').length") == 1,
+          "the history of Probe/# shows other events too")
 
     # (c) from the page: the stop button without a token is refused; Timer stays up.
     page.evaluate("sessionStorage.removeItem('hub-console-token'); "

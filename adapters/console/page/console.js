@@ -113,6 +113,7 @@ function renderState(state) {
   if (known !== names.join(" ")) {
     select.textContent = "";
     for (const n of names) select.appendChild(new Option(n, n, false, n === current));
+    if (!known) refreshLog(true);  // the first list: show the first log at once
   }
 }
 
@@ -320,4 +321,3 @@ setInterval(refreshState, 1000);
 setInterval(refreshChart, 2000);
 setInterval(refreshTimeline, 2000);
 setInterval(() => refreshLog(false), 2000);
-setTimeout(() => refreshLog(true), 1200);
