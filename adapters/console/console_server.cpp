@@ -103,7 +103,26 @@ struct ConsoleServer::Impl {
                                 {"Content-Security-Policy",
                                  "default-src 'self'; img-src 'self' data:; "
                                  "style-src 'self'; script-src 'self'; frame-ancestors 'none'"}});
+    if (is_loopback(config.host)) {
+      server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (host_allowed(req.get_header_value("Host")))
+          return httplib::Server::HandlerResponse::Unhandled;
+        send_error(res, 421,
+                   "Host must name this console (127.0.0.1:" + std::to_string(config.port) +
+                       " or localhost:" + std::to_string(config.port) + ")");
+        return httplib::Server::HandlerResponse::Handled;
+      });
+    }
     routes();
+  }
+
+  bool host_allowed(const std::string& host) const {
+    const std::string port = ":" + std::to_string(config.port);
+    for (const std::string& name :
+         {config.host, std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")}) {
+      if (host == name + port) return true;
+    }
+    return config.host == "::1" && host == "[::1]" + port;
   }
 
   void routes() {
@@ -238,10 +257,9 @@ struct ConsoleServer::Impl {
         uint64_t sent = 0;
         bool ok = true;
         auto end = backend.history(s.from, s.last, s.patterns, [&](const EventView& e) {
-          if (!ok || sent >= config.history_max) return;
           ok = write(sink, sse("event", event_json(e, /*history=*/true)));
           s.shown = e.seq;
-          ++sent;
+          return ok && ++sent < config.history_max;
         });
         if (!ok) return false;
         std::string done = end ? JsonObject()

@@ -1,7 +1,9 @@
 // The console's HTTP server (cpp-httplib): the page, its JSON and event-stream routes,
 // and /metrics. Reading needs nothing; what changes state (POST) needs
-// `Authorization: Bearer TOKEN` with a token the backend accepts. Routes (README,
-// "Console"):
+// `Authorization: Bearer TOKEN` with a token the backend accepts. Listening on a loopback
+// address, it answers only requests whose Host names it (127.0.0.1:PORT, localhost:PORT,
+// [::1]:PORT), so a web site cannot reach it by rebinding a name of its own to 127.0.0.1.
+// Routes (README, "Console"):
 //   GET  /                      the page (HTML, JS and CSS compiled in; nothing fetched)
 //   GET  /api/state             {"inspect": the Hub API's inspect, "console": {…}}
 //   GET  /api/live?pattern=P&last=N|from=SEQ   server-sent events: history, then live
@@ -33,10 +35,11 @@ struct ConsoleBackend {
   // Carries out an API request (JSON text) with the rights the console was granted.
   std::function<Result<std::string>(const std::string& request)> control;
   // Replays the journal from `from` (0: from where `last` matching events begin) for
-  // `patterns`, calling `on_event` in order; returns the newest seq on the bus then.
+  // `patterns`, calling `on_event` in order until it returns false; returns the newest seq
+  // on the bus then.
   std::function<Result<uint64_t>(uint64_t from, uint64_t last,
                                  const std::vector<std::string>& patterns,
-                                 const std::function<void(const EventView&)>& on_event)>
+                                 const std::function<bool(const EventView&)>& on_event)>
       history;
   // The log of a service instance.
   std::function<std::filesystem::path(const std::string& instance)> log_file;

@@ -61,7 +61,7 @@ class Backend {
   }
 
   Result<uint64_t> history(uint64_t from, uint64_t last, const std::vector<std::string>& patterns,
-                           const std::function<void(const EventView&)>& on_event) {
+                           const std::function<bool(const EventView&)>& on_event) {
     auto credential = own_credential();
     if (!credential) return credential.status();
     hub::ReplayRequest request;
@@ -82,14 +82,13 @@ class Backend {
         return true;
       });
       if (!done) return done.status();
-      for (const hub::Event& e : kept) on_event(view_of(e));
+      for (const hub::Event& e : kept)
+        if (!on_event(view_of(e))) break;
       return done->last_seq;
     }
     request.from = from;
-    auto done = hub::replay(zmq_, *credential, request, [&](const hub::Event& e) {
-      on_event(view_of(e));
-      return true;
-    });
+    auto done = hub::replay(zmq_, *credential, request,
+                            [&](const hub::Event& e) { return on_event(view_of(e)); });
     if (!done) return done.status();
     return done->last_seq;
   }
@@ -125,7 +124,7 @@ class Backend {
     b.inspect = [this] { return ctx_.inspect_system(std::chrono::seconds(5)); };
     b.control = [this](const std::string& r) { return control(r); };
     b.history = [this](uint64_t from, uint64_t last, const std::vector<std::string>& patterns,
-                       const std::function<void(const EventView&)>& on_event) {
+                       const std::function<bool(const EventView&)>& on_event) {
       return history(from, last, patterns, on_event);
     };
     b.log_file = [this](const std::string& instance) { return layout_.instance_log(instance); };
@@ -164,7 +163,8 @@ Status serve(hub::sdk::Context& ctx) {
   if (auto newest = backend.newest_seq(); newest && *newest > 0) {
     const uint64_t from = *newest > kSeedEvents ? *newest - kSeedEvents + 1 : 1;
     auto seeded = backend.history(from, 0, {}, [&](const EventView& e) {
-      if (e.seq <= *newest) feed.on_past_event(e);
+      feed.on_past_event(e);
+      return e.seq < *newest;
     });
     if (!seeded) ctx.log().warn("the journal's recent events were not read: {}", seeded.error());
   }

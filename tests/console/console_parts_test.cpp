@@ -210,11 +210,10 @@ TEST_CASE("the console's routes against a fake hub", "[console]") {
     return hub::Result<std::string>("{}");
   };
   backend.history = [](uint64_t from, uint64_t last, const std::vector<std::string>&,
-                       const std::function<void(const EventView&)>& on_event) {
+                       const std::function<bool(const EventView&)>& on_event) {
     CHECK(from == 0);
     CHECK(last == 2);
-    on_event(view("Timer/tick", 41));
-    on_event(view("Timer/tick", 42));
+    if (on_event(view("Timer/tick", 41))) on_event(view("Timer/tick", 42));
     return hub::Result<uint64_t>(42);
   };
   backend.log_file = [&](const std::string& name) { return dir.path() / (name + ".log"); };
@@ -225,6 +224,12 @@ TEST_CASE("the console's routes against a fake hub", "[console]") {
   std::thread serving([&] { live_server.serve(); });
   httplib::Client client("127.0.0.1", live_server.port());
   client.set_read_timeout(10, 0);
+
+  // A name that is not this console's (a rebound DNS name) is refused.
+  httplib::Client rebound("127.0.0.1", live_server.port());
+  auto foreign = rebound.Get("/api/state", {{"Host", "evil.example:80"}});
+  REQUIRE(foreign);
+  CHECK(foreign->status == 421);
 
   auto page = client.Get("/");
   REQUIRE(page);
