@@ -158,7 +158,10 @@ Status serve(hub::sdk::Context& ctx) {
         config->host);
   }
   Backend backend(ctx, *config, *layout);
-  hub::console::LiveFeed feed;
+  // Shared with the subscription's handler, which the Context may still call after this
+  // function returns (until run() destroys the Context).
+  auto shared_feed = std::make_shared<hub::console::LiveFeed>();
+  hub::console::LiveFeed& feed = *shared_feed;
   // The chart and the timeline start with the journal's recent past.
   if (auto newest = backend.newest_seq(); newest && *newest > 0) {
     const uint64_t from = *newest > kSeedEvents ? *newest - kSeedEvents + 1 : 1;
@@ -168,12 +171,12 @@ Status serve(hub::sdk::Context& ctx) {
     });
     if (!seeded) ctx.log().warn("the journal's recent events were not read: {}", seeded.error());
   }
-  if (Status s =
-          ctx.subscribe({"#"},
-                        [&feed](const hub::sdk::Event& e) {
-                          feed.on_event(EventView{e.topic(), e.payload(), e.source, e.content_type,
-                                                  e.seq, e.time_ns, e.retained()});
-                        });
+  if (Status s = ctx.subscribe({"#"},
+                               [shared_feed](const hub::sdk::Event& e) {
+                                 shared_feed->on_event(EventView{e.topic(), e.payload(), e.source,
+                                                                 e.content_type, e.seq, e.time_ns,
+                                                                 e.retained()});
+                               });
       !s) {
     return s;
   }

@@ -114,16 +114,16 @@ TEST_CASE("the feed offers each view what it asked for, and never waits on a bro
   auto all = feed.join(*hub::TopicFilter::parse({}), 1000000, 1000000);
   REQUIRE(timers);
   REQUIRE(all);
-  // A view that never reads: a million events go through at once (bounded work each).
+  // A view that never reads: 200,000 events go through at once (bounded work each).
   const auto start = std::chrono::steady_clock::now();
-  for (uint64_t seq = 1; seq <= 1000000; ++seq)
+  for (uint64_t seq = 1; seq <= 200000; ++seq)
     feed.on_event(view(seq % 2 ? "Timer/tick" : "Other/x", seq));
   CHECK(std::chrono::steady_clock::now() - start < 20s);
   auto batch = timers->take(0ms);
   CHECK(batch.events.size() == 10);
-  CHECK(batch.dropped == 500000 - 10);
-  CHECK(all->take(0ms).events.size() == 1000000);
-  CHECK(feed.events_seen() == 1000000);
+  CHECK(batch.dropped == 100000 - 10);
+  CHECK(all->take(0ms).events.size() == 200000);
+  CHECK(feed.events_seen() == 200000);
 
   for (size_t i = 2; i < hub::console::LiveFeed::kMaxClients; ++i)
     CHECK(feed.join(*hub::TopicFilter::parse({}), 1, 1));
