@@ -232,6 +232,16 @@ struct ConsoleServer::Impl {
     if (*from && *last) return send_error(res, 400, "from and last exclude each other");
     stream->from = *from;
     stream->last = std::min<uint64_t>(*last, config.history_max);
+    // A browser reconnecting says the last event it got: it goes on after it, from the
+    // journal, instead of being sent its history again or missing what came meanwhile.
+    if (const std::string id = req.get_header_value("Last-Event-ID"); !id.empty()) {
+      uint64_t seq = 0;
+      auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), seq);
+      if (ec == std::errc() && end == id.data() + id.size()) {
+        stream->from = seq + 1;
+        stream->last = 0;
+      }
+    }
     stream->client = feed.join(std::move(*filter), config.live_rate, config.live_queue);
     if (!stream->client) {
       return send_error(
@@ -257,7 +267,8 @@ struct ConsoleServer::Impl {
         uint64_t sent = 0;
         bool ok = true;
         auto end = backend.history(s.from, s.last, s.patterns, [&](const EventView& e) {
-          ok = write(sink, sse("event", event_json(e, /*history=*/true)));
+          ok = write(sink, "id: " + std::to_string(e.seq) + "\n" +
+                               sse("event", event_json(e, /*history=*/true)));
           s.shown = e.seq;
           return ok && ++sent < config.history_max;
         });
@@ -275,7 +286,7 @@ struct ConsoleServer::Impl {
     std::string out;
     for (const LiveEvent& e : batch.events) {
       if (e.seq <= s.shown) continue;  // shown already from the journal
-      out += "event: event\ndata: ";
+      out += "id: " + std::to_string(e.seq) + "\nevent: event\ndata: ";
       out += *e.json;
       out += "\n\n";
     }

@@ -209,10 +209,13 @@ TEST_CASE("the console's routes against a fake hub", "[console]") {
     requests.push_back(r);
     return hub::Result<std::string>("{}");
   };
-  backend.history = [](uint64_t from, uint64_t last, const std::vector<std::string>&,
-                       const std::function<bool(const EventView&)>& on_event) {
-    CHECK(from == 0);
-    CHECK(last == 2);
+  std::vector<std::pair<uint64_t, uint64_t>> histories;  // from, last of each request
+  backend.history = [&](uint64_t from, uint64_t last, const std::vector<std::string>&,
+                        const std::function<bool(const EventView&)>& on_event) {
+    {
+      std::lock_guard lock(mu);
+      histories.emplace_back(from, last);
+    }
     if (on_event(view("Timer/tick", 41))) on_event(view("Timer/tick", 42));
     return hub::Result<uint64_t>(42);
   };
@@ -295,6 +298,20 @@ TEST_CASE("the console's routes against a fake hub", "[console]") {
   CHECK_THAT(stream, Catch::Contains(R"("history":true)"));
   CHECK_THAT(stream, Catch::Contains("event: history\ndata: {\"events\":2,\"last_seq\":42}"));
   CHECK(stream.find(R"("seq":42,)") == stream.rfind(R"("seq":42,)"));  // once
+  CHECK_THAT(stream, Catch::Contains("id: 43\nevent: event\n"));
+  // A browser that reconnects goes on after the last event it got, from the journal.
+  std::string resumed;
+  auto again = client.Get("/api/live?pattern=Timer/%23&last=2", {{"Last-Event-ID", "40"}},
+                          [&](const char* data, size_t length) {
+                            resumed.append(data, length);
+                            return resumed.find("event: history") == std::string::npos;
+                          });
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(histories.size() == 2);
+    CHECK(histories[0] == std::pair<uint64_t, uint64_t>(0, 2));
+    CHECK(histories[1] == std::pair<uint64_t, uint64_t>(41, 0));
+  }
   CHECK(client.Get("/api/live?pattern=Timer/%23/x")->status == 400);
   CHECK(client.Get("/api/live?from=1&last=2")->status == 400);
 
