@@ -153,7 +153,13 @@ struct ConsoleServer::Impl {
     server.Get("/api/live",
                [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
     server.Post(R"(/api/modules/([^/]+)/(start|stop|restart))",
-                [this](const httplib::Request& req, httplib::Response& res) { control(req, res); });
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  control(req, res, /*instance=*/false);
+                });
+    server.Post(R"(/api/instances/([^/]+)/(stop))",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  control(req, res, /*instance=*/true);
+                });
     server.Get("/metrics",
                [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
   }
@@ -184,22 +190,38 @@ struct ConsoleServer::Impl {
     res.set_content(*text, "text/plain; charset=utf-8");
   }
 
-  void control(const httplib::Request& req, httplib::Response& res) {
+  // True when the request presents an accepted token; else answers 401 or 403.
+  bool authorized(const httplib::Request& req, httplib::Response& res) {
     const std::string header = req.get_header_value("Authorization");
     const std::string bearer = "Bearer ";
     if (header.rfind(bearer, 0) != 0) {
       res.set_header("WWW-Authenticate", "Bearer realm=\"hub console\"");
-      return send_error(res, 401,
-                        "changing state needs Authorization: Bearer TOKEN (the console's "
-                        "token_file, or the administrator's secret)");
+      send_error(res, 401,
+                 "changing state needs Authorization: Bearer TOKEN (the console's "
+                 "token_file, or the administrator's secret)");
+      return false;
     }
-    if (!token_matches(header.substr(bearer.size()), backend.tokens()))
-      return send_error(res, 403, "the token is not one the console accepts");
+    if (!token_matches(header.substr(bearer.size()), backend.tokens())) {
+      send_error(res, 403, "the token is not one the console accepts");
+      return false;
+    }
+    return true;
+  }
+
+  // POST /api/modules/NAME/ACTION and /api/instances/NAME.X/stop.
+  void control(const httplib::Request& req, httplib::Response& res, bool instance) {
+    if (!authorized(req, res)) return;
     const std::string name = req.matches[1];
     const std::string method = req.matches[2];
-    if (!is_instance_name(name) || name.find('.') != std::string::npos)
-      return send_error(res, 400, "expected a module name, not '" + name + "'");
-    auto result = backend.control(JsonObject().add("method", method).add("name", name).str());
+    const bool dotted = name.find('.') != std::string::npos;
+    if (!is_instance_name(name) || dotted != instance) {
+      return send_error(res, 400,
+                        std::string("expected ") +
+                            (instance ? "a dynamic instance NAME.X" : "a module name") + ", not '" +
+                            name + "'");
+    }
+    auto result = backend.control(
+        JsonObject().add("method", method).add(instance ? "instance" : "name", name).str());
     if (!result) return send_error(res, http_status(result.code()), result.error());
     send_json(res, 200, "{\"result\":" + *result + "}");
   }

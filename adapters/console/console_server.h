@@ -11,6 +11,7 @@
 //   GET  /api/timeline          each service's lifecycle transitions
 //   GET  /api/logs?name=INSTANCE&lines=N       the end of the instance's log (text)
 //   POST /api/modules/NAME/start|stop|restart  the API's start, stop, restart
+//   POST /api/instances/NAME.X/stop            the API's stop of a dynamic instance
 //   GET  /metrics               Prometheus text format (prometheus_text.h)
 #pragma once
 

@@ -266,6 +266,16 @@ TEST_CASE("the console's routes against a fake hub", "[console]") {
   CHECK(right->status == 200);
   REQUIRE(requests.size() == 1);
   CHECK(requests[0] == R"({"method":"restart","name":"Timer"})");
+  auto instance = client.Post("/api/instances/Timer.fast/stop",
+                              {{"Authorization", "Bearer the-right-token-123"}}, "", "text/plain");
+  REQUIRE(instance);
+  CHECK(instance->status == 200);
+  CHECK(requests.back() == R"({"method":"stop","instance":"Timer.fast"})");
+  CHECK(client.Post("/api/instances/Timer.fast/stop", "", "text/plain")->status == 401);
+  CHECK(client
+            .Post("/api/instances/Timer/stop", {{"Authorization", "Bearer the-right-token-123"}},
+                  "", "text/plain")
+            ->status == 400);
   auto bad_name = client.Post("/api/modules/Timer.fast/stop",
                               {{"Authorization", "Bearer the-right-token-123"}}, "", "text/plain");
   CHECK(bad_name->status == 400);

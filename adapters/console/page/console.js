@@ -42,8 +42,9 @@ function token() { return sessionStorage.getItem("hub-console-token") || ""; }
 
 async function act(action, name) {
   message(action + " " + name + "…", true);
+  const kind = name.includes(".") ? "/api/instances/" : "/api/modules/";
   try {
-    const r = await fetch("/api/modules/" + encodeURIComponent(name) + "/" + action, {
+    const r = await fetch(kind + encodeURIComponent(name) + "/" + action, {
       method: "POST", headers: token() ? {"Authorization": "Bearer " + token()} : {}});
     const body = await r.json().catch(() => ({}));
     if (r.ok) message(action + " " + name + ": done", true);
@@ -103,7 +104,7 @@ function renderState(state) {
       cell(r, i.restarts);
       cell(r, exitText(i.last_exit));
       cell(r, i.reason);
-      cell(r, "");
+      cell(r, "", "actions").appendChild(button("stop", i.instance));
       body.appendChild(r);
     }
   }
