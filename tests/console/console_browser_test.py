@@ -10,8 +10,8 @@ hubd, and drives Debian's chromium (headless) through the DevTools protocol
       and again from the journal when the view asks for the last events of its pattern;
   (c) a request that changes state without the token is refused (401; 403 with a wrong
       one), over HTTP and from the page's stop button, and nothing stops;
-  (d) with the token entered in the page, the stop button stops Timer: hubd says so
-      (`hubctl status`), and the page shows it stopped;
+  (d) with the token entered in the page, a dynamic instance's stop button stops it, and
+      Timer's stops Timer: hubd says so (`hubctl inspect`), and the page shows it stopped;
   (e) /metrics answers in the Prometheus text format without a token.
 A screenshot of the page is saved as ARTIFACTS/console.png (the build tree).
 
@@ -160,11 +160,15 @@ def module_states(page):
         ".map(r => [r.dataset.module, r.querySelector('td.state').textContent]))")
 
 
-def hubctl_status(hubctl, root, name):
+def hubctl_inspect(hubctl, root):
     out = subprocess.run([hubctl, "--root", root, "inspect", "--json"], capture_output=True,
                          text=True, timeout=30)
     check(out.returncode == 0, "hubctl inspect: %s" % out.stderr)
-    for m in json.loads(out.stdout)["modules"]:
+    return json.loads(out.stdout)
+
+
+def hubctl_status(hubctl, root, name):
+    for m in hubctl_inspect(hubctl, root)["modules"]:
         if m["name"] == name:
             return m["state"]
     raise Failure("hubctl inspect lists no module %s" % name)
@@ -263,6 +267,24 @@ def run(args, root, hubd, port, children):
     # (d) with the token: Timer stops, and the page shows it.
     page.evaluate("document.getElementById('token').value = %s; "
                   "document.querySelector('#token-form button').click()" % json.dumps(TOKEN))
+    # A dynamic instance has its own row and stop button.
+    out = subprocess.run([args.hubctl, "--root", root, "start", "Timer.fast",
+                          "timer.interval=100ms"], capture_output=True, text=True, timeout=60)
+    check(out.returncode == 0, "hubctl start Timer.fast: %s" % out.stderr)
+    wait_until("the page showing Timer.fast running",
+               lambda: page.evaluate(
+                   "(document.querySelector('tr[data-instance=\"Timer.fast\"] td.state') "
+                   "|| {}).textContent === 'running'"))
+    page.evaluate("document.querySelector('button[data-action=stop]"
+                  "[data-module=\"Timer.fast\"]').click()")
+    wait_until("Timer.fast gone from the page",
+               lambda: page.evaluate(
+                   "(document.querySelector('tr[data-instance=\"Timer.fast\"] td.state') "
+                   "|| {textContent: 'gone'}).textContent !== 'running'"))
+    check(not any(i["instance"] == "Timer.fast" and i["state"] == "running"
+                  for i in hubctl_inspect(args.hubctl, root)["instances"]),
+          "Timer.fast still runs after its stop button")
+
     page.evaluate("document.querySelector('button[data-action=stop][data-module=Timer]').click()")
     wait_until("hubd saying Timer is stopped",
                lambda: hubctl_status(args.hubctl, root, "Timer") == "stopped", interval=0.1)
