@@ -205,12 +205,13 @@ std::string HubApi::inspect() {
                               .add("root", root_)
                               .add("uptime_ms", static_cast<int64_t>(uptime.count()))
                               .str();
-  return JsonObject()
-      .add_raw("hub", hub)
+  JsonObject result;
+  result.add_raw("hub", hub)
       .add_raw("modules", modules_json(modules_.view().modules, service_failed))
       .add_raw("instances", instances)
-      .add_raw("bus", bus_json_())
-      .str();
+      .add_raw("bus", bus_json_());
+  if (scripts_json_) result.add_raw("scripts", scripts_json_());
+  return result.str();
 }
 
 // {"name": "NAME"} starts a module; with "instance": "X" (and an optional "config"

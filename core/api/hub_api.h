@@ -34,6 +34,11 @@ class HubApi {
         reload_(std::move(reload)),
         root_(std::move(root)) {}
 
+  // inspect's `scripts` (the dispatcher's stats_json()); left out until set.
+  void set_scripts_json(std::function<std::string()> scripts_json) {
+    scripts_json_ = std::move(scripts_json);
+  }
+
   // Answers `request` through `reply`: at once, or once its operation has run on the
   // control thread (the server bounds the wait by the request's deadline). An operation
   // whose deadline passes before it begins is not carried out.
@@ -60,6 +65,7 @@ class HubApi {
   ControlThread& control_;
   std::function<std::string()> bus_json_;
   std::function<std::string()> reload_;
+  std::function<std::string()> scripts_json_;
   std::string root_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex stats_mu_;
