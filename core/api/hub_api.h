@@ -54,6 +54,7 @@ class HubApi {
   Result<std::string> start(const ApiRequest& request);
   Result<std::string> stop(const ApiRequest& request);
   Result<std::string> report(const ApiRequest& request);
+  Result<std::string> signal(const ApiRequest& request);
 
   ModuleManager& modules_;
   Supervisor& supervisor_;
