@@ -1,7 +1,6 @@
 #include "hubctl/hub_session.h"
 
 #include <iostream>
-#include <map>
 
 #include "bus/api_protocol.h"
 #include "bus/credentials.h"
