@@ -3,6 +3,8 @@
 // scripts with --since and JSON lines, --version on every tool.
 #include <signal.h>
 
+#include <fstream>
+
 #include <catch2/catch.hpp>
 
 #include "bus/text.h"
@@ -311,4 +313,13 @@ TEST_CASE("hubctl logs shows a module's event script log, --since and as JSON li
             "{\"log\":\"Greeter.log\",\"line\":\"  ! late\"}"});
   CHECK(hubctl(root, {"logs", "Svc", "--json"}).out ==
         std::vector<std::string>{"{\"log\":\"Svc.log\",\"line\":\"plain output\"}"});
+
+  // Following, as JSON lines too: a line is written once it is whole.
+  ChildProcess follow(HUBCTL_PATH, {"logs", "Svc", "-f", "-o", "json", "--root", root.path()});
+  REQUIRE(follow.wait_stdout("plain output"));
+  std::ofstream(root.path() / "var/log/hub/Svc.log", std::ios::app) << "more, 2026-12-08";
+  std::ofstream(root.path() / "var/log/hub/Svc.log", std::ios::app) << " later\n";
+  CHECK(follow.wait_stdout("{\"log\":\"Svc.log\",\"line\":\"more, 2026-12-08 later\"}"));
+  follow.signal(SIGTERM);
+  CHECK(follow.wait_exit() == 0);
 }
