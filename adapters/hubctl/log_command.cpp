@@ -231,6 +231,9 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
             "logs");
         return std::nullopt;
       }
+    } else if (((value = value_of(i, a, "-u")) || (value = value_of(i, a, "--unit"))) &&
+               l.name.empty()) {
+      l.name = *value;
     } else if (l.name.empty() && !a.empty() && a[0] != '-') {
       l.name = a;
     } else {

@@ -55,7 +55,7 @@ int run(Hub& hub, const std::string& cmd, const std::vector<std::string>& args) 
   if (cmd == "pid") return pid(hub, args);
   if (cmd == "avail") return avail(hub, args);
   if (cmd == "signal") return signal_command(hub, args);
-  return logs(hub, args);
+  return logs(hub, args);  // logs, tail
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ offers() {
 }
 
 offers hubctl "" -- status inspect pid avail start stop restart signal enable disable reload \
-    reread publish logs keygen help
+    reread publish logs tail keygen help
 offers hubctl --root /r "" -- pid avail reread signal
 offers hubctl - -- --root --credential --timeout --json -o --version --help
 offers hubctl status - -- --json --root
@@ -39,7 +39,8 @@ offers hubctl pid "" -- all
 offers hubctl signal "" -- HUP USR1 TERM
 offers hubctl signal HUP "" -- all
 offers hubctl publish - -- -t -m -r -n -s -l -f --content-type --retain --root
-offers hubctl logs Svc - -- --scripts --since -f -n --json
+offers hubctl logs Svc - -- --scripts --since -f -n -u --json
+offers hubctl tail - -- -f -n --since
 offers hubctl logs Svc -o "" -- json text
 offers hubctl start - -- --replace
 offers bus-tap - -- -v -t -T -C -W -R -N -F --pretty --retained-only --last --from --follow \

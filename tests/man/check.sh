@@ -49,7 +49,7 @@ done
 
 # hubctl's commands: `hubctl help CMD` and `hubctl CMD --help` are the page's blocks.
 for command in status inspect pid avail start stop restart signal enable disable reload reread \
-  publish logs keygen; do
+  publish logs tail keygen; do
   $mangen help "$src/man/hubctl.1.md" "$command" >"$work/help"
   same "hubctl help $command" "$work/help" "$build/adapters/hubctl" help "$command"
   same "hubctl $command --help" "$work/help" "$build/adapters/hubctl" "$command" --help

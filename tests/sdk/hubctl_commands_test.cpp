@@ -287,8 +287,11 @@ TEST_CASE("hubctl logs shows a module's event script log, --since and as JSON li
   const Run scripts = hubctl(root, {"logs", "Greeter", "--scripts"});
   CHECK(scripts.exit == 0);
   CHECK(scripts.out.size() == 4);
-  // A module with no service log: its scripts' log.
+  // A module with no service log: its scripts' log; supervisorctl's and journalctl's
+  // spellings too.
   CHECK(hubctl(root, {"logs", "Greeter"}).out == scripts.out);
+  CHECK(hubctl(root, {"tail", "Greeter"}).out == scripts.out);
+  CHECK(hubctl(root, {"logs", "-u", "Greeter"}).out == scripts.out);
   CHECK(hubctl(root, {"logs", "Svc", "--scripts"}).exit == 4);
   CHECK(hubctl(root, {"logs", "--scripts"}).out ==
         std::vector<std::string>{"2026-12-08T02:00:00.000000Z events/x: site.sh exited 0 in 1 ms"});
