@@ -226,6 +226,7 @@ class Broker::Impl {
       settle_journal(false);
       report_journal_failures();
       replays_.expire_idle();
+      count_replays();
       // After the acks: retention when a segment rolled over, and by age also while none
       // does (an idle bus), once a minute.
       if (options_.journal != nullptr && (options_.journal->retention_due() ||
@@ -279,6 +280,13 @@ class Broker::Impl {
     return std::max(std::chrono::milliseconds(0),
                     std::chrono::duration_cast<std::chrono::milliseconds>(*at - Clock::now()) +
                         std::chrono::milliseconds(1));
+  }
+
+  // The replay service's numbers, for counters().
+  void count_replays() {
+    counters_.replays.store(replays_.begun(), std::memory_order_relaxed);
+    counters_.replay_sessions.store(replays_.open(), std::memory_order_relaxed);
+    counters_.replayed_events.store(replays_.events_sent(), std::memory_order_relaxed);
   }
 
   // Writes (and, per the durability, syncs) the journal when acks wait for it or the sync

@@ -105,6 +105,9 @@ struct BrokerCounters {
                                                    // (the identity is then refused)
   std::atomic<uint64_t> subscribe_forbidden{0};    // subscriptions, snapshots, replays refused
                                                    // by the subscribe rules
+  std::atomic<uint64_t> replays{0};                // replay sessions begun (replay_service.h)
+  std::atomic<uint64_t> replay_sessions{0};        // open now
+  std::atomic<uint64_t> replayed_events{0};        // events sent in replay answers
 };
 
 class Broker {

@@ -269,6 +269,21 @@ std::vector<std::pair<uint64_t, fs::path>> journal_segments(const fs::path& dir)
   return found;
 }
 
+JournalDiskUsage journal_disk_usage(const fs::path& dir) {
+  JournalDiskUsage usage;
+  const auto segments = journal_segments(dir);
+  usage.segments = segments.size();
+  if (!segments.empty()) usage.first_seq = segments.front().first;
+  for (const auto& [first, path] : segments) {
+    std::error_code ec;  // a segment retention deleted meanwhile counts nothing
+    const uintmax_t size = fs::file_size(path, ec);
+    if (!ec) usage.bytes += size;
+    const uintmax_t index = fs::file_size(index_of(path), ec);
+    if (!ec) usage.bytes += index;
+  }
+  return usage;
+}
+
 namespace {
 
 // A name that looks like a segment's (20 digits, .seg) but cannot be one: an error, as

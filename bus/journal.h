@@ -281,4 +281,14 @@ class JournalReader {
 std::vector<std::pair<uint64_t, std::filesystem::path>> journal_segments(
     const std::filesystem::path& dir);
 
+// What the journal in `dir` holds on disk now, read from the directory (safe from any
+// thread while the journal is written): its segments, their bytes with their indexes, and
+// the oldest sequence number retained (the first of the oldest segment; 0: none).
+struct JournalDiskUsage {
+  size_t segments = 0;
+  uint64_t bytes = 0;
+  uint64_t first_seq = 0;
+};
+JournalDiskUsage journal_disk_usage(const std::filesystem::path& dir);
+
 }  // namespace hub

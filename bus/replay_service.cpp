@@ -82,6 +82,7 @@ void ReplayService::answer(zmq::message_t& routing_id, const std::vector<std::st
   auto it = sessions_.find(key);
   const bool fresh = it == sessions_.end() || it->second.next != from;
   if (fresh) {
+    ++begun_;
     if (sessions_.size() >= kMaxReplays) expire(true);
     auto reader = std::make_unique<JournalReader>(
         journal_->options().dir, from,
@@ -123,6 +124,7 @@ void ReplayService::answer(zmq::message_t& routing_id, const std::vector<std::st
     if (!filter->matches(r->topic)) continue;
     wire::append_record(records, r->topic, r->header, r->payload);
     ++sent;
+    ++events_sent_;
     if ((++batched == kReplayBatch || records.size() >= kReplayBatchBytes) && !send_batch()) {
       sessions_.erase(it);
       return;

@@ -39,6 +39,12 @@ class ReplayService {
   // Forgets replays left idle for a while.
   void expire_idle() { expire(false); }
 
+  // Replays begun (a request that did not go on from where an open one stopped), open
+  // now, and the events sent in all answers.
+  uint64_t begun() const { return begun_; }
+  size_t open() const { return sessions_.size(); }
+  uint64_t events_sent() const { return events_sent_; }
+
  private:
   // A replay in progress: its reader stays where the last answer stopped.
   struct Session {
@@ -57,6 +63,8 @@ class ReplayService {
   std::map<std::string, Session> sessions_;              // by client and patterns
   std::set<std::pair<uint64_t, uint64_t>> gaps_logged_;  // journal gaps said in the log
   std::string records_;                                  // an answer's batch, reused
+  uint64_t begun_ = 0;
+  uint64_t events_sent_ = 0;
 };
 
 }  // namespace hub

@@ -24,7 +24,12 @@ TEST_CASE("API fields of the right types pass", "[api][fields]") {
   CHECK(check(R"({"method":"stop","instance":"Timer.fast"})"));
   CHECK(check(R"({"method":"restart","name":"Timer"})"));
   CHECK(check(R"({"method":"report","stats":{"n":1}})"));
-  CHECK(check(R"({"method":"port","deadline_ms":-5})"));  // a past deadline: a timeout later
+  CHECK(check(R"({"method":"port","deadline_ms":-5})"));
+  CHECK(check(R"({"method":"reload","dry_run":true})"));
+  CHECK(check(R"({"method":"signal","signal":"HUP","name":"Timer"})"));
+  CHECK(check(R"({"method":"signal","signal":"HUP","name":"Timer","instance":"fast"})"));
+  CHECK(check(
+      R"({"method":"signal","signal":"15","all":true})"));  // a past deadline: a timeout later
 }
 
 TEST_CASE("an API field of the wrong type is a bad_request naming it", "[api][fields]") {
@@ -68,6 +73,12 @@ TEST_CASE("a field the method does not take is a bad_request naming it", "[api][
   CHECK(message(R"({"method":"report","stats":{},"name":"x"})") ==
         R"(report takes no field "name" (it takes "stats"))");
   CHECK(message(R"({"method":"start","name":"A","name":"B"})") == R"(field "name" given twice)");
+  CHECK(message(R"({"method":"reload","dry_run":"yes"})") ==
+        R"(field "dry_run" must be true or false, not a string)");
+  CHECK(message(R"({"method":"signal","signal":9,"name":"A"})") ==
+        R"(field "signal" must be a string, not the number 9)");
+  CHECK(message(R"({"method":"signal","signal":"HUP","all":true,"name":"A"})") ==
+        R"(field "all" goes alone, not with "name")");
   // A method unknown here is the dispatcher's to refuse; its common fields are checked.
   CHECK(check(R"({"method":"nope","anything":1})"));
   CHECK(message(R"({"method":"nope","deadline_ms":"x"})") ==

@@ -41,7 +41,7 @@ TEST_CASE("the API's replies keep their documented shape and codes", "[hubd][api
   CHECK(raw_call(ctx, root, R"({"method":"nope"})") ==
         error("unknown_method",
               "unknown method 'nope' (expected inspect, reload, start, stop, restart, port, "
-              "report, enable or disable)"));
+              "report, enable, disable or signal)"));
   CHECK(raw_call(ctx, root, R"({"method":"start","name":"Nope"})") ==
         error("not_found", "no loaded module Nope"));
   CHECK(raw_call(ctx, root, R"({"method":"stop","instance":"Nope.x"})") ==
@@ -62,6 +62,19 @@ TEST_CASE("the API's replies keep their documented shape and codes", "[hubd][api
   CHECK(raw_call(ctx, root, R"({"method":"stop","name":"Nope","force":true})") ==
         error("bad_request",
               R"(stop takes no field \"force\" (it takes \"name\", \"instance\", \"all\"))"));
+  CHECK(raw_call(ctx, root, R"({"method":"signal","signal":"HUP","name":"Nope"})") ==
+        error("not_found", "no module or instance Nope"));
+  CHECK(raw_call(ctx, root, R"({"method":"signal","signal":"NOPE","name":"Nope"})") ==
+        error("bad_request", R"(field \"signal\" must name a signal (HUP, TERM, USR1, ... or its )"
+                             "number, 1 to 64), not 'NOPE'"));
+  CHECK(raw_call(ctx, root, R"({"method":"signal","signal":"HUP"})") ==
+        error("bad_request",
+              R"(expected \"name\" (or \"instance\", or \"all\": true): whom to signal)"));
+  CHECK(raw_call(ctx, root, R"({"method":"signal","signal":"HUP","all":true})") ==
+        R"({"ok":true,"result":{"signal":"SIGHUP","signalled":[]}})");
+  CHECK(raw_call(ctx, root, R"({"method":"reload","dry_run":true})") ==
+        R"({"ok":true,"result":{"dry_run":true,"added":[],"removed":[],"changed":[],)"
+        R"("unchanged":[],"kept":[],"rejected":[],"reasons":{}}})");
   CHECK_THAT(raw_call(ctx, root, R"({"method":"port"})"),
              Catch::StartsWith(R"({"ok":true,"result":{"port":)"));
 }

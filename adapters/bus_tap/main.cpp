@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -20,6 +22,7 @@
 #include "bus/root_layout.h"
 #include "bus/subscriber.h"
 #include "bus/text.h"
+#include "bus/topic_filter.h"
 #include "bus_tap/event_format.h"
 #include "help/bus_tap_help.h"
 
@@ -43,10 +46,15 @@ void on_signal(int) {
 
 struct TapOptions {
   std::vector<std::string> patterns;
+  std::vector<std::string> excluded;  // -T: topics matching these are not printed
   std::optional<long> count;
   std::optional<double> timeout_seconds;
   bool json = false;
+  bool pretty = false;
+  std::optional<std::string> format;  // -F
+  bool end_of_line = true;            // -N clears it
   bool retained = true;
+  bool retained_only = false;
   std::filesystem::path root;
   std::filesystem::path credential;
   uint64_t from = 0;  // --from, 0: none
@@ -60,28 +68,45 @@ bool parse_number(const char* text, double& out) {
   return end != text && *end == '\0' && out >= 0;
 }
 
+// Long options without a short one.
+enum LongOnly { kFrom = 256, kLast, kRetainedOnly, kPretty };
+
 // Returns nullopt after printing why the command line is wrong.
 std::optional<TapOptions> parse_options(int argc, char** argv) {
   const option long_options[] = {{"topic", required_argument, nullptr, 't'},
+                                 {"filter-out", required_argument, nullptr, 'T'},
                                  {"count", required_argument, nullptr, 'C'},
                                  {"timeout", required_argument, nullptr, 'W'},
                                  {"json", no_argument, nullptr, 'j'},
+                                 {"pretty", no_argument, nullptr, kPretty},
+                                 {"format", required_argument, nullptr, 'F'},
+                                 {"no-eol", no_argument, nullptr, 'N'},
+                                 {"verbose", no_argument, nullptr, 'v'},
                                  {"no-retained", no_argument, nullptr, 'R'},
+                                 {"retained-only", no_argument, nullptr, kRetainedOnly},
                                  {"root", required_argument, nullptr, 'r'},
                                  {"credential", required_argument, nullptr, 'c'},
                                  {"help", no_argument, nullptr, 'h'},
-                                 {"from", required_argument, nullptr, 'F'},
-                                 {"last", required_argument, nullptr, 'L'},
+                                 {"from", required_argument, nullptr, kFrom},
+                                 {"last", required_argument, nullptr, kLast},
                                  {"follow", no_argument, nullptr, 'f'},
                                  {"version", no_argument, nullptr, 'V'},
                                  {nullptr, 0, nullptr, 0}};
   TapOptions o;
   // o.root empty: the hub find_hub_layout() finds.
   double number = 0;
-  for (int c; (c = getopt_long(argc, argv, "t:C:W:jRr:c:hfV", long_options, nullptr)) != -1;) {
+  for (int c;
+       (c = getopt_long(argc, argv, "t:T:C:W:jF:NvRr:c:hfV", long_options, nullptr)) != -1;) {
     switch (c) {
       case 't':
         o.patterns.emplace_back(optarg);
+        break;
+      case 'T':
+        if (const auto problem = hub::pattern_problem(optarg)) {
+          std::cerr << "bus-tap: -T " << optarg << ": " << *problem << "\n";
+          return std::nullopt;
+        }
+        o.excluded.emplace_back(optarg);
         break;
       case 'C':
         if (!parse_number(optarg, number) || number < 1 || number != static_cast<long>(number)) {
@@ -100,8 +125,26 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
       case 'j':
         o.json = true;
         break;
+      case kPretty:
+        o.pretty = true;
+        break;
+      case 'F':
+        if (const auto problem = hub::event_format_problem(optarg)) {
+          std::cerr << "bus-tap: -F: " << *problem << "\n";
+          return std::nullopt;
+        }
+        o.format = optarg;
+        break;
+      case 'N':
+        o.end_of_line = false;
+        break;
+      case 'v':  // mosquitto_sub's "print the topic": bus-tap always does
+        break;
       case 'R':
         o.retained = false;
+        break;
+      case kRetainedOnly:
+        o.retained_only = true;
         break;
       case 'r':
         o.root = optarg;
@@ -109,15 +152,15 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
       case 'c':
         o.credential = optarg;
         break;
-      case 'F':
-      case 'L':
+      case kFrom:
+      case kLast:
         if (!parse_number(optarg, number) || number < 1 ||
             number != static_cast<double>(static_cast<uint64_t>(number))) {
-          std::cerr << "bus-tap: --" << (c == 'F' ? "from" : "last")
+          std::cerr << "bus-tap: --" << (c == kFrom ? "from" : "last")
                     << " expects a whole number, at least 1\n";
           return std::nullopt;
         }
-        (c == 'F' ? o.from : o.last) = static_cast<uint64_t>(number);
+        (c == kFrom ? o.from : o.last) = static_cast<uint64_t>(number);
         break;
       case 'f':
         o.follow = true;
@@ -134,15 +177,71 @@ std::optional<TapOptions> parse_options(int argc, char** argv) {
     }
   }
   for (int i = optind; i < argc; ++i) o.patterns.emplace_back(argv[i]);
-  if (o.from > 0 && o.last > 0) {
-    std::cerr << "bus-tap: --from and --last exclude each other\n";
+  const auto refuse = [](const char* why) {
+    std::cerr << "bus-tap: " << why << "\n";
     return std::nullopt;
-  }
-  if (o.follow && o.from == 0 && o.last == 0) {
-    std::cerr << "bus-tap: --follow goes with --from or --last (a tap follows anyway)\n";
-    return std::nullopt;
+  };
+  if (o.from > 0 && o.last > 0) return refuse("--from and --last exclude each other");
+  if (o.follow && o.from == 0 && o.last == 0)
+    return refuse("--follow goes with --from or --last (a tap follows anyway)");
+  if (o.json && o.format) return refuse("-j and -F exclude each other (-F %J is -j)");
+  if (o.retained_only && (!o.retained || o.from > 0 || o.last > 0))
+    return refuse("--retained-only goes with none of -R, --from and --last");
+  // A topic always has a level after its module's name: "Timer" alone matches nothing a
+  // module publishes, and a user most likely meant its events.
+  for (const auto& p : o.patterns) {
+    if (p.find('/') == std::string::npos && p != "#") {
+      std::cerr << "bus-tap: hint: '" << p << "' has no '/', so it matches only a topic of one "
+                << "level, which no module publishes; for " << (p == "+" ? "everything" : p)
+                << "'s events try '" << p << "/#'\n";
+    }
   }
   return o;
+}
+
+hub::Event copy_of(const hub::Event& e) {
+  hub::Event copy;
+  copy.topic_frame = zmq::message_t(e.topic().data(), e.topic().size());
+  copy.payload_frame = zmq::message_t(e.payload().data(), e.payload().size());
+  copy.seq = e.seq;
+  copy.time_ns = e.time_ns;
+  copy.flags = e.flags;
+  copy.module_prev = e.module_prev;
+  copy.source = e.source;
+  copy.content_type = e.content_type;
+  return copy;
+}
+
+// The newest `n` events of `request`'s range that `keep` lets through, oldest first, read
+// from the journal in windows that double until they hold n (or reach its start). Gaps
+// met within the events returned are told to `on_gap`; `end` is the range's last seq.
+hub::Result<std::vector<hub::Event>> last_matching(
+    zmq::context_t& ctx, const hub::Credential& credential, hub::ReplayRequest request, uint64_t n,
+    uint64_t end, const std::function<bool(const hub::Event&)>& keep,
+    const std::function<void(const hub::ReplayGap&)>& on_gap) {
+  std::deque<hub::Event> newest;
+  std::vector<hub::ReplayGap> gaps;
+  request.to = end;
+  request.on_gap = [&](const hub::ReplayGap& gap) { gaps.push_back(gap); };
+  for (uint64_t window = std::max<uint64_t>(n, 64);; window *= 2) {
+    newest.clear();
+    gaps.clear();
+    request.from = end > window ? end - window + 1 : 1;
+    auto done = hub::replay(ctx, credential, request, [&](const hub::Event& e) {
+      if (!keep(e)) return true;
+      newest.push_back(copy_of(e));
+      if (newest.size() > n) newest.pop_front();
+      return !g_interrupted;
+    });
+    if (!done) return done.status();
+    if (newest.size() >= n || request.from == 1 || g_interrupted) break;
+  }
+  const uint64_t first = newest.empty() ? end + 1 : newest.front().seq;
+  for (const auto& gap : gaps) {
+    if (gap.last >= first) on_gap(gap);
+  }
+  return std::vector<hub::Event>(std::make_move_iterator(newest.begin()),
+                                 std::make_move_iterator(newest.end()));
 }
 
 }  // namespace
@@ -174,12 +273,23 @@ int main(int argc, char** argv) {
   }
 
   const bool history = options->from > 0 || options->last > 0;
+  auto excluded = hub::TopicFilter::parse(options->excluded);
+  const auto shown_topic = [&](const hub::Event& event) {
+    return options->excluded.empty() || !excluded->matches(event.topic());
+  };
   long printed = 0;
   const auto print = [&](const hub::Event& event) {
-    const std::string line =
-        options->json ? hub::format_event_json(event) : hub::format_event_line(event);
+    std::string line;
+    if (options->format) {
+      line = hub::format_event(*options->format, event, options->pretty);
+    } else if (options->json) {
+      line = hub::format_event_json(event);
+      if (options->pretty) line = hub::pretty_json(line);
+    } else {
+      line = hub::format_event_line(event);
+    }
+    if (options->end_of_line) line += '\n';
     std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
     ++printed;
     return std::fflush(stdout) == 0;  // false: the reader went away
   };
@@ -208,6 +318,14 @@ int main(int argc, char** argv) {
     }
     subscriber.emplace(std::move(*opened));
   }
+  if (options->retained_only) {  // the snapshot, held already: what predates the join
+    while (!g_interrupted && (!options->count || printed < *options->count)) {
+      auto event = subscriber->next(std::chrono::milliseconds(0));
+      if (!event || event->seq > subscriber->joined_at()) break;
+      if (shown_topic(*event) && !print(*event)) return kExitFailure;
+    }
+    return kExitOk;
+  }
   uint64_t shown = 0;  // the newest seq printed from the journal
   if (history) {
     hub::ReplayRequest request;
@@ -226,7 +344,8 @@ int main(int argc, char** argv) {
       std::cerr << "bus-tap: " << up.message() << "\n";
       return kExitFailure;
     }
-    if (options->last > 0) {  // where the journal ends now
+    bool reader_gone = false;
+    if (options->last > 0) {  // the last N matching events, up to where the journal ends now
       auto probe = request;
       probe.from = std::numeric_limits<uint64_t>::max() / 2;
       auto end = hub::replay(ctx, *credential, probe, [](const hub::Event&) { return true; });
@@ -234,21 +353,31 @@ int main(int argc, char** argv) {
         std::cerr << "bus-tap: " << end.error() << "\n";
         return kExitFailure;
       }
-      request.from = end->last_seq > options->last ? end->last_seq - options->last + 1 : 1;
+      shown = end->last_seq;
+      auto newest = last_matching(ctx, *credential, request, options->last, end->last_seq,
+                                  shown_topic, request.on_gap);
+      if (!newest) {
+        std::cerr << "bus-tap: " << newest.error() << "\n";
+        return kExitFailure;
+      }
+      for (const auto& e : *newest) {
+        if (options->count && printed >= *options->count) break;
+        if (!print(e)) return kExitFailure;
+      }
     } else {
       request.from = options->from;
-    }
-    bool reader_gone = false;
-    auto done = hub::replay(ctx, *credential, request, [&](const hub::Event& e) {
-      shown = e.seq;
-      if (options->count && printed >= *options->count) return false;
-      reader_gone = !print(e);
-      return !reader_gone && !g_interrupted;
-    });
-    if (reader_gone) return kExitFailure;
-    if (!done) {
-      std::cerr << "bus-tap: " << done.error() << "\n";
-      return kExitFailure;
+      auto done = hub::replay(ctx, *credential, request, [&](const hub::Event& e) {
+        shown = e.seq;
+        if (options->count && printed >= *options->count) return false;
+        if (!shown_topic(e)) return true;
+        reader_gone = !print(e);
+        return !reader_gone && !g_interrupted;
+      });
+      if (reader_gone) return kExitFailure;
+      if (!done) {
+        std::cerr << "bus-tap: " << done.error() << "\n";
+        return kExitFailure;
+      }
     }
     if (!options->follow) return kExitOk;
   }
@@ -269,7 +398,8 @@ int main(int argc, char** argv) {
     }
     auto event = subscriber->next(wait);
     if (!event || event->seq <= shown) continue;  // shown already from the journal
-    if (!print(*event)) return kExitFailure;      // the reader went away
+    if (!shown_topic(*event)) continue;
+    if (!print(*event)) return kExitFailure;  // the reader went away
   }
   if (options->count && printed < *options->count && !g_interrupted) return kExitTimedOut;
   return kExitOk;

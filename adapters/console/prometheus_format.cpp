@@ -10,6 +10,10 @@ std::string number(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char text[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {  // whole: 10, not 1e+01
+    std::snprintf(text, sizeof text, "%.0f", v);
+    return text;
+  }
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(text, sizeof text, "%.*g", precision, v);
     if (std::strtod(text, nullptr) == v) break;

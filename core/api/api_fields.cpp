@@ -25,7 +25,7 @@ struct MethodFields {
 // Each method's own fields (docs/API.md, "Methods"); a method with none takes none.
 const MethodFields kMethodFields[] = {
     {api::kInspect, {}},
-    {api::kReload, {}},
+    {api::kReload, {{"dry_run", Type::kBool}}},
     {api::kStart,
      {{"name", Type::kString},
       {"instance", Type::kString},
@@ -37,6 +37,11 @@ const MethodFields kMethodFields[] = {
     {api::kRestart, {{"name", Type::kString}, {"instance", Type::kString}, {"all", Type::kBool}}},
     {api::kEnable, {{"name", Type::kString}}},
     {api::kDisable, {{"name", Type::kString}}},
+    {api::kSignal,
+     {{"signal", Type::kString},
+      {"name", Type::kString},
+      {"instance", Type::kString},
+      {"all", Type::kBool}}},
     {api::kPort, {}},
     {api::kReport, {{"stats", Type::kObject}}},
 };

@@ -20,6 +20,7 @@
 #include "core/modules/module_config.h"
 #include "core/modules/module_manager.h"
 #include "core/services/supervisor.h"
+#include "core/system/signal_name.h"
 
 namespace hub {
 namespace {
@@ -69,7 +70,9 @@ Result<int> free_port() {
 bool HubApi::answers_at_once(const std::string& method) {
   const bool known = std::find(std::begin(api::kMethods), std::end(api::kMethods), method) !=
                      std::end(api::kMethods);
-  return !known || method == api::kInspect || method == api::kPort || method == api::kReport;
+  // signal changes no state hubd keeps: the supervisor's loop sends it, at once.
+  return !known || method == api::kInspect || method == api::kPort || method == api::kReport ||
+         method == api::kSignal;
 }
 
 void HubApi::serve(ApiRequest r, const ApiReply& reply) {
@@ -110,7 +113,9 @@ Status HubApi::admit(const ApiRequest& r) const {
 Result<std::string> HubApi::handle(const ApiRequest& r) {
   if (Status allowed = authorize(r); !allowed) return allowed;
   if (r.method == api::kInspect) return inspect();
-  if (r.method == api::kReload) return reload_();
+  if (r.method == api::kReload)
+    return flag(r.body, "dry_run") ? modules_.reload_preview() : reload_();
+  if (r.method == api::kSignal) return signal(r);
   if (r.method == api::kStart) return start(r);
   if (r.method == api::kStop) return stop(r);
   if (r.method == api::kRestart) {
@@ -205,12 +210,13 @@ std::string HubApi::inspect() {
                               .add("root", root_)
                               .add("uptime_ms", static_cast<int64_t>(uptime.count()))
                               .str();
-  return JsonObject()
-      .add_raw("hub", hub)
+  JsonObject result;
+  result.add_raw("hub", hub)
       .add_raw("modules", modules_json(modules_.view().modules, service_failed))
       .add_raw("instances", instances)
-      .add_raw("bus", bus_json_())
-      .str();
+      .add_raw("bus", bus_json_());
+  if (scripts_json_) result.add_raw("scripts", scripts_json_());
+  return result.str();
 }
 
 // {"name": "NAME"} starts a module; with "instance": "X" (and an optional "config"
@@ -271,6 +277,45 @@ Result<std::string> HubApi::stop(const ApiRequest& r) {
   if (name.empty() && flag(r.body, "all")) return modules_.stop_every();
   if (name.empty()) return Status::bad_request("expected \"name\": the module to stop");
   return empty_or(modules_.stop(name));
+}
+
+// {"signal": SIG, "name": NAME} signals the module's own instance; with "instance" (NAME.X,
+// or X with "name") a dynamic one; {"signal": SIG, "all": true} every instance that has
+// a process.
+Result<std::string> HubApi::signal(const ApiRequest& r) {
+  auto sig = parse_signal(string_field(r.body, "signal"));
+  if (!sig) return sig.status();
+  const std::string name = string_field(r.body, "name");
+  std::string instance = string_field(r.body, "instance");
+  if (!instance.empty() && instance.find('.') == std::string::npos && !name.empty())
+    instance = name + "." + instance;
+  std::vector<std::string> targets;
+  if (flag(r.body, "all")) {
+    for (const auto& s : supervisor_.status()) {
+      if (s.pid > 0) targets.push_back(s.instance);
+    }
+  } else if (!instance.empty() || !name.empty()) {
+    targets.push_back(instance.empty() ? name : instance);
+  } else {
+    return Status::bad_request(
+        "expected \"name\" (or \"instance\", or \"all\": true): whom to signal");
+  }
+  std::string signalled = "[";
+  for (const auto& target : targets) {
+    auto pid = supervisor_.signal(target, *sig);
+    if (!pid && pid.code() == Status::Code::kNotFound && targets.size() == 1) {
+      const auto& modules = modules_.view().modules;
+      const bool module = std::any_of(modules.begin(), modules.end(),
+                                      [&](const auto& m) { return m.name == target; });
+      if (module) return Status::bad_request("module " + target + " runs no service");
+      return Status::not_found("no module or instance " + target);
+    }
+    if (!pid && targets.size() == 1) return pid.status();
+    if (!pid) continue;  // all: one that ended meanwhile is no failure
+    signalled += (signalled.size() > 1 ? "," : "") +
+                 JsonObject().add("instance", target).add("pid", static_cast<int64_t>(*pid)).str();
+  }
+  return JsonObject().add("signal", signal_name(*sig)).add_raw("signalled", signalled + "]").str();
 }
 
 // {"stats": {...}} from an instance: kept, and shown by inspect.

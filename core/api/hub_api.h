@@ -1,8 +1,9 @@
 // The Hub API's methods (docs/API.md): inspect, reload, start, stop, restart, port,
-// report. serve() runs on hubd's main thread and answers what only reads (inspect, port,
-// report) at once; every other method changes what runs and is queued for the control
-// thread (control_thread.h), which owns the modules: handle() runs there and its answer
-// goes back to the main thread. So the API never waits on a start or a stop.
+// report, enable, disable, signal. serve() runs on hubd's main thread and answers what only
+// reads (inspect, port, report) and signal (the supervisor's loop sends it) at once; every
+// other method changes what runs (or, reload's dry_run, reads the modules) and is queued
+// for the control thread (control_thread.h), which owns the modules: handle() runs there
+// and its answer goes back to the main thread. So the API never waits on a start or a stop.
 #pragma once
 
 #include <chrono>
@@ -34,6 +35,11 @@ class HubApi {
         reload_(std::move(reload)),
         root_(std::move(root)) {}
 
+  // inspect's `scripts` (the dispatcher's stats_json()); left out until set.
+  void set_scripts_json(std::function<std::string()> scripts_json) {
+    scripts_json_ = std::move(scripts_json);
+  }
+
   // Answers `request` through `reply`: at once, or once its operation has run on the
   // control thread (the server bounds the wait by the request's deadline). An operation
   // whose deadline passes before it begins is not carried out.
@@ -54,12 +60,14 @@ class HubApi {
   Result<std::string> start(const ApiRequest& request);
   Result<std::string> stop(const ApiRequest& request);
   Result<std::string> report(const ApiRequest& request);
+  Result<std::string> signal(const ApiRequest& request);
 
   ModuleManager& modules_;
   Supervisor& supervisor_;
   ControlThread& control_;
   std::function<std::string()> bus_json_;
   std::function<std::string()> reload_;
+  std::function<std::string()> scripts_json_;
   std::string root_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex stats_mu_;

@@ -155,6 +155,7 @@ int Hub::start() {
   api_ = std::make_unique<HubApi>(
       *modules_, *supervisor_, *control_, [this] { return bus_->counters_json(); },
       [this] { return reload(); }, root_.string());
+  api_->set_scripts_json([d = dispatcher_.get()] { return d->stats_json(); });
   ControlOperation startup;
   startup.what = "starting the modules";
   startup.run = [this] { start_modules(); };

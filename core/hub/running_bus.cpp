@@ -173,6 +173,19 @@ std::string RunningBus::counters_json() const {
       .add("subscribe_forbidden", static_cast<int64_t>(c.subscribe_forbidden.load()))
       .add_raw("subscribe_forbidden_by",
                by_identity_json(broker_->subscribe_forbidden_by_identity()))
+      .add("replays", static_cast<int64_t>(c.replays.load()))
+      .add("replay_sessions", static_cast<int64_t>(c.replay_sessions.load()))
+      .add("replayed_events", static_cast<int64_t>(c.replayed_events.load()))
+      .add_raw("journal", journal_json())
+      .str();
+}
+
+std::string RunningBus::journal_json() const {
+  const JournalDiskUsage usage = journal_disk_usage(journal_->options().dir);
+  return JsonObject()
+      .add("bytes", static_cast<int64_t>(usage.bytes))
+      .add("segments", static_cast<int64_t>(usage.segments))
+      .add("first_seq", static_cast<int64_t>(usage.first_seq))
       .str();
 }
 

@@ -59,6 +59,8 @@ class RunningBus {
 
   // The broker's counters as a JSON object (Hub API "status").
   std::string counters_json() const;
+  // The journal on disk: {bytes, segments, first_seq} (journal_disk_usage).
+  std::string journal_json() const;
 
   // A fresh credential for `identity`, valid on the bus until revoked.
   Credential grant(const std::string& identity);

@@ -158,6 +158,27 @@ LifecycleEvent reload_event(const ReloadPlan& plan, const std::vector<std::strin
   return {"Hub/reload", json.str(), false};
 }
 
+std::string reload_preview_json(const ReloadPlan& plan,
+                                const std::vector<RejectedModule>& rejected) {
+  std::string kept = "[";
+  for (const auto& [name, reason] : plan.kept) {
+    kept +=
+        (kept.size() > 1 ? "," : "") + JsonObject().add("name", name).add("reason", reason).str();
+  }
+  JsonObject reasons;
+  for (const auto& r : rejected) reasons.add(r.name, r.reason);
+  return JsonObject()
+      .add("dry_run", true)
+      .add_raw("added", json_string_array(plan.added))
+      .add_raw("removed", json_string_array(plan.removed))
+      .add_raw("changed", json_string_array(plan.changed))
+      .add_raw("unchanged", json_string_array(plan.unchanged))
+      .add_raw("kept", kept + "]")
+      .add_raw("rejected", json_string_array(plan.rejected))
+      .add_raw("reasons", reasons.str())
+      .str();
+}
+
 LifecycleEvent reload_error_event(const std::string& error) {
   return {"Hub/reload", JsonObject().add("error", error).str(), false};
 }

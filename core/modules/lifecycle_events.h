@@ -97,6 +97,10 @@ LifecycleEvent stopped_event(const EventSubject& s, const std::string& shutdown_
 // Hub/reload: what the reload `plan` did, and which added or changed modules did not
 // come up.
 LifecycleEvent reload_event(const ReloadPlan& plan, const std::vector<std::string>& failed);
+// The API's answer to a reload with "dry_run": reload_event's payload without "failed",
+// with "dry_run": true and "reasons" {NAME: why} of every rejected module.
+std::string reload_preview_json(const ReloadPlan& plan,
+                                const std::vector<RejectedModule>& rejected);
 // Hub/reload {error}: the tree could not be scanned; every module keeps running.
 LifecycleEvent reload_error_event(const std::string& error);
 

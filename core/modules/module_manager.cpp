@@ -442,6 +442,12 @@ std::string ModuleManager::reload() {
   return report.payload;
 }
 
+std::string ModuleManager::reload_preview() const {
+  auto scanned = scan();
+  if (!scanned) return reload_error_event(scanned.error()).payload;
+  return reload_preview_json(plan_reload(tree_.loaded, now(), *scanned), scanned->rejected);
+}
+
 void ModuleManager::stop_for_reload(const ReloadPlan& plan) {
   for (const auto& [name, reason] : plan.stop_scripts) stop_scripts(name, reason);
   for (const auto& stop : plan.stop) {

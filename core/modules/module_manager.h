@@ -88,6 +88,9 @@ class ModuleManager {
   // module keeps running and Hub/reload says why ({"error": ...}). plan_reload()
   // (reload_plan.h) decides what to do; this carries the plan out.
   std::string reload();  // returns the Hub/reload payload
+  // What reload() would do now, nothing done and nothing published: Hub/reload's payload
+  // without "failed", with "dry_run": true and "reasons" {NAME: why} of the rejected.
+  std::string reload_preview() const;
 
   // For the API. Failures are kNotFound (no such module or instance), kBadRequest (the
   // request cannot be, as an instance of a module without a service) or kFailed. A refused

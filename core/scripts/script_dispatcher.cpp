@@ -25,6 +25,7 @@
 #include "core/modules/module_environment.h"
 #include "core/scripts/script_index.h"
 #include "core/scripts/script_runner.h"
+#include "core/scripts/script_stats.h"
 #include "core/system/accounts.h"
 #include "core/system/signal_name.h"
 
@@ -99,6 +100,7 @@ struct OwnerQueue {
   std::string stop_reason;                   // guarded by Impl::mu
   uint64_t passed_while_stopped = 0;         // guarded by Impl::mu
   std::map<std::string, Feedback> feedback;  // by topic; guarded by Impl::mu
+  ScriptOwnerCounts counts;                  // guarded by Impl::mu
   // Readable while a stop of the owner or of the dispatcher kills its running script.
   const int cancel_fd;
 
@@ -174,6 +176,9 @@ struct ScriptDispatcher::Impl {
   // Every run, long ones too: never more than kMaxRunningFactor x parallel, so a common
   // event on a busy hub cannot start a process (and a thread) per owner at once.
   int running = 0;  // guarded by mu
+  // From an event's stamp to the start of a run for it (events of an earlier hubd's run,
+  // resumed at start, left out: theirs is the downtime), and how long runs last.
+  DurationHistogram latency, durations;  // guarded by mu
 
   ~Impl() {
     if (wake_fd >= 0) ::close(wake_fd);
@@ -502,6 +507,7 @@ struct ScriptDispatcher::Impl {
         std::lock_guard lock(mu);
         if (owner.stopped) break;
         if (stopping) return true;
+        if (d.seq > earlier_run_last) latency.observe(since_stamp(d));
       }
       ScriptRequest request;
       request.script = script;
@@ -529,6 +535,7 @@ struct ScriptDispatcher::Impl {
         owner_stopped = owner.stopped;
         hub_stopping = stopping && !owner_stopped;
         if (outcome.cancelled && owner_stopped) outcome.cancel_reason = owner.stop_reason;
+        if (!(hub_stopping && outcome.cancelled)) count_run(owner.counts, outcome);
       }
       append_run_log(q.log_file, d.topic + " seq " + std::to_string(d.seq), script, outcome);
       if (hub_stopping && outcome.cancelled) {
@@ -541,6 +548,21 @@ struct ScriptDispatcher::Impl {
       if (owner_stopped) break;
     }
     return false;
+  }
+
+  // The time since `d` was stamped by the broker (both on the system clock).
+  static std::chrono::nanoseconds since_stamp(const Dispatch& d) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now) -
+           std::chrono::nanoseconds(d.time_ns);
+  }
+
+  // REQUIRES: mu held.
+  void count_run(ScriptOwnerCounts& counts, const ScriptOutcome& outcome) {
+    ++counts.runs;
+    if (!outcome.ok()) ++counts.failures;
+    if (outcome.timed_out) ++counts.timeouts;
+    durations.observe(outcome.duration);
   }
 
   void report_failure(const OwnerInfo& q, Dispatch& d, const fs::path& script,
@@ -684,6 +706,30 @@ void ScriptDispatcher::resume_scripts(const std::string& module) {
     spdlog::info("scripts of {}: run again; {} event runs passed while they were stopped", module,
                  q->passed_while_stopped);
   }
+}
+
+std::string ScriptDispatcher::stats_json() const {
+  std::lock_guard lock(impl_->mu);
+  std::string owners = "[";
+  for (const auto& q : impl_->owners) {
+    const ScriptOwnerCounts& c = q->counts;
+    owners +=
+        (owners.size() > 1 ? "," : "") + JsonObject()
+                                             .add("owner", q->name())
+                                             .add("runs", static_cast<int64_t>(c.runs))
+                                             .add("failures", static_cast<int64_t>(c.failures))
+                                             .add("timeouts", static_cast<int64_t>(c.timeouts))
+                                             .add("queued", static_cast<int64_t>(q->waiting.size()))
+                                             .add("refused", static_cast<int64_t>(q->refused))
+                                             .add("running", q->running)
+                                             .add("stopped", q->stopped)
+                                             .str();
+  }
+  return JsonObject()
+      .add_raw("owners", owners + "]")
+      .add_raw("latency", impl_->latency.json())
+      .add_raw("durations", impl_->durations.json())
+      .str();
 }
 
 void ScriptDispatcher::stop() {

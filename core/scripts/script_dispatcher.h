@@ -87,6 +87,11 @@ class ScriptDispatcher {
   // Its scripts run again, for events taken from the bus from now on.
   void resume_scripts(const std::string& module);
 
+  // inspect's `scripts` (docs/API.md): {"owners": [{owner, runs, failures, timeouts,
+  // queued, refused, running, stopped}], "latency": H, "durations": H}, H as
+  // DurationHistogram::json() gives it (script_stats.h).
+  std::string stats_json() const;
+
   // Stops taking events from the bus and kills the scripts still running; their events
   // and the queued ones that have not started are left (logged) for the next start to
   // resume, with a mark_file.

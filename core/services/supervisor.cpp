@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -738,6 +739,22 @@ void Supervisor::forget(const std::string& instance) {
   asio::post(loop_->io, [loop = loop_.get(), instance] {
     const auto it = loop->instances.find(instance);
     if (it != loop->instances.end() && !it->second->active()) loop->instances.erase(it);
+  });
+}
+
+Result<pid_t> Supervisor::signal(const std::string& instance, int sig) {
+  return loop_->call([loop = loop_.get(), instance, sig]() -> Result<pid_t> {
+    const auto it = loop->instances.find(instance);
+    if (it == loop->instances.end()) return Status::not_found("no instance " + instance);
+    const Instance& in = *it->second;
+    if (in.pid <= 0 || !in.pidfd) {
+      return Status::error("instance " + instance + " has no process (" +
+                           std::string(state_name(in.state)) + ")");
+    }
+    if (::syscall(SYS_pidfd_send_signal, in.pidfd->native_handle(), sig, nullptr, 0) != 0)
+      return Status::error("cannot signal " + instance + ": " + std::strerror(errno));
+    spdlog::info("service {} (pid {}) sent {}", instance, in.pid, signal_name(sig));
+    return in.pid;
   });
 }
 

@@ -136,6 +136,11 @@ class Supervisor {
 
   std::vector<InstanceStatus> status();
 
+  // Sends `sig` to the instance's process (not its group), through its pidfd, so never to
+  // a later process with a reused pid. Returns the pid signalled; not_found for no such
+  // instance, failed when it has no process now.
+  Result<pid_t> signal(const std::string& instance, int sig);
+
  private:
   struct Loop;
   std::unique_ptr<Loop> loop_;

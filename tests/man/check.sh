@@ -48,7 +48,8 @@ for entry in core/hubd:hubd.8 adapters/hubctl:hubctl.1 adapters/bus-tap:bus-tap.
 done
 
 # hubctl's commands: `hubctl help CMD` and `hubctl CMD --help` are the page's blocks.
-for command in status inspect start stop restart reload publish logs keygen; do
+for command in status inspect pid avail start stop restart signal enable disable reload reread \
+  publish logs tail keygen; do
   $mangen help "$src/man/hubctl.1.md" "$command" >"$work/help"
   same "hubctl help $command" "$work/help" "$build/adapters/hubctl" help "$command"
   same "hubctl $command --help" "$work/help" "$build/adapters/hubctl" "$command" --help
