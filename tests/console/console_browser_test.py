@@ -12,12 +12,13 @@ hubd, and drives Debian's chromium (headless) through the DevTools protocol
       one), over HTTP and from the page's stop button, and nothing stops;
   (d) with the token entered in the page, a dynamic instance's stop button stops it, and
       Timer's stops Timer: hubd says so (`hubctl inspect`), and the page shows it stopped;
-  (e) /metrics answers in the Prometheus text format without a token.
+  (e) /metrics answers in the Prometheus text format without a token (and passes
+      `promtool check metrics` when --promtool names it).
 A screenshot of the page is saved as ARTIFACTS/console.png (the build tree).
 
 usage: /usr/bin/python3 console_browser_test.py --hubd HUBD --hubctl HUBCTL
            --modules SOURCE/modules [--overlay BUILD/modules] --artifacts DIR
-           [--chromium chromium]
+           [--chromium chromium] [--promtool PROMTOOL]
 Exit status: 0 passed, 1 failed.
 """
 
@@ -191,6 +192,10 @@ def run(args, root, hubd, port, children):
     status, body = http("GET", base + "/metrics")
     check(status == 200 and "# TYPE hub_bus_events_total counter" in body,
           "/metrics: %d %s" % (status, body[:300]))
+    if args.promtool:  # the scrape as Prometheus reads it
+        lint = subprocess.run([args.promtool, "check", "metrics"], input=body,
+                              capture_output=True, text=True, timeout=30)
+        check(lint.returncode == 0, "promtool check metrics: %s%s" % (lint.stdout, lint.stderr))
 
     profile = tempfile.mkdtemp(prefix="console-chromium-")
     children["profile"] = profile
@@ -317,6 +322,7 @@ def main():
     parser.add_argument("--overlay", help="a tree copied over --modules (programs built apart)")
     parser.add_argument("--artifacts", required=True)
     parser.add_argument("--chromium", default="chromium")
+    parser.add_argument("--promtool", default="", help="checks the scraped /metrics when given")
     args = parser.parse_args()
     faulthandler.enable()
 
