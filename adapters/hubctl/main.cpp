@@ -150,6 +150,7 @@ int status(Hub& hub, const std::vector<std::string>& names) {
     }
   }
   std::cout << hub::ctl::format_rows(rows);
+  if (!names.empty()) std::cout << hub::ctl::format_details(YAML::Load(*result), names);
   const bool healthy =
       std::all_of(rows.begin(), rows.end(), [](const auto& r) { return r.healthy; });
   return healthy ? kOk : kFailed;

@@ -22,6 +22,7 @@ void print_places(const RootLayout& layout, std::ostream& out) {
       << "  modules  " << trees
       << (p.modules.size() > 1 ? " (at one level, a later tree wins a name)\n" : "\n")
       << "  events   " << p.events.string() << "\n"
+      << "  system   " << p.system.string() << "\n"
       << "  data     " << p.data.string() << "\n"
       << "  run      " << p.run.string() << "\n"
       << "  db       " << p.db.string() << "\n"
