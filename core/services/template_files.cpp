@@ -50,7 +50,7 @@ Result<std::vector<RenderedFile>> render_templates(const std::vector<TemplateFil
   return out;
 }
 
-Status replace_file(const fs::path& file, const std::string& text, mode_t mode) {
+Status replace_file(const fs::path& file, const std::string& text, mode_t mode, bool durable) {
   const fs::path dir = file.parent_path();
   const std::string temp = (dir / ("." + file.filename().string() + ".XXXXXX")).string();
   std::vector<char> name(temp.begin(), temp.end());
@@ -65,8 +65,9 @@ Status replace_file(const fs::path& file, const std::string& text, mode_t mode) 
   };
   if (!write_all(fd.get(), text)) return abandon("cannot be written");
   if (::fchmod(fd.get(), mode) != 0) return abandon("cannot set its mode");
-  if (::fsync(fd.get()) != 0) return abandon("cannot be synced");
+  if (durable && ::fsync(fd.get()) != 0) return abandon("cannot be synced");
   if (::rename(written.c_str(), file.c_str()) != 0) return abandon("cannot be replaced");
+  if (!durable) return Status::ok();
   const unique_fd dir_fd(
       ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd) ::fsync(dir_fd.get());  // best effort: the rename is durable with it
@@ -92,7 +93,7 @@ Status write_rendered(const fs::path& workspace, const std::vector<RenderedFile>
         made.push_back(dir);
       }
     }
-    if (Status s = replace_file(file, f.text, f.mode); !s) return s;
+    if (Status s = replace_file(file, f.text, f.mode, /*durable=*/false); !s) return s;
     if (owner) {
       if (Status s = give_to(file, *owner); !s) return s;
       for (auto it = made.rbegin(); it != made.rend(); ++it) {

@@ -2,7 +2,7 @@
 // at every start (docs/SERVICES.md, "Templates"). Rendering comes first and touches
 // nothing, so a template that cannot be rendered fails the start with the workspace as
 // the last run left it; writing replaces each file whole (a temporary file beside it,
-// fsync, rename), so no reader ever sees half of one. Thread-safe (no shared state).
+// renamed over it), so no reader ever sees half of one. Thread-safe (no shared state).
 #pragma once
 
 #include <sys/types.h>
@@ -33,14 +33,18 @@ Result<std::vector<RenderedFile>> render_templates(const std::vector<TemplateFil
                                                    const std::filesystem::path& module_dir,
                                                    const YAML::Node& attributes);
 
-// Writes `files` under `workspace`, creating the directories on their way (mode 0750), and
-// gives each file and directory it made to `owner` when there is one.
+// Writes `files` under `workspace` (replace_file, not durable: a workspace never outlives
+// a start, so after a crash or a power cut the next start renders them again, and an
+// fsync per file would cost a start more than the rendering), creating the directories
+// on their way (mode 0750), and gives each file and directory it made to `owner`.
 Status write_rendered(const std::filesystem::path& workspace,
                       const std::vector<RenderedFile>& files,
                       const std::optional<Account>& owner = std::nullopt);
 
 // Writes `text` to `file` as a whole: a temporary file in the same directory (never
-// through a link), fsynced, with `mode`, renamed over `file`, and the directory fsynced.
-Status replace_file(const std::filesystem::path& file, const std::string& text, mode_t mode);
+// through a link) with `mode`, renamed over `file`. `durable`: the file is fsynced before
+// the rename and the directory after it, so a power cut leaves the old file or the new.
+Status replace_file(const std::filesystem::path& file, const std::string& text, mode_t mode,
+                    bool durable = true);
 
 }  // namespace hub

@@ -10,13 +10,17 @@ namespace hub::templates {
 namespace {
 
 YAML::Node lookup(const YAML::Node& attributes, const std::string& dotted) {
-  YAML::Node at = YAML::Clone(attributes);
+  YAML::Node at;
+  at.reset(attributes);
   size_t start = 0;
   for (;;) {
     const size_t dot = dotted.find('.', start);
     const std::string part = dotted.substr(start, dot - start);
-    if (!at.IsMap() || !at[part]) return YAML::Node();
-    at = at[part];
+    if (!at.IsMap()) return YAML::Node();
+    const YAML::Node& view = at;
+    const YAML::Node next = view[part];
+    if (!next) return YAML::Node();
+    at.reset(next);
     if (dot == std::string::npos) return at;
     start = dot + 1;
   }
