@@ -49,6 +49,18 @@ class Parser {
     }
     ++i_;
   }
+  // advance() up to END, in one step.
+  void advance_to(size_t end) {
+    for (size_t k = i_; k < end; ++k) {
+      if (s_[k] == '\n') {
+        ++pos_.line;
+        pos_.col = 1;
+      } else {
+        ++pos_.col;
+      }
+    }
+    i_ = end;
+  }
   void skip_space() {
     while (!eof() && is_space(peek())) advance();
   }
@@ -79,12 +91,12 @@ class Parser {
   bool expect_stop() {
     return expect(d_.stop, std::string("'") + d_.stop + "' to end the expression");
   }
-  std::string read_id() {
-    std::string id;
-    while (!eof() && is_id_char(peek())) {
-      id += peek();
-      advance();
-    }
+  std::string read_id() {  // identifiers hold no newline: the column moves with them
+    size_t end = i_;
+    while (end < s_.size() && is_id_char(s_[end])) ++end;
+    std::string id(s_.substr(i_, end - i_));
+    pos_.col += static_cast<int>(end - i_);
+    i_ = end;
     return id;
   }
   // True when the input continues with keyword WORD followed by a non-identifier character.
@@ -157,9 +169,13 @@ class Parser {
         advance();
         continue;
       }
-      if (c != d_.start) {
-        pending += c;
-        advance();
+      if (c != d_.start) {  // plain text up to the next character that may mean more
+        size_t end = i_ + 1;
+        while (end < s_.size() && s_[end] != d_.start && s_[end] != '\\' &&
+               !(in_sub && s_[end] == '}'))
+          ++end;
+        pending.append(s_.data() + i_, end - i_);
+        advance_to(end);
         continue;
       }
       // A tag.

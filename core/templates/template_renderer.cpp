@@ -146,9 +146,7 @@ class Renderer {
 
   static ValuePtr property(const ValuePtr& base, const std::string& name) {
     if (base->kind != Value::Kind::kMap) return null_value();
-    for (const auto& kv : base->keys)
-      if (kv.first == name) return kv.second;
-    return null_value();
+    return base->get(name);
   }
 
   ValuePtr eval(const Expr& e, const Scope& scope) {

@@ -1,10 +1,16 @@
 #include "core/templates/template_value.h"
 
+#include <algorithm>
+#include <string_view>
+
 namespace hub::templates {
 
 namespace {
 
 bool is_plain_false(const YAML::Node& node) {
+  const std::string& s = node.Scalar();
+  if (s.empty() || s.size() > 5 || std::string_view("fFnNoO").find(s[0]) == std::string_view::npos)
+    return false;
   if (node.Tag() == "!") return false;  // quoted: a string
   static const char* const kFalse[] = {"false", "False", "FALSE", "no", "No",
                                        "NO",    "off",   "Off",   "OFF"};
@@ -15,10 +21,34 @@ bool is_plain_false(const YAML::Node& node) {
 
 }  // namespace
 
-const Value* Value::find(const std::string& key) const {
-  for (const auto& [k, v] : keys)
-    if (k == key) return v.get();
+namespace {
+
+// Maps at least this large are looked up through their index.
+constexpr size_t kIndexedKeys = 8;
+
+const ValuePtr* find_in(const Value& map, const std::string& key) {
+  if (!map.sorted.empty()) {
+    const auto it =
+        std::lower_bound(map.sorted.begin(), map.sorted.end(), key,
+                         [&](size_t at, const std::string& k) { return map.keys[at].first < k; });
+    if (it == map.sorted.end() || map.keys[*it].first != key) return nullptr;
+    return &map.keys[*it].second;
+  }
+  for (const auto& kv : map.keys)
+    if (kv.first == key) return &kv.second;
   return nullptr;
+}
+
+}  // namespace
+
+const Value* Value::find(const std::string& key) const {
+  const ValuePtr* v = find_in(*this, key);
+  return v == nullptr ? nullptr : v->get();
+}
+
+ValuePtr Value::get(const std::string& key) const {
+  const ValuePtr* v = find_in(*this, key);
+  return v == nullptr ? null_value() : *v;
 }
 
 ValuePtr null_value() {
@@ -46,6 +76,12 @@ ValuePtr from_yaml(const YAML::Node& node) {
     for (const auto& kv : node) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
       v->keys.emplace_back(key, from_yaml(kv.second));
+    }
+    if (v->keys.size() >= kIndexedKeys) {
+      v->sorted.resize(v->keys.size());
+      for (size_t k = 0; k < v->keys.size(); ++k) v->sorted[k] = k;
+      std::stable_sort(v->sorted.begin(), v->sorted.end(),
+                       [&](size_t a, size_t b) { return v->keys[a].first < v->keys[b].first; });
     }
   }
   return v;

@@ -25,9 +25,12 @@ struct Value {
   bool truth = true;
   std::vector<ValuePtr> items;                         // kList
   std::vector<std::pair<std::string, ValuePtr>> keys;  // kMap, in the file's order
+  std::vector<size_t> sorted;  // kMap, when large: positions in `keys`, by key (first wins)
 
-  // kMap: the value of KEY, or null.
+  // kMap: the value of KEY, or nullptr.
   const Value* find(const std::string& key) const;
+  // The same as a shared value: null_value() when absent.
+  ValuePtr get(const std::string& key) const;
 };
 
 ValuePtr null_value();
