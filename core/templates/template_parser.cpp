@@ -128,17 +128,19 @@ class Parser {
 
   // After a tag that may stand alone on its line (if, elseif, else, endif, comment): when
   // only blanks surround it there, the line is dropped, newline and all, as ST does.
-  void drop_standalone_line(std::string& pending, std::optional<size_t> prefix) {
-    if (!prefix) return;
+  // True when it was dropped.
+  bool drop_standalone_line(std::string& pending, std::optional<size_t> prefix) {
+    if (!prefix) return false;
     size_t k = 0;
     while (is_blank(peek(k))) ++k;
     const char end = peek(k);
-    if (end != '\n' && end != '\r' && i_ + k < s_.size()) return;
+    if (end != '\n' && end != '\r' && i_ + k < s_.size()) return false;
     pending.resize(*prefix);
     for (size_t n = 0; n < k; ++n) advance();
     if (peek() == '\r' && peek(1) == '\n') advance();
     if (peek() == '\n') advance();
     if (pending.empty()) at_line_start_ = true;
+    return true;
   }
 
   Stop parse_elements(Elements& out, bool in_sub, bool in_if) {
@@ -184,7 +186,7 @@ class Parser {
       advance();
       if (peek() == '!') {
         skip_comment(tag_pos);
-        drop_standalone_line(pending, prefix);
+        (void)drop_standalone_line(pending, prefix);
         continue;
       }
       const size_t save_i = i_;
@@ -200,8 +202,9 @@ class Parser {
         if (!expect('(', "'(' after if")) break;
         auto condition = parse_or();
         if (failed() || !expect(')', "')' to close the condition") || !expect_stop()) break;
-        drop_standalone_line(pending, prefix);
+        const bool dropped = drop_standalone_line(pending, prefix);
         flush(pending, out, text_pos);
+        if (!dropped) at_line_start_ = false;
         if (is_elseif) {
           branch_tag_pos_ = tag_pos;
           pending_condition_ = std::move(condition);
@@ -218,8 +221,9 @@ class Parser {
         }
         for (int n = is_else ? 4 : 5; n > 0; --n) advance();
         if (!expect_stop()) break;
-        drop_standalone_line(pending, prefix);
+        const bool dropped = drop_standalone_line(pending, prefix);
         flush(pending, out, text_pos);
+        if (!dropped) at_line_start_ = false;
         branch_tag_pos_ = tag_pos;
         return is_else ? Stop::kElse : Stop::kEndIf;
       }
@@ -354,7 +358,6 @@ class Parser {
         condition = std::move(pending_condition_);
       }
     }
-    at_line_start_ = false;
     out.push_back(std::move(e));
   }
 
@@ -563,6 +566,7 @@ class Parser {
     const size_t save_i = i_;
     const Position save_pos = pos_;
     std::vector<std::string> params;
+    bool body_at_line_start = false;
     skip_space();
     while (is_id_start(peek())) {
       params.push_back(read_id());
@@ -573,14 +577,17 @@ class Parser {
     }
     if (!params.empty() && peek() == '|') {
       advance();
-      if (is_space(peek())) advance();  // one blank after '|' is ST's layout, not text
+      if (is_space(peek())) {  // one blank after '|' is ST's layout, not text
+        body_at_line_start = peek() == '\n';
+        advance();
+      }
       e->sub->params = std::move(params);
     } else {
       i_ = save_i;
       pos_ = save_pos;
     }
     const bool line_start = at_line_start_;
-    at_line_start_ = false;
+    at_line_start_ = body_at_line_start;
     const Stop stop = parse_elements(e->sub->body, true, false);
     at_line_start_ = line_start;
     if (failed()) return nullptr;
