@@ -21,8 +21,9 @@ inline constexpr std::string_view kPort = "port";
 inline constexpr std::string_view kReport = "report";
 inline constexpr std::string_view kEnable = "enable";
 inline constexpr std::string_view kDisable = "disable";
-inline constexpr std::string_view kMethods[] = {kInspect, kReload, kStart,  kStop,   kRestart,
-                                                kPort,    kReport, kEnable, kDisable};
+inline constexpr std::string_view kRender = "render";
+inline constexpr std::string_view kMethods[] = {kInspect, kReload, kStart,  kStop,    kRestart,
+                                                kPort,    kReport, kEnable, kDisable, kRender};
 
 // Request members: every request has "method", and may have "deadline_ms" (the Unix time
 // in milliseconds after which its caller no longer waits).

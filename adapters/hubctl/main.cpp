@@ -1,7 +1,7 @@
 // hubctl: controls a running hub through its API (docs/API.md), the way supervisorctl
 // controls supervisord. Exit status, for scripts: 0 done; 1 the hub refused or the
 // operation failed; 2 bad command line; 3 no hub answered (not running, or timed out);
-// 4 no such module or instance; 5 published with --retain, but not retained.
+// 4 no such module or instance (or template); 5 published with --retain, but not retained.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -512,6 +512,44 @@ int logs(Hub& hub, const std::vector<std::string>& args) {
   return follow_log(file, fd);
 }
 
+// render [--strict] MODULE TEMPLATE [KEY=VALUE...]: the text on stdout, the names it uses
+// that are not defined on stderr (exit 1 for them with --strict).
+int render(Hub& hub, const std::vector<std::string>& given) {
+  std::vector<std::string> args = given;
+  const bool strict = !args.empty() && args[0] == "--strict";
+  if (strict) args.erase(args.begin());
+  if (args.size() < 2) return usage_error("render needs a MODULE and a TEMPLATE", "render");
+  hub::JsonObject set;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const size_t eq = args[i].find('=');
+    if (eq == std::string::npos || eq == 0)
+      return usage_error("expected KEY=VALUE, not '" + args[i] + "'", "render");
+    const std::string key = args[i].substr(0, eq);
+    const std::string value = args[i].substr(eq + 1);
+    if (hub::is_valid_json(value))
+      set.add_raw(key, value);
+    else
+      set.add(key, value);
+  }
+  hub::JsonObject request;
+  request.add(hub::api::kMethodField, hub::api::kRender)
+      .add("name", args[0])
+      .add("template", args[1]);
+  if (args.size() > 2) request.add_raw("set", set.str());
+  int exit = kOk;
+  auto result = hub.call(request.str(), exit);
+  if (!result) return exit;
+  const YAML::Node node = YAML::Load(*result);
+  std::cout << node["text"].Scalar() << std::flush;
+  std::string undefined;
+  for (const auto& n : node["undefined"]) undefined += (undefined.empty() ? "" : ", ") + n.Scalar();
+  if (undefined.empty()) return kOk;
+  std::cerr << "hubctl: " << args[1]
+            << " uses names that are not defined (rendered empty): " << printable(undefined)
+            << "\n";
+  return strict ? kFailed : kOk;
+}
+
 std::optional<Options> parse(int argc, char** argv, int& exit) {
   Options o;
   int i = 1;
@@ -601,6 +639,7 @@ int main(int argc, char** argv) {
     if (cmd == "enable" || cmd == "disable") return enable_or_disable(hub, cmd, options->args);
     if (cmd == "reload") return reload(hub, options->args);
     if (cmd == "publish") return publish(hub, options->args);
+    if (cmd == "render") return render(hub, options->args);
     return logs(hub, options->args);
   } catch (const std::exception& e) {
     std::cerr << "hubctl: " << e.what() << "\n";

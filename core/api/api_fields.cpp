@@ -39,6 +39,7 @@ const MethodFields kMethodFields[] = {
     {api::kDisable, {{"name", Type::kString}}},
     {api::kPort, {}},
     {api::kReport, {{"stats", Type::kObject}}},
+    {api::kRender, {{"name", Type::kString}, {"template", Type::kString}, {"set", Type::kObject}}},
 };
 
 const Field kCommonFields[] = {

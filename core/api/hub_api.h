@@ -1,7 +1,7 @@
 // The Hub API's methods (docs/API.md): inspect, reload, start, stop, restart, port,
-// report. serve() runs on hubd's main thread and answers what only reads (inspect, port,
-// report) at once; every other method changes what runs and is queued for the control
-// thread (control_thread.h), which owns the modules: handle() runs there and its answer
+// report, enable, disable, render. serve() runs on hubd's main thread and answers what only reads
+// (inspect, port, report) at once; every other method changes what runs and is queued for the
+// control thread (control_thread.h), which owns the modules: handle() runs there and its answer
 // goes back to the main thread. So the API never waits on a start or a stop.
 #pragma once
 
@@ -54,6 +54,7 @@ class HubApi {
   Result<std::string> start(const ApiRequest& request);
   Result<std::string> stop(const ApiRequest& request);
   Result<std::string> report(const ApiRequest& request);
+  Result<std::string> render(const ApiRequest& request);
 
   ModuleManager& modules_;
   Supervisor& supervisor_;

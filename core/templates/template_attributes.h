@@ -28,8 +28,8 @@ struct InstanceFacts {
 
 // A new map (CONFIG and the facts are copied, never aliased). Keys of CONFIG named `hub`,
 // `module` or `instance` are replaced by the facts. `instance` is absent when null.
-YAML::Node template_attributes(const Module& module, const YAML::Node& config,
-                               const HubFacts& hub, const InstanceFacts* instance = nullptr);
+YAML::Node template_attributes(const Module& module, const YAML::Node& config, const HubFacts& hub,
+                               const InstanceFacts* instance = nullptr);
 
 // CONFIG with every dotted key "a.b.c: v" (at any depth) turned into nested maps
 // {a: {b: {c: v}}}, merged with what is already there (an explicit nested key wins).
