@@ -54,7 +54,7 @@ TEST_CASE(
                  "templates:\n  - {source: templates/app.conf.st, target: etc/app.conf, mode: "
                  "0600}\n");
   root.write("modules/system/Conf/templates/app.conf.st",
-             "port=<port>\ninstance=<instance.name>\n");
+             "port=<port>\ninstance=<instance.name>\n<extra>");
   root.write("config/system/modules/Conf/conf.yml", "port: 8080\n");
   add_script(root, "modules/system/Conf/" + programs() + "/run",
              "cat etc/app.conf > \"$HUB_DATA_DIR/seen\"\necho ready >&3\nexec sleep 1000\n");
@@ -62,6 +62,9 @@ TEST_CASE(
   auto ready = hub.subscribe({"Conf/ready"}, /*retained=*/true);
   REQUIRE(next_on(ready, "Conf/ready"));
   CHECK(read_file(root.path() / "data/Conf/seen") == "port=8080\ninstance=Conf\n");
+  CHECK(
+      hub.process().wait_stderr("service Conf: templates/app.conf.st uses what its "
+                                "configuration does not define, rendered empty: extra"));
   const fs::path rendered = root.path() / "var/run/hub/services/Conf/etc/app.conf";
   struct stat st {};
   REQUIRE(::stat(rendered.c_str(), &st) == 0);

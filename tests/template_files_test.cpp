@@ -20,6 +20,14 @@ mode_t mode_of(const fs::path& file) {
   return st.st_mode & 07777;
 }
 
+RenderedFile file(const std::string& target, const std::string& text, mode_t mode) {
+  RenderedFile f;
+  f.target = target;
+  f.text = text;
+  f.mode = mode;
+  return f;
+}
+
 YAML::Node attributes() { return YAML::Load("{port: 8080, db: {host: a.example}}"); }
 
 }  // namespace
@@ -28,7 +36,7 @@ TEST_CASE("templates render with the attributes, in order, and fail naming the t
           "[templates][workspace]") {
   TempDir module;
   module.write("templates/a.st", "port=<port>\n");
-  module.write("templates/b.st", "host=<db.host>\n");
+  module.write("templates/b.st", "host=<db.host> user=<db.user>\n");
   module.write("templates/broken.st", "ok\nport=<endif>\n");
   const std::vector<TemplateFile> good = {{"templates/a.st", "etc/a.conf", 0600},
                                           {"templates/b.st", "b.ini", 0640}};
@@ -37,7 +45,10 @@ TEST_CASE("templates render with the attributes, in order, and fail naming the t
   REQUIRE(files->size() == 2);
   CHECK((*files)[0].text == "port=8080\n");
   CHECK((*files)[0].target == "etc/a.conf");
-  CHECK((*files)[1].text == "host=a.example\n");
+  CHECK((*files)[1].text == "host=a.example user=\n");  // what is missing renders empty
+  CHECK((*files)[0].undefined.empty());
+  CHECK((*files)[1].undefined == std::vector<std::string>{"db.user"});
+  CHECK((*files)[1].source == "templates/b.st");
 
   const std::vector<TemplateFile> bad = {{"templates/a.st", "a", 0640},
                                          {"templates/broken.st", "etc/broken.conf", 0640}};
@@ -52,8 +63,8 @@ TEST_CASE("rendered files are written whole, with their modes, in directories ma
           "[templates][workspace]") {
   TempDir ws;
   fs::create_directories(ws.path() / "etc");
-  REQUIRE(
-      write_rendered(ws.path(), {{"etc/a.conf", "one\n", 0600}, {"conf/deep/b.ini", "two", 0644}}));
+  REQUIRE(write_rendered(
+      ws.path(), {file("etc/a.conf", "one\n", 0600), file("conf/deep/b.ini", "two", 0644)}));
   CHECK(read_file(ws.path() / "etc/a.conf") == "one\n");
   CHECK(mode_of(ws.path() / "etc/a.conf") == 0600);
   CHECK(read_file(ws.path() / "conf/deep/b.ini") == "two");
@@ -63,7 +74,7 @@ TEST_CASE("rendered files are written whole, with their modes, in directories ma
   // Replaced, never rewritten in place: a reader holding the old file keeps the old text.
   struct stat before {};
   REQUIRE(::stat((ws.path() / "etc/a.conf").c_str(), &before) == 0);
-  REQUIRE(write_rendered(ws.path(), {{"etc/a.conf", "three\n", 0600}}));
+  REQUIRE(write_rendered(ws.path(), {file("etc/a.conf", "three\n", 0600)}));
   struct stat after {};
   REQUIRE(::stat((ws.path() / "etc/a.conf").c_str(), &after) == 0);
   CHECK(after.st_ino != before.st_ino);
@@ -77,7 +88,7 @@ TEST_CASE("rendered files are written whole, with their modes, in directories ma
 TEST_CASE("a rendered file is never written through a link", "[templates][workspace]") {
   TempDir ws, elsewhere;
   fs::create_directory_symlink(elsewhere.path(), ws.path() / "linked");
-  const Status s = write_rendered(ws.path(), {{"linked/a.conf", "x", 0640}});
+  const Status s = write_rendered(ws.path(), {file("linked/a.conf", "x", 0640)});
   REQUIRE_FALSE(s);
   CHECK_THAT(s.message(), Catch::Contains("a link; a template is never written through one"));
   CHECK(fs::is_empty(elsewhere.path()));

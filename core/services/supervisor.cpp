@@ -268,6 +268,13 @@ struct Supervisor::Loop {
     auto files =
         render_templates(spec.service.templates, spec.module_dir, spec.template_attributes);
     if (!files) return fail(in, "cannot render its templates: " + files.error());
+    for (const auto& file : *files) {
+      if (file.undefined.empty()) continue;
+      std::string names;
+      for (const auto& name : file.undefined) names += (names.empty() ? "" : ", ") + name;
+      spdlog::warn("service {}: {} uses what its configuration does not define, rendered empty: {}",
+                   spec.instance, file.source, names);
+    }
     in->credential = options.grant(spec.instance);
     WorkspaceRequest request{
         spec.module,       spec.instance,  spec.config_yaml, spec.service.volumes,

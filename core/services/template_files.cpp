@@ -45,7 +45,8 @@ Result<std::vector<RenderedFile>> render_templates(const std::vector<TemplateFil
       return Status::error("templates[" + std::to_string(i) + "] (" + t.target +
                            "): " + rendered.error());
     }
-    out.push_back({t.target, std::move(rendered->text), t.mode});
+    out.push_back(
+        {t.target, std::move(rendered->text), t.mode, t.source, std::move(rendered->undefined)});
   }
   return out;
 }

@@ -24,6 +24,8 @@ struct RenderedFile {
   std::filesystem::path target;  // relative to the workspace
   std::string text;
   mode_t mode = 0640;
+  std::string source;                  // as service.yml names it
+  std::vector<std::string> undefined;  // attribute names it uses that are not defined
 };
 
 // Renders each of `templates` (sources relative to `module_dir`) with `attributes`
