@@ -86,6 +86,9 @@ TEST_CASE("hubctl render prints a module's template with its config and KEY=VALU
         "hubctl: template '../../../config/hub.yml': expected a path inside module Web (as "
         "templates/NAME.st)\n");
   CHECK(hubctl(root, {"render", "Web"}).exit == 2);
+  const Run help = hubctl(root, {"render", "--help"});
+  CHECK(help.exit == 0);
+  CHECK_THAT(help.out, Catch::StartsWith("usage: hubctl render [--strict] MODULE TEMPLATE"));
   CHECK(hubctl(root, {"render", "Web", "templates/web.conf.st", "novalue"}).exit == 2);
 
   root.write("modules/system/Web/templates/broken.st", "line\n<if(port)>\n");
