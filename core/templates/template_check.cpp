@@ -5,6 +5,8 @@
 #include <set>
 #include <utility>
 
+#include "core/templates/template_renderer.h"
+
 namespace hub::templates {
 
 bool is_builtin(const std::string& name) {
@@ -158,16 +160,20 @@ class Checker {
     inner.insert(t.params.begin(), t.params.end());
     std::string key = t.name;
     for (const auto& n : inner) key += " " + n;
-    if (!visited_.insert(key).second) return;
+    // Deeper than a render may go, the render fails (template_renderer.h); the check stops.
+    if (depth_ >= kMaxCallDepth || !visited_.insert(key).second) return;
     const std::string* caller_file = file_;
     file_ = &t.file;
+    ++depth_;
     elements(t.body, inner);
+    --depth_;
     file_ = caller_file;
   }
 
   const TemplateFile& t_;
   const Value& attributes_;
   const std::string* file_ = nullptr;
+  int depth_ = 0;
   std::set<std::string> undefined_;
   std::set<std::string> visited_;
   std::optional<Status> error_;

@@ -143,7 +143,30 @@ class Parser {
     return true;
   }
 
+  // Nesting (of ifs, anonymous templates, parentheses, calls, and the steps of a chain
+  // such as a.b.c or a && b) is bounded, so no template can exhaust the stack.
+  static constexpr int kMaxNesting = 100;
+  class Nest {
+   public:
+    explicit Nest(Parser& p) : p_(p) {
+      if (++p_.nesting_ > kMaxNesting) p_.fail(p_.pos_, "nested more than 100 deep");
+    }
+    ~Nest() { --p_.nesting_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+
+   private:
+    Parser& p_;
+  };
+  // One more step of a chain: fails past kMaxNesting steps.
+  bool step(int& steps) {
+    if (++steps <= kMaxNesting) return true;
+    fail(pos_, "more than 100 steps in one expression");
+    return false;
+  }
+
   Stop parse_elements(Elements& out, bool in_sub, bool in_if) {
+    const Nest nest(*this);
     std::string pending;
     Position text_pos = pos_;
     while (!eof() && !failed()) {
@@ -363,10 +386,11 @@ class Parser {
 
   // --- conditions ---
   std::unique_ptr<Condition> parse_or() {
+    int steps = 0;
     auto left = parse_and();
     while (!failed()) {
       skip_space();
-      if (!(peek() == '|' && peek(1) == '|')) break;
+      if (!(peek() == '|' && peek(1) == '|') || !step(steps)) break;
       advance();
       advance();
       auto c = std::make_unique<Condition>();
@@ -378,10 +402,11 @@ class Parser {
     return left;
   }
   std::unique_ptr<Condition> parse_and() {
+    int steps = 0;
     auto left = parse_not();
     while (!failed()) {
       skip_space();
-      if (!(peek() == '&' && peek(1) == '&')) break;
+      if (!(peek() == '&' && peek(1) == '&') || !step(steps)) break;
       advance();
       advance();
       auto c = std::make_unique<Condition>();
@@ -393,6 +418,8 @@ class Parser {
     return left;
   }
   std::unique_ptr<Condition> parse_not() {
+    const Nest nest(*this);
+    if (failed()) return nullptr;
     skip_space();
     auto c = std::make_unique<Condition>();
     if (peek() == '!') {
@@ -420,10 +447,11 @@ class Parser {
   }
 
   ExprPtr parse_expr() {
+    int steps = 0;
     auto e = parse_chain();
     while (!failed()) {
       skip_space();
-      if (peek() != ':') break;
+      if (peek() != ':' || !step(steps)) break;
       const Position at = pos_;
       advance();
       auto m = make(Expr::Kind::kMap, at);
@@ -453,7 +481,8 @@ class Parser {
 
   ExprPtr parse_chain() {
     auto e = parse_primary();
-    while (!failed() && peek() == '.') {
+    int steps = 0;
+    while (!failed() && peek() == '.' && step(steps)) {
       const Position at = pos_;
       advance();
       if (peek() == '(') {
@@ -476,6 +505,8 @@ class Parser {
   }
 
   ExprPtr parse_primary() {
+    const Nest nest(*this);
+    if (failed()) return nullptr;
     skip_space();
     const Position at = pos_;
     const char c = peek();
@@ -634,7 +665,8 @@ class Parser {
   bool at_line_start_ = true;
   std::optional<Status> error_;
   std::unique_ptr<Condition> pending_condition_;  // an <elseif>'s, for parse_if
-  Position branch_tag_pos_;                       // where the last elseif, else or endif is
+  int nesting_ = 0;
+  Position branch_tag_pos_;  // where the last elseif, else or endif is
 };
 
 }  // namespace
