@@ -70,6 +70,13 @@ TEST_CASE(
   REQUIRE(::stat(rendered.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
 
+  // A dynamic instance renders its own, with the configuration it was started with.
+  ChildProcess start(HUBCTL_PATH, {"--root", root.path(), "start", "Conf.b", "port=7070"});
+  REQUIRE(start.wait_exit() == 0);
+  CHECK(read_file(root.path() / "var/run/hub/services/Conf.b/etc/app.conf") ==
+        "port=7070\ninstance=Conf.b\n");
+  CHECK(read_file(rendered) == "port=8080\ninstance=Conf\n");
+
   auto sub = hub.subscribe({"Conf/ready", "Conf/failed", "Hub/reload"});
   root.write("config/system/modules/Conf/conf.yml", "port: 9090\n");
   hub.process().signal(SIGHUP);
