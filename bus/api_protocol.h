@@ -22,8 +22,10 @@ inline constexpr std::string_view kReport = "report";
 inline constexpr std::string_view kEnable = "enable";
 inline constexpr std::string_view kDisable = "disable";
 inline constexpr std::string_view kSignal = "signal";
-inline constexpr std::string_view kMethods[] = {kInspect, kReload, kStart,  kStop,    kRestart,
-                                                kPort,    kReport, kEnable, kDisable, kSignal};
+inline constexpr std::string_view kRender = "render";
+inline constexpr std::string_view kMethods[] = {kInspect, kReload, kStart,  kStop,
+                                                kRestart, kPort,   kReport, kEnable,
+                                                kDisable, kSignal, kRender};
 
 // Request members: every request has "method", and may have "deadline_ms" (the Unix time
 // in milliseconds after which its caller no longer waits).

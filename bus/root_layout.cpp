@@ -26,6 +26,7 @@ RootLayout::RootLayout(path root, const RootPlaces& places) : root_(std::move(ro
   for (const auto& tree : places.modules) places_.modules.push_back(resolve(root_, tree, ""));
   if (places_.modules.empty()) places_.modules.push_back(root_ / "modules");
   places_.events = resolve(root_, places.events, "events");
+  places_.system = resolve(root_, places.system, "system");
   places_.data = resolve(root_, places.data, "data");
   places_.run = resolve(root_, places.run, "var/run/hub");
   places_.db = resolve(root_, places.db, "var/db/hub");
@@ -129,6 +130,7 @@ Result<RootLayout> read_root_layout(const path& root, const path& hub_yml) {
     if (!paths.IsMap()) return refused("expected a map");
     for (const auto& [key, place] : {std::pair{"config", &places.config},
                                      {"events", &places.events},
+                                     {"system", &places.system},
                                      {"data", &places.data},
                                      {"run", &places.run},
                                      {"db", &places.db},

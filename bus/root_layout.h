@@ -6,6 +6,7 @@
 //   config/ (paths.config)                  LEVEL/modules/NAME/: a module's config at one level
 //   modules/ (paths.modules, a list)        LEVEL/NAME/: installed modules
 //   events/ (paths.events)                  MODULE/EVENT/: the site's event scripts
+//   system/ (paths.system)                  apps/ and jars/ every module gets after its own
 //   data/ (paths.data)                      NAME/: a module's persistent data
 //   var/run/hub/ (paths.run)                while hubd runs (mode 0750): the bus (BusPaths),
 //     hubd.lock, modules/NAME/, services/INSTANCE/, instances/, scripts/
@@ -36,6 +37,7 @@ struct RootPlaces {
   // administrator's /etc/hub/modules after the packaged /usr/lib/hub/modules).
   std::vector<std::filesystem::path> modules;  // [modules/]
   std::filesystem::path events;                // events/
+  std::filesystem::path system;                // system/: apps/ and jars/ shared by modules
   std::filesystem::path data;                  // data/
   std::filesystem::path run;                   // var/run/hub/
   std::filesystem::path db;                    // var/db/hub/
@@ -66,6 +68,9 @@ class RootLayout {
   // TREE/LEVEL/ of every module tree, lowest precedence first.
   std::vector<path> modules_dirs(const std::string& level) const;
   path site_events_dir() const { return places_.events; }
+  // SYSTEM/: the root's apps/ (on every module's PATH after its own) and jars/ (on its
+  // CLASSPATH after its own).
+  path system_dir() const { return places_.system; }
   path module_data_dir(const std::string& module) const;  // DATA/NAME/
 
   // --- RUN (var/run/hub): what lives while hubd runs ---

@@ -108,7 +108,8 @@ TEST_CASE("what is no reply decodes as a protocol error", "[api]") {
 TEST_CASE("the method names are the documented ones", "[api]") {
   const std::vector<std::string_view> methods(std::begin(api::kMethods), std::end(api::kMethods));
   CHECK(methods == std::vector<std::string_view>{"inspect", "reload", "start", "stop", "restart",
-                                                 "port", "report", "enable", "disable", "signal"});
+                                                 "port", "report", "enable", "disable", "signal",
+                                                 "render"});
   CHECK(api::kMethodField == "method");
   CHECK(api::kDeadlineField == "deadline_ms");
 }

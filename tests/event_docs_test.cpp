@@ -123,6 +123,7 @@ void build_scenario(const TempDir& root) {
   add_module(root, "Plain", "");
   add_script(root, "modules/system/Plain/control/startup/10-ok", "exit 0\n");
   add_script(root, "modules/system/Plain/control/shutdown/10-fail", "exit 1\n");
+  add_script(root, "modules/system/Plain/system/apps/helper", "exit 0\n");  // loaded, warned
   add_module(root, "Broken", "");
   add_script(root, "modules/system/Broken/control/startup/10-fail", "exit 2\n");
   add_module(root, "Needy", "", "Broken");

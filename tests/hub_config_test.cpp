@@ -168,6 +168,7 @@ TEST_CASE("hub.yml paths: moves each place of the root, relative or absolute", "
                                           "  config: etc/hub/config\n"
                                           "  modules: [usr/lib/hub/modules, /etc/hub/modules]\n"
                                           "  events: /etc/hub/events\n"
+                                          "  system: usr/lib/hub/system\n"
                                           "  data: var/lib/hub/data\n"
                                           "  run: /run/hub\n"
                                           "  db: var/lib/hub/db\n"
@@ -177,6 +178,7 @@ TEST_CASE("hub.yml paths: moves each place of the root, relative or absolute", "
   CHECK(p.config == "etc/hub/config");
   CHECK(p.modules == std::vector<std::filesystem::path>{"usr/lib/hub/modules", "/etc/hub/modules"});
   CHECK(p.events == "/etc/hub/events");
+  CHECK(p.system == "usr/lib/hub/system");
   CHECK(p.data == "var/lib/hub/data");
   CHECK(p.run == "/run/hub");
   CHECK(p.db == "var/lib/hub/db");

@@ -41,7 +41,7 @@ TEST_CASE("the API's replies keep their documented shape and codes", "[hubd][api
   CHECK(raw_call(ctx, root, R"({"method":"nope"})") ==
         error("unknown_method",
               "unknown method 'nope' (expected inspect, reload, start, stop, restart, port, "
-              "report, enable, disable or signal)"));
+              "report, enable, disable, signal or render)"));
   CHECK(raw_call(ctx, root, R"({"method":"start","name":"Nope"})") ==
         error("not_found", "no loaded module Nope"));
   CHECK(raw_call(ctx, root, R"({"method":"stop","instance":"Nope.x"})") ==

@@ -92,13 +92,16 @@ TEST_CASE("the tools read paths: from hub.yml, and nothing else of it", "[layout
 
   const auto file = dir.write("hub.yml",
                               "levels: [site]\nbus: {max_payload: 1KiB}\n"
-                              "paths:\n  run: /x/run\n  modules: [a, /b]\n  db: state\n");
+                              "paths:\n  run: /x/run\n  modules: [a, /b]\n  db: state\n"
+                              "  system: /usr/lib/hub/system\n");
   auto read = read_root_layout("/r", file);
   REQUIRE(read);
   CHECK(read->run_dir() == "/x/run");
   CHECK(read->db_dir() == "/r/state");
   CHECK(read->modules_dirs("site") == std::vector<fs::path>{"/r/a/site", "/b/site"});
   CHECK(read->log_dir() == "/r/var/log/hub");
+  CHECK(read->system_dir() == "/usr/lib/hub/system");
+  CHECK(none->system_dir() == "/r/system");
 
   auto bad = read_root_layout("/r", dir.write("bad.yml", "paths:\n  run: [x]\n"));
   REQUIRE_FALSE(bad);

@@ -690,3 +690,99 @@ TEST_CASE("a check without a command is refused, even when made of overrides onl
   const auto file = root.write("config/site/modules/Foo/service.yml", "check: {timeout: 2s}\n");
   CHECK(foo_problems(root) == file.string() + ": check.command: expected the program to run");
 }
+
+// ---- templates -------------------------------------------------------------------------
+
+TEST_CASE("service.yml templates are read with their targets in normal form and octal modes",
+          "[service][templates]") {
+  TempDir root;
+  root.write(kModuleFile,
+             "command: serve\n"
+             "templates:\n"
+             "  - {source: templates/x.conf.st, target: etc/x.conf, mode: 0600}\n"
+             "  - {source: templates/sub/y.st, target: ./conf//y.ini, mode: '0o644'}\n"
+             "  - {source: templates/z.st, target: z}\n");
+  const ServiceSpec spec = foo_service(root);
+  REQUIRE(spec.templates.size() == 3);
+  CHECK(spec.templates[0].source == "templates/x.conf.st");
+  CHECK(spec.templates[0].target == "etc/x.conf");
+  CHECK(spec.templates[0].mode == 0600);
+  CHECK(spec.templates[1].target == "conf/y.ini");
+  CHECK(spec.templates[1].mode == 0644);
+  CHECK(spec.templates[2].mode == 0640);  // the default
+}
+
+TEST_CASE(
+    "a template target must be a file inside the workspace, apart from the hub's own "
+    "and from volumes",
+    "[service][templates]") {
+  const auto with = [](const std::string& entry) {
+    return problems_of(
+        "command: serve\nvolumes:\n  - {source: data, target: shared}\n"
+        "templates:\n  - " +
+        entry + "\n");
+  };
+  CHECK_THAT(with("{source: templates/a.st, target: /etc/a.conf}"),
+             Catch::Contains(":5:38: templates[0].target: expected a path relative to the "
+                             "workspace, got '/etc/a.conf'"));
+  CHECK_THAT(with("{source: templates/a.st, target: conf/../a.conf}"),
+             Catch::Contains("templates[0].target: 'conf/../a.conf' has '..'"));
+  CHECK_THAT(with("{source: templates/a.st, target: conf/}"),
+             Catch::Contains("templates[0].target: expected a file, got the directory 'conf/'"));
+  CHECK_THAT(with("{source: templates/a.st, target: etc/hub/service.yml}"),
+             Catch::Contains("templates[0].target: 'etc/hub/service.yml' overlaps etc/hub"));
+  CHECK_THAT(with("{source: templates/a.st, target: var/db/hub}"),
+             Catch::Contains("overlaps var/db/hub"));
+  CHECK_THAT(with("{source: templates/a.st, target: shared/a.conf}"),
+             Catch::Contains("templates[0].target: overlaps the volume at shared"));
+  CHECK_THAT(problems_of("command: serve\ntemplates:\n"
+                         "  - {source: templates/a.st, target: a.conf}\n"
+                         "  - {source: templates/b.st, target: ./a.conf}\n"),
+             Catch::Contains(":4:38: templates[1].target: overlaps the template target a.conf"));
+}
+
+TEST_CASE("a template source is a .st file of templates/, and a mode is octal",
+          "[service][templates]") {
+  for (const std::string source : {"x.conf.st", "/abs/templates/x.st", "templates/../x.st",
+                                   "templates/x.conf", "other/x.st"}) {
+    INFO(source);
+    CHECK_THAT(
+        problems_of("command: serve\ntemplates:\n  - {source: '" + source + "', target: x}\n"),
+        Catch::Contains("templates[0].source: expected a .st file of the module's "
+                        "templates/ (templates/NAME.st), got '" +
+                        source + "'"));
+  }
+  for (const std::string mode : {"640", "0999", "01777", "rw", "'0x1a4'"}) {
+    INFO(mode);
+    CHECK_THAT(problems_of("command: serve\ntemplates:\n  - {source: templates/x.st, target: x, "
+                           "mode: " +
+                           mode + "}\n"),
+               Catch::Contains("templates[0].mode: expected an octal file mode from 0000 to 0777 "
+                               "with its leading 0, such as 0640"));
+  }
+  CHECK_THAT(problems_of("command: serve\ntemplates: {source: templates/x.st}\n"),
+             Catch::Contains("templates: expected a list of {source, target, mode}"));
+  CHECK_THAT(problems_of("command: serve\ntemplates:\n  - {source: templates/x.st}\n"),
+             Catch::Contains("templates[0]: expected both source and target"));
+  CHECK_THAT(problems_of("command: serve\ntemplates:\n  - {source: templates/x.st, target: x, "
+                         "owner: me}\n"),
+             Catch::Contains("templates[0].owner: unknown key"));
+}
+
+TEST_CASE("a service whose template file is missing rejects its module at load",
+          "[service][templates]") {
+  TempDir root;
+  add_module(root, "system", "Foo");
+  root.write(kModuleFile,
+             "command: serve\ntemplates:\n  - {source: templates/x.conf.st, target: x.conf}\n");
+  const ModuleTree tree = load_module_tree(root.path(), kLevels);
+  REQUIRE(tree.rejected.size() == 1);
+  CHECK(tree.rejected[0].reason ==
+        "bad service definition: templates[0].source: " +
+            (root.path() / "modules/system/Foo/templates/x.conf.st").string() +
+            ": expected a template file of the module, found none");
+  root.write("modules/system/Foo/templates/x.conf.st", "port = <port>\n");
+  const ModuleTree fixed = load_module_tree(root.path(), kLevels);
+  REQUIRE(fixed.loaded.size() == 1);
+  CHECK_FALSE(fixed.loaded[0].templates_digest.empty());
+}

@@ -78,6 +78,7 @@ int status(Hub& hub, const std::vector<std::string>& names) {
     std::cout << rows_json(rows) << "\n";
   } else {
     std::cout << format_rows(rows);
+    if (!names.empty()) std::cout << format_details(YAML::Load(*result), names);
   }
   const bool healthy =
       std::all_of(rows.begin(), rows.end(), [](const auto& r) { return r.healthy; });

@@ -22,7 +22,7 @@ enum Exit {
   kFailed = 1,       // the hub refused, the operation failed, or not every one is running
   kBadUsage = 2,     // the command line is wrong
   kUnreachable = 3,  // no hub answered (not running, or timed out)
-  kNotFound = 4,     // no such module, instance or log
+  kNotFound = 4,     // no such module, instance, log or template
   kNotRetained = 5,  // publish --retain: delivered, but the hub did not retain it
 };
 

@@ -1,7 +1,7 @@
 // hubctl: controls a running hub through its API (docs/API.md), the way supervisorctl
 // controls supervisord. Exit status, for scripts (hub_session.h): 0 done; 1 the hub
 // refused or the operation failed; 2 bad command line; 3 no hub answered (not running,
-// or timed out); 4 no such module, instance or log; 5 published with --retain, but not
+// or timed out); 4 no such module, instance, log or template; 5 published with --retain, but not
 // retained.
 #include <iostream>
 #include <string>
@@ -17,6 +17,7 @@
 #include "hubctl/log_command.h"
 #include "hubctl/process_commands.h"
 #include "hubctl/publish_command.h"
+#include "hubctl/render_command.h"
 
 namespace {
 
@@ -55,6 +56,7 @@ int run(Hub& hub, const std::string& cmd, const std::vector<std::string>& args) 
   if (cmd == "pid") return pid(hub, args);
   if (cmd == "avail") return avail(hub, args);
   if (cmd == "signal") return signal_command(hub, args);
+  if (cmd == "render") return render(hub, args);
   return logs(hub, args);  // logs, tail
 }
 

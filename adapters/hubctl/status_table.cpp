@@ -117,4 +117,27 @@ std::string format_rows(const std::vector<StatusRow>& rows) {
   return out;
 }
 
+std::string format_details(const YAML::Node& inspect, const std::vector<std::string>& names) {
+  std::string out;
+  const auto line = [&out](const std::string& name, const char* what, const std::string& text) {
+    std::string shown;
+    append_printable(shown, name + " " + what + ": " + text);
+    out += "  " + shown + "\n";
+  };
+  for (const auto& m : inspect["modules"]) {
+    const std::string name = text(m, "name");
+    if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+    const std::string build = text(m, "build");
+    for (size_t from = 0; from < build.size();) {
+      const size_t end = std::min(build.find('\n', from), build.size());
+      line(name, "build", build.substr(from, end - from));
+      from = end + 1;
+    }
+    for (const auto& warning : m["warnings"]) {
+      if (warning.IsScalar()) line(name, "warning", warning.Scalar());
+    }
+  }
+  return out;
+}
+
 }  // namespace hub::ctl

@@ -21,6 +21,10 @@ struct StatusRow {
 std::vector<StatusRow> status_rows(const YAML::Node& inspect,
                                    const std::vector<std::string>& names);
 std::string format_rows(const std::vector<StatusRow>& rows);
+// What `status NAME...` adds under its table for each named module that has any: the
+// first lines of its info/build.txt ("  Timer build: ...") and its warnings ("  Timer
+// warning: ..."), escaped as the table is.
+std::string format_details(const YAML::Node& inspect, const std::vector<std::string>& names);
 // "1:02:03" / "0:00:05"; days as "3 days, 1:02:03".
 std::string format_uptime(int64_t ms);
 

@@ -44,6 +44,7 @@ const MethodFields kMethodFields[] = {
       {"all", Type::kBool}}},
     {api::kPort, {}},
     {api::kReport, {{"stats", Type::kObject}}},
+    {api::kRender, {{"name", Type::kString}, {"template", Type::kString}, {"set", Type::kObject}}},
 };
 
 const Field kCommonFields[] = {

@@ -21,6 +21,7 @@
 #include "core/modules/module_manager.h"
 #include "core/services/supervisor.h"
 #include "core/system/signal_name.h"
+#include "core/templates/module_templates.h"
 
 namespace hub {
 namespace {
@@ -140,6 +141,7 @@ Result<std::string> HubApi::handle(const ApiRequest& r) {
     return JsonObject().add("port", static_cast<int64_t>(*port)).str();
   }
   if (r.method == api::kReport) return report(r);
+  if (r.method == api::kRender) return render(r);
   return Status::error(Status::Code::kUnknownMethod,
                        "unknown method '" + r.method + "' (expected " + method_list() + ")");
 }
@@ -153,6 +155,12 @@ Status HubApi::authorize(const ApiRequest& r) const {
   if (module.empty()) return Status::forbidden(r.identity + " may call nothing");
   if (r.method == api::kInspect || r.method == api::kPort || r.method == api::kReport)
     return Status::ok();
+  if (r.method == api::kRender) {  // a module's config may hold secrets: its own only
+    const std::string name = string_field(r.body, "name");
+    if (name == module) return Status::ok();
+    return Status::forbidden(r.identity + " may render only the templates of " + module +
+                             ", not of " + name);
+  }
   if (r.method == api::kStart || r.method == api::kStop) {
     if (r.body["all"]) {  // whatever else it names: every module is the administrator's
       return Status::forbidden(r.identity + " may not " + r.method +
@@ -328,6 +336,30 @@ Result<std::string> HubApi::report(const ApiRequest& r) {
   std::lock_guard lock(stats_mu_);
   stats_[r.identity] = node_to_json(stats);
   return std::string("{}");
+}
+
+// {"name": MODULE, "template": PATH in the module, "set": {KEY: VALUE}}: the text, and the
+// names it uses that the configuration does not define. On the control thread, which
+// owns the modules; reads files and changes nothing.
+Result<std::string> HubApi::render(const ApiRequest& r) {
+  const std::string name = string_field(r.body, "name");
+  const std::string path = string_field(r.body, "template");
+  if (name.empty())
+    return Status::bad_request("expected \"name\": the module whose template to render");
+  if (path.empty())
+    return Status::bad_request(
+        "expected \"template\": a path in the module, as templates/x.conf.st");
+  const auto& loaded = modules_.tree().loaded;
+  const auto m = std::find_if(loaded.begin(), loaded.end(),
+                              [&](const Module& each) { return each.name == name; });
+  if (m == loaded.end()) return Status::not_found("no module " + name + " is loaded");
+  const templates::HubFacts hub{root_, modules_.levels(), HUB_VERSION};
+  auto rendered = templates::render_module_template(*m, path, r.body["set"], hub);
+  if (!rendered) return rendered.status();
+  return JsonObject()
+      .add("text", rendered->text)
+      .add_raw("undefined", json_string_array(rendered->undefined))
+      .str();
 }
 
 }  // namespace hub

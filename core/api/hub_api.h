@@ -1,9 +1,10 @@
 // The Hub API's methods (docs/API.md): inspect, reload, start, stop, restart, port,
-// report, enable, disable, signal. serve() runs on hubd's main thread and answers what only
-// reads (inspect, port, report) and signal (the supervisor's loop sends it) at once; every
-// other method changes what runs (or, reload's dry_run, reads the modules) and is queued
-// for the control thread (control_thread.h), which owns the modules: handle() runs there
-// and its answer goes back to the main thread. So the API never waits on a start or a stop.
+// report, enable, disable, signal, render. serve() runs on hubd's main thread and answers
+// what only reads (inspect, port, report) and signal (the supervisor's loop sends it) at
+// once; every other method changes what runs (or, reload's dry_run and render, reads the
+// modules) and is queued for the control thread (control_thread.h), which owns the
+// modules: handle() runs there and its answer goes back to the main thread. So the API
+// never waits on a start or a stop.
 #pragma once
 
 #include <chrono>
@@ -61,6 +62,7 @@ class HubApi {
   Result<std::string> stop(const ApiRequest& request);
   Result<std::string> report(const ApiRequest& request);
   Result<std::string> signal(const ApiRequest& request);
+  Result<std::string> render(const ApiRequest& request);
 
   ModuleManager& modules_;
   Supervisor& supervisor_;

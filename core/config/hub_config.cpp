@@ -69,7 +69,7 @@ void refuse_overlaps(YamlReader& reader, const YAML::Node& paths, const RootPlac
 
 void read_paths(YamlReader& reader, const YAML::Node& paths, RootPlaces& places) {
   if (!reader.expect_map(paths, "paths",
-                         {"config", "modules", "events", "data", "run", "db", "log"}))
+                         {"config", "modules", "events", "system", "data", "run", "db", "log"}))
     return;
   const auto refuse = [&](const YAML::Node& at, const std::string& key, const std::string& dir) {
     const std::string normal = normal_dir(dir);
@@ -81,6 +81,7 @@ void read_paths(YamlReader& reader, const YAML::Node& paths, RootPlaces& places)
   };
   for (const auto& [key, place] : {std::pair{"config", &places.config},
                                    {"events", &places.events},
+                                   {"system", &places.system},
                                    {"data", &places.data},
                                    {"run", &places.run},
                                    {"db", &places.db},

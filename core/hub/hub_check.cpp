@@ -8,6 +8,7 @@
 
 #include "bus/curve.h"
 #include "core/hub/hub_options.h"
+#include "core/templates/module_templates.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -22,6 +23,7 @@ void print_places(const RootLayout& layout, std::ostream& out) {
       << "  modules  " << trees
       << (p.modules.size() > 1 ? " (at one level, a later tree wins a name)\n" : "\n")
       << "  events   " << p.events.string() << "\n"
+      << "  system   " << p.system.string() << "\n"
       << "  data     " << p.data.string() << "\n"
       << "  run      " << p.run.string() << "\n"
       << "  db       " << p.db.string() << "\n"
@@ -75,6 +77,35 @@ void print_tree(const ModuleTree& tree, std::ostream& out) {
   for (const auto& problem : tree.problems) out << "problem   " << problem << "\n";
 }
 
+// Strict: every template of every loaded module renders, and defines every name it uses
+// (its service's instance facts given as at a start, with no ports asked for).
+int check_templates(const ModuleTree& tree, const fs::path& root,
+                    const std::vector<std::string>& levels, std::ostream& out) {
+  int problems = 0;
+  const templates::HubFacts hub{root, levels, HUB_VERSION};
+  for (const auto& m : tree.loaded) {
+    const templates::InstanceFacts instance{m.name, {}, YAML::Node(YAML::NodeType::Map)};
+    for (const auto& relative : templates::module_template_files(m)) {
+      const fs::path file = m.dir / relative;
+      auto attributes =
+          templates::template_attributes(m, m.config, hub, m.runs_service() ? &instance : nullptr);
+      auto rendered = templates::render_file(file, attributes);
+      if (!rendered) {
+        out << "problem   " << m.name << ": " << rendered.error() << "\n";
+        ++problems;
+        continue;
+      }
+      if (rendered->undefined.empty()) continue;
+      std::string names;
+      for (const auto& n : rendered->undefined) names += (names.empty() ? "" : ", ") + n;
+      out << "problem   " << m.name << ": " << file.string()
+          << ": uses names its configuration does not define: " << names << "\n";
+      ++problems;
+    }
+  }
+  return problems;
+}
+
 }  // namespace
 
 int check_hub(const HubdOptions& options, std::ostream& out) {
@@ -106,6 +137,7 @@ int check_hub(const HubdOptions& options, std::ostream& out) {
   if (cancel_fd >= 0) ::close(cancel_fd);
   print_tree(tree, out);
   problems += static_cast<int>(tree.problems.size());
+  problems += check_templates(tree, options.root, config->levels, out);
   out << "hubd --check: " << tree.loaded.size() << " loaded, " << tree.shadowed.size()
       << " shadowed, " << tree.rejected.size() << " rejected, " << problems << " other problem"
       << (problems == 1 ? "" : "s") << "\n";

@@ -12,7 +12,8 @@
 namespace hub {
 
 // kExitOk when every module would load and hubd could write its places; kExitConfig when
-// hub.yml is invalid, a module would be rejected, a module tree cannot be read, a place
+// hub.yml is invalid, a module would be rejected, a template of a loaded module does not
+// render or uses a name its configuration does not define, a module tree cannot be read, a place
 // hubd writes (run, db, log) could not be made, or the network keys do not load. The
 // report goes to `out`.
 int check_hub(const HubdOptions& options, std::ostream& out);

@@ -39,6 +39,7 @@ LifecycleEvent loaded_event(const Module& m) {
       .add("build", m.build_info)
       .add("service", m.runs_service());
   if (!m.service_off.empty()) json.add("service_off", m.service_off);
+  if (!m.warnings.empty()) json.add_raw("warnings", json_string_array(m.warnings));
   return {m.name + "/loaded", json.str(), true};
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "bus/root_layout.h"
+#include "core/modules/module_parts.h"
 
 extern char** environ;
 
@@ -27,9 +28,22 @@ std::string search_path(const std::vector<fs::path>& dirs, const char* inherited
   return out;
 }
 
-}  // namespace
-
-namespace {
+// Every jar of `dirs` (each directory's in byte order), joined with ':' in front of
+// `inherited`.
+std::string class_path(const std::vector<fs::path>& dirs, const std::string& inherited) {
+  std::string out;
+  for (const auto& dir : dirs) {
+    for (const auto& jar : jars_in(dir)) {
+      if (!out.empty()) out += ':';
+      out += fs::absolute(jar).string();
+    }
+  }
+  if (!inherited.empty()) {
+    if (!out.empty()) out += ':';
+    out += inherited;
+  }
+  return out;
+}
 
 std::vector<std::pair<std::string, std::string>>& hub_variables() {
   static std::vector<std::pair<std::string, std::string>> variables;
@@ -50,12 +64,20 @@ std::vector<std::string> build_environment(
   for (const auto& [key, value] : hub_variables()) env[key] = value;
   if (module != nullptr) {
     const Module& m = *module;
+    const fs::path os = os_dir(m.dir);
+    const fs::path system = layout.system_dir();
     env["PATH"] =
-        search_path({m.dir / "os/linux/programs", m.dir / "os/linux/tools", m.dir / "system/apps"},
+        search_path({os / "programs", os / "tools", m.dir / "system/apps", system / "apps"},
                     env["PATH"].c_str());
     const char* libs = env.count("LD_LIBRARY_PATH") ? env["LD_LIBRARY_PATH"].c_str() : nullptr;
-    const std::string lib_path = search_path({m.dir / "os/linux/lib"}, libs);
+    const std::string lib_path = search_path({os / "lib"}, libs);
     if (!lib_path.empty()) env["LD_LIBRARY_PATH"] = lib_path;
+    const std::string jars = class_path({m.dir / "system/jars", os / "jars", system / "jars"},
+                                        env.count("CLASSPATH") ? env["CLASSPATH"] : "");
+    if (!jars.empty()) env["CLASSPATH"] = jars;
+    std::error_code ec;
+    if (fs::is_directory(os / "applications", ec))
+      env["HUB_MODULE_APPLICATIONS"] = fs::absolute(os / "applications").string();
     env["HUB_MODULE"] = m.name;
     env["HUB_MODULE_DIR"] = m.dir.string();
     env["HUB_MODULE_LEVEL"] = m.level;

@@ -1,7 +1,9 @@
 // The environment a module's scripts and its service run with (the supervisor adds the
 // instance's own facts to the service's): hubd's own environment, minus any HUB_
-// variables it inherited, plus the module's facts, and PATH and LD_LIBRARY_PATH with the
-// module's own directories first. Documented in README.md.
+// variables it inherited, plus the module's facts, PATH and LD_LIBRARY_PATH with the
+// module's own directories first (then the root's system/apps on PATH), CLASSPATH with
+// the module's jars, then the root's system/jars, and $HUB_MODULE_APPLICATIONS
+// (module_parts.h). Documented in README.md.
 #pragma once
 
 #include <filesystem>

@@ -10,6 +10,7 @@
 #include "bus/root_layout.h"
 #include "core/modules/module_check.h"
 #include "core/modules/module_config.h"
+#include "core/modules/module_parts.h"
 #include "core/system/files.h"
 
 namespace hub {
@@ -91,6 +92,11 @@ Candidate examine(const fs::path& dir, const std::string& level) {
         c.module, dir.string() + ": 'all' is reserved (hubctl start|stop|restart all)", dir);
   } else {
     c.rejected = read_info(c.module);
+    for (const auto& app : unprefixed_apps(dir, c.module.name)) {
+      c.module.warnings.push_back("system/apps/" + app + " is not named after its module (" +
+                                  c.module.name + "-..., the convention that keeps every " +
+                                  "module's apps apart on PATH); loaded anyway");
+    }
   }
   return c;
 }
@@ -131,6 +137,20 @@ std::optional<RejectedModule> check_settings(const Module& m, const RootLayout& 
   return r;
 }
 
+// Why a template the service declares cannot be rendered from the module, if it cannot.
+std::optional<std::string> missing_template(const ServiceSpec& service, const fs::path& dir) {
+  for (size_t i = 0; i < service.templates.size(); ++i) {
+    const fs::path source = dir / service.templates[i].source;
+    std::error_code ec;
+    if (!fs::is_regular_file(source, ec)) {
+      return "bad service definition: templates[" + std::to_string(i) +
+             "].source: " + source.string() +
+             ": expected a template file of the module, found none";
+    }
+  }
+  return std::nullopt;
+}
+
 // Reads the module's configuration and service definition into `m`, and runs its
 // configuration check; returns why it cannot load, if it cannot.
 std::optional<RejectedModule> read_settings(Module& m, const RootLayout& layout,
@@ -152,6 +172,8 @@ std::optional<RejectedModule> read_settings(Module& m, const RootLayout& layout,
   }
   m.service = std::move(*service);
   if (!m.service) return std::nullopt;
+  if (auto missing = missing_template(*m.service, m.dir)) return rejection(m, *missing);
+  m.templates_digest = templates_digest(m.dir);
   const std::string& needed = m.service->needs_config;
   if (!needed.empty() && !has_setting(m.config, needed)) {
     m.service_off =

@@ -28,7 +28,12 @@ struct Module {
   Version version;
   std::vector<Dependency> depends;
   std::string build_info;  // info/build.txt (optional, at most 4 KiB), else empty
-  YAML::Node config;       // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
+  // What is odd but allowed, one sentence each (an app of system/apps/ not named after
+  // the module): logged, and told in NAME/loaded and inspect.
+  std::vector<std::string> warnings;
+  // The contents of its templates/ (a digest): a reload re-renders when they change.
+  std::string templates_digest;
+  YAML::Node config;  // config/LEVEL/modules/NAME/*.yml merged (see module_config.h)
   // hub.scripts.timeout in that config: this module's own limit for its event scripts.
   std::optional<std::chrono::milliseconds> script_timeout;
   // service.yml merged across levels (service_spec.h); nullopt when it declares none.

@@ -18,6 +18,7 @@
 #include "core/scripts/script_runner.h"
 #include "core/services/supervisor.h"
 #include "core/system/files.h"
+#include "core/templates/template_attributes.h"
 
 namespace hub {
 namespace fs = std::filesystem;
@@ -30,6 +31,15 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 std::string first_line(const std::string& text) {
   const std::string line = text.substr(0, text.find('\n'));
   return line.size() > 200 ? line.substr(0, 200) + "..." : line;
+}
+
+// What the templates of `instance` of `m` see, with `config` its merged configuration.
+YAML::Node template_facts(const RootLayout& layout, const std::vector<std::string>& levels,
+                          const Module& m, const YAML::Node& config, const std::string& instance) {
+  const templates::HubFacts hub{layout.root(), levels, HUB_VERSION};
+  const templates::InstanceFacts facts{instance, fs::absolute(layout.workspace_dir(instance)),
+                                       YAML::Node()};
+  return templates::template_attributes(m, config, hub, &facts);
 }
 
 // The file `hubctl disable` keeps its list in.
@@ -155,6 +165,7 @@ void ModuleManager::publish_loaded(const Module& m) {
   spdlog::info("module {} {} loaded from level {}", m.name, m.version.str(), m.level);
   if (!m.service_off.empty())
     spdlog::info("module {}: its service does not run: {}", m.name, m.service_off);
+  for (const auto& warning : m.warnings) spdlog::warn("module {}: {}", m.name, warning);
   publish_lifecycle(publish_, loaded_event(m));
 }
 
@@ -290,6 +301,8 @@ bool ModuleManager::start_module(const Module& m) {
     spec.module_dir = m.dir;
     spec.service = *m.service;
     spec.config_yaml = yaml_text(m.config);
+    spec.template_attributes =
+        template_facts(options_.layout, options_.levels, m, m.config, m.name);
     spec.env = module_environment(options_.layout, m);
     // The supervisor publishes NAME/started, NAME/ready and, when it gives up, NAME/failed.
     const auto started = options_.supervisor->start(std::move(spec));
@@ -684,7 +697,9 @@ Result<std::string> ModuleManager::start_instance(const std::string& name,
   spec.instance = instance;
   spec.module_dir = m->dir;
   spec.service = *m->service;
-  spec.config_yaml = yaml_text(merge_yaml(m->config, config));
+  const YAML::Node merged = merge_yaml(m->config, config);
+  spec.config_yaml = yaml_text(merged);
+  spec.template_attributes = template_facts(options_.layout, options_.levels, *m, merged, instance);
   spec.env = module_environment(options_.layout, *m);
   publish_lifecycle(publish_, starting_event({name, instance}));
   // Bounded: a first run that neither comes up nor fails within its readiness timeout and
@@ -725,8 +740,13 @@ std::vector<ModuleSummary> ModuleManager::summaries() const {
   std::vector<ModuleSummary> out;
   for (const auto& m : tree_.loaded) {
     const auto transition = transitions_.find(m.name);
-    ModuleSummary one{m.name,        m.level, m.version.str(), "stopped", m.runs_service(),
-                      m.service_off, ""};
+    ModuleSummary one;
+    one.name = m.name;
+    one.level = m.level;
+    one.version = m.version.str();
+    one.state = "stopped";
+    one.service = m.runs_service();
+    one.service_off = m.service_off;
     if (transition != transitions_.end()) {
       one.state = transition->second;
     } else if (up_.count(m.name) != 0) {
@@ -735,6 +755,8 @@ std::vector<ModuleSummary> ModuleManager::summaries() const {
       one.state = "failed";
     }
     one.enabled = !disabled_.contains(m.name);
+    one.build = build_summary(m.build_info);
+    one.warnings = m.warnings;
     const auto reason = reasons_.find(m.name);
     if (!one.enabled && up_.count(m.name) == 0) {
       one.reason = "disabled";
@@ -744,7 +766,11 @@ std::vector<ModuleSummary> ModuleManager::summaries() const {
     out.push_back(std::move(one));
   }
   for (const auto& r : tree_.rejected) {
-    ModuleSummary one{r.name, r.level, "", "rejected", false, "", r.reason};
+    ModuleSummary one;
+    one.name = r.name;
+    one.level = r.level;
+    one.state = "rejected";
+    one.reason = r.reason;
     // The version that keeps running, when a reload rejected a new definition of it;
     // else what its files say, as far as they can be read.
     if (const Module* running = find_loaded(r.name)) {

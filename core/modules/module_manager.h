@@ -130,6 +130,7 @@ class ModuleManager {
   void publish_view();
 
   const ModuleTree& tree() const { return tree_; }
+  const std::vector<std::string>& levels() const { return options_.levels; }
   // The modules that are up (startup done; service running, ready when it declares
   // readiness), in start order.
   std::vector<std::string> up() const;

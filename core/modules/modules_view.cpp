@@ -1,8 +1,24 @@
 #include "core/modules/modules_view.h"
 
+#include <algorithm>
+
 #include "bus/text.h"
 
 namespace hub {
+
+std::string build_summary(const std::string& build_info) {
+  constexpr size_t kLines = 3, kWidth = 200;
+  std::string out;
+  size_t from = 0;
+  for (size_t line = 0; line < kLines && from < build_info.size(); ++line) {
+    const size_t end = std::min(build_info.find('\n', from), build_info.size());
+    std::string text = build_info.substr(from, std::min(end - from, kWidth));
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    out += (line > 0 ? "\n" : "") + text;
+    from = end + 1;
+  }
+  return out;
+}
 
 std::string modules_json(const std::vector<ModuleSummary>& modules,
                          const std::map<std::string, std::string>& service_failed) {
@@ -27,6 +43,8 @@ std::string modules_json(const std::vector<ModuleSummary>& modules,
           service_down && !failed->second.empty() ? failed->second : m.reason;
       if (!reason.empty()) one.add("reason", reason);
     }
+    if (!m.build.empty()) one.add("build", m.build);
+    if (!m.warnings.empty()) one.add_raw("warnings", json_string_array(m.warnings));
     out += (out.size() > 1 ? "," : "") + one.str();
   }
   return out + "]";

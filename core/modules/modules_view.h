@@ -18,8 +18,14 @@ struct ModuleSummary {
   std::string service_off;  // why a service it declares does not run
   // Why it was rejected, failed or is down (disabled, a dependency); empty when up.
   std::string reason;
-  bool enabled = true;  // false: `hubctl disable`d
+  bool enabled = true;                // false: `hubctl disable`d
+  std::string build;                  // the first lines of info/build.txt (build_summary())
+  std::vector<std::string> warnings;  // Module::warnings
 };
+
+// The first three lines of `build_info` (info/build.txt), each at most 200 bytes: what
+// status and inspect show of it (NAME/loaded carries it whole).
+std::string build_summary(const std::string& build_info);
 
 struct ModulesView {
   std::vector<ModuleSummary> modules;  // the loaded ones in start order, then the rejected
@@ -27,9 +33,9 @@ struct ModulesView {
 };
 
 // [{name, level, version, state, service, service_off, enabled (only when false),
-// reason}]; a rejected module's version (when known) and service as its files say. A
-// module in `service_failed` (its own instance has failed since it came up: module ->
-// why) shows as failed, with that reason, unless a start or stop of it is under way.
+// reason, build and warnings (only when not empty)}]; a rejected module's version (when known) and
+// service as its files say. A module in `service_failed` (its own instance has failed since it came
+// up: module -> why) shows as failed, with that reason, unless a start or stop of it is under way.
 std::string modules_json(const std::vector<ModuleSummary>& modules,
                          const std::map<std::string, std::string>& service_failed = {});
 

@@ -84,7 +84,7 @@ std::string module_fingerprint(const Module& m) {
                      yaml_text(m.config);
   if (m.script_timeout) text += std::to_string(m.script_timeout->count());
   text += '\n';
-  if (m.service) text += m.service->text;
+  if (m.service) text += m.service->text + '\n' + m.templates_digest;
   // Follows from the config and the service, but a service turned on or off is never
   // mistaken for no change.
   text += '\n' + m.service_off;

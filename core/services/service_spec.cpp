@@ -80,6 +80,41 @@ std::optional<std::string> target_problem(const std::string& target) {
   return std::nullopt;
 }
 
+// What is wrong with a template's source, if anything.
+std::optional<std::string> template_source_problem(const std::string& source) {
+  const fs::path p(source);
+  const fs::path normal = p.lexically_normal();
+  if (p.is_absolute() || has_dot_dot(p) || normal.begin() == normal.end() ||
+      *normal.begin() != "templates" || p.extension() != ".st") {
+    return "expected a .st file of the module's templates/ (templates/NAME.st), got '" + source +
+           "'";
+  }
+  return std::nullopt;
+}
+
+// What is wrong with a template's target, if anything: a file inside the workspace.
+std::optional<std::string> template_target_problem(const std::string& target) {
+  if (has_dot_dot(fs::path(target))) return "'" + target + "' has '..'";
+  if (!target.empty() && target.back() == '/')
+    return "expected a file, got the directory '" + target + "'";
+  return target_problem(target);
+}
+
+// "0640" or "0o640" (YAML 1.1 and 1.2 octal): bits 0 to 0777.
+std::optional<mode_t> octal_mode(std::string text) {
+  if (text.rfind("0o", 0) == 0) {
+    text.erase(1, 1);
+  }
+  if (text.size() < 2 || text.size() > 4 || text[0] != '0') return std::nullopt;
+  mode_t bits = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') return std::nullopt;
+    bits = bits * 8 + static_cast<mode_t>(c - '0');
+  }
+  if (bits > 0777) return std::nullopt;
+  return bits;
+}
+
 class SpecParser {
  public:
   explicit SpecParser(YamlReader& reader) : r_(reader) {}
@@ -87,7 +122,7 @@ class SpecParser {
   void parse(const YAML::Node& node, ServiceSpec& spec) {
     if (!r_.expect_map(node, "",
                        {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes",
-                        "log", "user", "group", "needs_config", "check", "subscribe"}))
+                        "templates", "log", "user", "group", "needs_config", "check", "subscribe"}))
       return;
     parse_account(node, spec);
     r_.read(node, "", "command", spec.command);
@@ -110,6 +145,7 @@ class SpecParser {
     parse_check(node["check"], spec.check);
     parse_limits(node["limits"], spec.limits);
     parse_volumes(node["volumes"], spec.volumes);
+    parse_templates(node["templates"], spec);
     if (const YAML::Node log = node["log"];
         log && r_.expect_map(log, "log", {"to", "max_size", "keep"})) {
       std::string to;
@@ -344,6 +380,53 @@ class SpecParser {
       }
       volume.target = normal_target(volume.target).string();  // "data/" links as "data"
       out.push_back(std::move(volume));
+    }
+  }
+
+  // templates: [{source, target, mode}]; a target may not overlap what the hub links
+  // itself, a volume (it would be written through the link) or another template's.
+  void parse_templates(const YAML::Node& templates, ServiceSpec& spec) {
+    if (!templates) return;
+    if (!templates.IsSequence())
+      return r_.problem(templates, "templates", "expected a list of {source, target, mode}");
+    spec.templates.clear();
+    for (size_t i = 0; i < templates.size(); ++i) {
+      const YAML::Node t = templates[i];
+      const std::string key = "templates[" + std::to_string(i) + "]";
+      if (!r_.expect_map(t, key, {"source", "target", "mode"})) continue;
+      TemplateFile file;
+      r_.read(t, key, "source", file.source);
+      r_.read(t, key, "target", file.target);
+      if (!t["source"] || !t["target"]) {
+        r_.problem(t, key, "expected both source and target");
+        continue;
+      }
+      if (const auto why = template_source_problem(file.source))
+        r_.problem(t["source"], key + ".source", *why);
+      if (const auto why = template_target_problem(file.target)) {
+        r_.problem(t["target"], key + ".target", *why);
+        continue;
+      }
+      const fs::path target = normal_target(file.target);
+      for (const auto& volume : spec.volumes) {
+        if (overlaps(normal_target(volume.target), target))
+          r_.problem(t["target"], key + ".target", "overlaps the volume at " + volume.target);
+      }
+      for (const auto& other : spec.templates) {
+        if (overlaps(fs::path(other.target), target))
+          r_.problem(t["target"], key + ".target", "overlaps the template target " + other.target);
+      }
+      if (const YAML::Node mode = t["mode"]) {
+        if (const auto bits = octal_mode(mode.IsScalar() ? mode.Scalar() : "")) {
+          file.mode = *bits;
+        } else {
+          r_.problem(mode, key + ".mode",
+                     "expected an octal file mode from 0000 to 0777 with its leading 0, such as "
+                     "0640");
+        }
+      }
+      file.target = target.string();
+      spec.templates.push_back(std::move(file));
     }
   }
 

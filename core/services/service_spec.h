@@ -76,6 +76,14 @@ struct Volume {
   std::string target;  // relative to the workspace
 };
 
+// service.yml `templates:`: a file the supervisor renders (core/services/template_files.h)
+// into the instance's workspace at every start, from a StringTemplate file of the module.
+struct TemplateFile {
+  std::string source;  // relative to the module directory, under templates/, ending in .st
+  std::string target;  // relative to the workspace, in normal form
+  mode_t mode = 0640;  // rw-r-----: a rendered config may hold the module's secrets
+};
+
 // The account a service (and its module's scripts) runs as: service.yml `user:`.
 struct RunAs {
   std::string name;
@@ -101,6 +109,7 @@ struct ServiceSpec {
   std::chrono::milliseconds ready_timeout{30000};
   ResourceLimits limits;
   std::vector<Volume> volumes;
+  std::vector<TemplateFile> templates;                 // in file order
   std::optional<RunAs> user;                           // none: hubd's own user
   std::optional<std::pair<std::string, gid_t>> group;  // none: the user's own group
   std::optional<uint64_t> log_max_size;                // hub.yml services.log when absent

@@ -94,6 +94,7 @@ Result<WorkspacePaths> prepare_workspace(const RootLayout& layout,
     }
     if (Status s = link(*source, p.dir / fs::path(volume.target).lexically_normal()); !s) return s;
   }
+  if (Status s = write_rendered(p.dir, request.files, request.owner); !s) return s;
   if (request.owner) {
     for (const auto& path : {p.config_file, p.credential_file, p.dir / kWorkspaceConfigDir,
                              (p.dir / kWorkspaceConfigDir).parent_path(), p.dir}) {

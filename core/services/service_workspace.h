@@ -5,6 +5,7 @@
 //   var/db/hub  -> data/NAME/                       persistent data of the module
 //   var/log/hub -> var/log/hub/services/INSTANCE/   where the service may keep log files
 //   TARGET      -> SOURCE                            each declared volume
+//   TARGET                                           each rendered template (template_files.h)
 // Its stdout and stderr go to var/log/hub/INSTANCE.log (see instance_log.h).
 #pragma once
 
@@ -16,6 +17,7 @@
 #include "bus/root_layout.h"
 #include "bus/status.h"
 #include "core/services/service_spec.h"
+#include "core/services/template_files.h"
 #include "core/system/files.h"
 
 namespace hub {
@@ -35,6 +37,7 @@ struct WorkspaceRequest {
   std::string instance;
   std::string config_yaml;
   std::vector<Volume> volumes;
+  std::vector<RenderedFile> files;  // the service's templates, rendered
   Credential credential;
   std::optional<Account> owner;  // the service's user: its workspace, data and logs are its
 };

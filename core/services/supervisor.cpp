@@ -29,6 +29,7 @@
 #include "core/services/instance_records.h"
 #include "core/services/service_process.h"
 #include "core/services/service_workspace.h"
+#include "core/services/template_files.h"
 #include "core/system/main_loop_keepalive.h"
 #include "core/system/signal_name.h"
 
@@ -264,9 +265,21 @@ struct Supervisor::Loop {
 
     auto account = service_account(spec.service, options.services_group);
     if (!account) return fail(in, account.error());
+    // Rendered before the workspace is touched: a broken template leaves the last run's.
+    auto files =
+        render_templates(spec.service.templates, spec.module_dir, spec.template_attributes);
+    if (!files) return fail(in, "cannot render its templates: " + files.error());
+    for (const auto& file : *files) {
+      if (file.undefined.empty()) continue;
+      std::string names;
+      for (const auto& name : file.undefined) names += (names.empty() ? "" : ", ") + name;
+      spdlog::warn("service {}: {} uses what its configuration does not define, rendered empty: {}",
+                   spec.instance, file.source, names);
+    }
     in->credential = options.grant(spec.instance);
-    WorkspaceRequest request{spec.module,          spec.instance,  spec.config_yaml,
-                             spec.service.volumes, in->credential, *account};
+    WorkspaceRequest request{
+        spec.module,       spec.instance,  spec.config_yaml, spec.service.volumes,
+        std::move(*files), in->credential, *account};
     auto workspace = prepare_workspace(options.layout, options.volume_paths, request);
     if (!workspace) {
       options.revoke(spec.instance);

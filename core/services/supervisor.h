@@ -12,7 +12,9 @@
 //   NAME/exited {pid, code | signal, run_ms, reason (oom: over limits.memory)}
 //   NAME/restarting {attempt, delay_ms, reason}
 //   NAME/starting {attempt}   a restart begins (the module manager announces the first start)
-//   NAME/failed {reason}      given up: no further attempt until the next start
+//   NAME/failed {reason}      given up: no further attempt until the next start (also
+//                             when a template cannot be rendered: the reason names
+//                             FILE:LINE:COL, and the workspace is left as it was)
 #pragma once
 
 #include <sys/types.h>
@@ -44,7 +46,10 @@ struct InstanceSpec {
   std::string instance;  // NAME, or NAME.X for a dynamic instance
   std::filesystem::path module_dir;
   ServiceSpec service;
-  std::string config_yaml;       // the workspace's etc/hub/service.yml
+  std::string config_yaml;  // the workspace's etc/hub/service.yml
+  // What its templates see (core/templates/template_attributes.h): its own, not shared
+  // with any other thread.
+  YAML::Node template_attributes;
   std::vector<std::string> env;  // "KEY=VALUE": the module's environment
 };
 

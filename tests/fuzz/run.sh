@@ -11,7 +11,7 @@ build_dir=$2
 shift 2
 seconds=${HUB_FUZZ_SECONDS:-20}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire module_info hub_config service_spec api_request)
+[ ${#targets[@]} -gt 0 ] || targets=(wire module_info hub_config service_spec api_request template)
 
 if ! command -v clang++ >/dev/null; then
   echo "fuzzers: clang++ is not installed (.ci/setup installs it)" >&2

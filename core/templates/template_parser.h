@@ -1,0 +1,28 @@
+// Parses the text of a StringTemplate (a .st file's body, or a group template's) into
+// elements (template_ast.h). The syntax is ST4's common core (docs/TEMPLATES.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "bus/status.h"
+#include "core/templates/template_ast.h"
+
+namespace hub::templates {
+
+// The characters that open and close an expression: '<' '>' unless a file says otherwise.
+struct Delimiters {
+  char start = '<';
+  char stop = '>';
+};
+
+// TEXT starts at START of FILE (so errors name the file's own line and column). Fails with
+// "FILE:LINE:COL: what was expected" at the first syntax error.
+Result<Elements> parse_template(std::string_view text, const std::string& file, Position start,
+                                Delimiters delimiters);
+
+// True for a character that may start (FIRST) or continue an ST identifier.
+bool is_id_start(char c);
+bool is_id_char(char c);
+
+}  // namespace hub::templates

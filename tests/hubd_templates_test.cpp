@@ -1,0 +1,122 @@
+// Templates through a real hub: the API's render (hubctl render) and hubd --check's
+// strict report of names a template uses that its configuration does not define.
+#include <catch2/catch.hpp>
+
+#include "support/running_hub.h"
+
+using namespace hub;
+using namespace hub::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit = -1;
+  std::string out;
+  std::string err;
+};
+
+Run run(const std::string& program, const std::vector<std::string>& args) {
+  ChildProcess p(program, args);
+  Run r;
+  r.exit = p.wait_exit(60s).value_or(-1);
+  for (const auto& line : p.stdout_lines()) r.out += line + "\n";
+  r.err = p.stderr_text();
+  return r;
+}
+
+Run hubctl(const TempDir& root, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--root", root.path().string()});
+  return run(HUBCTL_PATH, args);
+}
+
+// Module Web with a config, a template and a group.
+void add_web(const TempDir& root) {
+  add_module(root, "Web", "");
+  root.write("config/system/modules/Web/web.yml",
+             "port: 8080\nupstream.timeout: 5s\nservers: [{host: a, port: 1}, {host: b, port: "
+             "2}]\ndebug: false\n");
+  root.write("config/site/modules/Web/site.yml", "port: 9090\n");
+  root.write("modules/system/Web/templates/common.stg", "header() ::= \"# <module.name>\"\n");
+  root.write("modules/system/Web/templates/web.conf.st",
+             "import \"common.stg\"\n"
+             "<header()>\n"
+             "listen <port>;\n"
+             "timeout <upstream.timeout>;\n"
+             "<servers:{s | server <s.host>:<s.port>;}; separator=\"\\n\">\n"
+             "<if(debug)>\n"
+             "debug on; # <log_level>\n"
+             "<endif>\n");
+}
+
+}  // namespace
+
+TEST_CASE("hubctl render prints a module's template with its config and KEY=VALUE on top",
+          "[hubd][templates][hubctl]") {
+  TempDir root;
+  add_web(root);
+  RunningHub hub(root);
+
+  const Run plain = hubctl(root, {"render", "Web", "templates/web.conf.st"});
+  INFO(plain.err);
+  CHECK(plain.exit == 0);
+  CHECK(plain.out == "# Web\nlisten 9090;\ntimeout 5s;\nserver a:1;\nserver b:2;\n");
+  CHECK(plain.err ==
+        "hubctl: templates/web.conf.st uses names that are not defined (rendered empty): "
+        "log_level\n");
+
+  const Run set = hubctl(root, {"render", "Web", "templates/web.conf.st", "debug=true",
+                                "log_level=warn", "upstream.timeout=1s", "servers=[]"});
+  CHECK(set.exit == 0);
+  CHECK(set.out == "# Web\nlisten 9090;\ntimeout 1s;\n\ndebug on; # warn\n");
+  CHECK(set.err.empty());
+
+  CHECK(hubctl(root, {"render", "--strict", "Web", "templates/web.conf.st"}).exit == 1);
+  CHECK(hubctl(root, {"render", "--strict", "Web", "templates/web.conf.st", "log_level=x"}).exit ==
+        0);
+
+  const Run missing = hubctl(root, {"render", "Web", "templates/nope.st"});
+  CHECK(missing.exit == 4);
+  CHECK(missing.err == "hubctl: module Web has no template templates/nope.st\n");
+  CHECK(hubctl(root, {"render", "Nope", "templates/web.conf.st"}).exit == 4);
+  const Run outside = hubctl(root, {"render", "Web", "../../../config/hub.yml"});
+  CHECK(outside.exit == 1);
+  CHECK(outside.err ==
+        "hubctl: template '../../../config/hub.yml': expected a path inside module Web (as "
+        "templates/NAME.st)\n");
+  CHECK(hubctl(root, {"render", "Web"}).exit == 2);
+  const Run help = hubctl(root, {"render", "--help"});
+  CHECK(help.exit == 0);
+  CHECK_THAT(help.out, Catch::StartsWith("usage: hubctl render [--strict] MODULE TEMPLATE"));
+  CHECK(hubctl(root, {"render", "Web", "templates/web.conf.st", "novalue"}).exit == 2);
+
+  root.write("modules/system/Web/templates/broken.st", "line\n<if(port)>\n");
+  const Run broken = hubctl(root, {"render", "Web", "templates/broken.st"});
+  CHECK(broken.exit == 1);
+  CHECK(broken.err ==
+        "hubctl: " + (root.path() / "modules/system/Web/templates/broken.st").string() +
+            ":2:1: <if> is never closed: expected <endif> before the end of the file\n");
+}
+
+TEST_CASE("hubd --check reports every template name the configuration does not define",
+          "[hubd][templates][check]") {
+  TempDir root;
+  add_web(root);
+  add_module(root, "Fine", "");
+  root.write("modules/system/Fine/templates/a.st", "<hub.version> <hub.levels> <module.dir>\n");
+  const Run bad = run(HUBD_PATH, {"--root", root.path().string(), "--check"});
+  INFO(bad.out << bad.err);
+  CHECK(bad.exit == 3);
+  CHECK_THAT(bad.out,
+             Catch::Contains("problem   Web: " +
+                             (root.path() / "modules/system/Web/templates/web.conf.st").string() +
+                             ": uses names its configuration does not define: log_level"));
+  CHECK_THAT(bad.out, !Catch::Contains("problem   Fine"));
+  CHECK_THAT(bad.out, Catch::Contains("1 other problem"));
+
+  root.write("config/site/modules/Web/more.yml", "log_level: info\n");
+  const Run good = run(HUBD_PATH, {"--root", root.path().string(), "--check"});
+  INFO(good.out << good.err);
+  CHECK(good.exit == 0);
+}
