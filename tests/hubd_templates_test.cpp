@@ -99,6 +99,24 @@ TEST_CASE("hubctl render prints a module's template with its config and KEY=VALU
             ":2:1: <if> is never closed: expected <endif> before the end of the file\n");
 }
 
+TEST_CASE("a module may render its own templates only: its config may hold secrets",
+          "[hubd][templates][hubctl]") {
+  TempDir root;
+  add_web(root);
+  add_module(root, "Other", "");
+  RunningHub hub(root);
+  const std::string web = RootLayout(root.path()).script_credential_file("Web").string();
+  const std::string other = RootLayout(root.path()).script_credential_file("Other").string();
+  const Run own = hubctl(root, {"--credential", web, "render", "Web", "templates/web.conf.st"});
+  CHECK(own.exit == 0);
+  CHECK_THAT(own.out, Catch::StartsWith("# Web\nlisten 9090;\n"));
+  const Run foreign =
+      hubctl(root, {"--credential", other, "render", "Web", "templates/web.conf.st"});
+  CHECK(foreign.exit == 1);
+  CHECK(foreign.err ==
+        "hubctl: Other@scripts may render only the templates of Other, not of Web\n");
+}
+
 TEST_CASE("hubd --check reports every template name the configuration does not define",
           "[hubd][templates][check]") {
   TempDir root;

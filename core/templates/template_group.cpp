@@ -7,6 +7,7 @@
 
 #include "bus/small_file.h"
 #include "core/templates/template_parser.h"
+#include "core/templates/template_scanner.h"
 
 namespace hub::templates {
 namespace fs = std::filesystem;
@@ -27,9 +28,9 @@ bool is_group_name(const std::string& name) {
 Status load_group(const fs::path& file, Group& group, std::set<fs::path>& seen);
 
 // Scans the text of a group file.
-class GroupScanner {
+class GroupScanner : private Scanner {
  public:
-  GroupScanner(std::string_view text, fs::path file) : s_(text), file_(std::move(file)) {}
+  GroupScanner(std::string_view text, const fs::path& file) : Scanner(text, file.string(), {}) {}
 
   Status load(Group& own, std::vector<std::pair<std::string, Position>>& imports) {
     while (true) {
@@ -71,7 +72,7 @@ class GroupScanner {
   Status definition(const std::string& name, Position at, Group& own) {
     auto t = std::make_shared<NamedTemplate>();
     t->name = name;
-    t->file = file_.string();
+    t->file = file_;
     t->pos = at;
     if (peek() != '(')
       return fail(pos_, "expected '(' after the template name " + name +
@@ -149,7 +150,7 @@ class GroupScanner {
     } else {
       return fail(pos_, "expected <<...>>, \"...\" or <%...%> after ::=");
     }
-    auto parsed = parse_template(body, file_.string(), body_at, delimiters_);
+    auto parsed = parse_template(body, file_, body_at, delimiters_);
     if (!parsed) return parsed.status();
     t->body = std::move(parsed.value());
     if (own.count(name)) return fail(at, "template " + name + " is defined twice");
@@ -157,29 +158,10 @@ class GroupScanner {
     return Status::ok();
   }
 
-  bool eof() const { return i_ >= s_.size(); }
-  char peek(size_t k = 0) const { return i_ + k < s_.size() ? s_[i_ + k] : '\0'; }
-  void advance() {
-    if (eof()) return;
-    if (s_[i_] == '\n') {
-      ++pos_.line;
-      pos_.col = 1;
-    } else {
-      ++pos_.col;
-    }
-    ++i_;
-  }
+  // Scanner::fail, and the error it keeps.
   Status fail(Position at, const std::string& what) {
-    if (!error_) error_ = Status::error(where(file_, at) + what);
+    Scanner::fail(at, what);
     return *error_;
-  }
-  std::string read_id() {
-    std::string id;
-    while (is_id_char(peek())) {
-      id += peek();
-      advance();
-    }
-    return id;
   }
   // A "..." string (escapes \" \\ \n \t); the text, or fails.
   std::string read_string() {
@@ -227,12 +209,7 @@ class GroupScanner {
     }
   }
 
-  std::string_view s_;
-  size_t i_ = 0;
-  fs::path file_;
-  Position pos_;
   Delimiters delimiters_;
-  std::optional<Status> error_;
 };
 
 // True for "....stg:LINE:...": an error inside a group file, already placed.

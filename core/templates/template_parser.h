@@ -21,8 +21,4 @@ struct Delimiters {
 Result<Elements> parse_template(std::string_view text, const std::string& file, Position start,
                                 Delimiters delimiters);
 
-// True for a character that may start (FIRST) or continue an ST identifier.
-bool is_id_start(char c);
-bool is_id_char(char c);
-
 }  // namespace hub::templates
