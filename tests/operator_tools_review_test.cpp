@@ -87,7 +87,7 @@ std::string raw_http(int port, const std::string& request) {
 // that goes takes its restarts out of its module's sum. A crash loop is forgotten by the
 // next manual restart; Prometheus reads the drop as a counter reset.
 TEST_CASE("review: /metrics' restart counters never go down while hubd runs",
-          "[review][!mayfail][metrics][hubd]") {
+          "[review][metrics][hubd]") {
   TempDir root;
   // Exits with 3 the first time, then runs for good.
   add_module(root, "Crashy",

@@ -5,7 +5,8 @@
 namespace hub {
 
 std::string modules_json(const std::vector<ModuleSummary>& modules,
-                         const std::map<std::string, std::string>& service_failed) {
+                         const std::map<std::string, std::string>& service_failed,
+                         const std::map<std::string, int64_t>& restarts_total) {
   std::string out = "[";
   for (const auto& m : modules) {
     JsonObject one;
@@ -26,6 +27,8 @@ std::string modules_json(const std::vector<ModuleSummary>& modules,
       const std::string& reason =
           service_down && !failed->second.empty() ? failed->second : m.reason;
       if (!reason.empty()) one.add("reason", reason);
+      const auto restarts = restarts_total.find(m.name);
+      one.add("restarts_total", restarts == restarts_total.end() ? int64_t{0} : restarts->second);
     }
     out += (out.size() > 1 ? "," : "") + one.str();
   }
