@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <regex>
 
 #include <yaml-cpp/yaml.h>
 
@@ -18,6 +19,8 @@ namespace hub::console {
 namespace {
 
 constexpr const char* kJson = "application/json";
+constexpr const char* kModuleRoute = R"(/api/modules/([^/]+)/(start|stop|restart))";
+constexpr const char* kInstanceRoute = R"(/api/instances/([^/]+)/(stop))";
 
 void send_json(httplib::Response& res, int status, const std::string& json) {
   res.status = status;
@@ -103,16 +106,16 @@ struct ConsoleServer::Impl {
                                 {"Content-Security-Policy",
                                  "default-src 'self'; img-src 'self' data:; "
                                  "style-src 'self'; script-src 'self'; frame-ancestors 'none'"}});
-    if (is_loopback(config.host)) {
-      server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        if (host_allowed(req.get_header_value("Host")))
-          return httplib::Server::HandlerResponse::Unhandled;
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (is_loopback(config.host) && !host_allowed(req.get_header_value("Host"))) {
         send_error(res, 421,
                    "Host must name this console (127.0.0.1:" + std::to_string(config.port) +
                        " or localhost:" + std::to_string(config.port) + ")");
         return httplib::Server::HandlerResponse::Handled;
-      });
-    }
+      }
+      return bodiless_post(req, res) ? httplib::Server::HandlerResponse::Handled
+                                     : httplib::Server::HandlerResponse::Unhandled;
+    });
     routes();
   }
 
@@ -152,14 +155,12 @@ struct ConsoleServer::Impl {
                [this](const httplib::Request& req, httplib::Response& res) { logs(req, res); });
     server.Get("/api/live",
                [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
-    server.Post(R"(/api/modules/([^/]+)/(start|stop|restart))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  control(req, res, /*instance=*/false);
-                });
-    server.Post(R"(/api/instances/([^/]+)/(stop))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  control(req, res, /*instance=*/true);
-                });
+    server.Post(kModuleRoute, [this](const httplib::Request& req, httplib::Response& res) {
+      control(req, res, req.matches[1], req.matches[2], /*instance=*/false);
+    });
+    server.Post(kInstanceRoute, [this](const httplib::Request& req, httplib::Response& res) {
+      control(req, res, req.matches[1], req.matches[2], /*instance=*/true);
+    });
     server.Get("/metrics",
                [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
   }
@@ -208,11 +209,25 @@ struct ConsoleServer::Impl {
     return true;
   }
 
+  // A POST of the routes above with no body and no Content-Length (`curl -X POST URL`),
+  // which the HTTP library would refuse (400, no word why) before routing it: answered
+  // here. False for any other request.
+  bool bodiless_post(const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST" || req.has_header("Content-Length") ||
+        req.has_header("Transfer-Encoding"))
+      return false;
+    static const std::regex module_route(kModuleRoute), instance_route(kInstanceRoute);
+    std::smatch m;
+    const bool instance = std::regex_match(req.path, m, instance_route);
+    if (!instance && !std::regex_match(req.path, m, module_route)) return false;
+    control(req, res, m[1], m[2], instance);
+    return true;
+  }
+
   // POST /api/modules/NAME/ACTION and /api/instances/NAME.X/stop.
-  void control(const httplib::Request& req, httplib::Response& res, bool instance) {
+  void control(const httplib::Request& req, httplib::Response& res, const std::string& name,
+               const std::string& method, bool instance) {
     if (!authorized(req, res)) return;
-    const std::string name = req.matches[1];
-    const std::string method = req.matches[2];
     const bool dotted = name.find('.') != std::string::npos;
     if (!is_instance_name(name) || dotted != instance) {
       return send_error(res, 400,
