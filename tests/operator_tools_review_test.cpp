@@ -17,6 +17,7 @@
 #include "console/console_server.h"
 #include "console/live_feed.h"
 #include "console/prometheus_text.h"
+#include "hubctl/log_time.h"
 #include "support/prometheus_check.h"
 #include "support/running_hub.h"
 
@@ -184,4 +185,31 @@ TEST_CASE("review: the console's POSTs work without a Content-Length", "[review]
   }
   server.stop();
   serving.join();
+}
+
+// Defect: `hubctl logs -o json` gives each line's "time" to the whole second
+// ("…02:30:00.000000Z" for a line stamped 02:30:00.250): a time the line does not say.
+TEST_CASE("review: hubctl logs -o json keeps the fraction of a line's time",
+          "[review][!mayfail][hubctl][hubd]") {
+  TempDir root;
+  add_module(root, "Stamped", "command: os/linux/programs/run\n");
+  add_script(root, "modules/system/Stamped/os/linux/programs/run",
+             "echo '2026-12-08T02:30:00.250 info hello'\nexec sleep 1000\n");
+  RunningHub hub(root);
+  ChildProcess logs(HUBCTL_PATH,
+                    {"--root", root.path().string(), "logs", "Stamped", "-f", "-o", "json"});
+  const auto line = logs.wait_stdout("hello");
+  REQUIRE(line);
+  CHECK_THAT(*line, Catch::Contains(R"("time":"2026-12-08T02:30:00.250000Z")"));
+}
+
+// Defect: journalctl takes a time of day alone (`--since 09:00`, today, UTC here); hubctl
+// logs --since refuses it.
+TEST_CASE("review: hubctl logs --since takes a time of day, as journalctl",
+          "[review][!mayfail][hubctl]") {
+  const int64_t now = 1796697000;  // 2026-12-08 02:30:00 UTC
+  const int64_t midnight = now - 2 * 3600 - 30 * 60;
+  CHECK(ctl::parse_since("01:15", now) == midnight + 3600 + 15 * 60);
+  CHECK(ctl::parse_since("01:15:30", now) == midnight + 3600 + 15 * 60 + 30);
+  CHECK_FALSE(ctl::parse_since("25:00", now));
 }
