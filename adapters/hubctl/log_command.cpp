@@ -51,8 +51,8 @@ class LineSink {
   void emit(std::string_view line) {
     JsonObject json;
     json.add("log", log_);
-    if (const auto at = line_time(line))
-      json.add("time", format_utc_time(static_cast<uint64_t>(*at) * 1000000000ULL));
+    if (const auto at = line_time_ns(line))
+      json.add("time", format_utc_time(static_cast<uint64_t>(*at)));
     json.add("line", is_valid_utf8(line) ? std::string(line) : printable(line));
     std::cout << json.str() << "\n";
   }
@@ -225,7 +225,7 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
       l.since = parse_since(*value, now);
       if (!l.since) {
         exit = usage_error(
-            "--since takes a time such as '2026-12-08 02:30', '-10m', "
+            "--since takes a time such as '2026-12-08 02:30', '02:30', '-10m', "
             "'1 hour ago' or 'today' (UTC), not '" +
                 *value + "'",
             "logs");
