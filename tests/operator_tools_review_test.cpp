@@ -51,18 +51,11 @@ PrometheusExposition metrics_of(const TempDir& root) {
   return check_prometheus_text(prometheus_text(reply["result"]));
 }
 
-// The raw HTTP answer to `request` sent to 127.0.0.1:`port` (read until the server
-// closes, or 10 s).
-std::string raw_http(int port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
+// The raw HTTP answer to `request` sent on the connected socket `fd` (read until the
+// whole body is in, the server closes, or 10 s); `fd` stays open.
+std::string raw_http_on(int fd, const std::string& request) {
   timeval tv{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
   std::string answer;
   char buffer[4096];
@@ -76,6 +69,19 @@ std::string raw_http(int port, const std::string& request) {
       if (answer.size() >= answer.find("\r\n\r\n") + 4 + length) break;
     }
   }
+  return answer;
+}
+
+// The same on a new connection to 127.0.0.1:`port`, closed after.
+std::string raw_http(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string answer = raw_http_on(fd, request);
   ::close(fd);
   return answer;
 }
@@ -211,4 +217,64 @@ TEST_CASE("review: hubctl logs --since takes a time of day, as journalctl", "[re
   CHECK(ctl::parse_since("01:15", now) == midnight + 3600 + 15 * 60);
   CHECK(ctl::parse_since("01:15:30", now) == midnight + 3600 + 15 * 60 + 30);
   CHECK_FALSE(ctl::parse_since("25:00", now));
+}
+
+// Defect: the console serves each connection on one of kMaxClients + 8 threads, and a
+// keep-alive connection holds its thread while idle (5 s): 8 live views and 8 idle
+// connections (two browsers' worth, or a Prometheus scraper and a few tabs) leave every
+// other request waiting 5 s; the page and /metrics stall.
+TEST_CASE("review: the console answers at once with its live views full and idle connections",
+          "[review][!mayfail][console]") {
+  console::ConsoleConfig config;
+  config.port = 0;
+  console::ConsoleBackend backend;
+  backend.inspect = [] { return Result<std::string>(std::string("{}")); };
+  backend.control = [](const std::string&) { return Result<std::string>(std::string("{}")); };
+  backend.history = [](uint64_t, uint64_t, const std::vector<std::string>&,
+                       const std::function<bool(const console::EventView&)>&) {
+    return Result<uint64_t>(uint64_t{0});
+  };
+  backend.log_file = [](const std::string&) { return fs::path("/nonexistent"); };
+  backend.tokens = [] { return std::vector<std::string>{}; };
+  console::LiveFeed feed;
+  console::ConsoleServer server(config, backend, feed);
+  REQUIRE(server.bind());
+  std::thread serving([&] { server.serve(); });
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(server.port()) + "\r\n";
+  const auto connect = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  const auto send = [](int fd, const std::string& request) {
+    REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  };
+  std::vector<int> held;
+  for (size_t i = 0; i < console::LiveFeed::kMaxClients; ++i) {
+    held.push_back(connect());
+    send(held.back(), "GET /api/live?pattern=Nothing/%23 HTTP/1.1\r\n" + host + "\r\n");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (feed.clients() < console::LiveFeed::kMaxClients &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);  // polls a state; bounded
+  REQUIRE(feed.clients() == console::LiveFeed::kMaxClients);
+  for (int i = 0; i < 8; ++i) {  // answered once, then idle on keep-alive
+    held.push_back(connect());
+    const std::string one =
+        raw_http_on(held.back(), "GET /console.css HTTP/1.1\r\n" + host + "\r\n");
+    REQUIRE_THAT(one, Catch::StartsWith("HTTP/1.1 200"));
+  }
+  const auto asked = std::chrono::steady_clock::now();
+  const std::string state =
+      raw_http(server.port(), "GET /metrics HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
+  CHECK_THAT(state, Catch::StartsWith("HTTP/1.1 200"));
+  CHECK(std::chrono::steady_clock::now() - asked < 2s);  // not after an idle one's 5 s
+  for (int fd : held) ::close(fd);
+  server.stop();
+  serving.join();
 }
