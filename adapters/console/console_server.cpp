@@ -99,8 +99,15 @@ struct ConsoleServer::Impl {
 
   Impl(const ConsoleConfig& c, ConsoleBackend b, LiveFeed& f)
       : config(c), backend(std::move(b)), feed(f) {
-    // Each live view holds a thread while it streams: room for all of them and the rest.
-    server.new_task_queue = [] { return new httplib::ThreadPool(LiveFeed::kMaxClients + 8); };
+    // A connection holds a thread while it is open, a live view for as long as it streams
+    // and a keep-alive one while idle: room for every live view and kIdleRoom other
+    // connections (a few browsers' and a scraper's), and idle ones let go after 2 s, so
+    // a full house delays a request by that at worst instead of the library's 5 s.
+    constexpr size_t kIdleRoom = 32;
+    server.new_task_queue = [] {
+      return new httplib::ThreadPool(LiveFeed::kMaxClients + kIdleRoom);
+    };
+    server.set_keep_alive_timeout(2);
     server.set_default_headers({{"Cache-Control", "no-store"},
                                 {"X-Content-Type-Options", "nosniff"},
                                 {"Content-Security-Policy",
