@@ -278,3 +278,52 @@ TEST_CASE("review: the console answers at once with its live views full and idle
   server.stop();
   serving.join();
 }
+
+// Defect: a live view whose browser went away (a closed tab, a changed filter: the page
+// closes its EventSource and opens another) keeps its slot until the console next writes
+// to it, which on a quiet bus is its 10 s keep-alive; a user who changes the filter a few
+// times is answered 503 ("already 8 live views open"), and EventSource does not retry a
+// 503: the live view stays dead.
+TEST_CASE("review: a live view's slot is free soon after its browser leaves",
+          "[review][!mayfail][console]") {
+  console::ConsoleConfig config;
+  config.port = 0;
+  console::ConsoleBackend backend;
+  backend.inspect = [] { return Result<std::string>(std::string("{}")); };
+  backend.control = [](const std::string&) { return Result<std::string>(std::string("{}")); };
+  backend.history = [](uint64_t, uint64_t, const std::vector<std::string>&,
+                       const std::function<bool(const console::EventView&)>&) {
+    return Result<uint64_t>(uint64_t{0});
+  };
+  backend.log_file = [](const std::string&) { return fs::path("/nonexistent"); };
+  backend.tokens = [] { return std::vector<std::string>{}; };
+  console::LiveFeed feed;
+  console::ConsoleServer server(config, backend, feed);
+  REQUIRE(server.bind());
+  std::thread serving([&] { server.serve(); });
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(server.port()) + "\r\n";
+  std::vector<int> views;
+  for (size_t i = 0; i < console::LiveFeed::kMaxClients; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string request = "GET /api/live?pattern=Quiet/%23 HTTP/1.1\r\n" + host + "\r\n";
+    REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+    views.push_back(fd);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (feed.clients() < console::LiveFeed::kMaxClients &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);  // polls a state; bounded
+  REQUIRE(feed.clients() == console::LiveFeed::kMaxClients);
+  for (int fd : views) ::close(fd);  // every browser left
+  deadline = std::chrono::steady_clock::now() + 4s;
+  while (feed.clients() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);  // polls a state; bounded
+  CHECK(feed.clients() == 0);
+  server.stop();
+  serving.join();
+}
