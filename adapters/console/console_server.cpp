@@ -325,7 +325,7 @@ struct ConsoleServer::Impl {
         if (!write(sink, sse("history", done))) return false;
       }
     }
-    LiveBatch batch = s.client->take(std::chrono::milliseconds(1000));
+    LiveBatch batch = s.client->take(std::chrono::milliseconds(500));
     if (batch.closed) return false;
     std::string out;
     for (const LiveEvent& e : batch.events) {
@@ -340,8 +340,10 @@ struct ConsoleServer::Impl {
                                 .add("dropped", static_cast<int64_t>(batch.dropped))
                                 .str());
     }
+    // An idle view writes a comment each second: only a write finds out that the browser
+    // left, and its slot (one of kMaxClients) is free again a second or two after.
     const auto now = std::chrono::steady_clock::now();
-    if (out.empty() && now - s.last_write > std::chrono::seconds(10)) out = ": keepalive\n\n";
+    if (out.empty() && now - s.last_write >= std::chrono::seconds(1)) out = ":\n\n";
     if (out.empty()) return true;
     s.last_write = now;
     return write(sink, out);

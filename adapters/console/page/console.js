@@ -206,7 +206,12 @@ function watch() {
     const h = JSON.parse(m.data);
     if (h.error) message("history: " + h.error);
   });
-  source.onerror = () => { $("live-status").textContent = "live view: reconnecting…"; };
+  source.onerror = () => {
+    $("live-status").textContent = "live view: reconnecting…";
+    // EventSource retries a dropped stream itself, but not a refused one (503: every
+    // live view taken): try again in a while, from where this view was.
+    if (source.readyState === EventSource.CLOSED) setTimeout(() => { if (source.readyState === EventSource.CLOSED) watch(); }, 2000);
+  };
   source.onopen = () => liveStatus();
 }
 
