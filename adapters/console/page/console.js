@@ -209,8 +209,10 @@ function watch() {
   source.onerror = () => {
     $("live-status").textContent = "live view: reconnecting…";
     // EventSource retries a dropped stream itself, but not a refused one (503: every
-    // live view taken): try again in a while, from where this view was.
-    if (source.readyState === EventSource.CLOSED) setTimeout(() => { if (source.readyState === EventSource.CLOSED) watch(); }, 2000);
+    // live view taken): ask again in a while.
+    const refused = source;
+    if (refused.readyState === EventSource.CLOSED)
+      setTimeout(() => { if (source === refused) watch(); }, 2000);
   };
   source.onopen = () => liveStatus();
 }
