@@ -326,3 +326,24 @@ TEST_CASE("review: a live view's slot is free soon after its browser leaves", "[
   server.stop();
   serving.join();
 }
+
+// Defect: `hubctl tail NAME` is there "as supervisorctl's users type it", but they type
+// `tail -100 NAME` and `tail NAME stderr`: both refused as unexpected.
+TEST_CASE("review: hubctl tail takes supervisorctl's -N and stdout/stderr",
+          "[review][!mayfail][hubctl][hubd]") {
+  TempDir root;
+  add_module(root, "Talky", "command: os/linux/programs/run\n");
+  add_script(root, "modules/system/Talky/os/linux/programs/run",
+             "echo one\necho two\necho three >&2\nexec sleep 1000\n");
+  RunningHub hub(root);
+  {  // the three lines are in the log
+    ChildProcess follow(HUBCTL_PATH, {"--root", root.path().string(), "logs", "Talky", "-f"});
+    REQUIRE(follow.wait_stdout("three"));
+  }
+  ChildProcess last(HUBCTL_PATH, {"--root", root.path().string(), "tail", "-2", "Talky"});
+  CHECK(last.wait_exit() == 0);
+  CHECK(last.stdout_lines().size() == 2);
+  ChildProcess err(HUBCTL_PATH, {"--root", root.path().string(), "tail", "Talky", "stderr"});
+  CHECK(err.wait_exit() == 0);
+  CHECK(err.stdout_lines().size() == 3);  // one log holds both streams
+}
