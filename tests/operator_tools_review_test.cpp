@@ -330,7 +330,7 @@ TEST_CASE("review: a live view's slot is free soon after its browser leaves", "[
 // Defect: `hubctl tail NAME` is there "as supervisorctl's users type it", but they type
 // `tail -100 NAME` and `tail NAME stderr`: both refused as unexpected.
 TEST_CASE("review: hubctl tail takes supervisorctl's -N and stdout/stderr",
-          "[review][!mayfail][hubctl][hubd]") {
+          "[review][hubctl][hubd]") {
   TempDir root;
   add_module(root, "Talky", "command: os/linux/programs/run\n");
   add_script(root, "modules/system/Talky/os/linux/programs/run",

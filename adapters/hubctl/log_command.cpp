@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -211,7 +212,9 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
       l.follow = true;
     } else if (a == "--scripts") {
       l.scripts = true;
-    } else if ((value = value_of(i, a, "-n")) || (value = value_of(i, a, "--lines"))) {
+    } else if ((value = value_of(i, a, "-n")) || (value = value_of(i, a, "--lines")) ||
+               (a.size() > 1 && a[0] == '-' && std::isdigit(static_cast<unsigned char>(a[1])) &&
+                (value = a.substr(1)))) {  // -N: tail's and supervisorctl's (lines here)
       const std::string& n = *value;
       if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9) {
         exit = usage_error("-n takes a number of lines, not '" + n + "'", "logs");
@@ -236,6 +239,8 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
       l.name = *value;
     } else if (l.name.empty() && !a.empty() && a[0] != '-') {
       l.name = a;
+    } else if (!l.name.empty() && !l.scripts && (a == "stdout" || a == "stderr")) {
+      // supervisorctl's `tail NAME stderr`: the instance's log holds both streams.
     } else {
       exit = usage_error("unexpected '" + a + "'", "logs");
       return std::nullopt;
