@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -346,4 +347,38 @@ TEST_CASE("review: hubctl tail takes supervisorctl's -N and stdout/stderr",
   ChildProcess err(HUBCTL_PATH, {"--root", root.path().string(), "tail", "Talky", "stderr"});
   CHECK(err.wait_exit() == 0);
   CHECK(err.stdout_lines().size() == 3);  // one log holds both streams
+}
+
+// Defect: HTTP's authentication scheme is case-insensitive (RFC 9110, 11.1), but the
+// console refuses `Authorization: bearer TOKEN` (401, "needs Authorization: Bearer").
+TEST_CASE("review: the console takes the Bearer scheme in any case",
+          "[review][!mayfail][console]") {
+  console::ConsoleConfig config;
+  config.port = 0;
+  std::atomic<int> calls{0};
+  console::ConsoleBackend backend;
+  backend.inspect = [] { return Result<std::string>(std::string("{}")); };
+  backend.control = [&](const std::string&) {
+    ++calls;
+    return Result<std::string>(std::string("{}"));
+  };
+  backend.history = [](uint64_t, uint64_t, const std::vector<std::string>&,
+                       const std::function<bool(const console::EventView&)>&) {
+    return Result<uint64_t>(uint64_t{0});
+  };
+  backend.log_file = [](const std::string&) { return fs::path("/nonexistent"); };
+  backend.tokens = [] { return std::vector<std::string>{"the-right-token-123"}; };
+  console::LiveFeed feed;
+  console::ConsoleServer server(config, backend, feed);
+  REQUIRE(server.bind());
+  std::thread serving([&] { server.serve(); });
+  const std::string answer =
+      raw_http(server.port(), "POST /api/modules/Timer/restart HTTP/1.1\r\nHost: 127.0.0.1:" +
+                                  std::to_string(server.port()) +
+                                  "\r\nAuthorization: bearer the-right-token-123\r\n"
+                                  "Content-Length: 0\r\nConnection: close\r\n\r\n");
+  CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 200"));
+  CHECK(calls == 1);
+  server.stop();
+  serving.join();
 }
