@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <regex>
@@ -201,8 +202,12 @@ struct ConsoleServer::Impl {
   // True when the request presents an accepted token; else answers 401 or 403.
   bool authorized(const httplib::Request& req, httplib::Response& res) {
     const std::string header = req.get_header_value("Authorization");
-    const std::string bearer = "Bearer ";
-    if (header.rfind(bearer, 0) != 0) {
+    const std::string bearer = "bearer ";  // the scheme is case-insensitive (RFC 9110)
+    const bool is_bearer =
+        header.size() > bearer.size() &&
+        std::equal(bearer.begin(), bearer.end(), header.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    if (!is_bearer) {
       res.set_header("WWW-Authenticate", "Bearer realm=\"hub console\"");
       send_error(res, 401,
                  "changing state needs Authorization: Bearer TOKEN (the console's "
