@@ -19,9 +19,7 @@ std::string modules_json(const std::vector<ModuleSummary>& modules,
       const bool settled = m.state != "starting" && m.state != "stopping";
       const auto failed = settled ? service_failed.find(m.name) : service_failed.end();
       const bool service_down = failed != service_failed.end();
-      const auto restarts = restarts_total.find(m.name);
-      one.add("restarts_total", restarts == restarts_total.end() ? int64_t{0} : restarts->second)
-          .add("version", m.version)
+      one.add("version", m.version)
           .add("state", service_down ? "failed" : m.state)
           .add("service", m.service);
       if (!m.service_off.empty()) one.add("service_off", m.service_off);
@@ -29,6 +27,8 @@ std::string modules_json(const std::vector<ModuleSummary>& modules,
       const std::string& reason =
           service_down && !failed->second.empty() ? failed->second : m.reason;
       if (!reason.empty()) one.add("reason", reason);
+      const auto restarts = restarts_total.find(m.name);
+      one.add("restarts_total", restarts == restarts_total.end() ? int64_t{0} : restarts->second);
     }
     out += (out.size() > 1 ? "," : "") + one.str();
   }
