@@ -381,3 +381,17 @@ TEST_CASE("review: the console takes the Bearer scheme in any case", "[review][c
   server.stop();
   serving.join();
 }
+
+// Defect: a token_file whose token is shorter than 16 characters (or that cannot be read)
+// is ignored without a word: the operator's token is answered 403 and nothing says why.
+TEST_CASE("review: an unusable console token file is named with why", "[review][console]") {
+  TempDir dir;
+  const fs::path short_one = dir.write("short.token", "secret\n");
+  const auto refused = console::read_token_file(short_one);
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error(), Catch::Contains(short_one.string()) && Catch::Contains("16"));
+  CHECK_FALSE(console::read_token_file(dir.path() / "none.token"));
+  const auto good = console::read_token_file(dir.write("good.token", "0123456789abcdef \r\n"));
+  REQUIRE(good);
+  CHECK(*good == "0123456789abcdef");
+}
