@@ -266,7 +266,7 @@ TEST_CASE(
   REQUIRE(reload);
   CHECK(hub::test::json_field(reload->payload(), "changed") == "[\"Bridge\"]");
   CHECK_THAT(hubctl_output(root, {"inspect", "--json"}),
-             Catch::Contains("\"state\":\"up\",\"service\":true}"));
+             Catch::Contains("\"state\":\"up\",\"service\":true,\"restarts_total\":0}"));
 
   // And loses it: the service stops, the module stays up without it.
   root.write("config/site/modules/Bridge/bridge.yml", "qos: 1\nbroker: ~\n");

@@ -1,6 +1,7 @@
 #include "console/console_config.h"
 
 #include <charconv>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -73,6 +74,21 @@ Status check_key(const Places& places, const std::string& key, const YAML::Node&
 
 Status parse_listen(const std::string& text, ConsoleConfig& out) {
   return parse_listen_at(text, out, Places{});
+}
+
+Result<std::string> read_token_file(const std::filesystem::path& file) {
+  constexpr size_t kMinLength = 16;
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line))
+    return Status::error(file.string() + ": cannot be read, or is empty");
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.size() < kMinLength) {
+    return Status::error(file.string() + ": the token is " + std::to_string(line.size()) +
+                         " characters; at least " + std::to_string(kMinLength) +
+                         " are needed, so it is not accepted");
+  }
+  return line;
 }
 
 bool is_loopback(const std::string& host) {

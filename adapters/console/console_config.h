@@ -55,6 +55,11 @@ std::string check_console_files(const std::vector<std::string>& files,
 // Parses "HOST:PORT" or "PORT" into `out`'s host and port.
 Status parse_listen(const std::string& text, ConsoleConfig& out);
 
+// The token of a token_file: its first line without trailing spaces and CR; an error
+// naming the file when it cannot be read or the token is shorter than 16 characters (a
+// short token is no protection, so it is not accepted).
+Result<std::string> read_token_file(const std::filesystem::path& file);
+
 // True for 127.0.0.0/8, ::1 and localhost.
 bool is_loopback(const std::string& host);
 

@@ -3,8 +3,10 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
+#include <regex>
 
 #include <yaml-cpp/yaml.h>
 
@@ -18,6 +20,8 @@ namespace hub::console {
 namespace {
 
 constexpr const char* kJson = "application/json";
+constexpr const char* kModuleRoute = R"(/api/modules/([^/]+)/(start|stop|restart))";
+constexpr const char* kInstanceRoute = R"(/api/instances/([^/]+)/(stop))";
 
 void send_json(httplib::Response& res, int status, const std::string& json) {
   res.status = status;
@@ -96,23 +100,30 @@ struct ConsoleServer::Impl {
 
   Impl(const ConsoleConfig& c, ConsoleBackend b, LiveFeed& f)
       : config(c), backend(std::move(b)), feed(f) {
-    // Each live view holds a thread while it streams: room for all of them and the rest.
-    server.new_task_queue = [] { return new httplib::ThreadPool(LiveFeed::kMaxClients + 8); };
+    // A connection holds a thread while it is open, a live view for as long as it streams
+    // and a keep-alive one while idle: room for every live view and kIdleRoom other
+    // connections (a few browsers' and a scraper's), and idle ones let go after 2 s, so
+    // a full house delays a request by that at worst instead of the library's 5 s.
+    constexpr size_t kIdleRoom = 32;
+    server.new_task_queue = [] {
+      return new httplib::ThreadPool(LiveFeed::kMaxClients + kIdleRoom);
+    };
+    server.set_keep_alive_timeout(2);
     server.set_default_headers({{"Cache-Control", "no-store"},
                                 {"X-Content-Type-Options", "nosniff"},
                                 {"Content-Security-Policy",
                                  "default-src 'self'; img-src 'self' data:; "
                                  "style-src 'self'; script-src 'self'; frame-ancestors 'none'"}});
-    if (is_loopback(config.host)) {
-      server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        if (host_allowed(req.get_header_value("Host")))
-          return httplib::Server::HandlerResponse::Unhandled;
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (is_loopback(config.host) && !host_allowed(req.get_header_value("Host"))) {
         send_error(res, 421,
                    "Host must name this console (127.0.0.1:" + std::to_string(config.port) +
                        " or localhost:" + std::to_string(config.port) + ")");
         return httplib::Server::HandlerResponse::Handled;
-      });
-    }
+      }
+      return bodiless_post(req, res) ? httplib::Server::HandlerResponse::Handled
+                                     : httplib::Server::HandlerResponse::Unhandled;
+    });
     routes();
   }
 
@@ -152,14 +163,12 @@ struct ConsoleServer::Impl {
                [this](const httplib::Request& req, httplib::Response& res) { logs(req, res); });
     server.Get("/api/live",
                [this](const httplib::Request& req, httplib::Response& res) { live(req, res); });
-    server.Post(R"(/api/modules/([^/]+)/(start|stop|restart))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  control(req, res, /*instance=*/false);
-                });
-    server.Post(R"(/api/instances/([^/]+)/(stop))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  control(req, res, /*instance=*/true);
-                });
+    server.Post(kModuleRoute, [this](const httplib::Request& req, httplib::Response& res) {
+      control(req, res, req.matches[1], req.matches[2], /*instance=*/false);
+    });
+    server.Post(kInstanceRoute, [this](const httplib::Request& req, httplib::Response& res) {
+      control(req, res, req.matches[1], req.matches[2], /*instance=*/true);
+    });
     server.Get("/metrics",
                [this](const httplib::Request&, httplib::Response& res) { metrics(res); });
   }
@@ -193,8 +202,12 @@ struct ConsoleServer::Impl {
   // True when the request presents an accepted token; else answers 401 or 403.
   bool authorized(const httplib::Request& req, httplib::Response& res) {
     const std::string header = req.get_header_value("Authorization");
-    const std::string bearer = "Bearer ";
-    if (header.rfind(bearer, 0) != 0) {
+    const std::string bearer = "bearer ";  // the scheme is case-insensitive (RFC 9110)
+    const bool is_bearer =
+        header.size() > bearer.size() &&
+        std::equal(bearer.begin(), bearer.end(), header.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    if (!is_bearer) {
       res.set_header("WWW-Authenticate", "Bearer realm=\"hub console\"");
       send_error(res, 401,
                  "changing state needs Authorization: Bearer TOKEN (the console's "
@@ -208,11 +221,25 @@ struct ConsoleServer::Impl {
     return true;
   }
 
+  // A POST of the routes above with no body and no Content-Length (`curl -X POST URL`),
+  // which the HTTP library would refuse (400, no word why) before routing it: answered
+  // here. False for any other request.
+  bool bodiless_post(const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST" || req.has_header("Content-Length") ||
+        req.has_header("Transfer-Encoding"))
+      return false;
+    static const std::regex module_route(kModuleRoute), instance_route(kInstanceRoute);
+    std::smatch m;
+    const bool instance = std::regex_match(req.path, m, instance_route);
+    if (!instance && !std::regex_match(req.path, m, module_route)) return false;
+    control(req, res, m[1], m[2], instance);
+    return true;
+  }
+
   // POST /api/modules/NAME/ACTION and /api/instances/NAME.X/stop.
-  void control(const httplib::Request& req, httplib::Response& res, bool instance) {
+  void control(const httplib::Request& req, httplib::Response& res, const std::string& name,
+               const std::string& method, bool instance) {
     if (!authorized(req, res)) return;
-    const std::string name = req.matches[1];
-    const std::string method = req.matches[2];
     const bool dotted = name.find('.') != std::string::npos;
     if (!is_instance_name(name) || dotted != instance) {
       return send_error(res, 400,
@@ -303,7 +330,7 @@ struct ConsoleServer::Impl {
         if (!write(sink, sse("history", done))) return false;
       }
     }
-    LiveBatch batch = s.client->take(std::chrono::milliseconds(1000));
+    LiveBatch batch = s.client->take(std::chrono::milliseconds(500));
     if (batch.closed) return false;
     std::string out;
     for (const LiveEvent& e : batch.events) {
@@ -318,8 +345,10 @@ struct ConsoleServer::Impl {
                                 .add("dropped", static_cast<int64_t>(batch.dropped))
                                 .str());
     }
+    // An idle view writes a comment each second: only a write finds out that the browser
+    // left, and its slot (one of kMaxClients) is free again a second or two after.
     const auto now = std::chrono::steady_clock::now();
-    if (out.empty() && now - s.last_write > std::chrono::seconds(10)) out = ": keepalive\n\n";
+    if (out.empty() && now - s.last_write >= std::chrono::seconds(1)) out = ":\n\n";
     if (out.empty()) return true;
     s.last_write = now;
     return write(sink, out);

@@ -1,7 +1,6 @@
 #include "console/hub_backend.h"
 
 #include <deque>
-#include <fstream>
 #include <limits>
 
 #include <hub/api_client.h>
@@ -81,12 +80,7 @@ Result<std::string> HubBackend::control(const std::string& request) {
 std::vector<std::string> HubBackend::tokens() const {
   std::vector<std::string> out;
   if (!config_.token_file.empty()) {
-    std::ifstream in(config_.token_file);
-    std::string line;
-    if (in && std::getline(in, line)) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-      if (line.size() >= 16) out.push_back(line);  // a short token is no protection
-    }
+    if (auto token = read_token_file(config_.token_file)) out.push_back(*token);
   }
   if (auto admin = read_credential_file(config_.admin_credential)) out.push_back(admin->secret);
   return out;

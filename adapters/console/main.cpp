@@ -43,6 +43,14 @@ Status serve(hub::sdk::Context& ctx) {
         "(reading needs no token)",
         config->host);
   }
+  if (!config->token_file.empty()) {
+    if (auto token = hub::console::read_token_file(config->token_file); !token) {
+      ctx.log().warn(
+          "token_file {} (read at each request; only the administrator's secret "
+          "changes state meanwhile)",
+          token.error());
+    }
+  }
   hub::console::HubBackend backend(ctx, *config, *layout);
   // Shared with the subscription's handler, which the Context may still call after this
   // function returns (until run() destroys the Context).

@@ -206,8 +206,10 @@ void add_modules(std::vector<Family>& out, const YAML::Node& modules, const YAML
   Family state("hub_module_state", Type::kGauge, "A module's state: 1 for the one it is in.");
   Family enabled("hub_module_enabled", Type::kGauge, "1 unless the module was disabled.");
   Family restarts("hub_module_restarts_total", Type::kCounter,
-                  "Restarts of a module's service instances, all together.");
-  std::map<std::string, uint64_t> restarts_of;  // module -> its instances' restarts
+                  "Restarts of a module's service instances since hubd started.");
+  // A module's own count (never reset while hubd runs); from an older hubd without it,
+  // its instances' restarts since their start, summed.
+  std::map<std::string, uint64_t> restarts_of;
   const bool have_instances = instances && instances.IsSequence();
   if (have_instances) {
     for (const auto& i : instances) {
@@ -225,7 +227,11 @@ void add_modules(std::vector<Family>& out, const YAML::Node& modules, const YAML
           "1");
       add_state_set(state, {{"module", name}}, kModuleStates, text_of(m["state"]));
       enabled.add({{"module", name}}, text_of(m["enabled"]) == "false" ? "0" : "1");
-      if (have_instances) restarts.add({{"module", name}}, std::to_string(restarts_of[name]));
+      if (auto total = unsigned_of(m["restarts_total"])) {
+        restarts.add({{"module", name}}, std::to_string(*total));
+      } else if (have_instances) {
+        restarts.add({{"module", name}}, std::to_string(restarts_of[name]));
+      }
     }
   }
   out.push_back(std::move(info));
@@ -236,7 +242,7 @@ void add_modules(std::vector<Family>& out, const YAML::Node& modules, const YAML
   Family i_state("hub_instance_state", Type::kGauge,
                  "A service instance's state: 1 for the one it is in.");
   Family i_restarts("hub_instance_restarts_total", Type::kCounter,
-                    "Restarts of a service instance by its supervisor.");
+                    "Restarts of a service instance by its supervisor since hubd started.");
   Family i_uptime("hub_instance_uptime_seconds", Type::kGauge,
                   "Time since a service instance's process started (0 while none runs).");
   if (have_instances) {
@@ -244,7 +250,7 @@ void add_modules(std::vector<Family>& out, const YAML::Node& modules, const YAML
       if (!i.IsMap()) continue;
       const Labels labels = {{"module", text_of(i["name"])}, {"instance", text_of(i["instance"])}};
       add_state_set(i_state, labels, kInstanceStates, text_of(i["state"]));
-      add_field(i_restarts, i, "restarts", labels);
+      add_field(i_restarts, i, i["restarts_total"] ? "restarts_total" : "restarts", labels);
       add_ms_as_seconds(i_uptime, i["uptime_ms"], labels);
     }
   }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -51,8 +52,8 @@ class LineSink {
   void emit(std::string_view line) {
     JsonObject json;
     json.add("log", log_);
-    if (const auto at = line_time(line))
-      json.add("time", format_utc_time(static_cast<uint64_t>(*at) * 1000000000ULL));
+    if (const auto at = line_time_ns(line))
+      json.add("time", format_utc_time(static_cast<uint64_t>(*at)));
     json.add("line", is_valid_utf8(line) ? std::string(line) : printable(line));
     std::cout << json.str() << "\n";
   }
@@ -211,7 +212,9 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
       l.follow = true;
     } else if (a == "--scripts") {
       l.scripts = true;
-    } else if ((value = value_of(i, a, "-n")) || (value = value_of(i, a, "--lines"))) {
+    } else if ((value = value_of(i, a, "-n")) || (value = value_of(i, a, "--lines")) ||
+               (a.size() > 1 && a[0] == '-' && std::isdigit(static_cast<unsigned char>(a[1])) &&
+                (value = a.substr(1)))) {  // -N: tail's and supervisorctl's (lines here)
       const std::string& n = *value;
       if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9) {
         exit = usage_error("-n takes a number of lines, not '" + n + "'", "logs");
@@ -225,7 +228,7 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
       l.since = parse_since(*value, now);
       if (!l.since) {
         exit = usage_error(
-            "--since takes a time such as '2026-12-08 02:30', '-10m', "
+            "--since takes a time such as '2026-12-08 02:30', '02:30', '-10m', "
             "'1 hour ago' or 'today' (UTC), not '" +
                 *value + "'",
             "logs");
@@ -236,6 +239,8 @@ std::optional<LogsLine> parse_logs(const std::vector<std::string>& args, int& ex
       l.name = *value;
     } else if (l.name.empty() && !a.empty() && a[0] != '-') {
       l.name = a;
+    } else if (!l.name.empty() && !l.scripts && (a == "stdout" || a == "stderr")) {
+      // supervisorctl's `tail NAME stderr`: the instance's log holds both streams.
     } else {
       exit = usage_error("unexpected '" + a + "'", "logs");
       return std::nullopt;

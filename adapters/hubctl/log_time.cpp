@@ -100,10 +100,32 @@ std::optional<int64_t> parse_since(std::string_view text, int64_t now) {
     const auto s = span(text.substr(0, text.size() - kAgo.size()));
     return s ? std::optional(now - *s) : std::nullopt;
   }
+  // A time of day alone: today's (journalctl's "09:00").
+  const int64_t h = digits(text, 0, 2), mi = digits(text, 3, 2);
+  if ((text.size() == 5 || (text.size() == 8 && text[5] == ':')) && text[2] == ':' && h >= 0 &&
+      h < 24 && mi >= 0 && mi < 60) {
+    const int64_t sec = text.size() == 8 ? digits(text, 6, 2) : 0;
+    if (sec < 0 || sec > 60) return std::nullopt;
+    return midnight + h * 3600 + mi * 60 + sec;
+  }
   size_t used = 0;
   const auto at = leading_time(text, used);
   if (!at || used != text.size()) return std::nullopt;
   return at;
+}
+
+std::optional<int64_t> line_time_ns(std::string_view line) {
+  const auto at = line_time(line);
+  if (!at) return std::nullopt;
+  int64_t ns = 0;
+  if (line.size() > 19 && line[16] == ':' && line[19] == '.') {
+    int64_t scale = 100000000;
+    for (size_t i = 20; i < line.size() && scale > 0; ++i, scale /= 10) {
+      if (!std::isdigit(static_cast<unsigned char>(line[i]))) break;
+      ns += (line[i] - '0') * scale;
+    }
+  }
+  return *at * 1000000000 + ns;
 }
 
 std::optional<int64_t> line_time(std::string_view line) {

@@ -3,7 +3,6 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 
 #include "bus/credentials.h"
 #include "bus/publisher.h"
@@ -14,15 +13,14 @@ namespace {
 
 std::string read_all(std::istream& in) { return {std::istreambuf_iterator<char>(in), {}}; }
 
-// The lines of `text`, blank ones left out (as mosquitto_pub -l does).
-std::vector<std::string> non_blank_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
+// The next non-blank line of `in` (blank ones are left out, as mosquitto_pub -l does);
+// false at the end.
+bool next_non_blank_line(std::istream& in, std::string& line) {
+  while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
+    if (!line.empty()) return true;
   }
-  return lines;
+  return false;
 }
 
 }  // namespace
@@ -107,7 +105,7 @@ std::optional<PublishLine> parse_publish(const std::vector<std::string>& args, s
   }
   line.topic = *topic;
   if (source == "-l") {
-    line.payloads = non_blank_lines(read_all(std::cin));
+    line.lines_from_stdin = true;
   } else {
     line.payloads.push_back(message.value_or("{}"));
   }
@@ -144,7 +142,12 @@ int publish(Hub& hub, const std::vector<std::string>& args) {
     return kUnreachable;
   }
   int exit = kOk;
-  for (const auto& payload : line->payloads) {
+  std::string read_line;
+  for (size_t i = 0;; ++i) {
+    if (line->lines_from_stdin ? !next_non_blank_line(std::cin, read_line)
+                               : i == line->payloads.size())
+      break;
+    const std::string& payload = line->lines_from_stdin ? read_line : line->payloads[i];
     const std::string type = line->content_type.value_or(content_type_of(payload));
     PublishOptions options;
     options.retain = line->retain;
@@ -171,6 +174,7 @@ int publish(Hub& hub, const std::vector<std::string>& args) {
     } else {
       std::cout << delivered->seq << "\n";
     }
+    std::cout.flush();  // -l: each line's seq once it is published
     if (!delivered->not_retained.empty()) {
       std::cerr << "hubctl: event " << delivered->seq
                 << " was delivered but not retained: " << printable(delivered->not_retained)

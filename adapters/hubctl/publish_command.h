@@ -14,12 +14,16 @@ namespace hub::ctl {
 
 struct PublishLine {
   std::string topic;
-  std::vector<std::string> payloads;  // one event each (-l: one per line of stdin)
+  std::vector<std::string> payloads;  // one event each
+  // -l: one event per non-blank line of stdin, each published as it is read (a line at
+  // a time, as mosquitto_pub -l: `tail -f LOG | hubctl publish -t T -l` works).
+  bool lines_from_stdin = false;
   std::optional<std::string> content_type;
   bool retain = false;
 };
 
-// The events `args` ask for, reading stdin (-s, -l, '-') or a file (-f) as told; nullopt
+// The events `args` ask for, reading stdin (-s, '-') or a file (-f) as told (-l's lines
+// are left on stdin for publish to read one at a time); nullopt
 // with `error` set when the line is wrong or the file unreadable (`unreadable` then).
 std::optional<PublishLine> parse_publish(const std::vector<std::string>& args, std::string& error,
                                          bool& unreadable);

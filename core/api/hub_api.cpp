@@ -201,6 +201,7 @@ std::string HubApi::inspect() {
         .add("instance", s.instance)
         .add("state", state_name(s.state))
         .add("restarts", s.restarts)
+        .add("restarts_total", s.restarts_total)
         .add("uptime_ms", s.uptime_ms)
         .add("last_exit", s.last_exit);
     if (!s.reason.empty()) one.add("reason", s.reason);
@@ -220,7 +221,8 @@ std::string HubApi::inspect() {
                               .str();
   JsonObject result;
   result.add_raw("hub", hub)
-      .add_raw("modules", modules_json(modules_.view().modules, service_failed))
+      .add_raw("modules",
+               modules_json(modules_.view().modules, service_failed, supervisor_.module_restarts()))
       .add_raw("instances", instances)
       .add_raw("bus", bus_json_());
   if (scripts_json_) result.add_raw("scripts", scripts_json_());

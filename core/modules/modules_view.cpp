@@ -21,7 +21,8 @@ std::string build_summary(const std::string& build_info) {
 }
 
 std::string modules_json(const std::vector<ModuleSummary>& modules,
-                         const std::map<std::string, std::string>& service_failed) {
+                         const std::map<std::string, std::string>& service_failed,
+                         const std::map<std::string, int64_t>& restarts_total) {
   std::string out = "[";
   for (const auto& m : modules) {
     JsonObject one;
@@ -42,6 +43,8 @@ std::string modules_json(const std::vector<ModuleSummary>& modules,
       const std::string& reason =
           service_down && !failed->second.empty() ? failed->second : m.reason;
       if (!reason.empty()) one.add("reason", reason);
+      const auto restarts = restarts_total.find(m.name);
+      one.add("restarts_total", restarts == restarts_total.end() ? int64_t{0} : restarts->second);
     }
     if (!m.build.empty()) one.add("build", m.build);
     if (!m.warnings.empty()) one.add_raw("warnings", json_string_array(m.warnings));

@@ -2,6 +2,7 @@
 // the modules (hubd's control thread) publishes for other threads to read.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,10 +34,13 @@ struct ModulesView {
 };
 
 // [{name, level, version, state, service, service_off, enabled (only when false),
-// reason, build and warnings (only when not empty)}]; a rejected module's version (when known) and
-// service as its files say. A module in `service_failed` (its own instance has failed since it came
-// up: module -> why) shows as failed, with that reason, unless a start or stop of it is under way.
+// reason, build and warnings (only when not empty), restarts_total}]; a rejected module's
+// version (when known) and service as its files say. A module in `service_failed` (its own
+// instance has failed since it came up: module -> why) shows as failed, with that reason,
+// unless a start or stop of it is under way. A loaded module has `restarts_total`: its
+// instances' restarts since hubd started, from `restarts_total` (module -> count; absent: 0).
 std::string modules_json(const std::vector<ModuleSummary>& modules,
-                         const std::map<std::string, std::string>& service_failed = {});
+                         const std::map<std::string, std::string>& service_failed = {},
+                         const std::map<std::string, int64_t>& restarts_total = {});
 
 }  // namespace hub

@@ -205,6 +205,10 @@ struct Supervisor::Loop {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::map<std::string, std::shared_ptr<Instance>> instances;
+  // Restarts since hubd started, by instance name and by module: never reset by a start
+  // request, nor lost with a dynamic instance that is forgotten (inspect, /metrics).
+  std::map<std::string, int64_t> instance_restarts_total;
+  std::map<std::string, int64_t> module_restarts_total;
   std::set<std::shared_ptr<OutputPump>> pumps;
   char buffer[64 * 1024];  // shared by every pump: reads complete synchronously
   std::thread thread;
@@ -613,6 +617,8 @@ struct Supervisor::Loop {
     in->timer.async_wait([this, in, generation](boost::system::error_code ec) {
       if (ec || in->generation != generation || in->state != InstanceState::kBackoff) return;
       in->restarts++;
+      instance_restarts_total[in->spec.instance]++;
+      module_restarts_total[in->spec.module]++;
       publish_lifecycle(publish, starting_event(subject(*in), in->attempt));
       spawn(in);
     });
@@ -671,6 +677,9 @@ struct Supervisor::Loop {
     s.state = in.state;
     s.pid = in.pid;
     s.restarts = in.restarts;
+    if (const auto it = instance_restarts_total.find(in.spec.instance);
+        it != instance_restarts_total.end())
+      s.restarts_total = it->second;
     s.uptime_ms = in.pid > 0 ? ms_since(in.spawned_at) : 0;
     s.last_exit = in.last_exit;
     if (in.state == InstanceState::kFailed) s.reason = in.failure;
@@ -769,6 +778,10 @@ Result<pid_t> Supervisor::signal(const std::string& instance, int sig) {
     spdlog::info("service {} (pid {}) sent {}", instance, in.pid, signal_name(sig));
     return in.pid;
   });
+}
+
+std::map<std::string, int64_t> Supervisor::module_restarts() {
+  return loop_->call([loop = loop_.get()] { return loop->module_restarts_total; });
 }
 
 std::vector<InstanceStatus> Supervisor::status() {

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,11 +84,12 @@ struct InstanceStatus {
   std::string module;
   std::string instance;
   InstanceState state = InstanceState::kStopped;
-  pid_t pid = -1;         // while there is a process
-  int64_t restarts = 0;   // since the instance was started by a request
-  int64_t uptime_ms = 0;  // of the current process
-  std::string last_exit;  // "code 1", "signal SIGSEGV", or empty
-  std::string reason;     // why it failed (as NAME/failed said), while it is failed
+  pid_t pid = -1;              // while there is a process
+  int64_t restarts = 0;        // since the instance was started by a request
+  int64_t restarts_total = 0;  // of this instance name since hubd started (never reset)
+  int64_t uptime_ms = 0;       // of the current process
+  std::string last_exit;       // "code 1", "signal SIGSEGV", or empty
+  std::string reason;          // why it failed (as NAME/failed said), while it is failed
 };
 
 // The outcome of one request, for the thread that asked. Thread-safe.
@@ -140,6 +142,8 @@ class Supervisor {
   void forget(const std::string& instance);
 
   std::vector<InstanceStatus> status();
+  // Restarts of each module's instances since hubd started (never reset), by module.
+  std::map<std::string, int64_t> module_restarts();
 
   // Sends `sig` to the instance's process (not its group), through its pidfd, so never to
   // a later process with a reused pid. Returns the pid signalled; not_found for no such

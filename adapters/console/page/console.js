@@ -206,7 +206,14 @@ function watch() {
     const h = JSON.parse(m.data);
     if (h.error) message("history: " + h.error);
   });
-  source.onerror = () => { $("live-status").textContent = "live view: reconnecting…"; };
+  source.onerror = () => {
+    $("live-status").textContent = "live view: reconnecting…";
+    // EventSource retries a dropped stream itself, but not a refused one (503: every
+    // live view taken): ask again in a while.
+    const refused = source;
+    if (refused.readyState === EventSource.CLOSED)
+      setTimeout(() => { if (source === refused) watch(); }, 2000);
+  };
   source.onopen = () => liveStatus();
 }
 
