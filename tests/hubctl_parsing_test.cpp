@@ -75,6 +75,13 @@ TEST_CASE("hubctl takes its global options before, after and between a command's
   CHECK(parsed({"publish", "A/b", "--", "--json"}).args ==
         std::vector<std::string>{"A/b", "--", "--json"});
   CHECK_FALSE(parsed({"publish", "A/b", "--", "--json"}).json);
+  // A publish option's value is the payload, topic or file, never a global option.
+  const CommandLine message = parsed({"publish", "-t", "A/b", "-m", "--json", "-c", "/cred"});
+  CHECK_FALSE(message.json);
+  CHECK(message.credential == "/cred");
+  CHECK(message.args == std::vector<std::string>{"-t", "A/b", "-m", "--json"});
+  CHECK(parsed({"publish", "-m", "--version", "-t", "--root"}).args ==
+        std::vector<std::string>{"-m", "--version", "-t", "--root"});
   CHECK(parsed({"logs", "X", "-n", "5", "--since", "-10m"}).args ==
         std::vector<std::string>{"X", "-n", "5", "--since", "-10m"});
 

@@ -23,6 +23,14 @@ bool global_after_command(const std::string& name, const std::string& command) {
   return name == "-r" && command != "publish";  // publish -r: retain, as mosquitto_pub
 }
 
+// Whether `arg`, an argument of `command`, takes the next argument as its value there, so
+// that value is never read as a global option (publish -m --json publishes "--json").
+bool command_option_takes_value(const std::string& arg, const std::string& command) {
+  if (command != "publish") return false;
+  return arg == "-t" || arg == "--topic" || arg == "-m" || arg == "--message" || arg == "-f" ||
+         arg == "--file" || arg == "--content-type";
+}
+
 std::string long_name(const std::string& name) {
   if (name == "-r") return "--root";
   if (name == "-c") return "--credential";
@@ -40,6 +48,12 @@ std::optional<CommandLine> parse_command_line(const std::vector<std::string>& ar
     const std::string& arg = argv[i];
     if (options_end) {
       (line.command.empty() ? line.command : line.args.emplace_back()) = arg;
+      continue;
+    }
+    if (!line.command.empty() && command_option_takes_value(arg, line.command) &&
+        i + 1 < argv.size()) {
+      line.args.push_back(arg);
+      line.args.push_back(argv[++i]);
       continue;
     }
     if (arg == "--") {

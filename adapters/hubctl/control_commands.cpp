@@ -14,15 +14,21 @@ namespace hub::ctl {
 namespace {
 
 // [{"name", "state", "detail", "healthy"}...]
+// [{name, state, detail, healthy, and pid, uptime_ms, restarts (numbers), last_exit,
+// reason where inspect has them}]
 std::string rows_json(const std::vector<StatusRow>& rows) {
   std::string out = "[";
   for (const auto& r : rows) {
-    out += (out.size() > 1 ? "," : "") + JsonObject()
-                                             .add("name", r.name)
-                                             .add("state", r.state)
-                                             .add("detail", r.detail)
-                                             .add("healthy", r.healthy)
-                                             .str();
+    JsonObject row;
+    row.add("name", r.name).add("state", r.state).add("detail", r.detail).add("healthy", r.healthy);
+    for (const auto& [key, number] :
+         {std::pair{"pid", &r.pid}, std::pair{"uptime_ms", &r.uptime_ms},
+          std::pair{"restarts", &r.restarts}}) {
+      if (!number->empty() && is_valid_json(*number)) row.add_raw(key, *number);
+    }
+    if (!r.last_exit.empty()) row.add("last_exit", r.last_exit);
+    if (!r.reason.empty()) row.add("reason", r.reason);
+    out += (out.size() > 1 ? "," : "") + row.str();
   }
   return out + "]";
 }

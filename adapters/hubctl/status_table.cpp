@@ -34,6 +34,11 @@ StatusRow instance_row(const YAML::Node& in) {
   }
   const std::string restarts = text(in, "restarts");
   if (!restarts.empty() && restarts != "0") row.detail += ", restarts " + restarts;
+  row.pid = text(in, "pid");
+  row.uptime_ms = in["pid"] ? text(in, "uptime_ms") : "";
+  row.restarts = restarts;
+  row.last_exit = text(in, "last_exit");
+  row.reason = text(in, "reason");
   return row;
 }
 
@@ -56,7 +61,9 @@ std::vector<StatusRow> status_rows(const YAML::Node& inspect,
   for (const auto& m : inspect["modules"]) {
     const std::string name = text(m, "name");
     const std::string state = text(m, "state");
-    StatusRow row{name, upper(state), "", false};
+    StatusRow row;
+    row.name = name;
+    row.state = upper(state);
     YAML::Node own;  // its default instance
     for (size_t i = 0; i < instances.size(); ++i) {
       if (text(instances[i], "instance") == name) own = instances[i];
@@ -75,7 +82,9 @@ std::vector<StatusRow> status_rows(const YAML::Node& inspect,
     if (state != "up" && state != "rejected" && !text(m, "reason").empty()) {
       row.detail = text(m, "reason");
     }
-    if (text(m, "enabled") == "false") row = {name, "DISABLED", "", false};
+    if (!text(m, "reason").empty()) row.reason = text(m, "reason");
+    if (text(m, "enabled") == "false")
+      row = {name, "DISABLED", "", false, {}, {}, {}, {}, "disabled"};
     rows.push_back(row);
     for (const auto& in : instances) {  // its dynamic instances, after it
       if (text(in, "name") == name && text(in, "instance") != name) {
@@ -97,7 +106,8 @@ std::string format_rows(const std::vector<StatusRow>& rows) {
   // Names and reasons come from module trees: escaped, one row stays one line (bus/text.h).
   std::vector<StatusRow> shown;
   for (const auto& r : rows) {
-    StatusRow p{"", "", "", r.healthy};
+    StatusRow p;
+    p.healthy = r.healthy;
     append_printable(p.name, r.name);
     append_printable(p.state, r.state);
     append_printable(p.detail, r.detail);

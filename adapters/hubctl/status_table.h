@@ -15,6 +15,9 @@ struct StatusRow {
                          // REJECTED, DISABLED
   std::string detail;    // "pid 1234, uptime 0:05:12", "(no service)", a reason
   bool healthy = false;  // RUNNING, or UP without a service
+  // The facts behind `detail`, as inspect gives them (empty when it does not): for
+  // `status --json`, so scripts need not parse the text.
+  std::string pid, uptime_ms, restarts, last_exit, reason;
 };
 
 // Rows for `inspect` (the API's result); only `names` (modules or instances) when given.

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <catch2/catch.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "bus/text.h"
 #include "support/running_hub.h"
@@ -69,6 +70,11 @@ TEST_CASE("hubctl takes global options after the command, and --json on every co
   REQUIRE(status.out.size() == 1);
   CHECK(is_valid_json(status.out[0]));
   CHECK_THAT(status.out[0], Catch::StartsWith("[{\"name\":\"Svc\",\"state\":\"RUNNING\","));
+  // The facts as data, not only as the text of the table.
+  const YAML::Node row = YAML::Load(status.out[0])[0];
+  CHECK(row["pid"].as<int64_t>() > 1);
+  CHECK(row["uptime_ms"].as<int64_t>() >= 0);
+  CHECK(row["restarts"].as<int64_t>() == 0);
   CHECK(hubctl(root, {"status", "-o", "json"}).out.size() == 1);
   CHECK(hubctl(root, {"status", "Nope", "--json"}).exit == 4);
   CHECK(hubctl(root, {"inspect", "--json"}).exit == 0);
