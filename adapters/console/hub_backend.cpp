@@ -38,6 +38,7 @@ Result<uint64_t> HubBackend::history(uint64_t from, uint64_t last,
                                      const std::function<bool(const EventView&)>& on_event) {
   auto credential = own_credential();
   if (!credential) return credential.status();
+  std::lock_guard one_at_a_time(history_mu_);
   ReplayRequest request;
   request.endpoint = ctx_.config().bus_replay;
   request.patterns = patterns;

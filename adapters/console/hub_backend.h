@@ -49,7 +49,9 @@ class HubBackend {
   ConsoleConfig config_;
   RootLayout layout_;
   zmq::context_t zmq_{1};
-  std::mutex api_mu_;  // one API call at a time
+  std::mutex api_mu_;      // one API call at a time
+  std::mutex history_mu_;  // one journal read at a time: the broker's thread serves them, and
+                           // reading needs no credential, so browsers cannot pile them up
 };
 
 }  // namespace hub::console
