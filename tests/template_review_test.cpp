@@ -22,6 +22,7 @@ const char* const kAttributes = R"(
 name: gateway
 empties: ["", a, "", b]
 nulls: [~, a, ~, b]
+modes: {fast: 1, safe: 2, slow: 3}
 people: [{name: bob, on: false}, {name: ann, on: true}, {name: cy, on: true}]
 )";
 
@@ -119,4 +120,10 @@ TEST_CASE("an error in a <%...%> group template names its own line", "[review][!
   auto r = templates::render_file(st, YAML::Load(kAttributes));
   REQUIRE(!r);
   CHECK(r.error().find("g.stg:3:") != std::string::npos);
+}
+
+TEST_CASE("first, last, rest, trunc, reverse of a map work on its keys (ST4)", "[review]") {
+  CHECK(render("<first(modes)>|<last(modes)>|<rest(modes); separator=\",\">|"
+               "<trunc(modes); separator=\",\">|<reverse(modes); separator=\",\">") ==
+        "fast|slow|safe,slow|fast,safe|slow,safe,fast");
 }

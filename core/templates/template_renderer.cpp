@@ -277,7 +277,17 @@ class Renderer {
     return v;
   }
 
-  ValuePtr builtin(const std::string& name, const ValuePtr& arg) {
+  // ST4 iterates a map over its keys, in its functions too.
+  static ValuePtr keys_of(const Value& map) {
+    std::vector<ValuePtr> keys;
+    for (const auto& kv : map.keys) keys.push_back(text_value(kv.first));
+    return list_of(std::move(keys));
+  }
+
+  ValuePtr builtin(const std::string& name, const ValuePtr& given) {
+    const bool is_map = given->kind == Value::Kind::kMap;
+    const ValuePtr arg =
+        is_map && name != "length" && name != "strlen" && name != "trim" ? keys_of(*given) : given;
     const bool is_list = arg->kind == Value::Kind::kList;
     const auto& items = arg->items;
     if (name == "length") {
