@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/modules/module_environment.h"
+#include "core/services/service_spec.h"
 #include "core/services/template_files.h"
 #include "core/templates/template_render.h"
 #include "support/temp_dir.h"
@@ -126,4 +127,14 @@ TEST_CASE("first, last, rest, trunc, reverse of a map work on its keys (ST4)", "
   CHECK(render("<first(modes)>|<last(modes)>|<rest(modes); separator=\",\">|"
                "<trunc(modes); separator=\",\">|<reverse(modes); separator=\",\">") ==
         "fast|slow|safe,slow|fast,safe|slow,safe,fast");
+}
+
+TEST_CASE("instance.ports, documented as the ports a service asked for, can be asked for",
+          "[review][!mayfail]") {
+  // docs/TEMPLATES.md lists instance.ports; no service.yml key fills it, so it is always {}.
+  TempDir root;
+  root.write("modules/system/Foo/service.yml", "command: /bin/true\nports: {http: 8080}\n");
+  auto spec = load_service_spec(root.path(), {"system"}, root.path() / "modules/system/Foo", "Foo");
+  INFO((spec ? std::string() : spec.error()));
+  CHECK(spec);
 }
