@@ -138,3 +138,16 @@ TEST_CASE("instance.ports, documented as the ports a service asked for, can be a
   INFO((spec ? std::string() : spec.error()));
   CHECK(spec);
 }
+
+TEST_CASE("a template named by a relative path imports the group beside it", "[review]") {
+  TempDir dir;
+  dir.write("templates/g.stg", "t() ::= \"from the group\"\n");
+  dir.write("templates/x.st", "import \"g.stg\"\n<t()>");
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.path() / "templates");
+  auto r = templates::render_file("x.st", YAML::Load(kAttributes));
+  fs::current_path(cwd);
+  INFO((r ? std::string() : r.error()));
+  REQUIRE(r);
+  CHECK(r->text == "from the group");
+}

@@ -35,9 +35,9 @@ bool write_all(int fd, const std::string& text) {
 // Whether FILE, links resolved, is inside DIR (links resolved).
 bool inside(const fs::path& dir, const fs::path& file) {
   std::error_code ec;
-  const fs::path real_dir = fs::weakly_canonical(dir, ec);
+  const fs::path real_dir = fs::weakly_canonical(fs::absolute(dir, ec), ec);
   if (ec) return false;
-  const fs::path real = fs::weakly_canonical(file, ec);
+  const fs::path real = fs::weakly_canonical(fs::absolute(file, ec), ec);
   if (ec) return false;
   const auto [dir_end, file_it] =
       std::mismatch(real_dir.begin(), real_dir.end(), real.begin(), real.end());

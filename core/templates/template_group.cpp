@@ -223,9 +223,11 @@ bool is_positioned(const std::string& message) {
 // group may be a link to another group beside it, never to a file elsewhere.
 bool stays_in_directory(const fs::path& path) {
   std::error_code ec;
-  const fs::path dir = fs::weakly_canonical(path.parent_path(), ec);
+  const fs::path absolute = fs::absolute(path, ec);
   if (ec) return true;  // reading it will say what is wrong
-  const fs::path real = fs::weakly_canonical(path, ec);
+  const fs::path dir = fs::weakly_canonical(absolute.parent_path(), ec);
+  if (ec) return true;
+  const fs::path real = fs::weakly_canonical(absolute, ec);
   return !ec && real.parent_path() == dir;
 }
 
