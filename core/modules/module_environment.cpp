@@ -29,13 +29,15 @@ std::string search_path(const std::vector<fs::path>& dirs, const char* inherited
 }
 
 // Every jar of `dirs` (each directory's in byte order), joined with ':' in front of
-// `inherited`.
+// `inherited`; a jar whose path holds a ':' is left out (Java cannot quote one).
 std::string class_path(const std::vector<fs::path>& dirs, const std::string& inherited) {
   std::string out;
   for (const auto& dir : dirs) {
     for (const auto& jar : jars_in(dir)) {
+      const std::string path = fs::absolute(jar).string();
+      if (path.find(':') != std::string::npos) continue;  // CLASSPATH cannot hold it
       if (!out.empty()) out += ':';
-      out += fs::absolute(jar).string();
+      out += path;
     }
   }
   if (!inherited.empty()) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,6 +32,18 @@ bool write_all(int fd, const std::string& text) {
   return true;
 }
 
+// Whether FILE, links resolved, is inside DIR (links resolved).
+bool inside(const fs::path& dir, const fs::path& file) {
+  std::error_code ec;
+  const fs::path real_dir = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  if (ec) return false;
+  const fs::path real = fs::weakly_canonical(fs::absolute(file, ec), ec);
+  if (ec) return false;
+  const auto [dir_end, file_it] =
+      std::mismatch(real_dir.begin(), real_dir.end(), real.begin(), real.end());
+  return dir_end == real_dir.end();
+}
+
 }  // namespace
 
 Result<std::vector<RenderedFile>> render_templates(const std::vector<TemplateFile>& templates,
@@ -40,6 +53,10 @@ Result<std::vector<RenderedFile>> render_templates(const std::vector<TemplateFil
   out.reserve(templates.size());
   for (size_t i = 0; i < templates.size(); ++i) {
     const TemplateFile& t = templates[i];
+    if (!inside(module_dir, module_dir / t.source)) {
+      return Status::error("templates[" + std::to_string(i) + "] (" + t.target + "): " + t.source +
+                           " links outside the module");
+    }
     auto rendered = templates::render_file(module_dir / t.source, attributes);
     if (!rendered) {
       return Status::error("templates[" + std::to_string(i) + "] (" + t.target +

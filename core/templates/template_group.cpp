@@ -219,6 +219,18 @@ bool is_positioned(const std::string& message) {
          message[at + 5] <= '9';
 }
 
+// Whether PATH, links resolved, is still inside its own directory (links resolved): a
+// group may be a link to another group beside it, never to a file elsewhere.
+bool stays_in_directory(const fs::path& path) {
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec);
+  if (ec) return true;  // reading it will say what is wrong
+  const fs::path dir = fs::weakly_canonical(absolute.parent_path(), ec);
+  if (ec) return true;
+  const fs::path real = fs::weakly_canonical(absolute, ec);
+  return !ec && real.parent_path() == dir;
+}
+
 // Adds IMPORTS (of FILE) to GROUP, where a name already there wins.
 Status add_imports(const fs::path& file,
                    const std::vector<std::pair<std::string, Position>>& imports, Group& group,
@@ -226,6 +238,10 @@ Status add_imports(const fs::path& file,
   for (const auto& [name, at] : imports) {
     Group imported;
     const fs::path path = file.parent_path() / name;
+    if (!stays_in_directory(path)) {
+      return Status::error(where(file, at) + "cannot import " + name +
+                           ": it links outside the template's directory");
+    }
     if (Status s = load_group(path, imported, seen); !s) {
       if (is_positioned(s.message())) return s;  // "GROUP.stg:LINE:COL: ..." says it all
       return Status::error(where(file, at) + "cannot import " + name + ": " + s.message());

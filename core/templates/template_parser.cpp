@@ -72,18 +72,12 @@ Stop Parser::parse_elements(Elements& out, bool in_sub, bool in_if) {
       flush(pending, out, text_pos);
       return Stop::kCurly;
     }
-    if (c == '\\') {
+    if (c == '\\') {  // as ST4's lexer: \\ is a backslash, \< and \} the character
       const char next = peek(1);
-      if (next == d_.start || next == d_.stop || (in_sub && (next == '}' || next == '{'))) {
+      if (next == d_.start || next == '}' || next == '\\') {
         advance();
         pending += next;
         advance();
-        continue;
-      }
-      if (next == '\\' && peek(2) == d_.start) {  // \\< : a backslash, then an expression
-        advance();
-        advance();
-        pending += '\\';
         continue;
       }
       pending += c;

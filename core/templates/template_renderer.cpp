@@ -54,6 +54,7 @@ class Renderer {
   void render_elements(const Elements& elements, const Scope& scope, std::string& out) {
     for (const Element& e : elements) {
       if (error_) return;
+      const size_t before = out.size();
       switch (e.kind) {
         case Element::Kind::kText:
           out += e.text;
@@ -69,6 +70,11 @@ class Renderer {
             }
           }
           break;
+      }
+      written_ += out.size() - before;
+      if (written_ > kMaxRenderedBytes) {
+        fail(e.pos, "renders more than " + std::to_string(kMaxRenderedBytes >> 20) +
+                        " MiB (templates that call or iterate each other over and over?)");
       }
     }
   }
@@ -96,12 +102,15 @@ class Renderer {
         out += v.text;
         return;
       case Value::Kind::kList: {
-        bool first = true;
+        // As ST4's writeIterator: a separator goes before an item once an item before it
+        // wrote something, so items that render empty at the start leave no separator.
+        bool wrote = false;
         for (const auto& item : v.items) {
           if (item->kind == Value::Kind::kNull && !null_text) continue;
-          if (!first) out += separator;
-          first = false;
+          if (wrote) out += separator;
+          const size_t before = out.size();
           write_value(*item, separator, null_text, out);
+          if (out.size() > before) wrote = true;
         }
         return;
       }
@@ -177,11 +186,10 @@ class Renderer {
 
   ValuePtr map(const Expr& e, const Scope& scope) {
     const ValuePtr base = eval(*e.base, scope);
-    std::vector<ValuePtr> elements;
+    std::vector<ValuePtr> elements;  // null items stay: ST4 maps them to null (see null=)
     if (base->kind == Value::Kind::kNull) return base;
     if (base->kind == Value::Kind::kList) {
-      for (const auto& item : base->items)
-        if (item->kind != Value::Kind::kNull) elements.push_back(item);
+      elements = base->items;
     } else if (base->kind == Value::Kind::kMap) {
       for (const auto& kv : base->keys) elements.push_back(text_value(kv.first));
     } else {
@@ -189,15 +197,22 @@ class Renderer {
     }
     auto out = std::make_shared<Value>();
     out->kind = Value::Kind::kList;
-    for (size_t k = 0; k < elements.size() && !error_; ++k) {
+    size_t k = 0;  // the non-null items so far: <i0>, and which target takes the next
+    for (const ValuePtr& element : elements) {
+      if (error_) break;
+      if (element->kind == Value::Kind::kNull) {
+        out->items.push_back(element);
+        continue;
+      }
       const Expr& target = *e.args[k % e.args.size()];
       Scope iteration{
           &scope,
           {{"i", text_value(std::to_string(k + 1))}, {"i0", text_value(std::to_string(k))}}};
+      ++k;
       if (target.kind == Expr::Kind::kSubtemplate) {
-        out->items.push_back(apply_sub(*target.sub, elements[k], iteration, target.pos));
+        out->items.push_back(apply_sub(*target.sub, element, iteration, target.pos));
       } else {
-        std::vector<ValuePtr> args{elements[k]};
+        std::vector<ValuePtr> args{element};
         for (const auto& a : target.args) args.push_back(eval(*a, scope));
         out->items.push_back(call(target, std::move(args), iteration));
       }
@@ -262,7 +277,17 @@ class Renderer {
     return v;
   }
 
-  ValuePtr builtin(const std::string& name, const ValuePtr& arg) {
+  // ST4 iterates a map over its keys, in its functions too.
+  static ValuePtr keys_of(const Value& map) {
+    std::vector<ValuePtr> keys;
+    for (const auto& kv : map.keys) keys.push_back(text_value(kv.first));
+    return list_of(std::move(keys));
+  }
+
+  ValuePtr builtin(const std::string& name, const ValuePtr& given) {
+    const bool is_map = given->kind == Value::Kind::kMap;
+    const ValuePtr arg =
+        is_map && name != "length" && name != "strlen" && name != "trim" ? keys_of(*given) : given;
     const bool is_list = arg->kind == Value::Kind::kList;
     const auto& items = arg->items;
     if (name == "length") {
@@ -298,6 +323,7 @@ class Renderer {
   ValuePtr attributes_;
   const std::string* file_ = nullptr;
   int depth_ = 0;
+  size_t written_ = 0;  // by every render_elements, nested ones included
   std::optional<Status> error_;
 };
 

@@ -15,7 +15,12 @@ namespace hub::templates {
 // Templates may call each other (and themselves) at most this deep.
 inline constexpr int kMaxCallDepth = 100;
 
-// Fails only when the calls go deeper than kMaxCallDepth ("FILE:LINE:COL: ...").
+// What a render may write, counting the text of every nesting level: a few lines that
+// call each other twice over would otherwise take all the memory there is.
+inline constexpr size_t kMaxRenderedBytes = 64 * 1024 * 1024;
+
+// Fails only when the calls go deeper than kMaxCallDepth or the text written passes
+// kMaxRenderedBytes ("FILE:LINE:COL: ...").
 // REQUIRES: check_template(t) succeeded.
 Result<std::string> render_template(const TemplateFile& t, const ValuePtr& attributes);
 

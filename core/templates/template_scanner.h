@@ -29,6 +29,8 @@ class Scanner {
       : s_(text), file_(std::move(file)), pos_(start) {}
 
  protected:
+  // Columns count characters, as editors do: a UTF-8 continuation byte is not one.
+  static bool starts_character(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
   bool eof() const { return i_ >= s_.size(); }
   char peek(size_t k = 0) const { return i_ + k < s_.size() ? s_[i_ + k] : '\0'; }
   void advance() {
@@ -36,7 +38,7 @@ class Scanner {
     if (s_[i_] == '\n') {
       ++pos_.line;
       pos_.col = 1;
-    } else {
+    } else if (starts_character(s_[i_])) {
       ++pos_.col;
     }
     ++i_;
@@ -47,7 +49,7 @@ class Scanner {
       if (s_[k] == '\n') {
         ++pos_.line;
         pos_.col = 1;
-      } else {
+      } else if (starts_character(s_[k])) {
         ++pos_.col;
       }
     }
