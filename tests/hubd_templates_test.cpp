@@ -75,6 +75,19 @@ TEST_CASE("hubctl render prints a module's template with its config and KEY=VALU
   CHECK(hubctl(root, {"render", "--strict", "Web", "templates/web.conf.st"}).exit == 1);
   CHECK(hubctl(root, {"render", "--strict", "Web", "templates/web.conf.st", "log_level=x"}).exit ==
         0);
+  // --strict anywhere among the arguments; after "--" every argument is positional.
+  CHECK(hubctl(root, {"render", "Web", "--strict", "templates/web.conf.st"}).exit == 1);
+  CHECK(hubctl(root, {"render", "Web", "templates/web.conf.st", "--strict"}).exit == 1);
+  CHECK(hubctl(root, {"render", "Web", "templates/web.conf.st", "log_level=x", "--strict"}).exit ==
+        0);
+  CHECK(hubctl(root, {"--json", "render", "Web", "templates/web.conf.st", "--strict"}).exit == 1);
+  CHECK(hubctl(root, {"render", "Web", "--strict", "--", "templates/web.conf.st"}).exit == 1);
+  const Run late = hubctl(root, {"render", "--", "Web", "templates/web.conf.st", "--strict"});
+  CHECK(late.exit == 2);
+  CHECK(late.err.find("expected KEY=VALUE, not '--strict'") != std::string::npos);
+  const Run unknown = hubctl(root, {"render", "Web", "templates/web.conf.st", "--strcit"});
+  CHECK(unknown.exit == 2);
+  CHECK(unknown.err.find("unknown option '--strcit'") != std::string::npos);
 
   const Run missing = hubctl(root, {"render", "Web", "templates/nope.st"});
   CHECK(missing.exit == 4);

@@ -10,9 +10,22 @@
 namespace hub::ctl {
 
 int render(Hub& hub, const std::vector<std::string>& given) {
-  std::vector<std::string> args = given;
-  const bool strict = !args.empty() && args[0] == "--strict";
-  if (strict) args.erase(args.begin());
+  // --strict anywhere before "--"; after it, every argument is MODULE, TEMPLATE or KEY=VALUE.
+  std::vector<std::string> args;
+  bool strict = false;
+  bool options_end = false;
+  for (const auto& a : given) {
+    if (options_end || a.empty() || a[0] != '-') {
+      args.push_back(a);
+    } else if (a == "--") {
+      options_end = true;
+    } else if (a == "--strict") {
+      strict = true;
+    } else {
+      return usage_error("unknown option '" + a + "' (a KEY=VALUE starting with '-' goes after --)",
+                         "render");
+    }
+  }
   if (args.size() < 2) return usage_error("render needs a MODULE and a TEMPLATE", "render");
   JsonObject set;
   for (size_t i = 2; i < args.size(); ++i) {

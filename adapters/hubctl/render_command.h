@@ -1,5 +1,6 @@
 // hubctl render [--strict] MODULE TEMPLATE [KEY=VALUE...]: a module's template rendered by
 // the hub with the module's configuration (docs/TEMPLATES.md), KEY=VALUE set on top.
+// --strict may come anywhere before "--"; after "--", every argument is positional.
 #pragma once
 
 #include <string>

@@ -42,12 +42,12 @@ class GroupScanner : private Scanner {
       const std::string id = read_id();
       skip_layout();
       if (id == "delimiters" && peek() == '"') {
-        const auto start = read_string();
+        const auto start = read_string().text;
         skip_layout();
         if (!error_ && peek() != ',') return fail(pos_, "expected ',' between the delimiters");
         advance();
         skip_layout();
-        const auto stop = read_string();
+        const auto stop = read_string().text;
         if (error_) return *error_;
         if (start.size() != 1 || stop.size() != 1)
           return fail(at, "delimiters must be single characters, as in delimiters \"$\", \"$\"");
@@ -56,7 +56,7 @@ class GroupScanner : private Scanner {
       }
       if (id == "import" && peek() == '"') {
         const Position name_at = pos_;
-        const auto name = read_string();
+        const auto name = read_string().text;
         if (error_) return *error_;
         if (!is_group_name(name))
           return fail(name_at, "import \"" + name +
@@ -91,7 +91,7 @@ class GroupScanner : private Scanner {
         d->kind = Expr::Kind::kString;
         d->pos = pos_;
         if (peek() != '"') return fail(pos_, "expected a string as the default of " + param);
-        d->name = read_string();
+        d->name = read_string().text;
         if (error_) return *error_;
         t->defaults[param] = std::move(d);
         skip_layout();
@@ -111,46 +111,45 @@ class GroupScanner : private Scanner {
     if (s_.substr(i_, 3) != "::=") return fail(pos_, "expected '::=' after " + name + "(...)");
     for (int n = 0; n < 3; ++n) advance();
     skip_layout();
-    std::string body;
-    Position body_at = pos_;
+    MappedText body;
     if (s_.substr(i_, 2) == "<<") {
       advance();
       advance();
       if (peek() == '\r') advance();
       if (peek() == '\n') advance();
-      body_at = pos_;
       const size_t end = s_.find(">>", i_);
       if (end == std::string_view::npos) return fail(at, "expected '>>' to end template " + name);
-      body = std::string(s_.substr(i_, end - i_));
-      while (i_ < end + 2) advance();
-      if (!body.empty() && body.back() == '\n') body.pop_back();
-      if (!body.empty() && body.back() == '\r') body.pop_back();
+      while (i_ < end) take(body);
+      body.finish(pos_);
+      if (!body.text.empty() && body.text.back() == '\n') body.drop_last();
+      if (!body.text.empty() && body.text.back() == '\r') body.drop_last();
+      advance_to(end + 2);
     } else if (s_.substr(i_, 2) == "<%") {
       advance();
       advance();
-      body_at = pos_;
       const size_t end = s_.find("%>", i_);
       if (end == std::string_view::npos) return fail(at, "expected '%>' to end template " + name);
       // <%...%>: newlines and the indentation after them are layout, not text.
       bool line_start = false;
-      for (char c : s_.substr(i_, end - i_)) {
+      while (i_ < end) {
+        const char c = peek();
         if (c == '\n' || c == '\r') {
           line_start = true;
-        } else if (!(line_start && (c == ' ' || c == '\t'))) {
+        } else if (!(line_start && is_blank(c))) {
           line_start = false;
-          body += c;
+          body.append(c, pos_);
         }
+        advance();
       }
-      while (i_ < end + 2) advance();
+      body.finish(pos_);
+      advance_to(end + 2);
     } else if (peek() == '"') {
-      body_at = pos_;
-      ++body_at.col;
       body = read_string();
       if (error_) return *error_;
     } else {
       return fail(pos_, "expected <<...>>, \"...\" or <%...%> after ::=");
     }
-    auto parsed = parse_template(body, file_, body_at, delimiters_);
+    auto parsed = parse_template(body, file_, delimiters_);
     if (!parsed) return parsed.status();
     t->body = std::move(parsed.value());
     if (own.count(name)) return fail(at, "template " + name + " is defined twice");
@@ -163,22 +162,31 @@ class GroupScanner : private Scanner {
     Scanner::fail(at, what);
     return *error_;
   }
-  // A "..." string (escapes \" \\ \n \t); the text, or fails.
-  std::string read_string() {
+  // Appends the character at the cursor to BODY, with its position, and moves past it.
+  void take(MappedText& body) {
+    body.append(peek(), pos_);
+    advance();
+  }
+  // A "..." string (escapes \" \\ \n \t \r; any other backslash is kept), with where each
+  // character of it is in the file (an escape's, its backslash); or fails.
+  MappedText read_string() {
     const Position at = pos_;
     advance();
-    std::string out;
+    MappedText out;
     while (!eof() && peek() != '"') {
-      char c = peek();
-      if (c == '\\') {
-        advance();
-        const char e = peek();
-        c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
-        if (e != '"' && e != '\\' && e != 'n' && e != 't' && e != 'r') out += '\\';
+      if (peek() != '\\') {
+        take(out);
+        continue;
       }
-      out += c;
+      const Position escape_at = pos_;
+      advance();
+      const char e = peek();
+      if (e != '"' && e != '\\' && e != 'n' && e != 't' && e != 'r') out.append('\\', escape_at);
+      if (eof()) break;
+      out.append(e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e, escape_at);
       advance();
     }
+    out.finish(pos_);
     if (eof()) {
       (void)fail(at, "string is never closed: expected '\"'");
       return out;

@@ -323,4 +323,9 @@ Result<Elements> parse_template(std::string_view text, const std::string& file, 
   return detail::Parser(text, file, start, delimiters).parse();
 }
 
+Result<Elements> parse_template(const MappedText& body, const std::string& file,
+                                Delimiters delimiters) {
+  return detail::Parser(body, file, delimiters).parse();
+}
+
 }  // namespace hub::templates

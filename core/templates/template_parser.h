@@ -7,6 +7,7 @@
 
 #include "bus/status.h"
 #include "core/templates/template_ast.h"
+#include "core/templates/template_scanner.h"
 
 namespace hub::templates {
 
@@ -19,6 +20,10 @@ struct Delimiters {
 // TEXT starts at START of FILE (so errors name the file's own line and column). Fails with
 // "FILE:LINE:COL: what was expected" at the first syntax error.
 Result<Elements> parse_template(std::string_view text, const std::string& file, Position start,
+                                Delimiters delimiters);
+// The same for a group template's BODY, whose errors name the group file's line and column
+// its origins give.
+Result<Elements> parse_template(const MappedText& body, const std::string& file,
                                 Delimiters delimiters);
 
 }  // namespace hub::templates

@@ -22,6 +22,8 @@ class Parser : private Scanner {
  public:
   Parser(std::string_view text, std::string file, Position start, Delimiters d)
       : Scanner(text, std::move(file), start), d_(d) {}
+  Parser(const MappedText& text, std::string file, Delimiters d)
+      : Scanner(text, std::move(file)), d_(d) {}
 
   Result<Elements> parse();
 

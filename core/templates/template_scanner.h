@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "bus/status.h"
 #include "core/templates/template_ast.h"
@@ -22,11 +23,37 @@ inline bool is_id_char(char c) { return is_id_start(c) || (c >= '0' && c <= '9')
 inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
 inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// Text cut from a file with characters removed or replaced on the way (a group template's
+// body: escapes resolved, <%...%> layout dropped), and for each of its bytes, then for its
+// end, the position in the file it came from.
+struct MappedText {
+  std::string text;
+  std::vector<Position> origins;  // text.size() + 1 entries once complete
+
+  void append(char c, Position from) {
+    text += c;
+    origins.push_back(from);
+  }
+  // Ends the text at END (where the first character after it is in the file).
+  void finish(Position end) { origins.push_back(end); }
+  // Drops the last character of a finished text: the text now ends where it was.
+  void drop_last() {
+    text.pop_back();
+    origins.pop_back();
+  }
+};
+
 class Scanner {
  public:
-  // TEXT starts at START of FILE (a group template's body starts inside its group file).
+  // TEXT starts at START of FILE (a .st file's body after its directive lines).
   Scanner(std::string_view text, std::string file, Position start)
       : s_(text), file_(std::move(file)), pos_(start) {}
+  // TEXT's positions are its origins (a group template's body, mapped to its group file).
+  Scanner(const MappedText& text, std::string file)
+      : s_(text.text),
+        file_(std::move(file)),
+        pos_(text.origins.front()),
+        origins_(&text.origins) {}
 
  protected:
   // Columns count characters, as editors do: a UTF-8 continuation byte is not one.
@@ -35,6 +62,10 @@ class Scanner {
   char peek(size_t k = 0) const { return i_ + k < s_.size() ? s_[i_ + k] : '\0'; }
   void advance() {
     if (eof()) return;
+    if (origins_) {
+      pos_ = (*origins_)[++i_];
+      return;
+    }
     if (s_[i_] == '\n') {
       ++pos_.line;
       pos_.col = 1;
@@ -45,6 +76,11 @@ class Scanner {
   }
   // advance() up to END, in one step.
   void advance_to(size_t end) {
+    if (origins_) {
+      i_ = end;
+      pos_ = (*origins_)[end];
+      return;
+    }
     for (size_t k = i_; k < end; ++k) {
       if (s_[k] == '\n') {
         ++pos_.line;
@@ -82,12 +118,11 @@ class Scanner {
     expected(what);
     return false;
   }
-  std::string read_id() {  // identifiers hold no newline: the column moves with them
+  std::string read_id() {
     size_t end = i_;
     while (end < s_.size() && is_id_char(s_[end])) ++end;
     std::string id(s_.substr(i_, end - i_));
-    pos_.col += static_cast<int>(end - i_);
-    i_ = end;
+    advance_to(end);
     return id;
   }
   // True when the input continues with keyword WORD followed by a non-identifier character.
@@ -101,6 +136,9 @@ class Scanner {
   std::string file_;
   Position pos_;
   std::optional<Status> error_;
+
+ private:
+  const std::vector<Position>* origins_ = nullptr;  // where each byte of s_ is in file_
 };
 
 }  // namespace hub::templates
