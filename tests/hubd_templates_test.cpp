@@ -151,3 +151,15 @@ TEST_CASE("hubd --check reports every template name the configuration does not d
   INFO(good.out << good.err);
   CHECK(good.exit == 0);
 }
+
+TEST_CASE("hubd --check knows the ports a service asks for, and only those",
+          "[hubd][templates][check][ports]") {
+  TempDir root;
+  add_module(root, "Srv", "command: /bin/sleep\nports: [http]\n");
+  root.write("modules/system/Srv/templates/a.st", "<instance.ports.http> <instance.ports.admin>\n");
+  const Run r = run(HUBD_PATH, {"--root", root.path().string(), "--check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit == 3);
+  CHECK_THAT(r.out, Catch::Contains("uses names its configuration does not define: "
+                                    "instance.ports.admin\n"));
+}

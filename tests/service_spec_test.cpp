@@ -137,6 +137,37 @@ TEST_CASE("service.yml log.to is file or journal", "[service]") {
              Catch::Contains("log.to: expected file or journal"));
 }
 
+TEST_CASE("service.yml ports: names the ports hubd picks for it, strictly", "[service]") {
+  TempDir root;
+  root.write(kModuleFile, "command: serve\nports: [http, admin_2]\n");
+  CHECK(foo_service(root).ports == std::vector<std::string>{"http", "admin_2"});
+  CHECK(port_variable("admin_2") == "HUB_PORT_ADMIN_2");
+  // An override's list replaces the module's, as every list does.
+  root.write("config/site/modules/Foo/service.yml", "ports: [metrics]\n");
+  CHECK(foo_service(root).ports == std::vector<std::string>{"metrics"});
+
+  CHECK_THAT(problems_of("command: serve\nports: [http, Admin]\n"),
+             Catch::Contains("service.yml:2:15: ports[1]: expected a port name (a lower-case "
+                             "letter, then lower-case letters, digits and '_', at most 32 "
+                             "characters), got 'Admin'"));
+  CHECK_THAT(problems_of("command: serve\nports: [http, http]\n"),
+             Catch::Contains("ports[1]: 'http' is asked for twice"));
+  CHECK_THAT(problems_of("command: serve\nports: {http: 8080}\n"),
+             Catch::Contains("ports: expected a list of port names, such as [http, admin]"));
+  CHECK_THAT(problems_of("command: serve\nports: http\n"),
+             Catch::Contains("ports: expected a list of port names"));
+  for (const char* bad : {"''", "1http", "_x", "a-b", "a.b", "\"h p\"", "[a]", "{a: 1}"}) {
+    INFO(bad);
+    CHECK_THAT(problems_of(std::string("command: serve\nports: [") + bad + "]\n"),
+               Catch::Contains("ports[0]: expected a port name"));
+  }
+  CHECK_THAT(problems_of("command: serve\nports: [" + std::string(33, 'a') + "]\n"),
+             Catch::Contains("ports[0]: expected a port name"));
+  std::string many = "command: serve\nports: [p0";
+  for (int i = 1; i <= 32; ++i) many += ", p" + std::to_string(i);
+  CHECK_THAT(problems_of(many + "]\n"), Catch::Contains("ports: expected at most 32 ports"));
+}
+
 TEST_CASE("service.yml subscribe: lists patterns of what the module may read", "[service]") {
   TempDir root;
   root.write(kModuleFile, "command: serve\nsubscribe: [\"Timer/#\", \"+/alarm\"]\n");

@@ -131,13 +131,15 @@ TEST_CASE("first, last, rest, trunc, reverse of a map work on its keys (ST4)", "
 }
 
 TEST_CASE("instance.ports, documented as the ports a service asked for, can be asked for",
-          "[review][!mayfail]") {
-  // docs/TEMPLATES.md lists instance.ports; no service.yml key fills it, so it is always {}.
+          "[review]") {
+  // docs/TEMPLATES.md lists instance.ports; service.yml `ports:` names them, hubd picks them.
   TempDir root;
-  root.write("modules/system/Foo/service.yml", "command: /bin/true\nports: {http: 8080}\n");
+  root.write("modules/system/Foo/service.yml", "command: /bin/true\nports: [http]\n");
   auto spec = load_service_spec(root.path(), {"system"}, root.path() / "modules/system/Foo", "Foo");
   INFO((spec ? std::string() : spec.error()));
-  CHECK(spec);
+  REQUIRE(spec);
+  REQUIRE(spec->has_value());
+  CHECK((*spec)->ports == std::vector<std::string>{"http"});
 }
 
 TEST_CASE("a template named by a relative path imports the group beside it", "[review]") {

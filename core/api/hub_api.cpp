@@ -1,12 +1,8 @@
 #include "core/api/hub_api.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <iterator>
 #include <set>
 
@@ -20,6 +16,7 @@
 #include "core/modules/module_config.h"
 #include "core/modules/module_manager.h"
 #include "core/services/supervisor.h"
+#include "core/system/free_port.h"
 #include "core/system/signal_name.h"
 #include "core/templates/module_templates.h"
 
@@ -49,22 +46,6 @@ std::string string_field(const YAML::Node& body, const char* key) {
 
 // A true boolean member ("replace": true, "all": true).
 bool flag(const YAML::Node& body, const char* key) { return string_field(body, key) == "true"; }
-
-// A port on 127.0.0.1 free at the moment of asking (the kernel picks it).
-Result<int> free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) return Status::error(std::string("bind: ") + std::strerror(err));
-  return static_cast<int>(ntohs(addr.sin_port));
-}
 
 }  // namespace
 
@@ -206,6 +187,11 @@ std::string HubApi::inspect() {
         .add("last_exit", s.last_exit);
     if (!s.reason.empty()) one.add("reason", s.reason);
     if (s.pid > 0) one.add("pid", static_cast<int64_t>(s.pid));
+    if (!s.ports.empty()) {
+      JsonObject ports;
+      for (const auto& [name, port] : s.ports) ports.add(name, static_cast<int64_t>(port));
+      one.add_raw("ports", ports.str());
+    }
     if (const auto it = stats_.find(s.instance); it != stats_.end())
       one.add_raw("stats", it->second);
     instances += (instances.size() > 1 ? "," : "") + one.str();

@@ -78,13 +78,18 @@ void print_tree(const ModuleTree& tree, std::ostream& out) {
 }
 
 // Strict: every template of every loaded module renders, and defines every name it uses
-// (its service's instance facts given as at a start, with no ports asked for).
+// (its service's instance facts given as at a start; each port it asks for as 0, since
+// hubd picks the ports only when it starts the service).
 int check_templates(const ModuleTree& tree, const fs::path& root,
                     const std::vector<std::string>& levels, std::ostream& out) {
   int problems = 0;
   const templates::HubFacts hub{root, levels, HUB_VERSION};
   for (const auto& m : tree.loaded) {
-    const templates::InstanceFacts instance{m.name, {}, YAML::Node(YAML::NodeType::Map)};
+    YAML::Node ports(YAML::NodeType::Map);
+    if (m.service) {
+      for (const auto& name : m.service->ports) ports[name] = 0;
+    }
+    const templates::InstanceFacts instance{m.name, {}, ports};
     for (const auto& relative : templates::module_template_files(m)) {
       const fs::path file = m.dir / relative;
       auto attributes =

@@ -27,6 +27,12 @@ std::chrono::milliseconds restart_delay(const RestartPolicy& policy, int64_t att
   return milliseconds(static_cast<int64_t>(capped));
 }
 
+std::string port_variable(const std::string& name) {
+  std::string variable = "HUB_PORT_";
+  for (char c : name) variable += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return variable;
+}
+
 namespace {
 
 constexpr const char* kFileName = "service.yml";
@@ -36,6 +42,16 @@ bool is_env_name(const std::string& name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// A name of service.yml `ports:`: [a-z][a-z0-9_]*, so that it is an ST name
+// (instance.ports.NAME) and upper-cased a variable name (HUB_PORT_NAME).
+bool is_port_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxPortNameLength || name[0] < 'a' || name[0] > 'z')
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
   });
 }
 
@@ -120,9 +136,10 @@ class SpecParser {
   explicit SpecParser(YamlReader& reader) : r_(reader) {}
 
   void parse(const YAML::Node& node, ServiceSpec& spec) {
-    if (!r_.expect_map(node, "",
-                       {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes",
-                        "templates", "log", "user", "group", "needs_config", "check", "subscribe"}))
+    if (!r_.expect_map(
+            node, "",
+            {"command", "args", "env", "restart", "stop", "ready", "limits", "volumes", "templates",
+             "log", "user", "group", "needs_config", "check", "subscribe", "ports"}))
       return;
     parse_account(node, spec);
     r_.read(node, "", "command", spec.command);
@@ -130,6 +147,7 @@ class SpecParser {
       r_.problem(node["command"], "command", "expected a program, got an empty string");
     r_.read(node, "", "args", spec.args);
     parse_subscribe(node, spec);
+    parse_ports(node["ports"], spec.ports);
     parse_env(node["env"], spec.env);
     parse_restart(node["restart"], spec.restart);
     if (const YAML::Node stop = node["stop"]; stop && r_.expect_map(stop, "stop", {"grace"}))
@@ -172,6 +190,35 @@ class SpecParser {
     if (!key || !key.IsSequence()) return;
     for (const auto& pattern : spec.subscribe) {
       if (auto problem = pattern_problem(pattern)) return r_.problem(key, "subscribe", *problem);
+    }
+  }
+
+  // ports: [http, admin]: names of ports for the supervisor to pick at every start.
+  void parse_ports(const YAML::Node& ports, std::vector<std::string>& out) {
+    if (!ports) return;
+    if (!ports.IsSequence()) {
+      return r_.problem(ports, "ports",
+                        "expected a list of port names, such as [http, admin] (hubd picks "
+                        "each port at every start)");
+    }
+    if (ports.size() > kMaxPorts)
+      return r_.problem(ports, "ports", "expected at most " + std::to_string(kMaxPorts) + " ports");
+    out.clear();
+    for (size_t i = 0; i < ports.size(); ++i) {
+      const YAML::Node p = ports[i];
+      const std::string key = "ports[" + std::to_string(i) + "]";
+      const std::string name = p.IsScalar() ? p.Scalar() : "";
+      if (!is_port_name(name)) {
+        r_.problem(p, key,
+                   "expected a port name (a lower-case letter, then lower-case letters, digits "
+                   "and '_', at most " +
+                       std::to_string(kMaxPortNameLength) + " characters), got " +
+                       (p.IsScalar() ? "'" + name + "'" : std::string("a list or map")));
+      } else if (std::find(out.begin(), out.end(), name) != out.end()) {
+        r_.problem(p, key, "'" + name + "' is asked for twice");
+      } else {
+        out.push_back(name);
+      }
     }
   }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -37,6 +38,9 @@ constexpr std::chrono::milliseconds kMinReadyTimeout{100};
 constexpr std::chrono::milliseconds kDefaultCheckTimeout{10000};
 constexpr std::chrono::milliseconds kMinCheckTimeout{100};
 constexpr std::chrono::milliseconds kMaxCheckTimeout{5 * 60 * 1000};
+// service.yml `ports:` names at most this many ports, each name at most this long.
+constexpr size_t kMaxPorts = 32;
+constexpr size_t kMaxPortNameLength = 32;
 
 struct RestartPolicy {
   RestartMode mode = RestartMode::kOnFailure;
@@ -127,9 +131,17 @@ struct ServiceSpec {
   // may read besides their own topics, Hub/# and the lifecycle events: MQTT patterns,
   // e.g. ["Timer/#"] (bus/subscribe_rules.h).
   std::vector<std::string> subscribe;
+  // ports: the TCP ports it asks for, by name ([a-z][a-z0-9_]*, each once), in file order.
+  // At every start the supervisor picks a free port on 127.0.0.1 for each and hands it
+  // over as HUB_PORT_NAME (upper-cased) and as its templates' instance.ports.NAME.
+  std::vector<std::string> ports;
   // The merged definition as YAML text: two specs with the same text are the same service.
   std::string text;
 };
+
+// The variable a service finds the port named NAME in: HUB_PORT_ and NAME upper-cased
+// ("http": HUB_PORT_HTTP).
+std::string port_variable(const std::string& name);
 
 // Reads the module's service.yml files (each a regular file of YAML within the bounds of
 // yaml_document.h). No file at all: std::nullopt. Fails with every problem found

@@ -30,6 +30,7 @@
 #include "core/services/service_process.h"
 #include "core/services/service_workspace.h"
 #include "core/services/template_files.h"
+#include "core/system/free_port.h"
 #include "core/system/main_loop_keepalive.h"
 #include "core/system/signal_name.h"
 
@@ -185,6 +186,7 @@ struct Instance {
   ServiceCgroup cgroup;     // of the current process, while it runs (empty without limits)
   std::string last_exit;
   std::string failure;  // NAME/failed's reason (a start makes a fresh Instance)
+  std::vector<std::pair<std::string, int>> ports;  // service.yml ports: of the current run
   Credential credential;
   std::vector<std::shared_ptr<Outcome>> start_waiters;
   std::vector<std::shared_ptr<Outcome>> stop_waiters;
@@ -269,6 +271,7 @@ struct Supervisor::Loop {
 
     auto account = service_account(spec.service, options.services_group);
     if (!account) return fail(in, account.error());
+    if (Status s = pick_ports(*in); !s) return fail(in, s.message());
     // Rendered before the workspace is touched: a broken template leaves the last run's.
     auto files =
         render_templates(spec.service.templates, spec.module_dir, spec.template_attributes);
@@ -323,6 +326,8 @@ struct Supervisor::Loop {
         {"HUB_CREDENTIAL_FILE", fs::absolute(workspace->credential_file).string()},
         {"HUB_RUN_ID", run_id}};
     for (const auto& [key, value] : facts) launch.env.push_back(key + "=" + value);
+    for (const auto& [name, port] : in->ports)
+      launch.env.push_back(port_variable(name) + "=" + std::to_string(port));
     if (ready->write) launch.env.push_back("HUB_NOTIFY_FD=" + std::to_string(kNotifyFd));
     if (journal) launch.env.push_back("JOURNAL_STREAM=" + journal_stream_id(journal.get()));
     for (const auto& [key, value] : spec.service.env) launch.env.push_back(key + "=" + value);
@@ -392,6 +397,24 @@ struct Supervisor::Loop {
     } else {
       become_running(in);
     }
+  }
+
+  // Fresh free ports for what its service.yml `ports:` asks for, in its templates'
+  // instance.ports too.
+  static Status pick_ports(Instance& in) {
+    const auto& names = in.spec.service.ports;
+    in.ports.clear();
+    if (names.empty()) return Status::ok();
+    auto picked = free_ports(names.size());
+    if (!picked) return Status::error("cannot pick its ports: " + picked.error());
+    YAML::Node map(YAML::NodeType::Map);
+    for (size_t i = 0; i < names.size(); ++i) {
+      in.ports.emplace_back(names[i], (*picked)[i]);
+      map[names[i]] = (*picked)[i];
+    }
+    YAML::Node& attributes = in.spec.template_attributes;
+    if (attributes.IsMap() && attributes["instance"].IsMap()) attributes["instance"]["ports"] = map;
+    return Status::ok();
   }
 
   // A stream to journald for an instance with log.to: journal; none (the file) otherwise,
@@ -683,6 +706,7 @@ struct Supervisor::Loop {
     s.uptime_ms = in.pid > 0 ? ms_since(in.spawned_at) : 0;
     s.last_exit = in.last_exit;
     if (in.state == InstanceState::kFailed) s.reason = in.failure;
+    if (in.pid > 0) s.ports = in.ports;
     return s;
   }
 

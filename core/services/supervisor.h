@@ -90,6 +90,8 @@ struct InstanceStatus {
   int64_t uptime_ms = 0;       // of the current process
   std::string last_exit;       // "code 1", "signal SIGSEGV", or empty
   std::string reason;          // why it failed (as NAME/failed said), while it is failed
+  // The ports picked for what service.yml `ports:` asks for, while there is a process.
+  std::vector<std::pair<std::string, int>> ports;
 };
 
 // The outcome of one request, for the thread that asked. Thread-safe.
