@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
+#include <catch2/catch.hpp>
 
 #include "bus/text.h"
 #include "support/running_hub.h"
