@@ -29,25 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Sends `request` to `root`'s API as the administrator; the reply's text.
-std::string api_call(const TempDir& root, const std::string& request) {
-  zmq::context_t ctx(1);
-  zmq::socket_t socket(ctx, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::rcvtimeo, 20000);
-  set_plain_credential(socket, admin_credential(root));
-  socket.connect(ipc_endpoint(BusPaths::for_root(root.path()).api_socket));
-  (void)socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-  (void)socket.send(zmq::buffer(request), zmq::send_flags::none);
-  zmq::message_t part;
-  do {
-    REQUIRE(socket.recv(part, zmq::recv_flags::none));
-  } while (part.size() == 0 && part.more());
-  return part.to_string();
-}
-
 PrometheusExposition metrics_of(const TempDir& root) {
-  const YAML::Node reply = YAML::Load(api_call(root, R"({"method":"inspect"})"));
+  const YAML::Node reply = YAML::Load(admin_api_call(root, R"({"method":"inspect"})"));
   REQUIRE(reply["ok"].as<bool>());
   return check_prometheus_text(prometheus_text(reply["result"]));
 }
@@ -119,7 +102,7 @@ TEST_CASE("review: /metrics' restart counters never go down while hubd runs",
     REQUIRE(e.value("hub_module_restarts_total", {{"module", "Crashy"}}) == 1);
   }
   const YAML::Node restarted =
-      YAML::Load(api_call(root, R"({"method":"restart","name":"Crashy"})"));
+      YAML::Load(admin_api_call(root, R"({"method":"restart","name":"Crashy"})"));
   REQUIRE(restarted["ok"].as<bool>());
   const PrometheusExposition e = metrics_of(root);
   CHECK(e.value("hub_module_restarts_total", {{"module", "Crashy"}}) == 1);

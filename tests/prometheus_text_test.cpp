@@ -31,23 +31,6 @@ std::string problems_of(const PrometheusExposition& e) {
   return out;
 }
 
-// Sends `request` to `root`'s API as the administrator; the reply's text.
-std::string api_call(const TempDir& root, const std::string& request) {
-  zmq::context_t ctx(1);
-  zmq::socket_t socket(ctx, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::rcvtimeo, 20000);
-  set_plain_credential(socket, admin_credential(root));
-  socket.connect(ipc_endpoint(BusPaths::for_root(root.path()).api_socket));
-  (void)socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-  (void)socket.send(zmq::buffer(request), zmq::send_flags::none);
-  zmq::message_t part;
-  do {
-    REQUIRE(socket.recv(part, zmq::recv_flags::none));
-  } while (part.size() == 0 && part.more());
-  return part.to_string();
-}
-
 // promtool, when CMake found one (.ci/setup puts it in BUILD/tools/usr/bin); else "".
 std::string promtool() { return PROMTOOL_PATH; }
 
@@ -252,7 +235,7 @@ TEST_CASE("/metrics of a real hubd: bus, journal, replays, modules, scripts; pro
     CHECK(replayed == 3);
   }
 
-  const YAML::Node reply = YAML::Load(api_call(root, R"({"method":"inspect"})"));
+  const YAML::Node reply = YAML::Load(admin_api_call(root, R"({"method":"inspect"})"));
   REQUIRE(reply["ok"].as<bool>());
   const std::string text = prometheus_text(reply["result"]);
   const PrometheusExposition e = check_prometheus_text(text);

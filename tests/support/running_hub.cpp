@@ -69,6 +69,24 @@ Credential admin_credential(const TempDir& root) {
   return *admin;
 }
 
+std::string admin_api_call(const TempDir& root, const std::string& request) {
+  zmq::context_t ctx(1);
+  zmq::socket_t socket(ctx, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 20000);
+  set_plain_credential(socket, admin_credential(root));
+  socket.connect(ipc_endpoint(BusPaths::for_root(root.path()).api_socket));
+  (void)socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+  (void)socket.send(zmq::buffer(request), zmq::send_flags::none);
+  zmq::message_t part;
+  do {
+    if (!socket.recv(part, zmq::recv_flags::none)) {
+      throw std::runtime_error("no answer from the API within 20 s to " + request);
+    }
+  } while (part.size() == 0 && part.more());  // the delimiter
+  return part.to_string();
+}
+
 SubscriberOptions recovering(const TempDir& root, std::vector<std::string> patterns) {
   const BusPaths paths = BusPaths::for_root(root.path());
   SubscriberOptions o;

@@ -55,6 +55,10 @@ class RunningHub {
 // The administrator's credential of the hub running on `root` (throws when unreadable).
 Credential admin_credential(const TempDir& root);
 
+// Sends `request` (JSON) to `root`'s API as the administrator; the reply's text (throws
+// when no answer comes within 20 s).
+std::string admin_api_call(const TempDir& root, const std::string& request);
+
 // Options for a subscriber to `root`'s bus that fetches what it misses from the journal
 // (no retained snapshot), so a test that falls behind still sees every event.
 SubscriberOptions recovering(const TempDir& root, std::vector<std::string> patterns);
